@@ -1,0 +1,256 @@
+/*
+ * asyncsnap/format.h - read and write asyncsnap snapshot files.
+ *
+ * The byte layout is specified in docs/FORMAT.md. This library is the only
+ * code that knows it; the agent writes through asnap_writer and the
+ * analyzer reads through asnap_reader. Both stream: neither holds the file
+ * in memory.
+ *
+ * A snapshot is a graph. Nodes (objects) have dense ids 0..N-1 in file
+ * order, an address, a type name, a shallow size, a reference count and
+ * flags; each node carries its outgoing edges, each edge a target id, a
+ * label and a kind. Records attach typed properties of one kind
+ * ("coroutine", "task", ...) to a node. Roots name nodes the program holds
+ * from outside the object graph. All text (type names, labels, property
+ * strings) lives in a string table and is referred to by id; id 0 is the
+ * empty string and means "none".
+ */
+#ifndef ASYNCSNAP_FORMAT_H
+#define ASYNCSNAP_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "asyncsnap/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The format version this library writes, and the newest it reads. */
+#define ASNAP_FORMAT_VERSION 1u
+
+/* Node flags (docs/FORMAT.md "Node flags"). */
+#define ASNAP_NODE_GC_TRACKED 0x1u /* tracked by the cycle collector */
+#define ASNAP_NODE_SYNTHETIC  0x2u /* not a Python object (e.g. a thread frame) */
+#define ASNAP_NODE_IMMORTAL   0x4u /* an immortal object (3.12+) */
+
+/* Edge kinds. */
+enum asnap_edge_kind {
+	ASNAP_EDGE_STRONG = 0, /* a counted reference: keeps its target alive */
+	ASNAP_EDGE_WEAK = 1,   /* never keeps its target alive */
+};
+
+struct asnap_edge {
+	uint32_t target; /* node id */
+	uint32_t label;  /* string id, 0 for none */
+	uint8_t kind;    /* enum asnap_edge_kind */
+};
+
+struct asnap_node {
+	uint32_t id;      /* dense, in file order */
+	uint32_t type;    /* string id of the module-qualified type name */
+	uint64_t addr;
+	uint64_t size;    /* shallow size in bytes */
+	uint64_t refcnt;
+	uint32_t flags;   /* ASNAP_NODE_* */
+	uint32_t nedges;
+	const struct asnap_edge *edges;
+};
+
+enum asnap_value_type {
+	ASNAP_VAL_NONE = 0,
+	ASNAP_VAL_BOOL = 1,
+	ASNAP_VAL_INT = 2,
+	ASNAP_VAL_FLOAT = 3,
+	ASNAP_VAL_STR = 4,  /* string id */
+	ASNAP_VAL_NODE = 5, /* node id */
+	ASNAP_VAL_LIST = 6,
+};
+
+/* Lists nest at most this deep; deeper ones are refused as corrupt. */
+#define ASNAP_VALUE_MAX_DEPTH 8
+
+struct asnap_value {
+	enum asnap_value_type type;
+	union {
+		bool b;
+		int64_t i;
+		double f;
+		uint32_t str;
+		uint32_t node;
+		struct {
+			uint32_t count;
+			const struct asnap_value *items;
+		} list;
+	} u;
+};
+
+struct asnap_prop {
+	uint32_t key; /* string id */
+	struct asnap_value value;
+};
+
+struct asnap_record {
+	uint32_t node; /* the node described */
+	uint32_t kind; /* string id: "coroutine", "task", ... */
+	uint32_t nprops;
+	const struct asnap_prop *props;
+};
+
+struct asnap_root {
+	uint32_t node;
+	uint32_t kind;  /* string id: "sys.modules", "thread", ... */
+	uint32_t label; /* string id, 0 for none */
+};
+
+/* What the end record of a file says; the reader checks it. */
+struct asnap_totals {
+	uint64_t strings;
+	uint64_t nodes;
+	uint64_t edges;
+	uint64_t records;
+	uint64_t roots;
+};
+
+/* ---- writer ---------------------------------------------------------- */
+
+struct asnap_writer_options {
+	int level;       /* zstd level; 0 means the default (3) */
+	bool no_fsync;   /* skip fsync before the rename (tests, benchmarks) */
+	int workers;     /* zstd worker threads; 0 compresses in the caller */
+};
+
+struct asnap_writer;
+
+/*
+ * Start a snapshot that will become `path`. The bytes go to a new
+ * temporary file beside it (same directory, mode 0600, name starting with
+ * '.' and ending in ".tmp"), which asnap_writer_commit renames to `path`;
+ * until then `path` is untouched. opts may be NULL. Returns NULL and fills
+ * *err on failure.
+ */
+struct asnap_writer *asnap_writer_create(const char *path,
+					 const struct asnap_writer_options *opts,
+					 struct asnap_error *err);
+
+/*
+ * Errors are sticky: after the first failure every call is a no-op that
+ * returns -1, and commit reports the first error. Calls return 0 on
+ * success.
+ */
+
+/* The JSON header object (docs/FORMAT.md "Header"). Call once, first. */
+int asnap_writer_header(struct asnap_writer *w, const char *json, size_t len);
+
+/*
+ * The id of a string, adding it to the table if new. Any bytes are
+ * allowed, up to ASNAP_STRING_MAX. Returns 0 for the empty string, and 0
+ * after an error (check asnap_writer_failed).
+ */
+#define ASNAP_STRING_MAX (1u << 20)
+uint32_t asnap_writer_intern(struct asnap_writer *w, const char *s, size_t len);
+uint32_t asnap_writer_intern_cstr(struct asnap_writer *w, const char *s);
+
+/* Append a node; node->id must be the number of nodes written so far. */
+int asnap_writer_node(struct asnap_writer *w, const struct asnap_node *node);
+
+int asnap_writer_record(struct asnap_writer *w, const struct asnap_record *rec);
+int asnap_writer_root(struct asnap_writer *w, const struct asnap_root *root);
+
+/* Nodes written so far. */
+uint32_t asnap_writer_node_count(const struct asnap_writer *w);
+
+bool asnap_writer_failed(const struct asnap_writer *w);
+
+/*
+ * Write the end record (with an optional JSON trailer object, NULL for
+ * none), check that every referenced node exists, flush, fsync and rename
+ * the temporary file to its final path. On failure the temporary file is
+ * removed and *err says why. Compressed bytes written go to *out_bytes if
+ * not NULL.
+ */
+int asnap_writer_commit(struct asnap_writer *w, const char *trailer_json,
+			size_t trailer_len, uint64_t *out_bytes,
+			struct asnap_error *err);
+
+/* Free the writer; an uncommitted snapshot's temporary file is removed.
+ * NULL is a no-op. */
+void asnap_writer_destroy(struct asnap_writer *w);
+
+/* ---- reader ---------------------------------------------------------- */
+
+enum asnap_item_kind {
+	ASNAP_ITEM_HEADER = 1,
+	ASNAP_ITEM_NODE,
+	ASNAP_ITEM_RECORD,
+	ASNAP_ITEM_ROOT,
+	ASNAP_ITEM_EDGES, /* more edges of the node read just before */
+	ASNAP_ITEM_END,
+};
+
+struct asnap_item {
+	enum asnap_item_kind kind;
+	union {
+		struct {
+			const char *json; /* NUL-terminated */
+			size_t len;
+		} header;
+		struct asnap_node node;
+		struct asnap_record record;
+		struct asnap_root root;
+		struct {
+			uint32_t node;
+			uint32_t nedges;
+			const struct asnap_edge *edges;
+		} edges;
+		struct {
+			struct asnap_totals totals;
+			const char *trailer; /* JSON object or NULL */
+			size_t trailer_len;
+		} end;
+	} u;
+};
+
+struct asnap_reader;
+
+/* Open a snapshot and check its preamble. NULL and *err on failure. */
+struct asnap_reader *asnap_reader_open(const char *path, struct asnap_error *err);
+
+/*
+ * Read the next item. Returns 1 with *item filled, 0 after the end item
+ * once the whole file has been verified (checksum, counts, references), or
+ * -1 with *err filled. Pointers in *item are borrowed until the next call.
+ * The header always comes first and the end item last. A node with very
+ * many edges is followed by ASNAP_ITEM_EDGES items carrying the rest of its
+ * edges, in order. Nothing is known to be intact until 0 is returned: the
+ * checksum covers the whole body and is checked at its end.
+ */
+int asnap_reader_next(struct asnap_reader *r, struct asnap_item *item,
+		      struct asnap_error *err);
+
+/*
+ * A string by id, borrowed for the life of the reader; *len (if not NULL)
+ * gets its length. Strings may hold any bytes but are always followed by a
+ * NUL. Returns NULL for an id not yet defined.
+ */
+const char *asnap_reader_string(const struct asnap_reader *r, uint32_t id, size_t *len);
+uint32_t asnap_reader_string_count(const struct asnap_reader *r);
+
+/* Size of the file on disk. */
+uint64_t asnap_reader_file_size(const struct asnap_reader *r);
+/* The format version the file was written with. */
+uint32_t asnap_reader_version(const struct asnap_reader *r);
+
+/* NULL is a no-op. */
+void asnap_reader_destroy(struct asnap_reader *r);
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+const char *asnap_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The main job on the bundled example: build asyncsnap, run a leaky asyncio
+# service (fixtures/programs/leaky_service.py) that takes three snapshots of
+# itself, and analyze them.
+#
+#   bash scripts/example.sh [OUTDIR]      (default: example-out/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-example-out}
+
+bash scripts/setup.sh
+if [ -f build/build.ninja ]; then :; else meson setup build >/dev/null; fi
+ninja -C build >/dev/null
+
+if [ ! -d build/snapshot-agent/asyncsnap ]; then
+    echo "example.sh: the agent was not built (is python3 a CPython 3.9-3.13 with headers?)" >&2
+    exit 1
+fi
+
+mkdir -p "$out"
+rm -f "$out"/leaky-*.snap
+echo "== running fixtures/programs/leaky_service.py (snapshots in $out/)"
+mapfile -t snaps < <(PYTHONPATH="$PWD/build/snapshot-agent" python3 fixtures/programs/leaky_service.py --dir "$out")
+
+for s in "${snaps[@]}"; do
+    echo
+    echo "== asyncsnap info $s"
+    build/src/cli/asyncsnap info --top 8 "$s"
+done

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The whole test suite: C unit tests, analyzer end-to-end tests, and the
+# agent tests under every CPython 3.9-3.13 that pyenv provides.
+#
+#   bash scripts/test.sh
+#
+# Installs the Debian packages it needs, builds into build/ (and
+# build-py/X.Y/ for the other interpreters), and exits non-zero if
+# anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+configure() {  # configure DIR [meson options...]
+    local dir=$1; shift
+    if [ -f "$dir/build.ninja" ]; then
+        meson configure "$dir" "$@" >/dev/null
+    else
+        meson setup "$dir" "$@" >/dev/null
+    fi
+}
+
+status=0
+
+echo "== build/ (default python3: $(python3 -c 'import sys; print(sys.version.split()[0])'))"
+configure build -Dtests=true
+ninja -C build >/dev/null
+meson test -C build --print-errorlogs || status=1
+
+# The agent under every supported interpreter pyenv has.
+pyenv_root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+main_version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
+for minor in 3.9 3.10 3.11 3.12 3.13; do
+    interp=
+    for d in $(ls -d "$pyenv_root"/versions/"$minor".* 2>/dev/null | sort -V -r); do
+        if [ -x "$d/bin/python3" ]; then interp=$d/bin/python3; break; fi
+    done
+    if [ -z "$interp" ]; then
+        echo "== CPython $minor: not installed (pyenv versions), agent tests skipped"
+        continue
+    fi
+    if [ "$minor" = "$main_version" ]; then
+        echo "== CPython $minor: tested in build/ above"
+        continue
+    fi
+    echo "== CPython $minor ($interp)"
+    configure "build-py/$minor" -Dpython="$interp" -Dagent=enabled -Dtests=true
+    ninja -C "build-py/$minor" >/dev/null
+    meson test -C "build-py/$minor" --suite agent --print-errorlogs || status=1
+done
+
+if [ $status -ne 0 ]; then
+    echo "test.sh: FAILED" >&2
+else
+    echo "test.sh: all tests passed"
+fi
+exit $status

@@ -1,0 +1,37 @@
+/*
+ * cli.h - shared pieces of the asyncsnap command: the command table's
+ * entry type, exit codes, and the one place that writes messages to
+ * stderr.
+ */
+#ifndef ASNAP_CLI_H
+#define ASNAP_CLI_H
+
+#include "asyncsnap/error.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FINDINGS = 1, /* `leaks` found something */
+	EXIT_ERROR = 2,    /* usage or input error */
+};
+
+struct cli_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+int cmd_info(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+
+/* "asyncsnap: MESSAGE" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "asyncsnap: cannot read 'PATH': REASON" on stderr. */
+void cli_file_error(const char *path, const struct asnap_error *err);
+/* A usage error of a command: the message, then where to find help.
+ * Returns EXIT_ERROR. */
+int cli_usage_error(const char *command, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Check that stdout took everything; EXIT_ERROR with a message if not. */
+int cli_finish_output(int status);
+
+#endif

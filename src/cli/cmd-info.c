@@ -1,0 +1,96 @@
+/*
+ * cmd-info.c - `asyncsnap info SNAP`.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "analysis/stats.h"
+#include "cli/cli.h"
+#include "graph/graph.h"
+#include "render/render.h"
+
+static const char help[] =
+	"usage: asyncsnap info [--json] [--top N] SNAP\n"
+	"\n"
+	"Show what a snapshot is (Python version, process, time, pause) and what it\n"
+	"holds: object and edge counts, and the types with the most objects and the\n"
+	"most bytes.\n"
+	"\n"
+	"options:\n"
+	"  --json     one JSON object instead of text: \"objects\", \"edges\",\n"
+	"             \"types\" (every type: {\"type\", \"count\", \"bytes\"}, by bytes),\n"
+	"             \"header\" and more (docs/CLI.md)\n"
+	"  --top N    rows in each table of types (default 15)\n"
+	"  -h, --help show this help\n";
+
+int cmd_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"top", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	bool json = false;
+	unsigned long top = 15;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 't': {
+			char *end;
+			top = strtoul(optarg, &end, 10);
+			if (*end || end == optarg || top == 0 || top > 1000000)
+				return cli_usage_error("info", "--top needs a number from 1 to 1000000, not '%s'",
+						       optarg);
+			break;
+		}
+		case 'h':
+			fputs(help, stdout);
+			return EXIT_OK;
+		default:
+			return cli_usage_error("info", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("info", "%s",
+				       optind == argc ? "a snapshot file is required"
+						      : "only one snapshot file is allowed");
+	const char *path = argv[optind];
+	struct asnap_error err = {0};
+	struct asnap_graph *g = asnap_graph_load(path, &err);
+	if (!g) {
+		cli_file_error(path, &err);
+		return EXIT_ERROR;
+	}
+	int status = EXIT_ERROR;
+	cJSON *header = cJSON_Parse(g->header_json);
+	cJSON *trailer = g->trailer_json ? cJSON_Parse(g->trailer_json) : NULL;
+	struct asnap_stats stats;
+	if (!cJSON_IsObject(header)) {
+		cli_error("cannot read '%s': corrupt header section: invalid JSON", path);
+		goto out;
+	}
+	if (asnap_stats_compute(g, &stats) < 0) {
+		cli_error("cannot read '%s': out of memory", path);
+		goto out;
+	}
+	struct asnap_info_view view = {path, g, header, cJSON_IsObject(trailer) ? trailer : NULL,
+				       &stats, (unsigned)top};
+	int rc = json ? asnap_render_info_json(stdout, &view) : asnap_render_info_text(stdout, &view);
+	if (rc < 0)
+		cli_error("out of memory");
+	else
+		status = EXIT_OK;
+	asnap_stats_release(&stats);
+out:
+	cJSON_Delete(header);
+	cJSON_Delete(trailer);
+	asnap_graph_destroy(g);
+	return status;
+}

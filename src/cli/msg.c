@@ -1,0 +1,44 @@
+/*
+ * msg.c - every message the asyncsnap command prints to stderr.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("asyncsnap: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cli_file_error(const char *path, const struct asnap_error *err)
+{
+	cli_error("cannot read '%s': %s", path, err->message[0] ? err->message : "unknown error");
+}
+
+int cli_usage_error(const char *command, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "asyncsnap%s%s: ", command ? " " : "", command ? command : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'asyncsnap%s%s --help'.\n", command ? " " : "", command ? command : "");
+	return EXIT_ERROR;
+}
+
+int cli_finish_output(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_error("cannot write the output: %s", strerror(errno));
+		return EXIT_ERROR;
+	}
+	return status;
+}

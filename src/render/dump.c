@@ -1,0 +1,199 @@
+/*
+ * dump.c - `asyncsnap dump`: every object on a line of its own, the
+ * debugging view of a snapshot (docs/DUMP.md).
+ */
+#include <stdlib.h>
+
+#include "render/json.h"
+#include "render/render.h"
+
+/* Roots ordered by node, so that each object finds its own. */
+struct root_index {
+	uint64_t *order; /* indices into g->roots */
+};
+
+static int cmp_root(const void *a, const void *b, void *graph)
+{
+	const struct asnap_root *r = ((const struct asnap_graph *)graph)->roots;
+	uint32_t x = r[*(const uint64_t *)a].node, y = r[*(const uint64_t *)b].node;
+	if (x != y)
+		return x < y ? -1 : 1;
+	return *(const uint64_t *)a < *(const uint64_t *)b ? -1 : 1;
+}
+
+static int root_index_init(struct root_index *ri, const struct asnap_graph *g)
+{
+	ri->order = malloc((g->nroots ? g->nroots : 1) * sizeof(*ri->order));
+	if (!ri->order)
+		return -1;
+	for (uint64_t i = 0; i < g->nroots; i++)
+		ri->order[i] = i;
+	qsort_r(ri->order, g->nroots, sizeof(*ri->order), cmp_root, (void *)g);
+	return 0;
+}
+
+/* idx[0..nroots) index the roots of v in g->roots. */
+static int render_json_node(FILE *out, const struct asnap_graph *g, uint32_t v,
+			    const uint64_t *idx, uint64_t nroots)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *edges = cJSON_CreateArray();
+	if (!o || !edges) {
+		cJSON_Delete(o);
+		cJSON_Delete(edges);
+		return -1;
+	}
+	cJSON_AddNumberToObject(o, "id", v);
+	cJSON_AddItemToObject(o, "addr", asnap_json_addr(g->addr[v]));
+	cJSON_AddItemToObject(o, "type", asnap_json_gstring(g, g->type[v]));
+	cJSON_AddNumberToObject(o, "size", (double)g->size[v]);
+	cJSON_AddNumberToObject(o, "refcnt", (double)g->refcnt[v]);
+	cJSON_AddBoolToObject(o, "gc", (g->flags[v] & ASNAP_NODE_GC_TRACKED) != 0);
+	if (g->flags[v] & ASNAP_NODE_SYNTHETIC)
+		cJSON_AddTrueToObject(o, "synthetic");
+	if (g->flags[v] & ASNAP_NODE_IMMORTAL)
+		cJSON_AddTrueToObject(o, "immortal");
+	for (uint64_t e = g->edge_start[v]; e < g->edge_start[v + 1]; e++) {
+		cJSON *edge = cJSON_CreateObject();
+		if (!edge || !cJSON_AddItemToArray(edges, edge)) {
+			cJSON_Delete(edge);
+			break;
+		}
+		cJSON_AddItemToObject(edge, "to", asnap_json_addr(g->addr[g->edge_target[e]]));
+		if (g->edge_label[e])
+			cJSON_AddItemToObject(edge, "label", asnap_json_gstring(g, g->edge_label[e]));
+		else
+			cJSON_AddNullToObject(edge, "label");
+		if (g->edge_kind[e] == ASNAP_EDGE_WEAK)
+			cJSON_AddTrueToObject(edge, "weak");
+	}
+	cJSON_AddItemToObject(o, "edges", edges);
+	if (nroots) {
+		cJSON *ra = cJSON_AddArrayToObject(o, "roots");
+		for (uint64_t i = 0; ra && i < nroots; i++) {
+			cJSON *r = cJSON_CreateObject();
+			if (!r || !cJSON_AddItemToArray(ra, r)) {
+				cJSON_Delete(r);
+				break;
+			}
+			const struct asnap_root *root = &g->roots[idx[i]];
+			cJSON_AddItemToObject(r, "kind", asnap_json_gstring(g, root->kind));
+			if (root->label)
+				cJSON_AddItemToObject(r, "label", asnap_json_gstring(g, root->label));
+		}
+	}
+	uint64_t nrec;
+	const struct asnap_record *rec = asnap_graph_records(g, v, &nrec);
+	for (uint64_t i = 0; i < nrec; i++)
+		cJSON_AddItemToObject(o, asnap_graph_string(g, rec[i].kind),
+				      asnap_json_record(g, &rec[i]));
+	int rc = asnap_json_print(out, o);
+	cJSON_Delete(o);
+	return rc;
+}
+
+static void print_value(FILE *out, const struct asnap_graph *g, const struct asnap_value *val)
+{
+	switch (val->type) {
+	case ASNAP_VAL_NONE: fputs("None", out); break;
+	case ASNAP_VAL_BOOL: fputs(val->u.b ? "True" : "False", out); break;
+	case ASNAP_VAL_INT: fprintf(out, "%lld", (long long)val->u.i); break;
+	case ASNAP_VAL_FLOAT: fprintf(out, "%.17g", val->u.f); break;
+	case ASNAP_VAL_STR: {
+		cJSON *s = asnap_json_gstring(g, val->u.str);
+		char *txt = s ? cJSON_PrintUnformatted(s) : NULL;
+		fputs(txt ? txt : "?", out);
+		cJSON_free(txt);
+		cJSON_Delete(s);
+		break;
+	}
+	case ASNAP_VAL_NODE:
+		fprintf(out, "0x%llx",
+			(unsigned long long)(val->u.node < g->n ? g->addr[val->u.node] : 0));
+		break;
+	case ASNAP_VAL_LIST:
+		fputc('[', out);
+		for (uint32_t i = 0; i < val->u.list.count; i++) {
+			if (i)
+				fputs(", ", out);
+			print_value(out, g, &val->u.list.items[i]);
+		}
+		fputc(']', out);
+		break;
+	}
+}
+
+static void render_text_node(FILE *out, const struct asnap_graph *g, uint32_t v,
+			     const uint64_t *idx, uint64_t nroots)
+{
+	fprintf(out, "0x%llx %s size=%llu refcnt=%llu", (unsigned long long)g->addr[v],
+		asnap_graph_string(g, g->type[v]), (unsigned long long)g->size[v],
+		(unsigned long long)g->refcnt[v]);
+	if (g->flags[v] & ASNAP_NODE_GC_TRACKED)
+		fputs(" gc", out);
+	if (g->flags[v] & ASNAP_NODE_SYNTHETIC)
+		fputs(" synthetic", out);
+	if (g->flags[v] & ASNAP_NODE_IMMORTAL)
+		fputs(" immortal", out);
+	for (uint64_t i = 0; i < nroots; i++) {
+		const struct asnap_root *root = &g->roots[idx[i]];
+		fprintf(out, " root=%s", asnap_graph_string(g, root->kind));
+		if (root->label)
+			fprintf(out, ":%s", asnap_graph_string(g, root->label));
+	}
+	uint64_t nrec;
+	const struct asnap_record *rec = asnap_graph_records(g, v, &nrec);
+	for (uint64_t i = 0; i < nrec; i++) {
+		fprintf(out, " %s{", asnap_graph_string(g, rec[i].kind));
+		for (uint32_t k = 0; k < rec[i].nprops; k++) {
+			fprintf(out, "%s%s=", k ? " " : "", asnap_graph_string(g, rec[i].props[k].key));
+			print_value(out, g, &rec[i].props[k].value);
+		}
+		fputc('}', out);
+	}
+	uint64_t first = g->edge_start[v], last = g->edge_start[v + 1];
+	if (first < last)
+		fputs(" ->", out);
+	for (uint64_t e = first; e < last; e++) {
+		fputc(' ', out);
+		if (g->edge_kind[e] == ASNAP_EDGE_WEAK)
+			fputs("weak:", out);
+		if (g->edge_label[e])
+			fprintf(out, "%s=", asnap_graph_string(g, g->edge_label[e]));
+		fprintf(out, "0x%llx", (unsigned long long)g->addr[g->edge_target[e]]);
+	}
+	fputc('\n', out);
+}
+
+static int render(FILE *out, const struct asnap_graph *g, bool json)
+{
+	struct root_index ri;
+	if (root_index_init(&ri, g) < 0)
+		return -1;
+	uint64_t r = 0;
+	int rc = 0;
+	for (uint32_t v = 0; v < g->n && rc == 0; v++) {
+		/* the roots of v are contiguous in ri.order */
+		while (r < g->nroots && g->roots[ri.order[r]].node < v)
+			r++;
+		uint64_t first = r;
+		while (r < g->nroots && g->roots[ri.order[r]].node == v)
+			r++;
+		if (json)
+			rc = render_json_node(out, g, v, ri.order + first, r - first);
+		else
+			render_text_node(out, g, v, ri.order + first, r - first);
+	}
+	free(ri.order);
+	return rc;
+}
+
+int asnap_render_dump_text(FILE *out, const struct asnap_graph *g)
+{
+	return render(out, g, false);
+}
+
+int asnap_render_dump_json(FILE *out, const struct asnap_graph *g)
+{
+	return render(out, g, true);
+}

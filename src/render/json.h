@@ -1,0 +1,30 @@
+/*
+ * json.h - building blocks for --json output on top of cJSON.
+ */
+#ifndef ASNAP_RENDER_JSON_H
+#define ASNAP_RENDER_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "graph/graph.h"
+
+/* A JSON string from arbitrary bytes: invalid UTF-8 and NUL become U+FFFD. */
+cJSON *asnap_json_string(const char *s, size_t len);
+/* A snapshot string by id. */
+cJSON *asnap_json_gstring(const struct asnap_graph *g, uint32_t id);
+/* "0x7f..." */
+cJSON *asnap_json_addr(uint64_t addr);
+/* A property value; node references become addresses. */
+cJSON *asnap_json_value(const struct asnap_graph *g, const struct asnap_value *v);
+/* An object of a record's properties. */
+cJSON *asnap_json_record(const struct asnap_graph *g, const struct asnap_record *rec);
+/* Print j on one line, then a newline. 0, or -1 when out of memory. */
+int asnap_json_print(FILE *out, const cJSON *j);
+/* Print j indented, then a newline. */
+int asnap_json_print_pretty(FILE *out, const cJSON *j);
+
+#endif

@@ -1,0 +1,120 @@
+"""The asyncsnap command: conventions, and bad input of every kind."""
+
+import json
+import os
+import struct
+
+from e2e import TempDirTest, fixture_snapshots, run, run_json
+
+import unittest
+
+
+def any_snapshot():
+    snaps = fixture_snapshots()
+    if not snaps:
+        raise unittest.SkipTest("no fixture snapshots")
+    return next(iter(snaps.values()))
+
+
+class ConventionsTest(TempDirTest):
+    def test_help_and_version(self):
+        p = run("--help")
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("usage: asyncsnap", p.stdout)
+        for cmd in ("info", "dump"):
+            self.assertIn(cmd, p.stdout)
+            q = run(cmd, "--help")
+            self.assertEqual(q.returncode, 0, q.stderr)
+            self.assertIn("usage: asyncsnap " + cmd, q.stdout)
+        v = run("--version")
+        self.assertEqual(v.returncode, 0)
+        self.assertRegex(v.stdout, r"^asyncsnap \d+\.\d+\.\d+")
+
+    def test_usage_errors_exit_2_and_point_to_help(self):
+        for args in ([], ["frobnicate"], ["info"], ["info", "--bogus", "x"],
+                     ["info", "--top", "many", "x"], ["dump", "a", "b"]):
+            p = run(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn("asyncsnap", p.stderr)
+            self.assertIn("--help", p.stderr, args)
+            self.assertEqual(p.stdout, "")
+
+
+class BadInputTest(TempDirTest):
+    def test_missing_file(self):
+        path = self.path("nope.snap")
+        self.assertInputError(run("info", path), path, "No such file")
+
+    def test_directory(self):
+        self.assertInputError(run("info", self.dir), self.dir)
+
+    def test_not_a_snapshot(self):
+        for data in (b"", b"hello world\n" * 100, bytes(range(256)) * 4):
+            path = self.write("junk.snap", data)
+            self.assertInputError(run("info", path), path, "not a snapshot")
+
+    def test_plain_zstd_stream_is_not_a_snapshot(self):
+        # a valid zstd frame without asyncsnap's preamble
+        path = self.write("plain.zst", bytes.fromhex("28b52ffd2000010000"))
+        self.assertInputError(run("dump", path), path, "not a snapshot")
+
+    def test_cut_anywhere_is_truncated(self):
+        with open(any_snapshot(), "rb") as f:
+            data = f.read()
+        for frac in (0.5, 0.1, 0.9, 0.999):
+            cut = int(len(data) * frac)
+            path = self.write("cut.snap", data[:cut])
+            for cmd in ("info", "dump"):
+                p = run(cmd, path)
+                self.assertInputError(p, path, "truncated")
+
+    def test_flipped_byte_is_corrupt(self):
+        with open(any_snapshot(), "rb") as f:
+            data = bytearray(f.read())
+        for pos in (len(data) // 3, len(data) // 2, len(data) - 2):
+            bad = bytearray(data)
+            bad[pos] ^= 0x5A
+            path = self.write("flip.snap", bytes(bad))
+            p = run("info", path)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(path, p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+    def test_newer_format_version_is_refused(self):
+        with open(any_snapshot(), "rb") as f:
+            data = bytearray(f.read())
+        # preamble: skippable frame magic, size, "ASYNCSNP", version, needs-version
+        self.assertEqual(data[8:16], b"ASYNCSNP")
+        struct.pack_into("<II", data, 16, 7, 7)
+        path = self.write("future.snap", bytes(data))
+        self.assertInputError(run("info", path), path, "newer")
+
+
+class FixtureSnapshotsTest(TempDirTest):
+    """Snapshots committed from every supported Python stay readable."""
+
+    def test_every_committed_snapshot_reads(self):
+        snaps = fixture_snapshots()
+        if not snaps:
+            self.skipTest("no fixture snapshots")
+        for name, path in snaps.items():
+            with self.subTest(name):
+                info = run_json("info", "--json", path)
+                self.assertGreater(info["objects"], 1000)
+                self.assertGreater(info["edges"], info["objects"])
+                self.assertEqual(info["header"]["python"]["implementation"], "CPython")
+                self.assertTrue(name.startswith("py" + info["header"]["python"]["version"].rsplit(".", 1)[0]))
+                types = {t["type"]: t["count"] for t in info["types"]}
+                self.assertEqual(types.get("__main__.Session"), 50)
+                self.assertEqual(sum(types.values()), info["objects"])
+                p = run("dump", "--json", path)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                lines = p.stdout.splitlines()
+                self.assertEqual(len(lines), info["objects"])
+                first = json.loads(lines[0])
+                for key in ("addr", "type", "size", "refcnt", "edges"):
+                    self.assertIn(key, first)
+
+
+if __name__ == "__main__":
+    unittest.main()
