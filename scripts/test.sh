@@ -28,6 +28,20 @@ configure build -Dtests=true
 ninja -C build >/dev/null
 meson test -C build --print-errorlogs || status=1
 
+# Everything again under AddressSanitizer and UndefinedBehaviorSanitizer:
+# any report fails the run. The unit tests run with leak detection; the
+# Python-driven suites preload the sanitizer runtimes into the interpreter
+# (which itself leaks at exit by design, so leak detection is off there).
+echo "== build-asan/ (-fsanitize=address,undefined)"
+configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dtests=true
+ninja -C build-asan >/dev/null
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+meson test -C build-asan --suite unit --print-errorlogs || status=1
+asan_preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+LD_PRELOAD="$asan_preload" ASAN_OPTIONS=detect_leaks=0 \
+    meson test -C build-asan --no-suite unit --print-errorlogs || status=1
+unset UBSAN_OPTIONS
+
 # The agent under every supported interpreter pyenv has.
 pyenv_root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
 main_version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)

@@ -35,12 +35,14 @@ static int cmp_kind(const void *a, const void *b)
 
 void asnap_stats_sort_by_count(struct asnap_stats *s)
 {
-	qsort(s->types, s->ntypes, sizeof(*s->types), cmp_count);
+	if (s->ntypes > 1)
+		qsort(s->types, s->ntypes, sizeof(*s->types), cmp_count);
 }
 
 void asnap_stats_sort_by_bytes(struct asnap_stats *s)
 {
-	qsort(s->types, s->ntypes, sizeof(*s->types), cmp_bytes);
+	if (s->ntypes > 1)
+		qsort(s->types, s->ntypes, sizeof(*s->types), cmp_bytes);
 }
 
 int asnap_stats_compute(const struct asnap_graph *g, struct asnap_stats *s)
@@ -89,7 +91,8 @@ int asnap_stats_compute(const struct asnap_graph *g, struct asnap_stats *s)
 			s->kinds[k++] = (struct asnap_kind_count){id, kinds[id]};
 	}
 	asnap_stats_sort_by_bytes(s);
-	qsort(s->kinds, s->nkinds, sizeof(*s->kinds), cmp_kind);
+	if (s->nkinds > 1)
+		qsort(s->kinds, s->nkinds, sizeof(*s->kinds), cmp_kind);
 	free(by_id);
 	free(kinds);
 	return 0;

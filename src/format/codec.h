@@ -103,6 +103,8 @@ void bytebuf_release(struct bytebuf *b);
 
 static inline void bytebuf_put(struct bytebuf *b, const void *src, size_t n)
 {
+	if (n == 0) /* src may be NULL then; memcpy must not see it */
+		return;
 	if (b->cap - b->len < n && !bytebuf_reserve(b, n))
 		return;
 	memcpy(b->data + b->len, src, n);

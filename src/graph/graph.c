@@ -229,7 +229,8 @@ struct asnap_graph *asnap_graph_load(const char *path, struct asnap_error *err)
 	}
 	if (rc < 0)
 		goto error;
-	qsort(g->records, g->nrecords, sizeof(*g->records), cmp_record);
+	if (g->nrecords > 1)
+		qsort(g->records, g->nrecords, sizeof(*g->records), cmp_record);
 	return g;
 nomem:
 	asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory loading the snapshot");

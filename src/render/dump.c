@@ -28,7 +28,8 @@ static int root_index_init(struct root_index *ri, const struct asnap_graph *g)
 		return -1;
 	for (uint64_t i = 0; i < g->nroots; i++)
 		ri->order[i] = i;
-	qsort_r(ri->order, g->nroots, sizeof(*ri->order), cmp_root, (void *)g);
+	if (g->nroots > 1)
+		qsort_r(ri->order, g->nroots, sizeof(*ri->order), cmp_root, (void *)g);
 	return 0;
 }
 
