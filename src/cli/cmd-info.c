@@ -20,7 +20,7 @@ static const char help[] =
 	"options:\n"
 	"  --json     one JSON object instead of text: \"objects\", \"edges\",\n"
 	"             \"types\" (every type: {\"type\", \"count\", \"bytes\"}, by bytes),\n"
-	"             \"header\" and more (docs/CLI.md)\n"
+	"             \"header\" and more (docs/DUMP.md)\n"
 	"  --top N    rows in each table of types (default 15)\n"
 	"  -h, --help show this help\n";
 

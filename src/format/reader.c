@@ -356,8 +356,9 @@ static int read_edges(struct asnap_reader *r, uint32_t source, uint64_t n)
 		uint64_t zt, label;
 		if (!get_varint(r, &t->p, t->end, &zt) || !get_varint(r, &l->p, l->end, &label))
 			return -1;
-		int64_t target = (int64_t)source + zigzag_decode(zt);
-		if (target < 0 || target >= (int64_t)UINT32_MAX - 1)
+		/* in unsigned arithmetic: a hostile delta must not overflow */
+		uint64_t target = (uint64_t)source + (uint64_t)zigzag_decode(zt);
+		if (target >= (uint64_t)UINT32_MAX - 1)
 			return corrupt(r, "edge to an impossible node id");
 		uint8_t kind = *k->p++;
 		if (kind > ASNAP_EDGE_WEAK)

@@ -246,7 +246,8 @@ uint32_t asnap_writer_intern(struct asnap_writer *w, const char *s, size_t len)
 		fail_nomem(w);
 		return 0;
 	}
-	if (w->pending_strings.len >= CHUNK_TARGET)
+	/* strings interned before the header wait for it: HEADER comes first */
+	if (w->pending_strings.len >= CHUNK_TARGET && w->header_written)
 		flush_strings(w);
 	return id;
 }
@@ -650,6 +651,9 @@ int asnap_writer_header(struct asnap_writer *w, const char *json, size_t len)
 		return -1;
 	if (w->header_written)
 		return fail(w, ASNAP_ERR_USAGE, "header written twice");
+	/* what every reader requires (docs/FORMAT.md): a JSON object, no NUL */
+	if (len < 2 || json[0] != '{' || memchr(json, '\0', len))
+		return fail(w, ASNAP_ERR_USAGE, "the header must be a JSON object without NUL bytes");
 	w->header_written = true;
 	return emit_chunk(w, CHUNK_HEADER, json, len);
 }
