@@ -2,25 +2,38 @@
  * walk.c - the heap walk (see walk.h).
  *
  * Two passes over the heap. The first finds every object: those on the
- * collector's lists, then, transitively through tp_traverse, everything
- * they reference that the collector does not track (str, int, atomic
- * tuples, ...), giving each a dense id. The second writes each object with
- * its edges as node ids. Between and during the passes no Python code runs
- * and the collector is off, so the heap cannot change under the walk.
+ * collector's lists and the frames executing on threads, then,
+ * transitively, everything they reference (refs.c) that the collector does
+ * not track (str, int, atomic tuples, ...), giving each a dense id. The
+ * second writes each object with its labelled edges as node ids, and the
+ * records that describe coroutines, frames, asyncio objects and scalar
+ * attributes; then the roots. Between and during the passes no Python code
+ * runs and the collector is off, so the heap cannot change under the walk.
  */
 #include <Python.h>
+#include <frameobject.h>
 #include <structmember.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "aio.h"
 #include "asyncsnap/format.h"
+#include "emit.h"
 #include "internals.h"
 #include "ptrmap.h"
+#include "pyframe.h"
+#include "pyinst.h"
+#include "refs.h"
 #include "walk.h"
 
 #define VALUE_PREFIX_MAX 64 /* bytes of a str/bytes value kept with values=True */
 #define TYPE_NAME_MAX 512
+#define INDEX_LABELS 4096   /* "[i]" labels interned once each */
+
+/* Frames executing on a thread are not objects on 3.11+: they enter the
+ * node table as their address with this bit set ("bare" frames). */
+#define BARE_TAG ((uintptr_t)1)
 
 enum size_mode {
 	SIZE_BASIC,  /* what object.__sizeof__ computes */
@@ -35,18 +48,28 @@ struct type_info {
 	PyCFunction sizeof_fn;
 };
 
+struct thread_root {
+	uintptr_t node;  /* object or tagged bare frame */
+	unsigned long thread_id;
+	int depth;
+};
+
 struct walk {
 	const struct asnap_walk_names *names;
 	bool values;
 	bool oom;
 
 	struct ptrmap ids;     /* object -> node id */
-	PyObject **objs;       /* node id -> object */
+	PyObject **objs;       /* node id -> object (or tagged bare frame) */
 	size_t n, cap;
 
 	struct ptrmap types;   /* type object -> index in tinfo */
 	struct type_info *tinfo;
 	size_t ntypes, tcap;
+
+	struct refs refs;
+	struct thread_root *threads;
+	size_t nthreads, threads_cap;
 
 	struct asnap_writer *w;
 	struct asnap_edge *edges;
@@ -54,6 +77,13 @@ struct walk {
 	uint64_t total_edges;
 	uint64_t missing;
 	uint64_t tracked;
+
+	/* label string ids, interned on first use */
+	struct ptrmap label_cstr;  /* const char * -> id */
+	struct ptrmap label_obj;   /* str object -> id */
+	uint32_t index_label[INDEX_LABELS];
+	uint32_t value_label;      /* for dict keys that are not shown */
+	uint32_t frame_type;       /* "builtins.frame" for bare frames */
 
 	uint32_t kind_value, key_text, key_bytes, key_length;
 };
@@ -65,15 +95,30 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int is_gc(PyObject *op)
+static inline int is_gc(PyObject *op)
 {
 	PyTypeObject *tp = Py_TYPE(op);
 	return PyType_IS_GC(tp) && (tp->tp_is_gc == NULL || tp->tp_is_gc(op));
 }
 
+static bool is_bare(const void *p)
+{
+	return ((uintptr_t)p & BARE_TAG) != 0;
+}
+
+static const void *bare_frame(const void *p)
+{
+	return (const void *)((uintptr_t)p & ~BARE_TAG);
+}
+
+static uint32_t node_of(struct walk *wk, const void *p)
+{
+	return p ? ptrmap_get(&wk->ids, (uintptr_t)p) : UINT32_MAX;
+}
+
 /* ---- pass 1: find every object ----------------------------------------- */
 
-static int add_object(struct walk *wk, PyObject *op)
+static int add_object(struct walk *wk, const void *op)
 {
 	if (wk->n == UINT32_MAX - 1) {
 		wk->oom = true;
@@ -95,7 +140,7 @@ static int add_object(struct walk *wk, PyObject *op)
 		wk->objs = objs;
 		wk->cap = cap;
 	}
-	wk->objs[wk->n++] = op;
+	wk->objs[wk->n++] = (PyObject *)op;
 	return 1;
 }
 
@@ -104,37 +149,58 @@ static int add_tracked(PyObject *op, void *arg)
 	return add_object(arg, op) < 0 ? -1 : 0;
 }
 
-static int visit_discover(PyObject *child, void *arg)
+static int discover_ref(void *ctx, PyObject *child, const struct label *label, uint8_t kind)
 {
-	struct walk *wk = arg;
-	if (child && add_object(wk, child) < 0)
-		return 1; /* out of memory: stop this traversal */
-	return 0;
+	(void)label;
+	(void)kind;
+	return add_object(ctx, child) < 0 ? 1 : 0;
 }
 
-/* A weak reference's referent, or NULL when there is none (any more). */
-static PyObject *weak_referent(PyObject *op)
+static int discover_local(PyObject *name, PyObject *value, void *arg)
 {
-	if (!PyWeakref_Check(op))
-		return NULL;
-	PyObject *ref = ((PyWeakReference *)op)->wr_object;
-	return ref && ref != Py_None ? ref : NULL;
+	(void)name;
+	return add_object(arg, value) < 0 ? 1 : 0;
+}
+
+static int add_thread_frame(unsigned long thread_id, int depth, const void *bare,
+			    PyObject *object, PyObject *gen, void *arg)
+{
+	struct walk *wk = arg;
+	/* the root is what holds the frame's locals: the generator running
+	 * it, the frame object (3.9/3.10), or the bare frame itself */
+	uintptr_t node = gen ? (uintptr_t)gen
+			     : bare ? (uintptr_t)bare | BARE_TAG : (uintptr_t)object;
+	if (!gen && bare && add_object(wk, (const void *)node) < 0)
+		return 1;
+	if (wk->nthreads == wk->threads_cap) {
+		size_t cap = wk->threads_cap ? wk->threads_cap * 2 : 64;
+		struct thread_root *t = realloc(wk->threads, cap * sizeof(*t));
+		if (!t) {
+			wk->oom = true;
+			return 1;
+		}
+		wk->threads = t;
+		wk->threads_cap = cap;
+	}
+	wk->threads[wk->nthreads++] = (struct thread_root){node, thread_id, depth};
+	return 0;
 }
 
 static int discover(struct walk *wk)
 {
 	if (asnap_py_gc_foreach(add_tracked, wk) < 0)
 		return -1;
+	add_object(wk, PyImport_GetModuleDict());
+	asnap_py_thread_frames(add_thread_frame, wk);
 	for (size_t i = 0; i < wk->n && !wk->oom; i++) {
 		PyObject *op = wk->objs[i];
-		if (is_gc(op)) {
-			traverseproc trav = Py_TYPE(op)->tp_traverse;
-			if (trav)
-				trav(op, visit_discover, wk);
+		if (is_bare(op)) {
+			const void *f = bare_frame(op);
+			add_object(wk, asnap_py_bare_code(f));
+			asnap_py_bare_locals(f, discover_local, wk);
+		} else if (refs_enumerate(&wk->refs, op, discover_ref, wk) < 0) {
+			wk->oom = true;
 		}
-		PyObject *ref = weak_referent(op);
-		if (ref)
-			add_object(wk, ref);
 	}
 	return wk->oom ? -1 : 0;
 }
@@ -194,29 +260,13 @@ static size_t str_utf8(PyObject *s, char *buf, size_t cap, bool *complete)
 	return o;
 }
 
-/* The value of a str key in a dict, found without comparing any other key
- * by ==, which could run Python code. Borrowed, or NULL. */
-static PyObject *dict_get_ascii(PyObject *dict, const char *key)
-{
-	if (!dict || !PyDict_Check(dict))
-		return NULL;
-	Py_ssize_t pos = 0, keylen = (Py_ssize_t)strlen(key);
-	PyObject *k, *v;
-	while (PyDict_Next(dict, &pos, &k, &v)) {
-		if (PyUnicode_CheckExact(k) && PyUnicode_GET_LENGTH(k) == keylen &&
-		    PyUnicode_CompareWithASCIIString(k, key) == 0)
-			return v;
-	}
-	return NULL;
-}
-
 static size_t type_name(PyTypeObject *tp, char *buf, size_t cap)
 {
 	bool complete;
 	if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
 		PyHeapTypeObject *ht = (PyHeapTypeObject *)tp;
 		size_t n = 0;
-		PyObject *mod = dict_get_ascii(tp->tp_dict, "__module__");
+		PyObject *mod = asnap_dict_get_ascii(tp->tp_dict, "__module__");
 		if (mod && PyUnicode_Check(mod))
 			n = str_utf8(mod, buf, cap - 1, &complete);
 		else
@@ -353,35 +403,207 @@ static uint64_t shallow_size(PyObject *op, const struct type_info *ti)
 	return (uint64_t)(size + header_size(op));
 }
 
-/* ---- pass 2: write every object ---------------------------------------- */
-
-static int push_edge(struct walk *wk, uint32_t target, uint32_t label, uint8_t kind)
+/* The header with the object count spliced in front. */
+static char *header_with_counts(const char *json, uint64_t objects)
 {
-	if (wk->nedges == wk->ecap) {
-		size_t cap = wk->ecap ? wk->ecap * 2 : 1024;
-		struct asnap_edge *e = realloc(wk->edges, cap * sizeof(*e));
-		if (!e) {
-			wk->oom = true;
-			return -1;
-		}
-		wk->edges = e;
-		wk->ecap = cap;
-	}
-	wk->edges[wk->nedges++] = (struct asnap_edge){target, label, kind};
-	return 0;
+	const char *rest = json;
+	while (*rest == ' ' || *rest == '\n' || *rest == '\t')
+		rest++;
+	if (*rest == '{')
+		rest++;
+	while (*rest == ' ' || *rest == '\n' || *rest == '\t')
+		rest++;
+	size_t n = strlen(rest) + 96;
+	char *out = malloc(n);
+	if (!out)
+		return NULL;
+	snprintf(out, n, "{\"objects\": %llu%s%s", (unsigned long long)objects,
+		 *rest == '}' ? "" : ", ", *rest ? rest : "}");
+	return out;
 }
 
-static int visit_edge(PyObject *child, void *arg)
+/* ---- labels -------------------------------------------------------------- */
+
+static uint32_t intern_cached(struct walk *wk, struct ptrmap *cache, uintptr_t key,
+			      const char *s, size_t len)
 {
-	struct walk *wk = arg;
-	if (!child)
-		return 0;
-	uint32_t id = ptrmap_get(&wk->ids, (uintptr_t)child);
-	if (id == UINT32_MAX) {
-		wk->missing++;
+	uint32_t id = ptrmap_get(cache, key);
+	if (id != UINT32_MAX)
+		return id;
+	id = asnap_writer_intern(wk->w, s, len);
+	if (ptrmap_put(cache, key, id, NULL) < 0)
+		wk->oom = true;
+	return id;
+}
+
+static uint32_t str_label(struct walk *wk, PyObject *name)
+{
+	uint32_t id = ptrmap_get(&wk->label_obj, (uintptr_t)name);
+	if (id != UINT32_MAX)
+		return id;
+	char buf[256];
+	bool complete;
+	size_t n = str_utf8(name, buf, sizeof(buf), &complete);
+	id = n ? asnap_writer_intern(wk->w, buf, n) : 0;
+	if (ptrmap_put(&wk->label_obj, (uintptr_t)name, id, NULL) < 0)
+		wk->oom = true;
+	return id;
+}
+
+static uint32_t label_id(struct walk *wk, const struct label *l)
+{
+	switch (l->kind) {
+	case LABEL_CSTR:
+		return intern_cached(wk, &wk->label_cstr, (uintptr_t)l->cstr, l->cstr,
+				     strlen(l->cstr));
+	case LABEL_NAME:
+		return PyUnicode_Check(l->name) ? str_label(wk, l->name) : 0;
+	case LABEL_KEY:
+		return refs_key_is_label(l->name) ? str_label(wk, l->name) : wk->value_label;
+	case LABEL_INDEX: {
+		if (l->index < INDEX_LABELS && wk->index_label[l->index])
+			return wk->index_label[l->index];
+		char buf[16];
+		int n = snprintf(buf, sizeof(buf), "[%u]", l->index);
+		uint32_t id = asnap_writer_intern(wk->w, buf, (size_t)n);
+		if (l->index < INDEX_LABELS)
+			wk->index_label[l->index] = id;
+		return id;
+	}
+	default:
 		return 0;
 	}
-	return push_edge(wk, id, 0, ASNAP_EDGE_STRONG) < 0 ? 1 : 0;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+void recb_begin(struct recb *b, struct walk *wk, uint32_t node, const char *kind)
+{
+	b->wk = wk;
+	b->node = node;
+	b->kind = kind;
+	b->n = 0;
+}
+
+static struct asnap_prop *recb_add(struct recb *b, const char *key)
+{
+	if (b->n == RECB_PROPS_MAX)
+		return NULL;
+	struct asnap_prop *p = &b->props[b->n++];
+	p->key = intern_cached(b->wk, &b->wk->label_cstr, (uintptr_t)key, key, strlen(key));
+	return p;
+}
+
+void recb_cstr(struct recb *b, const char *key, const char *value)
+{
+	struct asnap_prop *p = recb_add(b, key);
+	if (p)
+		p->value = (struct asnap_value){.type = ASNAP_VAL_STR,
+						.u.str = asnap_writer_intern_cstr(b->wk->w, value)};
+}
+
+void recb_pystr(struct recb *b, const char *key, PyObject *value)
+{
+	if (!value || !PyUnicode_Check(value))
+		return;
+	struct asnap_prop *p = recb_add(b, key);
+	if (p)
+		p->value = (struct asnap_value){.type = ASNAP_VAL_STR,
+						.u.str = str_label(b->wk, value)};
+}
+
+void recb_int(struct recb *b, const char *key, int64_t value)
+{
+	struct asnap_prop *p = recb_add(b, key);
+	if (p)
+		p->value = (struct asnap_value){.type = ASNAP_VAL_INT, .u.i = value};
+}
+
+void recb_bool(struct recb *b, const char *key, bool value)
+{
+	struct asnap_prop *p = recb_add(b, key);
+	if (p)
+		p->value = (struct asnap_value){.type = ASNAP_VAL_BOOL, .u.b = value};
+}
+
+void recb_float(struct recb *b, const char *key, double value)
+{
+	struct asnap_prop *p = recb_add(b, key);
+	if (p)
+		p->value = (struct asnap_value){.type = ASNAP_VAL_FLOAT, .u.f = value};
+}
+
+void recb_none(struct recb *b, const char *key)
+{
+	struct asnap_prop *p = recb_add(b, key);
+	if (p)
+		p->value = (struct asnap_value){.type = ASNAP_VAL_NONE};
+}
+
+void recb_node(struct recb *b, const char *key, PyObject *obj)
+{
+	uint32_t id = node_of(b->wk, obj);
+	if (id == UINT32_MAX)
+		return;
+	struct asnap_prop *p = recb_add(b, key);
+	if (p)
+		p->value = (struct asnap_value){.type = ASNAP_VAL_NODE, .u.node = id};
+}
+
+static bool scalar_value(PyObject *obj, struct asnap_value *v)
+{
+	if (obj == Py_None) {
+		*v = (struct asnap_value){.type = ASNAP_VAL_NONE};
+	} else if (PyBool_Check(obj)) {
+		*v = (struct asnap_value){.type = ASNAP_VAL_BOOL, .u.b = obj == Py_True};
+	} else if (PyLong_CheckExact(obj)) {
+		int overflow = 0;
+		long long x = PyLong_AsLongLongAndOverflow(obj, &overflow);
+		if (overflow || (x == -1 && PyErr_Occurred())) {
+			PyErr_Clear();
+			return false;
+		}
+		*v = (struct asnap_value){.type = ASNAP_VAL_INT, .u.i = x};
+	} else if (PyFloat_CheckExact(obj)) {
+		*v = (struct asnap_value){.type = ASNAP_VAL_FLOAT, .u.f = PyFloat_AS_DOUBLE(obj)};
+	} else {
+		return false;
+	}
+	return true;
+}
+
+bool recb_scalar(struct recb *b, const char *key, PyObject *obj)
+{
+	struct asnap_value v;
+	if (!obj || !scalar_value(obj, &v))
+		return false;
+	struct asnap_prop *p = recb_add(b, key);
+	if (p)
+		p->value = v;
+	return p != NULL;
+}
+
+bool recb_scalar_named(struct recb *b, PyObject *key, PyObject *obj)
+{
+	struct asnap_value v;
+	if (!obj || b->n == RECB_PROPS_MAX || !scalar_value(obj, &v))
+		return false;
+	struct asnap_prop *p = &b->props[b->n++];
+	p->key = str_label(b->wk, key);
+	p->value = v;
+	return true;
+}
+
+void recb_end(struct recb *b)
+{
+	if (!b->n)
+		return;
+	struct asnap_record rec = {
+		b->node,
+		intern_cached(b->wk, &b->wk->label_cstr, (uintptr_t)b->kind, b->kind,
+			      strlen(b->kind)),
+		b->n, b->props};
+	asnap_writer_record(b->wk->w, &rec);
 }
 
 static void write_value(struct walk *wk, uint32_t id, PyObject *op)
@@ -392,6 +614,10 @@ static void write_value(struct walk *wk, uint32_t id, PyObject *op)
 	uint32_t key;
 	bool complete;
 	if (PyUnicode_Check(op)) {
+#if PY_VERSION_HEX < 0x030C0000
+		if (!PyUnicode_IS_READY(op))
+			return; /* a legacy str without its canonical form: no text */
+#endif
 		n = str_utf8(op, buf, sizeof(buf), &complete);
 		length = PyUnicode_GET_LENGTH(op);
 		key = wk->key_text;
@@ -411,10 +637,172 @@ static void write_value(struct walk *wk, uint32_t id, PyObject *op)
 	asnap_writer_record(wk->w, &rec);
 }
 
+static const char *gen_state_name(enum asnap_gen_state s)
+{
+	static const char *names[] = {"created", "suspended", "running", "closed"};
+	return names[s];
+}
+
+static void code_props(struct recb *b, PyCodeObject *co, int line, bool qualname)
+{
+	if (!co)
+		return;
+	if (qualname)
+		recb_pystr(b, "qualname", refs_code_qualname(co));
+	recb_pystr(b, "file", co->co_filename);
+	recb_int(b, "first_line", co->co_firstlineno);
+	if (line >= 0)
+		recb_int(b, "line", line);
+}
+
+static void gen_record(struct walk *wk, uint32_t id, PyObject *gen)
+{
+	struct recb b;
+	recb_begin(&b, wk, id, PyCoro_CheckExact(gen) ? "coroutine"
+			       : PyAsyncGen_CheckExact(gen) ? "async_generator" : "generator");
+	enum asnap_gen_state s = asnap_py_gen_state(gen);
+	recb_cstr(&b, "state", gen_state_name(s));
+	/* the generator's own qualified name: code objects have one only
+	 * from 3.11 on */
+	recb_pystr(&b, "qualname", ((PyGenObject *)gen)->gi_qualname);
+	code_props(&b, asnap_py_gen_code(gen), asnap_py_gen_line(gen), false);
+	recb_node(&b, "awaiting", asnap_py_gen_awaiting(gen));
+	recb_node(&b, "frame", asnap_py_gen_frame_object(gen));
+	recb_end(&b);
+}
+
+static void frame_record(struct walk *wk, uint32_t id, PyObject *frame)
+{
+	struct recb b;
+	recb_begin(&b, wk, id, "frame");
+	code_props(&b, asnap_py_frame_code(frame), PyFrame_GetLineNumber((PyFrameObject *)frame),
+		   true);
+	recb_node(&b, "generator", asnap_py_frame_generator(frame));
+	recb_end(&b);
+}
+
+/* Scalar attributes (None, bool, int, float) of an instance of a class,
+ * so that offline rules can test `_closed is False`. */
+static int attr_scalar_fn(PyObject *name, PyObject *value, void *arg)
+{
+	if (refs_key_is_label(name))
+		recb_scalar_named(arg, name, value);
+	return 0;
+}
+
+static void attrs_record(struct walk *wk, uint32_t id, PyObject *op)
+{
+	struct recb b;
+	recb_begin(&b, wk, id, "attrs");
+	PyObject *d = asnap_py_instance_dict(op);
+	if (d) {
+		Py_ssize_t pos = 0;
+		PyObject *k, *v;
+		while (PyDict_Next(d, &pos, &k, &v))
+			attr_scalar_fn(k, v, &b);
+	} else {
+		asnap_py_instance_values(op, attr_scalar_fn, &b);
+	}
+	PyObject *mro = Py_TYPE(op)->tp_mro;
+	Py_ssize_t n = mro && PyTuple_Check(mro) ? PyTuple_GET_SIZE(mro) : 0;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+		if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE))
+			continue;
+		for (PyMemberDef *m = t->tp_members; m && m->name; m++)
+			if (m->type == T_OBJECT_EX && m->offset > 0)
+				recb_scalar(&b, m->name, *(PyObject **)((char *)op + m->offset));
+	}
+	recb_end(&b);
+}
+
+static void describe(struct walk *wk, uint32_t id, PyObject *op)
+{
+	PyTypeObject *tp = Py_TYPE(op);
+	if (wk->values)
+		write_value(wk, id, op);
+	if (asnap_py_is_gen(op))
+		gen_record(wk, id, op);
+	else if (PyFrame_Check(op))
+		frame_record(wk, id, op);
+	else if ((tp->tp_flags & Py_TPFLAGS_HEAPTYPE) && !PyType_Check(op))
+		attrs_record(wk, id, op);
+	aio_records(wk, id, op);
+}
+
+/* ---- pass 2: write every object ---------------------------------------- */
+
+static int push_edge(struct walk *wk, uint32_t target, uint32_t label, uint8_t kind)
+{
+	if (wk->nedges == wk->ecap) {
+		size_t cap = wk->ecap ? wk->ecap * 2 : 1024;
+		struct asnap_edge *e = realloc(wk->edges, cap * sizeof(*e));
+		if (!e) {
+			wk->oom = true;
+			return -1;
+		}
+		wk->edges = e;
+		wk->ecap = cap;
+	}
+	wk->edges[wk->nedges++] = (struct asnap_edge){target, label, kind};
+	return 0;
+}
+
+static int edge_ref(void *ctx, PyObject *child, const struct label *label, uint8_t kind)
+{
+	struct walk *wk = ctx;
+	uint32_t id = node_of(wk, child);
+	if (id == UINT32_MAX) {
+		wk->missing++;
+		return 0;
+	}
+	return push_edge(wk, id, label_id(wk, label), kind) < 0 ? 1 : 0;
+}
+
+static int edge_local(PyObject *name, PyObject *value, void *arg)
+{
+	struct label l = {.kind = LABEL_NAME, .name = name};
+	return edge_ref(arg, value, &l, ASNAP_EDGE_STRONG);
+}
+
+static int write_bare(struct walk *wk, uint32_t id, const void *f)
+{
+	static const struct label code = {.kind = LABEL_CSTR, .cstr = "f_code"};
+	wk->nedges = 0;
+	asnap_py_bare_locals(f, edge_local, wk);
+	edge_ref(wk, (PyObject *)asnap_py_bare_code(f), &code, ASNAP_EDGE_STRONG);
+	if (wk->oom)
+		return -1;
+	struct asnap_node node = {
+		.id = id,
+		.type = wk->frame_type,
+		.addr = (uint64_t)(uintptr_t)f,
+		.size = asnap_py_bare_bytes(f),
+		.refcnt = 0,
+		.flags = ASNAP_NODE_SYNTHETIC,
+		.nedges = (uint32_t)wk->nedges,
+		.edges = wk->edges,
+	};
+	wk->total_edges += wk->nedges;
+	if (asnap_writer_node(wk->w, &node) < 0)
+		return -1;
+	struct recb b;
+	recb_begin(&b, wk, id, "frame");
+	code_props(&b, asnap_py_bare_code(f), asnap_py_bare_line(f), true);
+	recb_bool(&b, "executing", true);
+	recb_end(&b);
+	return 0;
+}
+
 static int write_objects(struct walk *wk)
 {
 	for (size_t i = 0; i < wk->n; i++) {
 		PyObject *op = wk->objs[i];
+		if (is_bare(op)) {
+			if (write_bare(wk, (uint32_t)i, bare_frame(op)) < 0)
+				return -1;
+			continue;
+		}
 		struct type_info *ti = type_info(wk, Py_TYPE(op));
 		if (!ti)
 			return -1;
@@ -428,19 +816,10 @@ static int write_objects(struct walk *wk)
 			flags |= ASNAP_NODE_IMMORTAL;
 #endif
 		wk->nedges = 0;
-		if (is_gc(op)) {
-			traverseproc trav = Py_TYPE(op)->tp_traverse;
-			if (trav)
-				trav(op, visit_edge, wk);
-		}
-		PyObject *ref = weak_referent(op);
-		if (ref) {
-			uint32_t id = ptrmap_get(&wk->ids, (uintptr_t)ref);
-			if (id != UINT32_MAX)
-				push_edge(wk, id, 0, ASNAP_EDGE_WEAK);
-		}
-		if (wk->oom)
+		if (refs_enumerate(&wk->refs, op, edge_ref, wk) < 0 || wk->oom) {
+			wk->oom = true;
 			return -1;
+		}
 		struct asnap_node node = {
 			.id = (uint32_t)i,
 			.type = ti->name,
@@ -454,50 +833,29 @@ static int write_objects(struct walk *wk)
 		wk->total_edges += wk->nedges;
 		if (asnap_writer_node(wk->w, &node) < 0)
 			return -1;
-		if (wk->values)
-			write_value(wk, (uint32_t)i, op);
+		describe(wk, (uint32_t)i, op);
 	}
 	return 0;
 }
 
-/* The header with the object and edge counts spliced in front. */
-static char *header_with_counts(const char *json, uint64_t objects, uint64_t edges)
+static void write_roots(struct walk *wk)
 {
-	const char *rest = json;
-	while (*rest == ' ' || *rest == '\n' || *rest == '\t')
-		rest++;
-	if (*rest == '{')
-		rest++;
-	while (*rest == ' ' || *rest == '\n' || *rest == '\t')
-		rest++;
-	size_t n = strlen(rest) + 96;
-	char *out = malloc(n);
-	if (!out)
-		return NULL;
-	snprintf(out, n, "{\"objects\": %llu, \"edges\": %llu%s%s", (unsigned long long)objects,
-		 (unsigned long long)edges, *rest == '}' ? "" : ", ", *rest ? rest : "}");
-	return out;
-}
-
-/* Count the edges pass 2 will write, for the header's size hint. */
-static int visit_count(PyObject *child, void *arg)
-{
-	if (child)
-		(*(uint64_t *)arg)++;
-	return 0;
-}
-
-static uint64_t count_edges(struct walk *wk)
-{
-	uint64_t m = 0;
-	for (size_t i = 0; i < wk->n; i++) {
-		PyObject *op = wk->objs[i];
-		if (is_gc(op) && Py_TYPE(op)->tp_traverse)
-			Py_TYPE(op)->tp_traverse(op, visit_count, &m);
-		if (weak_referent(op))
-			m++;
+	uint32_t modules = node_of(wk, PyImport_GetModuleDict());
+	if (modules != UINT32_MAX) {
+		struct asnap_root root = {modules, asnap_writer_intern_cstr(wk->w, "sys.modules"), 0};
+		asnap_writer_root(wk->w, &root);
 	}
-	return m;
+	uint32_t kind = asnap_writer_intern_cstr(wk->w, "thread");
+	for (size_t i = 0; i < wk->nthreads; i++) {
+		uint32_t id = node_of(wk, (const void *)wk->threads[i].node);
+		if (id == UINT32_MAX)
+			continue;
+		char label[64];
+		int n = snprintf(label, sizeof(label), "thread %lu frame %d",
+				 wk->threads[i].thread_id, wk->threads[i].depth);
+		struct asnap_root root = {id, kind, asnap_writer_intern(wk->w, label, (size_t)n)};
+		asnap_writer_root(wk->w, &root);
+	}
 }
 
 int asnap_walk_snapshot(const char *path, const char *header_json,
@@ -512,6 +870,7 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	bool paused = false;
 	char *header = NULL;
 	*stats = (struct asnap_walk_stats){0};
+	refs_init(&wk.refs);
 
 	if (asnap_py_gc_collecting()) {
 		asnap_error_set(err, ASNAP_ERR_USAGE,
@@ -525,11 +884,15 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	was_enabled = asnap_py_gc_pause();
 	paused = true;
 	double walk0 = now_ms();
-	if (!ptrmap_init(&wk.ids, 1 << 16) || !ptrmap_init(&wk.types, 256) || discover(&wk) < 0) {
+	aio_begin();
+	if (!ptrmap_init(&wk.ids, 1 << 16) || !ptrmap_init(&wk.types, 256) ||
+	    !ptrmap_init(&wk.label_cstr, 256) || !ptrmap_init(&wk.label_obj, 4096) ||
+	    discover(&wk) < 0) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory while walking the heap");
 		goto out;
 	}
-	header = header_with_counts(header_json, wk.n, count_edges(&wk));
+	/* the node count is known now, the edge count only at the end */
+	header = header_with_counts(header_json, wk.n);
 	if (!header) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory while walking the heap");
 		goto out;
@@ -539,10 +902,13 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	wk.key_text = asnap_writer_intern_cstr(wk.w, "text");
 	wk.key_bytes = asnap_writer_intern_cstr(wk.w, "bytes");
 	wk.key_length = asnap_writer_intern_cstr(wk.w, "length");
+	wk.value_label = asnap_writer_intern_cstr(wk.w, "value");
+	wk.frame_type = asnap_writer_intern_cstr(wk.w, "builtins.frame");
 	if (write_objects(&wk) < 0 && wk.oom) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory while walking the heap");
 		goto out;
 	}
+	write_roots(&wk);
 	double walk_ms = now_ms() - walk0;
 	char trailer[256];
 	int tn = snprintf(trailer, sizeof(trailer),
@@ -563,9 +929,13 @@ out:
 	asnap_writer_destroy(wk.w); /* removes the temporary file unless committed */
 	ptrmap_release(&wk.ids);
 	ptrmap_release(&wk.types);
+	ptrmap_release(&wk.label_cstr);
+	ptrmap_release(&wk.label_obj);
+	refs_release(&wk.refs);
 	free(wk.objs);
 	free(wk.tinfo);
 	free(wk.edges);
+	free(wk.threads);
 	free(header);
 	stats->pause_ms = now_ms() - t0;
 	return rc;

@@ -22,6 +22,9 @@ struct cli_command {
 
 int cmd_info(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_dominators(int argc, char **argv);
+int cmd_cycles(int argc, char **argv);
+int cmd_path(int argc, char **argv);
 
 /* "asyncsnap: MESSAGE" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -10,6 +10,9 @@
 static const struct cli_command commands[] = {
 	{"info", cmd_info, "header, object and edge counts, top types"},
 	{"dump", cmd_dump, "every object with its edges, one per line"},
+	{"dominators", cmd_dominators, "what retains memory: roots, top retainers, dominator tree"},
+	{"cycles", cmd_cycles, "reference cycles through coroutines, frames, tracebacks"},
+	{"path", cmd_path, "the shortest chain of references from a root to an object"},
 };
 
 static void usage(FILE *out)

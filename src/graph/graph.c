@@ -256,6 +256,7 @@ void asnap_graph_destroy(struct asnap_graph *g)
 	free(g->roots);
 	free(g->header_json);
 	free(g->trailer_json);
+	asnap_graph_drop_reverse(g);
 	asnap_reader_destroy(g->strings);
 	asnap_arena_release(&g->arena);
 	free(g);
@@ -293,4 +294,91 @@ const struct asnap_record *asnap_graph_records(const struct asnap_graph *g, uint
 		end++;
 	*count = end - lo;
 	return g->records + lo;
+}
+
+int asnap_graph_index_reverse(struct asnap_graph *g, struct asnap_error *err)
+{
+	if (g->rev_start)
+		return 0;
+	if (g->m >= UINT32_MAX)
+		return asnap_error_set(err, ASNAP_ERR_LIMIT,
+				       "more than %u references: too many to analyze", UINT32_MAX - 1);
+	uint32_t *start = calloc((size_t)g->n + 1, sizeof(*start));
+	if (!start)
+		return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory indexing references");
+	uint64_t strong = 0;
+	for (uint64_t e = 0; e < g->m; e++) {
+		if (g->edge_kind[e] != ASNAP_EDGE_STRONG)
+			continue;
+		start[g->edge_target[e]]++;
+		strong++;
+	}
+	uint32_t *source = malloc((strong ? strong : 1) * sizeof(*source));
+	if (!source) {
+		free(start);
+		return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory indexing references");
+	}
+	/* start[v] becomes the end of v's slice; filling from the back moves it
+	 * to the beginning, and leaves the sources in increasing order. */
+	uint32_t sum = 0;
+	for (uint32_t v = 0; v < g->n; v++) {
+		sum += start[v];
+		start[v] = sum;
+	}
+	start[g->n] = sum;
+	for (uint32_t v = g->n; v-- > 0;)
+		for (uint64_t e = g->edge_start[v + 1]; e-- > g->edge_start[v];)
+			if (g->edge_kind[e] == ASNAP_EDGE_STRONG)
+				source[--start[g->edge_target[e]]] = v;
+	g->rev_start = start;
+	g->rev_source = source;
+	g->m_strong = strong;
+	return 0;
+}
+
+void asnap_graph_drop_reverse(struct asnap_graph *g)
+{
+	free(g->rev_start);
+	free(g->rev_source);
+	g->rev_start = NULL;
+	g->rev_source = NULL;
+}
+
+uint32_t asnap_graph_find_string(const struct asnap_graph *g, const char *s)
+{
+	size_t want = strlen(s);
+	uint32_t count = asnap_reader_string_count(g->strings);
+	for (uint32_t id = 1; id <= count; id++) {
+		size_t len;
+		const char *t = asnap_reader_string(g->strings, id, &len);
+		if (t && len == want && memcmp(t, s, len) == 0)
+			return id;
+	}
+	return 0;
+}
+
+uint32_t asnap_graph_find_addr(const struct asnap_graph *g, uint64_t addr)
+{
+	for (uint32_t v = 0; v < g->n; v++)
+		if (g->addr[v] == addr)
+			return v;
+	return ASNAP_NO_NODE;
+}
+
+uint64_t asnap_graph_edge_between(const struct asnap_graph *g, uint32_t v, uint32_t w)
+{
+	uint64_t strong = UINT64_MAX, any = UINT64_MAX;
+	for (uint64_t e = g->edge_start[v]; e < g->edge_start[v + 1]; e++) {
+		if (g->edge_target[e] != w)
+			continue;
+		if (g->edge_kind[e] == ASNAP_EDGE_STRONG) {
+			if (g->edge_label[e])
+				return e;
+			if (strong == UINT64_MAX)
+				strong = e;
+		}
+		if (any == UINT64_MAX)
+			any = e;
+	}
+	return strong != UINT64_MAX ? strong : any;
 }

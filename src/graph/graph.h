@@ -39,7 +39,20 @@ struct asnap_graph {
 
 	struct asnap_reader *strings; /* owns the string table */
 	struct asnap_arena arena;
+
+	/*
+	 * Reverse adjacency of the strong edges only (weak ones never keep
+	 * anything alive), NULL until asnap_graph_index_reverse: the sources of
+	 * v's incoming strong edges are rev_source[rev_start[v] ..
+	 * rev_start[v+1]), in increasing order, once per edge.
+	 */
+	uint32_t *rev_start;   /* n + 1 entries */
+	uint32_t *rev_source;
+	uint64_t m_strong;     /* strong edges */
 };
+
+/* "No node": larger than any node id (ids stop at 0xFFFFFFFD). */
+#define ASNAP_NO_NODE UINT32_MAX
 
 /* Load a whole snapshot. NULL and *err on failure. */
 struct asnap_graph *asnap_graph_load(const char *path, struct asnap_error *err);
@@ -54,5 +67,31 @@ const char *asnap_graph_string_len(const struct asnap_graph *g, uint32_t id, siz
 /* The records of node v: *count of them starting at the returned pointer. */
 const struct asnap_record *asnap_graph_records(const struct asnap_graph *g, uint32_t v,
 					       uint64_t *count);
+
+/*
+ * Build the reverse adjacency (rev_start, rev_source) if not built yet.
+ * 0, or -1 with *err (out of memory; more than 2^32 - 2 edges).
+ */
+int asnap_graph_index_reverse(struct asnap_graph *g, struct asnap_error *err);
+/* Free the reverse adjacency (e.g. once dominators are computed). */
+void asnap_graph_drop_reverse(struct asnap_graph *g);
+
+/* Strong edges into v; needs the reverse adjacency. */
+static inline uint32_t asnap_graph_in_degree(const struct asnap_graph *g, uint32_t v)
+{
+	return g->rev_start[v + 1] - g->rev_start[v];
+}
+
+/* The id of string s in the snapshot's table, 0 if it is not there. */
+uint32_t asnap_graph_find_string(const struct asnap_graph *g, const char *s);
+
+/* The node at address addr, or ASNAP_NO_NODE. Linear: for one-off lookups. */
+uint32_t asnap_graph_find_addr(const struct asnap_graph *g, uint64_t addr);
+
+/*
+ * The edge from v to w to show in a chain: the first strong one with a
+ * label, else the first strong one, else the first. UINT64_MAX if none.
+ */
+uint64_t asnap_graph_edge_between(const struct asnap_graph *g, uint32_t v, uint32_t w);
 
 #endif

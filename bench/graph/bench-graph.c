@@ -1,0 +1,274 @@
+/*
+ * bench-graph.c - how fast the graph engine is, and how much memory it
+ * needs per object, against igraph doing the same work.
+ *
+ *     bench-graph [--keep DIR] [OBJECTS ...]     (default: 1000000 10000000)
+ *
+ * For each size, writes a snapshot of OBJECTS objects and 4 x OBJECTS
+ * references through the format writer (labelled references, 1% weak,
+ * mostly-local targets with hubs, a few objects held from outside, some
+ * garbage cycles), then measures in one process:
+ *   ours:   load + reverse index + roots + components + dominators + retained
+ *   igraph: igraph_create + igraph_dominator_tree + strong components on the
+ *           same strong edges and roots (in a child process, so that its
+ *           memory does not count against ours)
+ * and prints seconds, the ratio, and our peak RSS per object. The file is
+ * written by a child process too, for the same reason.
+ */
+#include <igraph/igraph.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "asyncsnap/format.h"
+#include "graph/dominators.h"
+#include "graph/graph.h"
+#include "graph/roots.h"
+#include "graph/scc.h"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static int synthesize(const char *path, uint32_t n)
+{
+	struct asnap_error err = {0};
+	struct asnap_writer_options opts = {.no_fsync = true, .level = 1};
+	struct asnap_writer *w = asnap_writer_create(path, &opts, &err);
+	if (!w) {
+		fprintf(stderr, "bench-graph: %s\n", err.message);
+		return -1;
+	}
+	char hdr[128];
+	snprintf(hdr, sizeof(hdr), "{\"producer\":\"bench-graph\",\"objects\":%u,\"edges\":%llu}", n,
+		 (unsigned long long)n * 4);
+	asnap_writer_header(w, hdr, strlen(hdr));
+	uint32_t types[48], labels[96];
+	char buf[64];
+	for (int i = 0; i < 48; i++) {
+		snprintf(buf, sizeof(buf), i == 0 ? "builtins.module" : i == 1 ? "builtins.dict" : "app.Type%d", i);
+		types[i] = asnap_writer_intern_cstr(w, buf);
+	}
+	for (int i = 0; i < 96; i++) {
+		snprintf(buf, sizeof(buf), i < 32 ? "[%d]" : "attr_%d", i);
+		labels[i] = asnap_writer_intern_cstr(w, buf);
+	}
+	/* refcnt must be the in-degree (plus outside holders): count first. */
+	uint32_t *indeg = calloc(n, sizeof(*indeg));
+	struct asnap_edge edges[8];
+	uint64_t s = 42;
+	for (int pass = 0; pass < 2; pass++) {
+		s = 42;
+		for (uint32_t v = 0; v < n; v++) {
+			uint32_t k = 4;
+			for (uint32_t j = 0; j < k; j++) {
+				uint64_t r = rng(&s);
+				uint32_t t;
+				if (r % 10 < 6) /* near: containers and their items */
+					t = (uint32_t)((v + 1 + (r >> 8) % 64) % n);
+				else if (r % 10 < 8) /* hubs: types, interned strings */
+					t = (uint32_t)((r >> 8) % (n / 1000 + 1));
+				else
+					t = (uint32_t)((r >> 8) % n);
+				edges[j] = (struct asnap_edge){t, labels[(r >> 40) % 96],
+							      (r >> 50) % 100 == 0 ? ASNAP_EDGE_WEAK
+										   : ASNAP_EDGE_STRONG};
+				if (pass == 0 && edges[j].kind == ASNAP_EDGE_STRONG)
+					indeg[t]++;
+			}
+			uint64_t r = rng(&s);
+			if (pass == 0)
+				continue;
+			struct asnap_node node = {
+				.id = v, .type = types[v % 997 == 0 ? 0 : (r % 47) + 1],
+				.addr = 0x7f0000000000ull + (uint64_t)v * 48, .size = 16 + (r >> 16) % 1000,
+				.refcnt = indeg[v] + (r % 100 == 0), .flags = ASNAP_NODE_GC_TRACKED,
+				.nedges = k, .edges = edges,
+			};
+			if (asnap_writer_node(w, &node) < 0)
+				break;
+		}
+	}
+	free(indeg);
+	uint64_t bytes = 0;
+	int rc = asnap_writer_commit(w, NULL, 0, &bytes, &err);
+	if (rc < 0)
+		fprintf(stderr, "bench-graph: %s\n", err.message);
+	asnap_writer_destroy(w);
+	return rc;
+}
+
+static long peak_rss_kb(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+/* igraph on the same strong edges and roots; prints its seconds to fd. */
+static int run_igraph(const char *path, int fd)
+{
+	igraph_set_error_handler(igraph_error_handler_printignore);
+	igraph_set_warning_handler(igraph_warning_handler_ignore);
+	struct asnap_error err = {0};
+	struct asnap_graph *g = asnap_graph_load(path, &err);
+	struct asnap_rootset rs;
+	if (!g || asnap_graph_index_reverse(g, &err) < 0 || asnap_roots_find(g, &rs, &err) < 0) {
+		fprintf(stderr, "bench-graph: %s\n", err.message);
+		return 1;
+	}
+	igraph_vector_int_t ev;
+	if (igraph_vector_int_init(&ev, 0) || igraph_vector_int_reserve(&ev, 2 * (g->m_strong + rs.count)))
+		return 1;
+	for (uint32_t v = 0; v < g->n; v++)
+		for (uint64_t e = g->edge_start[v]; e < g->edge_start[v + 1]; e++)
+			if (g->edge_kind[e] == ASNAP_EDGE_STRONG) {
+				igraph_vector_int_push_back(&ev, v);
+				igraph_vector_int_push_back(&ev, g->edge_target[e]);
+			}
+	for (uint32_t r = 0; r < rs.count; r++) {
+		igraph_vector_int_push_back(&ev, g->n);
+		igraph_vector_int_push_back(&ev, rs.items[r].node);
+	}
+	uint32_t n = g->n;
+	asnap_rootset_release(&rs);
+	asnap_graph_destroy(g);
+	double t0 = now();
+	igraph_t ig;
+	igraph_vector_int_t dom, memb;
+	igraph_integer_t no;
+	if (igraph_create(&ig, &ev, (igraph_integer_t)n + 1, IGRAPH_DIRECTED) ||
+	    igraph_vector_int_init(&dom, 0) || igraph_vector_int_init(&memb, 0) ||
+	    igraph_dominator_tree(&ig, n, &dom, NULL, NULL, IGRAPH_OUT) ||
+	    igraph_connected_components(&ig, &memb, NULL, &no, IGRAPH_STRONG)) {
+		fprintf(stderr, "bench-graph: igraph failed\n");
+		return 1;
+	}
+	double t = now() - t0;
+	if (write(fd, &t, sizeof(t)) != sizeof(t))
+		return 1;
+	return 0;
+}
+
+static int bench(const char *dir, uint32_t n)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/bench-%u.snap", dir, n);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(synthesize(path, n) < 0);
+	int st;
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return -1;
+
+	long rss0 = peak_rss_kb();
+	double t0 = now();
+	struct asnap_error err = {0};
+	struct asnap_graph *g = asnap_graph_load(path, &err);
+	if (!g) {
+		fprintf(stderr, "bench-graph: %s: %s\n", path, err.message);
+		return -1;
+	}
+	double t_load = now();
+	struct asnap_rootset rs;
+	struct asnap_scc scc;
+	struct asnap_domtree dom;
+	if (asnap_graph_index_reverse(g, &err) < 0)
+		goto fail;
+	double t_rev = now();
+	if (asnap_roots_find(g, &rs, &err) < 0)
+		goto fail;
+	double t_roots = now();
+	if (asnap_scc_compute(g, &scc, &err) < 0)
+		goto fail;
+	double t_scc = now();
+	if (asnap_dom_compute(g, &rs, &scc, &dom, &err) < 0)
+		goto fail;
+	double t_dom = now();
+	long rss = peak_rss_kb();
+	uint64_t m = g->m;
+	printf("%u objects, %" PRIu64 " references, %u roots, %u components, %u garbage groups\n",
+	       n, m, rs.nreal, scc.ncomp, rs.count - rs.nreal);
+	printf("  ours    %.3f s  (load %.3f, reverse %.3f, roots %.3f, scc %.3f, dominators+retained %.3f)\n",
+	       t_dom - t0, t_load - t0, t_rev - t_load, t_roots - t_rev, t_scc - t_roots, t_dom - t_scc);
+	printf("  rss     %.1f bytes/object peak (%ld MiB; %ld MiB before loading)\n",
+	       (double)(rss - rss0) * 1024.0 / n, rss / 1024, rss0 / 1024);
+	asnap_dom_release(&dom);
+	asnap_scc_release(&scc);
+	asnap_rootset_release(&rs);
+	asnap_graph_destroy(g);
+	fflush(stdout);
+
+	int fds[2];
+	if (pipe(fds) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		_exit(run_igraph(path, fds[1]));
+	}
+	close(fds[1]);
+	double t_ig = 0;
+	ssize_t got = read(fds[0], &t_ig, sizeof(t_ig));
+	close(fds[0]);
+	waitpid(pid, &st, 0);
+	if (got == sizeof(t_ig))
+		printf("  igraph  %.3f s  (create + dominator tree + strong components): ours is %.1fx faster\n",
+		       t_ig, t_ig / (t_dom - t0));
+	else
+		printf("  igraph  failed\n");
+	return 0;
+fail:
+	fprintf(stderr, "bench-graph: %s\n", err.message);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *keep = NULL;
+	uint32_t sizes[16];
+	int nsizes = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--keep") && i + 1 < argc)
+			keep = argv[++i];
+		else if (nsizes < 16)
+			sizes[nsizes++] = (uint32_t)strtoul(argv[i], NULL, 10);
+	}
+	if (!nsizes) {
+		sizes[nsizes++] = 1000000;
+		sizes[nsizes++] = 10000000;
+	}
+	char tmp[] = "/tmp/bench-graph-XXXXXX";
+	const char *dir = keep ? keep : mkdtemp(tmp);
+	if (!dir)
+		return 1;
+	int rc = 0;
+	for (int i = 0; i < nsizes && rc == 0; i++)
+		rc = bench(dir, sizes[i]);
+	if (!keep) {
+		for (int i = 0; i < nsizes; i++) {
+			char path[512];
+			snprintf(path, sizeof(path), "%s/bench-%u.snap", dir, sizes[i]);
+			unlink(path);
+		}
+		rmdir(dir);
+	}
+	return rc ? 1 : 0;
+}

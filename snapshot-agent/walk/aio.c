@@ -1,0 +1,329 @@
+/*
+ * aio.c - asyncio objects and sockets, described (see aio.h).
+ *
+ * Everything here reads struct fields or dict entries; the asyncio getters
+ * (Task.get_name(), Future._callbacks) allocate or run code and are never
+ * called.
+ */
+#include <Python.h>
+#include <structmember.h>
+#include <string.h>
+
+#include "aio.h"
+#include "pyinst.h"
+
+/* ---- _asyncio.Future / _asyncio.Task, per version ----------------------- */
+
+#if PY_VERSION_HEX >= 0x030D0000
+#define FUT_HEAD(p)                                                               \
+	PyObject_HEAD                                                             \
+	PyObject *p##_loop, *p##_callback0, *p##_context0, *p##_callbacks;        \
+	PyObject *p##_exception, *p##_exception_tb, *p##_result, *p##_source_tb;  \
+	PyObject *p##_cancel_msg, *p##_cancelled_exc;                             \
+	int p##_state;                                                            \
+	unsigned p##_log_tb : 1;                                                  \
+	unsigned p##_blocking : 1;
+struct fut { FUT_HEAD(fut) };
+struct task {
+	FUT_HEAD(task)
+	unsigned task_must_cancel : 1;
+	unsigned task_log_destroy_pending : 1;
+	int task_num_cancels_requested;
+	PyObject *task_fut_waiter, *task_coro, *task_name, *task_context;
+};
+#elif PY_VERSION_HEX >= 0x030B0000
+#define FUT_HEAD(p)                                                               \
+	PyObject_HEAD                                                             \
+	PyObject *p##_loop, *p##_callback0, *p##_context0, *p##_callbacks;        \
+	PyObject *p##_exception, *p##_exception_tb, *p##_result, *p##_source_tb;  \
+	PyObject *p##_cancel_msg;                                                 \
+	int p##_state;                                                            \
+	int p##_log_tb;                                                           \
+	int p##_blocking;                                                         \
+	PyObject *dict;                                                           \
+	PyObject *p##_weakreflist;                                                \
+	PyObject *p##_cancelled_exc;
+struct fut { FUT_HEAD(fut) };
+struct task {
+	FUT_HEAD(task)
+	PyObject *task_fut_waiter, *task_coro, *task_name, *task_context;
+	int task_must_cancel;
+	int task_log_destroy_pending;
+	int task_num_cancels_requested;
+};
+#else
+#if PY_VERSION_HEX >= 0x030A0000
+#define FUT_EXC_TB(p) PyObject *p##_exception_tb;
+#else
+#define FUT_EXC_TB(p)
+#endif
+#define FUT_HEAD(p)                                                               \
+	PyObject_HEAD                                                             \
+	PyObject *p##_loop, *p##_callback0, *p##_context0, *p##_callbacks;        \
+	PyObject *p##_exception;                                                  \
+	FUT_EXC_TB(p)                                                             \
+	PyObject *p##_result, *p##_source_tb, *p##_cancel_msg;                    \
+	int p##_state;                                                            \
+	int p##_log_tb;                                                           \
+	int p##_blocking;                                                         \
+	PyObject *dict;                                                           \
+	PyObject *p##_weakreflist;                                                \
+	_PyErr_StackItem p##_cancelled_exc_state;
+struct fut { FUT_HEAD(fut) };
+struct task {
+	FUT_HEAD(task)
+	PyObject *task_fut_waiter, *task_coro, *task_name, *task_context;
+	int task_must_cancel;
+	int task_log_destroy_pending;
+};
+#endif
+
+/* _socket.socket's leading fields (Modules/socketmodule.h, Linux). */
+struct sock {
+	PyObject_HEAD
+	int sock_fd;
+	int sock_family;
+	int sock_type;
+	int sock_proto;
+};
+
+static struct {
+	PyTypeObject *future, *task;   /* NULL unless their layout checks out */
+	PyTypeObject *handle, *timer_handle, *loop, *socket;
+	Py_ssize_t off_callback, off_args, off_cancelled, off_loop, off_when, off_scheduled;
+} T;
+
+static PyObject *module_attr(PyObject *modules, const char *mod, const char *name)
+{
+	PyObject *m = asnap_dict_get_ascii(modules, mod);
+	if (!m || !PyModule_Check(m))
+		return NULL;
+	PyObject *v = asnap_dict_get_ascii(PyModule_GetDict(m), name);
+	return v && PyType_Check(v) ? v : NULL;
+}
+
+static Py_ssize_t member_offset(PyTypeObject *tp, const char *name)
+{
+	for (PyMemberDef *m = tp ? tp->tp_members : NULL; m && m->name; m++)
+		if (m->type == T_OBJECT_EX && strcmp(m->name, name) == 0)
+			return m->offset;
+	return -1;
+}
+
+void aio_begin(void)
+{
+	memset(&T, 0, sizeof(T));
+	PyObject *modules = PyImport_GetModuleDict();
+	PyTypeObject *fut = (PyTypeObject *)module_attr(modules, "_asyncio", "Future");
+	PyTypeObject *task = (PyTypeObject *)module_attr(modules, "_asyncio", "Task");
+	/* only with the layout we mirror: a mismatch means an unknown build */
+	if (fut && fut->tp_basicsize == (Py_ssize_t)sizeof(struct fut))
+		T.future = fut;
+	if (task && task->tp_basicsize == (Py_ssize_t)sizeof(struct task))
+		T.task = task;
+	T.handle = (PyTypeObject *)module_attr(modules, "asyncio.events", "Handle");
+	T.timer_handle = (PyTypeObject *)module_attr(modules, "asyncio.events", "TimerHandle");
+	T.loop = (PyTypeObject *)module_attr(modules, "asyncio.base_events", "BaseEventLoop");
+	PyTypeObject *sock = (PyTypeObject *)module_attr(modules, "_socket", "socket");
+	if (sock && sock->tp_basicsize >= (Py_ssize_t)sizeof(struct sock))
+		T.socket = sock;
+	T.off_callback = member_offset(T.handle, "_callback");
+	T.off_args = member_offset(T.handle, "_args");
+	T.off_cancelled = member_offset(T.handle, "_cancelled");
+	T.off_loop = member_offset(T.handle, "_loop");
+	T.off_when = member_offset(T.timer_handle, "_when");
+	T.off_scheduled = member_offset(T.timer_handle, "_scheduled");
+	if (T.off_callback < 0 || T.off_cancelled < 0)
+		T.handle = T.timer_handle = NULL;
+}
+
+static bool is_instance(PyObject *op, PyTypeObject *tp)
+{
+	/* PyType_IsSubtype reads tp_mro; no Python code runs */
+	return tp && (Py_TYPE(op) == tp || PyType_IsSubtype(Py_TYPE(op), tp));
+}
+
+static PyObject *slot(PyObject *op, Py_ssize_t off)
+{
+	return off > 0 ? *(PyObject **)((char *)op + off) : NULL;
+}
+
+void aio_hints(PyObject *op, void (*fn)(void *arg, PyObject *v, const char *name), void *arg)
+{
+	if (!is_instance(op, T.future))
+		return;
+	struct fut *f = (struct fut *)op;
+	fn(arg, f->fut_loop, "_loop");
+	fn(arg, f->fut_callback0, "_callback0");
+	fn(arg, f->fut_context0, "_context0");
+	fn(arg, f->fut_callbacks, "_callbacks");
+	fn(arg, f->fut_exception, "_exception");
+	fn(arg, f->fut_result, "_result");
+	fn(arg, f->fut_source_tb, "_source_traceback");
+	fn(arg, f->fut_cancel_msg, "_cancel_message");
+#if PY_VERSION_HEX >= 0x030A0000
+	fn(arg, f->fut_exception_tb, "_exception_tb");
+#endif
+	if (is_instance(op, T.task)) {
+		struct task *t = (struct task *)op;
+		fn(arg, t->task_coro, "_coro");
+		fn(arg, t->task_fut_waiter, "_fut_waiter");
+		fn(arg, t->task_name, "_name");
+		fn(arg, t->task_context, "_context");
+	}
+}
+
+static const char *fut_state_name(int state)
+{
+	switch (state) {
+	case 0:
+		return "pending";
+	case 1:
+		return "cancelled";
+	case 2:
+		return "finished";
+	default:
+		return "unknown";
+	}
+}
+
+/* A callable's qualified name, read from its fields (metadata, not data). */
+static PyObject *callable_name(PyObject *cb)
+{
+	if (cb && PyMethod_Check(cb))
+		cb = PyMethod_GET_FUNCTION(cb);
+	if (cb && PyFunction_Check(cb))
+		return ((PyFunctionObject *)cb)->func_qualname;
+	return NULL;
+}
+
+static void future_record(struct walk *wk, uint32_t id, PyObject *op)
+{
+	struct fut *f = (struct fut *)op;
+	bool task = is_instance(op, T.task);
+	struct recb b;
+	recb_begin(&b, wk, id, task ? "task" : "future");
+	recb_cstr(&b, "state", fut_state_name(f->fut_state));
+	int64_t ncb = f->fut_callback0 ? 1 : 0;
+	if (f->fut_callbacks && PyList_Check(f->fut_callbacks))
+		ncb += PyList_GET_SIZE(f->fut_callbacks);
+	recb_int(&b, "callbacks", ncb);
+	recb_node(&b, "loop", f->fut_loop);
+	recb_node(&b, "result", f->fut_result);
+	recb_node(&b, "exception", f->fut_exception);
+	recb_node(&b, "source_traceback", f->fut_source_tb);
+	if (task) {
+		struct task *t = (struct task *)op;
+		PyObject *name = t->task_name;
+		if (name && PyLong_CheckExact(name)) {
+			/* 3.12+: an unnamed task holds its number until asked */
+			char buf[32];
+			snprintf(buf, sizeof(buf), "Task-%lld", PyLong_AsLongLong(name));
+			PyErr_Clear();
+			recb_cstr(&b, "name", buf);
+		} else if (name && PyUnicode_Check(name)) {
+			recb_pystr(&b, "name", name);
+		}
+		recb_node(&b, "coro", t->task_coro);
+		recb_node(&b, "waiting_on", t->task_fut_waiter);
+		recb_bool(&b, "must_cancel", t->task_must_cancel != 0);
+#if PY_VERSION_HEX >= 0x030B0000
+		recb_int(&b, "cancel_requested", t->task_num_cancels_requested);
+#endif
+	}
+	recb_end(&b);
+}
+
+static void handle_record(struct walk *wk, uint32_t id, PyObject *op)
+{
+	struct recb b;
+	recb_begin(&b, wk, id, "handle");
+	PyObject *cb = slot(op, T.off_callback);
+	recb_node(&b, "callback", cb);
+	PyObject *name = callable_name(cb);
+	if (name && PyUnicode_Check(name))
+		recb_pystr(&b, "callback_name", name);
+	recb_node(&b, "args", slot(op, T.off_args));
+	recb_node(&b, "loop", slot(op, T.off_loop));
+	PyObject *cancelled = slot(op, T.off_cancelled);
+	recb_bool(&b, "cancelled", cancelled == Py_True);
+	if (is_instance(op, T.timer_handle)) {
+		PyObject *when = slot(op, T.off_when);
+		if (when && PyFloat_CheckExact(when))
+			recb_float(&b, "when", PyFloat_AS_DOUBLE(when));
+		recb_bool(&b, "scheduled", slot(op, T.off_scheduled) == Py_True);
+	}
+	recb_end(&b);
+}
+
+/* An attribute of an instance, from its dict or its values; borrowed. */
+struct attr_find {
+	const char *name;
+	PyObject *found;
+};
+
+static int attr_find_fn(PyObject *name, PyObject *value, void *arg)
+{
+	struct attr_find *a = arg;
+	if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, a->name) == 0) {
+		a->found = value;
+		return 1;
+	}
+	return 0;
+}
+
+static PyObject *attr(PyObject *op, const char *name)
+{
+	PyObject *d = asnap_py_instance_dict(op);
+	if (d)
+		return asnap_dict_get_ascii(d, name);
+	struct attr_find a = {name, NULL};
+	asnap_py_instance_values(op, attr_find_fn, &a);
+	return a.found;
+}
+
+static void loop_record(struct walk *wk, uint32_t id, PyObject *op)
+{
+	struct recb b;
+	recb_begin(&b, wk, id, "loop");
+	PyObject *ready = attr(op, "_ready");
+	if (ready) {
+		recb_node(&b, "ready", ready);
+		/* a deque is a var-sized object whose size is its length */
+		recb_int(&b, "ready_count", (int64_t)Py_SIZE(ready));
+	}
+	PyObject *sched = attr(op, "_scheduled");
+	if (sched && PyList_Check(sched)) {
+		recb_node(&b, "scheduled", sched);
+		recb_int(&b, "scheduled_count", (int64_t)PyList_GET_SIZE(sched));
+	}
+	PyObject *thread = attr(op, "_thread_id");
+	recb_bool(&b, "running", thread && thread != Py_None);
+	PyObject *closed = attr(op, "_closed");
+	recb_bool(&b, "closed", closed == Py_True);
+	recb_end(&b);
+}
+
+static void socket_record(struct walk *wk, uint32_t id, PyObject *op)
+{
+	struct sock *s = (struct sock *)op;
+	struct recb b;
+	recb_begin(&b, wk, id, "socket");
+	recb_int(&b, "fd", s->sock_fd);
+	recb_int(&b, "family", s->sock_family);
+	recb_int(&b, "type", s->sock_type);
+	recb_bool(&b, "closed", s->sock_fd < 0);
+	recb_end(&b);
+}
+
+void aio_records(struct walk *wk, uint32_t id, PyObject *op)
+{
+	if (is_instance(op, T.future))
+		future_record(wk, id, op);
+	else if (is_instance(op, T.handle))
+		handle_record(wk, id, op);
+	else if (is_instance(op, T.loop))
+		loop_record(wk, id, op);
+	else if (is_instance(op, T.socket))
+		socket_record(wk, id, op);
+}

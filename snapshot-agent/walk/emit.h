@@ -1,0 +1,47 @@
+/*
+ * emit.h - how the parts of the walk that describe objects (asyncio.c,
+ * walk.c) write records: a small builder over asnap_writer_record that
+ * interns keys and turns object pointers into node ids. Implemented in
+ * walk.c.
+ */
+#ifndef ASNAP_AGENT_EMIT_H
+#define ASNAP_AGENT_EMIT_H
+
+#include <Python.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "asyncsnap/format.h"
+
+#define RECB_PROPS_MAX 32
+
+struct walk;
+
+struct recb {
+	struct walk *wk;
+	uint32_t node;
+	const char *kind;
+	uint32_t n;
+	struct asnap_prop props[RECB_PROPS_MAX];
+};
+
+void recb_begin(struct recb *b, struct walk *wk, uint32_t node, const char *kind);
+void recb_cstr(struct recb *b, const char *key, const char *value);
+/* A str that is program metadata (names, file names), never user data. */
+void recb_pystr(struct recb *b, const char *key, PyObject *value);
+void recb_int(struct recb *b, const char *key, int64_t value);
+void recb_bool(struct recb *b, const char *key, bool value);
+void recb_float(struct recb *b, const char *key, double value);
+void recb_none(struct recb *b, const char *key);
+/* A reference to an object of the snapshot; nothing when obj is NULL or
+ * not in it. */
+void recb_node(struct recb *b, const char *key, PyObject *obj);
+/* A small scalar (None, bool, int, float) as its value; false if obj is
+ * not one. */
+bool recb_scalar(struct recb *b, const char *key, PyObject *obj);
+/* The same with a str key (an attribute name that passed
+ * refs_key_is_label). */
+bool recb_scalar_named(struct recb *b, PyObject *key, PyObject *obj);
+void recb_end(struct recb *b);
+
+#endif

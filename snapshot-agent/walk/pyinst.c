@@ -1,0 +1,159 @@
+/*
+ * pyinst.c - see pyinst.h. Compiled with Py_BUILD_CORE for the dict and
+ * object internals; reads fields only.
+ */
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#if PY_VERSION_HEX >= 0x030B0000
+#include "internal/pycore_dict.h"
+#include "internal/pycore_object.h"
+#endif
+
+#include "pyinst.h"
+
+PyObject *asnap_dict_get_ascii(PyObject *dict, const char *key)
+{
+	if (!dict || !PyDict_Check(dict))
+		return NULL;
+	Py_ssize_t pos = 0, keylen = (Py_ssize_t)strlen(key);
+	PyObject *k, *v;
+	while (PyDict_Next(dict, &pos, &k, &v)) {
+		if (PyUnicode_CheckExact(k) && PyUnicode_GET_LENGTH(k) == keylen &&
+		    PyUnicode_CompareWithASCIIString(k, key) == 0)
+			return v;
+	}
+	return NULL;
+}
+
+static PyObject *dict_at_offset(PyObject *op)
+{
+	PyTypeObject *tp = Py_TYPE(op);
+	Py_ssize_t off = tp->tp_dictoffset;
+	if (off == 0)
+		return NULL;
+	if (off < 0) {
+		/* counted from the end of a variable-size object */
+		Py_ssize_t n = Py_SIZE(op);
+		if (n < 0)
+			n = -n;
+		size_t size = (size_t)_PyObject_VAR_SIZE(tp, n);
+		off += (Py_ssize_t)size;
+	}
+	PyObject *d = *(PyObject **)((char *)op + off);
+	return d && PyDict_Check(d) ? d : NULL;
+}
+
+#if PY_VERSION_HEX >= 0x030B0000
+static int keyed_values(PyObject *op, PyObject **values, Py_ssize_t cap, asnap_local_fn fn,
+			void *arg)
+{
+	PyTypeObject *tp = Py_TYPE(op);
+	if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE))
+		return 0;
+	PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+	if (!keys)
+		return 0;
+	Py_ssize_t n = keys->dk_nentries;
+	if (cap >= 0 && n > cap)
+		n = cap;
+	PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
+	for (Py_ssize_t i = 0; i < n; i++) {
+		PyObject *v = values[i];
+		PyObject *k = entries[i].me_key;
+		if (v && k) {
+			int rc = fn(k, v, arg);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+#endif
+
+#if PY_VERSION_HEX >= 0x030D0000 /* 3.13 */
+
+PyObject *asnap_py_instance_dict(PyObject *op)
+{
+	PyTypeObject *tp = Py_TYPE(op);
+	if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+		PyObject *d = (PyObject *)_PyObject_ManagedDictPointer(op)->dict;
+		return d && PyDict_Check(d) ? d : NULL;
+	}
+	return dict_at_offset(op);
+}
+
+int asnap_py_instance_values(PyObject *op, asnap_local_fn fn, void *arg)
+{
+	PyTypeObject *tp = Py_TYPE(op);
+	if (!(tp->tp_flags & Py_TPFLAGS_INLINE_VALUES))
+		return 0;
+	PyDictValues *v = _PyObject_InlineValues(op);
+	if (!v->valid)
+		return 0;
+	return keyed_values(op, v->values, v->capacity, fn, arg);
+}
+
+#elif PY_VERSION_HEX >= 0x030C0000 /* 3.12 */
+
+PyObject *asnap_py_instance_dict(PyObject *op)
+{
+	PyTypeObject *tp = Py_TYPE(op);
+	if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+		PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(op);
+		if (_PyDictOrValues_IsValues(dorv))
+			return NULL;
+		PyObject *d = _PyDictOrValues_GetDict(dorv);
+		return d && PyDict_Check(d) ? d : NULL;
+	}
+	return dict_at_offset(op);
+}
+
+int asnap_py_instance_values(PyObject *op, asnap_local_fn fn, void *arg)
+{
+	PyTypeObject *tp = Py_TYPE(op);
+	if (!(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT))
+		return 0;
+	PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(op);
+	if (!_PyDictOrValues_IsValues(dorv))
+		return 0;
+	PyDictValues *v = _PyDictOrValues_GetValues(dorv);
+	return v ? keyed_values(op, v->values, -1, fn, arg) : 0;
+}
+
+#elif PY_VERSION_HEX >= 0x030B0000 /* 3.11 */
+
+PyObject *asnap_py_instance_dict(PyObject *op)
+{
+	PyTypeObject *tp = Py_TYPE(op);
+	if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+		PyObject *d = *_PyObject_ManagedDictPointer(op);
+		return d && PyDict_Check(d) ? d : NULL;
+	}
+	return dict_at_offset(op);
+}
+
+int asnap_py_instance_values(PyObject *op, asnap_local_fn fn, void *arg)
+{
+	PyTypeObject *tp = Py_TYPE(op);
+	if (!(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT))
+		return 0;
+	PyDictValues *v = *_PyObject_ValuesPointer(op);
+	return v ? keyed_values(op, v->values, -1, fn, arg) : 0;
+}
+
+#else /* 3.9, 3.10: attributes are always in the dict */
+
+PyObject *asnap_py_instance_dict(PyObject *op)
+{
+	return dict_at_offset(op);
+}
+
+int asnap_py_instance_values(PyObject *op, asnap_local_fn fn, void *arg)
+{
+	(void)op;
+	(void)fn;
+	(void)arg;
+	return 0;
+}
+
+#endif

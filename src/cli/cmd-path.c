@@ -1,0 +1,138 @@
+/*
+ * cmd-path.c - `asyncsnap path SNAP OBJECT`.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/retention.h"
+#include "cli/cli.h"
+#include "graph/graph.h"
+#include "graph/paths.h"
+#include "render/retention.h"
+
+static const char help[] =
+	"usage: asyncsnap path [--json] SNAP 0xADDRESS\n"
+	"       asyncsnap path [--json] --type T SNAP\n"
+	"\n"
+	"The shortest chain of strong references from a root to an object, each\n"
+	"step with its label (attribute, key, index, local variable): why the object\n"
+	"is still alive. The object is given by its address, or with --type as the\n"
+	"object of type T that retains the most. For garbage (no root reaches it)\n"
+	"the chain starts at the head of its unreachable group.\n"
+	"\n"
+	"options:\n"
+	"  --json       one JSON object: \"target\", \"garbage\", \"root\" and \"path\"\n"
+	"               (the objects from the root to the target, each with \"addr\",\n"
+	"               \"type\", \"size\", \"retained\" and the \"label\" that leads to it)\n"
+	"  --type T     the largest-retaining object of type T (\"builtins.list\" or \"list\")\n"
+	"  -h, --help   show this help\n";
+
+int cmd_path(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"type", required_argument, NULL, 'y'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	bool json = false;
+	const char *type = NULL;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'y':
+			type = optarg;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return EXIT_OK;
+		default:
+			if (optopt)
+				return cli_usage_error("path", "option '%s' needs a value",
+						       argv[optind - 1]);
+			return cli_usage_error("path", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	int want = type ? 1 : 2;
+	if (argc - optind != want)
+		return cli_usage_error("path", "%s",
+				       argc - optind < want
+					       ? (type ? "a snapshot file is required"
+						       : "a snapshot file and an object address are required")
+					       : "too many arguments");
+	const char *path = argv[optind];
+	uint64_t addr = 0;
+	if (!type) {
+		const char *s = argv[optind + 1];
+		char *end;
+		addr = strtoull(s, &end, 16);
+		if (strncmp(s, "0x", 2) != 0 || s[2] == 0 || *end)
+			return cli_usage_error("path", "an object address looks like 0x7f3a2c1d0e40, not '%s'",
+					       s);
+	}
+	struct asnap_error err = {0};
+	struct asnap_graph *g = asnap_graph_load(path, &err);
+	if (!g) {
+		cli_file_error(path, &err);
+		return EXIT_ERROR;
+	}
+	int status = EXIT_ERROR;
+	struct asnap_retention r;
+	struct asnap_path_ws ws = {0};
+	uint32_t *nodes = NULL, len = 0;
+	if (asnap_retention_compute(g, &r, &err) < 0) {
+		cli_file_error(path, &err);
+		goto out;
+	}
+	uint32_t target = ASNAP_NO_NODE;
+	if (type) {
+		uint32_t nstr = asnap_reader_string_count(g->strings) + 1;
+		uint8_t *match = calloc(nstr, 1);
+		if (!match) {
+			cli_error("out of memory");
+			goto release;
+		}
+		for (uint32_t id = 1; id < nstr; id++)
+			match[id] = asnap_type_matches(asnap_graph_string(g, id), type);
+		for (uint32_t v = 0; v < g->n; v++)
+			if (match[g->type[v]] &&
+			    (target == ASNAP_NO_NODE || r.dom.retained[v] > r.dom.retained[target]))
+				target = v;
+		free(match);
+		if (target == ASNAP_NO_NODE) {
+			cli_error("'%s' has no object of type '%s'", path, type);
+			goto release;
+		}
+	} else {
+		target = asnap_graph_find_addr(g, addr);
+		if (target == ASNAP_NO_NODE) {
+			cli_error("'%s' has no object at 0x%llx", path, (unsigned long long)addr);
+			goto release;
+		}
+	}
+	if (asnap_path_ws_init(&ws, g->n, &err) < 0 ||
+	    asnap_path_from_roots(g, &r.roots, target, &ws, &nodes, &len, &err) < 0) {
+		cli_file_error(path, &err);
+		goto release;
+	}
+	struct asnap_path_view view = {&r, target, nodes, len};
+	int rc = json ? asnap_render_path_json(stdout, &view) : asnap_render_path_text(stdout, &view);
+	if (rc < 0)
+		cli_error("out of memory");
+	else
+		status = EXIT_OK;
+release:
+	free(nodes);
+	asnap_path_ws_finish(&ws);
+	asnap_retention_release(&r);
+out:
+	asnap_graph_destroy(g);
+	return status;
+}

@@ -1,0 +1,51 @@
+/*
+ * dominators.h - the dominator tree of the strong references, rooted at a
+ * virtual super-root (node id g->n) whose children are the roots, and the
+ * retained size of every object: the bytes that would be freed if it went,
+ * i.e. its own size plus that of everything it dominates.
+ */
+#ifndef ASNAP_GRAPH_DOMINATORS_H
+#define ASNAP_GRAPH_DOMINATORS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "graph/graph.h"
+#include "graph/roots.h"
+#include "graph/scc.h"
+
+struct asnap_domtree {
+	uint32_t n;          /* nodes of the graph; node n is the super-root */
+	uint32_t *idom;      /* n + 1 entries: immediate dominator; idom[n] == n */
+	uint64_t *retained;  /* n + 1 entries; retained[n] is the sum of all sizes */
+	uint8_t *garbage;    /* a bit per node: reached only from UNREACHABLE roots */
+	uint32_t nreached;   /* nodes reached from the real roots */
+};
+
+/*
+ * Compute the dominator tree and retained sizes of g from the real roots in
+ * *rs, to which the UNREACHABLE roots of the rest are appended (see
+ * asnap_roots_add_unreachable), so every node ends up in the tree. Needs the
+ * reverse adjacency and the components of g. Semi-NCA (Georgiadis, Tarjan,
+ * Werneck 2006): iterative, near-linear. 0, or -1 with *err.
+ */
+int asnap_dom_compute(const struct asnap_graph *g, struct asnap_rootset *rs,
+		      const struct asnap_scc *scc, struct asnap_domtree *out,
+		      struct asnap_error *err);
+
+void asnap_dom_release(struct asnap_domtree *d);
+
+static inline bool asnap_dom_is_garbage(const struct asnap_domtree *d, uint32_t v)
+{
+	return v < d->n && (d->garbage[v >> 3] & (1u << (v & 7)));
+}
+
+/*
+ * Children lists of the tree (caller frees both): the children of v are
+ * child[start[v] .. start[v+1]), for v in 0..n (n = super-root), by
+ * retained size, largest first. 0, or -1 with *err.
+ */
+int asnap_dom_children(const struct asnap_domtree *d, uint32_t **start, uint32_t **child,
+		       struct asnap_error *err);
+
+#endif

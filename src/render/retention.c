@@ -1,0 +1,518 @@
+/*
+ * retention.c - render `dominators`, `cycles` and `path` (see retention.h).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render/json.h"
+#include "render/retention.h"
+#include "render/text.h"
+
+bool asnap_type_matches(const char *full, const char *type)
+{
+	if (strcmp(full, type) == 0)
+		return true;
+	const char *dot = strrchr(full, '.');
+	return dot && strcmp(dot + 1, type) == 0;
+}
+
+/* A type as people say it: builtins are known by their bare name. */
+static const char *short_type(const struct asnap_graph *g, uint32_t v)
+{
+	const char *t = asnap_graph_string(g, g->type[v]);
+	return strncmp(t, "builtins.", 9) == 0 ? t + 9 : t;
+}
+
+/* A name the records give the object (task name, qualified name), or NULL. */
+static const char *record_name(const struct asnap_graph *g, uint32_t v)
+{
+	uint64_t count;
+	const struct asnap_record *rec = asnap_graph_records(g, v, &count);
+	for (uint64_t i = 0; i < count; i++) {
+		for (uint32_t p = 0; p < rec[i].nprops; p++) {
+			const char *key = asnap_graph_string(g, rec[i].props[p].key);
+			const struct asnap_value *val = &rec[i].props[p].value;
+			if (val->type == ASNAP_VAL_STR && val->u.str &&
+			    (!strcmp(key, "name") || !strcmp(key, "qualname")))
+				return asnap_graph_string(g, val->u.str);
+		}
+	}
+	return NULL;
+}
+
+/* "coroutine fetch", "Task 'watch-3'", "list" */
+static void describe(const struct asnap_graph *g, uint32_t v, char *buf, size_t len)
+{
+	const char *name = record_name(g, v);
+	const char *type = short_type(g, v);
+	if (!name)
+		snprintf(buf, len, "%s", type);
+	else if (asnap_type_is_task(asnap_graph_string(g, g->type[v])))
+		snprintf(buf, len, "%s '%s'", type, name);
+	else
+		snprintf(buf, len, "%s %s", type, name);
+}
+
+static void describe_root(const struct asnap_retention *r, uint32_t idx, char *buf, size_t len)
+{
+	const struct asnap_graph *g = r->g;
+	const struct asnap_root_ref *root = &r->roots.items[idx];
+	switch (root->kind) {
+	case ASNAP_ROOT_AGENT:
+		snprintf(buf, len, "%s%s%s", asnap_graph_string(g, root->name), root->label ? " " : "",
+			 asnap_graph_string(g, root->label));
+		break;
+	case ASNAP_ROOT_MODULE:
+		snprintf(buf, len, "dict of module 0x%" PRIx64, g->addr[root->name]);
+		break;
+	case ASNAP_ROOT_EXTERNAL:
+		snprintf(buf, len, "held from outside the snapshot (refcount %" PRIu64 ")",
+			 g->refcnt[root->node]);
+		break;
+	default:
+		snprintf(buf, len, "unreachable: garbage awaiting the cycle collector");
+		break;
+	}
+}
+
+static const char *root_kind_of(const struct asnap_retention *r, uint32_t v)
+{
+	uint32_t idx = r->root_of[v];
+	if (idx == ASNAP_NO_NODE)
+		return NULL;
+	uint32_t kind = r->roots.items[idx].kind;
+	if (kind == ASNAP_ROOT_AGENT)
+		return asnap_graph_string(r->g, r->roots.items[idx].name);
+	return asnap_root_kind_name(kind);
+}
+
+static cJSON *json_object_of(const struct asnap_retention *r, uint32_t v)
+{
+	const struct asnap_graph *g = r->g;
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddItemToObject(o, "addr", asnap_json_addr(g->addr[v]));
+	cJSON_AddItemToObject(o, "type", asnap_json_gstring(g, g->type[v]));
+	cJSON_AddNumberToObject(o, "size", (double)g->size[v]);
+	cJSON_AddNumberToObject(o, "retained", (double)r->dom.retained[v]);
+	const char *name = record_name(g, v);
+	if (name)
+		cJSON_AddItemToObject(o, "name", asnap_json_string(name, strlen(name)));
+	cJSON_AddBoolToObject(o, "garbage", asnap_dom_is_garbage(&r->dom, v));
+	const char *root = root_kind_of(r, v);
+	if (root)
+		cJSON_AddItemToObject(o, "root", asnap_json_string(root, strlen(root)));
+	else
+		cJSON_AddNullToObject(o, "root");
+	uint32_t d = r->dom.idom[v];
+	if (d == g->n)
+		cJSON_AddNullToObject(o, "idom");
+	else
+		cJSON_AddItemToObject(o, "idom", asnap_json_addr(g->addr[d]));
+	return o;
+}
+
+static cJSON *json_label(const struct asnap_graph *g, uint64_t e)
+{
+	if (e == UINT64_MAX || !g->edge_label[e])
+		return cJSON_CreateNull();
+	return asnap_json_gstring(g, g->edge_label[e]);
+}
+
+/* ---- dominators -------------------------------------------------------- */
+
+/* The `want` nodes of largest retained size (of a type, if given), largest
+ * first. Returns how many were found. */
+static uint32_t top_retainers(const struct asnap_dominators_view *v, uint32_t *best, uint32_t want)
+{
+	const struct asnap_graph *g = v->r->g;
+	const uint64_t *ret = v->r->dom.retained;
+	uint8_t *match = NULL;
+	if (v->type) {
+		uint32_t nstr = asnap_reader_string_count(g->strings) + 1;
+		match = calloc(nstr, 1);
+		if (!match)
+			return 0;
+		for (uint32_t id = 1; id < nstr; id++)
+			match[id] = asnap_type_matches(asnap_graph_string(g, id), v->type);
+	}
+	uint32_t have = 0;
+	for (uint32_t x = 0; x < g->n; x++) {
+		if (match && !match[g->type[x]])
+			continue;
+		if (have == want && ret[x] <= ret[best[have - 1]])
+			continue;
+		uint32_t i = have < want ? have++ : have - 1;
+		while (i > 0 && ret[best[i - 1]] < ret[x]) {
+			best[i] = best[i - 1];
+			i--;
+		}
+		best[i] = x;
+	}
+	free(match);
+	return have;
+}
+
+struct tree {
+	const struct asnap_dominators_view *v;
+	uint32_t *start, *child;
+};
+
+static void text_tree(FILE *out, const struct tree *t, uint32_t x, unsigned level)
+{
+	const struct asnap_retention *r = t->v->r;
+	const struct asnap_graph *g = r->g;
+	char a[32], b[32], what[160], root[200] = "";
+	describe(g, x, what, sizeof(what));
+	if (r->dom.idom[x] == g->n && r->root_of[x] != ASNAP_NO_NODE) {
+		char why[160];
+		describe_root(r, r->root_of[x], why, sizeof(why));
+		snprintf(root, sizeof(root), "  [root: %s]", why);
+	}
+	fprintf(out, "%*s%s  %s 0x%" PRIx64 " (%s)%s\n", 2 + 2 * (int)level, "",
+		asnap_fmt_bytes(a, r->dom.retained[x]), what, g->addr[x],
+		asnap_fmt_bytes(b, g->size[x]), root);
+	if (level + 1 >= t->v->depth)
+		return;
+	uint32_t first = t->start[x], last = t->start[x + 1];
+	uint32_t shown = last - first < t->v->top ? last - first : t->v->top;
+	for (uint32_t i = first; i < first + shown; i++)
+		text_tree(out, t, t->child[i], level + 1);
+	if (last - first > shown) {
+		uint64_t rest = 0;
+		for (uint32_t i = first + shown; i < last; i++)
+			rest += r->dom.retained[t->child[i]];
+		fprintf(out, "%*s... %u more, %s\n", 4 + 2 * (int)level, "", last - first - shown,
+			asnap_fmt_bytes(a, rest));
+	}
+}
+
+static cJSON *json_tree(const struct tree *t, uint32_t x, unsigned level)
+{
+	const struct asnap_retention *r = t->v->r;
+	cJSON *o = json_object_of(r, x);
+	if (!o || level + 1 >= t->v->depth)
+		return o;
+	uint32_t first = t->start[x], last = t->start[x + 1];
+	uint32_t shown = last - first < t->v->top ? last - first : t->v->top;
+	cJSON *kids = cJSON_AddArrayToObject(o, "children");
+	for (uint32_t i = first; kids && i < first + shown; i++)
+		cJSON_AddItemToArray(kids, json_tree(t, t->child[i], level + 1));
+	uint64_t rest = 0;
+	for (uint32_t i = first + shown; i < last; i++)
+		rest += r->dom.retained[t->child[i]];
+	cJSON *more = cJSON_AddObjectToObject(o, "more");
+	if (more) {
+		cJSON_AddNumberToObject(more, "objects", last - first - shown);
+		cJSON_AddNumberToObject(more, "retained", (double)rest);
+	}
+	return o;
+}
+
+struct summary {
+	uint32_t by_kind[4];
+	uint32_t groups;
+	uint64_t garbage_objects, garbage_bytes;
+};
+
+static void summarize(const struct asnap_retention *r, struct summary *s)
+{
+	*s = (struct summary){0};
+	for (uint32_t i = 0; i < r->roots.count; i++)
+		s->by_kind[r->roots.items[i].kind]++;
+	s->groups = r->roots.count - r->roots.nreal;
+	for (uint32_t i = r->roots.nreal; i < r->roots.count; i++)
+		s->garbage_bytes += r->dom.retained[r->roots.items[i].node];
+	s->garbage_objects = r->g->n - r->dom.nreached;
+}
+
+int asnap_render_dominators_text(FILE *out, const struct asnap_dominators_view *v)
+{
+	const struct asnap_retention *r = v->r;
+	const struct asnap_graph *g = r->g;
+	struct summary s;
+	summarize(r, &s);
+	char a[32], b[32], c[32], d[32];
+	uint64_t live = r->dom.retained[g->n] - s.garbage_bytes;
+	fprintf(out, "objects      %s, %s (%s reachable from the roots)\n", asnap_fmt_count(a, g->n),
+		asnap_fmt_bytes(b, r->dom.retained[g->n]), asnap_fmt_bytes(c, live));
+	fprintf(out, "roots        %s: %s from the agent, %s module dicts, %s held from outside\n",
+		asnap_fmt_count(a, r->roots.nreal), asnap_fmt_count(b, s.by_kind[ASNAP_ROOT_AGENT]),
+		asnap_fmt_count(c, s.by_kind[ASNAP_ROOT_MODULE]),
+		asnap_fmt_count(d, s.by_kind[ASNAP_ROOT_EXTERNAL]));
+	fprintf(out, "unreachable  %s objects, %s in %s groups (garbage awaiting the cycle collector)\n",
+		asnap_fmt_count(a, s.garbage_objects), asnap_fmt_bytes(b, s.garbage_bytes),
+		asnap_fmt_count(c, s.groups));
+
+	uint32_t *best = malloc((size_t)v->top * sizeof(*best));
+	struct tree t = {v, NULL, NULL};
+	struct asnap_error err = {0};
+	int rc = -1;
+	if (!best || asnap_dom_children(&r->dom, &t.start, &t.child, &err) < 0)
+		goto out;
+	uint32_t have = top_retainers(v, best, v->top);
+	fprintf(out, "\ntop retainers%s%s\n", v->type ? " of type " : "", v->type ? v->type : "");
+	struct asnap_table *tab = asnap_table_create(5, "rrllr");
+	if (!tab)
+		goto out;
+	asnap_table_header(tab, "retained", "size", "type", "address", "dominated by");
+	for (uint32_t i = 0; i < have; i++) {
+		uint32_t x = best[i], dom = r->dom.idom[x];
+		char what[160], addr[32], by[200];
+		describe(g, x, what, sizeof(what));
+		snprintf(addr, sizeof(addr), "0x%" PRIx64, g->addr[x]);
+		if (dom == g->n) {
+			const char *k = root_kind_of(r, x);
+			snprintf(by, sizeof(by), "root (%s)", k ? k : "?");
+		} else {
+			snprintf(by, sizeof(by), "%s 0x%" PRIx64, short_type(g, dom), g->addr[dom]);
+		}
+		asnap_table_row(tab, asnap_fmt_bytes(a, r->dom.retained[x]),
+				asnap_fmt_bytes(b, g->size[x]), what, addr, by);
+	}
+	rc = asnap_table_print(tab, out, "  ");
+	asnap_table_destroy(tab);
+	if (rc < 0)
+		goto out;
+	if (v->depth > 0) {
+		fprintf(out, "\ndominator tree (%u levels, %u children each)\n", v->depth, v->top);
+		if (v->type) {
+			for (uint32_t i = 0; i < have; i++)
+				text_tree(out, &t, best[i], 0);
+		} else {
+			uint32_t first = t.start[g->n], last = t.start[g->n + 1];
+			uint32_t shown = last - first < v->top ? last - first : v->top;
+			for (uint32_t i = first; i < first + shown; i++)
+				text_tree(out, &t, t.child[i], 0);
+			if (last - first > shown)
+				fprintf(out, "  ... %u more directly under the roots\n", last - first - shown);
+		}
+	}
+	rc = 0;
+out:
+	free(best);
+	free(t.start);
+	free(t.child);
+	return rc;
+}
+
+int asnap_render_dominators_json(FILE *out, const struct asnap_dominators_view *v)
+{
+	const struct asnap_retention *r = v->r;
+	const struct asnap_graph *g = r->g;
+	struct summary s;
+	summarize(r, &s);
+	uint32_t *best = malloc((size_t)v->top * sizeof(*best));
+	struct tree t = {v, NULL, NULL};
+	struct asnap_error err = {0};
+	cJSON *o = cJSON_CreateObject();
+	int rc = -1;
+	if (!o || !best || asnap_dom_children(&r->dom, &t.start, &t.child, &err) < 0)
+		goto out;
+	cJSON_AddNumberToObject(o, "objects", g->n);
+	cJSON_AddNumberToObject(o, "bytes", (double)r->dom.retained[g->n]);
+	cJSON *roots = cJSON_AddObjectToObject(o, "roots");
+	if (roots) {
+		cJSON_AddNumberToObject(roots, "count", r->roots.nreal);
+		cJSON_AddNumberToObject(roots, "agent", s.by_kind[ASNAP_ROOT_AGENT]);
+		cJSON_AddNumberToObject(roots, "module", s.by_kind[ASNAP_ROOT_MODULE]);
+		cJSON_AddNumberToObject(roots, "external", s.by_kind[ASNAP_ROOT_EXTERNAL]);
+	}
+	cJSON *un = cJSON_AddObjectToObject(o, "unreachable");
+	if (un) {
+		cJSON_AddNumberToObject(un, "groups", s.groups);
+		cJSON_AddNumberToObject(un, "objects", (double)s.garbage_objects);
+		cJSON_AddNumberToObject(un, "bytes", (double)s.garbage_bytes);
+	}
+	if (v->type)
+		cJSON_AddStringToObject(o, "type", v->type);
+	uint32_t have = top_retainers(v, best, v->top);
+	cJSON *top = cJSON_AddArrayToObject(o, "top");
+	for (uint32_t i = 0; top && i < have; i++)
+		cJSON_AddItemToArray(top, json_object_of(r, best[i]));
+	cJSON *tree = cJSON_AddArrayToObject(o, "tree");
+	if (tree && v->depth > 0) {
+		if (v->type) {
+			for (uint32_t i = 0; i < have; i++)
+				cJSON_AddItemToArray(tree, json_tree(&t, best[i], 0));
+		} else {
+			uint32_t first = t.start[g->n], last = t.start[g->n + 1];
+			for (uint32_t i = first; i < last && i < first + v->top; i++)
+				cJSON_AddItemToArray(tree, json_tree(&t, t.child[i], 0));
+		}
+	}
+	rc = asnap_json_print(out, o);
+out:
+	cJSON_Delete(o);
+	free(best);
+	free(t.start);
+	free(t.child);
+	return rc;
+}
+
+/* ---- cycles ------------------------------------------------------------ */
+
+/* "A -[label]-> B -> C -[label]-> A" */
+static void text_chain(FILE *out, const struct asnap_graph *g, const uint32_t *nodes, uint32_t len,
+		       bool closed)
+{
+	char what[160];
+	for (uint32_t i = 0; i < len; i++) {
+		describe(g, nodes[i], what, sizeof(what));
+		fputs(what, out);
+		if (i + 1 == len && !closed)
+			break;
+		uint32_t next = nodes[(i + 1) % len];
+		uint64_t e = asnap_graph_edge_between(g, nodes[i], next);
+		if (e != UINT64_MAX && g->edge_label[e])
+			fprintf(out, " -[%s]-> ", asnap_graph_string(g, g->edge_label[e]));
+		else
+			fputs(" -> ", out);
+	}
+	if (closed) {
+		describe(g, nodes[0], what, sizeof(what));
+		fputs(what, out);
+	}
+	fputc('\n', out);
+}
+
+int asnap_render_cycles_text(FILE *out, const struct asnap_cycles_view *v)
+{
+	const struct asnap_graph *g = v->r->g;
+	char a[32], b[32];
+	if (!v->count) {
+		fputs("no reference cycles through coroutines, generators, frames or tracebacks\n", out);
+		return 0;
+	}
+	fprintf(out, "%u reference cycle%s through coroutines, generators, frames or tracebacks\n",
+		v->count, v->count == 1 ? "" : "s");
+	for (uint32_t i = 0; i < v->count; i++) {
+		const struct asnap_cycle *c = &v->cycles[i];
+		fprintf(out, "\ncycle %u: %u objects, %s retained (%s shallow)%s\n", i + 1, c->objects,
+			asnap_fmt_bytes(a, c->retained), asnap_fmt_bytes(b, c->bytes),
+			c->garbage ? ", unreachable: garbage awaiting the cycle collector" : "");
+		fputs("  ", out);
+		text_chain(out, g, c->nodes, c->len, true);
+		fputs("  at", out);
+		for (uint32_t k = 0; k < c->len; k++)
+			fprintf(out, " 0x%" PRIx64, g->addr[c->nodes[k]]);
+		fputc('\n', out);
+	}
+	return 0;
+}
+
+int asnap_render_cycles_json(FILE *out, const struct asnap_cycles_view *v)
+{
+	const struct asnap_graph *g = v->r->g;
+	cJSON *o = cJSON_CreateObject();
+	cJSON *list = o ? cJSON_AddArrayToObject(o, "cycles") : NULL;
+	if (!list) {
+		cJSON_Delete(o);
+		return -1;
+	}
+	for (uint32_t i = 0; i < v->count; i++) {
+		const struct asnap_cycle *c = &v->cycles[i];
+		cJSON *cy = cJSON_CreateObject();
+		if (!cy)
+			break;
+		cJSON_AddItemToArray(list, cy);
+		cJSON *nodes = cJSON_AddArrayToObject(cy, "nodes");
+		cJSON *labels = cJSON_AddArrayToObject(cy, "labels");
+		for (uint32_t k = 0; nodes && labels && k < c->len; k++) {
+			uint32_t next = c->nodes[(k + 1) % c->len];
+			cJSON_AddItemToArray(nodes, json_object_of(v->r, c->nodes[k]));
+			cJSON_AddItemToArray(labels, json_label(g, asnap_graph_edge_between(
+									   g, c->nodes[k], next)));
+		}
+		cJSON_AddNumberToObject(cy, "size", c->objects);
+		cJSON_AddNumberToObject(cy, "bytes", (double)c->bytes);
+		cJSON_AddNumberToObject(cy, "retained", (double)c->retained);
+		cJSON_AddBoolToObject(cy, "garbage", c->garbage);
+	}
+	int rc = asnap_json_print(out, o);
+	cJSON_Delete(o);
+	return rc;
+}
+
+/* ---- path -------------------------------------------------------------- */
+
+int asnap_render_path_text(FILE *out, const struct asnap_path_view *v)
+{
+	const struct asnap_retention *r = v->r;
+	const struct asnap_graph *g = r->g;
+	char a[32], b[32], what[160], why[200];
+	uint32_t t = v->target;
+	describe(g, t, what, sizeof(what));
+	fprintf(out, "%s 0x%" PRIx64 " (%s, retains %s)\n", what, g->addr[t],
+		asnap_fmt_bytes(a, g->size[t]), asnap_fmt_bytes(b, r->dom.retained[t]));
+	if (!v->len) {
+		fputs("no root reaches it\n", out);
+		return 0;
+	}
+	describe_root(r, r->root_of[v->nodes[0]], why, sizeof(why));
+	if (asnap_dom_is_garbage(&r->dom, t))
+		fputs("unreachable from every root: garbage awaiting the cycle collector; "
+		      "the chain from the head of its group:\n", out);
+	else
+		fprintf(out, "reached from a root by %u reference%s:\n", v->len - 1,
+			v->len == 2 ? "" : "s");
+	fprintf(out, "  root: %s\n", why);
+	for (uint32_t i = 0; i < v->len; i++) {
+		uint32_t x = v->nodes[i];
+		describe(g, x, what, sizeof(what));
+		if (i == 0) {
+			fprintf(out, "  %s 0x%" PRIx64 "\n", what, g->addr[x]);
+			continue;
+		}
+		uint64_t e = asnap_graph_edge_between(g, v->nodes[i - 1], x);
+		if (e != UINT64_MAX && g->edge_label[e])
+			fprintf(out, "    -[%s]-> %s 0x%" PRIx64 "\n",
+				asnap_graph_string(g, g->edge_label[e]), what, g->addr[x]);
+		else
+			fprintf(out, "    -> %s 0x%" PRIx64 "\n", what, g->addr[x]);
+	}
+	return 0;
+}
+
+int asnap_render_path_json(FILE *out, const struct asnap_path_view *v)
+{
+	const struct asnap_retention *r = v->r;
+	const struct asnap_graph *g = r->g;
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return -1;
+	cJSON_AddItemToObject(o, "target", json_object_of(r, v->target));
+	cJSON_AddBoolToObject(o, "garbage", asnap_dom_is_garbage(&r->dom, v->target));
+	if (v->len) {
+		uint32_t idx = r->root_of[v->nodes[0]];
+		char why[200];
+		describe_root(r, idx, why, sizeof(why));
+		cJSON *root = cJSON_AddObjectToObject(o, "root");
+		if (root) {
+			const char *k = root_kind_of(r, v->nodes[0]);
+			cJSON_AddStringToObject(root, "kind", k ? k : "?");
+			cJSON_AddItemToObject(root, "description", asnap_json_string(why, strlen(why)));
+			cJSON_AddItemToObject(root, "addr", asnap_json_addr(g->addr[v->nodes[0]]));
+		}
+	} else {
+		cJSON_AddNullToObject(o, "root");
+	}
+	cJSON *steps = cJSON_AddArrayToObject(o, "path");
+	for (uint32_t i = 0; steps && i < v->len; i++) {
+		cJSON *s = json_object_of(r, v->nodes[i]);
+		if (!s)
+			break;
+		if (i == 0)
+			cJSON_AddNullToObject(s, "label");
+		else
+			cJSON_AddItemToObject(s, "label",
+					      json_label(g, asnap_graph_edge_between(g, v->nodes[i - 1],
+										     v->nodes[i])));
+		cJSON_AddItemToArray(steps, s);
+	}
+	int rc = asnap_json_print(out, o);
+	cJSON_Delete(o);
+	return rc;
+}

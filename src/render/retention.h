@@ -1,0 +1,44 @@
+/*
+ * retention.h - output of `dominators`, `cycles` and `path`, as text and as
+ * JSON (fields in docs/ANALYZE.md).
+ */
+#ifndef ASNAP_RENDER_RETENTION_H
+#define ASNAP_RENDER_RETENTION_H
+
+#include <stdio.h>
+
+#include "analysis/retention.h"
+
+struct asnap_dominators_view {
+	const struct asnap_retention *r;
+	unsigned top;         /* rows of the top retainers; children per tree node */
+	unsigned depth;       /* levels of the tree */
+	const char *type;     /* only objects of this type, or NULL */
+};
+
+struct asnap_cycles_view {
+	const struct asnap_retention *r;
+	const struct asnap_cycle *cycles;
+	uint32_t count;
+};
+
+struct asnap_path_view {
+	const struct asnap_retention *r;
+	uint32_t target;
+	const uint32_t *nodes; /* root first, target last */
+	uint32_t len;
+};
+
+/* Each returns 0, or -1 when out of memory. */
+int asnap_render_dominators_text(FILE *out, const struct asnap_dominators_view *v);
+int asnap_render_dominators_json(FILE *out, const struct asnap_dominators_view *v);
+int asnap_render_cycles_text(FILE *out, const struct asnap_cycles_view *v);
+int asnap_render_cycles_json(FILE *out, const struct asnap_cycles_view *v);
+int asnap_render_path_text(FILE *out, const struct asnap_path_view *v);
+int asnap_render_path_json(FILE *out, const struct asnap_path_view *v);
+
+/* Whether a node's type is `type`: the full name, or the part after the
+ * last '.' ("list" for "builtins.list"). */
+bool asnap_type_matches(const char *full, const char *type);
+
+#endif

@@ -1,0 +1,352 @@
+/*
+ * test-dominators.c - roots, the dominator tree, retained sizes and paths:
+ * checked against igraph_dominator_tree and brute force on random graphs
+ * of many seeds, on million-node chains, and on snapshots written to disk.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/dominators.h"
+#include "graph/graph.h"
+#include "graph/paths.h"
+#include "graph/roots.h"
+#include "graph/scc.h"
+#include "graphutil.h"
+#include "testutil.h"
+
+#define SEEDS 400u
+
+struct analysed {
+	struct asnap_graph *g;
+	struct asnap_rootset rs;
+	struct asnap_scc scc;
+	struct asnap_domtree dom;
+};
+
+static void analyse(struct analysed *a, const struct edge_list *l, const uint32_t *roots,
+		    uint32_t nroots)
+{
+	struct asnap_error err = {0};
+	a->g = el_graph(l);
+	ck_assert_int_eq(asnap_graph_index_reverse(a->g, &err), 0);
+	a->rs = (struct asnap_rootset){0};
+	a->rs.items = calloc(nroots + 1, sizeof(*a->rs.items));
+	a->rs.cap = nroots + 1;
+	for (uint32_t r = 0; r < nroots; r++)
+		a->rs.items[a->rs.count++] = (struct asnap_root_ref){roots[r], ASNAP_ROOT_AGENT, 0, 0};
+	a->rs.nreal = a->rs.count;
+	ck_assert_int_eq(asnap_scc_compute(a->g, &a->scc, &err), 0);
+	ck_assert_msg(asnap_dom_compute(a->g, &a->rs, &a->scc, &a->dom, &err) == 0, "%s",
+		      err.message);
+}
+
+static void analysed_release(struct analysed *a)
+{
+	asnap_dom_release(&a->dom);
+	asnap_scc_release(&a->scc);
+	asnap_rootset_release(&a->rs);
+	asnap_graph_destroy(a->g);
+}
+
+START_TEST(dominators_match_igraph_on_random_graphs)
+{
+	igraph_quiet();
+	for (uint64_t seed = 0; seed < SEEDS; seed++) {
+		struct edge_list l;
+		el_random(&l, seed);
+		uint64_t s = seed + 12345;
+		uint32_t nroots = seed % 7 == 0 ? 0 : 1 + rnd_below(&s, 4);
+		uint32_t roots[8];
+		for (uint32_t r = 0; r < nroots; r++)
+			roots[r] = rnd_below(&s, l.n);
+		struct analysed a;
+		analyse(&a, &l, roots, nroots);
+		const struct asnap_graph *g = a.g;
+		uint32_t n = g->n;
+
+		/* every node is in the tree: real roots first, then garbage groups */
+		uint32_t *all = malloc((a.rs.count + 1) * sizeof(*all));
+		for (uint32_t r = 0; r < a.rs.count; r++)
+			all[r] = a.rs.items[r].node;
+		igraph_t ig;
+		igraph_from(&ig, g, all, a.rs.count);
+		igraph_vector_int_t dom;
+		igraph_vector_int_init(&dom, 0);
+		ck_assert_int_eq(igraph_dominator_tree(&ig, n, &dom, NULL, NULL, IGRAPH_OUT),
+				 IGRAPH_SUCCESS);
+		for (uint32_t v = 0; v < n; v++)
+			ck_assert_msg(VECTOR(dom)[v] == (igraph_integer_t)a.dom.idom[v],
+				      "seed %llu node %u: igraph %lld, ours %u", (unsigned long long)seed,
+				      v, (long long)VECTOR(dom)[v], a.dom.idom[v]);
+
+		/* retained = own size + sizes of everything dominated, by brute force */
+		uint64_t *ret = calloc(n + 1, sizeof(*ret));
+		for (uint32_t u = 0; u < n; u++)
+			for (uint32_t d = u;; d = a.dom.idom[d]) {
+				ret[d] += g->size[u];
+				if (d == n)
+					break;
+			}
+		for (uint32_t v = 0; v <= n; v++)
+			ck_assert_uint_eq(a.dom.retained[v], ret[v]);
+
+		/* garbage = not reachable from the real roots */
+		igraph_t real;
+		igraph_from(&real, g, roots, nroots);
+		igraph_vector_int_t reach;
+		igraph_vector_int_init(&reach, 0);
+		ck_assert_int_eq(igraph_subcomponent(&real, &reach, n, IGRAPH_OUT), IGRAPH_SUCCESS);
+		uint8_t *reached = calloc(n + 1, 1);
+		for (igraph_integer_t i = 0; i < igraph_vector_int_size(&reach); i++)
+			reached[VECTOR(reach)[i]] = 1;
+		uint32_t nreached = 0;
+		for (uint32_t v = 0; v < n; v++) {
+			ck_assert_int_eq(asnap_dom_is_garbage(&a.dom, v), !reached[v]);
+			nreached += reached[v];
+		}
+		ck_assert_uint_eq(a.dom.nreached, nreached);
+		/* garbage roots head garbage only, one per source component */
+		for (uint32_t r = a.rs.nreal; r < a.rs.count; r++) {
+			ck_assert(!reached[a.rs.items[r].node]);
+			ck_assert_uint_eq(a.rs.items[r].kind, ASNAP_ROOT_UNREACHABLE);
+			ck_assert_uint_eq(asnap_graph_in_degree(g, a.rs.items[r].node) == 0 ||
+						  a.scc.comp[a.rs.items[r].node] <= a.scc.ncomp,
+					  1);
+		}
+
+		free(reached);
+		igraph_vector_int_destroy(&reach);
+		igraph_destroy(&real);
+		free(ret);
+		igraph_vector_int_destroy(&dom);
+		igraph_destroy(&ig);
+		free(all);
+		analysed_release(&a);
+		el_release(&l);
+	}
+}
+END_TEST
+
+START_TEST(dominators_of_a_million_long_chain)
+{
+	/* 0 -> 1 -> ... -> n-1, and a ring n .. 2n-1 that nothing reaches */
+	const uint32_t n = 1000000;
+	struct edge_list l = {.n = 2 * n};
+	for (uint32_t v = 0; v + 1 < n; v++)
+		el_add(&l, v, v + 1, ASNAP_EDGE_STRONG);
+	for (uint32_t v = n; v < 2 * n; v++)
+		el_add(&l, v, v + 1 < 2 * n ? v + 1 : n, ASNAP_EDGE_STRONG);
+	uint32_t root = 0;
+	struct analysed a;
+	analyse(&a, &l, &root, 1);
+	ck_assert_uint_eq(a.dom.idom[0], 2 * n);
+	uint64_t chain = 0;
+	for (uint32_t v = n; v-- > 0;) {
+		chain += v + 1;
+		if (v > 0)
+			ck_assert_uint_eq(a.dom.idom[v], v - 1);
+		ck_assert_uint_eq(a.dom.retained[v], chain);
+		ck_assert(!asnap_dom_is_garbage(&a.dom, v));
+	}
+	/* the ring: one garbage group, headed by one node */
+	ck_assert_uint_eq(a.rs.count, 2);
+	uint32_t head = a.rs.items[1].node;
+	ck_assert_uint_ge(head, n);
+	ck_assert_uint_eq(a.dom.idom[head], 2 * n);
+	for (uint32_t v = n; v < 2 * n; v++)
+		ck_assert(asnap_dom_is_garbage(&a.dom, v));
+	uint64_t ring = 0;
+	for (uint32_t v = n; v < 2 * n; v++)
+		ring += v + 1;
+	ck_assert_uint_eq(a.dom.retained[head], ring);
+	ck_assert_uint_eq(a.dom.nreached, n);
+
+	/* the path to the end of the chain is the whole chain */
+	struct asnap_path_ws ws;
+	struct asnap_error err = {0};
+	ck_assert_int_eq(asnap_path_ws_init(&ws, a.g->n, &err), 0);
+	uint32_t *path, len;
+	ck_assert_int_eq(asnap_path_from_roots(a.g, &a.rs, n - 1, &ws, &path, &len, &err), 0);
+	ck_assert_uint_eq(len, n);
+	ck_assert_uint_eq(path[0], 0);
+	ck_assert_uint_eq(path[n - 1], n - 1);
+	free(path);
+	/* and the cycle through a ring node is the whole ring */
+	ck_assert_int_eq(asnap_path_cycle(a.g, &a.scc, n + 5, &ws, &path, &len, &err), 0);
+	ck_assert_uint_eq(len, n);
+	ck_assert_uint_eq(path[0], n + 5);
+	free(path);
+	asnap_path_ws_finish(&ws);
+	analysed_release(&a);
+	el_release(&l);
+}
+END_TEST
+
+START_TEST(weak_edges_never_retain)
+{
+	/* root 0 -> 1 strongly and -> 2 only weakly; 1 -> 2 weakly too */
+	struct edge_list l = {.n = 3};
+	el_add(&l, 0, 1, ASNAP_EDGE_STRONG);
+	el_add(&l, 0, 2, ASNAP_EDGE_WEAK);
+	el_add(&l, 1, 2, ASNAP_EDGE_WEAK);
+	uint32_t root = 0;
+	struct analysed a;
+	analyse(&a, &l, &root, 1);
+	ck_assert(asnap_dom_is_garbage(&a.dom, 2));
+	ck_assert_uint_eq(a.dom.retained[0], 1 + 2);
+	ck_assert_uint_eq(a.dom.idom[2], 3);
+	analysed_release(&a);
+	el_release(&l);
+}
+END_TEST
+
+START_TEST(paths_are_shortest_and_cycles_close)
+{
+	for (uint64_t seed = 0; seed < SEEDS; seed += 3) {
+		struct edge_list l;
+		el_random(&l, seed);
+		uint32_t root = 0;
+		struct analysed a;
+		analyse(&a, &l, &root, 1);
+		struct asnap_path_ws ws;
+		struct asnap_error err = {0};
+		ck_assert_int_eq(asnap_path_ws_init(&ws, a.g->n, &err), 0);
+		igraph_t ig;
+		igraph_from(&ig, a.g, &root, 1);
+		igraph_matrix_t dist;
+		igraph_matrix_init(&dist, 0, 0);
+		ck_assert_int_eq(igraph_distances(&ig, &dist, igraph_vss_1(a.g->n), igraph_vss_all(),
+						  IGRAPH_OUT),
+				 IGRAPH_SUCCESS);
+		for (uint32_t t = 0; t < a.g->n; t++) {
+			uint32_t *p, len;
+			ck_assert_int_eq(asnap_path_from_roots(a.g, &a.rs, t, &ws, &p, &len, &err), 0);
+			ck_assert_uint_gt(len, 0); /* garbage has roots of its own */
+			ck_assert_uint_eq(p[len - 1], t);
+			for (uint32_t i = 0; i + 1 < len; i++) {
+				uint64_t e = asnap_graph_edge_between(a.g, p[i], p[i + 1]);
+				ck_assert(e != UINT64_MAX && a.g->edge_kind[e] == ASNAP_EDGE_STRONG);
+			}
+			if (!asnap_dom_is_garbage(&a.dom, t))
+				ck_assert_uint_eq(len, (uint32_t)MATRIX(dist, 0, t));
+			free(p);
+			ck_assert_int_eq(asnap_path_cycle(a.g, &a.scc, t, &ws, &p, &len, &err), 0);
+			bool self = asnap_graph_edge_between(a.g, t, t) != UINT64_MAX &&
+				    a.g->edge_kind[asnap_graph_edge_between(a.g, t, t)] ==
+					    ASNAP_EDGE_STRONG;
+			if (len) {
+				ck_assert_uint_eq(p[0], t);
+				for (uint32_t i = 0; i < len; i++) {
+					uint32_t next = p[(i + 1) % len];
+					ck_assert_uint_eq(a.scc.comp[p[i]], a.scc.comp[t]);
+					uint64_t e = asnap_graph_edge_between(a.g, p[i], next);
+					ck_assert(e != UINT64_MAX &&
+						  a.g->edge_kind[e] == ASNAP_EDGE_STRONG);
+				}
+			} else {
+				ck_assert(!self);
+			}
+			free(p);
+		}
+		igraph_matrix_destroy(&dist);
+		igraph_destroy(&ig);
+		asnap_path_ws_finish(&ws);
+		analysed_release(&a);
+		el_release(&l);
+	}
+}
+END_TEST
+
+START_TEST(roots_come_from_agent_modules_and_refcounts)
+{
+	struct tmpdir d = tmpdir_create();
+	char *path = tmpdir_path(&d, "roots.snap");
+	struct asnap_error err = {0};
+	struct asnap_writer_options opts = {.no_fsync = true};
+	struct asnap_writer *w = asnap_writer_create(path, &opts, &err);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(asnap_writer_header(w, "{}", 2), 0);
+	uint32_t t_mod = asnap_writer_intern_cstr(w, "builtins.module");
+	uint32_t t_dict = asnap_writer_intern_cstr(w, "builtins.dict");
+	uint32_t t_obj = asnap_writer_intern_cstr(w, "builtins.object");
+	uint32_t k_thread = asnap_writer_intern_cstr(w, "thread");
+	/* 0 module -> 1 dict -> 2 obj; 3 obj held twice but referenced once
+	 * (external); 4 <-> 5 a garbage cycle; 6 an agent root */
+	struct asnap_edge e01 = {1, 0, 0}, e12 = {2, 0, 0}, e23 = {3, 0, 0}, e45 = {5, 0, 0},
+			  e54 = {4, 0, 0};
+	struct asnap_node nodes[] = {
+		{0, t_mod, 0x10, 72, 1, 1, 1, &e01}, {1, t_dict, 0x20, 100, 1, 1, 1, &e12},
+		{2, t_obj, 0x30, 16, 1, 1, 1, &e23}, {3, t_obj, 0x40, 16, 2, 1, 0, NULL},
+		{4, t_obj, 0x50, 16, 1, 1, 1, &e45}, {5, t_obj, 0x60, 16, 1, 1, 1, &e54},
+		{6, t_obj, 0x70, 16, 0, 1, 0, NULL},
+	};
+	for (unsigned i = 0; i < 7; i++)
+		ck_assert_int_eq(asnap_writer_node(w, &nodes[i]), 0);
+	struct asnap_root root = {6, k_thread, 0};
+	ck_assert_int_eq(asnap_writer_root(w, &root), 0);
+	ck_assert_int_eq(asnap_writer_commit(w, NULL, 0, NULL, &err), 0);
+	asnap_writer_destroy(w);
+
+	struct asnap_graph *g = asnap_graph_load(path, &err);
+	ck_assert_msg(g, "%s", err.message);
+	ck_assert_int_eq(asnap_graph_index_reverse(g, &err), 0);
+	struct asnap_rootset rs;
+	ck_assert_int_eq(asnap_roots_find(g, &rs, &err), 0);
+	ck_assert_uint_eq(rs.nreal, 4); /* 6 agent, 1 module dict, 0 and 3 external */
+	ck_assert_uint_eq(rs.items[0].node, 6);
+	ck_assert_uint_eq(rs.items[0].kind, ASNAP_ROOT_AGENT);
+	ck_assert_str_eq(asnap_graph_string(g, rs.items[0].name), "thread");
+	ck_assert_uint_eq(rs.items[1].node, 1);
+	ck_assert_uint_eq(rs.items[1].kind, ASNAP_ROOT_MODULE);
+	ck_assert_uint_eq(rs.items[1].name, 0);
+	ck_assert_uint_eq(rs.items[2].node, 0); /* nothing refers to the module */
+	ck_assert_uint_eq(rs.items[2].kind, ASNAP_ROOT_EXTERNAL);
+	ck_assert_uint_eq(rs.items[3].node, 3);
+	ck_assert_uint_eq(rs.items[3].kind, ASNAP_ROOT_EXTERNAL);
+	struct asnap_scc scc;
+	struct asnap_domtree dom;
+	ck_assert_int_eq(asnap_scc_compute(g, &scc, &err), 0);
+	ck_assert_int_eq(asnap_dom_compute(g, &rs, &scc, &dom, &err), 0);
+	ck_assert_uint_eq(rs.count, 5);
+	ck_assert_uint_eq(rs.items[4].kind, ASNAP_ROOT_UNREACHABLE);
+	ck_assert(asnap_dom_is_garbage(&dom, 4) && asnap_dom_is_garbage(&dom, 5));
+	ck_assert(!asnap_dom_is_garbage(&dom, 3));
+	ck_assert_uint_eq(dom.retained[rs.items[4].node], 32);
+	ck_assert_uint_eq(dom.idom[3], 7); /* held from outside and by 2: the super-root */
+	ck_assert_uint_eq(dom.retained[1], 100 + 16);
+	ck_assert_uint_eq(asnap_graph_find_addr(g, 0x60), 5);
+	ck_assert_uint_eq(asnap_graph_find_addr(g, 0x61), ASNAP_NO_NODE);
+	asnap_dom_release(&dom);
+	asnap_dom_release(NULL);
+	asnap_scc_release(&scc);
+	asnap_rootset_release(&rs);
+	asnap_graph_destroy(g);
+	free(path);
+	tmpdir_destroy(&d);
+}
+END_TEST
+
+static Suite *dominators_suite(void)
+{
+	Suite *s = suite_create("dominators");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, dominators_match_igraph_on_random_graphs);
+	tcase_add_test(tc, dominators_of_a_million_long_chain);
+	tcase_add_test(tc, weak_edges_never_retain);
+	tcase_add_test(tc, paths_are_shortest_and_cycles_close);
+	tcase_add_test(tc, roots_come_from_agent_modules_and_refcounts);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(dominators_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
