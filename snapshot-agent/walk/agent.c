@@ -38,11 +38,10 @@ static PyObject *agent_snapshot(PyObject *self, PyObject *args, PyObject *kw)
 		PyErr_SetString(snapshot_error, err.message[0] ? err.message : "snapshot failed");
 		return NULL;
 	}
-	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:d,s:d}",
+	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:d,s:d}",
 			     "objects", (unsigned long long)st.objects,
 			     "tracked", (unsigned long long)st.tracked,
 			     "edges", (unsigned long long)st.edges,
-			     "missing_edges", (unsigned long long)st.missing_edges,
 			     "file_bytes", (unsigned long long)st.file_bytes,
 			     "walk_ms", st.walk_ms,
 			     "pause_ms", st.pause_ms);

@@ -197,6 +197,29 @@ static PyObject *callable_name(PyObject *cb)
 	return NULL;
 }
 
+/* An object's __slots__ member by name (traceback.FrameSummary). */
+static PyObject *member(PyObject *op, const char *name)
+{
+	PyObject *mro = Py_TYPE(op)->tp_mro;
+	Py_ssize_t n = mro && PyTuple_Check(mro) ? PyTuple_GET_SIZE(mro) : 0;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+		for (PyMemberDef *m = t->tp_members; m && m->name; m++)
+			if (m->type == T_OBJECT_EX && m->offset > 0 && strcmp(m->name, name) == 0)
+				return *(PyObject **)((char *)op + m->offset);
+	}
+	return NULL;
+}
+
+/* Debug mode keeps a task's creation stack as FrameSummary objects. */
+static bool summary_site(PyObject *item, PyObject **file, PyObject **line, PyObject **name)
+{
+	*file = member(item, "filename");
+	*line = member(item, "lineno");
+	*name = member(item, "name");
+	return *file != NULL;
+}
+
 static void future_record(struct walk *wk, uint32_t id, PyObject *op)
 {
 	struct fut *f = (struct fut *)op;
@@ -212,6 +235,7 @@ static void future_record(struct walk *wk, uint32_t id, PyObject *op)
 	recb_node(&b, "result", f->fut_result);
 	recb_node(&b, "exception", f->fut_exception);
 	recb_node(&b, "source_traceback", f->fut_source_tb);
+	recb_sites(&b, "created", f->fut_source_tb, summary_site);
 	if (task) {
 		struct task *t = (struct task *)op;
 		PyObject *name = t->task_name;

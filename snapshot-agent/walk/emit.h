@@ -14,6 +14,7 @@
 #include "asyncsnap/format.h"
 
 #define RECB_PROPS_MAX 32
+#define RECB_SITES_MAX 16
 
 struct walk;
 
@@ -23,7 +24,14 @@ struct recb {
 	const char *kind;
 	uint32_t n;
 	struct asnap_prop props[RECB_PROPS_MAX];
+	/* one list of sites per record: [[file, line, name], ...] */
+	struct asnap_value sites[RECB_SITES_MAX];
+	struct asnap_value site_fields[RECB_SITES_MAX][3];
 };
+
+/* Where an item of a traceback-like sequence points: borrowed file (str),
+ * line (int) and function name (str); false to skip the item. */
+typedef bool (*recb_site_fn)(PyObject *item, PyObject **file, PyObject **line, PyObject **name);
 
 void recb_begin(struct recb *b, struct walk *wk, uint32_t node, const char *kind);
 void recb_cstr(struct recb *b, const char *key, const char *value);
@@ -42,6 +50,10 @@ bool recb_scalar(struct recb *b, const char *key, PyObject *obj);
 /* The same with a str key (an attribute name that passed
  * refs_key_is_label). */
 bool recb_scalar_named(struct recb *b, PyObject *key, PyObject *obj);
+/* A list of code sites from a tuple or list (cr_origin, a task's creation
+ * traceback), innermost last as Python orders them; at most
+ * RECB_SITES_MAX, the innermost kept. */
+void recb_sites(struct recb *b, const char *key, PyObject *seq, recb_site_fn get);
 void recb_end(struct recb *b);
 
 #endif

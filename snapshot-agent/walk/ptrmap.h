@@ -9,18 +9,30 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+
+/* Key and value side by side: a lookup touches one cache line. */
+struct ptrmap_slot {
+	uintptr_t key; /* 0 marks an empty slot */
+	uint32_t val;
+};
 
 struct ptrmap {
-	uintptr_t *keys; /* 0 marks an empty slot */
-	uint32_t *vals;
+	struct ptrmap_slot *slots; /* mmap'd: zeroed by the kernel, huge pages */
 	size_t mask;     /* capacity - 1, capacity a power of two */
 	size_t count;
 };
 
+/*
+ * Objects of one 4 KiB page land in one window of 256 slots (the page
+ * number is hashed, the offset in the page kept): the walk meets objects
+ * roughly in allocation order, so this keeps its lookups on few cache
+ * lines and TLB entries instead of one random miss each.
+ */
 static inline size_t ptrmap_slot(const struct ptrmap *m, uintptr_t key)
 {
-	uint64_t h = (uint64_t)(key >> 4) * 0x9E3779B97F4A7C15ull;
-	return (size_t)(h >> 32 ^ h) & m->mask;
+	uint64_t page = (uint64_t)(key >> 12) * 0x9E3779B97F4A7C15ull;
+	return (size_t)((page >> 24) << 8 ^ (key >> 4 & 0xFF)) & m->mask;
 }
 
 static inline bool ptrmap_init(struct ptrmap *m, size_t expect)
@@ -28,19 +40,26 @@ static inline bool ptrmap_init(struct ptrmap *m, size_t expect)
 	size_t cap = 1024;
 	while (cap < expect * 2)
 		cap *= 2;
-	m->keys = calloc(cap, sizeof(*m->keys));
-	m->vals = malloc(cap * sizeof(*m->vals));
+	size_t bytes = cap * sizeof(*m->slots);
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	m->slots = p == MAP_FAILED ? NULL : p;
 	m->mask = cap - 1;
 	m->count = 0;
-	return m->keys && m->vals;
+	if (!m->slots)
+		return false;
+#ifdef MADV_HUGEPAGE
+	/* random lookups over tens of MiB: 2 MiB pages spare most TLB misses */
+	if (bytes >= (4u << 20))
+		madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+	return true;
 }
 
 static inline void ptrmap_release(struct ptrmap *m)
 {
-	free(m->keys);
-	free(m->vals);
-	m->keys = NULL;
-	m->vals = NULL;
+	if (m->slots)
+		munmap(m->slots, (m->mask + 1) * sizeof(*m->slots));
+	m->slots = NULL;
 	m->mask = 0;
 	m->count = 0;
 }
@@ -49,9 +68,9 @@ static inline void ptrmap_release(struct ptrmap *m)
 static inline uint32_t ptrmap_get(const struct ptrmap *m, uintptr_t key)
 {
 	for (size_t i = ptrmap_slot(m, key);; i = (i + 1) & m->mask) {
-		uintptr_t k = m->keys[i];
+		uintptr_t k = m->slots[i].key;
 		if (k == key)
-			return m->vals[i];
+			return m->slots[i].val;
 		if (k == 0)
 			return UINT32_MAX;
 	}
@@ -63,13 +82,12 @@ static inline bool ptrmap_grow(struct ptrmap *m)
 	if (!ptrmap_init(&bigger, (m->mask + 1)))
 		return false;
 	for (size_t i = 0; i <= m->mask; i++) {
-		if (!m->keys[i])
+		if (!m->slots[i].key)
 			continue;
-		size_t j = ptrmap_slot(&bigger, m->keys[i]);
-		while (bigger.keys[j])
+		size_t j = ptrmap_slot(&bigger, m->slots[i].key);
+		while (bigger.slots[j].key)
 			j = (j + 1) & bigger.mask;
-		bigger.keys[j] = m->keys[i];
-		bigger.vals[j] = m->vals[i];
+		bigger.slots[j] = m->slots[i];
 	}
 	bigger.count = m->count;
 	ptrmap_release(m);
@@ -87,15 +105,15 @@ static inline int ptrmap_put(struct ptrmap *m, uintptr_t key, uint32_t val, uint
 	if ((m->count + 1) * 2 > m->mask + 1 && !ptrmap_grow(m))
 		return -1;
 	for (size_t i = ptrmap_slot(m, key);; i = (i + 1) & m->mask) {
-		uintptr_t k = m->keys[i];
+		uintptr_t k = m->slots[i].key;
 		if (k == key) {
 			if (old)
-				*old = m->vals[i];
+				*old = m->slots[i].val;
 			return 0;
 		}
 		if (k == 0) {
-			m->keys[i] = key;
-			m->vals[i] = val;
+			m->slots[i].key = key;
+			m->slots[i].val = val;
 			m->count++;
 			return 1;
 		}

@@ -75,7 +75,6 @@ struct walk {
 	struct asnap_edge *edges;
 	size_t nedges, ecap;
 	uint64_t total_edges;
-	uint64_t missing;
 	uint64_t tracked;
 
 	/* label string ids, interned on first use */
@@ -118,48 +117,47 @@ static uint32_t node_of(struct walk *wk, const void *p)
 
 /* ---- pass 1: find every object ----------------------------------------- */
 
-static int add_object(struct walk *wk, const void *op)
+/* The node id of op, giving it the next one if it is new; UINT32_MAX when
+ * out of memory. */
+static uint32_t add_object(struct walk *wk, const void *op)
 {
 	if (wk->n == UINT32_MAX - 1) {
 		wk->oom = true;
-		return -1;
+		return UINT32_MAX;
 	}
-	int r = ptrmap_put(&wk->ids, (uintptr_t)op, (uint32_t)wk->n, NULL);
+	uint32_t id;
+	int r = ptrmap_put(&wk->ids, (uintptr_t)op, (uint32_t)wk->n, &id);
 	if (r <= 0) {
-		if (r < 0)
+		if (r < 0) {
 			wk->oom = true;
-		return r;
+			return UINT32_MAX;
+		}
+		return id;
 	}
 	if (wk->n == wk->cap) {
 		size_t cap = wk->cap ? wk->cap * 2 : 65536;
 		PyObject **objs = realloc(wk->objs, cap * sizeof(*objs));
 		if (!objs) {
 			wk->oom = true;
-			return -1;
+			return UINT32_MAX;
 		}
 		wk->objs = objs;
 		wk->cap = cap;
 	}
-	wk->objs[wk->n++] = (PyObject *)op;
-	return 1;
+	wk->objs[wk->n] = (PyObject *)op;
+	return (uint32_t)wk->n++;
 }
 
 static int add_tracked(PyObject *op, void *arg)
 {
-	return add_object(arg, op) < 0 ? -1 : 0;
+	return add_object(arg, op) == UINT32_MAX ? -1 : 0;
 }
 
-static int discover_ref(void *ctx, PyObject *child, const struct label *label, uint8_t kind)
+static int count_tracked(PyObject *op, void *arg)
 {
-	(void)label;
-	(void)kind;
-	return add_object(ctx, child) < 0 ? 1 : 0;
-}
-
-static int discover_local(PyObject *name, PyObject *value, void *arg)
-{
-	(void)name;
-	return add_object(arg, value) < 0 ? 1 : 0;
+	(void)op;
+	(*(size_t *)arg)++;
+	return 0;
 }
 
 static int add_thread_frame(unsigned long thread_id, int depth, const void *bare,
@@ -170,7 +168,7 @@ static int add_thread_frame(unsigned long thread_id, int depth, const void *bare
 	 * it, the frame object (3.9/3.10), or the bare frame itself */
 	uintptr_t node = gen ? (uintptr_t)gen
 			     : bare ? (uintptr_t)bare | BARE_TAG : (uintptr_t)object;
-	if (!gen && bare && add_object(wk, (const void *)node) < 0)
+	if (!gen && bare && add_object(wk, (const void *)node) == UINT32_MAX)
 		return 1;
 	if (wk->nthreads == wk->threads_cap) {
 		size_t cap = wk->threads_cap ? wk->threads_cap * 2 : 64;
@@ -186,22 +184,17 @@ static int add_thread_frame(unsigned long thread_id, int depth, const void *bare
 	return 0;
 }
 
+/*
+ * The starting points: everything on the collector's lists, sys.modules and
+ * the frames executing on threads. What they reference joins the table as
+ * write_objects() meets it.
+ */
 static int discover(struct walk *wk)
 {
 	if (asnap_py_gc_foreach(add_tracked, wk) < 0)
 		return -1;
 	add_object(wk, PyImport_GetModuleDict());
 	asnap_py_thread_frames(add_thread_frame, wk);
-	for (size_t i = 0; i < wk->n && !wk->oom; i++) {
-		PyObject *op = wk->objs[i];
-		if (is_bare(op)) {
-			const void *f = bare_frame(op);
-			add_object(wk, asnap_py_bare_code(f));
-			asnap_py_bare_locals(f, discover_local, wk);
-		} else if (refs_enumerate(&wk->refs, op, discover_ref, wk) < 0) {
-			wk->oom = true;
-		}
-	}
 	return wk->oom ? -1 : 0;
 }
 
@@ -403,25 +396,6 @@ static uint64_t shallow_size(PyObject *op, const struct type_info *ti)
 	return (uint64_t)(size + header_size(op));
 }
 
-/* The header with the object count spliced in front. */
-static char *header_with_counts(const char *json, uint64_t objects)
-{
-	const char *rest = json;
-	while (*rest == ' ' || *rest == '\n' || *rest == '\t')
-		rest++;
-	if (*rest == '{')
-		rest++;
-	while (*rest == ' ' || *rest == '\n' || *rest == '\t')
-		rest++;
-	size_t n = strlen(rest) + 96;
-	char *out = malloc(n);
-	if (!out)
-		return NULL;
-	snprintf(out, n, "{\"objects\": %llu%s%s", (unsigned long long)objects,
-		 *rest == '}' ? "" : ", ", *rest ? rest : "}");
-	return out;
-}
-
 /* ---- labels -------------------------------------------------------------- */
 
 static uint32_t intern_cached(struct walk *wk, struct ptrmap *cache, uintptr_t key,
@@ -542,7 +516,8 @@ void recb_none(struct recb *b, const char *key)
 
 void recb_node(struct recb *b, const char *key, PyObject *obj)
 {
-	uint32_t id = node_of(b->wk, obj);
+	/* an object a record names is in the snapshot, referenced or not */
+	uint32_t id = obj ? add_object(b->wk, obj) : UINT32_MAX;
 	if (id == UINT32_MAX)
 		return;
 	struct asnap_prop *p = recb_add(b, key);
@@ -592,6 +567,40 @@ bool recb_scalar_named(struct recb *b, PyObject *key, PyObject *obj)
 	p->key = str_label(b->wk, key);
 	p->value = v;
 	return true;
+}
+
+void recb_sites(struct recb *b, const char *key, PyObject *seq, recb_site_fn get)
+{
+	if (!seq || !(PyTuple_Check(seq) || PyList_Check(seq)))
+		return;
+	Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+	PyObject **items = PySequence_Fast_ITEMS(seq);
+	uint32_t k = 0;
+	for (Py_ssize_t i = n > RECB_SITES_MAX ? n - RECB_SITES_MAX : 0; i < n; i++) {
+		PyObject *file = NULL, *line = NULL, *name = NULL;
+		if (!get(items[i], &file, &line, &name) || !file || !PyUnicode_Check(file))
+			continue;
+		struct asnap_value *f = b->site_fields[k];
+		f[0] = (struct asnap_value){.type = ASNAP_VAL_STR, .u.str = str_label(b->wk, file)};
+		f[1] = (struct asnap_value){.type = ASNAP_VAL_NONE};
+		if (line && PyLong_CheckExact(line)) {
+			f[1].type = ASNAP_VAL_INT;
+			f[1].u.i = PyLong_AsLongLong(line);
+			if (PyErr_Occurred()) {
+				PyErr_Clear();
+				f[1].type = ASNAP_VAL_NONE;
+			}
+		}
+		f[2] = (struct asnap_value){.type = ASNAP_VAL_NONE};
+		if (name && PyUnicode_Check(name))
+			f[2] = (struct asnap_value){.type = ASNAP_VAL_STR, .u.str = str_label(b->wk, name)};
+		b->sites[k++] = (struct asnap_value){.type = ASNAP_VAL_LIST, .u.list = {3, f}};
+	}
+	if (!k)
+		return;
+	struct asnap_prop *p = recb_add(b, key);
+	if (p)
+		p->value = (struct asnap_value){.type = ASNAP_VAL_LIST, .u.list = {k, b->sites}};
 }
 
 void recb_end(struct recb *b)
@@ -655,6 +664,28 @@ static void code_props(struct recb *b, PyCodeObject *co, int line, bool qualname
 		recb_int(b, "line", line);
 }
 
+/* cr_origin entries: (filename, lineno, funcname) */
+static bool origin_site(PyObject *item, PyObject **file, PyObject **line, PyObject **name)
+{
+	if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3)
+		return false;
+	*file = PyTuple_GET_ITEM(item, 0);
+	*line = PyTuple_GET_ITEM(item, 1);
+	*name = PyTuple_GET_ITEM(item, 2);
+	return true;
+}
+
+static PyObject *coro_origin(PyObject *gen)
+{
+	if (!PyCoro_CheckExact(gen))
+		return NULL;
+#if PY_VERSION_HEX >= 0x030B0000
+	return ((PyCoroObject *)gen)->cr_origin_or_finalizer;
+#else
+	return ((PyCoroObject *)gen)->cr_origin;
+#endif
+}
+
 static void gen_record(struct walk *wk, uint32_t id, PyObject *gen)
 {
 	struct recb b;
@@ -668,6 +699,9 @@ static void gen_record(struct walk *wk, uint32_t id, PyObject *gen)
 	code_props(&b, asnap_py_gen_code(gen), asnap_py_gen_line(gen), false);
 	recb_node(&b, "awaiting", asnap_py_gen_awaiting(gen));
 	recb_node(&b, "frame", asnap_py_gen_frame_object(gen));
+	/* where it was created, when sys.set_coroutine_origin_tracking_depth
+	 * asked the interpreter to remember */
+	recb_sites(&b, "origin", coro_origin(gen), origin_site);
 	recb_end(&b);
 }
 
@@ -751,11 +785,9 @@ static int push_edge(struct walk *wk, uint32_t target, uint32_t label, uint8_t k
 static int edge_ref(void *ctx, PyObject *child, const struct label *label, uint8_t kind)
 {
 	struct walk *wk = ctx;
-	uint32_t id = node_of(wk, child);
-	if (id == UINT32_MAX) {
-		wk->missing++;
-		return 0;
-	}
+	uint32_t id = add_object(wk, child);
+	if (id == UINT32_MAX)
+		return 1;
 	return push_edge(wk, id, label_id(wk, label), kind) < 0 ? 1 : 0;
 }
 
@@ -794,6 +826,7 @@ static int write_bare(struct walk *wk, uint32_t id, const void *f)
 	return 0;
 }
 
+/* Write every object in id order; wk->n grows as referents are met. */
 static int write_objects(struct walk *wk)
 {
 	for (size_t i = 0; i < wk->n; i++) {
@@ -868,7 +901,6 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	int rc = -1;
 	int was_enabled = 0;
 	bool paused = false;
-	char *header = NULL;
 	*stats = (struct asnap_walk_stats){0};
 	refs_init(&wk.refs);
 
@@ -885,26 +917,25 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	paused = true;
 	double walk0 = now_ms();
 	aio_begin();
-	if (!ptrmap_init(&wk.ids, 1 << 16) || !ptrmap_init(&wk.types, 256) ||
+	/* size the object table for what the collector tracks and about as
+	 * many untracked referents, so that it rarely grows */
+	size_t tracked = 0;
+	asnap_py_gc_foreach(count_tracked, &tracked);
+	if (!ptrmap_init(&wk.ids, tracked * 2 + 1024) || !ptrmap_init(&wk.types, 256) ||
 	    !ptrmap_init(&wk.label_cstr, 256) || !ptrmap_init(&wk.label_obj, 4096) ||
-	    discover(&wk) < 0) {
+	    !(wk.objs = malloc((tracked * 2 + 1024) * sizeof(*wk.objs)))) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory while walking the heap");
 		goto out;
 	}
-	/* the node count is known now, the edge count only at the end */
-	header = header_with_counts(header_json, wk.n);
-	if (!header) {
-		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory while walking the heap");
-		goto out;
-	}
-	asnap_writer_header(wk.w, header, strlen(header));
+	wk.cap = tracked * 2 + 1024;
+	asnap_writer_header(wk.w, header_json, strlen(header_json));
 	wk.kind_value = asnap_writer_intern_cstr(wk.w, "value");
 	wk.key_text = asnap_writer_intern_cstr(wk.w, "text");
 	wk.key_bytes = asnap_writer_intern_cstr(wk.w, "bytes");
 	wk.key_length = asnap_writer_intern_cstr(wk.w, "length");
 	wk.value_label = asnap_writer_intern_cstr(wk.w, "value");
 	wk.frame_type = asnap_writer_intern_cstr(wk.w, "builtins.frame");
-	if (write_objects(&wk) < 0 && wk.oom) {
+	if (discover(&wk) < 0 || (write_objects(&wk) < 0 && wk.oom)) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory while walking the heap");
 		goto out;
 	}
@@ -912,15 +943,15 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	double walk_ms = now_ms() - walk0;
 	char trailer[256];
 	int tn = snprintf(trailer, sizeof(trailer),
-			  "{\"walk_ms\": %.3f, \"pause_ms\": %.3f, \"tracked\": %llu, \"missing_edges\": %llu}",
-			  walk_ms, now_ms() - t0, (unsigned long long)wk.tracked,
-			  (unsigned long long)wk.missing);
+			  "{\"walk_ms\": %.3f, \"pause_ms\": %.3f, \"objects\": %llu, \"edges\": %llu, "
+			  "\"tracked\": %llu}",
+			  walk_ms, now_ms() - t0, (unsigned long long)wk.n,
+			  (unsigned long long)wk.total_edges, (unsigned long long)wk.tracked);
 	if (asnap_writer_commit(wk.w, trailer, (size_t)tn, &stats->file_bytes, err) < 0)
 		goto out;
 	stats->objects = wk.n;
 	stats->tracked = wk.tracked;
 	stats->edges = wk.total_edges;
-	stats->missing_edges = wk.missing;
 	stats->walk_ms = walk_ms;
 	rc = 0;
 out:
@@ -936,7 +967,6 @@ out:
 	free(wk.tinfo);
 	free(wk.edges);
 	free(wk.threads);
-	free(header);
 	stats->pause_ms = now_ms() - t0;
 	return rc;
 }

@@ -30,17 +30,16 @@ struct asnap_walk_stats {
 	uint64_t objects;
 	uint64_t tracked;
 	uint64_t edges;
-	uint64_t missing_edges;  /* referents that vanished between passes */
 	uint64_t file_bytes;
-	double walk_ms;          /* discovering and writing the objects */
+	double walk_ms;          /* finding and writing the objects */
 	double pause_ms;         /* the whole call: what the caller waited */
 };
 
 /*
  * Write a snapshot of every object the collector tracks, and everything
  * they reference, to `path` (through a temporary file renamed on success).
- * header_json is the header object (docs/FORMAT.md); the walk adds the
- * "objects" and "edges" counts to it. Requires the GIL.
+ * header_json is the header object (docs/FORMAT.md), written as given; the
+ * counts go to the trailer, known only at the end. Requires the GIL.
  * Returns 0, or -1 with *err filled.
  */
 int asnap_walk_snapshot(const char *path, const char *header_json,

@@ -277,3 +277,35 @@ class SecretTest(TempDirTest):
         path2 = asyncsnap.take(self.path("v.snap"), fsync=False, values=True)
         self.assertIn(SECRET.encode(), zstd_decompress(path2))
         del secret, c, d, b
+
+
+class SitesTest(TempDirTest):
+    def test_coroutine_origin_and_task_creation_sites(self):
+        out = {}
+
+        async def sleeper():
+            await asyncio.sleep(60)
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            loop.set_debug(True)  # keeps each task's creation stack
+            out["task"] = loop.create_task(sleeper())  # TASK CREATED
+            out["coro"] = sleeper()  # CORO CREATED
+            await asyncio.sleep(0)
+            out["snap"] = snapshot(self)
+            out["coro"].close()
+            out["task"].cancel()
+
+        old = sys.get_coroutine_origin_tracking_depth()
+        sys.set_coroutine_origin_tracking_depth(2)
+        self.addCleanup(sys.set_coroutine_origin_tracking_depth, old)
+        with open(__file__) as f:
+            text = f.read().splitlines()
+        task_line = [i for i, t in enumerate(text, 1) if "# TASK CREATED" in t][0]
+        coro_line = [i for i, t in enumerate(text, 1) if "# CORO CREATED" in t][0]
+        asyncio.run(main())
+        _, _, by = out["snap"]
+        created = by[id(out["task"])]["task"]["created"]
+        self.assertEqual(created[-1], [__file__, task_line, "main"])
+        origin = by[id(out["coro"])]["coroutine"]["origin"]
+        self.assertEqual(origin[0], [__file__, coro_line, "main"])
