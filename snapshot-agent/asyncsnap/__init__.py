@@ -1,40 +1,87 @@
 """asyncsnap agent: snapshots of a running Python program's object graph.
 
     import asyncsnap
-    path = asyncsnap.take()          # ./<prog>-<pid>-<seq>.snap
+    path = asyncsnap.take()             # ./<prog>-<pid>-<seq>.snap
+    path = asyncsnap.take(fork=True)    # the parent pauses for the fork alone
+    asyncsnap.install()                 # a snapshot on every SIGUSR1
+
+or, without touching the program:
+
+    python -m asyncsnap run [--dir D] [--signal SIG] [--no-fork] script.py [args...]
 
 The snapshot holds every object the cycle collector tracks and everything
 they reference, with types, sizes, reference counts and edges; never the
 contents of strings or bytes unless values=True. Analyze it offline with the
-`asyncsnap` command (`asyncsnap info FILE`).
+`asyncsnap` command (`asyncsnap info FILE`). docs/AGENT.md has the details.
 """
 
+import _thread
+import gc
+import io
 import itertools
 import json
 import os
+import platform
 import re
+import signal
 import sys
 import threading
 import time
+import types
+import warnings
+from importlib.machinery import ModuleSpec as _ModuleSpec
 
 from . import _agent
 
-__all__ = ["take", "SnapshotError", "__version__"]
+__all__ = ["take", "install", "uninstall", "SnapshotError", "__version__"]
 
 __version__ = _agent.VERSION
 SnapshotError = _agent.SnapshotError
 
 _seq = itertools.count(1)
-_lock = threading.Lock()
+# Serializes take() between threads. Reentrant so that a take() reached from
+# inside another one on the same thread (a finalizer run by collect=True, an
+# application signal handler) cannot deadlock; the C walk itself runs no
+# Python code, so walks never nest.
+_lock = threading.RLock()
+# How many take() calls are in progress (on any thread). The signal handler
+# drops a signal that arrives while this is non-zero instead of nesting.
+_active = 0
+# Snapshot children of fork mode that have not been reaped yet: pid -> path.
+_children = {}
+# True in a fork-mode snapshot child, which must do nothing but write and exit.
+_in_snapshot_child = False
+
+# Exit status of a fork-mode child that failed and said why on stderr.
+_EXIT_REPORTED = 3
+
+
+# --------------------------------------------------------------------------
+# Reading the process without running application code
+
+
+# The module object's own __dict__ slot. Reading it through the descriptor
+# runs C only, even for a ModuleType subclass that overrides __getattribute__
+# (lazy loaders do), where vars(mod) or getattr would run that override.
+_module_dict = types.ModuleType.__dict__["__dict__"].__get__
+
+
+def _mod_dict(mod):
+    """The __dict__ of a module object, or None for anything else."""
+    if not issubclass(type(mod), types.ModuleType):
+        return None
+    d = _module_dict(mod)
+    return d if type(d) is dict else None
 
 
 def _program():
     """The program's name as used in file names: script or module name."""
-    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
+    argv0 = sys.argv[0] if sys.argv and type(sys.argv[0]) is str else ""
     if argv0 in ("", "-c", "-m"):
-        main = sys.modules.get("__main__")
-        spec = getattr(main, "__spec__", None)
-        argv0 = spec.name if spec is not None and spec.name else "python"
+        d = _mod_dict(sys.modules.get("__main__")) or {}
+        spec = d.get("__spec__")
+        name = spec.name if issubclass(type(spec), _ModuleSpec) else None
+        argv0 = name if type(name) is str and name else "python"
     name = os.path.basename(argv0)
     if name.endswith(".py"):
         name = name[:-3]
@@ -43,10 +90,48 @@ def _program():
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "python"
 
 
-def _process_start():
+def _stdlib_dir():
+    d = _mod_dict(os) or {}
+    f = d.get("__file__")
+    return os.path.dirname(f) if type(f) is str else None
+
+
+_STDLIB = _stdlib_dir()
+_SITE_DIRS = ("site-packages", "dist-packages")
+
+
+def _is_stdlib(file):
+    if _STDLIB is None or not file.startswith(_STDLIB + os.sep):
+        return False
+    return file[len(_STDLIB) + 1:].split(os.sep, 1)[0] not in _SITE_DIRS
+
+
+def _packages():
+    """{top-level module name: version} of the imported non-stdlib modules
+    that declare a version.
+
+    Only a __version__ that is a plain str in the module's own __dict__
+    counts: no getattr (a module __getattr__ would run), no
+    importlib.metadata (file IO and imports, in a signal handler)."""
+    found = {}
+    for name, mod in list(sys.modules.items()):
+        if type(name) is not str or "." in name or name in ("__main__", "__mp_main__"):
+            continue
+        d = _mod_dict(mod)
+        if d is None:
+            continue
+        version = d.get("__version__")
+        file = d.get("__file__")
+        if type(version) is not str or type(file) is not str or _is_stdlib(file):
+            continue
+        found[name] = version[:64]
+    return dict(sorted(found.items()))
+
+
+def _process_start(pid=None):
     """Process start time in seconds since the epoch, or None."""
     try:
-        with open("/proc/self/stat", "rb") as f:
+        with open("/proc/%s/stat" % (pid or "self"), "rb") as f:
             stat = f.read()
         # field 22 (starttime, in clock ticks since boot) comes after the
         # parenthesised command name, which may itself contain spaces
@@ -60,18 +145,17 @@ def _process_start():
     return None
 
 
-def _rss():
+def _rss(pid=None):
     try:
-        with open("/proc/self/statm", "rb") as f:
+        with open("/proc/%s/statm" % (pid or "self"), "rb") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
 
 
-def _gc_state():
-    import gc
+def _gc_state(enabled):
     state = {
-        "enabled": gc.isenabled(),
+        "enabled": enabled,
         "counts": list(gc.get_count()),
         "thresholds": list(gc.get_threshold()),
         "generations": gc.get_stats(),
@@ -82,13 +166,21 @@ def _gc_state():
     return state
 
 
-def _header(seq, values):
-    import platform
-    argv = list(sys.argv)
+def _cwd():
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+def _header(seq, values, *, gc_enabled, pid=None, now=None, fork_ms=None):
+    """The JSON header (SPEC section 3). pid and now describe the process
+    snapshotted: in fork mode the parent, not the child writing it."""
+    argv = [a if type(a) is str else repr(type(a)) for a in sys.argv]
     if not values:
         # the program name stays; its arguments may carry secrets
         argv = argv[:1] + ["<redacted>"] * (len(argv) - 1)
-    return {
+    header = {
         "producer": "asyncsnap-agent " + __version__,
         "python": {
             "implementation": platform.python_implementation(),
@@ -96,45 +188,309 @@ def _header(seq, values):
             "hexversion": sys.hexversion,
         },
         "platform": sys.platform,
-        "pid": os.getpid(),
-        "process_start": _process_start(),
+        "pid": pid or os.getpid(),
+        "process_start": _process_start(pid),
         "program": _program(),
         "argv": argv,
-        "time": time.time(),
+        "executable": sys.executable or None,
+        "cwd": _cwd(),
+        # never the values: they are where secrets live
+        "environ": {"count": len(os.environ)},
+        "time": now if now is not None else time.time(),
         "seq": seq,
-        "gc": _gc_state(),
-        "rss": _rss(),
+        "gc": _gc_state(gc_enabled),
+        "rss": _rss(pid),
         "values": bool(values),
+        "fork": fork_ms is not None,
+        "packages": _packages(),
     }
+    if fork_ms is not None:
+        header["fork_ms"] = round(fork_ms, 3)
+    return header
 
 
-def _default_path(seq):
-    directory = os.environ.get("ASYNCSNAP_DIR") or os.getcwd()
+def _default_path(seq, directory=None):
+    directory = directory or os.environ.get("ASYNCSNAP_DIR") or os.getcwd()
     return os.path.join(directory, "%s-%d-%d.snap" % (_program(), os.getpid(), seq))
 
 
-def take(path=None, *, fork=False, values=False, level=0, fsync=True):
+def _say_failed(exc):
+    """One line on stderr, written past sys.stderr: safe in a signal handler
+    that interrupted a write to it, and in a fork child (no buffers)."""
+    if isinstance(exc, SnapshotError):
+        reason = str(exc) or "unknown error"
+    else:
+        reason = ("%s: %s" % (type(exc).__name__, exc)).rstrip(": ")
+    line = "asyncsnap: snapshot failed: %s\n" % " ".join(reason.split())
+    try:
+        os.write(2, line.encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------
+# take()
+
+
+def take(path=None, *, fork=False, values=False, collect=False, level=0, fsync=True):
     """Write a snapshot of the heap and return its path.
 
-    path   -- where to write; default $ASYNCSNAP_DIR (else the current
-              directory) / <prog>-<pid>-<seq>.snap
-    fork   -- not supported yet: raises SnapshotError
-    values -- also record the first 64 bytes of every str and bytes object
-              (and argv); off by default so that snapshots hold no secrets
-    level  -- zstd compression level (0: default)
-    fsync  -- flush the file to disk before it appears under its name
+    path    -- where to write; default $ASYNCSNAP_DIR (else the current
+               directory) / <prog>-<pid>-<seq>.snap
+    fork    -- fork, and let the child walk the heap and write the file while
+               this process goes on: the pause here is the fork alone. The
+               path is returned at once; the file appears there, complete,
+               when the child is done (it is renamed into place), or not at
+               all, and a failure is reported by the child as one line on
+               stderr instead of an exception
+    values  -- also record the first 64 bytes of every str and bytes object
+               (and argv); off by default so that snapshots hold no secrets
+    collect -- run gc.collect() first (in this process, also in fork mode);
+               by default no collection is ever run, so that garbage cycles
+               show up in the snapshot
+    level   -- zstd compression level (0: default)
+    fsync   -- flush the file to disk before it appears under its name
 
     The file appears complete or not at all: it is written to a temporary
     name beside path (mode 0600) and renamed. Raises SnapshotError with
-    the reason when the snapshot cannot be written.
+    the reason when the snapshot cannot be written (or, with fork=True,
+    when the process cannot fork).
     """
-    if fork:
-        raise SnapshotError("fork mode is not available yet")
+    return _take(path, None, fork, values, collect, level, fsync)
+
+
+def _take(path, directory, fork, values, collect, level, fsync):
+    global _active
     with _lock:
-        seq = next(_seq)
-    if path is None:
-        path = _default_path(seq)
-    path = os.fspath(path)
-    header = json.dumps(_header(seq, values))
-    _agent.snapshot(path, header, values=values, level=level, fsync=fsync)
+        _active += 1
+        try:
+            if isinstance(level, bool) or not isinstance(level, int):
+                raise TypeError("level must be an int, not %s" % type(level).__name__)
+            seq = next(_seq)
+            if path is None:
+                path = _default_path(seq, directory)
+            path = os.fspath(path)
+            if collect:
+                gc.collect()
+            if fork:
+                _take_forked(path, seq, values, level, fsync)
+            else:
+                _take_here(path, seq, values, level, fsync)
+        finally:
+            _active -= 1
     return path
+
+
+def _take_here(path, seq, values, level, fsync):
+    # No collection may run between here and the walk (the C walk pauses the
+    # collector itself; this covers building the header): a collection would
+    # free the very garbage cycles a snapshot is taken to find.
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        header = json.dumps(_header(seq, values, gc_enabled=was))
+        _agent.snapshot(path, header, values=values, level=level, fsync=fsync)
+    finally:
+        if was:
+            gc.enable()
+
+
+# --------------------------------------------------------------------------
+# fork mode
+
+_FORK_WARNING = re.compile(r"This process \(pid=\d+\) is multi-threaded, use of fork\(\) "
+                           r"may lead to deadlocks in the child\.")
+
+
+def _fork():
+    """os.fork() without the DeprecationWarning that 3.12+ emits when the
+    process has threads (our own reaper threads, or the application's).
+
+    The child only walks the heap in C and writes a file, so that warning
+    does not apply to it. Exactly that warning is silenced: one "ignore"
+    filter for its text is put in front of warnings.filters for the fork
+    and taken out again. warnings.catch_warnings() would do it too, but it
+    swaps the whole list and bumps the filters' version, which re-arms the
+    "default" action for every warning the application has already seen."""
+    if sys.version_info < (3, 12):
+        return os.fork()
+    entry = ("ignore", _FORK_WARNING, DeprecationWarning, None, 0)
+    filters = warnings.filters
+    filters.insert(0, entry)
+    try:
+        return os.fork()
+    finally:
+        for i, f in enumerate(filters):
+            if f is entry:
+                del filters[i]
+                break
+
+
+_ALL_SIGNALS = signal.valid_signals() if hasattr(signal, "valid_signals") else set()
+
+
+def _take_forked(path, seq, values, level, fsync):
+    if not hasattr(os, "fork"):
+        raise SnapshotError("fork mode needs os.fork(), which this platform lacks")
+    now = time.time()
+    parent = os.getpid()  # not os.getppid() in the child: the parent may be gone
+    _flush_stdio()
+    # The child starts with the collector off (so nothing it runs before the
+    # walk can collect) and with every signal blocked (so no Python signal
+    # handler, and no exception it raises, can run before the child is inside
+    # the guard that ends it with os._exit). The parent gets both back at
+    # once.
+    was = gc.isenabled()
+    gc.disable()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
+    # CLOCK_MONOTONIC is system-wide: the child subtracts it from its own
+    # reading to tell how long fork() took.
+    t_fork = time.monotonic()
+    try:
+        pid = _fork()
+    except BaseException as e:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if was:
+            gc.enable()
+        if isinstance(e, (OSError, RuntimeError)):
+            raise SnapshotError("cannot fork: %s" % e) from None
+        raise
+    if pid == 0:
+        try:
+            _child(path, seq, values, level, fsync, was, parent, now, t_fork, mask)
+        finally:
+            os._exit(_EXIT_REPORTED)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    if was:
+        gc.enable()
+    _reap_later(pid, path)
+
+
+def _flush_stdio():
+    """Flush the standard streams before forking, so that nothing buffered
+    is ever written twice. Only the interpreter's own stream types are
+    flushed: a replacement object's flush() would be application code."""
+    for stream in (sys.stdout, sys.stderr):
+        if type(stream) in (io.TextIOWrapper, io.BufferedWriter):
+            try:
+                stream.flush()
+            except Exception:  # a closed or broken stream, a reentrant call
+                pass
+
+
+def _child(path, seq, values, level, fsync, gc_enabled, parent, now, t_fork, mask):
+    """The fork-mode child: walk, write, _exit. Never returns."""
+    global _in_snapshot_child
+    fork_ms = (time.monotonic() - t_fork) * 1e3
+    _in_snapshot_child = True
+    code = _EXIT_REPORTED
+    try:
+        # Nothing of the application's may run here: the Python signal
+        # handlers are reset (an application handler closing connections
+        # would close the parent's), and signals must not reach the
+        # parent's event loop through the wakeup fd both share.
+        try:
+            signal.set_wakeup_fd(-1)
+        except (ValueError, OSError):
+            pass
+        for signum in _ALL_SIGNALS:
+            try:
+                if callable(signal.getsignal(signum)):
+                    signal.signal(signum, signal.SIG_DFL)
+            except (OSError, ValueError, RuntimeError):
+                pass
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        header = json.dumps(_header(seq, values, gc_enabled=gc_enabled, pid=parent,
+                                    now=now, fork_ms=fork_ms))
+        _agent.snapshot(path, header, values=values, level=level, fsync=fsync)
+        code = 0
+    except BaseException as e:
+        _say_failed(e)
+    finally:
+        os._exit(code)
+
+
+def _reap_later(pid, path):
+    """Reap a snapshot child without blocking the application.
+
+    A small thread waits for that one pid (os.waitpid(pid, 0) sleeps
+    without the GIL) and ends with it. The alternatives are worse: a
+    SIGCHLD handler would take the signal from the application (asyncio
+    child watchers, subprocess); a double fork makes the parent wait for
+    the intermediate child, i.e. pay for a second fork of the whole
+    address space, and leaves the grandchild to PID 1, which in a container
+    is often the application itself, which then never reaps it; waitpid(-1)
+    would steal the application's children. The thread exists only while a
+    child runs, and is started with _thread, not threading, so it appears
+    in no threading.enumerate() of the application."""
+    _children[pid] = path
+    try:
+        _thread.start_new_thread(_reap, (pid, path))
+    except RuntimeError:  # at interpreter shutdown: no new threads
+        _reap(pid, path)
+
+
+def _reap(pid, path):
+    try:
+        status = None
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped by the application's waitpid(-1)
+            pass
+        _children.pop(pid, None)
+        if status is None or os.WIFEXITED(status) and os.WEXITSTATUS(status) in (0, _EXIT_REPORTED):
+            return
+        # The child died without reporting (killed, crashed): say so, and
+        # take away its temporary file, which nobody else will.
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            try:
+                name = signal.Signals(sig).name
+            except ValueError:
+                name = "signal %d" % sig
+            reason = "the snapshot process (pid %d) was killed by %s" % (pid, name)
+        else:
+            reason = "the snapshot process (pid %d) exited with status %d" % (
+                pid, os.WEXITSTATUS(status))
+        _remove_partial(path)
+        _say_failed(SnapshotError(reason))
+    except BaseException:
+        pass
+
+
+def _remove_partial(path):
+    """Remove the temporary files of a snapshot to path ('.<name>.XXXXXX.tmp'
+    beside it, as the writer names them)."""
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    directory, base = os.path.split(path)
+    pattern = re.compile(r"\.%s\.[A-Za-z0-9]{6}\.tmp\Z" % re.escape(base))
+    try:
+        for name in os.listdir(directory or "."):
+            if pattern.match(name):
+                try:
+                    os.unlink(os.path.join(directory, name))
+                except OSError:
+                    pass
+    except OSError:
+        pass
+
+
+def _after_fork_in_child():
+    """A child forked by the program (or by us) keeps none of the parent's
+    snapshot bookkeeping: not its children, which it cannot reap, nor a
+    count or a lock held by a thread that does not exist in it."""
+    global _active, _lock
+    _children.clear()
+    _active = 0
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# --------------------------------------------------------------------------
+# the signal trigger
+
+from ._trigger import install, uninstall  # noqa: E402

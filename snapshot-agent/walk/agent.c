@@ -10,12 +10,30 @@
 
 static PyObject *snapshot_error;
 static struct asnap_walk_names names;
+static PyObject *tracemalloc_name; /* "_tracemalloc" */
 
 PyDoc_STRVAR(snapshot_doc,
 "snapshot(path, header, values=False, level=0, fsync=True) -> dict\n"
 "\n"
 "Write a snapshot of the heap to path (atomically, mode 0600). header is\n"
 "the JSON header object. Returns counts and timings; raises SnapshotError.");
+
+/* Whether tracemalloc traces allocations: asked of its C module, if the
+ * program imported it, before the walk starts. */
+static bool tracemalloc_tracing(void)
+{
+	PyObject *mod = tracemalloc_name ? PyImport_GetModule(tracemalloc_name) : NULL;
+	if (!mod) {
+		PyErr_Clear();
+		return false;
+	}
+	PyObject *r = PyObject_CallMethod(mod, "is_tracing", NULL);
+	Py_DECREF(mod);
+	bool on = r == Py_True;
+	Py_XDECREF(r);
+	PyErr_Clear();
+	return on;
+}
 
 static PyObject *agent_snapshot(PyObject *self, PyObject *args, PyObject *kw)
 {
@@ -30,6 +48,7 @@ static PyObject *agent_snapshot(PyObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	struct asnap_walk_options opts = {.values = values != 0, .level = level,
 					  .no_fsync = !do_fsync};
+	opts.tracemalloc = tracemalloc_tracing();
 	struct asnap_walk_stats st;
 	struct asnap_error err = {0};
 	int rc = asnap_walk_snapshot(PyBytes_AS_STRING(path), header, &names, &opts, &st, &err);
@@ -71,6 +90,7 @@ PyMODINIT_FUNC PyInit__agent(void)
 		"A snapshot could not be written; the message says why. Nothing was left behind.",
 		PyExc_Exception, NULL);
 	names.sizeof_name = PyUnicode_InternFromString("__sizeof__");
+	tracemalloc_name = PyUnicode_InternFromString("_tracemalloc");
 	/* 3.12+ static types have no tp_dict; _PyType_Lookup finds it anyway */
 	names.object_sizeof = names.sizeof_name
 		? _PyType_Lookup(&PyBaseObject_Type, names.sizeof_name) : NULL;

@@ -57,6 +57,7 @@ struct thread_root {
 struct walk {
 	const struct asnap_walk_names *names;
 	bool values;
+	bool tracemalloc;
 	bool oom;
 
 	struct ptrmap ids;     /* object -> node id */
@@ -750,8 +751,63 @@ static void attrs_record(struct walk *wk, uint32_t id, PyObject *op)
 	recb_end(&b);
 }
 
+#if PY_VERSION_HEX >= 0x030D0000
+/* exported, no longer declared by the 3.13 headers */
+PyAPI_FUNC(PyObject *) _PyTraceMalloc_GetTraceback(unsigned int domain, uintptr_t ptr);
+#endif
+
+/* tracemalloc frames: (filename, lineno), most recent first */
+static bool tracemalloc_site(PyObject *item, PyObject **file, PyObject **line, PyObject **name)
+{
+	if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2)
+		return false;
+	*file = PyTuple_GET_ITEM(item, 0);
+	*line = PyTuple_GET_ITEM(item, 1);
+	*name = NULL;
+	return true;
+}
+
+/*
+ * Where tracemalloc saw the object allocated. Its traceback comes back as a
+ * new tuple: the one Python allocation of the walk, freed at once (the
+ * collector is paused and the tuple holds only ints and strs).
+ */
+static void alloc_record(struct walk *wk, uint32_t id, PyObject *op)
+{
+	uintptr_t ptr = (uintptr_t)op;
+	if (PyType_IS_GC(Py_TYPE(op)))
+		ptr -= (uintptr_t)header_size(op); /* the block starts at the GC header */
+	PyObject *tb = _PyTraceMalloc_GetTraceback(0, ptr);
+	if (!tb) {
+		PyErr_Clear();
+		return;
+	}
+	if (PyTuple_Check(tb) && PyTuple_GET_SIZE(tb) > 0) {
+		/* reversed into outermost first, like the other site lists */
+		Py_ssize_t n = PyTuple_GET_SIZE(tb);
+		PyObject *rev = PyTuple_New(n);
+		if (rev) {
+			for (Py_ssize_t i = 0; i < n; i++) {
+				PyObject *f = PyTuple_GET_ITEM(tb, n - 1 - i);
+				Py_INCREF(f);
+				PyTuple_SET_ITEM(rev, i, f);
+			}
+			struct recb b;
+			recb_begin(&b, wk, id, "alloc");
+			recb_sites(&b, "traceback", rev, tracemalloc_site);
+			recb_end(&b);
+			Py_DECREF(rev);
+		} else {
+			PyErr_Clear();
+		}
+	}
+	Py_DECREF(tb);
+}
+
 static void describe(struct walk *wk, uint32_t id, PyObject *op)
 {
+	if (wk->tracemalloc)
+		alloc_record(wk, id, op);
 	PyTypeObject *tp = Py_TYPE(op);
 	if (wk->values)
 		write_value(wk, id, op);
@@ -897,7 +953,7 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 			struct asnap_walk_stats *stats, struct asnap_error *err)
 {
 	double t0 = now_ms();
-	struct walk wk = {.names = names, .values = opts->values};
+	struct walk wk = {.names = names, .values = opts->values, .tracemalloc = opts->tracemalloc};
 	int rc = -1;
 	int was_enabled = 0;
 	bool paused = false;

@@ -24,6 +24,7 @@ struct asnap_walk_options {
 	bool values;  /* record str/bytes contents (a short prefix) */
 	int level;    /* zstd level, 0 for the default */
 	bool no_fsync;
+	bool tracemalloc; /* tracemalloc is tracing: record allocation sites */
 };
 
 struct asnap_walk_stats {

@@ -12,11 +12,10 @@ int asnap_retention_compute(struct asnap_graph *g, struct asnap_retention *r,
 			    struct asnap_error *err)
 {
 	*r = (struct asnap_retention){.g = g};
-	if (asnap_graph_index_reverse(g, err) < 0 || asnap_roots_find(g, &r->roots, err) < 0 ||
-	    asnap_scc_compute(g, &r->scc, err) < 0 ||
+	/* The components come out of the dominators' DFS (r->scc is empty). */
+	if (asnap_roots_find(g, &r->roots, err) < 0 ||
 	    asnap_dom_compute(g, &r->roots, &r->scc, &r->dom, err) < 0)
 		goto error;
-	asnap_graph_drop_reverse(g);
 	r->root_of = malloc(((size_t)g->n + 1) * sizeof(*r->root_of));
 	if (!r->root_of) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
@@ -109,8 +108,9 @@ int asnap_cycles_find(const struct asnap_retention *r, struct asnap_cycle **out,
 		members[c]++;
 		if (members[c] > 1)
 			cyclic[c] |= 1;
-		for (uint64_t e = g->edge_start[v]; e < g->edge_start[v + 1]; e++)
-			if (g->edge_target[e] == v && g->edge_kind[e] == ASNAP_EDGE_STRONG)
+		for (uint64_t e = asnap_graph_edge_begin(g, v), end = asnap_graph_edge_end(g, v);
+		     e < end; e++)
+			if (g->edge_target[e] == v && asnap_graph_edge_is_strong(g, e))
 				cyclic[c] |= 1;
 		if (interesting_type[g->type[v]])
 			cyclic[c] |= 2;

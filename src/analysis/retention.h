@@ -24,9 +24,9 @@ struct asnap_retention {
 };
 
 /*
- * Run the pipeline on g: reverse index, roots, components, dominators and
- * retained sizes; the reverse index is dropped again at the end to give
- * its memory back. 0, or -1 with *err.
+ * Run the pipeline on g: roots, then components, dominators and retained
+ * sizes in one go (asnap_dom_compute). None of it needs the reverse index.
+ * 0, or -1 with *err.
  */
 int asnap_retention_compute(struct asnap_graph *g, struct asnap_retention *r,
 			    struct asnap_error *err);

@@ -65,7 +65,7 @@ int asnap_stats_compute(const struct asnap_graph *g, struct asnap_stats *s)
 			s->synthetic++;
 	}
 	for (uint64_t e = 0; e < g->m; e++)
-		if (g->edge_kind[e] == ASNAP_EDGE_WEAK)
+		if (asnap_graph_edge_is_weak(g, e))
 			s->weak_edges++;
 	for (uint64_t i = 0; i < g->nrecords; i++)
 		kinds[g->records[i].kind]++;

@@ -25,9 +25,14 @@ int cmd_dump(int argc, char **argv);
 int cmd_dominators(int argc, char **argv);
 int cmd_cycles(int argc, char **argv);
 int cmd_path(int argc, char **argv);
+int cmd_leaks(int argc, char **argv);
+int cmd_tasks(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 /* "asyncsnap: MESSAGE" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "asyncsnap: warning: MESSAGE" on stderr. */
+void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "asyncsnap: cannot read 'PATH': REASON" on stderr. */
 void cli_file_error(const char *path, const struct asnap_error *err);
 /* A usage error of a command: the message, then where to find help.

@@ -13,6 +13,9 @@ static const struct cli_command commands[] = {
 	{"dominators", cmd_dominators, "what retains memory: roots, top retainers, dominator tree"},
 	{"cycles", cmd_cycles, "reference cycles through coroutines, frames, tracebacks"},
 	{"path", cmd_path, "the shortest chain of references from a root to an object"},
+	{"leaks", cmd_leaks, "the leak checks: findings, what they retain, how to fix them"},
+	{"tasks", cmd_tasks, "every asyncio task: state, await chain, referrers, retained size"},
+	{"diff", cmd_diff, "what grew between snapshots, and what was born and stayed"},
 };
 
 static void usage(FILE *out)

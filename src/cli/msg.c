@@ -18,6 +18,16 @@ void cli_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+void cli_warning(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("asyncsnap: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 void cli_file_error(const char *path, const struct asnap_error *err)
 {
 	cli_error("cannot read '%s': %s", path, err->message[0] ? err->message : "unknown error");

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "graph/bigarray.h"
 #include "graph/graph.h"
 
 /* The most nodes a header's size hint may make us reserve per file byte. */
@@ -17,14 +18,14 @@ struct builder {
 	uint64_t cap_m;
 	uint64_t cap_records;
 	uint64_t cap_roots;
+	uint32_t cap_hi;
 };
 
-static bool grow(void **p, size_t elem, uint64_t old_cap, uint64_t new_cap)
+static bool grow(void **p, size_t elem, uint64_t new_cap)
 {
-	(void)old_cap;
 	if (new_cap > SIZE_MAX / elem)
 		return false;
-	void *q = realloc(*p, (size_t)new_cap * elem);
+	void *q = asnap_big_realloc(*p, (size_t)new_cap, elem);
 	if (!q)
 		return false;
 	*p = q;
@@ -39,19 +40,21 @@ static bool reserve_nodes(struct builder *b, uint64_t want)
 	uint64_t cap = b->cap_n ? b->cap_n : 1024;
 	while (cap < want)
 		cap *= 2;
-	if (cap > UINT32_MAX)
-		cap = UINT32_MAX;
-	if (!grow((void **)&g->addr, sizeof(*g->addr), b->cap_n, cap) ||
-	    !grow((void **)&g->type, sizeof(*g->type), b->cap_n, cap) ||
-	    !grow((void **)&g->size, sizeof(*g->size), b->cap_n, cap) ||
-	    !grow((void **)&g->refcnt, sizeof(*g->refcnt), b->cap_n, cap) ||
-	    !grow((void **)&g->flags, sizeof(*g->flags), b->cap_n, cap) ||
-	    !grow((void **)&g->edge_start, sizeof(*g->edge_start), b->cap_n + 1, cap + 1))
+	if (cap > UINT32_MAX - 1)
+		cap = UINT32_MAX - 1;
+	if (!grow((void **)&g->addr, sizeof(*g->addr), cap) ||
+	    !grow((void **)&g->type, sizeof(*g->type), cap) ||
+	    !grow((void **)&g->size, sizeof(*g->size), cap) ||
+	    !grow((void **)&g->refcnt, sizeof(*g->refcnt), cap) ||
+	    !grow((void **)&g->flags, sizeof(*g->flags), cap) ||
+	    !grow((void **)&g->edge_off, sizeof(*g->edge_off), cap + 1))
 		return false;
 	b->cap_n = (uint32_t)cap;
 	return true;
 }
 
+/* Growth doubles; large blocks are remapped by realloc, not copied, and
+ * pages never written are never resident. */
 static bool reserve_edges(struct builder *b, uint64_t want)
 {
 	struct asnap_graph *g = b->g;
@@ -60,11 +63,30 @@ static bool reserve_edges(struct builder *b, uint64_t want)
 	uint64_t cap = b->cap_m ? b->cap_m : 4096;
 	while (cap < want)
 		cap *= 2;
-	if (!grow((void **)&g->edge_target, sizeof(*g->edge_target), b->cap_m, cap) ||
-	    !grow((void **)&g->edge_label, sizeof(*g->edge_label), b->cap_m, cap) ||
-	    !grow((void **)&g->edge_kind, sizeof(*g->edge_kind), b->cap_m, cap))
+	if (!grow((void **)&g->edge_target, sizeof(*g->edge_target), cap) ||
+	    !grow((void **)&g->edge_label, sizeof(*g->edge_label), cap) ||
+	    !grow((void **)&g->edge_weak, 1, cap / 8 + 1))
 		return false;
 	b->cap_m = cap;
+	return true;
+}
+
+/* Edge offset of node v (v <= g->n) is m. */
+static bool set_start(struct builder *b, uint32_t v, uint64_t m)
+{
+	struct asnap_graph *g = b->g;
+	g->edge_off[v] = (uint32_t)m;
+	while (((uint64_t)g->nedge_hi + 1) << 32 <= m) {
+		if (g->nedge_hi == b->cap_hi) {
+			uint32_t cap = b->cap_hi ? b->cap_hi * 2 : 4;
+			uint32_t *hi = realloc(g->edge_hi, cap * sizeof(*hi));
+			if (!hi)
+				return false;
+			g->edge_hi = hi;
+			b->cap_hi = cap;
+		}
+		g->edge_hi[g->nedge_hi++] = v;
+	}
 	return true;
 }
 
@@ -73,14 +95,21 @@ static bool add_edges(struct builder *b, const struct asnap_edge *e, uint32_t n)
 	struct asnap_graph *g = b->g;
 	if (!reserve_edges(b, g->m + n))
 		return false;
-	for (uint32_t i = 0; i < n; i++) {
-		g->edge_target[g->m + i] = e[i].target;
-		g->edge_label[g->m + i] = e[i].label;
-		g->edge_kind[g->m + i] = e[i].kind;
+	uint32_t *target = g->edge_target + g->m, *label = g->edge_label + g->m;
+	uint8_t *weak = g->edge_weak;
+	uint64_t m = g->m;
+	for (uint32_t i = 0; i < n; i++, m++) {
+		target[i] = e[i].target;
+		label[i] = e[i].label;
+		/* every byte is assigned when its first bit is */
+		uint8_t bit = (uint8_t)((e[i].kind == ASNAP_EDGE_WEAK) << (m & 7));
+		if (m & 7)
+			weak[m >> 3] |= bit;
+		else
+			weak[m >> 3] = bit;
 	}
-	g->m += n;
-	g->edge_start[g->n] = g->m;
-	return true;
+	g->m = m;
+	return set_start(b, g->n, g->m);
 }
 
 static bool add_node(struct builder *b, const struct asnap_node *node)
@@ -92,12 +121,12 @@ static bool add_node(struct builder *b, const struct asnap_node *node)
 	g->addr[v] = node->addr;
 	g->type[v] = node->type;
 	g->size[v] = node->size;
-	g->refcnt[v] = node->refcnt;
-	g->flags[v] = node->flags;
-	g->edge_start[v] = g->m;
+	g->refcnt[v] = node->refcnt > UINT32_MAX ? UINT32_MAX : (uint32_t)node->refcnt;
+	g->flags[v] = (uint8_t)node->flags;
 	g->n++;
-	g->edge_start[g->n] = g->m;
-	return add_edges(b, node->edges, node->nedges);
+	if (node->nedges)
+		return add_edges(b, node->edges, node->nedges);
+	return set_start(b, g->n, g->m);
 }
 
 static bool copy_value(struct asnap_arena *a, struct asnap_value *dst,
@@ -121,7 +150,7 @@ static bool add_record(struct builder *b, const struct asnap_record *rec)
 	struct asnap_graph *g = b->g;
 	if (g->nrecords == b->cap_records) {
 		uint64_t cap = b->cap_records ? b->cap_records * 2 : 256;
-		if (!grow((void **)&g->records, sizeof(*g->records), b->cap_records, cap))
+		if (!grow((void **)&g->records, sizeof(*g->records), cap))
 			return false;
 		b->cap_records = cap;
 	}
@@ -145,7 +174,7 @@ static bool add_root(struct builder *b, const struct asnap_root *root)
 	struct asnap_graph *g = b->g;
 	if (g->nroots == b->cap_roots) {
 		uint64_t cap = b->cap_roots ? b->cap_roots * 2 : 64;
-		if (!grow((void **)&g->roots, sizeof(*g->roots), b->cap_roots, cap))
+		if (!grow((void **)&g->roots, sizeof(*g->roots), cap))
 			return false;
 		b->cap_roots = cap;
 	}
@@ -153,7 +182,9 @@ static bool add_root(struct builder *b, const struct asnap_root *root)
 	return true;
 }
 
-/* Reserve what the header says the file holds, within reason. */
+/* Reserve what the header says the file holds, within reason; without an
+ * edge count, four per object (what Python heaps have, give or take):
+ * reserved pages cost nothing until written. */
 static void reserve_from_hints(struct builder *b, const char *json)
 {
 	cJSON *h = cJSON_Parse(json);
@@ -162,11 +193,43 @@ static void reserve_from_hints(struct builder *b, const char *json)
 	uint64_t limit = b->g->file_size * HINT_PER_FILE_BYTE;
 	const cJSON *objects = cJSON_GetObjectItemCaseSensitive(h, "objects");
 	const cJSON *edges = cJSON_GetObjectItemCaseSensitive(h, "edges");
+	uint64_t nodes = 0;
 	if (cJSON_IsNumber(objects) && objects->valuedouble > 0 && objects->valuedouble < (double)limit)
-		reserve_nodes(b, (uint64_t)objects->valuedouble);
+		nodes = (uint64_t)objects->valuedouble;
+	if (nodes)
+		reserve_nodes(b, nodes);
 	if (cJSON_IsNumber(edges) && edges->valuedouble > 0 && edges->valuedouble < (double)limit)
 		reserve_edges(b, (uint64_t)edges->valuedouble);
+	else if (nodes)
+		reserve_edges(b, nodes * 4);
 	cJSON_Delete(h);
+}
+
+static bool reserve_nodes_exact(struct builder *b)
+{
+	struct asnap_graph *g = b->g;
+	uint64_t cap = (uint64_t)g->n + 1;
+	if (!grow((void **)&g->addr, sizeof(*g->addr), cap) ||
+	    !grow((void **)&g->type, sizeof(*g->type), cap) ||
+	    !grow((void **)&g->size, sizeof(*g->size), cap) ||
+	    !grow((void **)&g->refcnt, sizeof(*g->refcnt), cap) ||
+	    !grow((void **)&g->flags, sizeof(*g->flags), cap) ||
+	    !grow((void **)&g->edge_off, sizeof(*g->edge_off), cap + 1))
+		return false;
+	b->cap_n = (uint32_t)cap;
+	return true;
+}
+
+static bool reserve_edges_exact(struct builder *b)
+{
+	struct asnap_graph *g = b->g;
+	uint64_t cap = g->m + 1;
+	if (!grow((void **)&g->edge_target, sizeof(*g->edge_target), cap) ||
+	    !grow((void **)&g->edge_label, sizeof(*g->edge_label), cap) ||
+	    !grow((void **)&g->edge_weak, 1, cap / 8 + 1))
+		return false;
+	b->cap_m = cap;
+	return true;
 }
 
 static int cmp_record(const void *a, const void *b)
@@ -192,7 +255,7 @@ struct asnap_graph *asnap_graph_load(const char *path, struct asnap_error *err)
 	g->version = asnap_reader_version(g->strings);
 	if (!reserve_nodes(&b, 1))
 		goto nomem;
-	g->edge_start[0] = 0;
+	g->edge_off[0] = 0;
 
 	struct asnap_item it;
 	int rc;
@@ -229,6 +292,11 @@ struct asnap_graph *asnap_graph_load(const char *path, struct asnap_error *err)
 	}
 	if (rc < 0)
 		goto error;
+	/* Give back what the hints or the doubling reserved beyond the end. */
+	if (b.cap_n > g->n + 1u && !reserve_nodes_exact(&b))
+		goto nomem;
+	if (b.cap_m > g->m + 1u && !reserve_edges_exact(&b))
+		goto nomem;
 	if (g->nrecords > 1)
 		qsort(g->records, g->nrecords, sizeof(*g->records), cmp_record);
 	return g;
@@ -248,10 +316,11 @@ void asnap_graph_destroy(struct asnap_graph *g)
 	free(g->size);
 	free(g->refcnt);
 	free(g->flags);
-	free(g->edge_start);
+	free(g->edge_off);
+	free(g->edge_hi);
 	free(g->edge_target);
 	free(g->edge_label);
-	free(g->edge_kind);
+	free(g->edge_weak);
 	free(g->records);
 	free(g->roots);
 	free(g->header_json);
@@ -303,17 +372,18 @@ int asnap_graph_index_reverse(struct asnap_graph *g, struct asnap_error *err)
 	if (g->m >= UINT32_MAX)
 		return asnap_error_set(err, ASNAP_ERR_LIMIT,
 				       "more than %u references: too many to analyze", UINT32_MAX - 1);
-	uint32_t *start = calloc((size_t)g->n + 1, sizeof(*start));
+	uint32_t *start = asnap_big_zalloc((size_t)g->n + 1, sizeof(*start));
 	if (!start)
 		return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory indexing references");
+	const uint32_t *et = g->edge_target;
 	uint64_t strong = 0;
 	for (uint64_t e = 0; e < g->m; e++) {
-		if (g->edge_kind[e] != ASNAP_EDGE_STRONG)
+		if (asnap_graph_edge_is_weak(g, e))
 			continue;
-		start[g->edge_target[e]]++;
+		start[et[e]]++;
 		strong++;
 	}
-	uint32_t *source = malloc((strong ? strong : 1) * sizeof(*source));
+	uint32_t *source = asnap_big_alloc(strong ? strong : 1, sizeof(*source));
 	if (!source) {
 		free(start);
 		return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory indexing references");
@@ -326,14 +396,34 @@ int asnap_graph_index_reverse(struct asnap_graph *g, struct asnap_error *err)
 		start[v] = sum;
 	}
 	start[g->n] = sum;
+	const uint32_t *off = g->edge_off; /* m < 2^32: the low words are the offsets */
 	for (uint32_t v = g->n; v-- > 0;)
-		for (uint64_t e = g->edge_start[v + 1]; e-- > g->edge_start[v];)
-			if (g->edge_kind[e] == ASNAP_EDGE_STRONG)
-				source[--start[g->edge_target[e]]] = v;
+		for (uint32_t e = off[v + 1]; e-- > off[v];)
+			if (asnap_graph_edge_is_strong(g, e))
+				source[--start[et[e]]] = v;
 	g->rev_start = start;
 	g->rev_source = source;
 	g->m_strong = strong;
 	return 0;
+}
+
+int asnap_graph_set_edge_offsets(struct asnap_graph *g, const uint64_t *start,
+				 struct asnap_error *err)
+{
+	struct builder b = {.g = g};
+	free(g->edge_off);
+	free(g->edge_hi);
+	g->edge_hi = NULL;
+	g->nedge_hi = 0;
+	g->edge_off = asnap_big_alloc((size_t)g->n + 1, sizeof(*g->edge_off));
+	if (!g->edge_off)
+		goto nomem;
+	for (uint32_t v = 0; v <= g->n; v++)
+		if (!set_start(&b, v, start[v]))
+			goto nomem;
+	return 0;
+nomem:
+	return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
 }
 
 void asnap_graph_drop_reverse(struct asnap_graph *g)
@@ -368,10 +458,11 @@ uint32_t asnap_graph_find_addr(const struct asnap_graph *g, uint64_t addr)
 uint64_t asnap_graph_edge_between(const struct asnap_graph *g, uint32_t v, uint32_t w)
 {
 	uint64_t strong = UINT64_MAX, any = UINT64_MAX;
-	for (uint64_t e = g->edge_start[v]; e < g->edge_start[v + 1]; e++) {
+	for (uint64_t e = asnap_graph_edge_begin(g, v), end = asnap_graph_edge_end(g, v); e < end;
+	     e++) {
 		if (g->edge_target[e] != w)
 			continue;
-		if (g->edge_kind[e] == ASNAP_EDGE_STRONG) {
+		if (asnap_graph_edge_is_strong(g, e)) {
 			if (g->edge_label[e])
 				return e;
 			if (strong == UINT64_MAX)

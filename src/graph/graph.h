@@ -20,12 +20,27 @@ struct asnap_graph {
 	uint64_t *addr;
 	uint32_t *type;        /* string id */
 	uint64_t *size;
-	uint64_t *refcnt;
-	uint32_t *flags;
-	uint64_t *edge_start;  /* n + 1 entries: edges of v are [edge_start[v], edge_start[v+1]) */
+	/* Reference counts of 2^32 - 1 and more are all stored as UINT32_MAX
+	 * (saturated): a count that large already says "held from outside" to
+	 * the roots rule, and no other use needs it exact. */
+	uint32_t *refcnt;
+	uint8_t *flags;        /* ASNAP_NODE_*; format v1 defines bits 0-2 only */
+
+	/*
+	 * Outgoing edges in CSR: the edges of v are [asnap_graph_edge_begin(g, v),
+	 * asnap_graph_edge_end(g, v)). The offsets are 32 bits wide; a snapshot
+	 * with more than 2^32 edges lists in edge_hi the nodes where the offsets
+	 * pass each multiple of 2^32 (nedge_hi entries, non-decreasing, usually
+	 * none), and the accessors add it back. Use the accessors.
+	 */
+	uint32_t *edge_off;    /* n + 1 entries: low 32 bits of the offsets */
+	uint32_t *edge_hi;
+	uint32_t nedge_hi;
 	uint32_t *edge_target;
-	uint32_t *edge_label;
-	uint8_t *edge_kind;
+	uint32_t *edge_label;  /* string id, 0 for none */
+	/* A bit per edge, set for weak ones (the only other kind in format v1;
+	 * use asnap_graph_edge_kind/asnap_graph_edge_is_strong). */
+	uint8_t *edge_weak;
 
 	struct asnap_record *records; /* sorted by node id; props live in `arena` */
 	uint64_t nrecords;
@@ -44,12 +59,44 @@ struct asnap_graph {
 	 * Reverse adjacency of the strong edges only (weak ones never keep
 	 * anything alive), NULL until asnap_graph_index_reverse: the sources of
 	 * v's incoming strong edges are rev_source[rev_start[v] ..
-	 * rev_start[v+1]), in increasing order, once per edge.
+	 * rev_start[v+1]), in increasing order, once per edge. The retention
+	 * pipeline does not need it.
 	 */
 	uint32_t *rev_start;   /* n + 1 entries */
 	uint32_t *rev_source;
 	uint64_t m_strong;     /* strong edges */
 };
+
+/* The first edge of v. */
+static inline uint64_t asnap_graph_edge_begin(const struct asnap_graph *g, uint32_t v)
+{
+	uint64_t e = g->edge_off[v];
+	for (uint32_t k = 0; k < g->nedge_hi && g->edge_hi[k] <= v; k++)
+		e += (uint64_t)1 << 32;
+	return e;
+}
+
+/* One past the last edge of v. */
+static inline uint64_t asnap_graph_edge_end(const struct asnap_graph *g, uint32_t v)
+{
+	return asnap_graph_edge_begin(g, v + 1);
+}
+
+static inline bool asnap_graph_edge_is_weak(const struct asnap_graph *g, uint64_t e)
+{
+	return (g->edge_weak[e >> 3] >> (e & 7)) & 1;
+}
+
+static inline bool asnap_graph_edge_is_strong(const struct asnap_graph *g, uint64_t e)
+{
+	return !asnap_graph_edge_is_weak(g, e);
+}
+
+/* enum asnap_edge_kind of edge e. */
+static inline uint8_t asnap_graph_edge_kind(const struct asnap_graph *g, uint64_t e)
+{
+	return asnap_graph_edge_is_weak(g, e) ? ASNAP_EDGE_WEAK : ASNAP_EDGE_STRONG;
+}
 
 /* "No node": larger than any node id (ids stop at 0xFFFFFFFD). */
 #define ASNAP_NO_NODE UINT32_MAX
@@ -75,6 +122,14 @@ const struct asnap_record *asnap_graph_records(const struct asnap_graph *g, uint
 int asnap_graph_index_reverse(struct asnap_graph *g, struct asnap_error *err);
 /* Free the reverse adjacency (e.g. once dominators are computed). */
 void asnap_graph_drop_reverse(struct asnap_graph *g);
+
+/*
+ * Set the edge offsets of an n-node graph from 64-bit ones (start[v] for
+ * v in 0..n, non-decreasing): fills edge_off, edge_hi and nedge_hi. For
+ * graphs built in memory. 0, or -1 with *err (out of memory).
+ */
+int asnap_graph_set_edge_offsets(struct asnap_graph *g, const uint64_t *start,
+				 struct asnap_error *err);
 
 /* Strong edges into v; needs the reverse adjacency. */
 static inline uint32_t asnap_graph_in_degree(const struct asnap_graph *g, uint32_t v)

@@ -80,9 +80,10 @@ int asnap_path_from_roots(const struct asnap_graph *g, const struct asnap_rootse
 		found = ws->pred[target] != ASNAP_NO_NODE;
 		while (!found && head < tail) {
 			uint32_t v = ws->queue[head++];
-			for (uint64_t e = g->edge_start[v]; e < g->edge_start[v + 1]; e++) {
+			for (uint64_t e = asnap_graph_edge_begin(g, v), end = asnap_graph_edge_end(g, v);
+			     e < end; e++) {
 				uint32_t w = g->edge_target[e];
-				if (g->edge_kind[e] != ASNAP_EDGE_STRONG ||
+				if (asnap_graph_edge_is_weak(g, e) ||
 				    ws->pred[w] != ASNAP_NO_NODE)
 					continue;
 				ws->pred[w] = v;
@@ -111,9 +112,10 @@ int asnap_path_cycle(const struct asnap_graph *g, const struct asnap_scc *scc, u
 	ws->queue[tail++] = start;
 	while (last == ASNAP_NO_NODE && head < tail) {
 		uint32_t v = ws->queue[head++];
-		for (uint64_t e = g->edge_start[v]; e < g->edge_start[v + 1]; e++) {
+		for (uint64_t e = asnap_graph_edge_begin(g, v), end = asnap_graph_edge_end(g, v);
+		     e < end; e++) {
 			uint32_t w = g->edge_target[e];
-			if (g->edge_kind[e] != ASNAP_EDGE_STRONG || scc->comp[w] != comp)
+			if (asnap_graph_edge_is_weak(g, e) || scc->comp[w] != comp)
 				continue;
 			if (w == start) {
 				last = v;

@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 
+#include "graph/bigarray.h"
 #include "graph/roots.h"
 
 static int push(struct asnap_rootset *rs, struct asnap_root_ref r, struct asnap_error *err)
@@ -30,12 +31,30 @@ int asnap_roots_find(const struct asnap_graph *g, struct asnap_rootset *rs,
 		     struct asnap_error *err)
 {
 	*rs = (struct asnap_rootset){0};
-	if (!g->rev_start)
-		return asnap_error_set(err, ASNAP_ERR_USAGE, "roots need the reverse index");
 	uint8_t *seen = calloc((size_t)g->n / 8 + 1, 1);
-	if (!seen)
-		return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory finding roots");
+	uint32_t *indeg = NULL;
 	int rc = -1;
+	if (!seen)
+		goto nomem;
+	if (!g->rev_start) {
+		/* Only the counts are needed, not the whole reverse index. */
+		if (g->m >= UINT32_MAX) {
+			asnap_error_set(err, ASNAP_ERR_LIMIT,
+					"more than %u references: too many to analyze", UINT32_MAX - 1);
+			goto cleanup;
+		}
+		indeg = asnap_big_zalloc(g->n ? g->n : 1, sizeof(*indeg));
+		if (!indeg)
+			goto nomem;
+		const uint32_t *et = g->edge_target;
+		uint32_t m = (uint32_t)g->m;
+		for (uint32_t e = 0; e < m; e++) {
+			if (e + 16 < m)
+				__builtin_prefetch(&indeg[et[e + 16]]);
+			if (asnap_graph_edge_is_strong(g, e))
+				indeg[et[e]]++;
+		}
+	}
 	for (uint64_t i = 0; i < g->nroots; i++) {
 		const struct asnap_root *r = &g->roots[i];
 		if (r->node >= g->n || test_and_set(seen, r->node))
@@ -50,9 +69,10 @@ int asnap_roots_find(const struct asnap_graph *g, struct asnap_rootset *rs,
 	for (uint32_t v = 0; module && dict && v < g->n; v++) {
 		if (g->type[v] != module)
 			continue;
-		for (uint64_t e = g->edge_start[v]; e < g->edge_start[v + 1]; e++) {
+		for (uint64_t e = asnap_graph_edge_begin(g, v), end = asnap_graph_edge_end(g, v);
+		     e < end; e++) {
 			uint32_t w = g->edge_target[e];
-			if (g->edge_kind[e] != ASNAP_EDGE_STRONG || g->type[w] != dict ||
+			if (asnap_graph_edge_is_weak(g, e) || g->type[w] != dict ||
 			    test_and_set(seen, w))
 				continue;
 			if (push(rs, (struct asnap_root_ref){w, ASNAP_ROOT_MODULE, v, 0}, err))
@@ -63,9 +83,8 @@ int asnap_roots_find(const struct asnap_graph *g, struct asnap_rootset *rs,
 	 * synthetic node (a thread's stack) that nothing points to is held by
 	 * the interpreter, whatever its count says. */
 	for (uint32_t v = 0; v < g->n; v++) {
-		uint32_t indeg = asnap_graph_in_degree(g, v);
-		bool outside = g->refcnt[v] > indeg ||
-			       (indeg == 0 && (g->flags[v] & ASNAP_NODE_SYNTHETIC));
+		uint32_t in = indeg ? indeg[v] : asnap_graph_in_degree(g, v);
+		bool outside = g->refcnt[v] > in || (in == 0 && (g->flags[v] & ASNAP_NODE_SYNTHETIC));
 		if (!outside || test_and_set(seen, v))
 			continue;
 		if (push(rs, (struct asnap_root_ref){v, ASNAP_ROOT_EXTERNAL, 0, 0}, err))
@@ -73,8 +92,12 @@ int asnap_roots_find(const struct asnap_graph *g, struct asnap_rootset *rs,
 	}
 	rs->nreal = rs->count;
 	rc = 0;
+	goto cleanup;
+nomem:
+	asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory finding roots");
 cleanup:
 	free(seen);
+	free(indeg);
 	if (rc)
 		asnap_rootset_release(rs);
 	return rc;
@@ -93,9 +116,10 @@ int asnap_roots_add_unreachable(const struct asnap_graph *g, struct asnap_rootse
 	for (uint32_t v = 0; v < g->n; v++) {
 		if (pre[v] != ASNAP_NO_NODE)
 			continue;
-		for (uint64_t e = g->edge_start[v]; e < g->edge_start[v + 1]; e++) {
+		for (uint64_t e = asnap_graph_edge_begin(g, v), end = asnap_graph_edge_end(g, v);
+		     e < end; e++) {
 			uint32_t w = g->edge_target[e];
-			if (g->edge_kind[e] == ASNAP_EDGE_STRONG && scc->comp[w] != scc->comp[v])
+			if (asnap_graph_edge_is_strong(g, e) && scc->comp[w] != scc->comp[v])
 				test_and_set(entered, scc->comp[w]);
 		}
 	}

@@ -45,8 +45,8 @@ struct asnap_rootset {
 
 /*
  * Find the real roots of g (a node is a root once, by the first rule that
- * names it, in the order above). Needs the reverse adjacency
- * (asnap_graph_index_reverse). 0, or -1 with *err.
+ * names it, in the order above). Uses the reverse adjacency if built, else
+ * counts the strong references to each node itself. 0, or -1 with *err.
  */
 int asnap_roots_find(const struct asnap_graph *g, struct asnap_rootset *rs,
 		     struct asnap_error *err);

@@ -12,7 +12,19 @@
  */
 #include <stdlib.h>
 
+#include "graph/bigarray.h"
 #include "graph/scc.h"
+
+/* Ask for the rindex[] cells of the first edges of a node about to be
+ * scanned, so that their misses overlap instead of queueing. */
+static inline void prefetch_targets(const uint32_t *rindex, const uint32_t *et, uint32_t e,
+				    uint32_t end)
+{
+	if (end - e > 16)
+		end = e + 16;
+	for (; e < end; e++)
+		__builtin_prefetch(&rindex[et[e]]);
+}
 
 int asnap_scc_compute(const struct asnap_graph *g, struct asnap_scc *out, struct asnap_error *err)
 {
@@ -22,33 +34,34 @@ int asnap_scc_compute(const struct asnap_graph *g, struct asnap_scc *out, struct
 		return asnap_error_set(err, ASNAP_ERR_LIMIT,
 				       "more than %u references: too many to analyze", UINT32_MAX - 1);
 	size_t cells = n ? n : 1;
-	uint32_t *rindex = calloc(cells, sizeof(*rindex));
-	uint32_t *stack = malloc(cells * sizeof(*stack));   /* nodes of unfinished components */
-	uint32_t *fnode = malloc(cells * sizeof(*fnode));   /* DFS frames: node ... */
-	uint32_t *fedge = malloc(cells * sizeof(*fedge));   /* ... and its next edge */
-	uint8_t *notroot = calloc(cells / 8 + 1, 1);       /* a bit per node */
+	uint32_t *rindex = asnap_big_zalloc(cells, sizeof(*rindex));
+	uint32_t *stack = asnap_big_alloc(cells, sizeof(*stack)); /* nodes of unfinished components */
+	uint32_t *fnode = asnap_big_alloc(cells, sizeof(*fnode)); /* DFS frames: node ... */
+	uint32_t *fedge = asnap_big_alloc(cells, sizeof(*fedge)); /* ... and its next edge */
+	uint8_t *notroot = asnap_big_zalloc(cells / 8 + 1, 1);   /* a bit per node */
 	int rc = -1;
 	if (!rindex || !stack || !fnode || !fedge || !notroot) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory finding cycles");
 		goto cleanup;
 	}
-	const uint64_t *es = g->edge_start;
+	const uint32_t *es = g->edge_off; /* m < 2^32: the low words are the offsets */
 	const uint32_t *et = g->edge_target;
-	const uint8_t *ek = g->edge_kind;
+	const uint8_t *weak = g->edge_weak;
 	uint32_t index = 1, c = n, sp = 0, ssp = 0;
 	for (uint32_t s = 0; s < n; s++) {
 		if (rindex[s])
 			continue;
 		rindex[s] = index++;
 		fnode[0] = s;
-		fedge[0] = (uint32_t)es[s];
+		fedge[0] = es[s];
+		prefetch_targets(rindex, et, es[s], es[s + 1]);
 		sp = 1;
 		while (sp) {
 			uint32_t v = fnode[sp - 1];
-			uint32_t e = fedge[sp - 1], end = (uint32_t)es[v + 1];
+			uint32_t e = fedge[sp - 1], end = es[v + 1];
 			bool descended = false;
 			for (; e < end; e++) {
-				if (ek[e] != ASNAP_EDGE_STRONG)
+				if ((weak[e >> 3] >> (e & 7)) & 1)
 					continue;
 				uint32_t w = et[e];
 				if (!rindex[w]) {
@@ -56,7 +69,8 @@ int asnap_scc_compute(const struct asnap_graph *g, struct asnap_scc *out, struct
 					fedge[sp - 1] = e;
 					rindex[w] = index++;
 					fnode[sp] = w;
-					fedge[sp] = (uint32_t)es[w];
+					fedge[sp] = es[w];
+					prefetch_targets(rindex, et, es[w], es[w + 1]);
 					sp++;
 					descended = true;
 					break;

@@ -54,7 +54,8 @@ static int render_json_node(FILE *out, const struct asnap_graph *g, uint32_t v,
 		cJSON_AddTrueToObject(o, "synthetic");
 	if (g->flags[v] & ASNAP_NODE_IMMORTAL)
 		cJSON_AddTrueToObject(o, "immortal");
-	for (uint64_t e = g->edge_start[v]; e < g->edge_start[v + 1]; e++) {
+	for (uint64_t e = asnap_graph_edge_begin(g, v), end = asnap_graph_edge_end(g, v); e < end;
+	     e++) {
 		cJSON *edge = cJSON_CreateObject();
 		if (!edge || !cJSON_AddItemToArray(edges, edge)) {
 			cJSON_Delete(edge);
@@ -65,7 +66,7 @@ static int render_json_node(FILE *out, const struct asnap_graph *g, uint32_t v,
 			cJSON_AddItemToObject(edge, "label", asnap_json_gstring(g, g->edge_label[e]));
 		else
 			cJSON_AddNullToObject(edge, "label");
-		if (g->edge_kind[e] == ASNAP_EDGE_WEAK)
+		if (asnap_graph_edge_is_weak(g, e))
 			cJSON_AddTrueToObject(edge, "weak");
 	}
 	cJSON_AddItemToObject(o, "edges", edges);
@@ -152,12 +153,12 @@ static void render_text_node(FILE *out, const struct asnap_graph *g, uint32_t v,
 		}
 		fputc('}', out);
 	}
-	uint64_t first = g->edge_start[v], last = g->edge_start[v + 1];
+	uint64_t first = asnap_graph_edge_begin(g, v), last = asnap_graph_edge_end(g, v);
 	if (first < last)
 		fputs(" ->", out);
 	for (uint64_t e = first; e < last; e++) {
 		fputc(' ', out);
-		if (g->edge_kind[e] == ASNAP_EDGE_WEAK)
+		if (asnap_graph_edge_is_weak(g, e))
 			fputs("weak:", out);
 		if (g->edge_label[e])
 			fprintf(out, "%s=", asnap_graph_string(g, g->edge_label[e]));

@@ -68,7 +68,7 @@ static void describe_root(const struct asnap_retention *r, uint32_t idx, char *b
 		break;
 	case ASNAP_ROOT_EXTERNAL:
 		snprintf(buf, len, "held from outside the snapshot (refcount %" PRIu64 ")",
-			 g->refcnt[root->node]);
+			 (uint64_t)g->refcnt[root->node]);
 		break;
 	default:
 		snprintf(buf, len, "unreachable: garbage awaiting the cycle collector");

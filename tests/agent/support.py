@@ -1,5 +1,6 @@
 """Helpers for the agent tests: run the analyzer on a snapshot, read it back."""
 
+import gc
 import json
 import os
 import shutil
@@ -39,6 +40,9 @@ def zstd_decompress(path):
 
 class TempDirTest(unittest.TestCase):
     def setUp(self):
+        # what an earlier test parsed lingers in cycles (tasks, closures)
+        # until a full collection; a snapshot would carry it along
+        gc.collect()
         self.dir = tempfile.mkdtemp(prefix="asnap-agent-")
         self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
 

@@ -309,3 +309,26 @@ class SitesTest(TempDirTest):
         self.assertEqual(created[-1], [__file__, task_line, "main"])
         origin = by[id(out["coro"])]["coroutine"]["origin"]
         self.assertEqual(origin[0], [__file__, coro_line, "main"])
+
+    def test_tracemalloc_allocation_site_when_tracing(self):
+        import tracemalloc
+
+        def make():
+            return [Conn() for _ in range(3)]  # ALLOCATED HERE
+
+        with open(__file__) as f:
+            line = [i for i, t in enumerate(f, 1) if "# ALLOCATED HERE" in t][0]
+        objs = make()
+        # (only the answer is kept: a parsed dump would swell the next one)
+        untraced = snapshot(self, "off.snap")[2][id(objs[0])]
+        self.assertNotIn("alloc", untraced)  # not tracing: nothing
+        del untraced
+        tracemalloc.start(4)
+        try:
+            objs = make()
+            path = asyncsnap.take(self.path("on.snap"), fsync=False)
+        finally:
+            tracemalloc.stop()  # before reading the dump: tracing is slow
+        by = {int(n["addr"], 16): n for n in dump(path)}
+        sites = by[id(objs[0])]["alloc"]["traceback"]
+        self.assertEqual(sites[-1][:2], [__file__, line])

@@ -89,3 +89,19 @@ class TempDirTest(unittest.TestCase):
         for w in words:
             self.assertIn(w, lines[0])
         self.assertEqual(proc.stdout, "")
+
+
+def run_fixture(test, program, *args):
+    """Run fixtures/programs/PROGRAM (a leak fixture driven by _harness.py)
+    with the agent, its snapshots in test.dir; returns their paths."""
+    paths = run_program(program, "--dir", test.dir, *args)
+    test.assertEqual(len(paths), 3, paths)
+    return paths
+
+
+def findings(*args):
+    """`asyncsnap leaks --json ARGS`: (exit status, findings list)."""
+    p = run("leaks", "--json", *args)
+    if p.returncode not in (0, 1):
+        raise AssertionError("asyncsnap leaks %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
+    return p.returncode, json.loads(p.stdout)["findings"]

@@ -55,25 +55,29 @@ static inline struct asnap_graph *el_graph(const struct edge_list *l)
 	g->size = calloc(n + 1, sizeof(*g->size));
 	g->refcnt = calloc(n + 1, sizeof(*g->refcnt));
 	g->flags = calloc(n + 1, sizeof(*g->flags));
-	g->edge_start = calloc(n + 2, sizeof(*g->edge_start));
+	uint64_t *start = calloc(n + 2, sizeof(*start));
 	g->edge_target = malloc((l->m + 1) * sizeof(*g->edge_target));
 	g->edge_label = calloc(l->m + 1, sizeof(*g->edge_label));
-	g->edge_kind = malloc(l->m + 1);
+	g->edge_weak = calloc(l->m / 8 + 1, 1);
 	for (uint32_t v = 0; v < n; v++) {
 		g->addr[v] = 0x1000 + (uint64_t)v * 16;
 		g->size[v] = v + 1;
 	}
 	for (uint64_t e = 0; e < l->m; e++)
-		g->edge_start[l->src[e] + 1]++;
+		start[l->src[e] + 1]++;
 	for (uint32_t v = 0; v < n; v++)
-		g->edge_start[v + 1] += g->edge_start[v];
+		start[v + 1] += start[v];
+	struct asnap_error err = {0};
+	ck_assert_int_eq(asnap_graph_set_edge_offsets(g, start, &err), 0);
 	uint64_t *pos = malloc((n + 1) * sizeof(*pos));
 	for (uint32_t v = 0; v < n; v++)
-		pos[v] = g->edge_start[v];
+		pos[v] = start[v];
+	free(start);
 	for (uint64_t e = 0; e < l->m; e++) {
 		uint64_t k = pos[l->src[e]]++;
 		g->edge_target[k] = l->dst[e];
-		g->edge_kind[k] = l->kind[e];
+		if (l->kind[e] == ASNAP_EDGE_WEAK)
+			g->edge_weak[k >> 3] |= (uint8_t)(1u << (k & 7));
 	}
 	free(pos);
 	return g;
@@ -131,8 +135,8 @@ static inline void igraph_from(igraph_t *ig, const struct asnap_graph *g, const 
 	igraph_vector_int_t edges;
 	ck_assert_int_eq(igraph_vector_int_init(&edges, 0), IGRAPH_SUCCESS);
 	for (uint32_t v = 0; v < g->n; v++) {
-		for (uint64_t e = g->edge_start[v]; e < g->edge_start[v + 1]; e++) {
-			if (g->edge_kind[e] != ASNAP_EDGE_STRONG)
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			if (!asnap_graph_edge_is_strong(g, e))
 				continue;
 			ck_assert_int_eq(igraph_vector_int_push_back(&edges, v), IGRAPH_SUCCESS);
 			ck_assert_int_eq(igraph_vector_int_push_back(&edges, g->edge_target[e]),

@@ -129,6 +129,66 @@ START_TEST(dominators_match_igraph_on_random_graphs)
 }
 END_TEST
 
+/* Components found in the dominators' own DFS: the same partition as
+ * asnap_scc_compute, in reverse topological order too, and the same tree. */
+START_TEST(dominators_find_the_components_on_the_way)
+{
+	for (uint64_t seed = 0; seed < SEEDS; seed++) {
+		struct edge_list l;
+		el_random(&l, seed);
+		uint64_t s = seed + 777;
+		uint32_t nroots = seed % 5 == 0 ? 0 : 1 + rnd_below(&s, 4);
+		uint32_t roots[8];
+		for (uint32_t r = 0; r < nroots; r++)
+			roots[r] = rnd_below(&s, l.n);
+		struct analysed a;
+		analyse(&a, &l, roots, nroots);
+		const struct asnap_graph *g = a.g;
+		struct asnap_rootset rs = {0};
+		struct asnap_error err = {0};
+		rs.items = calloc(nroots + 1, sizeof(*rs.items));
+		rs.cap = nroots + 1;
+		for (uint32_t r = 0; r < nroots; r++)
+			rs.items[rs.count++] = (struct asnap_root_ref){roots[r], ASNAP_ROOT_AGENT, 0, 0};
+		rs.nreal = rs.count;
+		struct asnap_scc scc = {0};
+		struct asnap_domtree dom;
+		ck_assert_msg(asnap_dom_compute(g, &rs, &scc, &dom, &err) == 0, "%s", err.message);
+		ck_assert_uint_eq(scc.n, g->n);
+		ck_assert_uint_eq(scc.ncomp, a.scc.ncomp);
+		uint32_t *map = malloc((scc.ncomp + 1) * sizeof(*map));
+		for (uint32_t c = 0; c <= scc.ncomp; c++)
+			map[c] = UINT32_MAX;
+		for (uint32_t v = 0; v < g->n; v++) {
+			uint32_t c = scc.comp[v];
+			ck_assert_uint_lt(c, scc.ncomp);
+			if (map[c] == UINT32_MAX)
+				map[c] = a.scc.comp[v];
+			ck_assert_msg(map[c] == a.scc.comp[v], "seed %llu: node %u split differently",
+				      (unsigned long long)seed, v);
+			for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++)
+				if (asnap_graph_edge_is_strong(g, e))
+					ck_assert_uint_ge(scc.comp[v], scc.comp[g->edge_target[e]]);
+		}
+		ck_assert_uint_eq(rs.count, a.rs.count);
+		for (uint32_t r = 0; r < rs.count; r++)
+			ck_assert_uint_eq(rs.items[r].node, a.rs.items[r].node);
+		ck_assert_uint_eq(dom.nreached, a.dom.nreached);
+		for (uint32_t v = 0; v <= g->n; v++) {
+			ck_assert_uint_eq(dom.idom[v], a.dom.idom[v]);
+			ck_assert_uint_eq(dom.retained[v], a.dom.retained[v]);
+			ck_assert_int_eq(asnap_dom_is_garbage(&dom, v), asnap_dom_is_garbage(&a.dom, v));
+		}
+		free(map);
+		asnap_dom_release(&dom);
+		asnap_scc_release(&scc);
+		asnap_rootset_release(&rs);
+		analysed_release(&a);
+		el_release(&l);
+	}
+}
+END_TEST
+
 START_TEST(dominators_of_a_million_long_chain)
 {
 	/* 0 -> 1 -> ... -> n-1, and a ring n .. 2n-1 that nothing reaches */
@@ -163,6 +223,23 @@ START_TEST(dominators_of_a_million_long_chain)
 	ck_assert_uint_eq(a.dom.retained[head], ring);
 	ck_assert_uint_eq(a.dom.nreached, n);
 
+	/* the same with the components found on the way: no recursion either */
+	struct asnap_rootset rs = {0};
+	struct asnap_error err0 = {0};
+	rs.items = calloc(1, sizeof(*rs.items));
+	rs.cap = 1;
+	rs.items[rs.count++] = (struct asnap_root_ref){0, ASNAP_ROOT_AGENT, 0, 0};
+	rs.nreal = 1;
+	struct asnap_scc scc = {0};
+	struct asnap_domtree dom;
+	ck_assert_int_eq(asnap_dom_compute(a.g, &rs, &scc, &dom, &err0), 0);
+	ck_assert_uint_eq(scc.ncomp, n + 1);
+	for (uint32_t v = 0; v <= 2 * n; v++)
+		ck_assert_uint_eq(dom.idom[v], a.dom.idom[v]);
+	asnap_dom_release(&dom);
+	asnap_scc_release(&scc);
+	asnap_rootset_release(&rs);
+
 	/* the path to the end of the chain is the whole chain */
 	struct asnap_path_ws ws;
 	struct asnap_error err = {0};
@@ -181,6 +258,33 @@ START_TEST(dominators_of_a_million_long_chain)
 	asnap_path_ws_finish(&ws);
 	analysed_release(&a);
 	el_release(&l);
+}
+END_TEST
+
+/* More than 2^32 edges: the 32-bit offsets and the nodes where they wrap
+ * give back the 64-bit ones (no edges behind them: only offsets). */
+START_TEST(edge_offsets_beyond_32_bits)
+{
+	const uint64_t G = (uint64_t)1 << 32;
+	const uint64_t start[] = {0, 3, G - 1, G + 1, G + 1, 2 * G + 5, 3 * G, 3 * G, 5 * G + 2};
+	const uint32_t n = sizeof(start) / sizeof(start[0]) - 1;
+	struct asnap_graph g = {.n = n};
+	struct asnap_error err = {0};
+	ck_assert_int_eq(asnap_graph_set_edge_offsets(&g, start, &err), 0);
+	ck_assert_uint_eq(g.nedge_hi, 5); /* 3 and 5 once, 6 once, 8 twice */
+	for (uint32_t v = 0; v < n; v++) {
+		ck_assert_uint_eq(asnap_graph_edge_begin(&g, v), start[v]);
+		ck_assert_uint_eq(asnap_graph_edge_end(&g, v), start[v + 1]);
+	}
+	/* under 2^32 edges: the plain 32-bit offsets, nothing else */
+	const uint64_t small[] = {0, 0, 7, UINT32_MAX - 1};
+	g.n = 3;
+	ck_assert_int_eq(asnap_graph_set_edge_offsets(&g, small, &err), 0);
+	ck_assert_uint_eq(g.nedge_hi, 0);
+	for (uint32_t v = 0; v < 3; v++)
+		ck_assert_uint_eq(asnap_graph_edge_begin(&g, v), small[v]);
+	free(g.edge_off);
+	free(g.edge_hi);
 }
 END_TEST
 
@@ -227,15 +331,14 @@ START_TEST(paths_are_shortest_and_cycles_close)
 			ck_assert_uint_eq(p[len - 1], t);
 			for (uint32_t i = 0; i + 1 < len; i++) {
 				uint64_t e = asnap_graph_edge_between(a.g, p[i], p[i + 1]);
-				ck_assert(e != UINT64_MAX && a.g->edge_kind[e] == ASNAP_EDGE_STRONG);
+				ck_assert(e != UINT64_MAX && asnap_graph_edge_is_strong(a.g, e));
 			}
 			if (!asnap_dom_is_garbage(&a.dom, t))
 				ck_assert_uint_eq(len, (uint32_t)MATRIX(dist, 0, t));
 			free(p);
 			ck_assert_int_eq(asnap_path_cycle(a.g, &a.scc, t, &ws, &p, &len, &err), 0);
 			bool self = asnap_graph_edge_between(a.g, t, t) != UINT64_MAX &&
-				    a.g->edge_kind[asnap_graph_edge_between(a.g, t, t)] ==
-					    ASNAP_EDGE_STRONG;
+				    asnap_graph_edge_is_strong(a.g, asnap_graph_edge_between(a.g, t, t));
 			if (len) {
 				ck_assert_uint_eq(p[0], t);
 				for (uint32_t i = 0; i < len; i++) {
@@ -243,7 +346,7 @@ START_TEST(paths_are_shortest_and_cycles_close)
 					ck_assert_uint_eq(a.scc.comp[p[i]], a.scc.comp[t]);
 					uint64_t e = asnap_graph_edge_between(a.g, p[i], next);
 					ck_assert(e != UINT64_MAX &&
-						  a.g->edge_kind[e] == ASNAP_EDGE_STRONG);
+						  asnap_graph_edge_is_strong(a.g, e));
 				}
 			} else {
 				ck_assert(!self);
@@ -256,6 +359,62 @@ START_TEST(paths_are_shortest_and_cycles_close)
 		analysed_release(&a);
 		el_release(&l);
 	}
+}
+END_TEST
+
+/* A header that undercounts (or has no edge count) only costs growth; the
+ * weak bits, saturated counts and narrow flags come through. */
+START_TEST(graph_loads_past_its_header_hints)
+{
+	struct tmpdir d = tmpdir_create();
+	char *path = tmpdir_path(&d, "hints.snap");
+	struct asnap_error err = {0};
+	struct asnap_writer_options opts = {.no_fsync = true};
+	struct asnap_writer *w = asnap_writer_create(path, &opts, &err);
+	ck_assert_ptr_nonnull(w);
+	const char *hdr = "{\"objects\": 3}";
+	ck_assert_int_eq(asnap_writer_header(w, hdr, strlen(hdr)), 0);
+	uint32_t t_obj = asnap_writer_intern_cstr(w, "builtins.object");
+	uint32_t lab = asnap_writer_intern_cstr(w, "attr");
+	const uint32_t n = 5000;
+	struct asnap_edge e[7];
+	for (uint32_t v = 0; v < n; v++) {
+		uint32_t k = v % 8 == 0 ? 0 : v % 7 + 1;
+		for (uint32_t j = 0; j < k; j++)
+			e[j] = (struct asnap_edge){(v * 31 + j * 17) % n, j % 2 ? lab : 0,
+						   (v + j) % 3 == 0 ? ASNAP_EDGE_WEAK : ASNAP_EDGE_STRONG};
+		struct asnap_node node = {v, t_obj, 0x1000 + (uint64_t)v * 32, 32,
+					  v == 7 ? (uint64_t)1 << 40 : v == 8 ? UINT32_MAX : v,
+					  v % 2 ? ASNAP_NODE_GC_TRACKED | ASNAP_NODE_IMMORTAL : 0, k, e};
+		ck_assert_int_eq(asnap_writer_node(w, &node), 0);
+	}
+	ck_assert_int_eq(asnap_writer_commit(w, NULL, 0, NULL, &err), 0);
+	asnap_writer_destroy(w);
+
+	struct asnap_graph *g = asnap_graph_load(path, &err);
+	ck_assert_msg(g, "%s", err.message);
+	ck_assert_uint_eq(g->n, n);
+	ck_assert_uint_eq(g->nedge_hi, 0);
+	uint64_t m = 0;
+	for (uint32_t v = 0; v < n; v++) {
+		uint32_t k = v % 8 == 0 ? 0 : v % 7 + 1;
+		ck_assert_uint_eq(asnap_graph_edge_begin(g, v), m);
+		ck_assert_uint_eq(asnap_graph_edge_end(g, v), m + k);
+		for (uint32_t j = 0; j < k; j++, m++) {
+			ck_assert_uint_eq(g->edge_target[m], (v * 31 + j * 17) % n);
+			ck_assert_uint_eq(g->edge_label[m], j % 2 ? lab : 0);
+			ck_assert_uint_eq(asnap_graph_edge_kind(g, m),
+					  (v + j) % 3 == 0 ? ASNAP_EDGE_WEAK : ASNAP_EDGE_STRONG);
+			ck_assert_int_eq(asnap_graph_edge_is_strong(g, m), (v + j) % 3 != 0);
+		}
+		ck_assert_uint_eq(g->addr[v], 0x1000 + (uint64_t)v * 32);
+		ck_assert_uint_eq(g->refcnt[v], v == 7 || v == 8 ? UINT32_MAX : v);
+		ck_assert_uint_eq(g->flags[v], v % 2 ? ASNAP_NODE_GC_TRACKED | ASNAP_NODE_IMMORTAL : 0);
+	}
+	ck_assert_uint_eq(g->m, m);
+	asnap_graph_destroy(g);
+	free(path);
+	tmpdir_destroy(&d);
 }
 END_TEST
 
@@ -334,9 +493,12 @@ static Suite *dominators_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, dominators_match_igraph_on_random_graphs);
+	tcase_add_test(tc, dominators_find_the_components_on_the_way);
 	tcase_add_test(tc, dominators_of_a_million_long_chain);
+	tcase_add_test(tc, edge_offsets_beyond_32_bits);
 	tcase_add_test(tc, weak_edges_never_retain);
 	tcase_add_test(tc, paths_are_shortest_and_cycles_close);
+	tcase_add_test(tc, graph_loads_past_its_header_hints);
 	tcase_add_test(tc, roots_come_from_agent_modules_and_refcounts);
 	suite_add_tcase(s, tc);
 	return s;

@@ -50,8 +50,8 @@ START_TEST(scc_matches_igraph_on_random_graphs)
 				      "seed %llu: node %u split differently", (unsigned long long)seed, v);
 		}
 		for (uint32_t v = 0; v < g->n; v++)
-			for (uint64_t e = g->edge_start[v]; e < g->edge_start[v + 1]; e++)
-				if (g->edge_kind[e] == ASNAP_EDGE_STRONG)
+			for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++)
+				if (asnap_graph_edge_is_strong(g, e))
 					ck_assert_uint_ge(scc.comp[v], scc.comp[g->edge_target[e]]);
 		free(ours_to_theirs);
 		free(theirs_to_ours);

@@ -1,0 +1,348 @@
+/*
+ * checks.c - running the checks, and the grouping of candidates across
+ * snapshots that every check uses (see checks.h, checks/internal.h).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/checks/internal.h"
+#include "graph/paths.h"
+
+static const struct {
+	const char *name;
+	int (*run)(struct check_ctx *ctx);
+	const char *advice;
+} checks[ASNAP_NCHECKS] = {
+	{"unawaited-coroutine", check_unawaited_coroutine,
+	 "await the coroutine, or hand it to asyncio.create_task() / a TaskGroup; "
+	 "never keep a coroutine object around without running it"},
+	{"pending-task", check_pending_task,
+	 "make sure something resolves what the task waits on, or cancel the task (and await it) "
+	 "when its work is no longer wanted; keep tasks in a TaskGroup or remove them when done"},
+	{"retained-task", check_retained_task,
+	 "drop finished tasks: task.add_done_callback(tasks.discard), or use a TaskGroup; "
+	 "read result() or exception() and let go of the task"},
+	{"unclosed-resource", check_unclosed_resource,
+	 "close it explicitly (await x.close(), writer.close(); await writer.wait_closed()) or use "
+	 "async with; do not leave it to the destructor"},
+	{"pending-future", check_pending_future,
+	 "resolve every future you create (set_result/set_exception, or cancel it on every error and "
+	 "timeout path), and drop it from registries once resolved"},
+	{"uncancelled-handle", check_uncancelled_handle,
+	 "keep the handle from call_later/call_soon and cancel() it when it is no longer needed; "
+	 "do not let timers capture large objects"},
+	{"frame-cycle", check_frame_cycle,
+	 "do not keep a caught exception in a local of the frame it was raised in (or store "
+	 "str(exc) / exc.with_traceback(None)); break self/task/closure references when done"},
+};
+
+const char *asnap_check_name(int check)
+{
+	return check >= 0 && check < ASNAP_NCHECKS ? checks[check].name : "?";
+}
+
+const char *asnap_check_advice(int check)
+{
+	return check >= 0 && check < ASNAP_NCHECKS ? checks[check].advice : "";
+}
+
+int asnap_check_by_name(const char *name, size_t len)
+{
+	for (int i = 0; i < ASNAP_NCHECKS; i++)
+		if (strlen(checks[i].name) == len && !strncmp(checks[i].name, name, len))
+			return i;
+	return -1;
+}
+
+int nomem(struct check_ctx *ctx)
+{
+	return asnap_error_set(ctx->err, ASNAP_ERR_NOMEM, "out of memory running the checks");
+}
+
+const char *node_type(const struct asnap_snap *s, uint32_t v)
+{
+	return asnap_graph_string(s->g, s->g->type[v]);
+}
+
+const char *site_of(const struct asnap_snap *s, uint32_t v, char *buf, size_t len)
+{
+	const struct asnap_aio_coro *c = asnap_aio_coro(&s->aio, v);
+	const struct asnap_aio_frame *f = asnap_aio_frame(&s->aio, v);
+	uint32_t file = c ? c->file : f ? f->file : 0;
+	int64_t line = c ? c->line : f ? f->line : 0;
+	if (!file) {
+		buf[0] = 0;
+		return buf;
+	}
+	snprintf(buf, len, "%s:%" PRId64, asnap_graph_string(s->g, file), line);
+	return buf;
+}
+
+const char *growth_text(const struct check_ctx *ctx, const struct group *g, char *buf, size_t len)
+{
+	size_t at = 0;
+	buf[0] = 0;
+	for (uint32_t i = 0; i < ctx->nsnap && at + 16 < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%u", i ? " -> " : "", g->counts[i]);
+	return buf;
+}
+
+bool is_container_type(const char *type)
+{
+	return !strcmp(type, "builtins.set") || !strcmp(type, "builtins.list") ||
+	       !strcmp(type, "builtins.dict") || !strcmp(type, "builtins.tuple") ||
+	       !strcmp(type, "collections.deque") || !strcmp(type, "builtins.frozenset");
+}
+
+void grouping_init(struct grouping *gr, struct check_ctx *ctx)
+{
+	*gr = (struct grouping){.ctx = ctx, .min_certain = 1};
+	asnap_strmap_init(&gr->keys);
+}
+
+void grouping_finish(struct grouping *gr)
+{
+	for (uint32_t i = 0; i < gr->ngroups; i++) {
+		free(gr->groups[i].counts);
+		free(gr->groups[i].members);
+		free(gr->groups[i].site);
+		free(gr->groups[i].cycle);
+	}
+	free(gr->groups);
+	asnap_strmap_finish(&gr->keys);
+}
+
+struct group *group_add(struct grouping *gr, uint32_t snap, const char *key, uint32_t v,
+			bool certain, const char *site)
+{
+	if (gr->failed)
+		return NULL;
+	uint32_t idx = asnap_strmap_intern(&gr->keys, key, strlen(key));
+	if (idx == UINT32_MAX)
+		goto fail;
+	if (idx == gr->ngroups) {
+		if (gr->ngroups == gr->cap) {
+			uint32_t cap = gr->cap ? gr->cap * 2 : 16;
+			struct group *more = realloc(gr->groups, cap * sizeof(*more));
+			if (!more)
+				goto fail;
+			gr->groups = more;
+			gr->cap = cap;
+		}
+		struct group *ng = &gr->groups[gr->ngroups];
+		*ng = (struct group){0};
+		ng->counts = calloc(gr->ctx->nsnap, sizeof(*ng->counts));
+		if (!ng->counts)
+			goto fail;
+		gr->ngroups++;
+	}
+	struct group *g = &gr->groups[idx];
+	g->counts[snap]++;
+	if (snap + 1 != gr->ctx->nsnap || v == ASNAP_NO_NODE)
+		return g;
+	if (g->nmembers == g->cap) {
+		uint32_t cap = g->cap ? g->cap * 2 : 16;
+		struct member *more = realloc(g->members, cap * sizeof(*more));
+		if (!more)
+			goto fail;
+		g->members = more;
+		g->cap = cap;
+	}
+	g->members[g->nmembers++] = (struct member){v, certain, 0};
+	if (certain)
+		g->ncertain++;
+	if (site && site[0] && !g->site && !(g->site = strdup(site)))
+		goto fail;
+	return g;
+fail:
+	gr->failed = true;
+	return NULL;
+}
+
+/* Alive in every snapshot from the second on (with two: in both). */
+static bool persistent(const struct check_ctx *ctx, uint32_t v)
+{
+	if (ctx->nsnap < 2 || !ctx->same_process)
+		return false;
+	uint32_t first = ctx->nsnap == 2 ? 0 : 1;
+	for (uint32_t j = first; j + 1 < ctx->nsnap; j++)
+		if (asnap_snap_match(ctx->last, v, ctx->snaps[j]) == ASNAP_NO_NODE)
+			return false;
+	return true;
+}
+
+static bool grows(const struct check_ctx *ctx, const struct group *g)
+{
+	if (ctx->nsnap < 2 || !ctx->same_process)
+		return false;
+	for (uint32_t i = 1; i < ctx->nsnap; i++)
+		if (g->counts[i] < g->counts[i - 1])
+			return false;
+	return g->counts[ctx->nsnap - 1] > g->counts[0];
+}
+
+static int by_retained(const void *x, const void *y)
+{
+	const struct asnap_finding_object *a = x, *b = y;
+	if (a->retained != b->retained)
+		return a->retained > b->retained ? -1 : 1;
+	return a->node < b->node ? -1 : a->node > b->node;
+}
+
+static void finding_free(struct asnap_finding *f)
+{
+	free(f->summary);
+	free(f->group);
+	free(f->site);
+	free(f->growth);
+	free(f->objects);
+	free(f->path);
+}
+
+int grouping_emit(struct grouping *gr, int check, summary_fn summary)
+{
+	struct check_ctx *ctx = gr->ctx;
+	struct asnap_snap *s = ctx->last;
+	if (gr->failed)
+		return nomem(ctx);
+	for (uint32_t gi = 0; gi < gr->ngroups; gi++) {
+		struct group *g = &gr->groups[gi];
+		if (!g->nmembers)
+			continue;
+		bool certain = g->ncertain > 0 && g->ncertain >= gr->min_certain;
+		bool grew = grows(ctx, g);
+		uint32_t npersist = 0;
+		uint8_t *pers = calloc(g->nmembers, 1);
+		if (!pers)
+			return nomem(ctx);
+		if (grew) {
+			for (uint32_t i = 0; i < g->nmembers; i++)
+				if ((pers[i] = persistent(ctx, g->members[i].node)))
+					npersist++;
+			grew = npersist > 0;
+		}
+		if (!certain && !grew) {
+			free(pers);
+			continue;
+		}
+		struct asnap_finding f = {.check = check, .nsnap = ctx->nsnap};
+		f.objects = calloc(g->nmembers, sizeof(*f.objects));
+		f.growth = malloc(ctx->nsnap * sizeof(*f.growth));
+		f.group = strdup(gr->keys.keys[gi]);
+		f.site = g->site ? strdup(g->site) : NULL;
+		if (!f.objects || !f.growth || !f.group || (g->site && !f.site)) {
+			free(pers);
+			finding_free(&f);
+			return nomem(ctx);
+		}
+		memcpy(f.growth, g->counts, ctx->nsnap * sizeof(*f.growth));
+		for (uint32_t i = 0; i < g->nmembers; i++) {
+			const struct member *m = &g->members[i];
+			if (!grew && !m->certain)
+				continue;
+			struct asnap_finding_object *o = &f.objects[f.nobjects++];
+			o->node = m->node;
+			o->retained = m->retained ? m->retained : s->ret.dom.retained[m->node];
+			o->certain = m->certain;
+			o->persistent = pers[i];
+			f.certain += m->certain;
+			f.persistent += pers[i];
+			f.retained += o->retained;
+		}
+		free(pers);
+		f.count = f.nobjects;
+		if (f.nobjects > 1)
+			qsort(f.objects, f.nobjects, sizeof(*f.objects), by_retained);
+		f.fix = g->fix ? g->fix : checks[check].advice;
+		char buf[512];
+		summary(ctx, gr->keys.keys[gi], g, f.count, grew && !certain, buf, sizeof(buf));
+		if (g->cycle) {
+			f.path = g->cycle;
+			f.path_len = g->cycle_len;
+			f.path_is_cycle = true;
+			g->cycle = NULL;
+		} else {
+			struct asnap_path_ws ws;
+			if (asnap_path_ws_init(&ws, s->g->n, ctx->err) < 0) {
+				finding_free(&f);
+				return -1;
+			}
+			int rc = asnap_path_from_roots(s->g, &s->ret.roots, f.objects[0].node, &ws,
+						       &f.path, &f.path_len, ctx->err);
+			asnap_path_ws_finish(&ws);
+			if (rc < 0) {
+				finding_free(&f);
+				return -1;
+			}
+		}
+		f.summary = strdup(buf);
+		struct asnap_findings *out = ctx->out;
+		if (f.summary && out->count == out->cap) {
+			uint32_t cap = out->cap ? out->cap * 2 : 8;
+			struct asnap_finding *more = realloc(out->items, cap * sizeof(*more));
+			if (more) {
+				out->items = more;
+				out->cap = cap;
+			}
+		}
+		if (!f.summary || out->count == out->cap) {
+			finding_free(&f);
+			return nomem(ctx);
+		}
+		out->items[out->count++] = f;
+	}
+	return 0;
+}
+
+static int by_check_then_retained(const void *x, const void *y)
+{
+	const struct asnap_finding *a = x, *b = y;
+	if (a->check != b->check)
+		return a->check < b->check ? -1 : 1;
+	if (a->retained != b->retained)
+		return a->retained > b->retained ? -1 : 1;
+	return strcmp(a->group, b->group);
+}
+
+int asnap_checks_run(struct asnap_snap **snaps, uint32_t nsnap,
+		     const struct asnap_checks_options *opt, struct asnap_findings *out,
+		     struct asnap_error *err)
+{
+	*out = (struct asnap_findings){0};
+	struct check_ctx ctx = {.snaps = snaps, .nsnap = nsnap, .last = snaps[nsnap - 1],
+				.same_process = true, .opt = opt, .out = out, .err = err};
+	for (uint32_t i = 0; i + 1 < nsnap; i++)
+		if (!asnap_snap_same_process(snaps[i], ctx.last))
+			ctx.same_process = false;
+	if (nsnap > 1 && !ctx.same_process &&
+	    !(out->warning = strdup("the snapshots are not all of one process: objects cannot be "
+				    "matched, so only what the last snapshot shows alone is reported")))
+		return nomem(&ctx);
+	if (asnap_snap_retention(ctx.last, err) < 0 ||
+	    asnap_tasks_orphaned(ctx.last, &ctx.orphaned, err) < 0)
+		goto error;
+	for (int c = 0; c < ASNAP_NCHECKS; c++)
+		if ((opt->mask & (1u << c)) && checks[c].run(&ctx) < 0)
+			goto error;
+	free(ctx.orphaned);
+	if (out->count > 1)
+		qsort(out->items, out->count, sizeof(*out->items), by_check_then_retained);
+	return 0;
+error:
+	free(ctx.orphaned);
+	asnap_findings_release(out);
+	return -1;
+}
+
+void asnap_findings_release(struct asnap_findings *f)
+{
+	if (!f)
+		return;
+	for (uint32_t i = 0; i < f->count; i++)
+		finding_free(&f->items[i]);
+	free(f->items);
+	free(f->warning);
+	*f = (struct asnap_findings){0};
+}

@@ -1,0 +1,92 @@
+/*
+ * checks.h - the five checks of `asyncsnap leaks` (SPEC section 6), run
+ * over one or more snapshots of a program, as a list of findings.
+ *
+ * Every check sorts its candidate objects into groups (by coroutine, type,
+ * callback, ...) in every snapshot. A group becomes a finding when, in the
+ * last snapshot, some of its objects are certainly leaked from that
+ * snapshot alone (an orphaned await, a reference cycle through a frame,
+ * ...), or - with two or more snapshots of one process - when its count
+ * never shrinks from one snapshot to the next, ends higher than it began,
+ * and some of its objects persist (the same object, matched by address,
+ * type and stable key, in every snapshot from the second on; with two
+ * snapshots, in both).
+ */
+#ifndef ASNAP_ANALYSIS_CHECKS_H
+#define ASNAP_ANALYSIS_CHECKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "analysis/rules.h"
+#include "analysis/snapshot.h"
+
+enum asnap_check {
+	ASNAP_CHECK_UNAWAITED_COROUTINE = 0,
+	ASNAP_CHECK_PENDING_TASK,
+	ASNAP_CHECK_RETAINED_TASK,
+	ASNAP_CHECK_UNCLOSED_RESOURCE,
+	ASNAP_CHECK_PENDING_FUTURE,
+	ASNAP_CHECK_UNCANCELLED_HANDLE,
+	ASNAP_CHECK_FRAME_CYCLE,
+	ASNAP_NCHECKS
+};
+
+#define ASNAP_CHECKS_ALL ((1u << ASNAP_NCHECKS) - 1)
+
+/* "unawaited-coroutine", ... (stable: used in --json and --check). */
+const char *asnap_check_name(int check);
+/* The check of that name, or -1. */
+int asnap_check_by_name(const char *name, size_t len);
+/* One line: how to fix the code that triggers it. */
+const char *asnap_check_advice(int check);
+
+struct asnap_finding_object {
+	uint32_t node;         /* in the last snapshot */
+	uint64_t retained;
+	bool certain;          /* leaked from the last snapshot alone */
+	bool persistent;       /* alive in the earlier snapshots too */
+};
+
+struct asnap_finding {
+	int check;
+	char *summary;         /* one line for a person */
+	char *group;           /* what the objects share: a qualified name, a type, ... */
+	char *site;            /* file:line, or NULL */
+	const char *fix;       /* borrowed: how to fix it (a rule's "fix" or the check's advice) */
+	uint32_t count;        /* objects in the last snapshot */
+	uint32_t certain;      /* of which certain from the last snapshot alone */
+	uint32_t persistent;   /* of which alive in the earlier snapshots */
+	uint64_t retained;     /* sum of the objects' retained sizes */
+	uint32_t *growth;      /* group's count in each snapshot */
+	uint32_t nsnap;
+	struct asnap_finding_object *objects; /* worst (most retained) first */
+	uint32_t nobjects;
+	uint32_t *path;        /* root to the worst object; or a cycle through it */
+	uint32_t path_len;
+	bool path_is_cycle;    /* path[last] refers back to path[0] */
+};
+
+struct asnap_findings {
+	struct asnap_finding *items;
+	uint32_t count;
+	uint32_t cap;
+	char *warning;         /* e.g. snapshots of different processes, or NULL */
+};
+
+struct asnap_checks_options {
+	uint32_t mask;                   /* 1 << check, for the checks to run */
+	const struct asnap_rules *rules; /* resource rules */
+};
+
+/*
+ * Run the checks over snaps[0..nsnap) (oldest first; the retention of the
+ * last one is computed). Findings of each check in check order, largest
+ * retained first within a check. 0, or -1 with *err.
+ */
+int asnap_checks_run(struct asnap_snap **snaps, uint32_t nsnap,
+		     const struct asnap_checks_options *opt, struct asnap_findings *out,
+		     struct asnap_error *err);
+void asnap_findings_release(struct asnap_findings *f);
+
+#endif

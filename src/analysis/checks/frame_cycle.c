@@ -1,0 +1,274 @@
+/*
+ * frame_cycle.c - the frame-cycle check: reference cycles through frames,
+ * coroutines and tracebacks that only the cycle collector can free.
+ *
+ * In a live heap nearly everything is one big strongly connected component
+ * (modules, functions, their globals), and every waiting task makes a
+ * small cycle with its future's callback; neither is a leak. What is:
+ *  - a frame that no longer runs and no live generator owns (it exists
+ *    because a traceback or f_locals keeps it) on a short cycle of its own
+ *    that passes through no module: the classic exception kept in a local,
+ *    whose __traceback__ leads back to the frame;
+ *  - a suspended or created coroutine or generator in a cycle no root
+ *    reaches: garbage the collector has not freed yet (a task dropped while
+ *    pending, a closure over its own frame).
+ * Both are certain from one snapshot. Across snapshots, the frames of a
+ * function that persist and grow in number are reported as well.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/checks/internal.h"
+
+#define MAX_DEPTH 12
+#define MAX_VISIT 50000
+
+struct search {
+	const struct asnap_snap *s;
+	uint32_t *stamp; /* per node: search number that visited it */
+	uint32_t *pred;
+	uint8_t *depth;
+	uint32_t *queue;
+	uint32_t *visited; /* nodes of the current search, to reset pred */
+	uint32_t round;
+	uint32_t module_type; /* string id of builtins.module */
+};
+
+static bool avoid(const struct search *x, uint32_t v)
+{
+	const struct asnap_snap *s = x->s;
+	if (x->module_type && s->g->type[v] == x->module_type)
+		return true;
+	uint32_t r = s->ret.root_of[v];
+	return r != ASNAP_NO_NODE && s->ret.roots.items[r].kind == ASNAP_ROOT_MODULE;
+}
+
+/* The shortest cycle through start that stays in its component and avoids
+ * modules and their dicts, at most MAX_DEPTH long: *len nodes in cyc. */
+static uint32_t local_cycle(struct search *x, uint32_t start, uint32_t *cyc)
+{
+	const struct asnap_graph *g = x->s->g;
+	const uint32_t *comp = x->s->ret.scc.comp;
+	uint32_t round = ++x->round, head = 0, tail = 0, seen = 0;
+	x->stamp[start] = round;
+	x->depth[start] = 0;
+	x->queue[tail++] = start;
+	while (head < tail && seen < MAX_VISIT) {
+		uint32_t v = x->queue[head++];
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			if (!asnap_graph_edge_is_strong(g, e))
+				continue;
+			uint32_t w = g->edge_target[e];
+			if (w == start) {
+				/* found: walk back from v */
+				uint32_t n = x->depth[v] + 1u;
+				for (uint32_t u = v, i = n; i-- > 0; u = x->pred[u])
+					cyc[i] = u;
+				return n;
+			}
+			if (x->stamp[w] == round || comp[w] != comp[start] || avoid(x, w) ||
+			    x->depth[v] + 1 >= MAX_DEPTH)
+				continue;
+			x->stamp[w] = round;
+			x->pred[w] = v;
+			x->depth[w] = (uint8_t)(x->depth[v] + 1);
+			x->queue[tail++] = w;
+			seen++;
+		}
+	}
+	return 0;
+}
+
+/* Mark the frames on a thread's stack (the agent's "thread" roots): they
+ * run, even where the snapshot does not say so (3.9, 3.10). */
+static uint8_t *stack_frames(const struct asnap_snap *s)
+{
+	const struct asnap_graph *g = s->g;
+	static const char *const name[] = {"thread"};
+	uint32_t thread;
+	asnap_strings_resolve(g, name, &thread, 1);
+	uint8_t *on = calloc((size_t)g->n + 1, 1);
+	if (!on || !thread)
+		return on;
+	for (uint64_t i = 0; i < g->nroots; i++)
+		if (g->roots[i].kind == thread && g->roots[i].node < g->n)
+			on[g->roots[i].node] = 1;
+	return on;
+}
+
+/* A frame that a traceback or f_locals keeps: not running, no live owner. */
+static bool loose_frame(const struct asnap_snap *s, const uint8_t *stack, uint32_t v)
+{
+	const struct asnap_aio_frame *f = asnap_aio_frame(&s->aio, v);
+	if (!f || f->executing || stack[v] || (s->g->flags[v] & ASNAP_NODE_SYNTHETIC))
+		return false;
+	const struct asnap_aio_coro *owner = asnap_aio_coro(&s->aio, f->generator);
+	return !owner || owner->state == ASNAP_GEN_CLOSED;
+}
+
+static bool live_gen(const struct asnap_aio_coro *c)
+{
+	return c && (c->state == ASNAP_GEN_SUSPENDED || c->state == ASNAP_GEN_CREATED);
+}
+
+static bool has_type(const struct asnap_snap *s, const uint32_t *cyc, uint32_t n, const char *t)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (!strcmp(node_type(s, cyc[i]), t))
+			return true;
+	return false;
+}
+
+/* Bytes the cycle keeps: retained sizes of its members not dominated by
+ * another member. */
+static uint64_t cycle_retained(const struct asnap_snap *s, const uint32_t *cyc, uint32_t n)
+{
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t d = s->ret.dom.idom[cyc[i]];
+		bool inside = false;
+		for (uint32_t j = 0; j < n && !inside; j++)
+			inside = cyc[j] == d;
+		if (!inside)
+			sum += s->ret.dom.retained[cyc[i]];
+	}
+	return sum;
+}
+
+static int scan_earlier(struct grouping *gr, uint32_t snap)
+{
+	const struct asnap_snap *s = gr->ctx->snaps[snap];
+	uint8_t *stack = stack_frames(s);
+	if (!stack)
+		return nomem(gr->ctx);
+	for (uint32_t i = 0; i < s->aio.nframes; i++) {
+		uint32_t v = s->aio.frames[i].node;
+		if (!loose_frame(s, stack, v))
+			continue;
+		uint32_t q = s->aio.frames[i].qualname;
+		if (!group_add(gr, snap, q ? asnap_graph_string(s->g, q) : "<frame>", v, false, NULL)) {
+			free(stack);
+			return nomem(gr->ctx);
+		}
+	}
+	free(stack);
+	return 0;
+}
+
+static int scan_last(struct grouping *gr)
+{
+	struct check_ctx *ctx = gr->ctx;
+	const struct asnap_snap *s = ctx->last;
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio *a = &s->aio;
+	static const char *const mod[] = {"builtins.module"};
+	struct search x = {.s = s};
+	asnap_strings_resolve(g, mod, &x.module_type, 1);
+	x.stamp = calloc((size_t)g->n + 1, sizeof(*x.stamp));
+	x.pred = malloc(((size_t)g->n + 1) * sizeof(*x.pred));
+	x.depth = malloc((size_t)g->n + 1);
+	x.queue = malloc(((size_t)MAX_VISIT + 1) * sizeof(*x.queue));
+	uint8_t *used = calloc((size_t)g->n + 1, 1);
+	uint8_t *stack = stack_frames(s);
+	uint32_t cyc[MAX_DEPTH + 1];
+	uint64_t *best = NULL;
+	int rc = 0;
+	if (!x.stamp || !x.pred || !x.depth || !x.queue || !used || !stack) {
+		rc = nomem(ctx);
+		goto out;
+	}
+	/* frames first, then garbage coroutines and generators */
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t v = 0; v < g->n; v++) {
+			uint32_t name;
+			char site[512] = "";
+			if (pass == 0) {
+				if (a->kind[v] != ASNAP_AIO_FRAME || !loose_frame(s, stack, v))
+					continue;
+				name = a->frames[a->index[v]].qualname;
+			} else {
+				if (a->kind[v] != ASNAP_AIO_CORO || !live_gen(&a->coros[a->index[v]]) ||
+				    !asnap_dom_is_garbage(&s->ret.dom, v))
+					continue;
+				name = a->coros[a->index[v]].qualname;
+			}
+			if (used[v])
+				continue;
+			uint32_t n = local_cycle(&x, v, cyc);
+			const char *key = name ? asnap_graph_string(g, name) : "<frame>";
+			site_of(s, v, site, sizeof(site));
+			if (!n) {
+				if (pass == 0 && !group_add(gr, ctx->nsnap - 1, key, v, false, site))
+					goto nomem_out;
+				continue;
+			}
+			for (uint32_t i = 0; i < n; i++)
+				used[cyc[i]] = 1;
+			struct group *grp = group_add(gr, ctx->nsnap - 1, key, v, true, site);
+			if (!grp)
+				goto nomem_out;
+			uint64_t kept = cycle_retained(s, cyc, n);
+			grp->members[grp->nmembers - 1].retained = kept;
+			if (!grp->cycle || kept > grp->cycle_retained) {
+				uint32_t *copy = malloc(n * sizeof(*copy));
+				if (!copy)
+					goto nomem_out;
+				memcpy(copy, cyc, n * sizeof(*copy));
+				free(grp->cycle);
+				grp->cycle = copy;
+				grp->cycle_len = n;
+				grp->cycle_retained = kept;
+			}
+		}
+	}
+	goto out;
+nomem_out:
+	rc = nomem(ctx);
+out:
+	free(x.stamp);
+	free(x.pred);
+	free(x.depth);
+	free(x.queue);
+	free(used);
+	free(stack);
+	free(best);
+	return rc;
+}
+
+static void summary(const struct check_ctx *ctx, const char *key, const struct group *g,
+		    uint32_t count, bool grew, char *buf, size_t len)
+{
+	char growth[160];
+	const struct asnap_snap *s = ctx->last;
+	if (grew) {
+		snprintf(buf, len,
+			 "frames of %s() kept alive by reference cycles pile up: %s across the snapshots",
+			 key, growth_text(ctx, g, growth, sizeof(growth)));
+		return;
+	}
+	bool tb = g->cycle && has_type(s, g->cycle, g->cycle_len, "builtins.traceback");
+	bool garbage = g->cycle && asnap_dom_is_garbage(&s->ret.dom, g->cycle[0]);
+	snprintf(buf, len, "%u reference cycle%s through %s() %s%s", g->ncertain,
+		 g->ncertain == 1 ? "" : "s", key,
+		 tb ? "frames: an exception kept in a local leads back to its frame through "
+		      "__traceback__"
+		    : "frames: the frame's locals lead back to it",
+		 garbage ? "; no root reaches them, only the cycle collector frees them" : "");
+	(void)count;
+}
+
+int check_frame_cycle(struct check_ctx *ctx)
+{
+	struct grouping gr;
+	grouping_init(&gr, ctx);
+	int rc = 0;
+	for (uint32_t i = 0; i + 1 < ctx->nsnap && rc == 0; i++)
+		rc = scan_earlier(&gr, i);
+	if (rc == 0)
+		rc = scan_last(&gr);
+	if (rc == 0)
+		rc = grouping_emit(&gr, ASNAP_CHECK_FRAME_CYCLE, summary);
+	grouping_finish(&gr);
+	return rc;
+}

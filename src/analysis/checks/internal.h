@@ -1,0 +1,87 @@
+/*
+ * internal.h - what the checks share: the context of one run and the
+ * grouping of candidate objects across snapshots (see checks.h).
+ */
+#ifndef ASNAP_ANALYSIS_CHECKS_INTERNAL_H
+#define ASNAP_ANALYSIS_CHECKS_INTERNAL_H
+
+#include "analysis/checks.h"
+#include "analysis/strings.h"
+#include "analysis/tasks.h"
+
+struct check_ctx {
+	struct asnap_snap **snaps;
+	uint32_t nsnap;
+	struct asnap_snap *last;      /* snaps[nsnap - 1], with retention */
+	bool same_process;            /* every snapshot from one process */
+	uint8_t *orphaned;            /* per last->aio.tasks entry */
+	const struct asnap_checks_options *opt;
+	struct asnap_findings *out;
+	struct asnap_error *err;
+};
+
+struct member {
+	uint32_t node;
+	bool certain;
+	uint64_t retained; /* what to report instead of its retained size, or 0 */
+};
+
+struct group {
+	uint32_t *counts;   /* per snapshot */
+	struct member *members; /* in the last snapshot */
+	uint32_t nmembers, cap;
+	uint32_t ncertain;
+	char *site;         /* first site seen in the last snapshot */
+	const char *fix;    /* borrowed */
+	uint32_t *cycle;    /* a cycle to show instead of the path to the worst, or NULL */
+	uint32_t cycle_len;
+	uint64_t cycle_retained; /* the best member's retained size when it has a cycle */
+};
+
+struct grouping {
+	struct check_ctx *ctx;
+	struct asnap_strmap keys; /* key -> group index */
+	struct group *groups;
+	uint32_t ngroups, cap;
+	bool failed;              /* out of memory */
+	uint32_t min_certain;     /* a group fires on certainty at this many (default 1) */
+};
+
+void grouping_init(struct grouping *gr, struct check_ctx *ctx);
+void grouping_finish(struct grouping *gr);
+/*
+ * Count node v of snapshot `snap` in group `key`; in the last snapshot it
+ * also becomes a member (certain or not; not when v is ASNAP_NO_NODE), with
+ * site (copied, may be NULL) when the group has none yet. Returns the
+ * group, or NULL (out of memory).
+ */
+struct group *group_add(struct grouping *gr, uint32_t snap, const char *key, uint32_t v,
+			bool certain, const char *site);
+
+/* Summary line for a firing group; `grew` when it fires on growth. */
+typedef void (*summary_fn)(const struct check_ctx *ctx, const char *key, const struct group *g,
+			   uint32_t count, bool grew, char *buf, size_t len);
+
+/* Turn the groups that fire into findings of `check`. 0 or -1. */
+int grouping_emit(struct grouping *gr, int check, summary_fn summary);
+
+/* Each check: 0, or -1 with ctx->err. */
+int check_unawaited_coroutine(struct check_ctx *ctx);
+int check_pending_task(struct check_ctx *ctx);
+int check_retained_task(struct check_ctx *ctx);
+int check_unclosed_resource(struct check_ctx *ctx);
+int check_pending_future(struct check_ctx *ctx);
+int check_uncancelled_handle(struct check_ctx *ctx);
+int check_frame_cycle(struct check_ctx *ctx);
+
+/* Helpers. */
+const char *node_type(const struct asnap_snap *s, uint32_t v);
+/* "file:line" of a coroutine or frame into buf; "" if unknown. */
+const char *site_of(const struct asnap_snap *s, uint32_t v, char *buf, size_t len);
+/* "3 -> 9 -> 14" growth of a group, into buf. */
+const char *growth_text(const struct check_ctx *ctx, const struct group *g, char *buf, size_t len);
+/* Is v of a container type (set, list, dict, deque, tuple)? */
+bool is_container_type(const char *type);
+int nomem(struct check_ctx *ctx);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * retained_task.c - the retained-task check: finished (or cancelled) tasks
+ * that application containers keep alive, with their coroutines, results
+ * and exceptions. From one snapshot: at least RETAINED_MIN finished tasks
+ * in one set, list, dict or deque that is not a local of a running frame
+ * (a batch just gathered is fine). Across snapshots: finished tasks of a
+ * coroutine that grow in number and persist. Garbage is not counted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "analysis/checks/internal.h"
+
+#define RETAINED_MIN 100
+
+struct held {
+	uint32_t holder;
+	uint32_t task; /* index */
+};
+
+static int by_holder(const void *x, const void *y)
+{
+	const struct held *a = x, *b = y;
+	if (a->holder != b->holder)
+		return a->holder < b->holder ? -1 : 1;
+	return a->task < b->task ? -1 : a->task > b->task;
+}
+
+static bool done(const struct asnap_aio_task *t)
+{
+	return t->state == ASNAP_FUT_FINISHED || t->state == ASNAP_FUT_CANCELLED;
+}
+
+/* certain[i] for the tasks of the last snapshot piled up in one container */
+static int piled_up(const struct check_ctx *ctx, uint8_t *certain)
+{
+	const struct asnap_snap *s = ctx->last;
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio *a = &s->aio;
+	const uint32_t *idom = s->ret.dom.idom;
+	struct held *h = malloc(((size_t)a->ntasks + 1) * sizeof(*h));
+	if (!h)
+		return -1;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < a->ntasks; i++) {
+		uint32_t v = a->tasks[i].node, d = idom[v];
+		if (!done(&a->tasks[i]) || asnap_dom_is_garbage(&s->ret.dom, v) || d == g->n ||
+		    !is_container_type(node_type(s, d)))
+			continue;
+		uint32_t up = idom[d];
+		if (up != g->n && (a->kind[up] == ASNAP_AIO_FRAME || a->kind[up] == ASNAP_AIO_CORO))
+			continue; /* a local of a running frame: a batch being gathered */
+		h[n++] = (struct held){d, i};
+	}
+	if (n > 1)
+		qsort(h, n, sizeof(*h), by_holder);
+	for (uint32_t i = 0; i < n;) {
+		uint32_t j = i;
+		while (j < n && h[j].holder == h[i].holder)
+			j++;
+		if (j - i >= RETAINED_MIN)
+			for (uint32_t k = i; k < j; k++)
+				certain[h[k].task] = 1;
+		i = j;
+	}
+	free(h);
+	return 0;
+}
+
+static int scan(struct grouping *gr, uint32_t snap, const uint8_t *certain)
+{
+	struct check_ctx *ctx = gr->ctx;
+	const struct asnap_snap *s = ctx->snaps[snap];
+	const struct asnap_aio *a = &s->aio;
+	bool last = snap + 1 == ctx->nsnap;
+	char site[512];
+	for (uint32_t i = 0; i < a->ntasks; i++) {
+		const struct asnap_aio_task *t = &a->tasks[i];
+		if (!done(t) || (last && asnap_dom_is_garbage(&s->ret.dom, t->node)))
+			continue;
+		const struct asnap_aio_coro *c = asnap_aio_coro(a, t->coro);
+		const char *key = c && c->qualname ? asnap_graph_string(s->g, c->qualname)
+						   : "<task without a coroutine>";
+		site[0] = 0;
+		if (c && c->file)
+			snprintf(site, sizeof(site), "%s:%lld", asnap_graph_string(s->g, c->file),
+				 (long long)c->first_line);
+		if (!group_add(gr, snap, key, t->node, last && certain[i], site))
+			return nomem(ctx);
+	}
+	return 0;
+}
+
+static void summary(const struct check_ctx *ctx, const char *key, const struct group *g,
+		    uint32_t count, bool grew, char *buf, size_t len)
+{
+	char growth[160];
+	if (grew)
+		snprintf(buf, len,
+			 "finished tasks of %s() are kept alive and pile up: %s across the snapshots",
+			 key, growth_text(ctx, g, growth, sizeof(growth)));
+	else
+		snprintf(buf, len,
+			 "%u finished tasks of %s() kept alive by a container, with their results and "
+			 "exceptions",
+			 count, key);
+}
+
+int check_retained_task(struct check_ctx *ctx)
+{
+	uint8_t *certain = calloc((size_t)ctx->last->aio.ntasks + 1, 1);
+	if (!certain || piled_up(ctx, certain) < 0) {
+		free(certain);
+		return nomem(ctx);
+	}
+	struct grouping gr;
+	grouping_init(&gr, ctx);
+	int rc = 0;
+	for (uint32_t i = 0; i < ctx->nsnap && rc == 0; i++)
+		rc = scan(&gr, i, certain);
+	if (rc == 0)
+		rc = grouping_emit(&gr, ASNAP_CHECK_RETAINED_TASK, summary);
+	grouping_finish(&gr);
+	free(certain);
+	return rc;
+}

@@ -1,0 +1,108 @@
+/*
+ * unawaited.c - the unawaited-coroutine check: coroutines in state
+ * "created" that no task, handle or future will ever run.
+ *
+ * A created coroutine is owned when it is a task's coroutine or a scheduled
+ * handle leads to it within three references (call_soon_threadsafe,
+ * run_coroutine_threadsafe, a functools.partial): those will run. One held
+ * directly by a frame or a live coroutine may be awaited in a moment, so
+ * it is only reported when its group grows across snapshots; anything else
+ * (kept in a list, an attribute, a closure) is reported from one snapshot.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "analysis/checks/internal.h"
+
+enum { OWNED = 1, NEAR_FRAME = 2 };
+
+static void own_from(const struct asnap_snap *s, uint8_t *mark, uint32_t v, unsigned depth)
+{
+	const struct asnap_graph *g = s->g;
+	for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+		if (!asnap_graph_edge_is_strong(g, e))
+			continue;
+		uint32_t w = g->edge_target[e];
+		if (s->aio.kind[w] == ASNAP_AIO_CORO)
+			mark[w] |= OWNED;
+		else if (depth > 1)
+			own_from(s, mark, w, depth - 1);
+	}
+}
+
+static int scan(struct grouping *gr, uint32_t snap)
+{
+	const struct asnap_snap *s = gr->ctx->snaps[snap];
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio *a = &s->aio;
+	uint8_t *mark = calloc((size_t)g->n + 1, 1);
+	if (!mark)
+		return nomem(gr->ctx);
+	for (uint32_t i = 0; i < a->ntasks; i++)
+		if (a->tasks[i].coro < g->n)
+			mark[a->tasks[i].coro] |= OWNED;
+	for (uint32_t i = 0; i < a->nhandles; i++)
+		if (!a->handles[i].cancelled)
+			own_from(s, mark, a->handles[i].node, 3);
+	/* held directly by a frame or a live coroutine */
+	for (uint32_t v = 0; v < g->n; v++) {
+		uint8_t k = a->kind[v];
+		if (k == ASNAP_AIO_CORO) {
+			uint8_t st = a->coros[a->index[v]].state;
+			if (st == ASNAP_GEN_CLOSED || st == ASNAP_GEN_CREATED)
+				continue;
+		} else if (k != ASNAP_AIO_FRAME) {
+			continue;
+		}
+		/* a frame's own generator (3.9, 3.10) does not count */
+		uint32_t own = k == ASNAP_AIO_FRAME ? a->frames[a->index[v]].generator : ASNAP_NO_NODE;
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			uint32_t w = g->edge_target[e];
+			if (w != own && a->kind[w] == ASNAP_AIO_CORO)
+				mark[w] |= NEAR_FRAME;
+		}
+	}
+	char site[512];
+	for (uint32_t i = 0; i < a->ncoros; i++) {
+		const struct asnap_aio_coro *c = &a->coros[i];
+		if (c->kind != ASNAP_GEN_COROUTINE || c->state != ASNAP_GEN_CREATED ||
+		    (mark[c->node] & OWNED))
+			continue;
+		const char *key = c->qualname ? asnap_graph_string(g, c->qualname) : "<coroutine>";
+		if (!group_add(gr, snap, key, c->node, !(mark[c->node] & NEAR_FRAME),
+			       site_of(s, c->node, site, sizeof(site)))) {
+			free(mark);
+			return nomem(gr->ctx);
+		}
+	}
+	free(mark);
+	return 0;
+}
+
+static void summary(const struct check_ctx *ctx, const char *key, const struct group *g,
+		    uint32_t count, bool grew, char *buf, size_t len)
+{
+	char growth[160];
+	if (grew)
+		snprintf(buf, len,
+			 "coroutines %s() created and never awaited pile up: %s across the snapshots",
+			 key, growth_text(ctx, g, growth, sizeof(growth)));
+	else
+		snprintf(buf, len,
+			 "%u coroutine%s %s() created and never awaited: no task, handle or future will "
+			 "run %s",
+			 count, count == 1 ? "" : "s", key, count == 1 ? "it" : "them");
+}
+
+int check_unawaited_coroutine(struct check_ctx *ctx)
+{
+	struct grouping gr;
+	grouping_init(&gr, ctx);
+	int rc = 0;
+	for (uint32_t i = 0; i < ctx->nsnap && rc == 0; i++)
+		rc = scan(&gr, i);
+	if (rc == 0)
+		rc = grouping_emit(&gr, ASNAP_CHECK_UNAWAITED_COROUTINE, summary);
+	grouping_finish(&gr);
+	return rc;
+}

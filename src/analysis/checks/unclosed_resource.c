@@ -1,0 +1,123 @@
+/*
+ * unclosed_resource.c - the unclosed-resource check: open sockets,
+ * transports and instances of the resource rules (rules.h) that nothing
+ * but garbage or a task that can never wake keeps alive (certain from one
+ * snapshot: they are left to the destructor), or whose number grows across
+ * snapshots while some persist. A resource inside another open one (the
+ * socket of a transport: within two references of it) is neither counted
+ * nor reported: its owner is.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "analysis/checks/internal.h"
+
+#define MAX_UP 100000
+
+static int scan(struct grouping *gr, uint32_t snap, const struct asnap_rules *rules)
+{
+	struct check_ctx *ctx = gr->ctx;
+	const struct asnap_snap *s = ctx->snaps[snap];
+	const struct asnap_graph *g = s->g;
+	bool last = snap + 1 == ctx->nsnap;
+	struct asnap_rules_bound b;
+	if (asnap_rules_bind(rules, g, &b, ctx->err) < 0)
+		return -1;
+	uint8_t *open = calloc((size_t)g->n + 1, 1);
+	uint8_t *orphan_task = last ? calloc((size_t)g->n + 1, 1) : NULL;
+	int rc = 0;
+	if (!open || (last && !orphan_task)) {
+		rc = nomem(ctx);
+		goto out;
+	}
+	for (uint32_t v = 0; v < g->n; v++) {
+		const struct asnap_rule *r = asnap_rules_for(&b, g, v);
+		if (r && asnap_rules_open(&b, r, &s->aio, v))
+			open[v] = 1;
+	}
+	/* resources inside other open ones */
+	for (uint32_t v = 0; v < g->n; v++) {
+		if (!(open[v] & 1))
+			continue;
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			uint32_t w = g->edge_target[e];
+			if (!asnap_graph_edge_is_strong(g, e))
+				continue;
+			if (open[w] && w != v)
+				open[w] |= 2;
+			for (uint64_t f = asnap_graph_edge_begin(g, w); f < asnap_graph_edge_end(g, w); f++) {
+				uint32_t x = g->edge_target[f];
+				if (asnap_graph_edge_is_strong(g, f) && open[x] && x != v)
+					open[x] |= 2;
+			}
+		}
+	}
+	if (last)
+		for (uint32_t i = 0; i < s->aio.ntasks; i++)
+			if (ctx->orphaned[i])
+				orphan_task[s->aio.tasks[i].node] = 1;
+	for (uint32_t v = 0; v < g->n; v++) {
+		if (open[v] != 1)
+			continue;
+		const struct asnap_rule *r = asnap_rules_for(&b, g, v);
+		const char *key = node_type(s, v);
+		bool certain = false;
+		if (last) {
+			const struct asnap_domtree *d = &s->ret.dom;
+			certain = asnap_dom_is_garbage(d, v);
+			unsigned steps = 0;
+			for (uint32_t u = d->idom[v]; u != g->n && steps < MAX_UP && !certain;
+			     u = d->idom[u], steps++)
+				certain = orphan_task[u];
+		}
+		struct group *grp = group_add(gr, snap, key, v, certain, NULL);
+		if (!grp) {
+			rc = nomem(ctx);
+			goto out;
+		}
+		if (r->fix)
+			grp->fix = r->fix;
+	}
+out:
+	free(open);
+	free(orphan_task);
+	asnap_rules_unbind(&b);
+	return rc;
+}
+
+static void summary(const struct check_ctx *ctx, const char *key, const struct group *g,
+		    uint32_t count, bool grew, char *buf, size_t len)
+{
+	char growth[160];
+	if (grew)
+		snprintf(buf, len, "open %s objects are never closed and pile up: %s across the snapshots",
+			 key, growth_text(ctx, g, growth, sizeof(growth)));
+	else
+		snprintf(buf, len,
+			 "%u open %s object%s no longer reachable except through garbage or tasks that "
+			 "never finish: left to the destructor to close",
+			 g->ncertain, key, g->ncertain == 1 ? "" : "s");
+	(void)count;
+}
+
+int check_unclosed_resource(struct check_ctx *ctx)
+{
+	struct asnap_rules builtin;
+	const struct asnap_rules *rules = ctx->opt->rules;
+	asnap_rules_init(&builtin);
+	if (!rules) {
+		if (asnap_rules_add_json(&builtin, asnap_builtin_rules, ctx->err) < 0)
+			return -1;
+		rules = &builtin;
+	}
+	struct grouping gr;
+	grouping_init(&gr, ctx);
+	int rc = 0;
+	for (uint32_t i = 0; i < ctx->nsnap && rc == 0; i++)
+		rc = scan(&gr, i, rules);
+	if (rc == 0)
+		rc = grouping_emit(&gr, ASNAP_CHECK_UNCLOSED_RESOURCE, summary);
+	grouping_finish(&gr);
+	asnap_rules_release(&builtin);
+	return rc;
+}

@@ -1,0 +1,393 @@
+/*
+ * rules.c - resource rules (see rules.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "analysis/rules.h"
+#include "analysis/strings.h"
+
+const char asnap_builtin_rules[] =
+	"{\"rules\": [\n"
+	" {\"type\": \"socket.socket\", \"open_when\": {\"attr\": \"_closed\", \"equals\": false},\n"
+	"  \"fix\": \"close it (sock.close()), or use it in a with block\"},\n"
+	" {\"type\": \"asyncio.selector_events._SelectorSocketTransport\",\n"
+	"  \"open_when\": {\"attr\": \"_closing\", \"equals\": false},\n"
+	"  \"fix\": \"writer.close(); await writer.wait_closed() (or transport.close())\"},\n"
+	" {\"type\": \"asyncio.selector_events._SelectorDatagramTransport\",\n"
+	"  \"open_when\": {\"attr\": \"_closing\", \"equals\": false},\n"
+	"  \"fix\": \"transport.close()\"},\n"
+	" {\"type\": \"asyncio.sslproto._SSLProtocolTransport\",\n"
+	"  \"open_when\": {\"attr\": \"_closed\", \"equals\": false},\n"
+	"  \"fix\": \"writer.close(); await writer.wait_closed()\"},\n"
+	" {\"type\": \"asyncio.unix_events._UnixReadPipeTransport\",\n"
+	"  \"open_when\": {\"attr\": \"_closing\", \"equals\": false}, \"fix\": \"transport.close()\"},\n"
+	" {\"type\": \"asyncio.unix_events._UnixWritePipeTransport\",\n"
+	"  \"open_when\": {\"attr\": \"_closing\", \"equals\": false}, \"fix\": \"transport.close()\"},\n"
+	" {\"type\": \"asyncio.unix_events._UnixSubprocessTransport\",\n"
+	"  \"open_when\": {\"attr\": \"_closed\", \"equals\": false},\n"
+	"  \"fix\": \"await proc.wait() (and close its pipes), or transport.close()\"},\n"
+	" {\"type\": \"aiohttp.client.ClientSession\",\n"
+	"  \"open_when\": {\"attr\": \"_connector\", \"not\": null},\n"
+	"  \"fix\": \"await session.close(), or use async with aiohttp.ClientSession()\"},\n"
+	" {\"type\": \"aiohttp.connector.TCPConnector\",\n"
+	"  \"open_when\": {\"attr\": \"_closed\", \"equals\": false}, \"fix\": \"await connector.close()\"}\n"
+	"]}\n";
+
+enum cond_op { C_EQUALS, C_NOT, C_ALL, C_ANY };
+
+struct asnap_rule_cond {
+	enum cond_op op;
+	uint32_t name;            /* index in rules->names */
+	struct asnap_attr value;  /* kind NONE, BOOL, INT or FLOAT */
+	struct asnap_rule_cond *kids;
+	uint32_t nkids;
+};
+
+void asnap_rules_init(struct asnap_rules *r)
+{
+	*r = (struct asnap_rules){0};
+}
+
+static void cond_free(struct asnap_rule_cond *c)
+{
+	for (uint32_t i = 0; i < c->nkids; i++)
+		cond_free(&c->kids[i]);
+	free(c->kids);
+}
+
+static void rule_free(struct asnap_rule *rule)
+{
+	free(rule->type);
+	free(rule->fix);
+	if (rule->cond) {
+		cond_free(rule->cond);
+		free(rule->cond);
+	}
+}
+
+void asnap_rules_release(struct asnap_rules *r)
+{
+	if (!r)
+		return;
+	for (uint32_t i = 0; i < r->count; i++)
+		rule_free(&r->items[i]);
+	free(r->items);
+	for (uint32_t i = 0; i < r->nnames; i++)
+		free(r->names[i]);
+	free(r->names);
+	*r = (struct asnap_rules){0};
+}
+
+static int name_index(struct asnap_rules *r, const char *name, uint32_t *out)
+{
+	for (uint32_t i = 0; i < r->nnames; i++) {
+		if (!strcmp(r->names[i], name)) {
+			*out = i;
+			return 0;
+		}
+	}
+	char **n = realloc(r->names, (r->nnames + 1) * sizeof(*n));
+	if (!n)
+		return -1;
+	r->names = n;
+	if (!(n[r->nnames] = strdup(name)))
+		return -1;
+	*out = r->nnames++;
+	return 0;
+}
+
+static int parse_value(const cJSON *j, struct asnap_attr *v)
+{
+	*v = (struct asnap_attr){.node = ASNAP_NO_NODE};
+	if (cJSON_IsNull(j))
+		v->kind = ASNAP_ATTR_NONE;
+	else if (cJSON_IsBool(j)) {
+		v->kind = ASNAP_ATTR_BOOL;
+		v->b = cJSON_IsTrue(j);
+	} else if (cJSON_IsNumber(j)) {
+		if (j->valuedouble == (double)(int64_t)j->valuedouble) {
+			v->kind = ASNAP_ATTR_INT;
+			v->i = (int64_t)j->valuedouble;
+		} else {
+			v->kind = ASNAP_ATTR_FLOAT;
+		}
+		v->f = j->valuedouble;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_cond(struct asnap_rules *r, const cJSON *j, struct asnap_rule_cond *c,
+		      unsigned depth, char *why, size_t len)
+{
+	*c = (struct asnap_rule_cond){0};
+	if (!cJSON_IsObject(j)) {
+		snprintf(why, len, "a condition must be an object");
+		return -1;
+	}
+	if (depth > 8) {
+		snprintf(why, len, "conditions nested too deep");
+		return -1;
+	}
+	const cJSON *all = cJSON_GetObjectItemCaseSensitive(j, "all");
+	const cJSON *any = cJSON_GetObjectItemCaseSensitive(j, "any");
+	if (all || any) {
+		const cJSON *list = all ? all : any;
+		c->op = all ? C_ALL : C_ANY;
+		if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0) {
+			snprintf(why, len, "\"%s\" must be a non-empty array of conditions",
+				 all ? "all" : "any");
+			return -1;
+		}
+		c->kids = calloc((size_t)cJSON_GetArraySize(list), sizeof(*c->kids));
+		if (!c->kids) {
+			snprintf(why, len, "out of memory");
+			return -1;
+		}
+		const cJSON *k;
+		cJSON_ArrayForEach(k, list)
+		{
+			if (parse_cond(r, k, &c->kids[c->nkids], depth + 1, why, len) < 0) {
+				c->nkids++;
+				return -1;
+			}
+			c->nkids++;
+		}
+		return 0;
+	}
+	const cJSON *attr = cJSON_GetObjectItemCaseSensitive(j, "attr");
+	if (!cJSON_IsString(attr) || !attr->valuestring[0]) {
+		snprintf(why, len, "a condition needs \"attr\" (a name), \"all\" or \"any\"");
+		return -1;
+	}
+	const cJSON *eq = cJSON_GetObjectItemCaseSensitive(j, "equals");
+	const cJSON *ne = cJSON_GetObjectItemCaseSensitive(j, "not");
+	if (!eq == !ne) {
+		snprintf(why, len, "condition on \"%s\" needs exactly one of \"equals\" and \"not\"",
+			 attr->valuestring);
+		return -1;
+	}
+	c->op = eq ? C_EQUALS : C_NOT;
+	if (parse_value(eq ? eq : ne, &c->value) < 0) {
+		snprintf(why, len, "condition on \"%s\": the value must be null, a boolean or a number",
+			 attr->valuestring);
+		return -1;
+	}
+	if (name_index(r, attr->valuestring, &c->name) < 0) {
+		snprintf(why, len, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int asnap_rules_add_json(struct asnap_rules *r, const char *json, struct asnap_error *err)
+{
+	char why[200] = "";
+	cJSON *doc = cJSON_Parse(json);
+	if (!doc)
+		return asnap_error_set(err, ASNAP_ERR_CORRUPT, "not valid JSON");
+	int rc = -1;
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "rules");
+	if (!cJSON_IsObject(doc) || !cJSON_IsArray(list)) {
+		asnap_error_set(err, ASNAP_ERR_CORRUPT, "expected {\"rules\": [...]}");
+		goto out;
+	}
+	int i = 0;
+	const cJSON *j;
+	cJSON_ArrayForEach(j, list)
+	{
+		i++;
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+		const cJSON *open = cJSON_GetObjectItemCaseSensitive(j, "open_when");
+		const cJSON *fix = cJSON_GetObjectItemCaseSensitive(j, "fix");
+		if (!cJSON_IsObject(j) || !cJSON_IsString(type) || !type->valuestring[0]) {
+			asnap_error_set(err, ASNAP_ERR_CORRUPT, "rule %d: \"type\" must be a type name", i);
+			goto out;
+		}
+		if (!open) {
+			asnap_error_set(err, ASNAP_ERR_CORRUPT, "rule %d: \"open_when\" is missing", i);
+			goto out;
+		}
+		if (fix && !cJSON_IsString(fix)) {
+			asnap_error_set(err, ASNAP_ERR_CORRUPT, "rule %d: \"fix\" must be a string", i);
+			goto out;
+		}
+		struct asnap_rule rule = {0};
+		rule.cond = calloc(1, sizeof(*rule.cond));
+		rule.type = strdup(type->valuestring);
+		rule.fix = fix ? strdup(fix->valuestring) : NULL;
+		if (!rule.cond || !rule.type || (fix && !rule.fix)) {
+			rule_free(&rule);
+			asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		if (parse_cond(r, open, rule.cond, 0, why, sizeof(why)) < 0) {
+			rule_free(&rule);
+			asnap_error_set(err, ASNAP_ERR_CORRUPT, "rule %d (%s): %s", i, type->valuestring,
+					why);
+			goto out;
+		}
+		uint32_t k;
+		for (k = 0; k < r->count; k++)
+			if (!strcmp(r->items[k].type, rule.type))
+				break;
+		if (k < r->count) {
+			rule_free(&r->items[k]);
+			r->items[k] = rule;
+			continue;
+		}
+		struct asnap_rule *more = realloc(r->items, (r->count + 1) * sizeof(*more));
+		if (!more) {
+			rule_free(&rule);
+			asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		r->items = more;
+		r->items[r->count++] = rule;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(doc);
+	return rc;
+}
+
+int asnap_rules_add_file(struct asnap_rules *r, const char *path, struct asnap_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return asnap_error_set(err, ASNAP_ERR_IO, "%s", strerror(errno));
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc = -1;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > (64u << 20)) {
+				asnap_error_set(err, ASNAP_ERR_LIMIT, "larger than 64 MiB");
+				goto out;
+			}
+			char *more = realloc(buf, cap);
+			if (!more) {
+				asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
+				goto out;
+			}
+			buf = more;
+		}
+		size_t got = fread(buf + len, 1, cap - len - 1, f);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		asnap_error_set(err, ASNAP_ERR_IO, "%s", strerror(errno));
+		goto out;
+	}
+	buf[len] = 0;
+	rc = asnap_rules_add_json(r, buf, err);
+out:
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
+int asnap_rules_bind(const struct asnap_rules *r, const struct asnap_graph *g,
+		     struct asnap_rules_bound *b, struct asnap_error *err)
+{
+	*b = (struct asnap_rules_bound){.rules = r};
+	b->nstrings = asnap_reader_string_count(g->strings) + 1;
+	b->rule_of_type = calloc(b->nstrings, sizeof(*b->rule_of_type));
+	b->name_ids = calloc(r->nnames + 1, sizeof(*b->name_ids));
+	const char **types = calloc(r->count + 1, sizeof(*types));
+	uint32_t *type_ids = calloc(r->count + 1, sizeof(*type_ids));
+	if (!b->rule_of_type || !b->name_ids || !types || !type_ids) {
+		free(types);
+		free(type_ids);
+		asnap_rules_unbind(b);
+		return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
+	}
+	for (uint32_t i = 0; i < r->count; i++)
+		types[i] = r->items[i].type;
+	asnap_strings_resolve(g, types, type_ids, r->count);
+	asnap_strings_resolve(g, (const char *const *)r->names, b->name_ids, r->nnames);
+	for (uint32_t i = 0; i < r->count; i++)
+		if (type_ids[i])
+			b->rule_of_type[type_ids[i]] = i + 1;
+	free(types);
+	free(type_ids);
+	return 0;
+}
+
+void asnap_rules_unbind(struct asnap_rules_bound *b)
+{
+	if (!b)
+		return;
+	free(b->rule_of_type);
+	free(b->name_ids);
+	*b = (struct asnap_rules_bound){0};
+}
+
+const struct asnap_rule *asnap_rules_for(const struct asnap_rules_bound *b,
+					 const struct asnap_graph *g, uint32_t v)
+{
+	uint32_t t = g->type[v];
+	if (t >= b->nstrings || !b->rule_of_type[t])
+		return NULL;
+	return &b->rules->items[b->rule_of_type[t] - 1];
+}
+
+static bool value_equals(const struct asnap_attr *have, const struct asnap_attr *want)
+{
+	switch (want->kind) {
+	case ASNAP_ATTR_NONE:
+		return have->kind == ASNAP_ATTR_NONE;
+	case ASNAP_ATTR_BOOL:
+		return have->kind == ASNAP_ATTR_BOOL && have->b == want->b;
+	case ASNAP_ATTR_INT:
+	case ASNAP_ATTR_FLOAT:
+		if (have->kind == ASNAP_ATTR_INT)
+			return (double)have->i == want->f;
+		if (have->kind == ASNAP_ATTR_FLOAT)
+			return have->f == want->f;
+		return false;
+	default:
+		return false;
+	}
+}
+
+static bool eval(const struct asnap_rules_bound *b, const struct asnap_rule_cond *c,
+		 const struct asnap_aio *a, uint32_t v)
+{
+	switch (c->op) {
+	case C_ALL:
+		for (uint32_t i = 0; i < c->nkids; i++)
+			if (!eval(b, &c->kids[i], a, v))
+				return false;
+		return true;
+	case C_ANY:
+		for (uint32_t i = 0; i < c->nkids; i++)
+			if (eval(b, &c->kids[i], a, v))
+				return true;
+		return false;
+	case C_EQUALS:
+	case C_NOT: {
+		struct asnap_attr have = asnap_aio_attr(a, v, b->name_ids[c->name]);
+		if (have.kind == ASNAP_ATTR_MISSING)
+			return false;
+		bool eq = value_equals(&have, &c->value);
+		return c->op == C_EQUALS ? eq : !eq;
+	}
+	}
+	return false;
+}
+
+bool asnap_rules_open(const struct asnap_rules_bound *b, const struct asnap_rule *rule,
+		      const struct asnap_aio *a, uint32_t v)
+{
+	return eval(b, rule->cond, a, v);
+}

@@ -1,0 +1,75 @@
+/*
+ * rules.h - resource rules for the unclosed-resource check: which types are
+ * resources and when an instance of one is still open, as data. The
+ * built-in rules (sockets, transports, subprocess transports, aiohttp) and
+ * a user's --rules file share one JSON format (docs/CHECKS.md):
+ *
+ *   {"rules": [{"type": "aiohttp.client.ClientSession",
+ *               "open_when": {"attr": "_connector", "not": null},
+ *               "fix": "await session.close(), or use async with"}]}
+ *
+ * A condition is {"attr": NAME, "equals": V} or {"attr": NAME, "not": V}
+ * with V null, a boolean or a number ("not": null also matches any object
+ * reference), or {"all": [COND, ...]} / {"any": [COND, ...]}. An attribute
+ * is the instance's scalar attribute from the "attrs" record, else the
+ * object its labelled reference NAME points to. A missing attribute makes
+ * its condition false, so a rule never fires on what it cannot see.
+ */
+#ifndef ASNAP_ANALYSIS_RULES_H
+#define ASNAP_ANALYSIS_RULES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "analysis/aio.h"
+#include "graph/graph.h"
+
+struct asnap_rule_cond;
+
+struct asnap_rule {
+	char *type;     /* module-qualified type name */
+	char *fix;      /* how to close it, or NULL */
+	struct asnap_rule_cond *cond;
+};
+
+struct asnap_rules {
+	struct asnap_rule *items;
+	uint32_t count;
+	char **names;   /* attribute names used by the conditions */
+	uint32_t nnames;
+};
+
+/* The built-in rules as JSON, in the format above. */
+extern const char asnap_builtin_rules[];
+
+void asnap_rules_init(struct asnap_rules *r);
+/*
+ * Add the rules of a JSON document to r. A rule for a type already there
+ * replaces it (so a rules file can override a built-in rule). 0, or -1
+ * with *err naming the problem ("rule 2: \"type\" must be a string").
+ */
+int asnap_rules_add_json(struct asnap_rules *r, const char *json, struct asnap_error *err);
+/* Read a rules file and add its rules. 0, or -1 with *err. */
+int asnap_rules_add_file(struct asnap_rules *r, const char *path, struct asnap_error *err);
+void asnap_rules_release(struct asnap_rules *r);
+
+/* Rules bound to one snapshot's string ids. */
+struct asnap_rules_bound {
+	const struct asnap_rules *rules;
+	uint32_t *rule_of_type; /* per string id: rule index + 1, 0 none */
+	uint32_t nstrings;
+	uint32_t *name_ids;     /* per rules->names entry: string id in the snapshot */
+};
+
+int asnap_rules_bind(const struct asnap_rules *r, const struct asnap_graph *g,
+		     struct asnap_rules_bound *b, struct asnap_error *err);
+void asnap_rules_unbind(struct asnap_rules_bound *b);
+
+/* The rule that covers node v's type, or NULL. */
+const struct asnap_rule *asnap_rules_for(const struct asnap_rules_bound *b,
+					 const struct asnap_graph *g, uint32_t v);
+/* Whether node v (covered by rule) is open. */
+bool asnap_rules_open(const struct asnap_rules_bound *b, const struct asnap_rule *rule,
+		      const struct asnap_aio *a, uint32_t v);
+
+#endif

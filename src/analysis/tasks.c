@@ -1,0 +1,389 @@
+/*
+ * tasks.c - task views and the wake-up analysis (see tasks.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/strings.h"
+#include "analysis/tasks.h"
+
+#define MAX_CHAIN 64
+#define MAX_REFS 8
+
+enum {
+	REACHED = 1,   /* queued at least once */
+	EXPANDED = 2,  /* its references followed */
+	BARRIER = 4,   /* part of a blocked task: not followed until it wakes */
+	UNLOCKED = 8,  /* its task woke */
+	PARKED = 16,   /* reached while locked */
+	WAITED = 32,   /* some blocked task waits on it */
+};
+
+static bool future_pending(const struct asnap_aio *a, uint32_t f)
+{
+	const struct asnap_aio_future *fu = asnap_aio_future(a, f);
+	if (fu)
+		return fu->state == ASNAP_FUT_PENDING;
+	const struct asnap_aio_task *t = asnap_aio_task(a, f);
+	return t && t->state == ASNAP_FUT_PENDING;
+}
+
+static bool task_blocked(const struct asnap_aio *a, const struct asnap_aio_task *t)
+{
+	return t->state == ASNAP_FUT_PENDING && t->waiting_on != ASNAP_NO_NODE &&
+	       future_pending(a, t->waiting_on);
+}
+
+/* The nodes of a blocked task that stay locked until it wakes: the task,
+ * its coroutine chain and their frames. Returns how many (at most max). */
+static uint32_t task_chain(const struct asnap_aio *a, const struct asnap_aio_task *t, uint32_t *out,
+			   uint32_t max)
+{
+	uint32_t n = 0;
+	out[n++] = t->node;
+	uint32_t c = t->coro;
+	while (n + 2 <= max) {
+		const struct asnap_aio_coro *co = asnap_aio_coro(a, c);
+		if (!co)
+			break;
+		out[n++] = co->node;
+		if (co->frame != ASNAP_NO_NODE)
+			out[n++] = co->frame;
+		if (co->awaiting == c)
+			break;
+		c = co->awaiting;
+	}
+	return n;
+}
+
+static uint32_t thread_root_kind(const struct asnap_graph *g)
+{
+	static const char *const name[] = {"thread"};
+	uint32_t id;
+	asnap_strings_resolve(g, name, &id, 1);
+	return id;
+}
+
+void asnap_tasks_mark_main(const struct asnap_snap *s, uint8_t *main)
+{
+	const struct asnap_graph *g = s->g;
+	uint32_t thread = thread_root_kind(g);
+	if (!thread)
+		return;
+	for (uint64_t i = 0; i < g->nroots; i++) {
+		const struct asnap_root *r = &g->roots[i];
+		if (r->kind != thread || r->node >= g->n)
+			continue;
+		for (uint64_t e = asnap_graph_edge_begin(g, r->node); e < asnap_graph_edge_end(g, r->node); e++) {
+			uint32_t w = g->edge_target[e];
+			if (s->aio.kind[w] == ASNAP_AIO_TASK)
+				main[s->aio.index[w]] = 1;
+		}
+	}
+}
+
+struct waiter {
+	uint32_t future;
+	uint32_t task; /* index */
+};
+
+static int by_future(const void *x, const void *y)
+{
+	const struct waiter *a = x, *b = y;
+	if (a->future != b->future)
+		return a->future < b->future ? -1 : 1;
+	return a->task < b->task ? -1 : a->task > b->task;
+}
+
+struct wake {
+	const struct asnap_snap *s;
+	uint8_t *st;
+	uint32_t *queue;
+	uint64_t head, tail;
+	uint8_t *woken;        /* per task index */
+	uint32_t *chain_start; /* per task index + 1 */
+	uint32_t *chain;
+	struct waiter *waiters;
+	uint32_t nwaiters;
+};
+
+static void enqueue(struct wake *w, uint32_t v)
+{
+	w->queue[w->tail++] = v;
+}
+
+static void reach(struct wake *w, uint32_t v)
+{
+	if (w->st[v] & REACHED)
+		return;
+	w->st[v] |= REACHED;
+	enqueue(w, v);
+}
+
+static void wake_task(struct wake *w, uint32_t t)
+{
+	if (w->woken[t])
+		return;
+	w->woken[t] = 1;
+	for (uint32_t i = w->chain_start[t]; i < w->chain_start[t + 1]; i++) {
+		uint32_t x = w->chain[i];
+		uint8_t before = w->st[x];
+		w->st[x] |= UNLOCKED;
+		if (before & EXPANDED)
+			continue;
+		if (!(before & REACHED) || (before & PARKED)) {
+			w->st[x] = (uint8_t)((w->st[x] | REACHED) & ~PARKED);
+			enqueue(w, x);
+		}
+	}
+}
+
+int asnap_tasks_orphaned(const struct asnap_snap *s, uint8_t **orphaned, struct asnap_error *err)
+{
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio *a = &s->aio;
+	uint32_t nt = a->ntasks;
+	struct wake w = {.s = s};
+	uint8_t *main = NULL, *out = NULL;
+	int rc = -1;
+	*orphaned = NULL;
+	w.st = calloc((size_t)g->n + 1, 1);
+	/* a node is queued once when reached and at most once more on waking */
+	w.queue = malloc(((size_t)g->n * 2 + 1) * sizeof(*w.queue));
+	w.woken = calloc((size_t)nt + 1, 1);
+	main = calloc((size_t)nt + 1, 1);
+	out = calloc((size_t)nt + 1, 1);
+	w.chain_start = calloc((size_t)nt + 1, sizeof(*w.chain_start));
+	w.chain = malloc(((size_t)nt * MAX_CHAIN + 1) * sizeof(*w.chain));
+	w.waiters = malloc(((size_t)nt + 1) * sizeof(*w.waiters));
+	if (!w.st || !w.queue || !w.woken || !main || !out || !w.chain_start || !w.chain ||
+	    !w.waiters)
+		goto nomem;
+	asnap_tasks_mark_main(s, main);
+	uint32_t used = 0;
+	for (uint32_t t = 0; t < nt; t++) {
+		w.chain_start[t] = used;
+		const struct asnap_aio_task *task = &a->tasks[t];
+		if (!task_blocked(a, task)) {
+			w.woken[t] = 1; /* runnable, running or done: nothing to wait for */
+			continue;
+		}
+		uint32_t n = task_chain(a, task, w.chain + used, MAX_CHAIN);
+		for (uint32_t i = 0; i < n; i++)
+			w.st[w.chain[used + i]] |= BARRIER;
+		used += n;
+		w.waiters[w.nwaiters++] = (struct waiter){task->waiting_on, t};
+		w.st[task->waiting_on] |= WAITED;
+	}
+	w.chain_start[nt] = used;
+	if (w.nwaiters > 1)
+		qsort(w.waiters, w.nwaiters, sizeof(*w.waiters), by_future);
+
+	for (uint32_t i = 0; i < s->ret.roots.nreal; i++)
+		reach(&w, s->ret.roots.items[i].node);
+	while (w.head < w.tail) {
+		uint32_t v = w.queue[w.head++];
+		uint8_t st = w.st[v];
+		if (st & EXPANDED)
+			continue;
+		if ((st & BARRIER) && !(st & UNLOCKED)) {
+			w.st[v] |= PARKED;
+			continue;
+		}
+		w.st[v] |= EXPANDED;
+		if (st & WAITED) {
+			/* binary search for the first waiter on v */
+			uint32_t lo = 0, hi = w.nwaiters;
+			while (lo < hi) {
+				uint32_t mid = lo + (hi - lo) / 2;
+				if (w.waiters[mid].future < v)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (; lo < w.nwaiters && w.waiters[lo].future == v; lo++)
+				wake_task(&w, w.waiters[lo].task);
+		}
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++)
+			reach(&w, g->edge_target[e]);
+	}
+	for (uint32_t t = 0; t < nt; t++)
+		out[t] = !w.woken[t] && !main[t];
+	*orphaned = out;
+	out = NULL;
+	rc = 0;
+	goto cleanup;
+nomem:
+	asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory following what can wake tasks");
+cleanup:
+	free(w.st);
+	free(w.queue);
+	free(w.woken);
+	free(w.chain_start);
+	free(w.chain);
+	free(w.waiters);
+	free(main);
+	free(out);
+	return rc;
+}
+
+static int by_score(const void *x, const void *y)
+{
+	const struct asnap_task_view *a = x, *b = y;
+	if (a->score != b->score)
+		return a->score > b->score ? -1 : 1;
+	if (a->retained != b->retained)
+		return a->retained > b->retained ? -1 : 1;
+	return a->node < b->node ? -1 : a->node > b->node;
+}
+
+static bool is_container(const char *type)
+{
+	return !strcmp(type, "builtins.set") || !strcmp(type, "builtins.list") ||
+	       !strcmp(type, "builtins.dict") || !strcmp(type, "builtins.tuple") ||
+	       !strcmp(type, "collections.deque") || !strcmp(type, "builtins.frozenset") ||
+	       !strcmp(type, "weakref.WeakSet") || !strcmp(type, "_weakrefset.WeakSet");
+}
+
+/* Who references v (reverse index needed); at most MAX_REFS. */
+static int fill_refs(const struct asnap_graph *g, struct asnap_task_view *t)
+{
+	uint32_t v = t->node;
+	uint32_t n = g->rev_start[v + 1] - g->rev_start[v];
+	t->refs = calloc(n < MAX_REFS ? (n ? n : 1) : MAX_REFS, sizeof(*t->refs));
+	if (!t->refs)
+		return -1;
+	for (uint32_t i = g->rev_start[v]; i < g->rev_start[v + 1]; i++) {
+		uint32_t r = g->rev_source[i];
+		if (t->nrefs == MAX_REFS) {
+			t->more_refs++;
+			continue;
+		}
+		struct asnap_task_ref *ref = &t->refs[t->nrefs++];
+		uint64_t e = asnap_graph_edge_between(g, r, v);
+		ref->node = r;
+		ref->label = e != UINT64_MAX ? g->edge_label[e] : 0;
+		ref->holder = ASNAP_NO_NODE;
+		if (is_container(asnap_graph_string(g, g->type[r])) &&
+		    g->rev_start[r + 1] > g->rev_start[r]) {
+			/* the first holder of the container that labels it */
+			for (uint32_t j = g->rev_start[r]; j < g->rev_start[r + 1]; j++) {
+				uint32_t h = g->rev_source[j];
+				uint64_t he = asnap_graph_edge_between(g, h, r);
+				if (he != UINT64_MAX && g->edge_label[he]) {
+					ref->holder = h;
+					ref->holder_label = g->edge_label[he];
+					break;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+int asnap_tasks_view(struct asnap_snap *s, bool referrers, struct asnap_task_view **out,
+		     uint32_t *count, struct asnap_error *err)
+{
+	const struct asnap_aio *a = &s->aio;
+	uint32_t nt = a->ntasks;
+	*out = NULL;
+	*count = 0;
+	if (asnap_snap_retention(s, err) < 0)
+		return -1;
+	uint8_t *orphaned = NULL, *main = NULL;
+	struct asnap_task_view *v = calloc((size_t)nt + 1, sizeof(*v));
+	main = calloc((size_t)nt + 1, 1);
+	if (!v || !main)
+		goto nomem;
+	if (asnap_tasks_orphaned(s, &orphaned, err) < 0)
+		goto error;
+	asnap_tasks_mark_main(s, main);
+	for (uint32_t i = 0; i < nt; i++) {
+		const struct asnap_aio_task *t = &a->tasks[i];
+		struct asnap_task_view *x = &v[i];
+		x->node = t->node;
+		x->index = i;
+		x->state = t->state;
+		x->name = t->name;
+		x->coro = t->coro;
+		x->waiting_on = t->waiting_on;
+		x->blocked = task_blocked(a, t);
+		x->orphaned = orphaned[i];
+		x->main = main[i];
+		x->garbage = asnap_dom_is_garbage(&s->ret.dom, t->node);
+		x->retained = s->ret.dom.retained[t->node];
+		x->leaf = asnap_aio_leaf_coro(a, t->coro, MAX_CHAIN);
+		x->chain = malloc(MAX_CHAIN * sizeof(*x->chain));
+		if (!x->chain)
+			goto nomem;
+		uint32_t c = t->coro;
+		while (x->chain_len + 1 < MAX_CHAIN && c != ASNAP_NO_NODE) {
+			x->chain[x->chain_len++] = c;
+			const struct asnap_aio_coro *co = asnap_aio_coro(a, c);
+			if (!co || co->awaiting == c)
+				break;
+			c = co->awaiting;
+		}
+		if (t->waiting_on != ASNAP_NO_NODE &&
+		    (x->chain_len == 0 || x->chain[x->chain_len - 1] != t->waiting_on))
+			x->chain[x->chain_len++] = t->waiting_on;
+		if (x->orphaned)
+			x->score = 5;
+		else if (x->state == ASNAP_FUT_PENDING && x->garbage)
+			x->score = 4;
+		else if (x->state != ASNAP_FUT_PENDING && !x->garbage)
+			x->score = 2;
+		else if (x->blocked && !x->main)
+			x->score = 1;
+	}
+	if (referrers) {
+		if (asnap_graph_index_reverse(s->g, err) < 0)
+			goto error;
+		for (uint32_t i = 0; i < nt; i++) {
+			if (fill_refs(s->g, &v[i]) < 0) {
+				asnap_graph_drop_reverse(s->g);
+				goto nomem;
+			}
+		}
+		asnap_graph_drop_reverse(s->g);
+	}
+	if (nt > 1)
+		qsort(v, nt, sizeof(*v), by_score);
+	free(orphaned);
+	free(main);
+	*out = v;
+	*count = nt;
+	return 0;
+nomem:
+	asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory describing tasks");
+error:
+	asnap_tasks_free(v, nt);
+	free(orphaned);
+	free(main);
+	return -1;
+}
+
+void asnap_tasks_free(struct asnap_task_view *t, uint32_t count)
+{
+	if (!t)
+		return;
+	for (uint32_t i = 0; i < count; i++) {
+		free(t[i].chain);
+		free(t[i].refs);
+	}
+	free(t);
+}
+
+const char *asnap_task_verdict(const struct asnap_task_view *t)
+{
+	if (t->orphaned)
+		return "orphaned";
+	if (t->state == ASNAP_FUT_PENDING) {
+		if (t->garbage)
+			return "dropped";
+		if (t->main)
+			return "main";
+		return t->blocked ? "waiting" : "runnable";
+	}
+	return t->garbage ? "garbage" : asnap_fut_state_name(t->state);
+}

@@ -1,0 +1,30 @@
+/*
+ * objects.h - how `leaks`, `tasks` and `diff` name an object: in words
+ * ("coroutine Service.watch", "Task 'watch-3'"), as a JSON object, and a
+ * chain of references with its labels.
+ */
+#ifndef ASNAP_RENDER_OBJECTS_H
+#define ASNAP_RENDER_OBJECTS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "analysis/snapshot.h"
+
+/* "Task 'watch-3'", "coroutine Service.watch", "list" into buf. */
+const char *asnap_obj_describe(const struct asnap_snap *s, uint32_t v, char *buf, size_t len);
+/* {"addr", "type", "size", "retained", "name"?, "qualname"?, "site"?, "state"?} */
+cJSON *asnap_obj_json(const struct asnap_snap *s, uint32_t v);
+/* "A -[label]-> B -> C" (and back to A when closed) on one line. */
+void asnap_obj_chain_text(FILE *out, const struct asnap_snap *s, const uint32_t *nodes,
+			  uint32_t len, bool closed, const char *indent);
+/* [{object..., "label": ...}] where label leads from the previous node (for a
+ * closed chain the first one's label is the reference from the last). */
+cJSON *asnap_obj_chain_json(const struct asnap_snap *s, const uint32_t *nodes, uint32_t len,
+			    bool closed);
+/* "thread", "sys.modules", "module", "external", "unreachable", or NULL. */
+const char *asnap_obj_root_kind(const struct asnap_snap *s, uint32_t v);
+
+#endif

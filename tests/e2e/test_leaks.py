@@ -1,0 +1,204 @@
+"""`asyncsnap leaks`: every check on a leaky fixture program (snapshots taken
+for real through the agent) names the right coroutine or type, and the
+program's correct twin (--fixed) gets no finding at all."""
+
+import json
+import os
+import unittest
+
+from e2e import (TempDirTest, findings, fixture_snapshots, run, run_fixture, run_program,
+                 agent_python)
+
+import subprocess
+
+CHECKS = ("unawaited-coroutine", "pending-task", "retained-task", "unclosed-resource",
+          "pending-future", "uncancelled-handle", "frame-cycle")
+
+SESSION_RULES = {"rules": [{"type": "__main__.ClientSession",
+                            "open_when": {"attr": "_connector", "not": None},
+                            "fix": "await session.close()"}]}
+
+
+class FixturePairsTest(TempDirTest):
+    def pair(self, program, *extra):
+        leaky = run_fixture(self, program)
+        fixed = run_fixture(self, program, "--fixed")
+        return leaky, fixed
+
+    def assertFinding(self, found, check, group, status=1):
+        """A finding of CHECK whose group is GROUP."""
+        names = [(f["check"], f["group"]) for f in found]
+        self.assertIn((check, group), names, json.dumps(found, indent=1)[:4000])
+        f = next(f for f in found if f["check"] == check and f["group"] == group)
+        self.assertGreater(f["count"], 0)
+        self.assertEqual(f["count"], len(f["objects"]))
+        self.assertGreater(f["retained"], 0)
+        self.assertTrue(f["summary"])
+        self.assertTrue(f["path"])
+        return f
+
+    def assertClean(self, paths, *extra):
+        status, found = findings(*extra, *paths)
+        self.assertEqual(found, [], json.dumps(found, indent=1)[:4000])
+        self.assertEqual(status, 0)
+        # one snapshot alone is clean too
+        status, found = findings(*extra, paths[-1])
+        self.assertEqual((status, found), (0, []))
+
+    def test_unawaited_coroutine(self):
+        leaky, fixed = self.pair("unawaited_coroutine.py")
+        status, found = findings(*leaky)
+        self.assertEqual(status, 1)
+        f = self.assertFinding(found, "unawaited-coroutine", "Notifier.notify")
+        self.assertEqual(f["growth"], [20, 60, 100])
+        for o in f["objects"]:
+            self.assertEqual(o["state"], "created")
+            self.assertEqual(o["qualname"], "Notifier.notify")
+        # certain from one snapshot
+        _, one = findings(leaky[0])
+        self.assertFinding(one, "unawaited-coroutine", "Notifier.notify")
+        self.assertClean(fixed)
+
+    def test_pending_task_orphaned_await(self):
+        leaky, fixed = self.pair("pending_task.py")
+        _, found = findings(*leaky)
+        f = self.assertFinding(found, "pending-task", "Client.call")
+        self.assertIn("orphaned", f["summary"])
+        self.assertEqual(f["certain"], f["count"])
+        self.assertTrue(all(o["type"].endswith("Task") for o in f["objects"]))
+        _, one = findings("--check", "pending-task", leaky[0])
+        self.assertEqual(self.assertFinding(one, "pending-task", "Client.call")["count"], 20)
+        # the twin's three workers wait on a queue forever, legitimately
+        self.assertClean(fixed)
+
+    def test_retained_task(self):
+        leaky, fixed = self.pair("retained_task.py")
+        _, found = findings(*leaky)
+        f = self.assertFinding(found, "retained-task", "Jobs.job")
+        self.assertEqual(f["growth"], [20, 60, 100])
+        self.assertTrue(all(o["state"] == "finished" for o in f["objects"]))
+        self.assertClean(fixed)
+
+    def test_pending_future(self):
+        leaky, fixed = self.pair("pending_future.py")
+        _, found = findings(*leaky)
+        f = self.assertFinding(found, "pending-future", "<not awaited>")
+        self.assertEqual(f["growth"], [20, 60, 100])
+        self.assertTrue(all(o["state"] == "pending" for o in f["objects"]))
+        self.assertClean(fixed)
+
+    def test_uncancelled_handle(self):
+        leaky, fixed = self.pair("uncancelled_handle.py")
+        _, found = findings(*leaky)
+        f = self.assertFinding(found, "uncancelled-handle", "Cache.expire")
+        self.assertEqual(f["growth"], [20, 60, 100])
+        self.assertTrue(all(o["type"] == "asyncio.events.TimerHandle" for o in f["objects"]))
+        self.assertClean(fixed)
+
+    def test_unclosed_resource_with_rules_file(self):
+        rules = self.write("rules.json", json.dumps(SESSION_RULES).encode())
+        leaky, fixed = self.pair("unclosed_resource.py")
+        _, found = findings("--rules", rules, *leaky)
+        self.assertFinding(found, "unclosed-resource",
+                           "asyncio.selector_events._SelectorSocketTransport")
+        f = self.assertFinding(found, "unclosed-resource", "__main__.ClientSession")
+        self.assertEqual(f["fix"], "await session.close()")
+        # without the rules file the session is not a resource
+        _, plain = findings("--check", "unclosed-resource", *leaky)
+        self.assertNotIn("__main__.ClientSession", [x["group"] for x in plain])
+        self.assertClean(fixed, "--rules", rules)
+
+    def test_frame_cycle(self):
+        python, env = agent_python()
+        out = []
+        for args in ((), ("--fixed",)):
+            path = self.path("fc%d.snap" % len(out))
+            p = subprocess.run([python, os.path.join(os.path.dirname(__file__), "..", "..",
+                                                     "fixtures", "programs", "frame_cycle.py"),
+                                path, "--count", "3", *args],
+                               capture_output=True, text=True, env=env, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            out.append(path)
+        _, found = findings(out[0])
+        f = self.assertFinding(found, "frame-cycle", "fetch")
+        self.assertEqual(f["count"], 3)
+        self.assertTrue(f["path_is_cycle"])
+        self.assertIn("builtins.traceback", [n["type"] for n in f["path"]])
+        self.assertEqual(findings(out[1]), (0, []))
+
+
+class LeakyServiceTest(TempDirTest):
+    """The bundled example: the README's main job."""
+
+    def test_leaky_snapshots_report_every_leak_and_fixed_none(self):
+        leaky = run_program("leaky_service.py", "--dir", self.dir, "--rounds", "2")
+        status, found = findings(*leaky)
+        self.assertEqual(status, 1)
+        # frames are named by qualified name on 3.11+, by bare name before
+        groups = {(f["check"], f["group"].replace("Service.failing_step", "failing_step"))
+                  for f in found}
+        for want in (("pending-task", "Service.watch"), ("pending-future", "Service.watch"),
+                     ("unawaited-coroutine", "Service.audit"),
+                     ("uncancelled-handle", "Service.handle.<locals>.<lambda>"),
+                     ("frame-cycle", "failing_step")):
+            self.assertIn(want, groups)
+        for f in found:
+            self.assertEqual(f["growth"], [50, 150, 250], f["check"])
+        fixed = run_program("leaky_service.py", "--dir", self.dir, "--rounds", "2", "--fixed")
+        self.assertEqual(findings(*fixed), (0, []))
+        text = run("leaks", *leaky)
+        self.assertEqual(text.returncode, 1)
+        self.assertIn("[pending-task]", text.stdout)
+        self.assertIn("fix:", text.stdout)
+        self.assertIn("watchers", text.stdout)  # the retaining chain names the set
+        self.assertIn("no findings", run("leaks", *fixed).stdout)
+
+    def test_check_filter(self):
+        leaky = run_program("leaky_service.py", "--dir", self.dir, "--rounds", "1")
+        _, found = findings("--check", "frame-cycle,unawaited-coroutine", *leaky)
+        self.assertEqual({f["check"] for f in found}, {"frame-cycle", "unawaited-coroutine"})
+
+
+class CommittedSnapshotsTest(TempDirTest):
+    def test_every_committed_snapshot_is_read(self):
+        snaps = fixture_snapshots()
+        if not snaps:
+            self.skipTest("no fixture snapshots")
+        for version, snap in snaps.items():
+            p = run("leaks", "--json", snap)
+            self.assertIn(p.returncode, (0, 1), (version, p.stderr))
+            for f in json.loads(p.stdout)["findings"]:
+                self.assertIn(f["check"], CHECKS)
+
+    def test_usage_and_input_errors(self):
+        snap = next(iter(fixture_snapshots().values()), None)
+        if snap is None:
+            self.skipTest("no fixture snapshots")
+        for args in (["leaks"], ["leaks", "--check", "nope", snap], ["leaks", "--check"],
+                     ["leaks", "--bogus", snap], ["leaks", "--show", "x", snap]):
+            p = run(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn("--help", p.stderr)
+            self.assertEqual(p.stdout, "")
+        with open(snap, "rb") as f:
+            data = f.read()
+        cut = self.write("cut.snap", data[: len(data) // 2])
+        self.assertInputError(run("leaks", snap, cut), cut, "truncated")
+        bad = self.write("bad.json", b'{"rules": [{"type": "x"}]}')
+        p = run("leaks", "--rules", bad, snap)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("open_when", p.stderr)
+        self.assertIn(bad, p.stderr)
+        self.assertInputError(run("leaks", "--rules", self.path("missing.json"), snap),
+                              self.path("missing.json"))
+
+    def test_help(self):
+        p = run("leaks", "--help")
+        self.assertEqual(p.returncode, 0)
+        for c in CHECKS:
+            self.assertIn(c, p.stdout)
+        self.assertIn("leaks", run("--help").stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
