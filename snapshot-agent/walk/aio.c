@@ -89,6 +89,7 @@ struct sock {
 
 static struct {
 	PyTypeObject *future, *task;   /* NULL unless their layout checks out */
+	PyTypeObject *py_future, *py_task; /* the pure-Python implementations */
 	PyTypeObject *handle, *timer_handle, *loop, *socket;
 	Py_ssize_t off_callback, off_args, off_cancelled, off_loop, off_when, off_scheduled;
 } T;
@@ -121,6 +122,8 @@ void aio_begin(void)
 		T.future = fut;
 	if (task && task->tp_basicsize == (Py_ssize_t)sizeof(struct task))
 		T.task = task;
+	T.py_future = (PyTypeObject *)module_attr(modules, "asyncio.futures", "_PyFuture");
+	T.py_task = (PyTypeObject *)module_attr(modules, "asyncio.tasks", "_PyTask");
 	T.handle = (PyTypeObject *)module_attr(modules, "asyncio.events", "Handle");
 	T.timer_handle = (PyTypeObject *)module_attr(modules, "asyncio.events", "TimerHandle");
 	T.loop = (PyTypeObject *)module_attr(modules, "asyncio.base_events", "BaseEventLoop");
@@ -306,6 +309,18 @@ static PyObject *attr(PyObject *op, const char *name)
 	return a.found;
 }
 
+/* An attribute of the instance, else the class default (a plain dict scan
+ * along the MRO: no descriptor is called). */
+static PyObject *attr_or_class(PyObject *op, const char *name)
+{
+	PyObject *v = attr(op, name);
+	PyObject *mro = Py_TYPE(op)->tp_mro;
+	Py_ssize_t n = mro && PyTuple_Check(mro) ? PyTuple_GET_SIZE(mro) : 0;
+	for (Py_ssize_t i = 0; !v && i < n; i++)
+		v = asnap_dict_get_ascii(((PyTypeObject *)PyTuple_GET_ITEM(mro, i))->tp_dict, name);
+	return v;
+}
+
 static void loop_record(struct walk *wk, uint32_t id, PyObject *op)
 {
 	struct recb b;
@@ -340,10 +355,64 @@ static void socket_record(struct walk *wk, uint32_t id, PyObject *op)
 	recb_end(&b);
 }
 
+/* asyncio's _PENDING/_CANCELLED/_FINISHED, compared without running code */
+static const char *py_state_name(PyObject *state)
+{
+	if (!state || !PyUnicode_CheckExact(state))
+		return "unknown";
+	if (PyUnicode_CompareWithASCIIString(state, "PENDING") == 0)
+		return "pending";
+	if (PyUnicode_CompareWithASCIIString(state, "CANCELLED") == 0)
+		return "cancelled";
+	if (PyUnicode_CompareWithASCIIString(state, "FINISHED") == 0)
+		return "finished";
+	return "unknown";
+}
+
+/* The pure-Python Future and Task keep the same facts as attributes. */
+static void py_future_record(struct walk *wk, uint32_t id, PyObject *op)
+{
+	bool task = is_instance(op, T.py_task);
+	struct recb b;
+	recb_begin(&b, wk, id, task ? "task" : "future");
+	recb_cstr(&b, "state", py_state_name(attr_or_class(op, "_state")));
+	PyObject *cbs = attr(op, "_callbacks");
+	recb_int(&b, "callbacks", cbs && PyList_Check(cbs) ? (int64_t)PyList_GET_SIZE(cbs) : 0);
+	recb_node(&b, "loop", attr(op, "_loop"));
+	PyObject *result = attr(op, "_result");
+	if (result != Py_None)
+		recb_node(&b, "result", result);
+	PyObject *exc = attr(op, "_exception");
+	if (exc != Py_None)
+		recb_node(&b, "exception", exc);
+	PyObject *tb = attr(op, "_source_traceback");
+	if (tb != Py_None) {
+		recb_node(&b, "source_traceback", tb);
+		recb_sites(&b, "created", tb, summary_site);
+	}
+	if (task) {
+		PyObject *name = attr(op, "_name");
+		if (name && PyUnicode_Check(name))
+			recb_pystr(&b, "name", name);
+		recb_node(&b, "coro", attr(op, "_coro"));
+		PyObject *waiter = attr(op, "_fut_waiter");
+		if (waiter != Py_None)
+			recb_node(&b, "waiting_on", waiter);
+		recb_bool(&b, "must_cancel", attr_or_class(op, "_must_cancel") == Py_True);
+		PyObject *n = attr_or_class(op, "_num_cancels_requested");
+		if (n && PyLong_CheckExact(n))
+			recb_int(&b, "cancel_requested", PyLong_AsLong(n));
+		PyErr_Clear();
+	}
+	recb_end(&b);
+}
+
 void aio_records(struct walk *wk, uint32_t id, PyObject *op)
 {
 	if (is_instance(op, T.future))
 		future_record(wk, id, op);
+	else if (is_instance(op, T.py_future))
+		py_future_record(wk, id, op);
 	else if (is_instance(op, T.handle))
 		handle_record(wk, id, op);
 	else if (is_instance(op, T.loop))

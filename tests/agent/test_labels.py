@@ -186,6 +186,33 @@ class CoroutineTest(TempDirTest):
         self.assertIs(loop["running"], True)
 
 
+    def test_pure_python_task_and_future_are_recorded_like_the_c_ones(self):
+        import asyncio.futures
+        import asyncio.tasks
+        out = {}
+
+        async def child(fut):
+            await fut
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            fut = asyncio.futures._PyFuture(loop=loop)
+            task = asyncio.tasks._PyTask(child(fut), loop=loop, name="py-kid")
+            await asyncio.sleep(0)
+            path = asyncsnap.take(self.path("py.snap"), fsync=False)
+            out.update(task=task, fut=fut, coro=task.get_coro(), path=path)
+            task.cancel()
+
+        asyncio.run(main())
+        by = {int(n["addr"], 16): n for n in dump(out["path"])}
+        task = by[id(out["task"])]["task"]
+        self.assertEqual(task["state"], "pending")
+        self.assertEqual(task["name"], "py-kid")
+        self.assertEqual(int(task["coro"], 16), id(out["coro"]))
+        self.assertEqual(int(task["waiting_on"], 16), id(out["fut"]))
+        self.assertEqual(by[id(out["fut"])]["future"]["state"], "pending")
+
+
 def child_qualname(test):
     return "CoroutineTest.test_suspended_coroutine_locals_state_line_and_awaited_future.<locals>.child"
 
