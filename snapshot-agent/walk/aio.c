@@ -247,7 +247,7 @@ static void future_record(struct walk *wk, uint32_t id, PyObject *op)
 			char buf[32];
 			snprintf(buf, sizeof(buf), "Task-%lld", PyLong_AsLongLong(name));
 			PyErr_Clear();
-			recb_cstr(&b, "name", buf);
+			recb_text(&b, "name", buf);
 		} else if (name && PyUnicode_Check(name)) {
 			recb_pystr(&b, "name", name);
 		}

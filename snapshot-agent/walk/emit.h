@@ -34,7 +34,10 @@ struct recb {
 typedef bool (*recb_site_fn)(PyObject *item, PyObject **file, PyObject **line, PyObject **name);
 
 void recb_begin(struct recb *b, struct walk *wk, uint32_t node, const char *kind);
+/* A string constant (interned once per walk, by its address). */
 void recb_cstr(struct recb *b, const char *key, const char *value);
+/* Text in a temporary buffer. */
+void recb_text(struct recb *b, const char *key, const char *value);
 /* A str that is program metadata (names, file names), never user data. */
 void recb_pystr(struct recb *b, const char *key, PyObject *value);
 void recb_int(struct recb *b, const char *key, int64_t value);

@@ -473,6 +473,16 @@ void recb_cstr(struct recb *b, const char *key, const char *value)
 {
 	struct asnap_prop *p = recb_add(b, key);
 	if (p)
+		p->value = (struct asnap_value){
+			.type = ASNAP_VAL_STR,
+			.u.str = intern_cached(b->wk, &b->wk->label_cstr, (uintptr_t)value, value,
+					       strlen(value))};
+}
+
+void recb_text(struct recb *b, const char *key, const char *value)
+{
+	struct asnap_prop *p = recb_add(b, key);
+	if (p)
 		p->value = (struct asnap_value){.type = ASNAP_VAL_STR,
 						.u.str = asnap_writer_intern_cstr(b->wk->w, value)};
 }
