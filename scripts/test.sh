@@ -38,7 +38,7 @@ ninja -C build-asan >/dev/null
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 meson test -C build-asan --suite unit --print-errorlogs || status=1
 asan_preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-LD_PRELOAD="$asan_preload" ASAN_OPTIONS=detect_leaks=0 \
+LD_PRELOAD="$asan_preload" ASAN_OPTIONS=detect_leaks=0 ASYNCSNAP_SANITIZED=1 \
     meson test -C build-asan --no-suite unit --print-errorlogs || status=1
 unset UBSAN_OPTIONS
 

@@ -18,7 +18,7 @@ import warnings
 import asyncsnap
 from asyncsnap import _trigger
 
-from support import TempDirTest, dump, info, zstd_decompress
+from support import TempDirTest, dump, info, skip_if_sanitized, zstd_decompress
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "fixtures", "programs"))
@@ -172,6 +172,7 @@ class ForkTest(TempDirTest):
         self.assertIn("No such file or directory", lines[0])
         self.assertEqual(os.listdir(self.dir), [])
 
+    @skip_if_sanitized
     def test_child_killed_midway_is_reported_and_leaves_no_file(self):
         # a heap big enough that the walk is still running when it is killed
         script = textwrap.dedent("""
@@ -768,6 +769,7 @@ class SecretsTest(TempDirTest):
 
 
 class LeakTest(TempDirTest):
+    @skip_if_sanitized
     def test_a_thousand_snapshots_leak_no_objects_and_no_memory(self):
         script = textwrap.dedent("""
             import gc, json, sys, asyncsnap
