@@ -22,6 +22,7 @@ struct cli_command {
 
 int cmd_info(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_dominators(int argc, char **argv);
 int cmd_cycles(int argc, char **argv);
 int cmd_path(int argc, char **argv);

@@ -16,6 +16,7 @@ static const struct cli_command commands[] = {
 	{"leaks", cmd_leaks, "the leak checks: findings, what they retain, how to fix them"},
 	{"tasks", cmd_tasks, "every asyncio task: state, await chain, referrers, retained size"},
 	{"diff", cmd_diff, "what grew between snapshots, and what was born and stayed"},
+	{"export", cmd_export, "a snapshot in another tool's format (Chrome heapsnapshot)"},
 };
 
 static void usage(FILE *out)
