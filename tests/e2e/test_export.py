@@ -100,3 +100,35 @@ class HeapSnapshotTest(TempDirTest):
         self.assertIn(out, p.stderr)
         self.assertFalse(os.path.exists(os.path.dirname(out)))
         self.assertEqual(os.listdir(self.dir), [])
+
+
+class MemlabTest(TempDirTest):
+    """memlab reads the export and computes the same retained size.
+
+    Needs node and the memlab npm package; point ASYNCSNAP_MEMLAB_MODULES
+    at a node_modules holding it (e.g. after `PUPPETEER_SKIP_DOWNLOAD=1
+    npm install memlab` in some directory). Skipped otherwise."""
+
+    def test_memlab_loads_the_export_and_agrees_on_retained_size(self):
+        import shutil
+        import subprocess
+        modules = os.environ.get("ASYNCSNAP_MEMLAB_MODULES")
+        if not modules or not shutil.which("node") or \
+                not os.path.isdir(os.path.join(modules, "@memlab", "heap-analysis")):
+            self.skipTest("memlab not installed (set ASYNCSNAP_MEMLAB_MODULES)")
+        snap = fixture_snapshots()["py3.11"]
+        out = self.path("a.heapsnapshot")
+        self.assertEqual(run("export", "--format", "heapsnapshot", "-o", out, snap).returncode, 0)
+        script = os.path.join(os.path.dirname(__file__), "js", "memlab-check.js")
+        env = dict(os.environ, NODE_PATH=modules)
+        p = subprocess.run(["node", script, out], capture_output=True, text=True, env=env,
+                           timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = json.loads(p.stdout.strip().splitlines()[-1].split("\x1b[K")[-1])
+        info = run_json("info", "--json", snap)
+        self.assertEqual(got["nodes"], info["objects"] + 1)
+        path = run_json("path", "--json", "--type", "__main__.Session", snap)
+        self.assertEqual(got["session_retained"], path["target"]["retained"])
+        # the immediate dominator memlab computes is asyncsnap's
+        idom = [step["type"] for step in path["path"] if step["addr"] == path["target"]["idom"]]
+        self.assertEqual(got["dominators"][:2], ["__main__.Session"] + idom)
