@@ -29,7 +29,8 @@
 
 #define VALUE_PREFIX_MAX 64 /* bytes of a str/bytes value kept with values=True */
 #define TYPE_NAME_MAX 512
-#define INDEX_LABELS 4096   /* "[i]" labels interned once each */
+#define INDEX_LABELS_MAX (1u << 22) /* "[i]" labels cached up to this index */
+#define AGENT_ZSTD_LEVEL 1  /* the pause matters more than the last bytes */
 
 /* Frames executing on a thread are not objects on 3.11+: they enter the
  * node table as their address with this bit set ("bare" frames). */
@@ -81,7 +82,8 @@ struct walk {
 	/* label string ids, interned on first use */
 	struct ptrmap label_cstr;  /* const char * -> id */
 	struct ptrmap label_obj;   /* str object -> id */
-	uint32_t index_label[INDEX_LABELS];
+	uint32_t *index_label;     /* [i] -> string id, 0 until interned */
+	size_t nindex_label;
 	uint32_t value_label;      /* for dict keys that are not shown */
 	uint32_t frame_type;       /* "builtins.frame" for bare frames */
 
@@ -153,6 +155,10 @@ static int add_tracked(PyObject *op, void *arg)
 {
 	return add_object(arg, op) == UINT32_MAX ? -1 : 0;
 }
+
+/* Objects the last snapshot of this process found: the next one's size
+ * hint (the walk holds the GIL, one at a time). */
+static size_t last_objects;
 
 static int count_tracked(PyObject *op, void *arg)
 {
@@ -436,12 +442,23 @@ static uint32_t label_id(struct walk *wk, const struct label *l)
 	case LABEL_KEY:
 		return refs_key_is_label(l->name) ? str_label(wk, l->name) : wk->value_label;
 	case LABEL_INDEX: {
-		if (l->index < INDEX_LABELS && wk->index_label[l->index])
+		if (l->index < wk->nindex_label && wk->index_label[l->index])
 			return wk->index_label[l->index];
 		char buf[16];
 		int n = snprintf(buf, sizeof(buf), "[%u]", l->index);
 		uint32_t id = asnap_writer_intern(wk->w, buf, (size_t)n);
-		if (l->index < INDEX_LABELS)
+		if (l->index >= wk->nindex_label && l->index < INDEX_LABELS_MAX) {
+			size_t cap = wk->nindex_label ? wk->nindex_label : 1024;
+			while (cap <= l->index)
+				cap *= 2;
+			uint32_t *t = realloc(wk->index_label, cap * sizeof(*t));
+			if (t) {
+				memset(t + wk->nindex_label, 0, (cap - wk->nindex_label) * sizeof(*t));
+				wk->index_label = t;
+				wk->nindex_label = cap;
+			}
+		}
+		if (l->index < wk->nindex_label)
 			wk->index_label[l->index] = id;
 		return id;
 	}
@@ -975,7 +992,8 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 				"a garbage collection is in progress (snapshot requested from a finalizer?)");
 		return -1;
 	}
-	struct asnap_writer_options wopts = {.level = opts->level, .no_fsync = opts->no_fsync};
+	struct asnap_writer_options wopts = {.level = opts->level ? opts->level : AGENT_ZSTD_LEVEL,
+					     .no_fsync = opts->no_fsync};
 	wk.w = asnap_writer_create(path, &wopts, err);
 	if (!wk.w)
 		return -1;
@@ -983,17 +1001,22 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	paused = true;
 	double walk0 = now_ms();
 	aio_begin();
-	/* size the object table for what the collector tracks and about as
-	 * many untracked referents, so that it rarely grows */
-	size_t tracked = 0;
-	asnap_py_gc_foreach(count_tracked, &tracked);
-	if (!ptrmap_init(&wk.ids, tracked * 2 + 1024) || !ptrmap_init(&wk.types, 256) ||
+	/* size the object table for what the last snapshot found; the first
+	 * time, for what the collector tracks and as many untracked referents
+	 * (counting them is a walk of the lists of its own) */
+	size_t expect = last_objects;
+	if (!expect) {
+		asnap_py_gc_foreach(count_tracked, &expect);
+		expect *= 2;
+	}
+	expect += expect / 8 + 65536;
+	if (!ptrmap_init(&wk.ids, expect) || !ptrmap_init(&wk.types, 256) ||
 	    !ptrmap_init(&wk.label_cstr, 256) || !ptrmap_init(&wk.label_obj, 4096) ||
-	    !(wk.objs = malloc((tracked * 2 + 1024) * sizeof(*wk.objs)))) {
+	    !(wk.objs = malloc(expect * sizeof(*wk.objs)))) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory while walking the heap");
 		goto out;
 	}
-	wk.cap = tracked * 2 + 1024;
+	wk.cap = expect;
 	asnap_writer_header(wk.w, header_json, strlen(header_json));
 	wk.kind_value = asnap_writer_intern_cstr(wk.w, "value");
 	wk.key_text = asnap_writer_intern_cstr(wk.w, "text");
@@ -1016,6 +1039,7 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	if (asnap_writer_commit(wk.w, trailer, (size_t)tn, &stats->file_bytes, err) < 0)
 		goto out;
 	stats->objects = wk.n;
+	last_objects = wk.n;
 	stats->tracked = wk.tracked;
 	stats->edges = wk.total_edges;
 	stats->walk_ms = walk_ms;
@@ -1033,6 +1057,7 @@ out:
 	free(wk.tinfo);
 	free(wk.edges);
 	free(wk.threads);
+	free(wk.index_label);
 	stats->pause_ms = now_ms() - t0;
 	return rc;
 }
