@@ -220,8 +220,9 @@ static int run_ours(const char *path, uint32_t n, int fd)
 	double t_dom = now(), c_dom = cpu();
 	long rss = peak_rss_kb();
 	uint64_t m = g->m;
-	printf("%u objects, %" PRIu64 " references, %u roots, %u components, %u garbage groups\n",
-	       n, m, rs.nreal, scc.ncomp, rs.count - rs.nreal);
+	printf("%u objects, %" PRIu64 " references, %u roots, %u components, "
+	       "%u garbage groups of %u objects\n",
+	       n, m, rs.nreal, scc.ncomp, rs.count - rs.nreal, n - dom.nreached);
 	printf("  ours    %.3f s  (load %.3f, roots %.3f, components+dominators+retained %.3f)\n",
 	       t_dom - t0, t_load - t0, t_roots - t_load, t_dom - t_roots);
 	printf("  cpu     %.3f s  (load %.3f, roots %.3f, components+dominators+retained %.3f)\n",

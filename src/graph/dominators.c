@@ -161,6 +161,14 @@ static void dfs(const struct asnap_graph *g, struct work *w, struct pearce *pc, 
 		}
 		if (e < end) {
 			next[cur] = e + 1;
+			/* Siblings to come: warm their edge lists for the return. */
+			for (uint32_t k = e + 1; k < end && k - e < 5; k++) {
+				uint32_t t2 = et[k];
+				if (seen[t2] == unseen) {
+					__builtin_prefetch(&et[es[t2]]);
+					__builtin_prefetch(&weak[es[t2] >> 3]);
+				}
+			}
 			uint32_t t = et[e], j = number ? w->count++ : cur + 1;
 			if (number) {
 				pre[t] = j;
