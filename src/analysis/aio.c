@@ -309,6 +309,7 @@ int asnap_aio_build(const struct asnap_graph *g, struct asnap_aio *a, struct asn
 	asnap_strings_resolve(g, names, r.id, NNAMES);
 	a->attrs_kind = r.id[K_ATTRS];
 	a->none_type = r.id[T_NONE];
+	a->dict_label = asnap_graph_find_string(g, "__dict__");
 	a->kind = calloc((size_t)g->n + 1, 1);
 	a->index = malloc(((size_t)g->n + 1) * sizeof(*a->index));
 	if (!a->kind || !a->index)
@@ -396,18 +397,29 @@ struct asnap_attr asnap_aio_attr(const struct asnap_aio *a, uint32_t v, uint32_t
 			}
 		}
 	}
-	for (uint64_t e = asnap_graph_edge_begin(g, v), end = asnap_graph_edge_end(g, v); e < end;
-	     e++) {
-		if (g->edge_label[e] != name_id || !asnap_graph_edge_is_strong(g, e))
-			continue;
-		uint32_t w = g->edge_target[e];
-		if (a->none_type && g->type[w] == a->none_type) {
-			out.kind = ASNAP_ATTR_NONE;
-		} else {
-			out.kind = ASNAP_ATTR_OBJECT;
-			out.node = w;
+	/* an attribute edge of the object itself (slots, inline values on
+	 * 3.11+), else of its __dict__ (where 3.9/3.10 keep every attribute) */
+	uint32_t holder = v;
+	for (int hop = 0; hop < 2 && holder != ASNAP_NO_NODE; hop++) {
+		uint32_t dict = ASNAP_NO_NODE;
+		for (uint64_t e = asnap_graph_edge_begin(g, holder), end = asnap_graph_edge_end(g, holder);
+		     e < end; e++) {
+			if (!asnap_graph_edge_is_strong(g, e))
+				continue;
+			if (a->dict_label && g->edge_label[e] == a->dict_label)
+				dict = g->edge_target[e];
+			if (g->edge_label[e] != name_id)
+				continue;
+			uint32_t w = g->edge_target[e];
+			if (a->none_type && g->type[w] == a->none_type) {
+				out.kind = ASNAP_ATTR_NONE;
+			} else {
+				out.kind = ASNAP_ATTR_OBJECT;
+				out.node = w;
+			}
+			return out;
 		}
-		return out;
+		holder = dict;
 	}
 	return out;
 }

@@ -141,6 +141,7 @@ struct asnap_aio {
 	uint32_t nframes;
 	uint32_t attrs_kind;         /* string id of "attrs", 0 if absent */
 	uint32_t none_type;          /* string id of "builtins.NoneType", 0 if absent */
+	uint32_t dict_label;         /* string id of "__dict__", 0 if absent */
 };
 
 /* Read the records of g. 0, or -1 with *err (out of memory). */

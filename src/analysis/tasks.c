@@ -17,6 +17,7 @@ enum {
 	UNLOCKED = 8,  /* its task woke */
 	PARKED = 16,   /* reached while locked */
 	WAITED = 32,   /* some blocked task waits on it */
+	ROOT = 64,     /* a root: whatever it is, it runs */
 };
 
 static bool future_pending(const struct asnap_aio *a, uint32_t f)
@@ -138,6 +139,38 @@ static void wake_task(struct wake *w, uint32_t t)
 	}
 }
 
+/* Frame objects of finished calls: no "frame" record property says they
+ * run (executing) or belong to a generator that may resume. */
+struct dead_frames {
+	uint32_t type, kind, executing, generator;
+};
+
+static void dead_frames_init(struct dead_frames *df, const struct asnap_graph *g)
+{
+	df->type = asnap_graph_find_string(g, "builtins.frame");
+	df->kind = asnap_graph_find_string(g, "frame");
+	df->executing = asnap_graph_find_string(g, "executing");
+	df->generator = asnap_graph_find_string(g, "generator");
+}
+
+static bool dead_frame(const struct dead_frames *df, const struct asnap_graph *g, uint32_t v)
+{
+	if (!df->type || df->type == ASNAP_NO_NODE || g->type[v] != df->type ||
+	    (g->flags[v] & ASNAP_NODE_SYNTHETIC))
+		return false;
+	uint64_t count;
+	const struct asnap_record *rec = asnap_graph_records(g, v, &count);
+	for (uint64_t i = 0; i < count; i++) {
+		if (rec[i].kind != df->kind)
+			continue;
+		for (uint32_t p = 0; p < rec[i].nprops; p++)
+			if (rec[i].props[p].key == df->executing || rec[i].props[p].key == df->generator)
+				return false;
+		return true;
+	}
+	return false; /* no record: an older agent; assume it may run */
+}
+
 int asnap_tasks_orphaned(const struct asnap_snap *s, uint8_t **orphaned, struct asnap_error *err)
 {
 	const struct asnap_graph *g = s->g;
@@ -179,13 +212,23 @@ int asnap_tasks_orphaned(const struct asnap_snap *s, uint8_t **orphaned, struct 
 	if (w.nwaiters > 1)
 		qsort(w.waiters, w.nwaiters, sizeof(*w.waiters), by_future);
 
-	for (uint32_t i = 0; i < s->ret.roots.nreal; i++)
+	for (uint32_t i = 0; i < s->ret.roots.nreal; i++) {
+		w.st[s->ret.roots.items[i].node] |= ROOT;
 		reach(&w, s->ret.roots.items[i].node);
+	}
+	struct dead_frames df;
+	dead_frames_init(&df, g);
 	while (w.head < w.tail) {
 		uint32_t v = w.queue[w.head++];
 		uint8_t st = w.st[v];
 		if (st & EXPANDED)
 			continue;
+		/* a finished frame kept by a traceback runs no code again: what
+		 * only its locals hold can never be resolved through it */
+		if (!(st & ROOT) && dead_frame(&df, g, v)) {
+			w.st[v] |= EXPANDED;
+			continue;
+		}
 		if ((st & BARRIER) && !(st & UNLOCKED)) {
 			w.st[v] |= PARKED;
 			continue;
