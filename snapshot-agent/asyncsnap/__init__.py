@@ -7,7 +7,8 @@
 
 or, without touching the program:
 
-    python -m asyncsnap run [--dir D] [--signal SIG] [--no-fork] script.py [args...]
+    python -m asyncsnap run [--dir D] [--signal SIG] [--every S] script.py [args...]
+    asyncsnap run [--dir D] [--signal SIG] [--every S] -- python app.py ...
 
 The snapshot holds every object the cycle collector tracks and everything
 they reference, with types, sizes, reference counts and edges; never the
@@ -143,6 +144,17 @@ def _process_start(pid=None):
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def _process_start_ticks(pid=None):
+    """Field 22 of /proc/PID/stat: the start time in clock ticks since boot,
+    exact, which `asyncsnap take` compares to tell a reused pid; or None."""
+    try:
+        with open("/proc/%s/stat" % (pid or "self"), "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _rss(pid=None):
@@ -438,7 +450,10 @@ def _reap(pid, path):
         except ChildProcessError:  # reaped by the application's waitpid(-1)
             pass
         _children.pop(pid, None)
-        if status is None or os.WIFEXITED(status) and os.WEXITSTATUS(status) in (0, _EXIT_REPORTED):
+        if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            _trigger._on_written(path)
+            return
+        if status is None or os.WIFEXITED(status) and os.WEXITSTATUS(status) == _EXIT_REPORTED:
             return
         # The child died without reporting (killed, crashed): say so, and
         # take away its temporary file, which nobody else will.
@@ -493,4 +508,5 @@ if hasattr(os, "register_at_fork"):
 # --------------------------------------------------------------------------
 # the signal trigger
 
+from . import _trigger  # noqa: E402
 from ._trigger import install, uninstall  # noqa: E402

@@ -11,8 +11,8 @@ import asyncsnap
 from asyncsnap import _trigger
 
 USAGE = """\
-usage: python -m asyncsnap run [--dir DIR] [--signal SIG] [--no-fork] script.py [args...]
-       python -m asyncsnap run [--dir DIR] [--signal SIG] [--no-fork] -m module [args...]
+usage: python -m asyncsnap run [options] script.py [args...]
+       python -m asyncsnap run [options] -m module [args...]
        python -m asyncsnap ps [--json]
        python -m asyncsnap --help | --version
 """
@@ -98,9 +98,24 @@ def parse_signal(text):
         raise UsageError("bad signal '%s': %s" % (text, e)) from None
 
 
+NUMBERS = {"--every": float, "--on-tasks": int, "--on-rss": float, "--keep": int}
+
+
+def parse_number(option, text, kind):
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0 or value == float("inf"):
+        raise UsageError("%s needs a%s number greater than 0, not '%s'"
+                         % (option, "n integer" if kind is int else "", text))
+    return value
+
+
 def parse_run(args):
     """(options, target kind 'script' or 'module', target, argv of the program)."""
-    opts = {"dir": None, "signal": signal.SIGUSR1, "fork": True}
+    opts = {"dir": None, "signal": signal.SIGUSR1, "fork": True, "every": None,
+            "on_tasks": None, "on_rss": None, "keep": None}
     i = 0
     while i < len(args):
         a = args[i]
@@ -120,13 +135,15 @@ def parse_run(args):
             rest = args[i + 1:] if a[2:] else args[i + 2:]
             return opts, "module", module, rest
         key, eq, value = a.partition("=")
-        if key in ("--dir", "--signal"):
+        if key in ("--dir", "--signal") + tuple(NUMBERS):
             if not eq:
                 if i + 1 >= len(args):
                     raise UsageError("%s needs a value" % key)
                 value = args[i + 1]
                 i += 1
-            if key == "--dir":
+            if key in NUMBERS:
+                opts[key[2:].replace("-", "_")] = parse_number(key, value, NUMBERS[key])
+            elif key == "--dir":
                 if not value:
                     raise UsageError("--dir needs a directory")
                 opts["dir"] = value
@@ -180,7 +197,8 @@ def run(args):
     # registration) comes from it
     sys.argv = [target] + rest
     try:
-        asyncsnap.install(opts["signal"], opts["dir"], fork=opts["fork"])
+        asyncsnap.install(opts["signal"], opts["dir"], fork=opts["fork"], every=opts["every"],
+                          on_tasks=opts["on_tasks"], on_rss=opts["on_rss"], keep=opts["keep"])
     except (OSError, ValueError) as e:
         sys.stderr.write("asyncsnap run: cannot install the signal handler: %s\n" % e)
         return 1

@@ -1,9 +1,13 @@
-"""The signal trigger: install(), uninstall() and the registration file that
-lets `asyncsnap ps` find the processes that have the agent installed."""
+"""The triggers: install(), uninstall(), the signal handler, the timed and
+threshold triggers (every, on_tasks, on_rss) with their --keep pruning, and
+the registration file that lets `asyncsnap ps` and `asyncsnap take` find
+the processes that have the agent installed."""
 
+import _thread
 import atexit
 import json
 import os
+import re
 import signal
 import stat
 import sys
@@ -13,7 +17,9 @@ _pkg = sys.modules[__name__.rpartition(".")[0]]
 
 
 class _State:
-    __slots__ = ("signum", "directory", "fork", "previous", "pid", "registration", "dropped")
+    __slots__ = ("signum", "directory", "fork", "previous", "pid", "registration", "dropped",
+                 "every", "on_tasks", "on_rss", "keep", "poll", "request", "next_tasks",
+                 "next_rss", "last", "stop", "program")
 
     def __init__(self, signum, directory, fork, previous):
         self.signum = signum
@@ -23,18 +29,42 @@ class _State:
         self.pid = os.getpid()
         self.registration = None
         self.dropped = 0
+        self.every = self.on_tasks = self.on_rss = self.keep = None
+        self.poll = 1.0
+        # what the trigger thread asked the handler for: None (the signal
+        # came from outside: snapshot), "snapshot", or "count-tasks"
+        self.request = None
+        self.next_tasks = self.next_rss = None  # the next threshold to pass
+        self.last = time.monotonic()            # time of the last snapshot
+        self.stop = False                       # tells the thread to end
+        self.program = None
 
 
 _state = None
 
 
-def install(signum=signal.SIGUSR1, directory=None, fork=True):
+def install(signum=signal.SIGUSR1, directory=None, fork=True, *, every=None, on_tasks=None,
+            on_rss=None, keep=None, poll=1.0):
     """Take a snapshot each time signal signum arrives.
 
     directory -- where the snapshots go (<prog>-<pid>-<seq>.snap); default
                  $ASYNCSNAP_DIR, else the current directory, as they are now
     fork      -- take them in fork mode (the default): the process pauses
                  for the fork only
+    every     -- also take one every `every` seconds
+    on_tasks  -- also take one when the number of pending asyncio tasks
+                 passes on_tasks, then 2*on_tasks, 3*on_tasks, ...
+    on_rss    -- also take one when the resident memory passes on_rss
+                 megabytes (MiB), then 2*on_rss, 3*on_rss, ...
+    keep      -- after each snapshot, remove this process's oldest
+                 snapshots in directory beyond the newest `keep`
+    poll      -- seconds between two checks of the thresholds
+
+    The timed and threshold triggers are decided by a small daemon thread
+    that never touches the program's objects: it reads the clock and
+    /proc/self/statm, and sends signum to the main thread, whose handler
+    takes the snapshot (and counts the tasks, for on_tasks) exactly as for
+    a signal from outside.
 
     The handler replaces whatever handler signum had (it is restored by
     uninstall()) and never raises into the program: a failure is reported
@@ -49,20 +79,34 @@ def install(signum=signal.SIGUSR1, directory=None, fork=True):
     """
     global _state
     signum = _check_signal(signum)
+    every = _check_number("every", every, float)
+    on_tasks = _check_number("on_tasks", on_tasks, int)
+    on_rss = _check_number("on_rss", on_rss, float)
+    keep = _check_number("keep", keep, int)
+    poll = _check_number("poll", poll, float)
     if directory is None:
         directory = os.environ.get("ASYNCSNAP_DIR") or os.getcwd()
     directory = os.path.abspath(os.fsdecode(os.fspath(directory)))
     old = _state
     previous = signal.signal(signum, _on_signal)  # raises off the main thread
     if old is not None:
+        old.stop = True
         if old.signum == signum:
             previous = old.previous
         else:
             _restore(old)
         _unregister(old)
     st = _State(signum, directory, bool(fork), previous)
+    st.every, st.on_tasks, st.on_rss, st.keep, st.poll = every, on_tasks, on_rss, keep, poll
+    st.next_tasks = on_tasks
+    st.next_rss = on_rss
     _state = st
     st.registration = _register(st)
+    if every or on_tasks or on_rss:
+        try:
+            _thread.start_new_thread(_watch, (st, _thread.get_ident()))
+        except RuntimeError:  # at interpreter shutdown
+            pass
     atexit.unregister(_at_exit)
     atexit.register(_at_exit)
 
@@ -75,10 +119,23 @@ def uninstall():
     st = _state
     if st is None:
         return
+    st.stop = True
     _restore(st)
     _state = None
     _unregister(st)
     atexit.unregister(_at_exit)
+
+
+def _check_number(name, value, kind):
+    """None, or value as a positive kind (int or float)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+        raise TypeError("%s must be a%s number, not %s"
+                        % (name, "n integer" if kind is int else "", type(value).__name__))
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError("%s must be greater than 0, not %r" % (name, value))
+    return kind(value)
 
 
 def _check_signal(signum):
@@ -104,13 +161,117 @@ def _on_signal(signum, frame):
     # Never nest: drop the signal while a snapshot is in progress here, or
     # while the previous fork-mode child is still writing (a storm of
     # signals must not become a storm of processes).
+    request, st.request = st.request, None
+    if request == "count-tasks":
+        if not _tasks_passed(st):
+            return
     if _pkg._active or (st.fork and _pkg._children):
         st.dropped += 1
         return
+    st.last = time.monotonic()
     try:
-        _pkg._take(None, st.directory, st.fork, False, False, 0, True)
+        path = _pkg._take(None, st.directory, st.fork, False, False, 0, True)
     except Exception as e:  # never into the program; its own exceptions pass
         _pkg._say_failed(e)
+        return
+    if st.keep and not st.fork:
+        _prune(st, path)
+
+
+def _tasks_passed(st):
+    """Whether the number of pending tasks of the loop running on this (the
+    main) thread has passed the next threshold; moves the threshold on.
+
+    asyncio.all_tasks() reads the loop's task set and each task's state in
+    C: no application code runs. Without asyncio imported or a running
+    loop there is nothing to count, and asyncio is never imported here."""
+    aio = sys.modules.get("asyncio")
+    if aio is None:
+        return False
+    try:
+        loop = aio.events._get_running_loop()
+        if loop is None:
+            return False
+        n = len(aio.all_tasks(loop))
+    except Exception:
+        return False
+    if n <= st.next_tasks:
+        if n < st.on_tasks:
+            st.next_tasks = st.on_tasks  # back under the first: re-arm it
+        return False
+    st.next_tasks = (n // st.on_tasks + 1) * st.on_tasks
+    return True
+
+
+# --------------------------------------------------------------------------
+# timed and threshold triggers
+
+
+def _watch(st, main_thread):
+    """The trigger thread: decides when, and asks the main thread's handler
+    by a signal. Reads nothing but the clock and /proc/self/statm."""
+    tick = min(x for x in (st.poll, st.every) if x)
+    try:
+        while not st.stop:
+            time.sleep(tick)
+            if st.stop or _state is not st or st.pid != os.getpid():
+                return
+            if _pkg._active or (st.fork and _pkg._children):
+                continue  # a snapshot is under way; decide after it
+            request = None
+            if st.every and time.monotonic() - st.last >= st.every:
+                request = "snapshot"
+            if request is None and st.on_rss:
+                rss = _pkg._rss()
+                if rss is not None:
+                    mb = rss / (1 << 20)
+                    if mb > st.next_rss:
+                        st.next_rss = (mb // st.on_rss + 1) * st.on_rss
+                        request = "snapshot"
+                    elif mb < st.on_rss:
+                        st.next_rss = st.on_rss
+            if request is None and st.on_tasks:
+                request = "count-tasks"
+            if request is None or st.request is not None:
+                continue
+            st.request = request
+            # to the main thread: a blocking call there returns with EINTR
+            # and the handler runs at once
+            signal.pthread_kill(main_thread, st.signum)
+    except BaseException:  # interpreter shutdown, or the thread is gone
+        pass
+
+
+def _prune(st, written):
+    """Remove this process's snapshots in st.directory beyond the newest
+    st.keep (by sequence number); the one just written always stays."""
+    prefix = "%s-%d-" % (_pkg._program(), os.getpid())
+    found = []
+    try:
+        names = os.listdir(st.directory)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefix) and name.endswith(".snap"):
+            seq = name[len(prefix):-5]
+            if seq.isdigit():
+                found.append((int(seq), name))
+    found.sort()
+    keep_name = os.path.basename(written)
+    for _, name in found[:max(0, len(found) - st.keep)]:
+        if name == keep_name:
+            continue
+        try:
+            os.unlink(os.path.join(st.directory, name))
+        except OSError:
+            pass
+
+
+def _on_written(path):
+    """Called when a fork-mode child has renamed its snapshot into place."""
+    st = _state
+    if st is not None and st.keep and os.path.dirname(path) == st.directory:
+        _prune(st, path)
 
 
 # --------------------------------------------------------------------------
@@ -146,15 +307,18 @@ def _register(st):
     record = {
         "pid": st.pid,
         "process_start": _pkg._process_start(),
+        "process_start_ticks": _pkg._process_start_ticks(),
         "signal": st.signum,
         "signal_name": _signal_name(st.signum),
         "directory": st.directory,
         "fork": st.fork,
-        "program": _pkg._program(),
+        "program": _registered_program(),
         "executable": sys.executable or None,
         "python": "%d.%d.%d" % sys.version_info[:3],
         "agent": _pkg.__version__,
         "installed": time.time(),
+        "triggers": {"every": st.every, "on_tasks": st.on_tasks, "on_rss": st.on_rss,
+                     "keep": st.keep},
     }
     directory = runtime_dir()
     path = os.path.join(directory, "%d.json" % st.pid)
@@ -181,6 +345,32 @@ def _register(st):
             pass
         return None
     return path
+
+
+def _registered_program():
+    """The program's name, as its snapshots will be named. Installed from
+    sitecustomize (asyncsnap run), `python -m module` has sys.argv[0] "-m"
+    and no __main__ yet: the module name is read from the command line."""
+    if sys.argv and sys.argv[0] == "-m":
+        try:
+            with open("/proc/self/cmdline", "rb") as f:
+                args = [os.fsdecode(a) for a in f.read().split(b"\0")]
+        except OSError:
+            args = []
+        i = 1
+        while i < len(args):
+            a = args[i]
+            if a.startswith("-m"):
+                name = a[2:] or (args[i + 1] if i + 1 < len(args) else "")
+                if name:
+                    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+                break
+            if a in ("-W", "-X", "--check-hash-based-pycs"):
+                i += 1
+            elif not a.startswith("-") or a in ("-c", "-", "--"):
+                break
+            i += 1
+    return _pkg._program()
 
 
 def _unregister(st):

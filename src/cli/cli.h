@@ -29,6 +29,9 @@ int cmd_path(int argc, char **argv);
 int cmd_leaks(int argc, char **argv);
 int cmd_tasks(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_take(int argc, char **argv);
 
 /* "asyncsnap: MESSAGE" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

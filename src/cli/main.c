@@ -16,6 +16,9 @@ static const struct cli_command commands[] = {
 	{"leaks", cmd_leaks, "the leak checks: findings, what they retain, how to fix them"},
 	{"tasks", cmd_tasks, "every asyncio task: state, await chain, referrers, retained size"},
 	{"diff", cmd_diff, "what grew between snapshots, and what was born and stayed"},
+	{"run", cmd_run, "run a program with the agent loaded (no change to it)"},
+	{"ps", cmd_ps, "the running processes that have the agent"},
+	{"take", cmd_take, "make a running process write a snapshot; print its path"},
 	{"export", cmd_export, "a snapshot in another tool's format (Chrome heapsnapshot)"},
 };
 

@@ -52,6 +52,18 @@ static int scan(struct grouping *gr, uint32_t snap, const struct asnap_rules *ru
 			}
 		}
 	}
+	/* the event loop's own self-pipe (_ssock, _csock) lives as long as the
+	 * loop: never an application's resource */
+	uint32_t self_pipe[2] = {asnap_graph_find_string(g, "_ssock"),
+				 asnap_graph_find_string(g, "_csock")};
+	if (self_pipe[0] || self_pipe[1])
+		for (uint32_t v = 0; v < g->n; v++)
+			for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v);
+			     e++) {
+				uint32_t l = g->edge_label[e];
+				if (l && (l == self_pipe[0] || l == self_pipe[1]) && open[g->edge_target[e]])
+					open[g->edge_target[e]] |= 2;
+			}
 	if (last)
 		for (uint32_t i = 0; i < s->aio.ntasks; i++)
 			if (ctx->orphaned[i])

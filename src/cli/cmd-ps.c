@@ -1,0 +1,225 @@
+/*
+ * cmd-ps.c - `asyncsnap ps`: the running processes of this user that have
+ * the agent's signal handler installed, from the registration files in
+ * the runtime directory. Files of processes that are gone (or whose pid
+ * now belongs to another process) are removed.
+ */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/live.h"
+
+static const char help[] =
+	"usage: asyncsnap ps [--json]\n"
+	"\n"
+	"List this user's running processes that have the asyncsnap agent installed\n"
+	"(asyncsnap run, python -m asyncsnap run, or asyncsnap.install() in the code):\n"
+	"pid, program, Python version, uptime, signal and snapshot directory. They are\n"
+	"found by the registration files in $XDG_RUNTIME_DIR/asyncsnap (else\n"
+	"/tmp/asyncsnap-UID); the files of processes that have ended are removed.\n"
+	"\n"
+	"options:\n"
+	"  --json     one JSON array, oldest process first: {\"pid\", \"program\",\n"
+	"             \"python\", \"uptime\" (seconds), \"signal\", \"signal_name\",\n"
+	"             \"directory\", \"fork\", \"executable\", \"agent\", \"triggers\"}\n"
+	"  -h, --help show this help\n";
+
+struct row {
+	struct live_agent a;
+	double uptime;
+};
+
+static int by_uptime(const void *x, const void *y)
+{
+	const struct row *a = x, *b = y;
+	if (a->uptime != b->uptime)
+		return a->uptime < b->uptime ? 1 : -1;
+	return a->a.pid < b->a.pid ? -1 : a->a.pid > b->a.pid;
+}
+
+static void format_uptime(char *buf, size_t size, double s)
+{
+	long t = (long)s;
+	if (s < 0)
+		snprintf(buf, size, "?");
+	else if (t < 60)
+		snprintf(buf, size, "%lds", t);
+	else if (t < 3600)
+		snprintf(buf, size, "%ldm%02lds", t / 60, t % 60);
+	else if (t < 86400)
+		snprintf(buf, size, "%ldh%02ldm", t / 3600, t / 60 % 60);
+	else
+		snprintf(buf, size, "%ldd%02ldh", t / 86400, t / 3600 % 24);
+}
+
+static const char *or_dash(const char *s)
+{
+	return s && s[0] ? s : "-";
+}
+
+static int print_json(struct row *rows, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; arr && i < n; i++) {
+		const struct live_agent *a = &rows[i].a;
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(arr, o))
+			goto oom;
+		cJSON_AddNumberToObject(o, "pid", (double)a->pid);
+		cJSON_AddStringToObject(o, "program", or_dash(a->program));
+		cJSON_AddStringToObject(o, "python", or_dash(a->python));
+		cJSON_AddNumberToObject(o, "uptime", rows[i].uptime < 0 ? 0 : (double)(long)rows[i].uptime);
+		cJSON_AddNumberToObject(o, "signal", a->signum);
+		cJSON_AddStringToObject(o, "signal_name", or_dash(a->signal_name));
+		cJSON_AddStringToObject(o, "directory", a->directory);
+		cJSON_AddBoolToObject(o, "fork", a->fork);
+		if (a->executable)
+			cJSON_AddStringToObject(o, "executable", a->executable);
+		else
+			cJSON_AddNullToObject(o, "executable");
+		cJSON_AddStringToObject(o, "agent", or_dash(a->agent));
+		cJSON *t = a->triggers_json ? cJSON_Parse(a->triggers_json) : cJSON_CreateObject();
+		if (!t || !cJSON_AddItemToObject(o, "triggers", t))
+			goto oom;
+	}
+	char *text = arr ? cJSON_Print(arr) : NULL;
+	if (!text)
+		goto oom;
+	puts(text);
+	free(text);
+	cJSON_Delete(arr);
+	return EXIT_OK;
+oom:
+	cJSON_Delete(arr);
+	cli_error("out of memory");
+	return EXIT_ERROR;
+}
+
+static void print_text(struct row *rows, size_t n)
+{
+	int wpid = 3, wprog = 7, wpy = 6, wup = 6, wsig = 6;
+	char up[32];
+	for (size_t i = 0; i < n; i++) {
+		const struct live_agent *a = &rows[i].a;
+		char pid[32];
+		format_uptime(up, sizeof(up), rows[i].uptime);
+		int l = snprintf(pid, sizeof(pid), "%ld", a->pid);
+		wpid = l > wpid ? l : wpid;
+		l = (int)strlen(or_dash(a->program));
+		wprog = l > wprog ? l : wprog;
+		l = (int)strlen(or_dash(a->python));
+		wpy = l > wpy ? l : wpy;
+		l = (int)strlen(up);
+		wup = l > wup ? l : wup;
+		l = (int)strlen(or_dash(a->signal_name));
+		wsig = l > wsig ? l : wsig;
+	}
+	printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", wpid, "PID", wprog, "PROGRAM", wpy, "PYTHON",
+	       wup, "UPTIME", wsig, "SIGNAL", "DIRECTORY");
+	for (size_t i = 0; i < n; i++) {
+		const struct live_agent *a = &rows[i].a;
+		format_uptime(up, sizeof(up), rows[i].uptime);
+		printf("%*ld  %-*s  %-*s  %*s  %-*s  %s\n", wpid, a->pid, wprog, or_dash(a->program), wpy,
+		       or_dash(a->python), wup, up, wsig, or_dash(a->signal_name), a->directory);
+	}
+}
+
+int cmd_ps(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	bool json = false;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return EXIT_OK;
+		default:
+			return cli_usage_error("ps", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("ps", "unexpected argument '%s'", argv[optind]);
+
+	char dir[PATH_MAX], why[256];
+	if (live_runtime_dir(dir, sizeof(dir)) < 0) {
+		cli_error("ps: the runtime directory's name is too long");
+		return EXIT_ERROR;
+	}
+	struct row *rows = NULL;
+	size_t n = 0, cap = 0;
+	int status = EXIT_OK;
+	DIR *d = opendir(dir);
+	if (!d) {
+		if (errno == ENOENT)
+			goto print; /* nobody has registered yet */
+		cli_error("ps: cannot read '%s': %s", dir, strerror(errno));
+		return EXIT_ERROR;
+	}
+	if (live_check_private_dir(dir, why, sizeof(why)) < 0) {
+		closedir(d);
+		cli_error("ps: cannot use '%s': %s", dir, why);
+		return EXIT_ERROR;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0 ||
+		    strspn(e->d_name, "0123456789") != len - 5)
+			continue;
+		char path[PATH_MAX + 300];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		struct row r = {0};
+		if (live_agent_read(path, &r.a, why, sizeof(why)) < 0)
+			continue; /* being written, or not ours: not a process to list */
+		if (!live_agent_alive(&r.a)) {
+			unlink(path); /* it ended without cleaning up (killed) */
+			live_agent_release(&r.a);
+			continue;
+		}
+		r.uptime = live_uptime(live_start_ticks(r.a.pid));
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			struct row *more = realloc(rows, cap * sizeof(*rows));
+			if (!more) {
+				live_agent_release(&r.a);
+				cli_error("out of memory");
+				status = EXIT_ERROR;
+				break;
+			}
+			rows = more;
+		}
+		rows[n++] = r;
+	}
+	closedir(d);
+print:
+	if (status == EXIT_OK) {
+		if (n)
+			qsort(rows, n, sizeof(*rows), by_uptime);
+		if (json)
+			status = print_json(rows, n);
+		else
+			print_text(rows, n);
+	}
+	for (size_t i = 0; i < n; i++)
+		live_agent_release(&rows[i].a);
+	free(rows);
+	return status;
+}

@@ -1,0 +1,230 @@
+/*
+ * cmd-run.c - `asyncsnap run [options] -- CMD...`: run a program with the
+ * agent loaded and its signal handler installed, without changing it.
+ *
+ * The agent's bootstrap directory (asyncsnap/_boot, a sitecustomize.py)
+ * goes first on PYTHONPATH, with the package's directory after it, and
+ * environment variables say what to install; then CMD replaces this
+ * process (execvp), so its exit status and its signals are its own.
+ * Every Python that CMD starts (python app.py, python -m mod, a console
+ * script such as uvicorn, a wrapper that starts python) loads the agent.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/live.h"
+
+#ifndef ASNAP_AGENT_BUILD_DIR
+#define ASNAP_AGENT_BUILD_DIR ""
+#endif
+#ifndef ASNAP_AGENT_INSTALL_DIR
+#define ASNAP_AGENT_INSTALL_DIR ""
+#endif
+
+static const char help[] =
+	"usage: asyncsnap run [options] [--] COMMAND [ARGS...]\n"
+	"\n"
+	"Run COMMAND (python app.py, python -m module, uvicorn app:app, ...) with the\n"
+	"asyncsnap agent loaded in every Python it starts and a snapshot taken each\n"
+	"time the signal arrives. The program is not changed; the command becomes it\n"
+	"(same pid), so its exit status and signals are its own.\n"
+	"\n"
+	"    asyncsnap run --dir /tmp/snaps -- python server.py --port 8080 &\n"
+	"    asyncsnap ps                  # the processes with the agent\n"
+	"    asyncsnap take PID            # one snapshot, its path printed\n"
+	"\n"
+	"options:\n"
+	"  --dir DIR      where the snapshots go: DIR/<prog>-<pid>-<seq>.snap (default:\n"
+	"                 $ASYNCSNAP_DIR, else the current directory)\n"
+	"  --signal SIG   the signal: a name (USR1, SIGUSR2, RTMIN+1) or a number\n"
+	"                 (default USR1)\n"
+	"  --no-fork      walk the heap in the process itself (default: in a fork, the\n"
+	"                 program pauses for the fork alone)\n"
+	"  --every S      also take a snapshot every S seconds\n"
+	"  --on-tasks N   also take one when the number of pending asyncio tasks\n"
+	"                 passes N, then 2N, 3N, ...\n"
+	"  --on-rss MB    also take one when the resident memory passes MB megabytes,\n"
+	"                 then 2MB, 3MB, ...\n"
+	"  --keep K       keep only the newest K snapshots of each process in DIR\n"
+	"  -h, --help     show this help\n"
+	"\n"
+	"The agent is looked for in $ASYNCSNAP_AGENT_PATH, else the build tree, else\n"
+	"the installed package; the interpreter must be the CPython it was built for.\n"
+	"Python started with -S or -I loads no sitecustomize, hence no agent.\n"
+	"\n"
+	"Exit status: the program's; 2 for a usage error, 126 when COMMAND cannot be\n"
+	"run, 127 when it is not found.\n";
+
+/* DIR holds the agent: DIR/asyncsnap/_boot/sitecustomize.py exists. */
+static bool has_agent(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int n = snprintf(path, sizeof(path), "%s/asyncsnap/_boot/sitecustomize.py", dir);
+	return dir[0] && n > 0 && (size_t)n < sizeof(path) && stat(path, &st) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
+static const char *find_agent(void)
+{
+	const char *env = getenv("ASYNCSNAP_AGENT_PATH");
+	if (env && env[0])
+		return has_agent(env) ? env : NULL;
+	if (has_agent(ASNAP_AGENT_BUILD_DIR))
+		return ASNAP_AGENT_BUILD_DIR;
+	if (has_agent(ASNAP_AGENT_INSTALL_DIR))
+		return ASNAP_AGENT_INSTALL_DIR;
+	return NULL;
+}
+
+/* A positive number for OPTION: 0, or a usage error. */
+static int positive(const char *option, const char *text, bool integer, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (errno || end == text || *end || !(v > 0) || !isfinite(v) ||
+	    (integer && (v != floor(v) || v > 1e9 || strpbrk(text, ".eExX"))))
+		return cli_usage_error("run", "%s needs a%s number greater than 0, not '%s'", option,
+				       integer ? "n integer" : "", text);
+	*out = v;
+	return 0;
+}
+
+static int set(const char *name, const char *value)
+{
+	if (setenv(name, value, 1) != 0) {
+		cli_error("cannot set %s: %s", name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{"signal", required_argument, NULL, 's'},
+		{"no-fork", no_argument, NULL, 'F'},
+		{"every", required_argument, NULL, 'e'},
+		{"on-tasks", required_argument, NULL, 't'},
+		{"on-rss", required_argument, NULL, 'r'},
+		{"keep", required_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *dir = NULL;
+	const char *number_env[] = {"ASYNCSNAP_RUN_EVERY", "ASYNCSNAP_RUN_ON_TASKS",
+				    "ASYNCSNAP_RUN_ON_RSS", "ASYNCSNAP_RUN_KEEP"};
+	const char *numbers[4] = {NULL, NULL, NULL, NULL};
+	int signum = SIGUSR1;
+	bool fork_mode = true;
+	double ignored;
+	int c;
+	optind = 1;
+	opterr = 0;
+	/* '+': options end at the command's name, as they do at "--" */
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if (!optarg[0])
+				return cli_usage_error("run", "--dir needs a directory");
+			dir = optarg;
+			break;
+		case 's':
+			signum = live_parse_signal(optarg);
+			if (signum == -2)
+				return cli_usage_error("run", "signal '%s' cannot be caught", optarg);
+			if (signum < 0)
+				return cli_usage_error("run", "unknown signal '%s'", optarg);
+			break;
+		case 'F':
+			fork_mode = false;
+			break;
+		case 'e':
+		case 'r':
+			if (positive(c == 'e' ? "--every" : "--on-rss", optarg, false, &ignored))
+				return EXIT_ERROR;
+			numbers[c == 'e' ? 0 : 2] = optarg;
+			break;
+		case 't':
+		case 'k':
+			if (positive(c == 't' ? "--on-tasks" : "--keep", optarg, true, &ignored))
+				return EXIT_ERROR;
+			numbers[c == 't' ? 1 : 3] = optarg;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return EXIT_OK;
+		case ':':
+			return cli_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("run", "a command to run is required");
+
+	const char *agent = find_agent();
+	if (!agent) {
+		const char *env = getenv("ASYNCSNAP_AGENT_PATH");
+		if (env && env[0])
+			cli_error("no agent in '%s' (ASYNCSNAP_AGENT_PATH): "
+				  "asyncsnap/_boot/sitecustomize.py is missing", env);
+		else
+			cli_error("cannot find the agent: build it, install it, or set "
+				  "ASYNCSNAP_AGENT_PATH to the directory that holds asyncsnap/");
+		return EXIT_ERROR;
+	}
+
+	char abs_dir[PATH_MAX];
+	if (dir) {
+		struct stat st;
+		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			cli_error("cannot use '%s': %s", dir,
+				  stat(dir, &st) != 0 ? strerror(errno) : "not a directory");
+			return EXIT_ERROR;
+		}
+		if (!realpath(dir, abs_dir)) {
+			cli_error("cannot use '%s': %s", dir, strerror(errno));
+			return EXIT_ERROR;
+		}
+		if (set("ASYNCSNAP_DIR", abs_dir))
+			return EXIT_ERROR;
+	}
+
+	/* PYTHONPATH: boot directory, the package's directory, what was there */
+	const char *old = getenv("PYTHONPATH");
+	size_t size = 2 * strlen(agent) + (old ? strlen(old) : 0) + 32;
+	char *path = malloc(size);
+	if (!path) {
+		cli_error("out of memory");
+		return EXIT_ERROR;
+	}
+	snprintf(path, size, "%s/asyncsnap/_boot:%s%s%s", agent, agent, old && old[0] ? ":" : "",
+		 old && old[0] ? old : "");
+	char sig[16];
+	snprintf(sig, sizeof(sig), "%d", signum);
+	int bad = set("PYTHONPATH", path) || set("ASYNCSNAP_RUN_SIGNAL", sig) ||
+		  set("ASYNCSNAP_RUN_FORK", fork_mode ? "1" : "0");
+	free(path);
+	for (int i = 0; i < 4 && !bad; i++)
+		bad = numbers[i] ? set(number_env[i], numbers[i]) : unsetenv(number_env[i]);
+	if (bad)
+		return EXIT_ERROR;
+
+	fflush(stdout);
+	execvp(argv[optind], argv + optind);
+	int e = errno;
+	cli_error("cannot run '%s': %s", argv[optind], strerror(e));
+	return e == ENOENT ? 127 : 126;
+}

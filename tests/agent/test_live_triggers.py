@@ -1,0 +1,117 @@
+"""The timed and threshold triggers of install() (every, on_tasks, on_rss)
+and keep, run in a child process for real, and their argument checks."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import unittest
+
+import asyncsnap
+
+from support import TempDirTest
+
+
+def snaps(directory):
+    return sorted((n for n in os.listdir(directory) if n.endswith(".snap")),
+                  key=lambda n: int(n.rsplit("-", 1)[1][:-5]))
+
+
+class TriggerTest(TempDirTest):
+    def child(self, code):
+        env = dict(os.environ, XDG_RUNTIME_DIR=self.dir)
+        p = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                           text=True, env=env, cwd=self.dir, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, "")
+        return p.stdout
+
+    def test_every_with_keep_leaves_the_newest(self):
+        out = self.child("""
+            import asyncio, asyncsnap
+            asyncsnap.install(directory=%r, fork=False, every=0.1, keep=2)
+            asyncio.run(asyncio.sleep(1.0))
+            print(next(asyncsnap._seq) - 1)
+        """ % self.dir)
+        taken = int(out)
+        self.assertGreaterEqual(taken, 4)
+        names = snaps(self.dir)
+        self.assertEqual([int(n.rsplit("-", 1)[1][:-5]) for n in names], [taken - 1, taken])
+
+    def test_keep_in_fork_mode(self):
+        out = self.child("""
+            import asyncio, asyncsnap, time
+            asyncsnap.install(directory=%r, every=0.1, keep=1)
+            asyncio.run(asyncio.sleep(1.0))
+            while asyncsnap._children:
+                time.sleep(0.01)
+            print(next(asyncsnap._seq) - 1)
+        """ % self.dir)
+        self.assertGreaterEqual(int(out), 2)
+        self.assertEqual(len(snaps(self.dir)), 1)
+
+    def test_on_tasks_fires_at_each_multiple(self):
+        self.child("""
+            import asyncio, asyncsnap
+            asyncsnap.install(directory=%r, fork=False, on_tasks=10, poll=0.02)
+            async def main():
+                hold = asyncio.Event()
+                tasks = []
+                for i in range(25):
+                    tasks.append(asyncio.create_task(hold.wait()))
+                    await asyncio.sleep(0.03)
+                await asyncio.sleep(0.2)
+                hold.set()
+                await asyncio.gather(*tasks)
+            asyncio.run(main())
+        """ % self.dir)
+        # passed 10 (at 11 tasks) and 20 (at 21): two snapshots
+        self.assertEqual(len(snaps(self.dir)), 2, snaps(self.dir))
+
+    def test_on_rss_fires_when_memory_passes(self):
+        self.child("""
+            import asyncsnap, time
+            mb = asyncsnap._rss() / (1 << 20)
+            asyncsnap.install(directory=%r, fork=False, on_rss=mb + 40, poll=0.02)
+            time.sleep(0.2)
+            big = bytearray(60 << 20)
+            for i in range(0, len(big), 4096):
+                big[i] = 1
+            time.sleep(0.5)
+        """ % self.dir)
+        self.assertEqual(len(snaps(self.dir)), 1, snaps(self.dir))
+
+    def test_registration_holds_start_ticks_and_triggers(self):
+        import json
+        out = self.child("""
+            import asyncsnap, asyncsnap._trigger as t
+            asyncsnap.install(directory=%r, every=60, keep=3)
+            print(open(t._state.registration).read())
+        """ % self.dir)
+        rec = json.loads(out)
+        self.assertIsInstance(rec["process_start_ticks"], int)
+        self.assertEqual(rec["triggers"], {"every": 60.0, "on_tasks": None, "on_rss": None,
+                                           "keep": 3})
+
+    def test_bad_arguments(self):
+        for kw, exc in [({"every": 0}, ValueError), ({"keep": 1.5}, TypeError),
+                        ({"on_tasks": -1}, ValueError), ({"on_rss": "1"}, TypeError),
+                        ({"every": float("nan")}, ValueError), ({"keep": True}, TypeError)]:
+            with self.assertRaises(exc, msg=kw):
+                asyncsnap.install(directory=self.dir, **kw)
+        self.assertIsNone(asyncsnap._trigger._state)
+
+    def test_run_options(self):
+        from asyncsnap.__main__ import parse_run, UsageError
+        opts, kind, target, rest = parse_run(["--every", "2.5", "--on-tasks=100", "--keep", "3",
+                                              "--on-rss", "512", "app.py", "--every", "x"])
+        self.assertEqual((opts["every"], opts["on_tasks"], opts["keep"], opts["on_rss"]),
+                         (2.5, 100, 3, 512.0))
+        self.assertEqual((target, rest), ("app.py", ["--every", "x"]))
+        for bad in (["--every", "0", "a.py"], ["--keep", "1.5", "a.py"], ["--on-tasks", "x", "a.py"]):
+            with self.assertRaises(UsageError):
+                parse_run(bad)
+
+
+if __name__ == "__main__":
+    unittest.main()
