@@ -3,7 +3,7 @@
 # Safe to run again: does nothing when everything is there.
 set -euo pipefail
 
-PACKAGES=(libzstd-dev zstd libcjson-dev libigraph-dev check meson ninja-build pkg-config gcc)
+PACKAGES=(libzstd-dev zstd libcjson-dev libigraph-dev check meson ninja-build pkg-config gcc clang)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

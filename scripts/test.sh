@@ -42,6 +42,11 @@ LD_PRELOAD="$asan_preload" ASAN_OPTIONS=detect_leaks=0 ASYNCSNAP_SANITIZED=1 \
     meson test -C build-asan --no-suite unit --print-errorlogs || status=1
 unset UBSAN_OPTIONS
 
+# A short fuzz run of the reader and the analyses (tests/fuzz/run.sh; long
+# runs: `tests/fuzz/run.sh long`): 30 s per target from the seed corpus.
+echo "== fuzz smoke (clang -fsanitize=fuzzer,address,undefined)"
+FUZZ_DIR="$PWD/build-fuzz" bash tests/fuzz/run.sh smoke 30 || status=1
+
 # The agent under every supported interpreter pyenv has.
 pyenv_root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
 main_version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)

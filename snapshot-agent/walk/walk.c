@@ -992,8 +992,10 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 				"a garbage collection is in progress (snapshot requested from a finalizer?)");
 		return -1;
 	}
+	/* one zstd worker thread compresses while the walk goes on (it runs
+	 * no Python code and touches only the writer's buffers) */
 	struct asnap_writer_options wopts = {.level = opts->level ? opts->level : AGENT_ZSTD_LEVEL,
-					     .no_fsync = opts->no_fsync};
+					     .no_fsync = opts->no_fsync, .workers = 1};
 	wk.w = asnap_writer_create(path, &wopts, err);
 	if (!wk.w)
 		return -1;

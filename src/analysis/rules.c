@@ -110,7 +110,9 @@ static int parse_value(const cJSON *j, struct asnap_attr *v)
 		v->kind = ASNAP_ATTR_BOOL;
 		v->b = cJSON_IsTrue(j);
 	} else if (cJSON_IsNumber(j)) {
-		if (j->valuedouble == (double)(int64_t)j->valuedouble) {
+		/* range first: casting an out-of-range double is undefined */
+		if (j->valuedouble > -9.2e18 && j->valuedouble < 9.2e18 &&
+		    j->valuedouble == (double)(int64_t)j->valuedouble) {
 			v->kind = ASNAP_ATTR_INT;
 			v->i = (int64_t)j->valuedouble;
 		} else {

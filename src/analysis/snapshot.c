@@ -47,6 +47,13 @@ uint32_t asnap_snap_find_addr(const struct asnap_snap *s, uint64_t addr)
 	return ASNAP_NO_NODE;
 }
 
+/* A header number as an integer; def when it does not fit (casting an
+ * out-of-range double is undefined). */
+static int64_t header_int(double d, int64_t def)
+{
+	return d > -9.2e18 && d < 9.2e18 ? (int64_t)d : def;
+}
+
 static void read_header(struct asnap_snap *s)
 {
 	s->pid = -1;
@@ -55,11 +62,11 @@ static void read_header(struct asnap_snap *s)
 		return;
 	const cJSON *x;
 	if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(h, "pid")))
-		s->pid = (int64_t)x->valuedouble;
+		s->pid = header_int(x->valuedouble, -1);
 	if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(h, "process_start")))
 		s->process_start = x->valuedouble;
 	if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(h, "seq")))
-		s->seq = (int64_t)x->valuedouble;
+		s->seq = header_int(x->valuedouble, 0);
 	if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(h, "time")))
 		s->time = x->valuedouble;
 	cJSON_Delete(h);

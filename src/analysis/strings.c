@@ -24,7 +24,8 @@ void asnap_strings_resolve(const struct asnap_graph *g, const char *const *names
 		if (!s || len > maxlen)
 			continue;
 		for (size_t i = 0; i < n; i++) {
-			if (!ids[i] && strncmp(names[i], s, len) == 0 && names[i][len] == 0) {
+			/* s may hold a NUL: compare lengths, then bytes */
+			if (!ids[i] && strlen(names[i]) == len && memcmp(names[i], s, len) == 0) {
 				ids[i] = id;
 				left--;
 			}
@@ -71,7 +72,8 @@ static uint32_t *slot_of(const struct asnap_strmap *m, const char *s, size_t len
 		if (!x)
 			return &m->slots[i];
 		const char *k = m->keys[x - 1];
-		if (strncmp(k, s, len) == 0 && k[len] == 0)
+		/* k ends at its first NUL, s may hold one: never read past k */
+		if (strnlen(k, len + 1) == len && memcmp(k, s, len) == 0)
 			return &m->slots[i];
 	}
 }

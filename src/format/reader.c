@@ -202,6 +202,9 @@ static int read_chunk(struct asnap_reader *r)
 			     "corrupt file: a chunk of type 0x%02x claims %llu bytes, more than the format allows",
 			     type, (unsigned long long)len);
 	r->payload.len = 0;
+	/* an empty payload still needs a buffer: NULL + 0 is undefined */
+	if (!r->payload.data && !bytebuf_reserve(&r->payload, 1))
+		return rfail(r, ASNAP_ERR_NOMEM, "out of memory");
 	while (r->payload.len < len) {
 		size_t step = len - r->payload.len;
 		if (step > READ_STEP)
@@ -376,6 +379,10 @@ static int next_node(struct asnap_reader *r, struct asnap_node *n)
 {
 	struct column *c = r->col;
 	uint64_t za, type, size, refcnt, flags, nedges;
+	/* a count larger than the columns hold: say so, not "bad number" */
+	for (int i = 0; i < 6; i++)
+		if (c[i].p == c[i].end)
+			return corrupt(r, "columns disagree on the node count");
 	if (!get_varint(r, &c[0].p, c[0].end, &za) || !get_varint(r, &c[1].p, c[1].end, &type) ||
 	    !get_varint(r, &c[2].p, c[2].end, &size) ||
 	    !get_varint(r, &c[3].p, c[3].end, &refcnt) ||

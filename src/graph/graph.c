@@ -362,7 +362,7 @@ const struct asnap_record *asnap_graph_records(const struct asnap_graph *g, uint
 	while (end < g->nrecords && g->records[end].node == v)
 		end++;
 	*count = end - lo;
-	return g->records + lo;
+	return g->records ? g->records + lo : NULL; /* NULL + 0 is undefined */
 }
 
 int asnap_graph_index_reverse(struct asnap_graph *g, struct asnap_error *err)
