@@ -6,6 +6,8 @@
 #ifndef ASNAP_CLI_H
 #define ASNAP_CLI_H
 
+#include <stdbool.h>
+
 #include "asyncsnap/error.h"
 
 enum {
@@ -43,6 +45,14 @@ void cli_file_error(const char *path, const struct asnap_error *err);
  * Returns EXIT_ERROR. */
 int cli_usage_error(const char *command, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * The command line of a command whose only option is --json and whose only
+ * argument is one snapshot file (dump, cycles, tasks). True when the
+ * command goes on, with *json and *path set; false when it is done (help
+ * printed, or a usage error reported), with its exit status in *status.
+ */
+bool cli_parse_json_snapshot(const char *command, const char *help, int argc, char **argv,
+			     bool *json, const char **path, int *status);
 /* Check that stdout took everything; EXIT_ERROR with a message if not. */
 int cli_finish_output(int status);
 

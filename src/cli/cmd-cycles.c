@@ -1,7 +1,6 @@
 /*
  * cmd-cycles.c - `asyncsnap cycles SNAP`.
  */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "analysis/retention.h"
@@ -26,39 +25,18 @@ static const char help[] =
 
 int cmd_cycles(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	bool json = false;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return EXIT_OK;
-		default:
-			return cli_usage_error("cycles", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return cli_usage_error("cycles", "%s",
-				       optind == argc ? "a snapshot file is required"
-						      : "only one snapshot file is allowed");
-	const char *path = argv[optind];
+	bool json;
+	const char *path;
+	int status;
+	if (!cli_parse_json_snapshot("cycles", help, argc, argv, &json, &path, &status))
+		return status;
 	struct asnap_error err = {0};
 	struct asnap_graph *g = asnap_graph_load(path, &err);
 	if (!g) {
 		cli_file_error(path, &err);
 		return EXIT_ERROR;
 	}
-	int status = EXIT_ERROR;
+	status = EXIT_ERROR;
 	struct asnap_retention r;
 	struct asnap_cycle *cycles = NULL;
 	uint32_t count = 0;

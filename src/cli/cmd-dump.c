@@ -1,7 +1,6 @@
 /*
  * cmd-dump.c - `asyncsnap dump SNAP`.
  */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli/cli.h"
@@ -22,32 +21,11 @@ static const char help[] =
 
 int cmd_dump(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	bool json = false;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return EXIT_OK;
-		default:
-			return cli_usage_error("dump", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return cli_usage_error("dump", "%s",
-				       optind == argc ? "a snapshot file is required"
-						      : "only one snapshot file is allowed");
-	const char *path = argv[optind];
+	bool json;
+	const char *path;
+	int status;
+	if (!cli_parse_json_snapshot("dump", help, argc, argv, &json, &path, &status))
+		return status;
 	struct asnap_error err = {0};
 	struct asnap_graph *g = asnap_graph_load(path, &err);
 	if (!g) {

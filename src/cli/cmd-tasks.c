@@ -1,7 +1,6 @@
 /*
  * cmd-tasks.c - `asyncsnap tasks SNAP`: every asyncio task, explained.
  */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "analysis/tasks.h"
@@ -25,39 +24,18 @@ static const char help[] =
 
 int cmd_tasks(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	bool json = false;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return EXIT_OK;
-		default:
-			return cli_usage_error("tasks", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return cli_usage_error("tasks", "%s",
-				       optind == argc ? "a snapshot file is required"
-						      : "only one snapshot file is allowed");
-	const char *path = argv[optind];
+	bool json;
+	const char *path;
+	int status;
+	if (!cli_parse_json_snapshot("tasks", help, argc, argv, &json, &path, &status))
+		return status;
 	struct asnap_error err = {0};
 	struct asnap_snap *s = asnap_snap_load(path, &err);
 	if (!s) {
 		cli_file_error(path, &err);
 		return EXIT_ERROR;
 	}
-	int status = EXIT_ERROR;
+	status = EXIT_ERROR;
 	struct asnap_task_view *tasks = NULL;
 	uint32_t count = 0;
 	if (asnap_tasks_view(s, true, &tasks, &count, &err) < 0) {

@@ -113,7 +113,8 @@ int live_agent_read(const char *path, struct live_agent *a, char *why, size_t wh
 	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(j, "pid");
 	const cJSON *sig = cJSON_GetObjectItemCaseSensitive(j, "signal");
 	if (!cJSON_IsObject(j) || !cJSON_IsNumber(pid) || !cJSON_IsNumber(sig) || pid->valuedouble < 1 ||
-	    sig->valuedouble < 1 || sig->valuedouble > 64) {
+	    pid->valuedouble > 4194304 /* PID_MAX_LIMIT */ || sig->valuedouble < 1 ||
+	    sig->valuedouble > 64) {
 		snprintf(why, why_size, "not a registration record (pid and signal)");
 		cJSON_Delete(j);
 		return -1;
@@ -121,7 +122,7 @@ int live_agent_read(const char *path, struct live_agent *a, char *why, size_t wh
 	a->pid = (long)pid->valuedouble;
 	a->signum = (int)sig->valuedouble;
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "process_start_ticks");
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0)
+	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9e18)
 		a->start_ticks = (long long)v->valuedouble;
 	v = cJSON_GetObjectItemCaseSensitive(j, "process_start");
 	if (cJSON_IsNumber(v))

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,4 +52,40 @@ int cli_finish_output(int status)
 		return EXIT_ERROR;
 	}
 	return status;
+}
+
+bool cli_parse_json_snapshot(const char *command, const char *help, int argc, char **argv,
+			     bool *json, const char **path, int *status)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+	*json = false;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			*json = true;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			*status = EXIT_OK;
+			return false;
+		default:
+			*status = cli_usage_error(command, "unknown option '%s'", argv[optind - 1]);
+			return false;
+		}
+	}
+	if (optind != argc - 1) {
+		*status = cli_usage_error(command, "%s",
+					  optind == argc ? "a snapshot file is required"
+							 : "only one snapshot file is allowed");
+		return false;
+	}
+	*path = argv[optind];
+	return true;
 }
