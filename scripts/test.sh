@@ -43,9 +43,9 @@ LD_PRELOAD="$asan_preload" ASAN_OPTIONS=detect_leaks=0 ASYNCSNAP_SANITIZED=1 \
 unset UBSAN_OPTIONS
 
 # A short fuzz run of the reader and the analyses (tests/fuzz/run.sh; long
-# runs: `tests/fuzz/run.sh long`): 30 s per target from the seed corpus.
+# runs: `tests/fuzz/run.sh long`): 15 s per target from the seed corpus.
 echo "== fuzz smoke (clang -fsanitize=fuzzer,address,undefined)"
-FUZZ_DIR="$PWD/build-fuzz" bash tests/fuzz/run.sh smoke 30 || status=1
+FUZZ_DIR="$PWD/build-fuzz" bash tests/fuzz/run.sh smoke 15 || status=1
 
 # The agent under every supported interpreter pyenv has.
 pyenv_root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
