@@ -31,26 +31,9 @@ import time
 import asyncsnap
 
 
-class Record:
-    def __init__(self, i):
-        self.id = i
-        self.name = "record-%d" % i
-        self.tags = [i, i + 1, "t%d" % (i % 100)]
-        self.blob = b"x" * (i % 64)
-        self.meta = {"k": i, "v": (i, str(i))}
-
-
-async def waiter(fut, payload):
-    await fut
-    return payload
-
-
-def build(n, loop):
-    """About n objects (each Record brings ~11 with it)."""
-    records = [Record(i) for i in range(n // 11)]
-    futs = [loop.create_future() for _ in range(n // 400)]
-    tasks = [loop.create_task(waiter(f, [i])) for i, f in enumerate(futs)]
-    return records, futs, tasks
+# the heap of bench/walk.py, so that the two benchmarks measure the same
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from walk import build  # noqa: E402
 
 
 def header_and_trailer(cli, path):
