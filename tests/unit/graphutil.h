@@ -42,6 +42,15 @@ static inline void el_release(struct edge_list *l)
 	*l = (struct edge_list){0};
 }
 
+/* Nodes 0..n-1 in a chain, and n..2n-1 in a ring (2n nodes in all). */
+static inline void el_chain_and_ring(struct edge_list *l, uint32_t n)
+{
+	for (uint32_t v = 0; v + 1 < n; v++)
+		el_add(l, v, v + 1, ASNAP_EDGE_STRONG);
+	for (uint32_t v = n; v < 2 * n; v++)
+		el_add(l, v, v + 1 < 2 * n ? v + 1 : n, ASNAP_EDGE_STRONG);
+}
+
 /* A graph with node v of size v + 1 and refcnt 0, edges in CSR by source
  * (stable: the list order within a source). */
 static inline struct asnap_graph *el_graph(const struct edge_list *l)

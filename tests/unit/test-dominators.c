@@ -194,10 +194,7 @@ START_TEST(dominators_of_a_million_long_chain)
 	/* 0 -> 1 -> ... -> n-1, and a ring n .. 2n-1 that nothing reaches */
 	const uint32_t n = 1000000;
 	struct edge_list l = {.n = 2 * n};
-	for (uint32_t v = 0; v + 1 < n; v++)
-		el_add(&l, v, v + 1, ASNAP_EDGE_STRONG);
-	for (uint32_t v = n; v < 2 * n; v++)
-		el_add(&l, v, v + 1 < 2 * n ? v + 1 : n, ASNAP_EDGE_STRONG);
+	el_chain_and_ring(&l, n);
 	uint32_t root = 0;
 	struct analysed a;
 	analyse(&a, &l, &root, 1);

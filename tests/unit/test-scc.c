@@ -69,10 +69,7 @@ START_TEST(scc_of_million_long_chain_and_ring)
 {
 	const uint32_t n = 1000000;
 	struct edge_list l = {.n = 2 * n};
-	for (uint32_t v = 0; v + 1 < n; v++)
-		el_add(&l, v, v + 1, ASNAP_EDGE_STRONG);
-	for (uint32_t v = n; v < 2 * n; v++)
-		el_add(&l, v, v + 1 < 2 * n ? v + 1 : n, ASNAP_EDGE_STRONG);
+	el_chain_and_ring(&l, n);
 	el_add(&l, n - 1, n, ASNAP_EDGE_STRONG); /* the chain leads into the ring */
 	struct asnap_graph *g = el_graph(&l);
 	struct asnap_scc scc;
