@@ -3,7 +3,8 @@
 # Safe to run again: does nothing when everything is there.
 set -euo pipefail
 
-PACKAGES=(libzstd-dev zstd libcjson-dev libigraph-dev check meson ninja-build pkg-config gcc clang)
+PACKAGES=(libzstd-dev zstd libcjson-dev libigraph-dev check meson ninja-build pkg-config gcc clang
+          chromium graphviz python3-mesonpy python3-pip python3-venv)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -7,6 +7,7 @@
 #define ASNAP_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "asyncsnap/error.h"
 
@@ -55,5 +56,23 @@ bool cli_parse_json_snapshot(const char *command, const char *help, int argc, ch
 			     bool *json, const char **path, int *status);
 /* Check that stdout took everything; EXIT_ERROR with a message if not. */
 int cli_finish_output(int status);
+
+/*
+ * A command's output: standard output, or (-o FILE) a temporary file
+ * beside FILE, mode 0600, renamed over it only when complete.
+ */
+struct cli_output {
+	FILE *fp;         /* write here */
+	const char *path; /* FILE, or NULL for standard output */
+	char *tmp;
+};
+/* 0, or -1 with the error reported. */
+int cli_output_open(struct cli_output *o, const char *path);
+/*
+ * Finish: with ok, flush and (for a file) rename into place; without it
+ * (the command failed and said why), remove the temporary file. EXIT_OK,
+ * or EXIT_ERROR (reported) when not ok or the output could not be written.
+ */
+int cli_output_close(struct cli_output *o, bool ok);
 
 #endif

@@ -2,12 +2,10 @@
  * cmd-export.c - `asyncsnap export --format F SNAP`: a snapshot in another
  * tool's format.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "graph/graph.h"
@@ -75,50 +73,14 @@ int cmd_export(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 
-	/* -o: a temporary file beside the target, renamed when complete */
-	FILE *out = stdout;
-	char *tmp = NULL;
-	if (output) {
-		size_t n = strlen(output) + 16;
-		tmp = malloc(n);
-		if (!tmp) {
-			asnap_graph_destroy(g);
-			cli_error("out of memory");
-			return EXIT_ERROR;
-		}
-		snprintf(tmp, n, "%s.XXXXXX", output);
-		int fd = mkstemp(tmp);
-		out = fd >= 0 ? fdopen(fd, "w") : NULL;
-		if (!out) {
-			cli_error("cannot write '%s': %s", output, strerror(errno));
-			if (fd >= 0) {
-				close(fd);
-				unlink(tmp);
-			}
-			free(tmp);
-			asnap_graph_destroy(g);
-			return EXIT_ERROR;
-		}
+	struct cli_output out;
+	if (cli_output_open(&out, output) < 0) {
+		asnap_graph_destroy(g);
+		return EXIT_ERROR;
 	}
-	int rc = asnap_render_heapsnapshot(out, g, &err);
+	int rc = asnap_render_heapsnapshot(out.fp, g, &err);
 	asnap_graph_destroy(g);
 	if (rc < 0)
 		cli_error("%s", err.message);
-	if (!output) {
-		int st = cli_finish_output(rc < 0 ? EXIT_ERROR : EXIT_OK);
-		return st;
-	}
-	bool ok = rc == 0 && !ferror(out);
-	if (fclose(out) != 0)
-		ok = false;
-	if (ok && rename(tmp, output) != 0) {
-		cli_error("cannot write '%s': %s", output, strerror(errno));
-		ok = false;
-	} else if (!ok && rc == 0) {
-		cli_error("cannot write '%s': %s", output, strerror(errno ? errno : EIO));
-	}
-	if (!ok)
-		unlink(tmp);
-	free(tmp);
-	return ok ? EXIT_OK : EXIT_ERROR;
+	return cli_output_close(&out, rc == 0);
 }

@@ -1,0 +1,61 @@
+/*
+ * output.c - where a command writes its result: standard output, or a file
+ * given with -o that appears complete or not at all.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+int cli_output_open(struct cli_output *o, const char *path)
+{
+	*o = (struct cli_output){.fp = stdout, .path = path};
+	if (!path)
+		return 0;
+	size_t n = strlen(path) + sizeof(".XXXXXX");
+	o->tmp = malloc(n);
+	if (!o->tmp) {
+		cli_error("out of memory");
+		return -1;
+	}
+	snprintf(o->tmp, n, "%s.XXXXXX", path);
+	int fd = mkstemp(o->tmp); /* mode 0600 */
+	o->fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!o->fp) {
+		cli_error("cannot write '%s': %s", path, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(o->tmp);
+		}
+		free(o->tmp);
+		o->tmp = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int cli_output_close(struct cli_output *o, bool ok)
+{
+	if (!o->path)
+		return cli_finish_output(ok ? EXIT_OK : EXIT_ERROR);
+	bool written = !ferror(o->fp);
+	int saved = errno;
+	if (fclose(o->fp) != 0) {
+		written = false;
+		saved = errno;
+	}
+	if (ok && !written)
+		cli_error("cannot write '%s': %s", o->path, strerror(saved ? saved : EIO));
+	if (ok && written && rename(o->tmp, o->path) != 0) {
+		cli_error("cannot write '%s': %s", o->path, strerror(errno));
+		written = false;
+	}
+	if (!ok || !written)
+		unlink(o->tmp);
+	free(o->tmp);
+	*o = (struct cli_output){0};
+	return ok && written ? EXIT_OK : EXIT_ERROR;
+}
