@@ -66,24 +66,236 @@ static int start_rank(const char *type, bool *interesting)
 	return 0;
 }
 
+uint8_t *asnap_retention_module_set(const struct asnap_retention *r)
+{
+	const struct asnap_graph *g = r->g;
+	uint8_t *set = calloc((size_t)g->n / 8 + 1, 1);
+	if (!set)
+		return NULL;
+	uint32_t module = asnap_graph_find_string(g, "builtins.module");
+	for (uint32_t v = 0; v < g->n; v++)
+		if (module && g->type[v] == module)
+			set[v >> 3] |= (uint8_t)(1u << (v & 7));
+	for (uint32_t i = 0; i < r->roots.nreal; i++)
+		if (r->roots.items[i].kind == ASNAP_ROOT_MODULE) {
+			uint32_t v = r->roots.items[i].node;
+			set[v >> 3] |= (uint8_t)(1u << (v & 7));
+		}
+	return set;
+}
+
+/* The search of large components stops after looking at this many nodes in
+ * all (a few tenths of a second), and at this many from one start. */
+#define SEARCH_BUDGET 40000000u
+#define START_BUDGET 20000u
+
+/* A cycle found, before grouping. */
+struct found {
+	uint32_t *nodes;
+	uint32_t len;
+	uint32_t comp;
+	uint64_t retained;
+	bool garbage, whole;
+	uint32_t *key;    /* its shape: 2 * len words, then the flags */
+	uint32_t keylen;
+};
+
+struct finder {
+	const struct asnap_retention *r;
+	struct found *f;
+	uint32_t n, cap;
+	uint32_t index_label; /* stands for every "[N]" label in a shape */
+};
+
+static bool is_index_label(const char *s)
+{
+	if (s[0] != '[' || s[1] < '0' || s[1] > '9')
+		return false;
+	for (s++; *s >= '0' && *s <= '9'; s++)
+		;
+	return s[0] == ']' && s[1] == '\0';
+}
+
+/* The shape of a cycle: type and label of each step, rotated to start at
+ * nodes[0], and whether it is garbage / stands for a whole component. */
+static bool shape_key(struct finder *fd, struct found *x)
+{
+	const struct asnap_graph *g = fd->r->g;
+	x->keylen = 2 * x->len + 1;
+	x->key = malloc(x->keylen * sizeof(*x->key));
+	if (!x->key)
+		return false;
+	for (uint32_t i = 0; i < x->len; i++) {
+		uint64_t e = asnap_graph_edge_between(g, x->nodes[i], x->nodes[(i + 1) % x->len]);
+		uint32_t label = e == UINT64_MAX ? 0 : g->edge_label[e];
+		if (label && is_index_label(asnap_graph_string(g, label)))
+			label = fd->index_label;
+		x->key[2 * i] = g->type[x->nodes[i]];
+		x->key[2 * i + 1] = label;
+	}
+	x->key[2 * x->len] = (uint32_t)x->garbage | (uint32_t)x->whole << 1;
+	return true;
+}
+
+static bool add_found(struct finder *fd, const uint32_t *nodes, uint32_t len, uint32_t comp,
+		      uint64_t retained, bool garbage, bool whole)
+{
+	if (fd->n == fd->cap) {
+		uint32_t cap = fd->cap ? fd->cap * 2 : 64;
+		struct found *more = realloc(fd->f, cap * sizeof(*more));
+		if (!more)
+			return false;
+		fd->f = more;
+		fd->cap = cap;
+	}
+	struct found *x = &fd->f[fd->n];
+	*x = (struct found){.len = len, .comp = comp, .retained = retained, .garbage = garbage,
+			    .whole = whole};
+	x->nodes = malloc(len * sizeof(*x->nodes));
+	if (!x->nodes)
+		return false;
+	memcpy(x->nodes, nodes, len * sizeof(*x->nodes));
+	if (!shape_key(fd, x)) {
+		free(x->nodes);
+		return false;
+	}
+	fd->n++;
+	return true;
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const struct found *x = a, *y = b;
+	if (x->keylen != y->keylen)
+		return x->keylen < y->keylen ? -1 : 1;
+	int c = memcmp(x->key, y->key, x->keylen * sizeof(*x->key));
+	if (c)
+		return c;
+	if (x->retained != y->retained)
+		return x->retained > y->retained ? -1 : 1;
+	return x->nodes[0] < y->nodes[0] ? -1 : x->nodes[0] > y->nodes[0];
+}
+
 static int by_retained(const void *a, const void *b)
 {
 	const struct asnap_cycle *x = a, *y = b;
 	if (x->retained != y->retained)
 		return x->retained > y->retained ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
 	if (x->objects != y->objects)
 		return x->objects > y->objects ? -1 : 1;
-	return x->comp < y->comp ? -1 : x->comp > y->comp;
+	return x->nodes[0] < y->nodes[0] ? -1 : x->nodes[0] > y->nodes[0];
 }
 
-int asnap_cycles_find(const struct asnap_retention *r, struct asnap_cycle **out,
-		      uint32_t *count, struct asnap_error *err)
+/*
+ * Bytes the cycles f[from..to) keep alive: the retained sizes of the nodes
+ * on them that no other node on them dominates, each node once. mark (n + 1
+ * cells, zero at first) is stamped with values of this round only: 4r+1 on
+ * a cycle, 4r+2 that and summed, 4r+3 below one of them, 4r+4 not.
+ */
+static uint64_t union_retained(const struct asnap_retention *r, const struct found *f,
+			       uint32_t from, uint32_t to, uint32_t *mark, uint32_t round)
+{
+	uint32_t n = r->g->n, on = 4 * round + 1, summed = on + 1, below = on + 2, free_ = on + 3;
+	uint64_t sum = 0;
+	for (uint32_t i = from; i < to; i++)
+		for (uint32_t k = 0; k < f[i].len; k++)
+			mark[f[i].nodes[k]] = on;
+	for (uint32_t i = from; i < to; i++) {
+		for (uint32_t k = 0; k < f[i].len; k++) {
+			uint32_t v = f[i].nodes[k];
+			if (mark[v] != on)
+				continue;
+			mark[v] = summed;
+			uint32_t u = r->dom.idom[v], verdict = free_;
+			while (u != n) {
+				if (mark[u] == on || mark[u] == summed || mark[u] == below) {
+					verdict = below;
+					break;
+				}
+				if (mark[u] == free_)
+					break;
+				u = r->dom.idom[u];
+			}
+			for (uint32_t x = r->dom.idom[v]; x != u && x != n; x = r->dom.idom[x])
+				mark[x] = verdict;
+			if (verdict == free_)
+				sum += r->dom.retained[v];
+		}
+	}
+	return sum;
+}
+
+/*
+ * Per component: its retained bytes (the retained sizes of the members no
+ * dominator of which is in the component) into ret[c], and its shallow
+ * bytes into bytes[c], for the components with want[c] set. Walks up the
+ * tree are memoised per component in stamp (2c+2: member above, 2c+3:
+ * none), so each node is walked at most once per component.
+ */
+static int component_sizes(const struct asnap_retention *r, const uint8_t *want, uint64_t *ret,
+			   uint64_t *bytes)
+{
+	const struct asnap_graph *g = r->g;
+	const uint32_t *comp = r->scc.comp;
+	uint32_t n = g->n;
+	uint32_t *stamp = calloc((size_t)n + 1, sizeof(*stamp));
+	if (!stamp)
+		return -1;
+	for (uint32_t v = 0; v < n; v++) {
+		uint32_t c = comp[v];
+		if (!want[c])
+			continue;
+		bytes[c] += g->size[v];
+		uint32_t mine = 2 * c + 2;
+		uint32_t u = r->dom.idom[v], verdict = mine + 1;
+		for (;;) {
+			if (u == n)
+				break;
+			if (comp[u] == c) {
+				verdict = mine;
+				break;
+			}
+			if ((stamp[u] & ~1u) == mine) {
+				verdict = stamp[u];
+				break;
+			}
+			u = r->dom.idom[u];
+		}
+		for (uint32_t x = r->dom.idom[v]; x != u && x != n; x = r->dom.idom[x])
+			stamp[x] = verdict;
+		if (verdict == mine + 1)
+			ret[c] += r->dom.retained[v];
+	}
+	free(stamp);
+	return 0;
+}
+
+struct start {
+	uint32_t node;
+	uint8_t rank;
+};
+
+static int by_rank(const void *a, const void *b)
+{
+	const struct start *x = a, *y = b;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return x->node < y->node ? -1 : x->node > y->node;
+}
+
+int asnap_cycles_search(const struct asnap_retention *r, struct asnap_cycle **out,
+			uint32_t *count, struct asnap_cycles_stats *stats,
+			struct asnap_error *err)
 {
 	const struct asnap_graph *g = r->g;
 	const uint32_t *comp = r->scc.comp;
 	uint32_t n = g->n, ncomp = r->scc.ncomp;
 	*out = NULL;
 	*count = 0;
+	if (stats)
+		*stats = (struct asnap_cycles_stats){0};
 	int rc = -1;
 	/* Rank of each type id, once, instead of string compares per node. */
 	uint32_t nstr = asnap_reader_string_count(g->strings) + 1;
@@ -91,9 +303,13 @@ int asnap_cycles_find(const struct asnap_retention *r, struct asnap_cycle **out,
 	uint32_t *members = calloc((size_t)ncomp + 1, sizeof(*members));
 	uint32_t *start = malloc(((size_t)ncomp + 1) * sizeof(*start));
 	uint8_t *cyclic = calloc((size_t)ncomp + 1, 1);
-	uint32_t *stamp = NULL;
+	uint64_t *comp_ret = NULL, *comp_bytes = NULL;
+	uint8_t *avoid = NULL, *used = NULL, *counted = NULL;
+	uint32_t *mark = NULL;
+	struct start *starts = NULL;
+	struct finder fd = {.r = r, .index_label = UINT32_MAX};
 	struct asnap_cycle *cycles = NULL;
-	uint32_t ncycles = 0, cap = 0;
+	uint32_t ncycles = 0;
 	struct asnap_path_ws ws = {0};
 	if (!rank || !interesting_type || !members || !start || !cyclic)
 		goto nomem;
@@ -115,74 +331,117 @@ int asnap_cycles_find(const struct asnap_retention *r, struct asnap_cycle **out,
 		if (interesting_type[g->type[v]])
 			cyclic[c] |= 2;
 	}
+	/* Small components: the best start of each; large: every candidate. */
 	memset(start, 0xff, ((size_t)ncomp + 1) * sizeof(*start));
+	uint32_t nstarts = 0;
 	for (uint32_t v = 0; v < n; v++) {
 		uint32_t c = comp[v];
 		if (cyclic[c] != 3 || !rank[g->type[v]])
 			continue;
-		if (start[c] == ASNAP_NO_NODE || rank[g->type[v]] < rank[g->type[start[c]]])
+		if (members[c] > ASNAP_CYCLES_LARGE_COMPONENT)
+			nstarts++;
+		else if (start[c] == ASNAP_NO_NODE || rank[g->type[v]] < rank[g->type[start[c]]])
 			start[c] = v;
 	}
 	if (asnap_path_ws_init(&ws, n, err) < 0)
 		goto cleanup;
+	comp_ret = calloc((size_t)ncomp + 1, sizeof(*comp_ret));
+	comp_bytes = calloc((size_t)ncomp + 1, sizeof(*comp_bytes));
+	counted = calloc((size_t)ncomp + 1, 1);
+	if (!comp_ret || !comp_bytes || !counted)
+		goto nomem;
+	for (uint32_t c = 0; c < ncomp; c++)
+		counted[c] = cyclic[c] == 3;
+	if (component_sizes(r, counted, comp_ret, comp_bytes) < 0)
+		goto nomem;
+	memset(counted, 0, (size_t)ncomp + 1);
 	for (uint32_t c = 0; c < ncomp; c++) {
 		if (start[c] == ASNAP_NO_NODE)
 			continue;
-		if (ncycles == cap) {
-			cap = cap ? cap * 2 : 16;
-			struct asnap_cycle *more = realloc(cycles, cap * sizeof(*more));
-			if (!more)
-				goto nomem;
-			cycles = more;
-		}
-		struct asnap_cycle *cy = &cycles[ncycles];
-		*cy = (struct asnap_cycle){.comp = c, .objects = members[c],
-					   .garbage = asnap_dom_is_garbage(&r->dom, start[c])};
-		if (asnap_path_cycle(g, &r->scc, start[c], &ws, &cy->nodes, &cy->len, err) < 0)
+		uint32_t *nodes, len;
+		if (asnap_path_cycle(g, &r->scc, start[c], &ws, &nodes, &len, err) < 0)
 			goto cleanup;
-		ncycles++;
-	}
-	/*
-	 * Bytes and retained size per reported component: a member counts when
-	 * no dominator above it is in its component. Walks up the tree are
-	 * memoised per component in stamp[] (2c+2: member above, 2c+3: none),
-	 * so each node is walked at most once per component.
-	 */
-	if (ncycles) {
-		uint32_t *slot = members; /* reused: component -> cycle index + 1 */
-		memset(slot, 0, ((size_t)ncomp + 1) * sizeof(*slot));
-		for (uint32_t i = 0; i < ncycles; i++)
-			slot[cycles[i].comp] = i + 1;
-		stamp = calloc((size_t)n + 1, sizeof(*stamp));
-		if (!stamp)
+		bool ok = !len || add_found(&fd, nodes, len, c, comp_ret[c],
+					    asnap_dom_is_garbage(&r->dom, start[c]), true);
+		free(nodes);
+		if (!ok)
 			goto nomem;
+	}
+	if (nstarts) {
+		starts = malloc(nstarts * sizeof(*starts));
+		used = calloc((size_t)n / 8 + 1, 1);
+		avoid = asnap_retention_module_set(r);
+		if (!starts || !used || !avoid)
+			goto nomem;
+		uint32_t k = 0;
 		for (uint32_t v = 0; v < n; v++) {
 			uint32_t c = comp[v];
-			if (!slot[c])
-				continue;
-			struct asnap_cycle *cy = &cycles[slot[c] - 1];
-			cy->bytes += g->size[v];
-			uint32_t mine = 2 * (slot[c] - 1) + 2;
-			uint32_t u = r->dom.idom[v], verdict = mine + 1;
-			for (;;) {
-				if (u == n)
-					break;
-				if (comp[u] == c) {
-					verdict = mine;
-					break;
-				}
-				if ((stamp[u] & ~1u) == mine) {
-					verdict = stamp[u];
-					break;
-				}
-				u = r->dom.idom[u];
-			}
-			/* memoise the verdict along the walked path */
-			for (uint32_t x = r->dom.idom[v]; x != u && x != n; x = r->dom.idom[x])
-				stamp[x] = verdict;
-			if (verdict == mine + 1)
-				cy->retained += r->dom.retained[v];
+			if (cyclic[c] == 3 && rank[g->type[v]] && members[c] > ASNAP_CYCLES_LARGE_COMPONENT)
+				starts[k++] = (struct start){v, rank[g->type[v]]};
 		}
+		qsort(starts, nstarts, sizeof(*starts), by_rank);
+		uint64_t visited = 0;
+		uint32_t cyc[ASNAP_CYCLES_MAX_LEN];
+		for (k = 0; k < nstarts; k++) {
+			uint32_t v = starts[k].node;
+			if ((used[v >> 3] >> (v & 7)) & 1)
+				continue;
+			if (visited >= SEARCH_BUDGET) {
+				if (stats)
+					stats->unexamined++;
+				continue;
+			}
+			if (stats)
+				stats->starts++;
+			uint32_t len = asnap_path_short_cycle(g, &r->scc, v, avoid, ASNAP_CYCLES_MAX_LEN,
+							      START_BUDGET, &ws, cyc, &visited);
+			if (!len)
+				continue;
+			for (uint32_t i = 0; i < len; i++)
+				used[cyc[i] >> 3] |= (uint8_t)(1u << (cyc[i] & 7));
+			if (!add_found(&fd, cyc, len, comp[v], 0, asnap_dom_is_garbage(&r->dom, v),
+				       false))
+				goto nomem;
+		}
+	}
+	/* Group by shape: sorted by key, the best of each run first. */
+	if (fd.n) {
+		qsort(fd.f, fd.n, sizeof(*fd.f), by_key);
+		cycles = calloc(fd.n, sizeof(*cycles));
+		mark = calloc((size_t)n + 1, sizeof(*mark));
+		if (!cycles || !mark)
+			goto nomem;
+	}
+	for (uint32_t i = 0; i < fd.n;) {
+		uint32_t j = i;
+		struct asnap_cycle *cy = &cycles[ncycles++];
+		struct found *best = &fd.f[i];
+		*cy = (struct asnap_cycle){.comp = best->comp, .garbage = best->garbage,
+					   .whole = best->whole, .nodes = best->nodes,
+					   .len = best->len};
+		best->nodes = NULL;
+		for (; j < fd.n && fd.f[j].keylen == best->keylen &&
+		       !memcmp(fd.f[j].key, best->key, best->keylen * sizeof(*best->key));
+		     j++) {
+			struct found *x = &fd.f[j];
+			cy->count++;
+			cy->retained += x->retained;
+			if (!counted[x->comp]) {
+				counted[x->comp] = 1;
+				cy->components++;
+				cy->objects += members[x->comp];
+				cy->bytes += comp_bytes[x->comp];
+			}
+		}
+		for (uint32_t k = i; k < j; k++)
+			counted[fd.f[k].comp] = 0;
+		/* a large component's cycles share objects: count each once */
+		if (!cy->whole) {
+			best->nodes = cy->nodes;
+			cy->retained = union_retained(r, fd.f, i, j, mark, ncycles);
+			best->nodes = NULL;
+		}
+		i = j;
 	}
 	if (ncycles > 1)
 		qsort(cycles, ncycles, sizeof(*cycles), by_retained);
@@ -196,14 +455,31 @@ nomem:
 	asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory finding cycles");
 cleanup:
 	asnap_cycles_free(cycles, ncycles);
+	for (uint32_t i = 0; i < fd.n; i++) {
+		free(fd.f[i].nodes);
+		free(fd.f[i].key);
+	}
+	free(fd.f);
 	asnap_path_ws_finish(&ws);
 	free(rank);
 	free(interesting_type);
 	free(members);
 	free(start);
 	free(cyclic);
-	free(stamp);
+	free(comp_ret);
+	free(comp_bytes);
+	free(counted);
+	free(avoid);
+	free(used);
+	free(starts);
+	free(mark);
 	return rc;
+}
+
+int asnap_cycles_find(const struct asnap_retention *r, struct asnap_cycle **out,
+		      uint32_t *count, struct asnap_error *err)
+{
+	return asnap_cycles_search(r, out, count, NULL, err);
 }
 
 void asnap_cycles_free(struct asnap_cycle *c, uint32_t count)

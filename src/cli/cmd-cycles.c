@@ -11,16 +11,20 @@
 static const char help[] =
 	"usage: asyncsnap cycles [--json] SNAP\n"
 	"\n"
-	"Reference cycles (strongly connected components of strong references)\n"
-	"that pass through a coroutine, generator, async generator, frame or\n"
-	"traceback: only the cycle collector frees them, late. Each is shown as one\n"
-	"concrete chain of labelled references through such an object (a task of\n"
-	"the cycle first), with the number of objects in the component, the bytes it\n"
-	"retains, and whether it is already unreachable garbage. Largest first.\n"
+	"Reference cycles of strong references that pass through a task,\n"
+	"coroutine, generator, async generator, frame or traceback: only the cycle\n"
+	"collector frees them, late. A small strongly connected component gives one\n"
+	"shortest cycle standing for all of it; in a large one (a live heap's\n"
+	"modules, functions and globals) each such object gives its shortest cycle\n"
+	"of at most 12 references that avoids modules. Cycles of one shape (types\n"
+	"and labels along them) are counted together and shown once, as a chain of\n"
+	"labelled references, with the objects of their components, the bytes they\n"
+	"retain, and whether they are already unreachable garbage. Largest first.\n"
 	"\n"
 	"options:\n"
-	"  --json     {\"cycles\": [{\"nodes\": [...], \"labels\": [...], \"size\": N,\n"
-	"             \"retained\": N, \"garbage\": bool}]} (docs/ANALYZE.md)\n"
+	"  --json     {\"cycles\": [{\"nodes\": [...], \"labels\": [...], \"count\": N,\n"
+	"             \"size\": N, \"retained\": N, \"garbage\": bool, ...}]}\n"
+	"             (docs/ANALYZE.md)\n"
 	"  -h, --help show this help\n";
 
 int cmd_cycles(int argc, char **argv)
@@ -44,11 +48,12 @@ int cmd_cycles(int argc, char **argv)
 		cli_file_error(path, &err);
 		goto out;
 	}
-	if (asnap_cycles_find(&r, &cycles, &count, &err) < 0) {
+	struct asnap_cycles_stats stats;
+	if (asnap_cycles_search(&r, &cycles, &count, &stats, &err) < 0) {
 		cli_file_error(path, &err);
 		goto release;
 	}
-	struct asnap_cycles_view view = {&r, cycles, count};
+	struct asnap_cycles_view view = {&r, cycles, count, &stats};
 	int rc = json ? asnap_render_cycles_json(stdout, &view)
 		      : asnap_render_cycles_text(stdout, &view);
 	if (rc < 0)

@@ -131,3 +131,52 @@ int asnap_path_cycle(const struct asnap_graph *g, const struct asnap_scc *scc, u
 	reset(ws, tail);
 	return rc;
 }
+
+uint32_t asnap_path_short_cycle(const struct asnap_graph *g, const struct asnap_scc *scc,
+				uint32_t start, const uint8_t *avoid, uint32_t max_len,
+				uint32_t max_visit, struct asnap_path_ws *ws, uint32_t *cyc,
+				uint64_t *visited)
+{
+	uint32_t comp = scc->comp[start];
+	uint32_t head = 0, tail = 0, last = ASNAP_NO_NODE;
+	/* level_end: where the nodes `depth` references from start end */
+	uint32_t depth = 0, level_end = 1;
+	ws->pred[start] = start;
+	ws->queue[tail++] = start;
+	while (last == ASNAP_NO_NODE && head < tail) {
+		if (head == level_end) {
+			depth++;
+			level_end = tail;
+		}
+		uint32_t v = ws->queue[head++];
+		/* v is depth references away: a node found from it closes a
+		 * cycle of depth + 2 at best */
+		bool deeper = depth + 2 <= max_len && tail < max_visit;
+		for (uint64_t e = asnap_graph_edge_begin(g, v), end = asnap_graph_edge_end(g, v);
+		     e < end; e++) {
+			uint32_t w = g->edge_target[e];
+			if (asnap_graph_edge_is_weak(g, e))
+				continue;
+			if (w == start) {
+				last = v;
+				break;
+			}
+			if (!deeper || ws->pred[w] != ASNAP_NO_NODE || scc->comp[w] != comp ||
+			    (avoid && (avoid[w >> 3] >> (w & 7)) & 1))
+				continue;
+			ws->pred[w] = v;
+			ws->queue[tail++] = w;
+		}
+	}
+	uint32_t len = 0;
+	if (last != ASNAP_NO_NODE && depth + 1 <= max_len) {
+		len = depth + 1;
+		uint32_t v = last;
+		for (uint32_t i = len; i-- > 0; v = ws->pred[v])
+			cyc[i] = v;
+	}
+	if (visited)
+		*visited += tail;
+	reset(ws, tail);
+	return len;
+}

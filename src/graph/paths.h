@@ -42,4 +42,19 @@ int asnap_path_cycle(const struct asnap_graph *g, const struct asnap_scc *scc, u
 		     struct asnap_path_ws *ws, uint32_t **nodes, uint32_t *len,
 		     struct asnap_error *err);
 
+/*
+ * A short cycle through start, for components too large for
+ * asnap_path_cycle to be meaningful (a live heap's modules, functions and
+ * globals make one): the shortest cycle of at most max_len strong
+ * references through start that stays in its component and enters no node
+ * whose bit is set in `avoid` (a bitset, or NULL), giving up after
+ * max_visit nodes. Its nodes go into cyc (room for max_len), start first;
+ * returns how many, 0 if none was found. *visited (if not NULL) is
+ * increased by the nodes looked at. No allocation.
+ */
+uint32_t asnap_path_short_cycle(const struct asnap_graph *g, const struct asnap_scc *scc,
+				uint32_t start, const uint8_t *avoid, uint32_t max_len,
+				uint32_t max_visit, struct asnap_path_ws *ws, uint32_t *cyc,
+				uint64_t *visited);
+
 #endif

@@ -382,17 +382,31 @@ int asnap_render_cycles_text(FILE *out, const struct asnap_cycles_view *v)
 {
 	const struct asnap_graph *g = v->r->g;
 	char a[32], b[32];
-	if (!v->count) {
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < v->count; i++)
+		total += v->cycles[i].count;
+	if (!v->count)
 		fputs("no reference cycles through coroutines, generators, frames or tracebacks\n", out);
-		return 0;
-	}
-	fprintf(out, "%u reference cycle%s through coroutines, generators, frames or tracebacks\n",
-		v->count, v->count == 1 ? "" : "s");
+	else
+		fprintf(out,
+			"%" PRIu64 " reference cycle%s through coroutines, generators, frames or "
+			"tracebacks, of %u shape%s\n",
+			total, total == 1 ? "" : "s", v->count, v->count == 1 ? "" : "s");
 	for (uint32_t i = 0; i < v->count; i++) {
 		const struct asnap_cycle *c = &v->cycles[i];
-		fprintf(out, "\ncycle %u: %u objects, %s retained (%s shallow)%s\n", i + 1, c->objects,
-			asnap_fmt_bytes(a, c->retained), asnap_fmt_bytes(b, c->bytes),
-			c->garbage ? ", unreachable: garbage awaiting the cycle collector" : "");
+		fprintf(out, "\ncycle %u: ", i + 1);
+		if (c->whole && c->count == 1)
+			fprintf(out, "%u objects, %s retained (%s shallow)", c->objects,
+				asnap_fmt_bytes(a, c->retained), asnap_fmt_bytes(b, c->bytes));
+		else if (c->whole)
+			fprintf(out, "%u cycles of this shape, in %u components of %u objects in all, "
+				"%s retained (%s shallow)", c->count, c->components, c->objects,
+				asnap_fmt_bytes(a, c->retained), asnap_fmt_bytes(b, c->bytes));
+		else
+			fprintf(out, "%u cycle%s of this shape, in a component of %u objects; %s "
+				"retained by their objects", c->count, c->count == 1 ? "" : "s",
+				c->objects, asnap_fmt_bytes(a, c->retained));
+		fputs(c->garbage ? ", unreachable: garbage awaiting the cycle collector\n" : "\n", out);
 		fputs("  ", out);
 		text_chain(out, g, c->nodes, c->len, true);
 		fputs("  at", out);
@@ -400,6 +414,9 @@ int asnap_render_cycles_text(FILE *out, const struct asnap_cycles_view *v)
 			fprintf(out, " 0x%" PRIx64, g->addr[c->nodes[k]]);
 		fputc('\n', out);
 	}
+	if (v->stats && v->stats->unexamined)
+		fprintf(out, "\n(search budget spent: %u objects of large components not examined)\n",
+			v->stats->unexamined);
 	return 0;
 }
 
@@ -426,11 +443,16 @@ int asnap_render_cycles_json(FILE *out, const struct asnap_cycles_view *v)
 			cJSON_AddItemToArray(labels, json_label(g, asnap_graph_edge_between(
 									   g, c->nodes[k], next)));
 		}
+		cJSON_AddNumberToObject(cy, "count", c->count);
+		cJSON_AddNumberToObject(cy, "components", c->components);
+		cJSON_AddBoolToObject(cy, "whole", c->whole);
 		cJSON_AddNumberToObject(cy, "size", c->objects);
 		cJSON_AddNumberToObject(cy, "bytes", (double)c->bytes);
 		cJSON_AddNumberToObject(cy, "retained", (double)c->retained);
 		cJSON_AddBoolToObject(cy, "garbage", c->garbage);
 	}
+	if (v->stats)
+		cJSON_AddNumberToObject(o, "unexamined", v->stats->unexamined);
 	int rc = asnap_json_print(out, o);
 	cJSON_Delete(o);
 	return rc;

@@ -20,6 +20,7 @@ struct asnap_cycles_view {
 	const struct asnap_retention *r;
 	const struct asnap_cycle *cycles;
 	uint32_t count;
+	const struct asnap_cycles_stats *stats; /* or NULL */
 };
 
 struct asnap_path_view {

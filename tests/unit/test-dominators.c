@@ -348,7 +348,32 @@ START_TEST(paths_are_shortest_and_cycles_close)
 			} else {
 				ck_assert(!self);
 			}
+			/* the bounded search: the same length when the limits
+			 * allow it, a closed cycle within them, none through an
+			 * avoided node (here every third one but t) */
+			uint32_t cyc[6], cap = 6, got;
+			got = asnap_path_short_cycle(a.g, &a.scc, t, NULL, cap, UINT32_MAX, &ws, cyc,
+						     NULL);
+			ck_assert_uint_eq(got, len <= cap ? len : 0);
 			free(p);
+			uint8_t *avoid = calloc(a.g->n / 8 + 1, 1);
+			ck_assert_ptr_nonnull(avoid);
+			for (uint32_t v = 0; v < a.g->n; v += 3)
+				if (v != t)
+					avoid[v >> 3] |= (uint8_t)(1u << (v & 7));
+			uint64_t visited = 0;
+			got = asnap_path_short_cycle(a.g, &a.scc, t, avoid, cap, UINT32_MAX, &ws, cyc,
+						     &visited);
+			ck_assert_uint_le(got, cap);
+			ck_assert_uint_ge(visited, 1);
+			for (uint32_t i = 0; i < got; i++) {
+				ck_assert(i == 0 || !((avoid[cyc[i] >> 3] >> (cyc[i] & 7)) & 1));
+				ck_assert_uint_eq(a.scc.comp[cyc[i]], a.scc.comp[t]);
+				uint64_t e = asnap_graph_edge_between(a.g, cyc[i], cyc[(i + 1) % got]);
+				ck_assert(e != UINT64_MAX && asnap_graph_edge_is_strong(a.g, e));
+			}
+			ck_assert(!got || cyc[0] == t);
+			free(avoid);
 		}
 		igraph_matrix_destroy(&dist);
 		igraph_destroy(&ig);

@@ -20,65 +20,10 @@
 #include <string.h>
 
 #include "analysis/checks/internal.h"
+#include "graph/paths.h"
 
-#define MAX_DEPTH 12
+#define MAX_DEPTH ASNAP_CYCLES_MAX_LEN
 #define MAX_VISIT 50000
-
-struct search {
-	const struct asnap_snap *s;
-	uint32_t *stamp; /* per node: search number that visited it */
-	uint32_t *pred;
-	uint8_t *depth;
-	uint32_t *queue;
-	uint32_t *visited; /* nodes of the current search, to reset pred */
-	uint32_t round;
-	uint32_t module_type; /* string id of builtins.module */
-};
-
-static bool avoid(const struct search *x, uint32_t v)
-{
-	const struct asnap_snap *s = x->s;
-	if (x->module_type && s->g->type[v] == x->module_type)
-		return true;
-	uint32_t r = s->ret.root_of[v];
-	return r != ASNAP_NO_NODE && s->ret.roots.items[r].kind == ASNAP_ROOT_MODULE;
-}
-
-/* The shortest cycle through start that stays in its component and avoids
- * modules and their dicts, at most MAX_DEPTH long: *len nodes in cyc. */
-static uint32_t local_cycle(struct search *x, uint32_t start, uint32_t *cyc)
-{
-	const struct asnap_graph *g = x->s->g;
-	const uint32_t *comp = x->s->ret.scc.comp;
-	uint32_t round = ++x->round, head = 0, tail = 0, seen = 0;
-	x->stamp[start] = round;
-	x->depth[start] = 0;
-	x->queue[tail++] = start;
-	while (head < tail && seen < MAX_VISIT) {
-		uint32_t v = x->queue[head++];
-		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
-			if (!asnap_graph_edge_is_strong(g, e))
-				continue;
-			uint32_t w = g->edge_target[e];
-			if (w == start) {
-				/* found: walk back from v */
-				uint32_t n = x->depth[v] + 1u;
-				for (uint32_t u = v, i = n; i-- > 0; u = x->pred[u])
-					cyc[i] = u;
-				return n;
-			}
-			if (x->stamp[w] == round || comp[w] != comp[start] || avoid(x, w) ||
-			    x->depth[v] + 1 >= MAX_DEPTH)
-				continue;
-			x->stamp[w] = round;
-			x->pred[w] = v;
-			x->depth[w] = (uint8_t)(x->depth[v] + 1);
-			x->queue[tail++] = w;
-			seen++;
-		}
-	}
-	return 0;
-}
 
 /* Mark the frames on a thread's stack (the agent's "thread" roots): they
  * run, even where the snapshot does not say so (3.9, 3.10). */
@@ -162,19 +107,13 @@ static int scan_last(struct grouping *gr)
 	const struct asnap_snap *s = ctx->last;
 	const struct asnap_graph *g = s->g;
 	const struct asnap_aio *a = &s->aio;
-	static const char *const mod[] = {"builtins.module"};
-	struct search x = {.s = s};
-	asnap_strings_resolve(g, mod, &x.module_type, 1);
-	x.stamp = calloc((size_t)g->n + 1, sizeof(*x.stamp));
-	x.pred = malloc(((size_t)g->n + 1) * sizeof(*x.pred));
-	x.depth = malloc((size_t)g->n + 1);
-	x.queue = malloc(((size_t)MAX_VISIT + 1) * sizeof(*x.queue));
+	struct asnap_path_ws ws = {0};
+	uint8_t *avoid = asnap_retention_module_set(&s->ret);
 	uint8_t *used = calloc((size_t)g->n + 1, 1);
 	uint8_t *stack = stack_frames(s);
-	uint32_t cyc[MAX_DEPTH + 1];
-	uint64_t *best = NULL;
+	uint32_t cyc[MAX_DEPTH];
 	int rc = 0;
-	if (!x.stamp || !x.pred || !x.depth || !x.queue || !used || !stack) {
+	if (!avoid || !used || !stack || asnap_path_ws_init(&ws, g->n, ctx->err) < 0) {
 		rc = nomem(ctx);
 		goto out;
 	}
@@ -195,7 +134,8 @@ static int scan_last(struct grouping *gr)
 			}
 			if (used[v])
 				continue;
-			uint32_t n = local_cycle(&x, v, cyc);
+			uint32_t n = asnap_path_short_cycle(g, &s->ret.scc, v, avoid, MAX_DEPTH,
+							    MAX_VISIT, &ws, cyc, NULL);
 			const char *key = name ? asnap_graph_string(g, name) : "<frame>";
 			site_of(s, v, site, sizeof(site));
 			if (!n) {
@@ -226,13 +166,10 @@ static int scan_last(struct grouping *gr)
 nomem_out:
 	rc = nomem(ctx);
 out:
-	free(x.stamp);
-	free(x.pred);
-	free(x.depth);
-	free(x.queue);
+	asnap_path_ws_finish(&ws);
+	free(avoid);
 	free(used);
 	free(stack);
-	free(best);
 	return rc;
 }
 
