@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(libzstd-dev zstd libcjson-dev libigraph-dev check meson ninja-build pkg-config gcc clang
-          chromium graphviz python3-mesonpy python3-pip python3-venv)
+          chromium graphviz python3-dev python3-mesonpy python3-pip python3-venv)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: C unit tests, analyzer end-to-end tests, and the
+# The whole test suite: C unit tests, analyzer end-to-end tests, the
+# install tests (meson install, pip install; once, in build/), and the
 # agent tests under every CPython 3.9-3.13 that pyenv provides.
 #
 #   bash scripts/test.sh
@@ -38,8 +39,9 @@ ninja -C build-asan >/dev/null
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 meson test -C build-asan --suite unit --print-errorlogs || status=1
 asan_preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+# (not the install suite: it installs and builds with pip, once, in build/ above)
 LD_PRELOAD="$asan_preload" ASAN_OPTIONS=detect_leaks=0 ASYNCSNAP_SANITIZED=1 \
-    meson test -C build-asan --no-suite unit --print-errorlogs || status=1
+    meson test -C build-asan --no-suite unit --no-suite install --print-errorlogs || status=1
 unset UBSAN_OPTIONS
 
 # A short fuzz run of the reader and the analyses (tests/fuzz/run.sh; long

@@ -35,6 +35,7 @@ int cmd_diff(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_take(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* "asyncsnap: MESSAGE" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

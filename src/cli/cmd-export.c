@@ -1,20 +1,32 @@
 /*
- * cmd-export.c - `asyncsnap export --format F SNAP`: a snapshot in another
- * tool's format.
+ * cmd-export.c - `asyncsnap export --format F SNAP`: a snapshot, or what
+ * keeps its memory alive, in another tool's format.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/retention.h"
 #include "cli/cli.h"
+#include "cli/target.h"
 #include "graph/graph.h"
+#include "graph/paths.h"
+#include "render/collapsed.h"
+#include "render/dot.h"
 #include "render/heapsnapshot.h"
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
 
 static const char help[] =
 	"usage: asyncsnap export --format heapsnapshot [-o FILE] SNAP\n"
+	"       asyncsnap export --format dot [-o FILE] SNAP [0xADDRESS | --type T]\n"
+	"       asyncsnap export --format collapsed [--depth N] [-o FILE] SNAP\n"
 	"\n"
-	"Write a snapshot in another tool's format, to standard output or FILE.\n"
+	"Write a snapshot, or what keeps its memory alive, in another tool's format,\n"
+	"to standard output or FILE.\n"
 	"\n"
 	"formats:\n"
 	"  heapsnapshot  Chrome/V8 heap snapshot: open it in Chrome DevTools\n"
@@ -22,31 +34,130 @@ static const char help[] =
 	"                become constructor names, attributes/keys/locals property\n"
 	"                edges, indices element edges, weak references weak edges;\n"
 	"                a synthetic root leads to the snapshot's roots.\n"
+	"  dot           Graphviz DOT, for `dot -Tsvg`. With an object (an address,\n"
+	"                or --type T: the object of type T that retains the most):\n"
+	"                the chain of strong references from a root to it, as\n"
+	"                `asyncsnap path` finds it. Without one: the reference cycles\n"
+	"                `asyncsnap cycles` reports, one cluster each, titled with\n"
+	"                the component's objects, retained bytes and whether it is\n"
+	"                garbage. Nodes show type (and task name or qualified name),\n"
+	"                address, shallow and retained size; edges the reference's\n"
+	"                label (weak references dashed).\n"
+	"  collapsed     retained size as collapsed stacks along the dominator tree,\n"
+	"                for flame graphs (flamegraph.pl, speedscope, inferno): one\n"
+	"                line \"FRAME;FRAME;... BYTES\" per distinct stack. The first\n"
+	"                frame is how the roots hold it: (root: KIND), (several roots)\n"
+	"                or (unreachable); then a frame per object, TYPE [NAME]\n"
+	"                [(LABEL)], LABEL naming the reference from its dominator.\n"
+	"                BYTES are shallow sizes, so a frame's width is the retained\n"
+	"                size of what it stands for, and all of them add up to the\n"
+	"                snapshot's bytes. ';', spaces and control characters in the\n"
+	"                snapshot's names become '_'.\n"
 	"\n"
 	"options:\n"
 	"  -f, --format F   the output format (required)\n"
 	"  -o, --output F   write to FILE (complete or not at all) instead of stdout\n"
-	"  -h, --help       show this help\n";
+	"  --type T         dot: the largest-retaining object of type T\n"
+	"                   (\"builtins.list\" or \"list\") instead of an address\n"
+	"  --depth N        collapsed: objects deeper than N on the dominator path\n"
+	"                   share one \"(deeper)\" frame below it (1 to 10000, default\n"
+	"                   " STR(ASNAP_COLLAPSED_DEPTH) "; a stack repeats every frame above it, so\n"
+	"                   deep chains make the output grow as depth squared)\n"
+	"  -h, --help       show this help\n"
+	"\n"
+	"examples:\n"
+	"  asyncsnap export --format dot --type Session app.snap | dot -Tsvg > path.svg\n"
+	"  asyncsnap export --format collapsed app.snap | flamegraph.pl --countname bytes\n"
+	"      > retained.svg\n";
+
+enum format { HEAPSNAPSHOT, DOT, COLLAPSED };
+
+/* `export --format dot` with an object: its path from a root. */
+static int export_path(const char *output, const char *path,
+		       const struct asnap_retention *r, const char *type, uint64_t addr)
+{
+	uint32_t target = cli_target_find(path, r, type, addr);
+	if (target == ASNAP_NO_NODE)
+		return EXIT_ERROR;
+	struct asnap_error err = {0};
+	struct asnap_path_ws ws = {0};
+	uint32_t *nodes = NULL, len = 0;
+	int status = EXIT_ERROR;
+	if (asnap_path_ws_init(&ws, r->g->n, &err) < 0 ||
+	    asnap_path_from_roots(r->g, &r->roots, target, &ws, &nodes, &len, &err) < 0) {
+		cli_file_error(path, &err);
+		goto out;
+	}
+	struct cli_output out;
+	if (cli_output_open(&out, output) == 0) {
+		struct asnap_path_view view = {r, target, nodes, len};
+		status = cli_output_close(&out, asnap_render_dot_path(out.fp, &view) == 0);
+	}
+out:
+	free(nodes);
+	asnap_path_ws_finish(&ws);
+	return status;
+}
+
+/* `export --format dot` without an object: the cycles. */
+static int export_cycles(const char *output, const char *path, const struct asnap_retention *r)
+{
+	struct asnap_error err = {0};
+	struct asnap_cycle *cycles = NULL;
+	uint32_t count = 0;
+	if (asnap_cycles_find(r, &cycles, &count, &err) < 0) {
+		cli_file_error(path, &err);
+		return EXIT_ERROR;
+	}
+	int status = EXIT_ERROR;
+	struct cli_output out;
+	if (cli_output_open(&out, output) == 0) {
+		struct asnap_cycles_view view = {r, cycles, count, NULL};
+		status = cli_output_close(&out, asnap_render_dot_cycles(out.fp, &view) == 0);
+	}
+	asnap_cycles_free(cycles, count);
+	return status;
+}
+
+static int export_collapsed(const char *output, const struct asnap_retention *r, unsigned depth)
+{
+	struct asnap_error err = {0};
+	struct cli_output out;
+	if (cli_output_open(&out, output) < 0)
+		return EXIT_ERROR;
+	int rc = asnap_render_collapsed(out.fp, r, depth, &err);
+	if (rc < 0)
+		cli_error("%s", err.message);
+	return cli_output_close(&out, rc == 0);
+}
 
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"format", required_argument, NULL, 'f'},
 		{"output", required_argument, NULL, 'o'},
+		{"type", required_argument, NULL, 'y'},
+		{"depth", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const char *format = NULL, *output = NULL;
+	const char *format_arg = NULL, *output = NULL, *type = NULL, *depth_arg = NULL;
 	int c;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:f:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			format = optarg;
+			format_arg = optarg;
 			break;
 		case 'o':
 			output = optarg;
+			break;
+		case 'y':
+			type = optarg;
+			break;
+		case 'd':
+			depth_arg = optarg;
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -57,30 +168,81 @@ int cmd_export(int argc, char **argv)
 			return cli_usage_error("export", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (!format)
-		return cli_usage_error("export", "--format is required (heapsnapshot)");
-	if (strcmp(format, "heapsnapshot") != 0)
-		return cli_usage_error("export", "unknown format '%s' (known: heapsnapshot)", format);
-	if (optind != argc - 1)
+	if (!format_arg)
+		return cli_usage_error("export", "--format is required (heapsnapshot, dot, collapsed)");
+	enum format format;
+	if (strcmp(format_arg, "heapsnapshot") == 0)
+		format = HEAPSNAPSHOT;
+	else if (strcmp(format_arg, "dot") == 0)
+		format = DOT;
+	else if (strcmp(format_arg, "collapsed") == 0)
+		format = COLLAPSED;
+	else
+		return cli_usage_error("export", "unknown format '%s' (known: heapsnapshot, dot, collapsed)",
+				       format_arg);
+	if (type && format != DOT)
+		return cli_usage_error("export", "--type is only for --format dot");
+	if (depth_arg && format != COLLAPSED)
+		return cli_usage_error("export", "--depth is only for --format collapsed");
+	unsigned depth = ASNAP_COLLAPSED_DEPTH;
+	if (depth_arg) {
+		char *end;
+		errno = 0;
+		unsigned long d = strtoul(depth_arg, &end, 10);
+		if (depth_arg[0] < '0' || depth_arg[0] > '9' || *end || errno || d < 1 || d > 10000)
+			return cli_usage_error("export", "--depth wants a number from 1 to 10000, not '%s'",
+					       depth_arg);
+		depth = (unsigned)d;
+	}
+	int args = argc - optind;
+	if (args == 0)
+		return cli_usage_error("export", "a snapshot file is required");
+	if (args > 2 || (args == 2 && format != DOT))
 		return cli_usage_error("export", "%s",
-				       optind == argc ? "a snapshot file is required"
-						      : "only one snapshot file is allowed");
+				       format == DOT ? "too many arguments: SNAP [0xADDRESS]"
+						     : "only one snapshot file is allowed (an object "
+						       "is only for --format dot)");
+	if (args == 2 && type)
+		return cli_usage_error("export", "give an object address or --type, not both");
 	const char *path = argv[optind];
+	uint64_t addr = 0;
+	if (args == 2 && cli_target_parse_addr("export", argv[optind + 1], &addr) != 0)
+		return EXIT_ERROR;
+
 	struct asnap_error err = {0};
 	struct asnap_graph *g = asnap_graph_load(path, &err);
 	if (!g) {
 		cli_file_error(path, &err);
 		return EXIT_ERROR;
 	}
-
-	struct cli_output out;
-	if (cli_output_open(&out, output) < 0) {
+	int status;
+	if (format == HEAPSNAPSHOT) {
+		struct cli_output out;
+		if (cli_output_open(&out, output) < 0) {
+			asnap_graph_destroy(g);
+			return EXIT_ERROR;
+		}
+		int rc = asnap_render_heapsnapshot(out.fp, g, &err);
+		asnap_graph_destroy(g);
+		if (rc < 0)
+			cli_error("%s", err.message);
+		return cli_output_close(&out, rc == 0);
+	}
+	/* dot and collapsed: the output is opened only once the input proved
+	 * good, so that an error leaves no file behind. */
+	struct asnap_retention r;
+	if (asnap_retention_compute(g, &r, &err) < 0) {
+		cli_file_error(path, &err);
 		asnap_graph_destroy(g);
 		return EXIT_ERROR;
 	}
-	int rc = asnap_render_heapsnapshot(out.fp, g, &err);
+	if (format == COLLAPSED)
+		status = export_collapsed(output, &r, depth);
+	else if (args == 2 || type)
+		status = export_path(output, path, &r, type, addr);
+	else
+		status = export_cycles(output, path, &r);
+	asnap_retention_release(&r);
 	asnap_graph_destroy(g);
-	if (rc < 0)
-		cli_error("%s", err.message);
-	return cli_output_close(&out, rc == 0);
+	return status;
 }

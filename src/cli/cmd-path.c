@@ -8,6 +8,7 @@
 
 #include "analysis/retention.h"
 #include "cli/cli.h"
+#include "cli/target.h"
 #include "graph/graph.h"
 #include "graph/paths.h"
 #include "render/retention.h"
@@ -69,14 +70,8 @@ int cmd_path(int argc, char **argv)
 					       : "too many arguments");
 	const char *path = argv[optind];
 	uint64_t addr = 0;
-	if (!type) {
-		const char *s = argv[optind + 1];
-		char *end;
-		addr = strtoull(s, &end, 16);
-		if (strncmp(s, "0x", 2) != 0 || s[2] == 0 || *end)
-			return cli_usage_error("path", "an object address looks like 0x7f3a2c1d0e40, not '%s'",
-					       s);
-	}
+	if (!type && cli_target_parse_addr("path", argv[optind + 1], &addr) != 0)
+		return EXIT_ERROR;
 	struct asnap_error err = {0};
 	struct asnap_graph *g = asnap_graph_load(path, &err);
 	if (!g) {
@@ -91,32 +86,9 @@ int cmd_path(int argc, char **argv)
 		cli_file_error(path, &err);
 		goto out;
 	}
-	uint32_t target = ASNAP_NO_NODE;
-	if (type) {
-		uint32_t nstr = asnap_reader_string_count(g->strings) + 1;
-		uint8_t *match = calloc(nstr, 1);
-		if (!match) {
-			cli_error("out of memory");
-			goto release;
-		}
-		for (uint32_t id = 1; id < nstr; id++)
-			match[id] = asnap_type_matches(asnap_graph_string(g, id), type);
-		for (uint32_t v = 0; v < g->n; v++)
-			if (match[g->type[v]] &&
-			    (target == ASNAP_NO_NODE || r.dom.retained[v] > r.dom.retained[target]))
-				target = v;
-		free(match);
-		if (target == ASNAP_NO_NODE) {
-			cli_error("'%s' has no object of type '%s'", path, type);
-			goto release;
-		}
-	} else {
-		target = asnap_graph_find_addr(g, addr);
-		if (target == ASNAP_NO_NODE) {
-			cli_error("'%s' has no object at 0x%llx", path, (unsigned long long)addr);
-			goto release;
-		}
-	}
+	uint32_t target = cli_target_find(path, &r, type, addr);
+	if (target == ASNAP_NO_NODE)
+		goto release;
 	if (asnap_path_ws_init(&ws, g->n, &err) < 0 ||
 	    asnap_path_from_roots(g, &r.roots, target, &ws, &nodes, &len, &err) < 0) {
 		cli_file_error(path, &err);

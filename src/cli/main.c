@@ -19,7 +19,8 @@ static const struct cli_command commands[] = {
 	{"run", cmd_run, "run a program with the agent loaded (no change to it)"},
 	{"ps", cmd_ps, "the running processes that have the agent"},
 	{"take", cmd_take, "make a running process write a snapshot; print its path"},
-	{"export", cmd_export, "a snapshot in another tool's format (Chrome heapsnapshot)"},
+	{"report", cmd_report, "one self-contained HTML page: findings, tasks, memory, cycles"},
+	{"export", cmd_export, "Chrome/memlab heapsnapshot, Graphviz DOT, flame-graph stacks"},
 };
 
 static void usage(FILE *out)

@@ -7,8 +7,7 @@
 
 #include "render/json.h"
 
-/* Length of the valid UTF-8 sequence at s (of n bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t asnap_utf8_seq(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];
 	size_t len;
@@ -49,7 +48,7 @@ cJSON *asnap_json_string(const char *s, size_t len)
 	size_t o = 0;
 	const unsigned char *p = (const unsigned char *)s;
 	for (size_t i = 0; i < len;) {
-		size_t k = utf8_seq(p + i, len - i);
+		size_t k = asnap_utf8_seq(p + i, len - i);
 		if (k) {
 			memcpy(buf + o, p + i, k);
 			o += k;

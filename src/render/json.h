@@ -12,6 +12,9 @@
 
 #include "graph/graph.h"
 
+/* Length of the valid UTF-8 sequence at s (of n bytes, n > 0), or 0 (also
+ * for NUL): how every renderer tells text from invalid bytes. */
+size_t asnap_utf8_seq(const unsigned char *s, size_t n);
 /* A JSON string from arbitrary bytes: invalid UTF-8 and NUL become U+FFFD. */
 cJSON *asnap_json_string(const char *s, size_t len);
 /* A snapshot string by id. */

@@ -538,3 +538,26 @@ int asnap_render_path_json(FILE *out, const struct asnap_path_view *v)
 	cJSON_Delete(o);
 	return rc;
 }
+
+/* ---- shared with the other renderers of retention (dot.c, collapsed.c) -- */
+
+const char *asnap_render_node_name(const struct asnap_graph *g, uint32_t v)
+{
+	return record_name(g, v);
+}
+
+void asnap_render_node_describe(const struct asnap_graph *g, uint32_t v, char *buf, size_t len)
+{
+	describe(g, v, buf, len);
+}
+
+void asnap_render_root_describe(const struct asnap_retention *r, uint32_t idx, char *buf,
+				size_t len)
+{
+	describe_root(r, idx, buf, len);
+}
+
+const char *asnap_render_root_kind(const struct asnap_retention *r, uint32_t v)
+{
+	return root_kind_of(r, v);
+}

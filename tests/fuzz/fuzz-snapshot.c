@@ -31,6 +31,8 @@
 #include "analysis/rules.h"
 #include "analysis/snapshot.h"
 #include "asyncsnap/format.h"
+#include "render/collapsed.h"
+#include "render/dot.h"
 #include "render/leaks.h"
 #include "render/retention.h"
 
@@ -108,11 +110,14 @@ static void analyze(const char *path)
 	if (asnap_snap_retention(s, &err) == 0) {
 		struct asnap_cycle *cycles = NULL;
 		uint32_t count = 0;
-		if (asnap_cycles_find(&s->ret, &cycles, &count, &err) == 0) {
-			struct asnap_cycles_view cv = {&s->ret, cycles, count};
+		struct asnap_cycles_stats stats;
+		if (asnap_cycles_search(&s->ret, &cycles, &count, &stats, &err) == 0) {
+			struct asnap_cycles_view cv = {&s->ret, cycles, count, &stats};
 			asnap_render_cycles_text(devnull, &cv);
+			asnap_render_dot_cycles(devnull, &cv);
 			asnap_cycles_free(cycles, count);
 		}
+		asnap_render_collapsed(devnull, &s->ret, 64, &err);
 		struct asnap_dominators_view dv = {&s->ret, 10, 3, NULL};
 		asnap_render_dominators_text(devnull, &dv);
 		asnap_render_dominators_json(devnull, &dv);

@@ -31,8 +31,11 @@ common=(-max_len=65536 -timeout=10 -malloc_limit_mb=256 -rss_limit_mb=2048
 
 build() {
     local srcs flags
+    # the report page's assets, generated as the meson build does
+    python3 src/render/report/embed.py src/render/report/report.html \
+        src/render/report/report.css src/render/report/report.js "$out/report-assets.c"
     srcs=$(ls src/format/*.c src/util/*.c src/graph/*.c src/analysis/*.c \
-              src/analysis/checks/*.c src/render/*.c)
+              src/analysis/checks/*.c src/render/*.c "$out/report-assets.c")
     flags=(-std=c11 -g -O1 -D_GNU_SOURCE -DASNAP_VERSION_STRING='"fuzz"'
            -Iinclude -Isrc -Wall -Wextra -Wno-unused-parameter
            -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
