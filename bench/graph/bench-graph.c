@@ -2,18 +2,21 @@
  * bench-graph.c - how fast the graph engine is, and how much memory it
  * needs per object, against igraph doing the same work.
  *
- *     bench-graph [--keep DIR] [--ours] [OBJECTS ...]   (default: 1000000 10000000)
+ *     bench-graph [--keep DIR] [--ours] [--once|--twice] [OBJECTS ...]
+ *                                              (default: 1000000 10000000)
  *
  * --keep DIR keeps the snapshots in DIR and reuses one already there;
- * --ours skips igraph (for profiling).
+ * --ours skips igraph (for profiling); --once/--twice read the file once or
+ * twice whatever its size (see asnap_retention_load; default: as the
+ * commands do, twice from ASNAP_LOAD_TWICE_BYTES on).
  *
  * For each size, writes a snapshot of OBJECTS objects and 4 x OBJECTS
  * references through the format writer (labelled references, 1% weak,
  * mostly-local targets with hubs, a few objects held from outside, some
  * garbage cycles), then measures in one process:
- *   ours:   load + roots + components, dominators and retained sizes (the
- *           pipeline of asnap_retention_compute, stage by stage; the
- *           components come out of the dominators' DFS)
+ *   ours:   load + roots + components, dominators and retained sizes, as
+ *           the commands run them (asnap_retention_load: the components
+ *           come out of the dominators' DFS; large files are read twice)
  *   igraph: igraph_create + igraph_dominator_tree + strong components on the
  *           same strong edges and roots (in a child process, so that its
  *           memory does not count against ours)
@@ -32,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "analysis/retention.h"
 #include "asyncsnap/format.h"
 #include "graph/dominators.h"
 #include "graph/graph.h"
@@ -138,18 +142,6 @@ static long peak_rss_kb(void)
 }
 
 /* Resident now, in KiB (Linux; 0 elsewhere). */
-static long rss_now_kb(void)
-{
-	long pages = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-			resident = 0;
-		fclose(f);
-	}
-	return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 /* igraph on the same strong edges and roots; prints its seconds to fd. */
 static int run_igraph(const char *path, uint32_t nodes, int fd)
 {
@@ -195,52 +187,52 @@ static int run_igraph(const char *path, uint32_t nodes, int fd)
 	return 0;
 }
 
-/* Ours on the snapshot at path; prints the seconds to fd. */
-static int run_ours(const char *path, uint32_t n, int fd)
+static enum asnap_load_mode load_mode = ASNAP_LOAD_AUTO;
+
+/*
+ * Ours on the snapshot at path, as the commands run it
+ * (asnap_retention_load); prints the seconds to fd. The pipeline alone
+ * ends with what it needs (columns: ASNAP_COL_SIZE); a command that shows
+ * the result asks for every column.
+ */
+static int run_ours_columns(const char *path, uint32_t n, int fd, uint32_t columns)
 {
 	long rss0 = peak_rss_kb();
 	double t0 = now(), c0 = cpu();
 	struct asnap_error err = {0};
-	struct asnap_graph *g = asnap_graph_load(path, &err);
-	if (!g) {
+	struct asnap_graph *g;
+	struct asnap_retention r;
+	if (asnap_retention_load(path, load_mode, columns, &g, &r, &err) < 0) {
 		fprintf(stderr, "bench-graph: %s: %s\n", path, err.message);
-		return -1;
+		return 1;
 	}
-	double t_load = now(), c_load = cpu();
-	long rss_graph = rss_now_kb();
-	struct asnap_rootset rs;
-	struct asnap_scc scc;
-	struct asnap_domtree dom;
-	if (asnap_roots_find(g, &rs, &err) < 0)
-		goto fail;
-	double t_roots = now(), c_roots = cpu();
-	scc = (struct asnap_scc){0}; /* computed in the dominators' DFS */
-	if (asnap_dom_compute(g, &rs, &scc, &dom, &err) < 0)
-		goto fail;
-	double t_dom = now(), c_dom = cpu();
+	double t = now() - t0, c = cpu() - c0;
 	long rss = peak_rss_kb();
-	uint64_t m = g->m;
+	bool twice = load_mode == ASNAP_LOAD_TWICE ||
+		     (load_mode == ASNAP_LOAD_AUTO && g->file_size >= ASNAP_LOAD_TWICE_BYTES);
 	printf("%u objects, %" PRIu64 " references, %u roots, %u components, "
-	       "%u garbage groups of %u objects\n",
-	       n, m, rs.nreal, scc.ncomp, rs.count - rs.nreal, n - dom.nreached);
-	printf("  ours    %.3f s  (load %.3f, roots %.3f, components+dominators+retained %.3f)\n",
-	       t_dom - t0, t_load - t0, t_roots - t_load, t_dom - t_roots);
-	printf("  cpu     %.3f s  (load %.3f, roots %.3f, components+dominators+retained %.3f)\n",
-	       c_dom - c0, c_load - c0, c_roots - c_load, c_dom - c_roots);
-	printf("  rss     %.1f bytes/object peak (%ld MiB; %ld MiB before loading); "
-	       "the loaded graph %.1f bytes/object\n",
-	       (double)(rss - rss0) * 1024.0 / n, rss / 1024, rss0 / 1024,
-	       (double)rss_graph * 1024.0 / n);
-	asnap_dom_release(&dom);
-	asnap_scc_release(&scc);
-	asnap_rootset_release(&rs);
+	       "%u garbage groups of %u objects; file %.1f MiB, read %s\n",
+	       n, g->m, r.roots.nreal, r.scc.ncomp, r.roots.count - r.roots.nreal,
+	       n - r.dom.nreached, (double)g->file_size / (1 << 20), twice ? "twice" : "once");
+	printf("  %s %.3f s  (cpu %.3f s): load, roots, components, dominators, "
+	       "retained sizes%s\n", columns == ASNAP_COL_ALL ? "+columns" : "ours   ", t, c,
+	       columns == ASNAP_COL_ALL ? ", and every column loaded for display" : "");
+	printf("  rss     %.1f bytes/object peak (%ld MiB; %ld MiB before loading)\n",
+	       (double)(rss - rss0) * 1024.0 / n, rss / 1024, rss0 / 1024);
+	asnap_retention_release(&r);
 	asnap_graph_destroy(g);
 	fflush(stdout);
-	double t = t_dom - t0;
 	return write(fd, &t, sizeof(t)) == sizeof(t) ? 0 : 1;
-fail:
-	fprintf(stderr, "bench-graph: %s\n", err.message);
-	return 1;
+}
+
+static int run_ours(const char *path, uint32_t n, int fd)
+{
+	return run_ours_columns(path, n, fd, ASNAP_COL_SIZE);
+}
+
+static int run_ours_all(const char *path, uint32_t n, int fd)
+{
+	return run_ours_columns(path, n, fd, ASNAP_COL_ALL);
 }
 
 /* Run one of the above in a child process; its seconds, or -1. */
@@ -281,7 +273,7 @@ static int bench(const char *dir, uint32_t n)
 			return -1;
 	}
 	double t_ours = in_child(run_ours, path, n);
-	if (t_ours < 0)
+	if (t_ours < 0 || in_child(run_ours_all, path, n) < 0)
 		return -1;
 	if (ours_only)
 		return 0;
@@ -304,6 +296,10 @@ int main(int argc, char **argv)
 			keep = argv[++i];
 		else if (!strcmp(argv[i], "--ours"))
 			ours_only = true;
+		else if (!strcmp(argv[i], "--once"))
+			load_mode = ASNAP_LOAD_ONCE;
+		else if (!strcmp(argv[i], "--twice"))
+			load_mode = ASNAP_LOAD_TWICE;
 		else if (nsizes < 16)
 			sizes[nsizes++] = (uint32_t)strtoul(argv[i], NULL, 10);
 	}

@@ -219,6 +219,14 @@ struct asnap_reader;
 struct asnap_reader *asnap_reader_open(const char *path, struct asnap_error *err);
 
 /*
+ * A second reader of r's file, from its start, through r's open descriptor
+ * (a file renamed over the path since does not matter). Fails for what is
+ * not a regular file, and for a file changed in place (size or modification
+ * time) since r was opened. NULL and *err on failure.
+ */
+struct asnap_reader *asnap_reader_reopen(const struct asnap_reader *r, struct asnap_error *err);
+
+/*
  * Read the next item. Returns 1 with *item filled, 0 after the end item
  * once the whole file has been verified (checksum, counts, references), or
  * -1 with *err filled. Pointers in *item are borrowed until the next call.

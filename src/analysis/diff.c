@@ -122,7 +122,7 @@ static int types_table(struct asnap_snap **snaps, uint32_t n, struct asnap_diff_
 		} else {
 			for (uint32_t v = 0; v < g->n; v++) {
 				count[g->type[v]]++;
-				bytes[g->type[v]] += g->size[v];
+				bytes[g->type[v]] += asnap_graph_size(g, v);
 			}
 			for (uint32_t id = 0; id < nstr; id++) {
 				if (!count[id])
@@ -157,7 +157,7 @@ static int coro_tables(struct asnap_snap **snaps, uint32_t n, struct asnap_diff 
 			struct asnap_diff_row *r = row_for(&by_name, q);
 			if (r) {
 				r->count[i]++;
-				r->bytes[i] += s->g->size[c->node];
+				r->bytes[i] += asnap_graph_size(s->g, c->node);
 			}
 			if (c->state != ASNAP_GEN_SUSPENDED)
 				continue;
@@ -165,7 +165,7 @@ static int coro_tables(struct asnap_snap **snaps, uint32_t n, struct asnap_diff 
 				 (long long)c->line);
 			if ((r = row_for(&by_site, key))) {
 				r->count[i]++;
-				r->bytes[i] += s->g->size[c->node];
+				r->bytes[i] += asnap_graph_size(s->g, c->node);
 			}
 		}
 		for (uint32_t k = 0; k < a->ntasks; k++) {
@@ -182,7 +182,7 @@ static int coro_tables(struct asnap_snap **snaps, uint32_t n, struct asnap_diff 
 			struct asnap_diff_row *r = row_for(&pending, q);
 			if (r) {
 				r->count[i]++;
-				r->bytes[i] += s->g->size[t->node];
+				r->bytes[i] += asnap_graph_size(s->g, t->node);
 				if (i + 1 == n && all)
 					r->persistent++;
 			}
@@ -260,7 +260,7 @@ static int born_clusters(struct asnap_snap **snaps, uint32_t n, struct asnap_dif
 		born[v] = b;
 		if (b) {
 			d->born_objects++;
-			d->born_bytes += g->size[v];
+			d->born_bytes += asnap_graph_size(g, v);
 		}
 	}
 	/* one breadth-first tree of shortest chains from the roots, real first */
@@ -298,7 +298,7 @@ static int born_clusters(struct asnap_snap **snaps, uint32_t n, struct asnap_dif
 		if (p != g->n && born[p]) {
 			cl[v] = cl[p];
 			d->clusters[cl[v]].objects++;
-			d->clusters[cl[v]].bytes += g->size[v];
+			d->clusters[cl[v]].bytes += asnap_graph_size(g, v);
 			continue;
 		}
 		/* signature of the chain from the root to v */
@@ -354,7 +354,7 @@ static int born_clusters(struct asnap_snap **snaps, uint32_t n, struct asnap_dif
 		struct asnap_diff_cluster *c = &d->clusters[ci];
 		c->tops++;
 		c->objects++;
-		c->bytes += g->size[v];
+		c->bytes += asnap_graph_size(g, v);
 		c->retained += r->dom.retained[v];
 		if (r->dom.retained[v] > r->dom.retained[c->rep])
 			c->rep = v;

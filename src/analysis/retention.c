@@ -4,9 +4,23 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "analysis/retention.h"
 #include "graph/paths.h"
+
+/* Node -> its root, once the roots are final. */
+static int index_roots(struct asnap_retention *r, struct asnap_error *err)
+{
+	const struct asnap_graph *g = r->g;
+	r->root_of = malloc(((size_t)g->n + 1) * sizeof(*r->root_of));
+	if (!r->root_of)
+		return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
+	memset(r->root_of, 0xff, ((size_t)g->n + 1) * sizeof(*r->root_of));
+	for (uint32_t i = r->roots.count; i-- > 0;)
+		r->root_of[r->roots.items[i].node] = i;
+	return 0;
+}
 
 int asnap_retention_compute(struct asnap_graph *g, struct asnap_retention *r,
 			    struct asnap_error *err)
@@ -14,19 +28,60 @@ int asnap_retention_compute(struct asnap_graph *g, struct asnap_retention *r,
 	*r = (struct asnap_retention){.g = g};
 	/* The components come out of the dominators' DFS (r->scc is empty). */
 	if (asnap_roots_find(g, &r->roots, err) < 0 ||
-	    asnap_dom_compute(g, &r->roots, &r->scc, &r->dom, err) < 0)
-		goto error;
-	r->root_of = malloc(((size_t)g->n + 1) * sizeof(*r->root_of));
-	if (!r->root_of) {
-		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
-		goto error;
+	    asnap_dom_compute(g, &r->roots, &r->scc, &r->dom, err) < 0 || index_roots(r, err) < 0) {
+		asnap_retention_release(r);
+		return -1;
 	}
-	memset(r->root_of, 0xff, ((size_t)g->n + 1) * sizeof(*r->root_of));
-	for (uint32_t i = r->roots.count; i-- > 0;)
-		r->root_of[r->roots.items[i].node] = i;
+	return 0;
+}
+
+static enum asnap_load_mode load_mode(const char *path, enum asnap_load_mode mode)
+{
+	const char *env = getenv("ASYNCSNAP_LOAD");
+	if (env && strcmp(env, "once") == 0)
+		mode = ASNAP_LOAD_ONCE;
+	else if (env && strcmp(env, "twice") == 0)
+		mode = ASNAP_LOAD_TWICE;
+	if (mode != ASNAP_LOAD_AUTO)
+		return mode;
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= ASNAP_LOAD_TWICE_BYTES)
+		return ASNAP_LOAD_TWICE;
+	return ASNAP_LOAD_ONCE;
+}
+
+int asnap_retention_load(const char *path, enum asnap_load_mode mode, uint32_t columns,
+			 struct asnap_graph **gp, struct asnap_retention *r, struct asnap_error *err)
+{
+	/* What the roots need, then only what the dominators need. */
+	const uint32_t roots_need = ASNAP_COL_TYPE | ASNAP_COL_REFCNT | ASNAP_COL_FLAGS;
+	*gp = NULL;
+	*r = (struct asnap_retention){0};
+	if (load_mode(path, mode) == ASNAP_LOAD_ONCE) {
+		struct asnap_graph *g =
+			asnap_graph_load_columns(path, columns | roots_need | ASNAP_COL_SIZE, err);
+		if (!g || asnap_retention_compute(g, r, err) < 0) {
+			asnap_graph_destroy(g);
+			return -1;
+		}
+		*gp = g;
+		return 0;
+	}
+	struct asnap_graph *g = asnap_graph_load_columns(path, ASNAP_COL_SIZE | roots_need, err);
+	if (!g)
+		return -1;
+	*r = (struct asnap_retention){.g = g};
+	if (asnap_roots_find(g, &r->roots, err) < 0)
+		goto error;
+	asnap_graph_release_columns(g, roots_need);
+	if (asnap_dom_compute(g, &r->roots, &r->scc, &r->dom, err) < 0 ||
+	    asnap_graph_load_more(g, columns, err) < 0 || index_roots(r, err) < 0)
+		goto error;
+	*gp = g;
 	return 0;
 error:
 	asnap_retention_release(r);
+	asnap_graph_destroy(g);
 	return -1;
 }
 
@@ -247,7 +302,7 @@ static int component_sizes(const struct asnap_retention *r, const uint8_t *want,
 		uint32_t c = comp[v];
 		if (!want[c])
 			continue;
-		bytes[c] += g->size[v];
+		bytes[c] += asnap_graph_size(g, v);
 		uint32_t mine = 2 * c + 2;
 		uint32_t u = r->dom.idom[v], verdict = mine + 1;
 		for (;;) {

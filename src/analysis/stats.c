@@ -57,8 +57,8 @@ int asnap_stats_compute(const struct asnap_graph *g, struct asnap_stats *s)
 	for (uint32_t v = 0; v < g->n; v++) {
 		struct asnap_type_stat *t = &by_id[g->type[v]];
 		t->count++;
-		t->bytes += g->size[v];
-		s->bytes += g->size[v];
+		t->bytes += asnap_graph_size(g, v);
+		s->bytes += asnap_graph_size(g, v);
 		if (g->flags[v] & ASNAP_NODE_GC_TRACKED)
 			s->tracked++;
 		if (g->flags[v] & ASNAP_NODE_SYNTHETIC)

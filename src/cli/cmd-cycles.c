@@ -35,19 +35,15 @@ int cmd_cycles(int argc, char **argv)
 	if (!cli_parse_json_snapshot("cycles", help, argc, argv, &json, &path, &status))
 		return status;
 	struct asnap_error err = {0};
-	struct asnap_graph *g = asnap_graph_load(path, &err);
-	if (!g) {
+	struct asnap_graph *g;
+	struct asnap_retention r;
+	if (asnap_retention_load(path, ASNAP_LOAD_AUTO, ASNAP_COL_ALL, &g, &r, &err) < 0) {
 		cli_file_error(path, &err);
 		return EXIT_ERROR;
 	}
 	status = EXIT_ERROR;
-	struct asnap_retention r;
 	struct asnap_cycle *cycles = NULL;
 	uint32_t count = 0;
-	if (asnap_retention_compute(g, &r, &err) < 0) {
-		cli_file_error(path, &err);
-		goto out;
-	}
 	struct asnap_cycles_stats stats;
 	if (asnap_cycles_search(&r, &cycles, &count, &stats, &err) < 0) {
 		cli_file_error(path, &err);
@@ -63,7 +59,6 @@ int cmd_cycles(int argc, char **argv)
 	asnap_cycles_free(cycles, count);
 release:
 	asnap_retention_release(&r);
-out:
 	asnap_graph_destroy(g);
 	return status;
 }

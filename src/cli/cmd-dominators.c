@@ -92,17 +92,13 @@ int cmd_dominators(int argc, char **argv)
 						      : "only one snapshot file is allowed");
 	const char *path = argv[optind];
 	struct asnap_error err = {0};
-	struct asnap_graph *g = asnap_graph_load(path, &err);
-	if (!g) {
+	struct asnap_graph *g;
+	struct asnap_retention r;
+	if (asnap_retention_load(path, ASNAP_LOAD_AUTO, ASNAP_COL_ALL, &g, &r, &err) < 0) {
 		cli_file_error(path, &err);
 		return EXIT_ERROR;
 	}
 	int status = EXIT_ERROR;
-	struct asnap_retention r;
-	if (asnap_retention_compute(g, &r, &err) < 0) {
-		cli_file_error(path, &err);
-		goto out;
-	}
 	struct asnap_dominators_view view = {&r, (unsigned)top, (unsigned)depth, type};
 	int rc = json ? asnap_render_dominators_json(stdout, &view)
 		      : asnap_render_dominators_text(stdout, &view);
@@ -111,7 +107,6 @@ int cmd_dominators(int argc, char **argv)
 	else
 		status = EXIT_OK;
 	asnap_retention_release(&r);
-out:
 	asnap_graph_destroy(g);
 	return status;
 }

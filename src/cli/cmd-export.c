@@ -210,13 +210,13 @@ int cmd_export(int argc, char **argv)
 		return EXIT_ERROR;
 
 	struct asnap_error err = {0};
-	struct asnap_graph *g = asnap_graph_load(path, &err);
-	if (!g) {
-		cli_file_error(path, &err);
-		return EXIT_ERROR;
-	}
 	int status;
 	if (format == HEAPSNAPSHOT) {
+		struct asnap_graph *g = asnap_graph_load(path, &err);
+		if (!g) {
+			cli_file_error(path, &err);
+			return EXIT_ERROR;
+		}
 		struct cli_output out;
 		if (cli_output_open(&out, output) < 0) {
 			asnap_graph_destroy(g);
@@ -230,10 +230,10 @@ int cmd_export(int argc, char **argv)
 	}
 	/* dot and collapsed: the output is opened only once the input proved
 	 * good, so that an error leaves no file behind. */
+	struct asnap_graph *g;
 	struct asnap_retention r;
-	if (asnap_retention_compute(g, &r, &err) < 0) {
+	if (asnap_retention_load(path, ASNAP_LOAD_AUTO, ASNAP_COL_ALL, &g, &r, &err) < 0) {
 		cli_file_error(path, &err);
-		asnap_graph_destroy(g);
 		return EXIT_ERROR;
 	}
 	if (format == COLLAPSED)

@@ -73,19 +73,15 @@ int cmd_path(int argc, char **argv)
 	if (!type && cli_target_parse_addr("path", argv[optind + 1], &addr) != 0)
 		return EXIT_ERROR;
 	struct asnap_error err = {0};
-	struct asnap_graph *g = asnap_graph_load(path, &err);
-	if (!g) {
+	struct asnap_graph *g;
+	struct asnap_retention r;
+	if (asnap_retention_load(path, ASNAP_LOAD_AUTO, ASNAP_COL_ALL, &g, &r, &err) < 0) {
 		cli_file_error(path, &err);
 		return EXIT_ERROR;
 	}
 	int status = EXIT_ERROR;
-	struct asnap_retention r;
 	struct asnap_path_ws ws = {0};
 	uint32_t *nodes = NULL, len = 0;
-	if (asnap_retention_compute(g, &r, &err) < 0) {
-		cli_file_error(path, &err);
-		goto out;
-	}
 	uint32_t target = cli_target_find(path, &r, type, addr);
 	if (target == ASNAP_NO_NODE)
 		goto release;
@@ -104,7 +100,6 @@ release:
 	free(nodes);
 	asnap_path_ws_finish(&ws);
 	asnap_retention_release(&r);
-out:
 	asnap_graph_destroy(g);
 	return status;
 }

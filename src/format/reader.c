@@ -39,6 +39,9 @@ struct column {
 
 struct asnap_reader {
 	int fd;
+	uint64_t pos;      /* where the next read starts (pread: the fd's own offset is not ours) */
+	bool pipe;         /* the fd cannot pread: read in turn, never reopened */
+	struct stat st;    /* as opened */
 	uint64_t file_size;
 	uint32_t version;
 	bool eof;          /* no more file input */
@@ -108,12 +111,29 @@ static int corrupt(struct asnap_reader *r, const char *what)
 
 /* ---- raw input and decompression ------------------------------------- */
 
+/* read(2) at the reader's own position, so that two readers may share a
+ * descriptor; plain read(2) where pread(2) cannot be (a pipe). */
+static ssize_t rread(struct asnap_reader *r, void *buf, size_t n)
+{
+	ssize_t k;
+	if (!r->pipe) {
+		k = pread(r->fd, buf, n, (off_t)r->pos);
+		if (k < 0 && errno == ESPIPE)
+			r->pipe = true;
+	}
+	if (r->pipe)
+		k = read(r->fd, buf, n);
+	if (k > 0)
+		r->pos += (uint64_t)k;
+	return k;
+}
+
 static int refill(struct asnap_reader *r)
 {
 	if (r->in.pos < r->in.size || r->eof)
 		return 0;
 	for (;;) {
-		ssize_t k = read(r->fd, r->ibuf, r->ibuf_cap);
+		ssize_t k = rread(r, r->ibuf, r->ibuf_cap);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
@@ -754,7 +774,7 @@ static int check_preamble(struct asnap_reader *r, struct asnap_error *err)
 	uint8_t pre[PREAMBLE_SIZE];
 	size_t have = 0;
 	while (have < sizeof(pre)) {
-		ssize_t k = read(r->fd, pre + have, sizeof(pre) - have);
+		ssize_t k = rread(r, pre + have, sizeof(pre) - have);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
@@ -790,15 +810,29 @@ static int check_preamble(struct asnap_reader *r, struct asnap_error *err)
 				       version, ASNAP_FORMAT_VERSION);
 	r->version = version;
 	/* skip any preamble bytes a later version added */
-	if (size > PREAMBLE_CONTENT_SIZE &&
-	    lseek(r->fd, (off_t)(size - PREAMBLE_CONTENT_SIZE), SEEK_CUR) < 0)
-		return asnap_error_set(err, ASNAP_ERR_IO, "seek failed: %s", strerror(errno));
+	if (size > PREAMBLE_CONTENT_SIZE) {
+		if (r->pipe) {
+			uint8_t skip[4096];
+			size_t left = size - PREAMBLE_CONTENT_SIZE;
+			while (left) {
+				ssize_t k = rread(r, skip, left < sizeof(skip) ? left : sizeof(skip));
+				if (k < 0 && errno == EINTR)
+					continue;
+				if (k <= 0)
+					return asnap_error_set(err, ASNAP_ERR_TRUNCATED,
+							       "truncated in the preamble");
+				left -= (size_t)k;
+			}
+		} else {
+			r->pos += size - PREAMBLE_CONTENT_SIZE;
+		}
+	}
 
 	/* The body must be one zstd frame that carries a content checksum. */
 	uint8_t fh[5];
 	ssize_t k;
 	do
-		k = read(r->fd, fh, sizeof(fh));
+		k = rread(r, fh, sizeof(fh));
 	while (k < 0 && errno == EINTR);
 	if (k < 0)
 		return asnap_error_set(err, ASNAP_ERR_IO, "read failed: %s", strerror(errno));
@@ -815,28 +849,25 @@ static int check_preamble(struct asnap_reader *r, struct asnap_error *err)
 	return 0;
 }
 
-struct asnap_reader *asnap_reader_open(const char *path, struct asnap_error *err)
+/* A reader on descriptor fd (taken over), from its start. */
+static struct asnap_reader *reader_on(int fd, struct asnap_error *err)
 {
 	struct asnap_reader *r = calloc(1, sizeof(*r));
 	if (!r) {
+		close(fd);
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (r->fd < 0) {
-		asnap_error_set(err, ASNAP_ERR_IO, "cannot open: %s", strerror(errno));
-		goto error;
-	}
-	struct stat st;
-	if (fstat(r->fd, &st) < 0) {
+	r->fd = fd;
+	if (fstat(r->fd, &r->st) < 0) {
 		asnap_error_set(err, ASNAP_ERR_IO, "cannot stat: %s", strerror(errno));
 		goto error;
 	}
-	if (S_ISDIR(st.st_mode)) {
+	if (S_ISDIR(r->st.st_mode)) {
 		asnap_error_set(err, ASNAP_ERR_IO, "is a directory");
 		goto error;
 	}
-	r->file_size = (uint64_t)st.st_size;
+	r->file_size = (uint64_t)r->st.st_size;
 	r->dctx = ZSTD_createDCtx();
 	r->ibuf_cap = ZSTD_DStreamInSize();
 	r->ibuf = malloc(r->ibuf_cap);
@@ -850,6 +881,46 @@ struct asnap_reader *asnap_reader_open(const char *path, struct asnap_error *err
 error:
 	asnap_reader_destroy(r);
 	return NULL;
+}
+
+struct asnap_reader *asnap_reader_open(const char *path, struct asnap_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		asnap_error_set(err, ASNAP_ERR_IO, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	return reader_on(fd, err);
+}
+
+struct asnap_reader *asnap_reader_reopen(const struct asnap_reader *r, struct asnap_error *err)
+{
+	if (r->pipe || !S_ISREG(r->st.st_mode)) {
+		asnap_error_set(err, ASNAP_ERR_USAGE, "cannot read it twice: not a regular file");
+		return NULL;
+	}
+	struct stat now;
+	if (fstat(r->fd, &now) < 0) {
+		asnap_error_set(err, ASNAP_ERR_IO, "cannot stat: %s", strerror(errno));
+		return NULL;
+	}
+	if (now.st_size != r->st.st_size || now.st_mtim.tv_sec != r->st.st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != r->st.st_mtim.tv_nsec) {
+		asnap_error_set(err, ASNAP_ERR_CORRUPT, "the file changed while it was being read");
+		return NULL;
+	}
+	int fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		asnap_error_set(err, ASNAP_ERR_IO, "cannot reopen: %s", strerror(errno));
+		return NULL;
+	}
+	struct asnap_reader *again = reader_on(fd, err);
+	if (again && again->version != r->version) {
+		asnap_reader_destroy(again);
+		asnap_error_set(err, ASNAP_ERR_CORRUPT, "the file changed while it was being read");
+		return NULL;
+	}
+	return again;
 }
 
 const char *asnap_reader_string(const struct asnap_reader *r, uint32_t id, size_t *len)

@@ -22,7 +22,7 @@
  *    parent at or above its semidominator, found by walking up the
  *    partially built tree.
  * 5. Retained sizes in reverse preorder (every node before its dominator),
- *    then everything back to node ids.
+ *    summed by node id, and the immediate dominators back to node ids.
  *
  * Every loop is iterative: a chain of millions of objects needs no C stack.
  * On a large heap nearly every step is a cache miss, so each loop asks for
@@ -38,7 +38,7 @@
 /*
  * Fresh pages cost (the kernel clears them), so blocks are reused as they
  * fall free: `block` holds pre and next, then the links of step 3, then
- * the retained sizes in preorder; semi becomes the idom array handed out.
+ * the retained sizes handed out; semi becomes the idom array handed out.
  */
 struct work {
 	void *block;      /* 8 bytes a node */
@@ -359,7 +359,6 @@ int asnap_dom_compute(const struct asnap_graph *g, struct asnap_rootset *rs,
 	struct pearce pcs = {0}, *pc = NULL;
 	bool own_scc = !scc->comp;
 	int rc = -1;
-	uint64_t *retp = NULL;
 	w.block = asnap_big_alloc(cells, 2 * sizeof(uint32_t));
 	w.pre = w.block;
 	w.next = w.pre + cells;
@@ -433,30 +432,34 @@ int asnap_dom_compute(const struct asnap_graph *g, struct asnap_rootset *rs,
 	w.pre = NULL;
 	semi_nca(&w);
 
-	/* Retained sizes: every node comes after its dominator in preorder. */
+	/*
+	 * The back edges are done with. Retained sizes by node id, in the
+	 * block (the links are done with too, and its pages are warm): every
+	 * node comes after its dominator in preorder, so adding each to its
+	 * dominator from the last up leaves the sums. No second 8-byte array
+	 * in preorder: this is the pipeline's peak of memory.
+	 */
+	free(w.rsrc);
+	w.rsrc = NULL;
 	const uint32_t *vert = w.vert, *idomp = w.rstart + 1;
-	retp = w.block;
-	retp[0] = 0;
-	for (uint32_t i = 1; i < w.count; i++)
-		retp[i] = g->size[vert[i]];
-	for (uint32_t i = w.count - 1; i >= 1; i--)
-		retp[idomp[i]] += retp[i];
-
-	/* Back to node ids. */
+	uint64_t *ret = w.block;
+	for (uint32_t v = 0; v < n; v++)
+		ret[v] = asnap_graph_size(g, v);
+	ret[n] = 0;
+	for (uint32_t i = w.count - 1; i >= 1; i--) {
+		if (i >= AHEAD) {
+			__builtin_prefetch(&ret[vert[i - AHEAD]]);
+			__builtin_prefetch(&vert[idomp[i - AHEAD]]);
+		}
+		ret[vert[idomp[i]]] += ret[vert[i]];
+	}
+	out->retained = ret;
+	w.block = NULL;
+	/* Immediate dominators back to node ids. */
 	out->idom = w.semi;
 	w.semi = NULL;
-	/* The back edges are done with: their block (usually the larger,
-	 * with pages already touched) becomes the retained sizes. */
-	out->retained = asnap_big_realloc(w.rsrc, cells, sizeof(*out->retained));
-	if (out->retained)
-		w.rsrc = NULL;
-	if (!out->idom || !out->retained)
-		goto nomem;
-	for (uint32_t i = 0; i < w.count; i++) {
-		uint32_t v = vert[i];
-		out->idom[v] = vert[idomp[i]];
-		out->retained[v] = retp[i];
-	}
+	for (uint32_t i = 0; i < w.count; i++)
+		out->idom[vert[i]] = vert[idomp[i]];
 	rc = 0;
 	goto cleanup;
 nomem:

@@ -14,11 +14,18 @@
 
 struct builder {
 	struct asnap_graph *g;
+	uint32_t want;     /* ASNAP_COL_* to fill */
+	/* a second pass (asnap_graph_load_more): the node and edge being
+	 * filled, checked against what the first pass loaded */
+	bool again;
+	uint32_t v;
+	uint64_t e;
 	uint32_t cap_n;
 	uint64_t cap_m;
 	uint64_t cap_records;
 	uint64_t cap_roots;
 	uint32_t cap_hi;
+	uint32_t cap_big;
 };
 
 static bool grow(void **p, size_t elem, uint64_t new_cap)
@@ -32,9 +39,21 @@ static bool grow(void **p, size_t elem, uint64_t new_cap)
 	return true;
 }
 
-static bool reserve_nodes(struct builder *b, uint64_t want)
+/* The node columns wanted, and the edge offsets, to cap entries. */
+static bool grow_columns(struct builder *b, uint64_t cap)
 {
 	struct asnap_graph *g = b->g;
+	uint32_t w = b->want;
+	return (!(w & ASNAP_COL_ADDR) || grow((void **)&g->addr, sizeof(*g->addr), cap)) &&
+	       (!(w & ASNAP_COL_TYPE) || grow((void **)&g->type, sizeof(*g->type), cap)) &&
+	       (!(w & ASNAP_COL_SIZE) || grow((void **)&g->size32, sizeof(*g->size32), cap)) &&
+	       (!(w & ASNAP_COL_REFCNT) || grow((void **)&g->refcnt, sizeof(*g->refcnt), cap)) &&
+	       (!(w & ASNAP_COL_FLAGS) || grow((void **)&g->flags, sizeof(*g->flags), cap)) &&
+	       (b->again || grow((void **)&g->edge_off, sizeof(*g->edge_off), cap + 1));
+}
+
+static bool reserve_nodes(struct builder *b, uint64_t want)
+{
 	if (want <= b->cap_n)
 		return true;
 	uint64_t cap = b->cap_n ? b->cap_n : 1024;
@@ -42,12 +61,7 @@ static bool reserve_nodes(struct builder *b, uint64_t want)
 		cap *= 2;
 	if (cap > UINT32_MAX - 1)
 		cap = UINT32_MAX - 1;
-	if (!grow((void **)&g->addr, sizeof(*g->addr), cap) ||
-	    !grow((void **)&g->type, sizeof(*g->type), cap) ||
-	    !grow((void **)&g->size, sizeof(*g->size), cap) ||
-	    !grow((void **)&g->refcnt, sizeof(*g->refcnt), cap) ||
-	    !grow((void **)&g->flags, sizeof(*g->flags), cap) ||
-	    !grow((void **)&g->edge_off, sizeof(*g->edge_off), cap + 1))
+	if (!grow_columns(b, cap))
 		return false;
 	b->cap_n = (uint32_t)cap;
 	return true;
@@ -64,7 +78,8 @@ static bool reserve_edges(struct builder *b, uint64_t want)
 	while (cap < want)
 		cap *= 2;
 	if (!grow((void **)&g->edge_target, sizeof(*g->edge_target), cap) ||
-	    !grow((void **)&g->edge_label, sizeof(*g->edge_label), cap) ||
+	    ((b->want & ASNAP_COL_LABEL) &&
+	     !grow((void **)&g->edge_label, sizeof(*g->edge_label), cap)) ||
 	    !grow((void **)&g->edge_weak, 1, cap / 8 + 1))
 		return false;
 	b->cap_m = cap;
@@ -95,12 +110,14 @@ static bool add_edges(struct builder *b, const struct asnap_edge *e, uint32_t n)
 	struct asnap_graph *g = b->g;
 	if (!reserve_edges(b, g->m + n))
 		return false;
-	uint32_t *target = g->edge_target + g->m, *label = g->edge_label + g->m;
+	uint32_t *target = g->edge_target + g->m;
+	uint32_t *label = g->edge_label ? g->edge_label + g->m : NULL;
 	uint8_t *weak = g->edge_weak;
 	uint64_t m = g->m;
 	for (uint32_t i = 0; i < n; i++, m++) {
 		target[i] = e[i].target;
-		label[i] = e[i].label;
+		if (label)
+			label[i] = e[i].label;
 		/* every byte is assigned when its first bit is */
 		uint8_t bit = (uint8_t)((e[i].kind == ASNAP_EDGE_WEAK) << (m & 7));
 		if (m & 7)
@@ -112,17 +129,82 @@ static bool add_edges(struct builder *b, const struct asnap_edge *e, uint32_t n)
 	return set_start(b, g->n, g->m);
 }
 
+/* A size too large for size32, of node v (after those of smaller ids). */
+static bool add_big_size(struct builder *b, uint32_t v, uint64_t size)
+{
+	struct asnap_graph *g = b->g;
+	if (g->nsize_big == b->cap_big) {
+		uint32_t cap = b->cap_big ? b->cap_big * 2 : 16;
+		struct asnap_big_size *more = realloc(g->size_big, cap * sizeof(*more));
+		if (!more)
+			return false;
+		g->size_big = more;
+		b->cap_big = cap;
+	}
+	g->size_big[g->nsize_big++] = (struct asnap_big_size){v, size};
+	return true;
+}
+
+/* The wanted columns of node v. */
+static bool set_node(struct builder *b, uint32_t v, const struct asnap_node *node)
+{
+	struct asnap_graph *g = b->g;
+	if (b->want & ASNAP_COL_SIZE) {
+		if (node->size >= UINT32_MAX) {
+			g->size32[v] = UINT32_MAX;
+			if (!add_big_size(b, v, node->size))
+				return false;
+		} else {
+			g->size32[v] = (uint32_t)node->size;
+		}
+	}
+	if (b->want & ASNAP_COL_ADDR)
+		g->addr[v] = node->addr;
+	if (b->want & ASNAP_COL_TYPE)
+		g->type[v] = node->type;
+	if (b->want & ASNAP_COL_REFCNT)
+		g->refcnt[v] = node->refcnt > UINT32_MAX ? UINT32_MAX : (uint32_t)node->refcnt;
+	if (b->want & ASNAP_COL_FLAGS)
+		g->flags[v] = (uint8_t)node->flags;
+	return true;
+}
+
+/* Second pass: the labels of edges that must be the ones loaded first. */
+static bool refill_edges(struct builder *b, const struct asnap_edge *e, uint32_t n)
+{
+	struct asnap_graph *g = b->g;
+	if (n > g->m - b->e)
+		return false;
+	for (uint32_t i = 0; i < n; i++, b->e++) {
+		if (g->edge_target[b->e] != e[i].target ||
+		    asnap_graph_edge_is_weak(g, b->e) != (e[i].kind == ASNAP_EDGE_WEAK))
+			return false;
+		if (b->want & ASNAP_COL_LABEL)
+			g->edge_label[b->e] = e[i].label;
+	}
+	return true;
+}
+
+/* 1, 0 out of memory, or -2: not the node the first pass loaded. */
+static int refill_node(struct builder *b, const struct asnap_node *node)
+{
+	struct asnap_graph *g = b->g;
+	if (b->v >= g->n || asnap_graph_edge_begin(g, b->v) != b->e ||
+	    asnap_graph_edge_end(g, b->v) - b->e < node->nedges)
+		return -2;
+	if (!set_node(b, b->v++, node))
+		return 0;
+	return refill_edges(b, node->edges, node->nedges) ? 1 : -2;
+}
+
 static bool add_node(struct builder *b, const struct asnap_node *node)
 {
 	struct asnap_graph *g = b->g;
 	if (!reserve_nodes(b, (uint64_t)g->n + 1))
 		return false;
 	uint32_t v = g->n;
-	g->addr[v] = node->addr;
-	g->type[v] = node->type;
-	g->size[v] = node->size;
-	g->refcnt[v] = node->refcnt > UINT32_MAX ? UINT32_MAX : (uint32_t)node->refcnt;
-	g->flags[v] = (uint8_t)node->flags;
+	if (!set_node(b, v, node))
+		return false;
 	g->n++;
 	if (node->nedges)
 		return add_edges(b, node->edges, node->nedges);
@@ -209,12 +291,7 @@ static bool reserve_nodes_exact(struct builder *b)
 {
 	struct asnap_graph *g = b->g;
 	uint64_t cap = (uint64_t)g->n + 1;
-	if (!grow((void **)&g->addr, sizeof(*g->addr), cap) ||
-	    !grow((void **)&g->type, sizeof(*g->type), cap) ||
-	    !grow((void **)&g->size, sizeof(*g->size), cap) ||
-	    !grow((void **)&g->refcnt, sizeof(*g->refcnt), cap) ||
-	    !grow((void **)&g->flags, sizeof(*g->flags), cap) ||
-	    !grow((void **)&g->edge_off, sizeof(*g->edge_off), cap + 1))
+	if (!grow_columns(b, cap))
 		return false;
 	b->cap_n = (uint32_t)cap;
 	return true;
@@ -225,7 +302,8 @@ static bool reserve_edges_exact(struct builder *b)
 	struct asnap_graph *g = b->g;
 	uint64_t cap = g->m + 1;
 	if (!grow((void **)&g->edge_target, sizeof(*g->edge_target), cap) ||
-	    !grow((void **)&g->edge_label, sizeof(*g->edge_label), cap) ||
+	    ((b->want & ASNAP_COL_LABEL) &&
+	     !grow((void **)&g->edge_label, sizeof(*g->edge_label), cap)) ||
 	    !grow((void **)&g->edge_weak, 1, cap / 8 + 1))
 		return false;
 	b->cap_m = cap;
@@ -240,14 +318,76 @@ static int cmp_record(const void *a, const void *b)
 	return x->kind < y->kind ? -1 : x->kind > y->kind;
 }
 
-struct asnap_graph *asnap_graph_load(const char *path, struct asnap_error *err)
+/* Every item of rd into the graph: 1 done, 0 out of memory, -1 *err (the
+ * reader's), -2 the file no longer holds the graph of the first pass. */
+static int load_items(struct builder *b, struct asnap_reader *rd, struct asnap_error *err)
+{
+	struct asnap_graph *g = b->g;
+	struct asnap_item it;
+	int rc;
+	while ((rc = asnap_reader_next(rd, &it, err)) == 1) {
+		bool ok = true;
+		switch (it.kind) {
+		case ASNAP_ITEM_HEADER:
+			if (b->again)
+				break;
+			g->header_json = strdup(it.u.header.json);
+			ok = g->header_json != NULL;
+			if (ok)
+				reserve_from_hints(b, g->header_json);
+			break;
+		case ASNAP_ITEM_NODE:
+			if (b->again) {
+				int got = refill_node(b, &it.u.node);
+				if (got < 0)
+					return got;
+				ok = got == 1;
+			} else {
+				ok = add_node(b, &it.u.node);
+			}
+			break;
+		case ASNAP_ITEM_EDGES:
+			if (b->again && !refill_edges(b, it.u.edges.edges, it.u.edges.nedges))
+				return -2;
+			if (!b->again)
+				ok = add_edges(b, it.u.edges.edges, it.u.edges.nedges);
+			break;
+		case ASNAP_ITEM_RECORD:
+			if (b->want & ASNAP_COL_RECORDS)
+				ok = add_record(b, &it.u.record);
+			break;
+		case ASNAP_ITEM_ROOT:
+			if (!b->again)
+				ok = add_root(b, &it.u.root);
+			break;
+		case ASNAP_ITEM_END:
+			if (!b->again && it.u.end.trailer) {
+				g->trailer_json = strdup(it.u.end.trailer);
+				ok = g->trailer_json != NULL;
+			}
+			break;
+		}
+		if (!ok)
+			return 0;
+	}
+	if (rc < 0)
+		return -1;
+	if (b->again && (b->v != g->n || b->e != g->m))
+		return -2;
+	if ((b->want & ASNAP_COL_RECORDS) && g->nrecords > 1)
+		qsort(g->records, g->nrecords, sizeof(*g->records), cmp_record);
+	return 1;
+}
+
+struct asnap_graph *asnap_graph_load_columns(const char *path, uint32_t columns,
+					     struct asnap_error *err)
 {
 	struct asnap_graph *g = calloc(1, sizeof(*g));
 	if (!g) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	struct builder b = {.g = g};
+	struct builder b = {.g = g, .want = columns & ASNAP_COL_ALL};
 	g->strings = asnap_reader_open(path, err);
 	if (!g->strings)
 		goto error;
@@ -256,40 +396,9 @@ struct asnap_graph *asnap_graph_load(const char *path, struct asnap_error *err)
 	if (!reserve_nodes(&b, 1))
 		goto nomem;
 	g->edge_off[0] = 0;
-
-	struct asnap_item it;
-	int rc;
-	while ((rc = asnap_reader_next(g->strings, &it, err)) == 1) {
-		bool ok = true;
-		switch (it.kind) {
-		case ASNAP_ITEM_HEADER:
-			g->header_json = strdup(it.u.header.json);
-			ok = g->header_json != NULL;
-			if (ok)
-				reserve_from_hints(&b, g->header_json);
-			break;
-		case ASNAP_ITEM_NODE:
-			ok = add_node(&b, &it.u.node);
-			break;
-		case ASNAP_ITEM_EDGES:
-			ok = add_edges(&b, it.u.edges.edges, it.u.edges.nedges);
-			break;
-		case ASNAP_ITEM_RECORD:
-			ok = add_record(&b, &it.u.record);
-			break;
-		case ASNAP_ITEM_ROOT:
-			ok = add_root(&b, &it.u.root);
-			break;
-		case ASNAP_ITEM_END:
-			if (it.u.end.trailer) {
-				g->trailer_json = strdup(it.u.end.trailer);
-				ok = g->trailer_json != NULL;
-			}
-			break;
-		}
-		if (!ok)
-			goto nomem;
-	}
+	int rc = load_items(&b, g->strings, err);
+	if (rc == 0)
+		goto nomem;
 	if (rc < 0)
 		goto error;
 	/* Give back what the hints or the doubling reserved beyond the end. */
@@ -297,8 +406,7 @@ struct asnap_graph *asnap_graph_load(const char *path, struct asnap_error *err)
 		goto nomem;
 	if (b.cap_m > g->m + 1u && !reserve_edges_exact(&b))
 		goto nomem;
-	if (g->nrecords > 1)
-		qsort(g->records, g->nrecords, sizeof(*g->records), cmp_record);
+	g->columns = b.want;
 	return g;
 nomem:
 	asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory loading the snapshot");
@@ -307,13 +415,91 @@ error:
 	return NULL;
 }
 
+struct asnap_graph *asnap_graph_load(const char *path, struct asnap_error *err)
+{
+	return asnap_graph_load_columns(path, ASNAP_COL_ALL, err);
+}
+
+int asnap_graph_load_more(struct asnap_graph *g, uint32_t columns, struct asnap_error *err)
+{
+	uint32_t want = columns & ASNAP_COL_ALL & ~g->columns;
+	if (!want)
+		return 0;
+	struct builder b = {.g = g, .want = want, .again = true};
+	struct asnap_reader *rd = asnap_reader_reopen(g->strings, err);
+	if (!rd)
+		return -1;
+	int rc = -1;
+	if (!grow_columns(&b, (uint64_t)g->n + 1) ||
+	    ((want & ASNAP_COL_LABEL) &&
+	     !grow((void **)&g->edge_label, sizeof(*g->edge_label), g->m + 1))) {
+		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory loading the snapshot");
+		goto out;
+	}
+	int got = load_items(&b, rd, err);
+	if (got == 0)
+		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory loading the snapshot");
+	else if (got == -2 || (got == 1 && asnap_reader_string_count(rd) !=
+						   asnap_reader_string_count(g->strings)))
+		asnap_error_set(err, ASNAP_ERR_CORRUPT, "the file changed while it was being read");
+	else if (got == 1)
+		rc = 0;
+out:
+	asnap_reader_destroy(rd);
+	if (rc == 0)
+		g->columns |= want;
+	else
+		asnap_graph_release_columns(g, want);
+	return rc;
+}
+
+void asnap_graph_release_columns(struct asnap_graph *g, uint32_t columns)
+{
+	columns &= ASNAP_COL_ALL;
+	if (columns & ASNAP_COL_ADDR) {
+		free(g->addr);
+		g->addr = NULL;
+	}
+	if (columns & ASNAP_COL_TYPE) {
+		free(g->type);
+		g->type = NULL;
+	}
+	if (columns & ASNAP_COL_SIZE) {
+		free(g->size32);
+		free(g->size_big);
+		g->size32 = NULL;
+		g->size_big = NULL;
+		g->nsize_big = 0;
+	}
+	if (columns & ASNAP_COL_REFCNT) {
+		free(g->refcnt);
+		g->refcnt = NULL;
+	}
+	if (columns & ASNAP_COL_FLAGS) {
+		free(g->flags);
+		g->flags = NULL;
+	}
+	if (columns & ASNAP_COL_LABEL) {
+		free(g->edge_label);
+		g->edge_label = NULL;
+	}
+	if (columns & ASNAP_COL_RECORDS) {
+		free(g->records);
+		g->records = NULL;
+		g->nrecords = 0;
+		/* their properties stay in the arena until the graph goes */
+	}
+	g->columns &= ~columns;
+}
+
 void asnap_graph_destroy(struct asnap_graph *g)
 {
 	if (!g)
 		return;
 	free(g->addr);
 	free(g->type);
-	free(g->size);
+	free(g->size32);
+	free(g->size_big);
 	free(g->refcnt);
 	free(g->flags);
 	free(g->edge_off);
@@ -329,6 +515,19 @@ void asnap_graph_destroy(struct asnap_graph *g)
 	asnap_reader_destroy(g->strings);
 	asnap_arena_release(&g->arena);
 	free(g);
+}
+
+uint64_t asnap_graph_big_size(const struct asnap_graph *g, uint32_t v)
+{
+	uint32_t lo = 0, hi = g->nsize_big;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (g->size_big[mid].node < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < g->nsize_big && g->size_big[lo].node == v ? g->size_big[lo].size : UINT32_MAX;
 }
 
 const char *asnap_graph_string_len(const struct asnap_graph *g, uint32_t id, size_t *len)

@@ -14,12 +14,38 @@
 #include "asyncsnap/format.h"
 #include "util/arena.h"
 
+/*
+ * The columns a graph may hold besides what it always holds (the edges'
+ * offsets, targets and kinds, the roots, the strings and the header). A
+ * column not loaded is NULL. See asnap_graph_load_columns.
+ */
+enum asnap_graph_column {
+	ASNAP_COL_ADDR = 1u << 0,
+	ASNAP_COL_TYPE = 1u << 1,
+	ASNAP_COL_SIZE = 1u << 2,
+	ASNAP_COL_REFCNT = 1u << 3,
+	ASNAP_COL_FLAGS = 1u << 4,
+	ASNAP_COL_LABEL = 1u << 5,   /* edge_label */
+	ASNAP_COL_RECORDS = 1u << 6, /* records, nrecords */
+	ASNAP_COL_ALL = (1u << 7) - 1,
+};
+
+struct asnap_big_size {
+	uint32_t node;
+	uint64_t size;
+};
+
 struct asnap_graph {
 	uint32_t n;            /* nodes */
 	uint64_t m;            /* edges */
 	uint64_t *addr;
 	uint32_t *type;        /* string id */
-	uint64_t *size;
+	/* Shallow sizes: use asnap_graph_size. Four bytes a node; the rare
+	 * size of 2^32 - 1 or more is UINT32_MAX here and, exact, in size_big
+	 * (by node, increasing). */
+	uint32_t *size32;
+	struct asnap_big_size *size_big;
+	uint32_t nsize_big;
 	/* Reference counts of 2^32 - 1 and more are all stored as UINT32_MAX
 	 * (saturated): a count that large already says "held from outside" to
 	 * the roots rule, and no other use needs it exact. */
@@ -51,6 +77,7 @@ struct asnap_graph {
 	char *trailer_json;    /* the end record's trailer, or NULL */
 	uint64_t file_size;
 	uint32_t version;
+	uint32_t columns;      /* enum asnap_graph_column: those loaded */
 
 	struct asnap_reader *strings; /* owns the string table */
 	struct asnap_arena arena;
@@ -66,6 +93,16 @@ struct asnap_graph {
 	uint32_t *rev_source;
 	uint64_t m_strong;     /* strong edges */
 };
+
+/* A size of UINT32_MAX or more (in g->size_big). */
+uint64_t asnap_graph_big_size(const struct asnap_graph *g, uint32_t v);
+
+/* The shallow size of v, in bytes. */
+static inline uint64_t asnap_graph_size(const struct asnap_graph *g, uint32_t v)
+{
+	uint32_t s = g->size32[v];
+	return s != UINT32_MAX ? s : asnap_graph_big_size(g, v);
+}
 
 /* The first edge of v. */
 static inline uint64_t asnap_graph_edge_begin(const struct asnap_graph *g, uint32_t v)
@@ -103,6 +140,26 @@ static inline uint8_t asnap_graph_edge_kind(const struct asnap_graph *g, uint64_
 
 /* Load a whole snapshot. NULL and *err on failure. */
 struct asnap_graph *asnap_graph_load(const char *path, struct asnap_error *err);
+
+/*
+ * Load a snapshot with only some of its columns (ASNAP_COL_*; the edges,
+ * roots, strings and header always), to need less memory while the others
+ * are not needed. NULL and *err on failure.
+ */
+struct asnap_graph *asnap_graph_load_columns(const char *path, uint32_t columns,
+					     struct asnap_error *err);
+
+/*
+ * Load the columns of `columns` that g does not hold, by reading its file
+ * again (through the descriptor opened by the first load, so a file renamed
+ * over it since does not matter). The file must still hold the same graph:
+ * one changed in place since is an error. 0, or -1 with *err (g unchanged,
+ * save for columns partly filled being released).
+ */
+int asnap_graph_load_more(struct asnap_graph *g, uint32_t columns, struct asnap_error *err);
+
+/* Free these columns (they become NULL) until loaded again. */
+void asnap_graph_release_columns(struct asnap_graph *g, uint32_t columns);
 
 /* NULL is a no-op. */
 void asnap_graph_destroy(struct asnap_graph *g);

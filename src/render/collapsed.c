@@ -313,7 +313,7 @@ int asnap_render_collapsed(FILE *out, const struct asnap_retention *r, unsigned 
 				goto out;
 		}
 		node_frame[v] = f;
-		t.f[f].self += g->size[v];
+		t.f[f].self += asnap_graph_size(g, v);
 		for (uint32_t i = start[v + 1]; i > start[v]; i--)
 			stack[top++] = child[i - 1];
 	}

@@ -73,7 +73,7 @@ static void put_node(FILE *out, const struct asnap_retention *r, uint32_t cycle,
 	put_id(out, cycle, g->addr[v]);
 	fputs(" [label=\"", out);
 	put_text(out, what);
-	fprintf(out, "\\n0x%" PRIx64 "\\n%s, retains %s", g->addr[v], asnap_fmt_bytes(a, g->size[v]),
+	fprintf(out, "\\n0x%" PRIx64 "\\n%s, retains %s", g->addr[v], asnap_fmt_bytes(a, asnap_graph_size(g, v)),
 		asnap_fmt_bytes(b, r->dom.retained[v]));
 	uint32_t idx = r->root_of[v];
 	if (show_root && idx != ASNAP_NO_NODE && idx < r->roots.nreal) {
@@ -130,7 +130,7 @@ int asnap_render_dot_path(FILE *out, const struct asnap_path_view *v)
 	asnap_render_node_describe(g, t, what, sizeof(what));
 	fputs("\tlabel=\"", out);
 	put_text(out, what);
-	fprintf(out, " 0x%" PRIx64 " (%s, retains %s)", g->addr[t], asnap_fmt_bytes(a, g->size[t]),
+	fprintf(out, " 0x%" PRIx64 " (%s, retains %s)", g->addr[t], asnap_fmt_bytes(a, asnap_graph_size(g, t)),
 		asnap_fmt_bytes(b, r->dom.retained[t]));
 	if (!v->len)
 		fputs(": no root reaches it", out);

@@ -47,7 +47,7 @@ static int render_json_node(FILE *out, const struct asnap_graph *g, uint32_t v,
 	cJSON_AddNumberToObject(o, "id", v);
 	cJSON_AddItemToObject(o, "addr", asnap_json_addr(g->addr[v]));
 	cJSON_AddItemToObject(o, "type", asnap_json_gstring(g, g->type[v]));
-	cJSON_AddNumberToObject(o, "size", (double)g->size[v]);
+	cJSON_AddNumberToObject(o, "size", (double)asnap_graph_size(g, v));
 	cJSON_AddNumberToObject(o, "refcnt", (double)g->refcnt[v]);
 	cJSON_AddBoolToObject(o, "gc", (g->flags[v] & ASNAP_NODE_GC_TRACKED) != 0);
 	if (g->flags[v] & ASNAP_NODE_SYNTHETIC)
@@ -129,7 +129,7 @@ static void render_text_node(FILE *out, const struct asnap_graph *g, uint32_t v,
 			     const uint64_t *idx, uint64_t nroots)
 {
 	fprintf(out, "0x%llx %s size=%llu refcnt=%llu", (unsigned long long)g->addr[v],
-		asnap_graph_string(g, g->type[v]), (unsigned long long)g->size[v],
+		asnap_graph_string(g, g->type[v]), (unsigned long long)asnap_graph_size(g, v),
 		(unsigned long long)g->refcnt[v]);
 	if (g->flags[v] & ASNAP_NODE_GC_TRACKED)
 		fputs(" gc", out);

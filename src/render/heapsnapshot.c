@@ -132,9 +132,11 @@ int asnap_render_heapsnapshot(FILE *out, const struct asnap_graph *g, struct asn
 		int nt = (g->flags[v] & ASNAP_NODE_SYNTHETIC) ? N_SYNTHETIC
 							       : (t <= nstrings ? types[t] : N_OBJECT);
 		uint64_t edges = asnap_graph_edge_end(g, v) - asnap_graph_edge_begin(g, v);
-		/* ids: the address made odd (V8's objects have odd ids), unique */
+		/* ids: odd (as V8's objects), unique, and 32 bits wide, as
+		 * DevTools and memlab read them: 2v + 3, v the object's number in
+		 * `asyncsnap dump` (the root is 1) */
 		fprintf(out, ",\n%d,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,0", nt, t,
-			g->addr[v] | 1, g->size[v], edges);
+			2 * (uint64_t)v + 3, asnap_graph_size(g, v), edges);
 	}
 	fputs("],\n\"edges\":[", out);
 	bool first = true;

@@ -57,7 +57,7 @@ cJSON *asnap_obj_json(const struct asnap_snap *s, uint32_t v)
 		return NULL;
 	cJSON_AddItemToObject(o, "addr", asnap_json_addr(g->addr[v]));
 	cJSON_AddItemToObject(o, "type", asnap_json_gstring(g, g->type[v]));
-	cJSON_AddNumberToObject(o, "size", (double)g->size[v]);
+	cJSON_AddNumberToObject(o, "size", (double)asnap_graph_size(g, v));
 	if (s->has_ret) {
 		cJSON_AddNumberToObject(o, "retained", (double)s->ret.dom.retained[v]);
 		if (asnap_dom_is_garbage(&s->ret.dom, v))

@@ -360,7 +360,7 @@ static int tree_pick(const struct asnap_snap *s, uint32_t budget, struct tree *t
 		uint32_t nchild = start[v + 1] - start[v];
 		if (nchild <= t->shown[i])
 			continue;
-		uint64_t own = v == n ? 0 : g->size[v];
+		uint64_t own = v == n ? 0 : asnap_graph_size(g, v);
 		uint64_t used = own + t->shown_retained[i];
 		uint32_t k = t->len++;
 		t->node[k] = ASNAP_NO_NODE;
@@ -418,7 +418,7 @@ static cJSON *tree_json(const struct asnap_snap *s, const struct tree *t, uint32
 		bool real = v < n;
 		cJSON_AddItemToArray(parent, cJSON_CreateNumber(i ? (double)t->parent[i] : -1));
 		cJSON_AddItemToArray(retained, cJSON_CreateNumber((double)t->retained[i]));
-		cJSON_AddItemToArray(size, cJSON_CreateNumber(real ? (double)g->size[v] : 0));
+		cJSON_AddItemToArray(size, cJSON_CreateNumber(real ? (double)asnap_graph_size(g, v) : 0));
 		cJSON_AddItemToArray(objects, cJSON_CreateNumber(t->objects[i]));
 		cJSON_AddItemToArray(others, cJSON_CreateNumber(t->others[i]));
 		if (!real) {
@@ -472,7 +472,7 @@ static cJSON *snapshot_json(const struct asnap_snap *s)
 	cJSON_AddNumberToObject(o, "edges", (double)g->m);
 	uint64_t bytes = 0;
 	for (uint32_t v = 0; v < g->n; v++)
-		bytes += g->size[v];
+		bytes += asnap_graph_size(g, v);
 	cJSON_AddNumberToObject(o, "bytes", (double)bytes);
 	if (s->pid >= 0)
 		cJSON_AddNumberToObject(o, "pid", (double)s->pid);

@@ -95,7 +95,7 @@ static cJSON *json_object_of(const struct asnap_retention *r, uint32_t v)
 		return NULL;
 	cJSON_AddItemToObject(o, "addr", asnap_json_addr(g->addr[v]));
 	cJSON_AddItemToObject(o, "type", asnap_json_gstring(g, g->type[v]));
-	cJSON_AddNumberToObject(o, "size", (double)g->size[v]);
+	cJSON_AddNumberToObject(o, "size", (double)asnap_graph_size(g, v));
 	cJSON_AddNumberToObject(o, "retained", (double)r->dom.retained[v]);
 	const char *name = record_name(g, v);
 	if (name)
@@ -173,7 +173,7 @@ static void text_tree(FILE *out, const struct tree *t, uint32_t x, unsigned leve
 	}
 	fprintf(out, "%*s%s  %s 0x%" PRIx64 " (%s)%s\n", 2 + 2 * (int)level, "",
 		asnap_fmt_bytes(a, r->dom.retained[x]), what, g->addr[x],
-		asnap_fmt_bytes(b, g->size[x]), root);
+		asnap_fmt_bytes(b, asnap_graph_size(g, x)), root);
 	if (level + 1 >= t->v->depth)
 		return;
 	uint32_t first = t->start[x], last = t->start[x + 1];
@@ -270,7 +270,7 @@ int asnap_render_dominators_text(FILE *out, const struct asnap_dominators_view *
 			snprintf(by, sizeof(by), "%s 0x%" PRIx64, short_type(g, dom), g->addr[dom]);
 		}
 		asnap_table_row(tab, asnap_fmt_bytes(a, r->dom.retained[x]),
-				asnap_fmt_bytes(b, g->size[x]), what, addr, by);
+				asnap_fmt_bytes(b, asnap_graph_size(g, x)), what, addr, by);
 	}
 	rc = asnap_table_print(tab, out, "  ");
 	asnap_table_destroy(tab);
@@ -468,7 +468,7 @@ int asnap_render_path_text(FILE *out, const struct asnap_path_view *v)
 	uint32_t t = v->target;
 	describe(g, t, what, sizeof(what));
 	fprintf(out, "%s 0x%" PRIx64 " (%s, retains %s)\n", what, g->addr[t],
-		asnap_fmt_bytes(a, g->size[t]), asnap_fmt_bytes(b, r->dom.retained[t]));
+		asnap_fmt_bytes(a, asnap_graph_size(g, t)), asnap_fmt_bytes(b, r->dom.retained[t]));
 	if (!v->len) {
 		fputs("no root reaches it\n", out);
 		return 0;

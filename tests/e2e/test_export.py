@@ -84,12 +84,18 @@ class HeapSnapshotTest(TempDirTest):
             for j in range(start, start + nodes[node_index + 4] * 3, 3):
                 yield etypes[edges[j]], edges[j + 1], edges[j + 2]
 
+        # node ids are 2v + 3, v the object's number in `dump`
+        number = {}
+        for line in run("dump", "--json", snap).stdout.splitlines():
+            o = json.loads(line)
+            number[o["addr"]] = o["id"]
+        self.assertTrue(all(index[2 * v + 3] == (v + 1) * nf for v in number.values()))
         path = run_json("path", "--json", "--type", "__main__.Session", snap)["path"]
-        at = index[int(path[0]["addr"], 16) | 1]
+        at = index[2 * number[path[0]["addr"]] + 3]
         # the root is an edge of the synthetic root
         self.assertIn(at, [to for _, _, to in out_edges(0)])
         for step in path[1:]:
-            target = index[int(step["addr"], 16) | 1]
+            target = index[2 * number[step["addr"]] + 3]
             names = set()
             for etype, name, to in out_edges(at):
                 if to == target:

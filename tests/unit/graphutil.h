@@ -61,7 +61,7 @@ static inline struct asnap_graph *el_graph(const struct edge_list *l)
 	g->m = l->m;
 	g->addr = calloc(n + 1, sizeof(*g->addr));
 	g->type = calloc(n + 1, sizeof(*g->type));
-	g->size = calloc(n + 1, sizeof(*g->size));
+	g->size32 = calloc(n + 1, sizeof(*g->size32));
 	g->refcnt = calloc(n + 1, sizeof(*g->refcnt));
 	g->flags = calloc(n + 1, sizeof(*g->flags));
 	uint64_t *start = calloc(n + 2, sizeof(*start));
@@ -70,7 +70,7 @@ static inline struct asnap_graph *el_graph(const struct edge_list *l)
 	g->edge_weak = calloc(l->m / 8 + 1, 1);
 	for (uint32_t v = 0; v < n; v++) {
 		g->addr[v] = 0x1000 + (uint64_t)v * 16;
-		g->size[v] = v + 1;
+		g->size32[v] = v + 1;
 	}
 	for (uint64_t e = 0; e < l->m; e++)
 		start[l->src[e] + 1]++;
