@@ -8,6 +8,7 @@
 
 #include "analysis/checks.h"
 #include "cli/cli.h"
+#include "cli/inputs.h"
 #include "render/leaks.h"
 
 static const char help[] =
@@ -118,21 +119,8 @@ int cmd_leaks(int argc, char **argv)
 		cli_error("out of memory");
 		return EXIT_ERROR;
 	}
-	if (asnap_rules_add_json(&rules, asnap_builtin_rules, &err) < 0) {
-		cli_error("built-in rules: %s", err.message);
+	if (cli_load_checks_input(rules_path, argv + optind, n, &rules, snaps) < 0)
 		goto out;
-	}
-	if (rules_path && asnap_rules_add_file(&rules, rules_path, &err) < 0) {
-		cli_error("cannot read rules '%s': %s", rules_path, err.message);
-		goto out;
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		snaps[i] = asnap_snap_load(argv[optind + i], &err);
-		if (!snaps[i]) {
-			cli_file_error(argv[optind + i], &err);
-			goto out;
-		}
-	}
 	struct asnap_checks_options opt = {mask, &rules};
 	if (asnap_checks_run(snaps, n, &opt, &findings, &err) < 0) {
 		cli_file_error(argv[argc - 1], &err);

@@ -13,6 +13,7 @@
 #include "analysis/retention.h"
 #include "analysis/tasks.h"
 #include "cli/cli.h"
+#include "cli/inputs.h"
 #include "render/report.h"
 
 static const char help[] =
@@ -132,21 +133,8 @@ int cmd_report(int argc, char **argv)
 	/* the output first: an unwritable place fails before minutes of work */
 	if (cli_output_open(&out, output) < 0)
 		goto release;
-	if (asnap_rules_add_json(&rules, asnap_builtin_rules, &err) < 0) {
-		cli_error("built-in rules: %s", err.message);
+	if (cli_load_checks_input(rules_path, argv + optind, n, &rules, snaps) < 0)
 		goto close;
-	}
-	if (rules_path && asnap_rules_add_file(&rules, rules_path, &err) < 0) {
-		cli_error("cannot read rules '%s': %s", rules_path, err.message);
-		goto close;
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		snaps[i] = asnap_snap_load(argv[optind + i], &err);
-		if (!snaps[i]) {
-			cli_file_error(argv[optind + i], &err);
-			goto close;
-		}
-	}
 	const char *lastpath = argv[argc - 1];
 	struct asnap_snap *last = snaps[n - 1];
 	struct asnap_checks_options opt = {ASNAP_CHECKS_ALL, &rules};

@@ -343,6 +343,18 @@ async def main(out):
 asyncio.run(main(sys.argv[1]))
 '''
 
+
+def take_hostile(test):
+    """Run HOSTILE_PROGRAM under the agent; the snapshot's path."""
+    python, env = agent_python()
+    prog = test.write("hostile.py", HOSTILE_PROGRAM.encode())
+    snap = test.path("hostile.snap")
+    p = subprocess.run([python, prog, snap], capture_output=True, text=True, env=env,
+                       timeout=300)
+    test.assertEqual(p.returncode, 0, p.stderr)
+    return snap
+
+
 EVIL_TYPE = '__main__.E"v;i\nl\\ &lt;x> y\\'
 EVIL_TASK = "_asyncio.Task 't\"a;s\nk\\ &amp;'"
 
@@ -477,12 +489,7 @@ class DotTest(TempDirTest):
         render_svg(self, p.stdout)
 
     def test_hostile_names_from_a_program_stay_text(self):
-        python, env = agent_python()
-        prog = self.write("hostile.py", HOSTILE_PROGRAM.encode())
-        snap = self.path("hostile.snap")
-        p = subprocess.run([python, prog, snap], capture_output=True, text=True, env=env,
-                           timeout=300)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        snap = take_hostile(self)
         # the chain to the object of the hostile type, named by that type
         pj = run_json("path", "--json", "--type", EVIL_TYPE, snap)
         self.assertEqual(pj["target"]["type"], EVIL_TYPE)
@@ -630,12 +637,7 @@ class CollapsedTest(TempDirTest):
         self.assertIn(prefix + ("bytes",), {f for f, _ in stacks})
 
     def test_hostile_names_from_a_program_stay_one_frame(self):
-        python, env = agent_python()
-        prog = self.write("hostile.py", HOSTILE_PROGRAM.encode())
-        snap = self.path("hostile.snap")
-        p = subprocess.run([python, prog, snap], capture_output=True, text=True, env=env,
-                           timeout=300)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        snap = take_hostile(self)
         stacks = self.collapsed(snap)
         self.assertEqual(sum(v for _, v in stacks), run_json("info", "--json", snap)["bytes"])
         evil = run_json("dominators", "--json", "--type", EVIL_TYPE, "--top", "1", snap)["top"][0]
