@@ -24,6 +24,23 @@ configure() {  # configure DIR [meson options...]
 
 status=0
 
+# memlab (npm), for the end-to-end test that loads the heapsnapshot export
+# with it: installed once into a cache outside the tree when node and npm
+# are there; without them (or the registry) that one test is skipped.
+memlab_cache="${ASYNCSNAP_TEST_CACHE:-$HOME/.cache/asyncsnap-test}/memlab"
+if [ -z "${ASYNCSNAP_MEMLAB_MODULES:-}" ] && command -v node >/dev/null && command -v npm >/dev/null; then
+    if [ ! -d "$memlab_cache/node_modules/@memlab/heap-analysis" ]; then
+        echo "== installing @memlab/heap-analysis into $memlab_cache"
+        mkdir -p "$memlab_cache"
+        (cd "$memlab_cache" && PUPPETEER_SKIP_DOWNLOAD=1 timeout 300 npm install --no-audit \
+            --no-fund --ignore-scripts @memlab/heap-analysis@2.0.5 >/dev/null 2>&1) ||
+            echo "== memlab could not be installed: its test will be skipped"
+    fi
+    if [ -d "$memlab_cache/node_modules/@memlab/heap-analysis" ]; then
+        export ASYNCSNAP_MEMLAB_MODULES="$memlab_cache/node_modules"
+    fi
+fi
+
 echo "== build/ (default python3: $(python3 -c 'import sys; print(sys.version.split()[0])'))"
 configure build -Dtests=true
 ninja -C build >/dev/null
