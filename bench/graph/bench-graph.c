@@ -213,7 +213,9 @@ static int run_ours_columns(const char *path, uint32_t n, int fd, uint32_t colum
 	printf("%u objects, %" PRIu64 " references, %u roots, %u components, "
 	       "%u garbage groups of %u objects; file %.1f MiB, read %s\n",
 	       n, g->m, r.roots.nreal, r.scc.ncomp, r.roots.count - r.roots.nreal,
-	       n - r.dom.nreached, (double)g->file_size / (1 << 20), twice ? "twice" : "once");
+	       n - r.dom.nreached, (double)g->file_size / (1 << 20),
+	       !twice ? "once" : columns == ASNAP_COL_ALL ? "twice"
+							 : "once, only what the pipeline needs");
 	printf("  %s %.3f s  (cpu %.3f s): load, roots, components, dominators, "
 	       "retained sizes%s\n", columns == ASNAP_COL_ALL ? "+columns" : "ours   ", t, c,
 	       columns == ASNAP_COL_ALL ? ", and every column loaded for display" : "");
