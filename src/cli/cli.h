@@ -48,6 +48,36 @@ void cli_file_error(const char *path, const struct asnap_error *err);
 int cli_usage_error(const char *command, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /*
+ * The usage error for what getopt_long returned instead of an option (the
+ * option string starts with ':', after any '+'): a missing value (c ':')
+ * or an unknown option. Returns EXIT_ERROR.
+ */
+int cli_option_error(const char *command, int c, char **argv);
+/*
+ * A whole number from lo to hi given to an option into *out; if it is not
+ * one, false with the usage error reported ("--top needs a number from 1 to
+ * 100, not 'x'"), and the command returns EXIT_ERROR.
+ */
+bool cli_parse_count(const char *command, const char *option, const char *arg, unsigned long lo,
+		     unsigned long hi, unsigned long *out);
+/*
+ * The command line of a command whose options are --json and, if top_max
+ * is set, --top N (1 to top_max), and whose operands are snapshot files:
+ * exactly one, or (min_paths > 1) at least min_paths. Set top (its
+ * default), top_max and min_paths, then call: true when the command goes
+ * on, with the rest filled; false when it is done (help printed, or a usage
+ * error reported), with its exit status in *status.
+ */
+struct cli_args {
+	bool json;
+	unsigned long top, top_max;
+	int min_paths;
+	char **paths;
+	int npaths;
+};
+bool cli_parse_snapshots(const char *command, const char *help, int argc, char **argv,
+			 struct cli_args *a, int *status);
+/*
  * The command line of a command whose only option is --json and whose only
  * argument is one snapshot file (dump, cycles, tasks). True when the
  * command goes on, with *json and *path set; false when it is done (help

@@ -1,7 +1,6 @@
 /*
  * cmd-diff.c - `asyncsnap diff A B [C ...]`: what grew between snapshots.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -30,43 +29,14 @@ static const char help[] =
 
 int cmd_diff(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"top", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	bool json = false;
-	unsigned long top = 15;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 't': {
-			char *end;
-			top = strtoul(optarg, &end, 10);
-			if (!optarg[0] || *end || top == 0 || top > 1000000)
-				return cli_usage_error("diff", "--top needs a positive number, not '%s'",
-						       optarg);
-			break;
-		}
-		case 'h':
-			fputs(help, stdout);
-			return EXIT_OK;
-		default:
-			if (optopt)
-				return cli_usage_error("diff", "option '%s' needs a value", argv[optind - 1]);
-			return cli_usage_error("diff", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (argc - optind < 2)
-		return cli_usage_error("diff", "two or more snapshot files are required");
-	uint32_t n = (uint32_t)(argc - optind);
-	int status = EXIT_ERROR;
+	struct cli_args args = {.top = 15, .top_max = 1000000, .min_paths = 2};
+	int status;
+	if (!cli_parse_snapshots("diff", help, argc, argv, &args, &status))
+		return status;
+	bool json = args.json;
+	unsigned long top = args.top;
+	uint32_t n = (uint32_t)args.npaths;
+	status = EXIT_ERROR;
 	struct asnap_error err = {0};
 	struct asnap_diff d = {0};
 	struct asnap_snap **snaps = calloc(n, sizeof(*snaps));
@@ -75,14 +45,14 @@ int cmd_diff(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		snaps[i] = asnap_snap_load(argv[optind + i], &err);
+		snaps[i] = asnap_snap_load(args.paths[i], &err);
 		if (!snaps[i]) {
-			cli_file_error(argv[optind + i], &err);
+			cli_file_error(args.paths[i], &err);
 			goto out;
 		}
 	}
 	if (asnap_diff_compute(snaps, n, &d, &err) < 0) {
-		cli_file_error(argv[argc - 1], &err);
+		cli_file_error(args.paths[n - 1], &err);
 		goto out;
 	}
 	if (!d.same_process)

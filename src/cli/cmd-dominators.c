@@ -30,16 +30,6 @@ static const char help[] =
 	"               then starts at them\n"
 	"  -h, --help   show this help\n";
 
-static bool parse_count(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-	if (*end || end == s || v < lo || v > hi || s[0] == '-')
-		return false;
-	*out = v;
-	return true;
-}
-
 int cmd_dominators(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -56,22 +46,18 @@ int cmd_dominators(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
 		case 't':
-			if (!parse_count(optarg, 1, 100000, &top))
-				return cli_usage_error("dominators",
-						       "--top needs a number from 1 to 100000, not '%s'",
-						       optarg);
+			if (!cli_parse_count("dominators", "--top", optarg, 1, 100000, &top))
+				return EXIT_ERROR;
 			break;
 		case 'd':
-			if (!parse_count(optarg, 0, 64, &depth))
-				return cli_usage_error("dominators",
-						       "--depth needs a number from 0 to 64, not '%s'",
-						       optarg);
+			if (!cli_parse_count("dominators", "--depth", optarg, 0, 64, &depth))
+				return EXIT_ERROR;
 			break;
 		case 'y':
 			type = optarg;
@@ -80,10 +66,7 @@ int cmd_dominators(int argc, char **argv)
 			fputs(help, stdout);
 			return EXIT_OK;
 		default:
-			if (optopt)
-				return cli_usage_error("dominators", "option '%s' needs a value",
-						       argv[optind - 1]);
-			return cli_usage_error("dominators", "unknown option '%s'", argv[optind - 1]);
+			return cli_option_error("dominators", c, argv);
 		}
 	}
 	if (optind != argc - 1)

@@ -2,7 +2,6 @@
  * cmd-export.c - `asyncsnap export --format F SNAP`: a snapshot, or what
  * keeps its memory alive, in another tool's format.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,10 +161,8 @@ int cmd_export(int argc, char **argv)
 		case 'h':
 			fputs(help, stdout);
 			return EXIT_OK;
-		case ':':
-			return cli_usage_error("export", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return cli_usage_error("export", "unknown option '%s'", argv[optind - 1]);
+			return cli_option_error("export", c, argv);
 		}
 	}
 	if (!format_arg)
@@ -184,16 +181,9 @@ int cmd_export(int argc, char **argv)
 		return cli_usage_error("export", "--type is only for --format dot");
 	if (depth_arg && format != COLLAPSED)
 		return cli_usage_error("export", "--depth is only for --format collapsed");
-	unsigned depth = ASNAP_COLLAPSED_DEPTH;
-	if (depth_arg) {
-		char *end;
-		errno = 0;
-		unsigned long d = strtoul(depth_arg, &end, 10);
-		if (depth_arg[0] < '0' || depth_arg[0] > '9' || *end || errno || d < 1 || d > 10000)
-			return cli_usage_error("export", "--depth wants a number from 1 to 10000, not '%s'",
-					       depth_arg);
-		depth = (unsigned)d;
-	}
+	unsigned long depth = ASNAP_COLLAPSED_DEPTH;
+	if (depth_arg && !cli_parse_count("export", "--depth", depth_arg, 1, 10000, &depth))
+		return EXIT_ERROR;
 	int args = argc - optind;
 	if (args == 0)
 		return cli_usage_error("export", "a snapshot file is required");
@@ -237,7 +227,7 @@ int cmd_export(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	if (format == COLLAPSED)
-		status = export_collapsed(output, &r, depth);
+		status = export_collapsed(output, &r, (unsigned)depth);
 	else if (args == 2 || type)
 		status = export_path(output, path, &r, type, addr);
 	else

@@ -1,7 +1,6 @@
 /*
  * cmd-info.c - `asyncsnap info SNAP`.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -26,49 +25,20 @@ static const char help[] =
 
 int cmd_info(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"top", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	bool json = false;
-	unsigned long top = 15;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 't': {
-			char *end;
-			top = strtoul(optarg, &end, 10);
-			if (*end || end == optarg || top == 0 || top > 1000000)
-				return cli_usage_error("info", "--top needs a number from 1 to 1000000, not '%s'",
-						       optarg);
-			break;
-		}
-		case 'h':
-			fputs(help, stdout);
-			return EXIT_OK;
-		default:
-			return cli_usage_error("info", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return cli_usage_error("info", "%s",
-				       optind == argc ? "a snapshot file is required"
-						      : "only one snapshot file is allowed");
-	const char *path = argv[optind];
+	struct cli_args args = {.top = 15, .top_max = 1000000};
+	int status;
+	if (!cli_parse_snapshots("info", help, argc, argv, &args, &status))
+		return status;
+	bool json = args.json;
+	unsigned long top = args.top;
+	const char *path = args.paths[0];
 	struct asnap_error err = {0};
 	struct asnap_graph *g = asnap_graph_load(path, &err);
 	if (!g) {
 		cli_file_error(path, &err);
 		return EXIT_ERROR;
 	}
-	int status = EXIT_ERROR;
+	status = EXIT_ERROR;
 	cJSON *header = cJSON_Parse(g->header_json);
 	cJSON *trailer = g->trailer_json ? cJSON_Parse(g->trailer_json) : NULL;
 	struct asnap_stats stats;

@@ -78,7 +78,7 @@ int cmd_leaks(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -90,20 +90,15 @@ int cmd_leaks(int argc, char **argv)
 		case 'r':
 			rules_path = optarg;
 			break;
-		case 's': {
-			char *end;
-			show = strtoul(optarg, &end, 10);
-			if (!optarg[0] || *end || show > 1000000)
-				return cli_usage_error("leaks", "--show needs a number, not '%s'", optarg);
+		case 's':
+			if (!cli_parse_count("leaks", "--show", optarg, 0, 1000000, &show))
+				return EXIT_ERROR;
 			break;
-		}
 		case 'h':
 			fputs(help, stdout);
 			return EXIT_OK;
 		default:
-			if (optopt)
-				return cli_usage_error("leaks", "option '%s' needs a value", argv[optind - 1]);
-			return cli_usage_error("leaks", "unknown option '%s'", argv[optind - 1]);
+			return cli_option_error("leaks", c, argv);
 		}
 	}
 	if (optind == argc)

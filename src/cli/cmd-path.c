@@ -43,7 +43,7 @@ int cmd_path(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -55,10 +55,7 @@ int cmd_path(int argc, char **argv)
 			fputs(help, stdout);
 			return EXIT_OK;
 		default:
-			if (optopt)
-				return cli_usage_error("path", "option '%s' needs a value",
-						       argv[optind - 1]);
-			return cli_usage_error("path", "unknown option '%s'", argv[optind - 1]);
+			return cli_option_error("path", c, argv);
 		}
 	}
 	int want = type ? 1 : 2;

@@ -143,7 +143,7 @@ int cmd_ps(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -152,7 +152,7 @@ int cmd_ps(int argc, char **argv)
 			fputs(help, stdout);
 			return EXIT_OK;
 		default:
-			return cli_usage_error("ps", "unknown option '%s'", argv[optind - 1]);
+			return cli_option_error("ps", c, argv);
 		}
 	}
 	if (optind != argc)

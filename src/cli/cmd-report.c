@@ -47,14 +47,14 @@ static const char help[] =
 	"exit status: 0 the page is written (with or without findings: use `leaks`\n"
 	"to fail on findings), 2 usage or input error (nothing is written)\n";
 
-static int parse_count(const char *opt, const char *arg, uint32_t max, uint32_t *out)
+/* A --nodes/--tasks/--cycles value into *out; false when reported bad. */
+static bool parse_limit(const char *opt, const char *arg, unsigned long max, uint32_t *out)
 {
-	char *end;
-	unsigned long v = strtoul(arg, &end, 10);
-	if (!arg[0] || *end || arg[0] == '-' || v > max)
-		return cli_usage_error("report", "%s needs a number from 0 to %u, not '%s'", opt, max, arg);
+	unsigned long v;
+	if (!cli_parse_count("report", opt, arg, 0, max, &v))
+		return false;
 	*out = (uint32_t)v;
-	return 0;
+	return true;
 }
 
 int cmd_report(int argc, char **argv)
@@ -84,24 +84,22 @@ int cmd_report(int argc, char **argv)
 			rules_path = optarg;
 			break;
 		case 'n':
-			if (parse_count("--nodes", optarg, 1000000, &limits.nodes))
+			if (!parse_limit("--nodes", optarg, 1000000, &limits.nodes))
 				return EXIT_ERROR;
 			break;
 		case 't':
-			if (parse_count("--tasks", optarg, 1000000, &limits.tasks))
+			if (!parse_limit("--tasks", optarg, 1000000, &limits.tasks))
 				return EXIT_ERROR;
 			break;
 		case 'c':
-			if (parse_count("--cycles", optarg, 100000, &limits.cycles))
+			if (!parse_limit("--cycles", optarg, 100000, &limits.cycles))
 				return EXIT_ERROR;
 			break;
 		case 'h':
 			fputs(help, stdout);
 			return EXIT_OK;
-		case ':':
-			return cli_usage_error("report", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return cli_usage_error("report", "unknown option '%s'", argv[optind - 1]);
+			return cli_option_error("report", c, argv);
 		}
 	}
 	if (optind == argc)

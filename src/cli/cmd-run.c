@@ -165,10 +165,8 @@ int cmd_run(int argc, char **argv)
 		case 'h':
 			fputs(help, stdout);
 			return EXIT_OK;
-		case ':':
-			return cli_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+			return cli_option_error("run", c, argv);
 		}
 	}
 	if (optind >= argc)

@@ -326,10 +326,8 @@ int cmd_take(int argc, char **argv)
 		case 'h':
 			fputs(help, stdout);
 			return EXIT_OK;
-		case ':':
-			return cli_usage_error("take", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return cli_usage_error("take", "unknown option '%s'", argv[optind - 1]);
+			return cli_option_error("take", c, argv);
 		}
 	}
 	if (optind != argc - 1)

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -54,38 +55,86 @@ int cli_finish_output(int status)
 	return status;
 }
 
-bool cli_parse_json_snapshot(const char *command, const char *help, int argc, char **argv,
-			     bool *json, const char **path, int *status)
+bool cli_parse_snapshots(const char *command, const char *help, int argc, char **argv,
+			 struct cli_args *a, int *status)
 {
-	static const struct option opts[] = {
+	static const struct option with_top[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"top", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	static const struct option without_top[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
+	const struct option *opts = a->top_max ? with_top : without_top;
 	int c;
-	*json = false;
+	a->json = false;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
-			*json = true;
+			a->json = true;
+			break;
+		case 't':
+			if (!cli_parse_count(command, "--top", optarg, 1, a->top_max, &a->top)) {
+				*status = EXIT_ERROR;
+				return false;
+			}
 			break;
 		case 'h':
 			fputs(help, stdout);
 			*status = EXIT_OK;
 			return false;
 		default:
-			*status = cli_usage_error(command, "unknown option '%s'", argv[optind - 1]);
+			*status = cli_option_error(command, c, argv);
 			return false;
 		}
 	}
-	if (optind != argc - 1) {
+	a->paths = argv + optind;
+	a->npaths = argc - optind;
+	if (a->npaths == 0 || (a->min_paths <= 1 && a->npaths > 1) || a->npaths < a->min_paths) {
 		*status = cli_usage_error(command, "%s",
-					  optind == argc ? "a snapshot file is required"
-							 : "only one snapshot file is allowed");
+					  a->min_paths > 1 ? "two or more snapshot files are required"
+					  : a->npaths == 0 ? "a snapshot file is required"
+							   : "only one snapshot file is allowed");
 		return false;
 	}
-	*path = argv[optind];
+	return true;
+}
+
+bool cli_parse_json_snapshot(const char *command, const char *help, int argc, char **argv,
+			     bool *json, const char **path, int *status)
+{
+	struct cli_args a = {0};
+	if (!cli_parse_snapshots(command, help, argc, argv, &a, status))
+		return false;
+	*json = a.json;
+	*path = a.paths[0];
+	return true;
+}
+
+int cli_option_error(const char *command, int c, char **argv)
+{
+	if (c == ':')
+		return cli_usage_error(command, "option '%s' needs a value", argv[optind - 1]);
+	return cli_usage_error(command, "unknown option '%s'", argv[optind - 1]);
+}
+
+bool cli_parse_count(const char *command, const char *option, const char *arg, unsigned long lo,
+		     unsigned long hi, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end || errno || v < lo || v > hi) {
+		cli_usage_error(command, "%s needs a number from %lu to %lu, not '%s'", option, lo, hi,
+				arg);
+		return false;
+	}
+	*out = v;
 	return true;
 }

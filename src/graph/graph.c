@@ -453,41 +453,36 @@ out:
 	return rc;
 }
 
+/* free(*p), and *p = NULL (p: the address of a pointer). */
+static void drop(void *p)
+{
+	void **pp = p;
+	free(*pp);
+	*pp = NULL;
+}
+
 void asnap_graph_release_columns(struct asnap_graph *g, uint32_t columns)
 {
 	columns &= ASNAP_COL_ALL;
-	if (columns & ASNAP_COL_ADDR) {
-		free(g->addr);
-		g->addr = NULL;
-	}
-	if (columns & ASNAP_COL_TYPE) {
-		free(g->type);
-		g->type = NULL;
-	}
+	if (columns & ASNAP_COL_ADDR)
+		drop(&g->addr);
+	if (columns & ASNAP_COL_TYPE)
+		drop(&g->type);
 	if (columns & ASNAP_COL_SIZE) {
-		free(g->size32);
-		free(g->size_big);
-		g->size32 = NULL;
-		g->size_big = NULL;
+		drop(&g->size32);
+		drop(&g->size_big);
 		g->nsize_big = 0;
 	}
-	if (columns & ASNAP_COL_REFCNT) {
-		free(g->refcnt);
-		g->refcnt = NULL;
-	}
-	if (columns & ASNAP_COL_FLAGS) {
-		free(g->flags);
-		g->flags = NULL;
-	}
-	if (columns & ASNAP_COL_LABEL) {
-		free(g->edge_label);
-		g->edge_label = NULL;
-	}
+	if (columns & ASNAP_COL_REFCNT)
+		drop(&g->refcnt);
+	if (columns & ASNAP_COL_FLAGS)
+		drop(&g->flags);
+	if (columns & ASNAP_COL_LABEL)
+		drop(&g->edge_label);
 	if (columns & ASNAP_COL_RECORDS) {
-		free(g->records);
-		g->records = NULL;
-		g->nrecords = 0;
 		/* their properties stay in the arena until the graph goes */
+		drop(&g->records);
+		g->nrecords = 0;
 	}
 	g->columns &= ~columns;
 }
@@ -496,18 +491,11 @@ void asnap_graph_destroy(struct asnap_graph *g)
 {
 	if (!g)
 		return;
-	free(g->addr);
-	free(g->type);
-	free(g->size32);
-	free(g->size_big);
-	free(g->refcnt);
-	free(g->flags);
+	asnap_graph_release_columns(g, ASNAP_COL_ALL);
 	free(g->edge_off);
 	free(g->edge_hi);
 	free(g->edge_target);
-	free(g->edge_label);
 	free(g->edge_weak);
-	free(g->records);
 	free(g->roots);
 	free(g->header_json);
 	free(g->trailer_json);

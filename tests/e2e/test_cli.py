@@ -39,6 +39,37 @@ class ConventionsTest(TempDirTest):
             self.assertIn("--help", p.stderr, args)
             self.assertEqual(p.stdout, "")
 
+    def test_option_values_are_checked_alike_by_every_command(self):
+        # one parser for counts and one for getopt's complaints: the same
+        # message whichever command, naming the option, its range and the value
+        snap = next(iter(fixture_snapshots().values()), "x.snap")
+        bad_numbers = [
+            (["info", "--top", "0", snap], "--top needs a number from 1 to 1000000, not '0'"),
+            (["diff", "--top", "x", snap, snap], "--top needs a number from 1 to 1000000, not 'x'"),
+            (["dominators", "--depth", "65", snap], "--depth needs a number from 0 to 64, not '65'"),
+            (["dominators", "--top", "-1", snap], "--top needs a number from 1 to 100000, not '-1'"),
+            (["leaks", "--show", "2x", snap], "--show needs a number from 0 to 1000000, not '2x'"),
+            (["export", "--format", "collapsed", "--depth", "0", snap],
+             "--depth needs a number from 1 to 10000, not '0'"),
+            (["report", "--nodes", " 5", "-o", self.path("r.html"), snap],
+             "--nodes needs a number from 0 to 1000000, not ' 5'"),
+        ]
+        missing = [["info", "--top"], ["diff", "--top"], ["dominators", "--depth"],
+                   ["leaks", "--show"], ["path", "--type"], ["export", "--format"],
+                   ["report", "--nodes"], ["take", "--timeout"], ["run", "--dir"]]
+        unknown = [["info", "--bogus", snap], ["ps", "-q"], ["cycles", "--x", snap],
+                   ["dominators", "-x", snap]]
+        cases = [(a, m) for a, m in bad_numbers] + \
+            [(a, "option '%s' needs a value" % a[-1]) for a in missing] + \
+            [(a, "unknown option '%s'" % a[1]) for a in unknown]
+        for args, message in cases:
+            p = run(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertEqual(p.stdout, "", args)
+            first = p.stderr.splitlines()[0]
+            self.assertEqual(first, "asyncsnap %s: %s" % (args[0], message), args)
+        self.assertFalse(os.path.exists(self.path("r.html")))
+
 
 class BadInputTest(TempDirTest):
     def test_missing_file(self):

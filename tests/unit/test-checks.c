@@ -29,12 +29,7 @@ struct edge_spec {
 
 static void write_heap(const char *path, bool resolver)
 {
-	struct asnap_error err = {0};
-	struct asnap_writer_options opts = {.no_fsync = true};
-	struct asnap_writer *w = asnap_writer_create(path, &opts, &err);
-	ck_assert_msg(w, "%s", err.message);
-	const char *hdr = "{\"producer\":\"test\",\"pid\":7,\"process_start\":1.5}";
-	ck_assert_int_eq(asnap_writer_header(w, hdr, strlen(hdr)), 0);
+	struct asnap_writer *w = test_writer(path, "{\"producer\":\"test\",\"pid\":7,\"process_start\":1.5}");
 	static const char *const types[NODES] = {
 		"builtins.dict", "__main__.Service", "builtins.set", "_asyncio.Task",
 		"builtins.coroutine", "_asyncio.Future", "builtins.builtin_function_or_method",
@@ -103,8 +98,7 @@ static void write_heap(const char *path, bool resolver)
 		ck_assert_int_eq(asnap_writer_record(w, &recs[i]), 0);
 	struct asnap_root root = {0, asnap_writer_intern_cstr(w, "sys.modules"), 0};
 	ck_assert_int_eq(asnap_writer_root(w, &root), 0);
-	ck_assert_msg(asnap_writer_commit(w, NULL, 0, NULL, &err) == 0, "%s", err.message);
-	asnap_writer_destroy(w);
+	test_commit(w);
 }
 
 static const struct asnap_finding *find(const struct asnap_findings *f, int check)

@@ -384,18 +384,12 @@ START_TEST(paths_are_shortest_and_cycles_close)
 }
 END_TEST
 
-/* A header that undercounts (or has no edge count) only costs growth; the
- * weak bits, saturated counts and narrow flags come through. */
 /* A snapshot for the two-pass tests: n nodes in a ring with chords, some
  * sizes of 2^32 - 1 and more, labels, records and roots; `salt` changes
  * the edges. */
 static void write_two_pass(const char *path, uint32_t n, uint32_t salt)
 {
-	struct asnap_error err = {0};
-	struct asnap_writer_options opts = {.no_fsync = true};
-	struct asnap_writer *w = asnap_writer_create(path, &opts, &err);
-	ck_assert_ptr_nonnull(w);
-	ck_assert_int_eq(asnap_writer_header(w, "{}", 2), 0);
+	struct asnap_writer *w = test_writer(path, "{}");
 	uint32_t t_obj = asnap_writer_intern_cstr(w, "builtins.object");
 	uint32_t lab = asnap_writer_intern_cstr(w, "attr");
 	uint32_t kind = asnap_writer_intern_cstr(w, "coroutine");
@@ -416,8 +410,7 @@ static void write_two_pass(const char *path, uint32_t n, uint32_t salt)
 	}
 	struct asnap_root root = {0, rk, 0};
 	ck_assert_int_eq(asnap_writer_root(w, &root), 0);
-	ck_assert_int_eq(asnap_writer_commit(w, NULL, 0, NULL, &err), 0);
-	asnap_writer_destroy(w);
+	test_commit(w);
 }
 
 static void assert_same_graph(const struct asnap_graph *a, const struct asnap_graph *b)
@@ -497,16 +490,14 @@ START_TEST(graph_loads_in_two_passes)
 }
 END_TEST
 
+/* A header that undercounts (or has no edge count) only costs growth; the
+ * weak bits, saturated counts and narrow flags come through. */
 START_TEST(graph_loads_past_its_header_hints)
 {
 	struct tmpdir d = tmpdir_create();
 	char *path = tmpdir_path(&d, "hints.snap");
 	struct asnap_error err = {0};
-	struct asnap_writer_options opts = {.no_fsync = true};
-	struct asnap_writer *w = asnap_writer_create(path, &opts, &err);
-	ck_assert_ptr_nonnull(w);
-	const char *hdr = "{\"objects\": 3}";
-	ck_assert_int_eq(asnap_writer_header(w, hdr, strlen(hdr)), 0);
+	struct asnap_writer *w = test_writer(path, "{\"objects\": 3}");
 	uint32_t t_obj = asnap_writer_intern_cstr(w, "builtins.object");
 	uint32_t lab = asnap_writer_intern_cstr(w, "attr");
 	const uint32_t n = 5000;
@@ -521,8 +512,7 @@ START_TEST(graph_loads_past_its_header_hints)
 					  v % 2 ? ASNAP_NODE_GC_TRACKED | ASNAP_NODE_IMMORTAL : 0, k, e};
 		ck_assert_int_eq(asnap_writer_node(w, &node), 0);
 	}
-	ck_assert_int_eq(asnap_writer_commit(w, NULL, 0, NULL, &err), 0);
-	asnap_writer_destroy(w);
+	test_commit(w);
 
 	struct asnap_graph *g = asnap_graph_load(path, &err);
 	ck_assert_msg(g, "%s", err.message);
@@ -556,10 +546,7 @@ START_TEST(roots_come_from_agent_modules_and_refcounts)
 	struct tmpdir d = tmpdir_create();
 	char *path = tmpdir_path(&d, "roots.snap");
 	struct asnap_error err = {0};
-	struct asnap_writer_options opts = {.no_fsync = true};
-	struct asnap_writer *w = asnap_writer_create(path, &opts, &err);
-	ck_assert_ptr_nonnull(w);
-	ck_assert_int_eq(asnap_writer_header(w, "{}", 2), 0);
+	struct asnap_writer *w = test_writer(path, "{}");
 	uint32_t t_mod = asnap_writer_intern_cstr(w, "builtins.module");
 	uint32_t t_dict = asnap_writer_intern_cstr(w, "builtins.dict");
 	uint32_t t_obj = asnap_writer_intern_cstr(w, "builtins.object");
@@ -578,8 +565,7 @@ START_TEST(roots_come_from_agent_modules_and_refcounts)
 		ck_assert_int_eq(asnap_writer_node(w, &nodes[i]), 0);
 	struct asnap_root root = {6, k_thread, 0};
 	ck_assert_int_eq(asnap_writer_root(w, &root), 0);
-	ck_assert_int_eq(asnap_writer_commit(w, NULL, 0, NULL, &err), 0);
-	asnap_writer_destroy(w);
+	test_commit(w);
 
 	struct asnap_graph *g = asnap_graph_load(path, &err);
 	ck_assert_msg(g, "%s", err.message);

@@ -174,6 +174,25 @@ static inline void write_crafted(const char *path, const uint8_t *body, size_t l
 }
 
 /* A small but complete snapshot: a few nodes, edges, a record, a root. */
+/* A writer for path (no fsync) with the header json written. */
+static inline struct asnap_writer *test_writer(const char *path, const char *json)
+{
+	struct asnap_error err = {0};
+	struct asnap_writer_options opts = {.no_fsync = true};
+	struct asnap_writer *w = asnap_writer_create(path, &opts, &err);
+	ck_assert_msg(w, "%s", err.message);
+	ck_assert_int_eq(asnap_writer_header(w, json, strlen(json)), 0);
+	return w;
+}
+
+/* Commit (with an empty trailer) and destroy w. */
+static inline void test_commit(struct asnap_writer *w)
+{
+	struct asnap_error err = {0};
+	ck_assert_msg(asnap_writer_commit(w, NULL, 0, NULL, &err) == 0, "%s", err.message);
+	asnap_writer_destroy(w);
+}
+
 static inline void write_small(const char *path)
 {
 	struct asnap_error err = {0};
