@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PACKAGES=(libzstd-dev zstd libcjson-dev libigraph-dev check meson ninja-build pkg-config gcc clang
-          chromium graphviz python3-dev python3-mesonpy python3-pip python3-venv)
+          chromium graphviz groff-base python3-dev python3-mesonpy python3-pip python3-venv
+          nodejs)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -12,6 +13,9 @@ for p in "${PACKAGES[@]}"; do
         missing+=("$p")
     fi
 done
+# npm (for memlab in the tests) comes with some builds of nodejs and is a
+# package of its own in Debian's: wanted only when the command is missing.
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "setup: installing ${missing[*]}" >&2
