@@ -23,6 +23,19 @@ static bool jnum(const cJSON *o, const char *key, double *out)
 	return true;
 }
 
+/*
+ * The pause the program saw: in fork mode only the fork (the child walks
+ * while the program runs on), else the whole snapshot call. False when the
+ * file does not say.
+ */
+static bool program_pause(const struct asnap_info_view *v, double *ms, bool *forked)
+{
+	*forked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v->header, "fork"));
+	if (*forked)
+		return jnum(v->header, "fork_ms", ms);
+	return v->trailer && jnum(v->trailer, "pause_ms", ms);
+}
+
 static void print_header(FILE *out, const struct asnap_info_view *v)
 {
 	const cJSON *h = v->header;
@@ -63,12 +76,14 @@ static void print_header(FILE *out, const struct asnap_info_view *v)
 			fprintf(out, " (snapshot #%.0f of this process)", seq);
 		fputc('\n', out);
 	}
-	if (v->trailer && jnum(v->trailer, "pause_ms", &pause)) {
-		double walk;
-		fprintf(out, "pause      %.1f ms", pause);
-		if (jnum(v->trailer, "walk_ms", &walk))
-			fprintf(out, " (walk %.1f ms)", walk);
-		fputc('\n', out);
+	double walk;
+	bool forked;
+	if (program_pause(v, &pause, &forked)) {
+		fprintf(out, "pause      %.1f ms (%s", pause,
+			forked ? "fork mode: the program paused for fork()" : "in-process mode");
+		if (v->trailer && jnum(v->trailer, "walk_ms", &walk))
+			fprintf(out, forked ? "; the child walked for %.1f ms" : ": walk %.1f ms", walk);
+		fputs(")\n", out);
 	}
 	double rss;
 	if (jnum(h, "rss", &rss))
@@ -139,6 +154,15 @@ int asnap_render_info_json(FILE *out, const struct asnap_info_view *v)
 	cJSON_AddItemToObject(o, "header", cJSON_Duplicate(v->header, true));
 	if (v->trailer)
 		cJSON_AddItemToObject(o, "trailer", cJSON_Duplicate(v->trailer, true));
+	double ms;
+	bool forked;
+	if (program_pause(v, &ms, &forked)) {
+		cJSON *p = cJSON_AddObjectToObject(o, "pause");
+		if (p) {
+			cJSON_AddStringToObject(p, "mode", forked ? "fork" : "in-process");
+			cJSON_AddNumberToObject(p, "ms", ms);
+		}
+	}
 	cJSON_AddNumberToObject(o, "objects", (double)s->objects);
 	cJSON_AddNumberToObject(o, "tracked", (double)s->tracked);
 	cJSON_AddNumberToObject(o, "synthetic", (double)s->synthetic);
