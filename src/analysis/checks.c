@@ -10,6 +10,11 @@
 #include "analysis/checks/internal.h"
 #include "graph/paths.h"
 
+/* The fewest objects a growth finding is about: one object that appeared
+ * and stayed (a frame materialized on demand, a connection opened) is not
+ * a pile-up. */
+#define MIN_GROWTH 2
+
 static const struct {
 	const char *name;
 	int (*run)(struct check_ctx *ctx);
@@ -161,26 +166,54 @@ fail:
 	return NULL;
 }
 
-/* Alive in every snapshot from the second on (with two: in both). */
-static bool persistent(const struct check_ctx *ctx, uint32_t v)
+/*
+ * How member v of the last snapshot lived: PERSISTENT when it is alive in
+ * every snapshot from the second on (with two snapshots: in both), and
+ * BORN_KEPT when, besides, it was not there yet in the first: born after
+ * the first snapshot and kept ever since. "Alive" is asnap_snap_match: the
+ * same object, not a new one at a reused address.
+ */
+enum { PERSISTENT = 1, BORN_KEPT = 2 };
+
+static uint8_t lifetime(const struct check_ctx *ctx, uint32_t v)
 {
 	if (ctx->nsnap < 2 || !ctx->same_process)
-		return false;
+		return 0;
 	uint32_t first = ctx->nsnap == 2 ? 0 : 1;
 	for (uint32_t j = first; j + 1 < ctx->nsnap; j++)
 		if (asnap_snap_match(ctx->last, v, ctx->snaps[j]) == ASNAP_NO_NODE)
-			return false;
-	return true;
+			return 0;
+	if (first == 0 || asnap_snap_match(ctx->last, v, ctx->snaps[0]) != ASNAP_NO_NODE)
+		return PERSISTENT;
+	return PERSISTENT | BORN_KEPT;
 }
 
-static bool grows(const struct check_ctx *ctx, const struct group *g)
+/* The count never shrinks from one snapshot to the next and ends higher. */
+static bool count_grows(const struct check_ctx *ctx, const struct group *g)
 {
 	if (ctx->nsnap < 2 || !ctx->same_process)
 		return false;
 	for (uint32_t i = 1; i < ctx->nsnap; i++)
 		if (g->counts[i] < g->counts[i - 1])
 			return false;
-	return g->counts[ctx->nsnap - 1] > g->counts[0];
+	return g->counts[ctx->nsnap - 1] >= g->counts[0] + MIN_GROWTH;
+}
+
+/*
+ * Growth is proven by survivors, not by counts: with three or more
+ * snapshots, at least MIN_GROWTH objects born after the first and kept
+ * since, and at least a quarter of the growth (a leak keeps what it adds;
+ * a steady in-flight population under load replaces its objects, which
+ * then are not born-and-kept however the count wobbles). With two, at
+ * least MIN_GROWTH alive in both.
+ */
+static bool survivors_grow(const struct check_ctx *ctx, const struct group *g, uint32_t npersist,
+			   uint32_t nborn_kept)
+{
+	if (ctx->nsnap == 2)
+		return npersist >= MIN_GROWTH;
+	uint32_t growth = g->counts[ctx->nsnap - 1] - g->counts[0];
+	return nborn_kept >= MIN_GROWTH && (uint64_t)nborn_kept * 4 >= growth;
 }
 
 static int by_retained(const void *x, const void *y)
@@ -212,16 +245,19 @@ int grouping_emit(struct grouping *gr, int check, summary_fn summary)
 		if (!g->nmembers)
 			continue;
 		bool certain = g->ncertain > 0 && g->ncertain >= gr->min_certain;
-		bool grew = grows(ctx, g);
-		uint32_t npersist = 0;
+		bool grew = count_grows(ctx, g);
+		uint32_t npersist = 0, nborn_kept = 0;
 		uint8_t *pers = calloc(g->nmembers, 1);
 		if (!pers)
 			return nomem(ctx);
 		if (grew) {
-			for (uint32_t i = 0; i < g->nmembers; i++)
-				if ((pers[i] = persistent(ctx, g->members[i].node)))
-					npersist++;
-			grew = npersist > 0;
+			for (uint32_t i = 0; i < g->nmembers; i++) {
+				uint8_t life = lifetime(ctx, g->members[i].node);
+				pers[i] = (life & PERSISTENT) != 0;
+				npersist += pers[i];
+				nborn_kept += (life & BORN_KEPT) != 0;
+			}
+			grew = survivors_grow(ctx, g, npersist, nborn_kept);
 		}
 		if (!certain && !grew) {
 			free(pers);

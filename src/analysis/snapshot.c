@@ -47,6 +47,34 @@ uint32_t asnap_snap_find_addr(const struct asnap_snap *s, uint64_t addr)
 	return ASNAP_NO_NODE;
 }
 
+/* The task awaiting each future and the task running each coroutine. */
+static int index_drivers(struct asnap_snap *s)
+{
+	const struct asnap_aio *a = &s->aio;
+	s->future_task = malloc(((size_t)a->nfutures + 1) * sizeof(*s->future_task));
+	s->coro_task = malloc(((size_t)a->ncoros + 1) * sizeof(*s->coro_task));
+	if (!s->future_task || !s->coro_task)
+		return -1;
+	for (uint32_t i = 0; i < a->nfutures; i++)
+		s->future_task[i] = ASNAP_NO_NODE;
+	for (uint32_t i = 0; i < a->ncoros; i++)
+		s->coro_task[i] = ASNAP_NO_NODE;
+	for (uint32_t i = 0; i < a->ntasks; i++) {
+		const struct asnap_aio_task *t = &a->tasks[i];
+		if (asnap_aio_future(a, t->waiting_on))
+			s->future_task[a->index[t->waiting_on]] = t->node;
+		uint32_t c = t->coro;
+		for (unsigned step = 0; step < 256 && asnap_aio_coro(a, c); step++) {
+			uint32_t *owner = &s->coro_task[a->index[c]];
+			if (*owner != ASNAP_NO_NODE)
+				break; /* a cycle of awaits, or shared: the first task keeps it */
+			*owner = t->node;
+			c = a->coros[a->index[c]].awaiting;
+		}
+	}
+	return 0;
+}
+
 /* A header number as an integer; def when it does not fit (casting an
  * out-of-range double is undefined). */
 static int64_t header_int(double d, int64_t def)
@@ -86,7 +114,7 @@ struct asnap_snap *asnap_snap_load(const char *path, struct asnap_error *err)
 	read_header(s);
 	if (asnap_aio_build(s->g, &s->aio, err) < 0)
 		goto error;
-	if (index_addresses(s) < 0) {
+	if (index_addresses(s) < 0 || index_drivers(s) < 0) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory indexing addresses");
 		goto error;
 	}
@@ -115,6 +143,8 @@ void asnap_snap_destroy(struct asnap_snap *s)
 	asnap_aio_release(&s->aio);
 	asnap_graph_destroy(s->g);
 	free(s->addr_slots);
+	free(s->future_task);
+	free(s->coro_task);
 	free(s);
 }
 
@@ -132,6 +162,20 @@ static bool same_string(const struct asnap_graph *ga, uint32_t a, const struct a
 	return la == lb && memcmp(sa, sb, la) == 0;
 }
 
+/* Tasks x of a and y of b are the same task: at one address, one name. */
+static bool same_task(const struct asnap_snap *a, uint32_t x, const struct asnap_snap *b, uint32_t y)
+{
+	if (x == ASNAP_NO_NODE || y == ASNAP_NO_NODE)
+		return x == y;
+	const struct asnap_aio_task *tx = asnap_aio_task(&a->aio, x), *ty = asnap_aio_task(&b->aio, y);
+	return tx && ty && a->g->addr[x] == b->g->addr[y] && same_string(a->g, tx->name, b->g, ty->name);
+}
+
+static uint64_t addr_or_zero(const struct asnap_graph *g, uint32_t v)
+{
+	return v < g->n ? g->addr[v] : 0;
+}
+
 uint32_t asnap_snap_match(const struct asnap_snap *from, uint32_t v, const struct asnap_snap *in)
 {
 	const struct asnap_graph *ga = from->g, *gb = in->g;
@@ -141,23 +185,46 @@ uint32_t asnap_snap_match(const struct asnap_snap *from, uint32_t v, const struc
 	const struct asnap_aio *a = &from->aio, *b = &in->aio;
 	if (a->kind[v] != b->kind[w])
 		return ASNAP_NO_NODE;
+	uint32_t i = a->index[v], j = b->index[w];
 	switch (a->kind[v]) {
 	case ASNAP_AIO_TASK: {
-		const struct asnap_aio_task *x = asnap_aio_task(a, v), *y = asnap_aio_task(b, w);
+		const struct asnap_aio_task *x = &a->tasks[i], *y = &b->tasks[j];
 		if (!same_string(ga, x->name, gb, y->name))
 			return ASNAP_NO_NODE;
 		const struct asnap_aio_coro *cx = asnap_aio_coro(a, x->coro);
 		const struct asnap_aio_coro *cy = asnap_aio_coro(b, y->coro);
-		if (!cx != !cy || (cx && !same_string(ga, cx->qualname, gb, cy->qualname)))
+		if (!cx != !cy || (cx && !same_string(ga, cx->qualname, gb, cy->qualname)) ||
+		    addr_or_zero(ga, x->coro) != addr_or_zero(gb, y->coro))
 			return ASNAP_NO_NODE;
 		break;
 	}
-	case ASNAP_AIO_CORO:
-	case ASNAP_AIO_FRAME:
-	case ASNAP_AIO_HANDLE:
-		if (!same_string(ga, asnap_aio_name(a, v), gb, asnap_aio_name(b, w)))
+	case ASNAP_AIO_FUTURE:
+		if (!same_task(from, from->future_task[i], in, in->future_task[j]))
 			return ASNAP_NO_NODE;
 		break;
+	case ASNAP_AIO_CORO: {
+		const struct asnap_aio_coro *x = &a->coros[i], *y = &b->coros[j];
+		if (!same_string(ga, x->qualname, gb, y->qualname) ||
+		    (x->state == ASNAP_GEN_CREATED) != (y->state == ASNAP_GEN_CREATED) ||
+		    !same_task(from, from->coro_task[i], in, in->coro_task[j]))
+			return ASNAP_NO_NODE;
+		break;
+	}
+	case ASNAP_AIO_FRAME: {
+		const struct asnap_aio_frame *x = &a->frames[i], *y = &b->frames[j];
+		if (!same_string(ga, x->qualname, gb, y->qualname) || x->first_line != y->first_line ||
+		    (!x->executing && !y->executing && x->line != y->line))
+			return ASNAP_NO_NODE;
+		break;
+	}
+	case ASNAP_AIO_HANDLE: {
+		const struct asnap_aio_handle *x = &a->handles[i], *y = &b->handles[j];
+		if (!same_string(ga, x->callback_name, gb, y->callback_name) || x->timer != y->timer ||
+		    (x->timer ? x->when != y->when
+			      : addr_or_zero(ga, x->callback) != addr_or_zero(gb, y->callback)))
+			return ASNAP_NO_NODE;
+		break;
+	}
 	default:
 		break;
 	}

@@ -27,6 +27,11 @@ struct asnap_snap {
 	double time;
 	uint32_t *addr_slots;       /* open addressing, node + 1; 0 empty */
 	uint64_t addr_mask;
+	/* Who drives what, for telling objects apart across snapshots: per
+	 * entry of aio.futures, the task awaiting that future; per entry of
+	 * aio.coros, the task whose await chain runs it (ASNAP_NO_NODE: none). */
+	uint32_t *future_task;
+	uint32_t *coro_task;
 };
 
 /*
@@ -47,10 +52,18 @@ bool asnap_snap_same_process(const struct asnap_snap *a, const struct asnap_snap
 
 /*
  * The object of `in` that is object v of `from`: at the same address, of
- * the same type, with the same stable key (a task's name and coroutine, a
- * coroutine's or frame's qualified name, a handle's callback), so that an
- * address reused by another object is not taken for a survivor. Only
- * meaningful for snapshots of one process. ASNAP_NO_NODE if none.
+ * the same type, and provably the same object, so that an address reused
+ * by a new object is not taken for a survivor:
+ *  - a task: the same name, and its coroutine at the same address with the
+ *    same qualified name;
+ *  - a future: awaited by the same task (or by none in both);
+ *  - a coroutine or generator: the same qualified name, started in both or
+ *    in neither, run by the same task (or by none in both);
+ *  - a frame: the same function and first line, and, once it no longer
+ *    runs, the same line;
+ *  - a handle: the same callback name; a timer's deadline (`when`, fixed at
+ *    creation) is the same, another handle's callback is the same object.
+ * Only meaningful for snapshots of one process. ASNAP_NO_NODE if none.
  */
 uint32_t asnap_snap_match(const struct asnap_snap *from, uint32_t v, const struct asnap_snap *in);
 
