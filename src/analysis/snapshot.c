@@ -97,6 +97,8 @@ static void read_header(struct asnap_snap *s)
 		s->seq = header_int(x->valuedouble, 0);
 	if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(h, "time")))
 		s->time = x->valuedouble;
+	x = cJSON_GetObjectItemCaseSensitive(h, "gc");
+	s->gc_disabled = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(x, "enabled"));
 	cJSON_Delete(h);
 }
 

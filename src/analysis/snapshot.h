@@ -25,6 +25,7 @@ struct asnap_snap {
 	double process_start;       /* 0 when the header has none */
 	int64_t seq;
 	double time;
+	bool gc_disabled;           /* the header says gc.disable() was in force */
 	uint32_t *addr_slots;       /* open addressing, node + 1; 0 empty */
 	uint64_t addr_mask;
 	/* Who drives what, for telling objects apart across snapshots: per

@@ -12,8 +12,14 @@
  *  - a suspended or created coroutine or generator in a cycle no root
  *    reaches: garbage the collector has not freed yet (a task dropped while
  *    pending, a closure over its own frame).
- * Both are certain from one snapshot. Across snapshots, the frames of a
- * function that persist and grow in number are reported as well.
+ * A cycle some root keeps is certain from one snapshot. A cycle no root
+ * reaches is garbage the cycle collector will free at its next run, which
+ * costs memory for a while but is no leak: it is certain only when the
+ * collector is disabled (the header's gc.enabled), and otherwise reported
+ * when such cycles of one function survive across snapshots and grow -
+ * the collector is not keeping up, or cannot free them. Across snapshots,
+ * the frames of a function that persist and grow in number are reported
+ * as well.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,17 +87,32 @@ static uint64_t cycle_retained(const struct asnap_snap *s, const uint32_t *cyc, 
 	return sum;
 }
 
-static int scan_earlier(struct grouping *gr, uint32_t snap)
+/* Count the candidates of an earlier snapshot: its loose frames and, when
+ * the last snapshot has garbage coroutines on cycles (`garbage_coros`),
+ * its own garbage coroutines (which needs its retention). */
+static int scan_earlier(struct grouping *gr, uint32_t snap, bool garbage_coros)
 {
-	const struct asnap_snap *s = gr->ctx->snaps[snap];
+	struct asnap_snap *s = gr->ctx->snaps[snap];
+	const struct asnap_aio *a = &s->aio;
+	if (garbage_coros && asnap_snap_retention(s, gr->ctx->err) < 0)
+		return -1;
 	uint8_t *stack = stack_frames(s);
 	if (!stack)
 		return nomem(gr->ctx);
-	for (uint32_t i = 0; i < s->aio.nframes; i++) {
-		uint32_t v = s->aio.frames[i].node;
+	for (uint32_t i = 0; i < a->nframes; i++) {
+		uint32_t v = a->frames[i].node;
 		if (!loose_frame(s, stack, v))
 			continue;
-		uint32_t q = s->aio.frames[i].qualname;
+		uint32_t q = a->frames[i].qualname;
+		if (!group_add(gr, snap, q ? asnap_graph_string(s->g, q) : "<frame>", v, false, NULL)) {
+			free(stack);
+			return nomem(gr->ctx);
+		}
+	}
+	for (uint32_t i = 0; garbage_coros && i < a->ncoros; i++) {
+		uint32_t v = a->coros[i].node, q = a->coros[i].qualname;
+		if (!live_gen(&a->coros[i]) || !asnap_dom_is_garbage(&s->ret.dom, v))
+			continue;
 		if (!group_add(gr, snap, q ? asnap_graph_string(s->g, q) : "<frame>", v, false, NULL)) {
 			free(stack);
 			return nomem(gr->ctx);
@@ -101,7 +122,7 @@ static int scan_earlier(struct grouping *gr, uint32_t snap)
 	return 0;
 }
 
-static int scan_last(struct grouping *gr)
+static int scan_last(struct grouping *gr, bool *garbage_coros)
 {
 	struct check_ctx *ctx = gr->ctx;
 	const struct asnap_snap *s = ctx->last;
@@ -145,7 +166,9 @@ static int scan_last(struct grouping *gr)
 			}
 			for (uint32_t i = 0; i < n; i++)
 				used[cyc[i]] = 1;
-			struct group *grp = group_add(gr, ctx->nsnap - 1, key, v, true, site);
+			bool certain = !asnap_dom_is_garbage(&s->ret.dom, v) || s->gc_disabled;
+			*garbage_coros |= pass == 1 && !certain;
+			struct group *grp = group_add(gr, ctx->nsnap - 1, key, v, certain, site);
 			if (!grp)
 				goto nomem_out;
 			uint64_t kept = cycle_retained(s, cyc, n);
@@ -178,20 +201,25 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 {
 	char growth[160];
 	const struct asnap_snap *s = ctx->last;
+	bool garbage = g->cycle && asnap_dom_is_garbage(&s->ret.dom, g->cycle[0]);
 	if (grew) {
 		snprintf(buf, len,
-			 "frames of %s() kept alive by reference cycles pile up: %s across the snapshots",
-			 key, growth_text(ctx, g, growth, sizeof(growth)));
+			 "frames of %s() kept alive by reference cycles pile up: %s across the "
+			 "snapshots%s",
+			 key, growth_text(ctx, g, growth, sizeof(growth)),
+			 garbage ? "; they are garbage the cycle collector has not freed in time"
+				 : "");
 		return;
 	}
 	bool tb = g->cycle && has_type(s, g->cycle, g->cycle_len, "builtins.traceback");
-	bool garbage = g->cycle && asnap_dom_is_garbage(&s->ret.dom, g->cycle[0]);
 	snprintf(buf, len, "%u reference cycle%s through %s() %s%s", g->ncertain,
 		 g->ncertain == 1 ? "" : "s", key,
 		 tb ? "frames: an exception kept in a local leads back to its frame through "
 		      "__traceback__"
 		    : "frames: the frame's locals lead back to it",
-		 garbage ? "; no root reaches them, only the cycle collector frees them" : "");
+		 garbage ? "; no root reaches them and the cycle collector is disabled "
+			   "(gc.disable())"
+			 : "");
 	(void)count;
 }
 
@@ -199,11 +227,10 @@ int check_frame_cycle(struct check_ctx *ctx)
 {
 	struct grouping gr;
 	grouping_init(&gr, ctx);
-	int rc = 0;
+	bool garbage_coros = false;
+	int rc = scan_last(&gr, &garbage_coros);
 	for (uint32_t i = 0; i + 1 < ctx->nsnap && rc == 0; i++)
-		rc = scan_earlier(&gr, i);
-	if (rc == 0)
-		rc = scan_last(&gr);
+		rc = scan_earlier(&gr, i, garbage_coros);
 	if (rc == 0)
 		rc = grouping_emit(&gr, ASNAP_CHECK_FRAME_CYCLE, summary);
 	grouping_finish(&gr);
