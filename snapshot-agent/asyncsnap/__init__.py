@@ -129,6 +129,28 @@ def _packages():
     return dict(sorted(found.items()))
 
 
+def _library_modules():
+    """Top-level names of the imported modules that are not the program's
+    own code: built in, in the standard library, in site-packages or
+    dist-packages, and asyncsnap itself. The analyzer ranks findings in
+    the program's own code first with it. Reads module dicts only."""
+    found = {__name__.partition(".")[0]}
+    for name, mod in list(sys.modules.items()):
+        if type(name) is not str or name in ("__main__", "__mp_main__"):
+            continue
+        top = name.partition(".")[0]
+        if top in found:
+            continue
+        d = _mod_dict(mod)
+        if d is None or "." in name:
+            continue
+        file = d.get("__file__")
+        if (type(file) is not str or _is_stdlib(file)
+                or any(os.sep + s + os.sep in file for s in _SITE_DIRS)):
+            found.add(top)
+    return sorted(found)
+
+
 def _process_start(pid=None):
     """Process start time in seconds since the epoch, or None."""
     try:
@@ -209,12 +231,16 @@ def _header(seq, values, *, gc_enabled, pid=None, now=None, fork_ms=None):
         # never the values: they are where secrets live
         "environ": {"count": len(os.environ)},
         "time": now if now is not None else time.time(),
+        # the clock of asyncio's loop.time(): when a timer fires, in seconds from now
+        "monotonic": time.monotonic(),
         "seq": seq,
         "gc": _gc_state(gc_enabled),
         "rss": _rss(pid),
         "values": bool(values),
         "fork": fork_ms is not None,
         "packages": _packages(),
+        # what is library code, for the analyzer to tell it from the program's
+        "code": {"stdlib": _STDLIB, "library_modules": _library_modules()},
     }
     if fork_ms is not None:
         header["fork_ms"] = round(fork_ms, 3)

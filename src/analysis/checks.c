@@ -224,7 +224,7 @@ static int by_retained(const void *x, const void *y)
 	return a->node < b->node ? -1 : a->node > b->node;
 }
 
-static void finding_free(struct asnap_finding *f)
+void asnap_finding_release(struct asnap_finding *f)
 {
 	free(f->summary);
 	free(f->group);
@@ -232,6 +232,12 @@ static void finding_free(struct asnap_finding *f)
 	free(f->growth);
 	free(f->objects);
 	free(f->path);
+	for (uint32_t i = 0; i < f->nalso; i++) {
+		free(f->also[i].summary);
+		free(f->also[i].group);
+	}
+	free(f->also);
+	*f = (struct asnap_finding){0};
 }
 
 int grouping_emit(struct grouping *gr, int check, summary_fn summary)
@@ -270,7 +276,7 @@ int grouping_emit(struct grouping *gr, int check, summary_fn summary)
 		f.site = g->site ? strdup(g->site) : NULL;
 		if (!f.objects || !f.growth || !f.group || (g->site && !f.site)) {
 			free(pers);
-			finding_free(&f);
+			asnap_finding_release(&f);
 			return nomem(ctx);
 		}
 		memcpy(f.growth, g->counts, ctx->nsnap * sizeof(*f.growth));
@@ -299,19 +305,9 @@ int grouping_emit(struct grouping *gr, int check, summary_fn summary)
 			f.path_len = g->cycle_len;
 			f.path_is_cycle = true;
 			g->cycle = NULL;
-		} else {
-			struct asnap_path_ws ws;
-			if (asnap_path_ws_init(&ws, s->g->n, ctx->err) < 0) {
-				finding_free(&f);
-				return -1;
-			}
-			int rc = asnap_path_from_roots(s->g, &s->ret.roots, f.objects[0].node, &ws,
-						       &f.path, &f.path_len, ctx->err);
-			asnap_path_ws_finish(&ws);
-			if (rc < 0) {
-				finding_free(&f);
-				return -1;
-			}
+		} else if (finding_path(ctx, f.objects[0].node, &f.path, &f.path_len) < 0) {
+			asnap_finding_release(&f);
+			return -1;
 		}
 		f.summary = strdup(buf);
 		struct asnap_findings *out = ctx->out;
@@ -324,22 +320,12 @@ int grouping_emit(struct grouping *gr, int check, summary_fn summary)
 			}
 		}
 		if (!f.summary || out->count == out->cap) {
-			finding_free(&f);
+			asnap_finding_release(&f);
 			return nomem(ctx);
 		}
 		out->items[out->count++] = f;
 	}
 	return 0;
-}
-
-static int by_check_then_retained(const void *x, const void *y)
-{
-	const struct asnap_finding *a = x, *b = y;
-	if (a->check != b->check)
-		return a->check < b->check ? -1 : 1;
-	if (a->retained != b->retained)
-		return a->retained > b->retained ? -1 : 1;
-	return strcmp(a->group, b->group);
 }
 
 int asnap_checks_run(struct asnap_snap **snaps, uint32_t nsnap,
@@ -362,12 +348,14 @@ int asnap_checks_run(struct asnap_snap **snaps, uint32_t nsnap,
 	for (int c = 0; c < ASNAP_NCHECKS; c++)
 		if ((opt->mask & (1u << c)) && checks[c].run(&ctx) < 0)
 			goto error;
+	if (findings_settle(&ctx) < 0)
+		goto error;
 	free(ctx.orphaned);
-	if (out->count > 1)
-		qsort(out->items, out->count, sizeof(*out->items), by_check_then_retained);
+	free(ctx.loop_internals);
 	return 0;
 error:
 	free(ctx.orphaned);
+	free(ctx.loop_internals);
 	asnap_findings_release(out);
 	return -1;
 }
@@ -377,7 +365,7 @@ void asnap_findings_release(struct asnap_findings *f)
 	if (!f)
 		return;
 	for (uint32_t i = 0; i < f->count; i++)
-		finding_free(&f->items[i]);
+		asnap_finding_release(&f->items[i]);
 	free(f->items);
 	free(f->warning);
 	*f = (struct asnap_findings){0};

@@ -48,6 +48,16 @@ struct asnap_finding_object {
 	bool persistent;       /* alive in the earlier snapshots too */
 };
 
+/* A finding folded into another: its objects are kept alive by, or reached
+ * from, the other's (see findings.c). */
+struct asnap_finding_also {
+	int check;
+	char *summary;
+	char *group;
+	uint32_t count;
+	uint64_t retained;
+};
+
 struct asnap_finding {
 	int check;
 	char *summary;         /* one line for a person */
@@ -57,7 +67,7 @@ struct asnap_finding {
 	uint32_t count;        /* objects in the last snapshot */
 	uint32_t certain;      /* of which certain from the last snapshot alone */
 	uint32_t persistent;   /* of which alive in the earlier snapshots */
-	uint64_t retained;     /* sum of the objects' retained sizes */
+	uint64_t retained;     /* what freeing all the objects together frees */
 	uint32_t *growth;      /* group's count in each snapshot */
 	uint32_t nsnap;
 	struct asnap_finding_object *objects; /* worst (most retained) first */
@@ -65,6 +75,9 @@ struct asnap_finding {
 	uint32_t *path;        /* root to the worst object; or a cycle through it */
 	uint32_t path_len;
 	bool path_is_cycle;    /* path[last] refers back to path[0] */
+	bool in_user_code;     /* its site, chain or objects are the program's own code */
+	struct asnap_finding_also *also; /* the findings folded into this one */
+	uint32_t nalso;
 };
 
 struct asnap_findings {
@@ -81,8 +94,10 @@ struct asnap_checks_options {
 
 /*
  * Run the checks over snaps[0..nsnap) (oldest first; the retention of the
- * last one is computed). Findings of each check in check order, largest
- * retained first within a check. 0, or -1 with *err.
+ * last one is computed). Findings that are consequences of another are
+ * folded into it (`also`); those in the program's own code come first,
+ * then in check order, largest retained first within a check. 0, or -1
+ * with *err.
  */
 int asnap_checks_run(struct asnap_snap **snaps, uint32_t nsnap,
 		     const struct asnap_checks_options *opt, struct asnap_findings *out,

@@ -97,6 +97,8 @@ static void read_header(struct asnap_snap *s)
 		s->seq = header_int(x->valuedouble, 0);
 	if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(h, "time")))
 		s->time = x->valuedouble;
+	if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(h, "monotonic")))
+		s->monotonic = x->valuedouble;
 	x = cJSON_GetObjectItemCaseSensitive(h, "gc");
 	s->gc_disabled = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(x, "enabled"));
 	cJSON_Delete(h);
@@ -114,6 +116,10 @@ struct asnap_snap *asnap_snap_load(const char *path, struct asnap_error *err)
 	if (!s->g)
 		goto error;
 	read_header(s);
+	if (asnap_usercode_init(&s->code, s->g->header_json) < 0) {
+		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
+		goto error;
+	}
 	if (asnap_aio_build(s->g, &s->aio, err) < 0)
 		goto error;
 	if (index_addresses(s) < 0 || index_drivers(s) < 0) {
@@ -147,6 +153,7 @@ void asnap_snap_destroy(struct asnap_snap *s)
 	free(s->addr_slots);
 	free(s->future_task);
 	free(s->coro_task);
+	asnap_usercode_release(&s->code);
 	free(s);
 }
 

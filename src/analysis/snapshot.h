@@ -13,6 +13,7 @@
 
 #include "analysis/aio.h"
 #include "analysis/retention.h"
+#include "analysis/usercode.h"
 #include "graph/graph.h"
 
 struct asnap_snap {
@@ -26,6 +27,8 @@ struct asnap_snap {
 	int64_t seq;
 	double time;
 	bool gc_disabled;           /* the header says gc.disable() was in force */
+	double monotonic;           /* the header's time.monotonic() (loop time), or 0 */
+	struct asnap_usercode code; /* library code versus the program's own */
 	uint32_t *addr_slots;       /* open addressing, node + 1; 0 empty */
 	uint64_t addr_mask;
 	/* Who drives what, for telling objects apart across snapshots: per

@@ -76,6 +76,16 @@ int asnap_render_leaks_text(FILE *out, const struct asnap_leaks_view *v)
 				asnap_obj_chain_text(out, last, x->path, x->path_len, false, "    ");
 			}
 		}
+		for (uint32_t k = 0; k < x->nalso; k++) {
+			const struct asnap_finding_also *al = &x->also[k];
+			fprintf(out, "  %s [%s] %s (%s object%s)\n", k ? "     " : "also:",
+				asnap_check_name(al->check), al->summary, asnap_fmt_count(a, al->count),
+				al->count == 1 ? "" : "s");
+		}
+		if (!x->in_user_code)
+			fputs("  in library code: none of its objects, sites or chain is the program's "
+			      "own\n",
+			      out);
 		fprintf(out, "  fix: %s\n", x->fix);
 	}
 	return 0;
@@ -140,6 +150,20 @@ int asnap_render_leaks_json(FILE *out, const struct asnap_leaks_view *v)
 		cJSON_AddItemToObject(j, "path",
 				      asnap_obj_chain_json(last, x->path, x->path_len, x->path_is_cycle));
 		cJSON_AddBoolToObject(j, "path_is_cycle", x->path_is_cycle);
+		cJSON_AddBoolToObject(j, "in_user_code", x->in_user_code);
+		cJSON *also = cJSON_AddArrayToObject(j, "also");
+		for (uint32_t k = 0; also && k < x->nalso; k++) {
+			const struct asnap_finding_also *al = &x->also[k];
+			cJSON *aj = cJSON_CreateObject();
+			if (!aj || !cJSON_AddItemToArray(also, aj))
+				break;
+			cJSON_AddStringToObject(aj, "check", asnap_check_name(al->check));
+			cJSON_AddItemToObject(aj, "group", asnap_json_string(al->group, strlen(al->group)));
+			cJSON_AddItemToObject(aj, "summary",
+					      asnap_json_string(al->summary, strlen(al->summary)));
+			cJSON_AddNumberToObject(aj, "count", al->count);
+			cJSON_AddNumberToObject(aj, "retained", (double)al->retained);
+		}
 		cJSON_AddItemToObject(j, "fix", asnap_json_string(x->fix, strlen(x->fix)));
 	}
 	int rc = asnap_json_print_pretty(out, o);

@@ -227,12 +227,13 @@ class ReportTest(TempDirTest):
         got = data["leaks"]["findings"]
         key = lambda f: (f["check"], f["group"], f["site"], f["count"], f["certain"],
                          f["persistent"], f["retained"], f["growth"], f["summary"], f["fix"],
-                         f["path"], f["path_is_cycle"])
+                         f["path"], f["path_is_cycle"], f["also"], f["in_user_code"])
         self.assertEqual([key(f) for f in got], [key(f) for f in want])
         for g, w in zip(got, want):
             self.assertEqual(g["objects"], w["objects"][:data["limits"]["objects"]])
         groups = {(f["check"], f["group"].replace("Service.failing_step", "failing_step"))
                   for f in got}
+        groups |= {(a["check"], a["group"]) for f in got for a in f["also"]}
         for leak in (("pending-task", "Service.watch"), ("pending-future", "Service.watch"),
                      ("unawaited-coroutine", "Service.audit"),
                      ("uncancelled-handle", "Service.handle.<locals>.<lambda>"),

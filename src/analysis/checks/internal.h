@@ -15,6 +15,7 @@ struct check_ctx {
 	struct asnap_snap *last;      /* snaps[nsnap - 1], with retention */
 	bool same_process;            /* every snapshot from one process */
 	uint8_t *orphaned;            /* per last->aio.tasks entry */
+	uint8_t *loop_internals;      /* bitset of the last snapshot, built on demand */
 	const struct asnap_checks_options *opt;
 	struct asnap_findings *out;
 	struct asnap_error *err;
@@ -73,6 +74,17 @@ int check_unclosed_resource(struct check_ctx *ctx);
 int check_pending_future(struct check_ctx *ctx);
 int check_uncancelled_handle(struct check_ctx *ctx);
 int check_frame_cycle(struct check_ctx *ctx);
+
+/*
+ * After the checks (findings.c): set retained sizes, fold consequences
+ * into their cause, rank. 0 or -1.
+ */
+int findings_settle(struct check_ctx *ctx);
+/* The chain from a root to target in the last snapshot, avoiding the event
+ * loop's internals when it can (*nodes: caller frees). 0 or -1. */
+int finding_path(struct check_ctx *ctx, uint32_t target, uint32_t **nodes, uint32_t *len);
+/* Free what a finding owns. */
+void asnap_finding_release(struct asnap_finding *f);
 
 /* Helpers. */
 const char *node_type(const struct asnap_snap *s, uint32_t v);

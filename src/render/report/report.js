@@ -447,6 +447,20 @@
           [o.state], [o.site, 'site'], [fmtBytes(o.retained), 'num']]);
       });
     }
+    var also = arr(f.also);
+    if (also.length) {
+      add(art, el('p', null, 'Also, because of this (folded into this finding):'));
+      var ul = add(art, el('ul', 'also'));
+      also.forEach(function (a) {
+        a = obj(a);
+        var li = add(ul, el('li'));
+        add(li, el('span', 'badge', str(a.check)));
+        txt(li, str(a.summary) + ' (' + plural(a.count, 'object') + ')');
+      });
+    }
+    if (f.in_user_code === false) {
+      add(art, el('p', 'muted', 'In library code: none of its objects, sites or chain is the program\'s own.'));
+    }
     var fix = add(art, el('p', 'fix'));
     add(fix, el('b', null, 'fix: '));
     txt(fix, str(f.fix));

@@ -1,0 +1,626 @@
+/*
+ * findings.c - what is done with the checks' findings before they are
+ * shown (see checks.h):
+ *
+ *  - a finding's retained size is that of the SET of its objects: the bytes
+ *    that freeing all of them together would free, counted once, never
+ *    more than the heap (summing the objects' own retained sizes counts
+ *    twice what they share, and misses what only the set keeps);
+ *  - one bug, one finding: a finding whose objects are kept alive by
+ *    another finding's objects, or reached from them without passing
+ *    through the event loop, is folded into it as a consequence;
+ *  - the chain shown leads from a root to the object through the program's
+ *    objects rather than through the event loop's selector, ready queue
+ *    and timer heap whenever such a chain exists;
+ *  - findings in the program's own code come first.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/checks/internal.h"
+#include "analysis/strings.h"
+#include "graph/paths.h"
+
+/* A consequence covers at least this share of a finding's objects. */
+#define COVER_NUM 9
+#define COVER_DEN 10
+/* Reaching another finding's objects: at most this many references away,
+ * looking at no more than this many objects. */
+#define REACH_DEPTH 8
+#define REACH_BUDGET 200000u
+
+static inline bool bit(const uint8_t *set, uint32_t v)
+{
+	return set && (set[v >> 3] >> (v & 7)) & 1;
+}
+
+static inline void set_bit(uint8_t *set, uint32_t v)
+{
+	set[v >> 3] |= (uint8_t)(1u << (v & 7));
+}
+
+/* ---- the event loop's own objects ---------------------------------------- */
+
+/*
+ * The objects through which the loop holds everything it serves: the loop
+ * itself, its ready queue and timer heap, its selector and the selector's
+ * maps (whose keys hold each transport's reader and writer handles). A
+ * chain through them says "the loop holds it", which is true of every
+ * socket and timer and tells the user nothing. A bitset, or NULL.
+ */
+static uint8_t *loop_internals(const struct asnap_snap *s)
+{
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio *a = &s->aio;
+	uint8_t *set = calloc((size_t)g->n / 8 + 1, 1);
+	if (!set)
+		return NULL;
+	static const char *const names[] = {"_selector", "_fd_to_key", "_map", "_ready",
+					    "_scheduled"};
+	uint32_t lab[5];
+	asnap_strings_resolve(g, names, lab, 5);
+	for (uint32_t i = 0; i < a->nloops; i++) {
+		uint32_t loop = a->loops[i].node;
+		if (loop >= g->n)
+			continue;
+		set_bit(set, loop);
+		if (a->loops[i].ready < g->n)
+			set_bit(set, a->loops[i].ready);
+		if (a->loops[i].scheduled < g->n)
+			set_bit(set, a->loops[i].scheduled);
+		for (uint64_t e = asnap_graph_edge_begin(g, loop); e < asnap_graph_edge_end(g, loop); e++) {
+			uint32_t l = g->edge_label[e], sel = g->edge_target[e];
+			if (!l || (l != lab[0] && l != lab[3] && l != lab[4]))
+				continue;
+			set_bit(set, sel);
+			if (l != lab[0])
+				continue;
+			for (uint64_t f = asnap_graph_edge_begin(g, sel); f < asnap_graph_edge_end(g, sel);
+			     f++) {
+				uint32_t m = g->edge_label[f];
+				if (m && (m == lab[1] || m == lab[2]))
+					set_bit(set, g->edge_target[f]);
+			}
+		}
+	}
+	return set;
+}
+
+/* ---- chains ------------------------------------------------------------- */
+
+int finding_path(struct check_ctx *ctx, uint32_t target, uint32_t **nodes, uint32_t *len)
+{
+	const struct asnap_snap *s = ctx->last;
+	const struct asnap_graph *g = s->g;
+	const struct asnap_rootset *rs = &s->ret.roots;
+	*nodes = NULL;
+	*len = 0;
+	if (!ctx->loop_internals && !(ctx->loop_internals = loop_internals(s)))
+		return nomem(ctx);
+	struct asnap_path_ws ws;
+	if (asnap_path_ws_init(&ws, g->n, ctx->err) < 0)
+		return -1;
+	/* breadth-first from every root, real ones first, never through the
+	 * loop's internals (unless the target is one) */
+	uint32_t head = 0, tail = 0;
+	bool found = false;
+	for (uint32_t i = 0; i < rs->count && !found; i++) {
+		uint32_t r = rs->items[i].node;
+		if (r >= g->n || ws.pred[r] != ASNAP_NO_NODE ||
+		    (bit(ctx->loop_internals, r) && r != target))
+			continue;
+		ws.pred[r] = r;
+		ws.queue[tail++] = r;
+		found = r == target;
+	}
+	while (head < tail && !found) {
+		uint32_t v = ws.queue[head++];
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			uint32_t w = g->edge_target[e];
+			if (!asnap_graph_edge_is_strong(g, e) || ws.pred[w] != ASNAP_NO_NODE ||
+			    (bit(ctx->loop_internals, w) && w != target))
+				continue;
+			ws.pred[w] = v;
+			ws.queue[tail++] = w;
+			if (w == target) {
+				found = true;
+				break;
+			}
+		}
+	}
+	int rc = 0;
+	if (found) {
+		uint32_t n = 1;
+		for (uint32_t v = target; ws.pred[v] != v; v = ws.pred[v])
+			n++;
+		uint32_t *p = malloc(n * sizeof(*p));
+		if (!p) {
+			rc = nomem(ctx);
+		} else {
+			uint32_t i = n;
+			for (uint32_t v = target;; v = ws.pred[v]) {
+				p[--i] = v;
+				if (ws.pred[v] == v)
+					break;
+			}
+			*nodes = p;
+			*len = n;
+		}
+	}
+	/* asnap_path_ws_finish frees; the pred marks need no reset */
+	asnap_path_ws_finish(&ws);
+	if (rc < 0 || found)
+		return rc;
+	/* only through the loop: the plain shortest chain */
+	if (asnap_path_ws_init(&ws, g->n, ctx->err) < 0)
+		return -1;
+	rc = asnap_path_from_roots(g, rs, target, &ws, nodes, len, ctx->err);
+	asnap_path_ws_finish(&ws);
+	return rc;
+}
+
+/* ---- the dominator tree in preorder ------------------------------------- */
+
+struct tree {
+	uint32_t n;
+	uint32_t *tin;   /* n + 1: preorder number */
+	uint32_t *last;  /* n + 1: the largest preorder number in v's subtree */
+	uint32_t *order; /* n + 1: node at each preorder number */
+};
+
+static int tree_build(const struct asnap_domtree *d, struct tree *t)
+{
+	uint32_t n = d->n;
+	*t = (struct tree){.n = n};
+	uint32_t *start = calloc((size_t)n + 2, sizeof(*start));
+	uint32_t *child = malloc(((size_t)n + 1) * sizeof(*child));
+	uint32_t *stack = malloc(((size_t)n + 1) * sizeof(*stack));
+	uint32_t *next = malloc(((size_t)n + 1) * sizeof(*next));
+	t->tin = malloc(((size_t)n + 1) * sizeof(*t->tin));
+	t->last = malloc(((size_t)n + 1) * sizeof(*t->last));
+	t->order = malloc(((size_t)n + 1) * sizeof(*t->order));
+	int rc = -1;
+	if (!start || !child || !stack || !next || !t->tin || !t->last || !t->order)
+		goto out;
+	for (uint32_t v = 0; v < n; v++)
+		start[d->idom[v] + 1]++;
+	for (uint32_t v = 0; v <= n; v++)
+		start[v + 1] += start[v];
+	memcpy(next, start, ((size_t)n + 1) * sizeof(*next));
+	for (uint32_t v = 0; v < n; v++)
+		child[next[d->idom[v]]++] = v;
+	memcpy(next, start, ((size_t)n + 1) * sizeof(*next));
+	uint32_t sp = 0, clock = 0;
+	stack[sp++] = n;
+	t->tin[n] = clock;
+	t->order[clock++] = n;
+	while (sp) {
+		uint32_t v = stack[sp - 1];
+		if (next[v] < start[v + 1]) {
+			uint32_t c = child[next[v]++];
+			t->tin[c] = clock;
+			t->order[clock++] = c;
+			stack[sp++] = c;
+		} else {
+			t->last[v] = clock - 1;
+			sp--;
+		}
+	}
+	rc = 0;
+out:
+	free(start);
+	free(child);
+	free(stack);
+	free(next);
+	if (rc < 0) {
+		free(t->tin);
+		free(t->last);
+		free(t->order);
+		*t = (struct tree){0};
+	}
+	return rc;
+}
+
+static void tree_release(struct tree *t)
+{
+	free(t->tin);
+	free(t->last);
+	free(t->order);
+}
+
+static inline bool in_subtree(const struct tree *t, uint32_t top, uint32_t v)
+{
+	return t->tin[v] >= t->tin[top] && t->tin[v] <= t->last[top];
+}
+
+/* ---- what a set of objects retains -------------------------------------- */
+
+struct work {
+	const struct asnap_snap *s;
+	struct tree tree;
+	uint32_t *mark;  /* n: the stamp of the search that last saw v */
+	uint32_t *held;  /* n: the stamp of the search from the roots that saw v */
+	uint32_t stamp;
+	uint32_t *queue; /* n + 1 */
+	uint32_t *depth; /* n: for the bounded searches */
+	uint8_t *member; /* n: in the set being looked at */
+};
+
+/*
+ * The objects that freeing the set objs[0..n) would free, into *freed (a
+ * bitset of g->n bits, allocated), and their bytes. Only the subtree of the
+ * set's lowest common dominator can lose objects: everything else has a
+ * path from a root that avoids that dominator and so the whole set. A
+ * breadth-first search from the dominator (or from the roots, when it is
+ * the super-root) that does not enter the set finds what stays.
+ */
+static int set_retained(struct work *w, const struct asnap_finding *f, uint8_t **freed,
+			uint64_t *bytes)
+{
+	const struct asnap_graph *g = w->s->g;
+	const struct asnap_domtree *d = &w->s->ret.dom;
+	const struct tree *t = &w->tree;
+	*bytes = 0;
+	*freed = calloc((size_t)g->n / 8 + 1, 1);
+	if (!*freed)
+		return -1;
+	uint32_t lo = UINT32_MAX, hi = 0;
+	for (uint32_t i = 0; i < f->nobjects; i++) {
+		uint32_t v = f->objects[i].node;
+		w->member[v] = 1;
+		if (t->tin[v] < lo)
+			lo = t->tin[v];
+		if (t->tin[v] > hi)
+			hi = t->tin[v];
+	}
+	uint32_t top = f->nobjects ? f->objects[0].node : g->n;
+	while (top != g->n && !(t->tin[top] <= lo && t->last[top] >= hi))
+		top = d->idom[top];
+	uint32_t stamp = ++w->stamp;
+	if (top == g->n || !w->member[top]) {
+		uint32_t head = 0, tail = 0;
+		if (top == g->n) {
+			const struct asnap_rootset *rs = &w->s->ret.roots;
+			for (uint32_t i = 0; i < rs->count; i++) {
+				uint32_t r = rs->items[i].node;
+				if (r < g->n && !w->member[r] && w->mark[r] != stamp) {
+					w->mark[r] = stamp;
+					w->queue[tail++] = r;
+				}
+			}
+		} else {
+			w->mark[top] = stamp;
+			w->queue[tail++] = top;
+		}
+		while (head < tail) {
+			uint32_t v = w->queue[head++];
+			for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v);
+			     e++) {
+				uint32_t x = g->edge_target[e];
+				if (!asnap_graph_edge_is_strong(g, e) || w->member[x] ||
+				    w->mark[x] == stamp || !in_subtree(t, top, x))
+					continue;
+				w->mark[x] = stamp;
+				w->queue[tail++] = x;
+			}
+		}
+	}
+	/* the subtree of top, less what the search reached (none of it when
+	 * top is itself in the set) */
+	for (uint32_t k = t->tin[top]; k <= t->last[top]; k++) {
+		uint32_t v = t->order[k];
+		if (v == g->n || w->mark[v] == stamp)
+			continue;
+		set_bit(*freed, v);
+		*bytes += asnap_graph_size(g, v);
+	}
+	for (uint32_t i = 0; i < f->nobjects; i++)
+		w->member[f->objects[i].node] = 0;
+	return 0;
+}
+
+/*
+ * Mark (with a new stamp) what f's objects reach within REACH_DEPTH strong
+ * references, through neither the loop's internals nor modules.
+ */
+static uint32_t reach(struct work *w, const struct asnap_finding *f, const uint8_t *avoid,
+		      const uint8_t *modules)
+{
+	const struct asnap_graph *g = w->s->g;
+	uint32_t stamp = ++w->stamp, head = 0, tail = 0, budget = REACH_BUDGET;
+	for (uint32_t i = 0; i < f->nobjects; i++) {
+		uint32_t v = f->objects[i].node;
+		if (w->mark[v] != stamp) {
+			w->mark[v] = stamp;
+			w->depth[v] = 0;
+			w->queue[tail++] = v;
+		}
+	}
+	while (head < tail && budget) {
+		uint32_t v = w->queue[head++];
+		if (w->depth[v] >= REACH_DEPTH)
+			continue;
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v) && budget;
+		     e++) {
+			uint32_t x = g->edge_target[e];
+			if (!asnap_graph_edge_is_strong(g, e) || w->mark[x] == stamp ||
+			    bit(avoid, x) || bit(modules, x))
+				continue;
+			w->mark[x] = stamp;
+			w->depth[x] = w->depth[v] + 1;
+			w->queue[tail++] = x;
+			budget--;
+		}
+	}
+	return stamp;
+}
+
+/*
+ * Mark (with a new stamp, in w->held) what the roots reach through neither
+ * f's objects nor the loop's internals: what something other than f and
+ * the loop holds.
+ */
+static uint32_t held_elsewhere(struct work *w, const struct asnap_finding *f, const uint8_t *avoid)
+{
+	const struct asnap_graph *g = w->s->g;
+	const struct asnap_rootset *rs = &w->s->ret.roots;
+	uint32_t stamp = ++w->stamp, head = 0, tail = 0;
+	for (uint32_t i = 0; i < f->nobjects; i++)
+		w->member[f->objects[i].node] = 1;
+	for (uint32_t i = 0; i < rs->nreal; i++) {
+		uint32_t r = rs->items[i].node;
+		if (r < g->n && !w->member[r] && !bit(avoid, r) && w->held[r] != stamp) {
+			w->held[r] = stamp;
+			w->queue[tail++] = r;
+		}
+	}
+	while (head < tail) {
+		uint32_t v = w->queue[head++];
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			uint32_t x = g->edge_target[e];
+			if (!asnap_graph_edge_is_strong(g, e) || w->member[x] || w->held[x] == stamp ||
+			    bit(avoid, x))
+				continue;
+			w->held[x] = stamp;
+			w->queue[tail++] = x;
+		}
+	}
+	for (uint32_t i = 0; i < f->nobjects; i++)
+		w->member[f->objects[i].node] = 0;
+	return stamp;
+}
+
+/* ---- folding ------------------------------------------------------------ */
+
+/* Which finding stands for a bug when two cover each other: the cause
+ * before its symptoms (a task stuck forever before the future it awaits,
+ * the resource before the handles it registered). */
+static int precedence(int check)
+{
+	switch (check) {
+	case ASNAP_CHECK_PENDING_TASK: return 0;
+	case ASNAP_CHECK_UNAWAITED_COROUTINE: return 1;
+	case ASNAP_CHECK_UNCLOSED_RESOURCE: return 2;
+	case ASNAP_CHECK_RETAINED_TASK: return 3;
+	case ASNAP_CHECK_PENDING_FUTURE: return 4;
+	case ASNAP_CHECK_UNCANCELLED_HANDLE: return 5;
+	default: return 6;
+	}
+}
+
+static bool covers(uint32_t hits, uint32_t of)
+{
+	return of && (uint64_t)hits * COVER_DEN >= (uint64_t)of * COVER_NUM;
+}
+
+static bool better(const struct asnap_finding *a, const struct asnap_finding *b)
+{
+	if (precedence(a->check) != precedence(b->check))
+		return precedence(a->check) < precedence(b->check);
+	return a->retained > b->retained;
+}
+
+/* Append x to the consequences of f (x's summary and group are moved). */
+static int add_also(struct asnap_finding *f, struct asnap_finding *x)
+{
+	struct asnap_finding_also *more = realloc(f->also, (f->nalso + 1 + x->nalso) * sizeof(*more));
+	if (!more)
+		return -1;
+	f->also = more;
+	f->also[f->nalso++] = (struct asnap_finding_also){
+		.check = x->check, .summary = x->summary, .group = x->group, .count = x->count,
+		.retained = x->retained};
+	x->summary = NULL;
+	x->group = NULL;
+	for (uint32_t i = 0; i < x->nalso; i++)
+		f->also[f->nalso++] = x->also[i];
+	free(x->also);
+	x->also = NULL;
+	x->nalso = 0;
+	return 0;
+}
+
+/* ---- the program's own code --------------------------------------------- */
+
+static bool node_is_user(const struct asnap_snap *s, uint32_t v)
+{
+	const struct asnap_aio *a = &s->aio;
+	const struct asnap_aio_coro *c = asnap_aio_coro(a, v);
+	const struct asnap_aio_frame *fr = asnap_aio_frame(a, v);
+	uint32_t file = c ? c->file : fr ? fr->file : 0;
+	if (file)
+		return !asnap_usercode_library_file(&s->code, asnap_graph_string(s->g, file));
+	if (c || fr)
+		return false;
+	const char *type = node_type(s, v);
+	return s->code.known && !asnap_usercode_library_type(&s->code, type);
+}
+
+/* The finding's site, or its chain, or its objects' type is the program's. */
+static bool in_user_code(const struct asnap_snap *s, const struct asnap_finding *f)
+{
+	if (f->site && f->site[0]) {
+		char file[512];
+		size_t n = strlen(f->site);
+		const char *colon = strrchr(f->site, ':');
+		if (colon)
+			n = (size_t)(colon - f->site);
+		if (n >= sizeof(file))
+			n = sizeof(file) - 1;
+		memcpy(file, f->site, n);
+		file[n] = 0;
+		if (!asnap_usercode_library_file(&s->code, file))
+			return true;
+	}
+	for (uint32_t i = 0; i < f->path_len; i++)
+		if (node_is_user(s, f->path[i]))
+			return true;
+	return f->nobjects && node_is_user(s, f->objects[0].node);
+}
+
+static int by_rank(const void *x, const void *y)
+{
+	const struct asnap_finding *a = x, *b = y;
+	if (a->in_user_code != b->in_user_code)
+		return a->in_user_code ? -1 : 1;
+	if (a->check != b->check)
+		return a->check < b->check ? -1 : 1;
+	if (a->retained != b->retained)
+		return a->retained > b->retained ? -1 : 1;
+	return strcmp(a->group, b->group);
+}
+
+/* ---- all of it ---------------------------------------------------------- */
+
+int findings_settle(struct check_ctx *ctx)
+{
+	struct asnap_findings *out = ctx->out;
+	const struct asnap_snap *s = ctx->last;
+	const struct asnap_graph *g = s->g;
+	uint32_t nf = out->count;
+	for (uint32_t i = 0; i < nf; i++)
+		out->items[i].in_user_code = in_user_code(s, &out->items[i]);
+	if (!nf)
+		return 0;
+	struct work w = {.s = s};
+	uint8_t **freed = calloc(nf, sizeof(*freed));
+	uint32_t *parent = malloc(nf * sizeof(*parent));
+	uint32_t *cov = calloc((size_t)nf * nf * 2, sizeof(*cov)); /* [f][g]: freed, reached */
+	uint8_t *modules = asnap_retention_module_set(&s->ret);
+	w.mark = calloc((size_t)g->n + 1, sizeof(*w.mark));
+	w.held = calloc((size_t)g->n + 1, sizeof(*w.held));
+	w.depth = malloc(((size_t)g->n + 1) * sizeof(*w.depth));
+	w.queue = malloc(((size_t)g->n + 1) * sizeof(*w.queue));
+	w.member = calloc((size_t)g->n + 1, 1);
+	int rc = -1;
+	if (!freed || !parent || !cov || !modules || !w.mark || !w.held || !w.depth || !w.queue || !w.member ||
+	    tree_build(&s->ret.dom, &w.tree) < 0)
+		goto nomem;
+	if (!ctx->loop_internals && !(ctx->loop_internals = loop_internals(s)))
+		goto nomem;
+	for (uint32_t i = 0; i < nf; i++) {
+		uint64_t bytes;
+		if (set_retained(&w, &out->items[i], &freed[i], &bytes) < 0)
+			goto nomem;
+		out->items[i].retained = bytes;
+	}
+	for (uint32_t j = 0; j < nf; j++) {
+		/* i's objects are j's consequences when freeing j's would free
+		 * them, or when j's objects reach them and nothing but j's
+		 * objects and the event loop holds them (an unclosed client's
+		 * transport: the loop's selector holds it too) */
+		uint32_t held = held_elsewhere(&w, &out->items[j], ctx->loop_internals);
+		uint32_t stamp = reach(&w, &out->items[j], ctx->loop_internals, modules);
+		for (uint32_t i = 0; i < nf; i++) {
+			const struct asnap_finding *f = &out->items[i];
+			if (i == j)
+				continue;
+			for (uint32_t k = 0; k < f->nobjects; k++) {
+				uint32_t v = f->objects[k].node;
+				bool fr = bit(freed[j], v);
+				cov[((size_t)i * nf + j) * 2] += fr;
+				cov[((size_t)i * nf + j) * 2 + 1] +=
+					fr || (w.mark[v] == stamp && w.held[v] != held);
+			}
+		}
+	}
+	/* parent[i]: the finding i is a consequence of, or i itself */
+	for (uint32_t i = 0; i < nf; i++) {
+		const struct asnap_finding *f = &out->items[i];
+		uint32_t best = i;
+		int best_strength = 0;
+		for (uint32_t j = 0; j < nf; j++) {
+			if (j == i)
+				continue;
+			const struct asnap_finding *o = &out->items[j];
+			const uint32_t *ij = &cov[((size_t)i * nf + j) * 2];
+			const uint32_t *ji = &cov[((size_t)j * nf + i) * 2];
+			int strength = 0;
+			if (covers(ij[0], f->nobjects) && !covers(ji[0], o->nobjects))
+				strength = 3; /* kept alive by o's objects */
+			else if (covers(ij[1], f->nobjects) && !covers(ji[1], o->nobjects))
+				strength = 2; /* reached from o's objects only */
+			else if (covers(ij[1], f->nobjects) && better(o, f))
+				strength = 1; /* each reaches the other: the cause wins */
+			if (strength > best_strength ||
+			    (strength && strength == best_strength && better(o, &out->items[best]))) {
+				best = j;
+				best_strength = strength;
+			}
+		}
+		parent[i] = best;
+	}
+	/* follow to the top; a ring of consequences is headed by its best */
+	for (uint32_t i = 0; i < nf; i++) {
+		uint32_t top = i, steps = 0;
+		while (parent[top] != top && steps++ <= nf)
+			top = parent[top];
+		if (parent[top] != top) { /* a ring: its best member heads it */
+			uint32_t head = top, v = parent[top];
+			for (uint32_t k = 0; k < nf && v != top; k++, v = parent[v])
+				if (better(&out->items[v], &out->items[head]))
+					head = v;
+			parent[head] = head;
+			top = head;
+			i = (uint32_t)-1; /* start over with the ring broken */
+			continue;
+		}
+	}
+	for (uint32_t i = 0; i < nf; i++) {
+		uint32_t top = i;
+		while (parent[top] != top)
+			top = parent[top];
+		if (top != i && add_also(&out->items[top], &out->items[i]) < 0)
+			goto nomem;
+	}
+	/* drop the folded ones, keep the order */
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < nf; i++) {
+		if (parent[i] != i) {
+			asnap_finding_release(&out->items[i]);
+			continue;
+		}
+		out->items[kept++] = out->items[i];
+	}
+	out->count = kept;
+	if (kept > 1)
+		qsort(out->items, kept, sizeof(*out->items), by_rank);
+	rc = 0;
+	goto out;
+nomem:
+	rc = nomem(ctx);
+out:
+	for (uint32_t i = 0; freed && i < nf; i++)
+		free(freed[i]);
+	free(freed);
+	free(parent);
+	free(cov);
+	free(modules);
+	free(w.mark);
+	free(w.held);
+	free(w.depth);
+	free(w.queue);
+	free(w.member);
+	tree_release(&w.tree);
+	return rc;
+}

@@ -1,0 +1,105 @@
+/*
+ * test-findings.c - what is done with findings after the checks: the
+ * retained size of a finding is that of the set of its objects (what
+ * freeing them all frees, counted once), never more than the heap.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "analysis/checks.h"
+#include "heap.h"
+
+#define N 50
+#define SHARED 1000000u
+
+/*
+ * A list the program keeps holds N coroutines never awaited; all of them
+ * hold one large shared buffer (nothing else does), and each its own
+ * small argument. With `with_coros` false, the same heap without them.
+ */
+static void write_shared(const char *path, bool with_coros)
+{
+	static struct heap h;
+	heap_init(&h);
+	uint32_t mods = heap_node(&h, "builtins.dict", 0x10000, 64);
+	uint32_t backlog = heap_node(&h, "builtins.list", 0x10100, 64);
+	uint32_t buf = heap_node(&h, "builtins.bytearray", 0x10200, SHARED);
+	heap_edge(&h, mods, backlog, "backlog");
+	heap_root(&h, mods, "sys.modules");
+	for (uint32_t i = 0; with_coros && i < N; i++) {
+		uint32_t c = heap_node(&h, "builtins.coroutine", 0x20000 + i * 0x100, 200);
+		uint32_t arg = heap_node(&h, "builtins.dict", 0x80000 + i * 0x100, 300);
+		heap_edge(&h, backlog, c, "[i]");
+		heap_edge(&h, c, buf, "payload");
+		heap_edge(&h, c, arg, "request");
+		heap_rec(&h, c, "coroutine");
+		heap_str(&h, "state", "created");
+		heap_str(&h, "qualname", "Service.audit");
+	}
+	heap_write(&h, path, 7);
+}
+
+static uint64_t reachable_bytes(const char *path, uint64_t *all)
+{
+	struct asnap_error err = {0};
+	struct asnap_snap *s = asnap_snap_load(path, &err);
+	ck_assert_msg(s, "%s", err.message);
+	ck_assert_int_eq(asnap_snap_retention(s, &err), 0);
+	uint64_t sum = 0;
+	*all = 0;
+	for (uint32_t v = 0; v < s->g->n; v++) {
+		*all += asnap_graph_size(s->g, v);
+		if (!asnap_dom_is_garbage(&s->ret.dom, v))
+			sum += asnap_graph_size(s->g, v);
+	}
+	asnap_snap_destroy(s);
+	return sum;
+}
+
+START_TEST(retained_is_that_of_the_set)
+{
+	struct tmpdir d = tmpdir_create();
+	char *with = tmpdir_path(&d, "with"), *without = tmpdir_path(&d, "without");
+	write_shared(with, true);
+	write_shared(without, false);
+	uint64_t all, all2;
+	uint64_t freed = reachable_bytes(with, &all) - reachable_bytes(without, &all2);
+	ck_assert_uint_eq(freed, N * (200 + 300) + SHARED);
+
+	struct asnap_error err = {0};
+	struct asnap_snap *s = asnap_snap_load(with, &err);
+	ck_assert_msg(s, "%s", err.message);
+	struct asnap_rules rules;
+	asnap_rules_init(&rules);
+	struct asnap_checks_options opt = {1u << ASNAP_CHECK_UNAWAITED_COROUTINE, &rules};
+	struct asnap_findings f;
+	ck_assert_msg(asnap_checks_run(&s, 1, &opt, &f, &err) == 0, "%s", err.message);
+	ck_assert_uint_eq(f.count, 1);
+	ck_assert_uint_eq(f.items[0].count, N);
+	/* not N times the shared buffer, and not without it either */
+	ck_assert_uint_eq(f.items[0].retained, freed);
+	ck_assert_uint_le(f.items[0].retained, all);
+	/* each object alone frees only its own part */
+	for (uint32_t i = 0; i < f.items[0].nobjects; i++)
+		ck_assert_uint_eq(f.items[0].objects[i].retained, 200 + 300);
+	asnap_findings_release(&f);
+	asnap_snap_destroy(s);
+	free(with);
+	free(without);
+	tmpdir_destroy(&d);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("findings");
+	TCase *tc = tcase_create("findings");
+	tcase_add_test(tc, retained_is_that_of_the_set);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
