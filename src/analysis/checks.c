@@ -73,16 +73,7 @@ const char *node_type(const struct asnap_snap *s, uint32_t v)
 
 const char *site_of(const struct asnap_snap *s, uint32_t v, char *buf, size_t len)
 {
-	const struct asnap_aio_coro *c = asnap_aio_coro(&s->aio, v);
-	const struct asnap_aio_frame *f = asnap_aio_frame(&s->aio, v);
-	uint32_t file = c ? c->file : f ? f->file : 0;
-	int64_t line = c ? c->line : f ? f->line : 0;
-	if (!file) {
-		buf[0] = 0;
-		return buf;
-	}
-	snprintf(buf, len, "%s:%" PRId64, asnap_graph_string(s->g, file), line);
-	return buf;
+	return asnap_snap_site(s, v, buf, len);
 }
 
 const char *growth_text(const struct check_ctx *ctx, const struct group *g, char *buf, size_t len)

@@ -1,6 +1,8 @@
 /*
  * snapshot.c - see snapshot.h.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,4 +240,62 @@ uint32_t asnap_snap_match(const struct asnap_snap *from, uint32_t v, const struc
 		break;
 	}
 	return w;
+}
+
+static uint32_t code_file(const struct asnap_snap *s, uint32_t v)
+{
+	const struct asnap_aio_coro *c = asnap_aio_coro(&s->aio, v);
+	const struct asnap_aio_frame *f = asnap_aio_frame(&s->aio, v);
+	return c ? c->file : f ? f->file : 0;
+}
+
+uint32_t asnap_snap_site_node(const struct asnap_snap *s, uint32_t v)
+{
+	const struct asnap_aio *a = &s->aio;
+	if (v >= s->g->n)
+		return ASNAP_NO_NODE;
+	if (a->kind[v] == ASNAP_AIO_FRAME)
+		return v;
+	const struct asnap_aio_task *t = asnap_aio_task(a, v);
+	uint32_t c = t ? t->coro : v;
+	if (!asnap_aio_coro(a, c))
+		return ASNAP_NO_NODE;
+	uint32_t user = ASNAP_NO_NODE, leaf = c;
+	for (unsigned step = 0; step < 256; step++) {
+		uint32_t file = code_file(s, c);
+		if (file && !asnap_usercode_library_file(&s->code, asnap_graph_string(s->g, file)))
+			user = c;
+		leaf = c;
+		uint32_t next = a->coros[a->index[c]].awaiting;
+		if (!asnap_aio_coro(a, next) || next == c)
+			break;
+		c = next;
+	}
+	return user != ASNAP_NO_NODE ? user : leaf;
+}
+
+const char *asnap_snap_own_site(const struct asnap_snap *s, uint32_t v, char *buf, size_t len)
+{
+	const struct asnap_aio_coro *c = asnap_aio_coro(&s->aio, v);
+	const struct asnap_aio_frame *f = asnap_aio_frame(&s->aio, v);
+	uint32_t file = c ? c->file : f ? f->file : 0;
+	int64_t line = c ? c->line : f ? f->line : 0;
+	if (line <= 0)
+		line = c ? c->first_line : f ? f->first_line : 0;
+	if (!file) {
+		buf[0] = 0;
+		return buf;
+	}
+	snprintf(buf, len, "%s:%" PRId64, asnap_graph_string(s->g, file), line);
+	return buf;
+}
+
+const char *asnap_snap_site(const struct asnap_snap *s, uint32_t v, char *buf, size_t len)
+{
+	uint32_t at = asnap_snap_site_node(s, v);
+	if (at == ASNAP_NO_NODE) {
+		buf[0] = 0;
+		return buf;
+	}
+	return asnap_snap_own_site(s, at, buf, len);
 }

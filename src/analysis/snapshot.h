@@ -48,6 +48,23 @@ int asnap_snap_retention(struct asnap_snap *s, struct asnap_error *err);
 /* NULL is a no-op. */
 void asnap_snap_destroy(struct asnap_snap *s);
 
+/*
+ * Where the program is for object v, in its own code: for a task, the
+ * innermost coroutine of its await chain whose file is the program's own
+ * (not the standard library, asyncio, site-packages), else the innermost
+ * one; for a coroutine, the same from it down; for a frame, itself.
+ * ASNAP_NO_NODE when v has none.
+ */
+uint32_t asnap_snap_site_node(const struct asnap_snap *s, uint32_t v);
+/*
+ * "file:line" of asnap_snap_site_node(s, v) into buf ("" if none). A
+ * coroutine that has finished has no current line: its definition's line
+ * is given. Returns buf.
+ */
+const char *asnap_snap_site(const struct asnap_snap *s, uint32_t v, char *buf, size_t len);
+/* "file:line" of coroutine or frame v itself (no chain), into buf. */
+const char *asnap_snap_own_site(const struct asnap_snap *s, uint32_t v, char *buf, size_t len);
+
 /* The node at addr, or ASNAP_NO_NODE. */
 uint32_t asnap_snap_find_addr(const struct asnap_snap *s, uint64_t addr);
 

@@ -49,20 +49,11 @@ int asnap_render_leaks_text(FILE *out, const struct asnap_leaks_view *v)
 		uint32_t shown = x->nobjects < v->show ? x->nobjects : v->show;
 		for (uint32_t k = 0; k < shown; k++) {
 			const struct asnap_finding_object *o = &x->objects[k];
-			char site[600] = "";
-			const struct asnap_aio_task *t = asnap_aio_task(&last->aio, o->node);
-			uint32_t sited = t ? asnap_aio_leaf_coro(&last->aio, t->coro, 64) : o->node;
-			if (sited != ASNAP_NO_NODE) {
-				const struct asnap_aio_coro *c = asnap_aio_coro(&last->aio, sited);
-				const struct asnap_aio_frame *fr = asnap_aio_frame(&last->aio, sited);
-				uint32_t file = c ? c->file : fr ? fr->file : 0;
-				if (file)
-					snprintf(site, sizeof(site), "  at %s:%" PRId64,
-						 asnap_graph_string(last->g, file), c ? c->line : fr->line);
-			}
-			fprintf(out, "    0x%" PRIx64 "  %s  retains %s%s\n", last->g->addr[o->node],
+			char site[600];
+			asnap_snap_site(last, o->node, site, sizeof(site));
+			fprintf(out, "    0x%" PRIx64 "  %s  retains %s%s%s\n", last->g->addr[o->node],
 				asnap_obj_describe(last, o->node, what, sizeof(what)),
-				asnap_fmt_bytes(a, o->retained), site);
+				asnap_fmt_bytes(a, o->retained), site[0] ? "  at " : "", site);
 		}
 		if (x->nobjects > shown)
 			fprintf(out, "    ... %u more\n", x->nobjects - shown);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "analysis/retention.h"
+#include "analysis/strings.h"
 #include "render/json.h"
 #include "render/objects.h"
 
@@ -14,11 +15,38 @@ static const char *short_type(const struct asnap_snap *s, uint32_t v)
 	return strncmp(t, "builtins.", 9) == 0 ? t + 9 : t;
 }
 
+const char *asnap_obj_module_name(const struct asnap_snap *s, uint32_t dict)
+{
+	const struct asnap_graph *g = s->g;
+	if (dict >= g->n || !asnap_string_eq(g, g->type[dict], "builtins.dict"))
+		return NULL;
+	/* the modules of sys.modules, by the label of their entry there; the
+	 * one whose __dict__ is this dict */
+	for (uint64_t i = 0; i < g->nroots; i++) {
+		uint32_t sm = g->roots[i].node;
+		if (sm >= g->n || !asnap_string_eq(g, g->roots[i].kind, "sys.modules"))
+			continue;
+		for (uint64_t e = asnap_graph_edge_begin(g, sm); e < asnap_graph_edge_end(g, sm); e++) {
+			uint32_t mod = g->edge_target[e], l = g->edge_label[e];
+			if (!l || asnap_string_eq(g, l, "value") || asnap_string_eq(g, l, "key"))
+				continue;
+			for (uint64_t f = asnap_graph_edge_begin(g, mod); f < asnap_graph_edge_end(g, mod);
+			     f++)
+				if (g->edge_target[f] == dict && asnap_string_eq(g, g->edge_label[f], "__dict__"))
+					return asnap_graph_string(g, l);
+		}
+	}
+	return NULL;
+}
+
 const char *asnap_obj_describe(const struct asnap_snap *s, uint32_t v, char *buf, size_t len)
 {
 	uint32_t name = asnap_aio_name(&s->aio, v);
 	const char *type = short_type(s, v);
-	if (!name)
+	const char *module = asnap_obj_module_name(s, v);
+	if (module)
+		snprintf(buf, len, "module %s", module);
+	else if (!name)
 		snprintf(buf, len, "%s", type);
 	else if (s->aio.kind[v] == ASNAP_AIO_TASK)
 		snprintf(buf, len, "%s '%s'", type, asnap_graph_string(s->g, name));

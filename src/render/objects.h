@@ -26,5 +26,8 @@ cJSON *asnap_obj_chain_json(const struct asnap_snap *s, const uint32_t *nodes, u
 			    bool closed);
 /* "thread", "sys.modules", "module", "external", "unreachable", or NULL. */
 const char *asnap_obj_root_kind(const struct asnap_snap *s, uint32_t v);
+/* The name of the module whose globals dict v is ("__main__"), or NULL.
+ * Looks through sys.modules (the agent's root): not for inner loops. */
+const char *asnap_obj_module_name(const struct asnap_snap *s, uint32_t dict);
 
 #endif

@@ -32,15 +32,19 @@ int asnap_render_tasks_text(FILE *out, const struct asnap_tasks_render *v)
 		fprintf(out, "\n%-9s %s 0x%" PRIx64 "  retains %s\n", asnap_task_verdict(t),
 			asnap_obj_describe(s, t->node, what, sizeof(what)), s->g->addr[t->node],
 			asnap_fmt_bytes(a, t->retained));
-		if (t->leaf != ASNAP_NO_NODE) {
-			const struct asnap_aio_coro *c = asnap_aio_coro(&s->aio, t->leaf);
-			if (c && c->file) {
-				snprintf(site, sizeof(site), "%s:%" PRId64, asnap_graph_string(s->g, c->file),
-					 c->line);
-				fprintf(out, "  %s in %s at %s\n",
-					t->state == ASNAP_FUT_PENDING ? "suspended" : "ended",
-					asnap_graph_string(s->g, c->qualname), site);
-			}
+		/* where it is in the program's own code, then where in the
+		 * library it actually waits */
+		uint32_t at = asnap_snap_site_node(s, t->node);
+		const struct asnap_aio_coro *c = asnap_aio_coro(&s->aio, at);
+		if (c && c->file) {
+			const char *verb = t->state == ASNAP_FUT_PENDING ? "suspended" : "ended";
+			fprintf(out, "  %s at %s in %s", verb, asnap_snap_own_site(s, at, site, sizeof(site)),
+				asnap_graph_string(s->g, c->qualname));
+			const struct asnap_aio_coro *leaf = asnap_aio_coro(&s->aio, t->leaf);
+			if (leaf && leaf != c && leaf->file)
+				fprintf(out, ", waiting in %s at %s", asnap_graph_string(s->g, leaf->qualname),
+					asnap_snap_own_site(s, t->leaf, site, sizeof(site)));
+			fputc('\n', out);
 		}
 		if (t->chain_len) {
 			fputs("  await chain: ", out);
@@ -48,6 +52,8 @@ int asnap_render_tasks_text(FILE *out, const struct asnap_tasks_render *v)
 				uint32_t x = t->chain[k];
 				const struct asnap_aio_future *f = asnap_aio_future(&s->aio, x);
 				fprintf(out, "%s%s", k ? " -> " : "", asnap_obj_describe(s, x, what, sizeof(what)));
+				if (asnap_aio_coro(&s->aio, x) && asnap_snap_own_site(s, x, site, sizeof(site))[0])
+					fprintf(out, " (%s)", site);
 				if (f)
 					fprintf(out, " (%s, %" PRId64 " callback%s)", asnap_fut_state_name(f->state),
 						f->callbacks, f->callbacks == 1 ? "" : "s");
@@ -62,7 +68,10 @@ int asnap_render_tasks_text(FILE *out, const struct asnap_tasks_render *v)
 				fprintf(out, "%s%s", k ? "; " : "", asnap_obj_describe(s, r->node, what, sizeof(what)));
 				if (lab)
 					fprintf(out, ".%s", lab);
-				if (r->holder != ASNAP_NO_NODE)
+				const char *module = asnap_obj_module_name(s, r->holder);
+				if (module) /* a module global: __main__.background */
+					fprintf(out, " (%s.%s)", module, asnap_graph_string(s->g, r->holder_label));
+				else if (r->holder != ASNAP_NO_NODE)
 					fprintf(out, " (%s.%s)", asnap_obj_describe(s, r->holder, what, sizeof(what)),
 						asnap_graph_string(s->g, r->holder_label));
 			}

@@ -40,11 +40,17 @@ static int scan(struct grouping *gr, uint32_t snap)
 	for (uint32_t i = 0; i < a->nfutures; i++) {
 		if (a->futures[i].state != ASNAP_FUT_PENDING)
 			continue;
-		const struct asnap_aio_coro *c = asnap_aio_coro(a, awaiter[i]);
+		/* named and placed by the awaiting task's innermost coroutine in
+		 * the program's own code (not asyncio's Event.wait) */
+		uint32_t task = s->future_task[i];
+		uint32_t at = task != ASNAP_NO_NODE ? asnap_snap_site_node(s, task) : awaiter[i];
+		const struct asnap_aio_coro *c = asnap_aio_coro(a, at);
+		if (!c)
+			c = asnap_aio_coro(a, awaiter[i]);
 		const char *key = c && c->qualname ? asnap_graph_string(s->g, c->qualname) : NOT_AWAITED;
 		site[0] = 0;
 		if (c)
-			site_of(s, c->node, site, sizeof(site));
+			asnap_snap_own_site(s, c->node, site, sizeof(site));
 		if (!group_add(gr, snap, key, a->futures[i].node, false, site)) {
 			rc = nomem(ctx);
 			break;

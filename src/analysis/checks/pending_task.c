@@ -27,10 +27,7 @@ static int scan(struct grouping *gr, uint32_t snap)
 		const struct asnap_aio_coro *c = asnap_aio_coro(a, t->coro);
 		const char *key = c && c->qualname ? asnap_graph_string(s->g, c->qualname)
 						   : "<task without a coroutine>";
-		uint32_t leaf = asnap_aio_leaf_coro(a, t->coro, 64);
-		site[0] = 0;
-		if (leaf != ASNAP_NO_NODE)
-			site_of(s, leaf, site, sizeof(site));
+		site_of(s, t->node, site, sizeof(site)); /* in the program's own code */
 		if (!group_add(gr, snap, key, t->node, last && ctx->orphaned[i], site)) {
 			free(main);
 			return nomem(ctx);
