@@ -14,6 +14,7 @@
  *    and timer heap whenever such a chain exists;
  *  - findings in the program's own code come first.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,8 @@
  * looking at no more than this many objects. */
 #define REACH_DEPTH 8
 #define REACH_BUDGET 200000u
+/* The parts of a library object: this close to it. */
+#define NEAR_DEPTH 3
 
 static inline bool bit(const uint8_t *set, uint32_t v)
 {
@@ -85,6 +88,8 @@ static uint8_t *loop_internals(const struct asnap_snap *s)
 	}
 	return set;
 }
+
+static bool node_is_user(const struct asnap_snap *s, uint32_t v);
 
 /* ---- chains ------------------------------------------------------------- */
 
@@ -390,6 +395,47 @@ static uint32_t held_elsewhere(struct work *w, const struct asnap_finding *f, co
 	return stamp;
 }
 
+/*
+ * Mark (with a new stamp, in w->mark) what f's objects reach within
+ * NEAR_DEPTH references through library objects only: the parts of a
+ * library object (a transport's protocol and its "closed" future) exist
+ * because of it. The program's own objects are not entered: they own
+ * much, and what they own is not a part of f's objects.
+ */
+static uint32_t near(struct work *w, const struct asnap_finding *f, const uint8_t *avoid,
+		     const uint8_t *modules)
+{
+	const struct asnap_graph *g = w->s->g;
+	uint32_t stamp = ++w->stamp, head = 0, tail = 0, budget = REACH_BUDGET;
+	for (uint32_t i = 0; i < f->nobjects; i++) {
+		uint32_t v = f->objects[i].node;
+		if (w->mark[v] != stamp) {
+			w->mark[v] = stamp;
+			w->depth[v] = 0;
+			w->queue[tail++] = v;
+		}
+	}
+	while (head < tail && budget) {
+		uint32_t v = w->queue[head++];
+		if (w->depth[v] >= NEAR_DEPTH)
+			continue;
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v) && budget;
+		     e++) {
+			uint32_t x = g->edge_target[e];
+			if (!asnap_graph_edge_is_strong(g, e) || w->mark[x] == stamp ||
+			    bit(avoid, x) || bit(modules, x))
+				continue;
+			w->mark[x] = stamp;
+			budget--;
+			if (node_is_user(w->s, x))
+				continue;
+			w->depth[x] = w->depth[v] + 1;
+			w->queue[tail++] = x;
+		}
+	}
+	return stamp;
+}
+
 /* ---- folding ------------------------------------------------------------ */
 
 /* Which finding stands for a bug when two cover each other: the cause
@@ -478,6 +524,46 @@ static bool in_user_code(const struct asnap_snap *s, const struct asnap_finding 
 	return f->nobjects && node_is_user(s, f->objects[0].node);
 }
 
+/*
+ * For a resource: who in the program holds it, and through which library
+ * object ("; held by __main__.Service.cache through
+ * redis.asyncio.client.Redis"): the last object of the program's own on
+ * its chain, and the one after it. Appended to the summary.
+ */
+static int name_owner(const struct asnap_snap *s, struct asnap_finding *f)
+{
+	if (f->check != ASNAP_CHECK_UNCLOSED_RESOURCE || f->path_is_cycle || f->path_len < 2 ||
+	    !s->code.known)
+		return 0;
+	const struct asnap_graph *g = s->g;
+	uint32_t k = f->path_len - 1;
+	while (k > 0 && !node_is_user(s, f->path[k - 1]))
+		k--;
+	if (!k)
+		return 0;
+	uint32_t user = f->path[k - 1], via = f->path[k];
+	char who[300];
+	uint32_t name = asnap_aio_name(&s->aio, user);
+	if (name && (asnap_aio_coro(&s->aio, user) || asnap_aio_frame(&s->aio, user)))
+		snprintf(who, sizeof(who), "%s()", asnap_graph_string(g, name));
+	else
+		snprintf(who, sizeof(who), "%s", node_type(s, user));
+	uint64_t e = asnap_graph_edge_between(g, user, via);
+	const char *label = e != UINT64_MAX && g->edge_label[e] ? asnap_graph_string(g, g->edge_label[e])
+								: NULL;
+	char more[800];
+	int n = snprintf(more, sizeof(more), "%s; held by %s%s%s", f->summary, who,
+			 label && label[0] != '[' ? "." : "", label ? label : "");
+	if (via != f->path[f->path_len - 1] && n > 0 && (size_t)n < sizeof(more))
+		snprintf(more + n, sizeof(more) - (size_t)n, " through %s", node_type(s, via));
+	char *copy = strdup(more);
+	if (!copy)
+		return -1;
+	free(f->summary);
+	f->summary = copy;
+	return 0;
+}
+
 static int by_rank(const void *x, const void *y)
 {
 	const struct asnap_finding *a = x, *b = y;
@@ -505,7 +591,7 @@ int findings_settle(struct check_ctx *ctx)
 	struct work w = {.s = s};
 	uint8_t **freed = calloc(nf, sizeof(*freed));
 	uint32_t *parent = malloc(nf * sizeof(*parent));
-	uint32_t *cov = calloc((size_t)nf * nf * 2, sizeof(*cov)); /* [f][g]: freed, reached */
+	uint32_t *cov = calloc((size_t)nf * nf * 3, sizeof(*cov)); /* [f][g]: freed, reached, near */
 	uint8_t *modules = asnap_retention_module_set(&s->ret);
 	w.mark = calloc((size_t)g->n + 1, sizeof(*w.mark));
 	w.held = calloc((size_t)g->n + 1, sizeof(*w.held));
@@ -538,12 +624,27 @@ int findings_settle(struct check_ctx *ctx)
 			for (uint32_t k = 0; k < f->nobjects; k++) {
 				uint32_t v = f->objects[k].node;
 				bool fr = bit(freed[j], v);
-				cov[((size_t)i * nf + j) * 2] += fr;
-				cov[((size_t)i * nf + j) * 2 + 1] +=
+				cov[((size_t)i * nf + j) * 3] += fr;
+				cov[((size_t)i * nf + j) * 3 + 1] +=
 					fr || (w.mark[v] == stamp && w.held[v] != held);
 			}
 		}
+		stamp = near(&w, &out->items[j], ctx->loop_internals, modules);
+		for (uint32_t i = 0; i < nf; i++) {
+			const struct asnap_finding *f = &out->items[i];
+			for (uint32_t k = 0; i != j && k < f->nobjects; k++)
+				cov[((size_t)i * nf + j) * 3 + 2] += w.mark[f->objects[k].node] == stamp;
+		}
 	}
+	if (getenv("ASNAP_DEBUG_FOLD"))
+		for (uint32_t i = 0; i < nf; i++)
+			for (uint32_t j = 0; j < nf; j++)
+				if (i != j)
+					fprintf(stderr, "fold: %s/%s (%u) by %s/%s: freed %u reached %u near %u\n",
+						asnap_check_name(out->items[i].check), out->items[i].group,
+						out->items[i].nobjects, asnap_check_name(out->items[j].check),
+						out->items[j].group, cov[((size_t)i * nf + j) * 3],
+						cov[((size_t)i * nf + j) * 3 + 1], cov[((size_t)i * nf + j) * 3 + 2]);
 	/* parent[i]: the finding i is a consequence of, or i itself */
 	for (uint32_t i = 0; i < nf; i++) {
 		const struct asnap_finding *f = &out->items[i];
@@ -553,14 +654,16 @@ int findings_settle(struct check_ctx *ctx)
 			if (j == i)
 				continue;
 			const struct asnap_finding *o = &out->items[j];
-			const uint32_t *ij = &cov[((size_t)i * nf + j) * 2];
-			const uint32_t *ji = &cov[((size_t)j * nf + i) * 2];
+			const uint32_t *ij = &cov[((size_t)i * nf + j) * 3];
+			const uint32_t *ji = &cov[((size_t)j * nf + i) * 3];
 			int strength = 0;
 			if (covers(ij[0], f->nobjects) && !covers(ji[0], o->nobjects))
 				strength = 3; /* kept alive by o's objects */
 			else if (covers(ij[1], f->nobjects) && !covers(ji[1], o->nobjects))
 				strength = 2; /* reached from o's objects only */
-			else if (covers(ij[1], f->nobjects) && better(o, f))
+			else if (covers(ij[2], f->nobjects) && !covers(ji[2], o->nobjects))
+				strength = 2; /* parts of o's objects */
+			else if ((covers(ij[1], f->nobjects) || covers(ij[2], f->nobjects)) && better(o, f))
 				strength = 1; /* each reaches the other: the cause wins */
 			if (strength > best_strength ||
 			    (strength && strength == best_strength && better(o, &out->items[best]))) {
@@ -603,6 +706,9 @@ int findings_settle(struct check_ctx *ctx)
 		out->items[kept++] = out->items[i];
 	}
 	out->count = kept;
+	for (uint32_t i = 0; i < kept; i++)
+		if (name_owner(s, &out->items[i]) < 0)
+			goto nomem;
 	if (kept > 1)
 		qsort(out->items, kept, sizeof(*out->items), by_rank);
 	rc = 0;

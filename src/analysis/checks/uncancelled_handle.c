@@ -3,15 +3,46 @@
  * handles (call_soon, call_later, call_at) never cancelled, grouped by
  * their callback, that persist and grow in number across snapshots, or
  * that number PILE_MIN or more for one callback in a single snapshot.
- * The loop's own handles (its self-pipe reader, transports' readers) are
- * few and constant, so they never fire.
+ *
+ * The reader and writer handles a selector event loop registers for each
+ * open transport (held by the selector's keys) are not scheduled callbacks
+ * at all: they live exactly as long as the transport is open, which is
+ * unclosed-resource's business, so they are never counted here. A timer
+ * that will fire by itself says when ("firing in 290-300 s").
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "analysis/checks/internal.h"
 
 #define PILE_MIN 1000
+
+/* Mark the handles the selector's keys hold: SelectorKey -> data (a
+ * (reader, writer) tuple) -> handle. */
+static uint8_t *selector_handles(const struct asnap_snap *s)
+{
+	const struct asnap_graph *g = s->g;
+	uint8_t *mark = calloc((size_t)g->n + 1, 1);
+	if (!mark)
+		return NULL;
+	uint32_t key_type = asnap_graph_find_string(g, "selectors.SelectorKey");
+	if (!key_type)
+		return mark;
+	for (uint32_t v = 0; v < g->n; v++) {
+		if (g->type[v] != key_type)
+			continue;
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			uint32_t w = g->edge_target[e];
+			if (asnap_aio_handle(&s->aio, w))
+				mark[w] = 1;
+			for (uint64_t f = asnap_graph_edge_begin(g, w); f < asnap_graph_edge_end(g, w); f++)
+				if (asnap_aio_handle(&s->aio, g->edge_target[f]))
+					mark[g->edge_target[f]] = 1;
+		}
+	}
+	return mark;
+}
 
 static int scan(struct grouping *gr, uint32_t snap)
 {
@@ -19,9 +50,12 @@ static int scan(struct grouping *gr, uint32_t snap)
 	const struct asnap_snap *s = ctx->snaps[snap];
 	const struct asnap_aio *a = &s->aio;
 	char key[512];
+	uint8_t *registered = selector_handles(s);
+	if (!registered)
+		return nomem(ctx);
 	for (uint32_t i = 0; i < a->nhandles; i++) {
 		const struct asnap_aio_handle *h = &a->handles[i];
-		if (h->cancelled)
+		if (h->cancelled || registered[h->node])
 			continue;
 		if (h->callback_name)
 			snprintf(key, sizeof(key), "%s", asnap_graph_string(s->g, h->callback_name));
@@ -29,23 +63,58 @@ static int scan(struct grouping *gr, uint32_t snap)
 			snprintf(key, sizeof(key), "<%s>", node_type(s, h->callback));
 		else
 			snprintf(key, sizeof(key), "<no callback>");
-		if (!group_add(gr, snap, key, h->node, true, NULL))
+		if (!group_add(gr, snap, key, h->node, true, NULL)) {
+			free(registered);
 			return nomem(ctx);
+		}
 	}
+	free(registered);
 	return 0;
+}
+
+/* " (timers firing in 290-300 s)" when the group's members are timers and
+ * the snapshot says what time it was; else "". */
+static void firing(const struct check_ctx *ctx, const struct group *g, char *buf, size_t len)
+{
+	const struct asnap_snap *s = ctx->last;
+	double lo = 0, hi = 0;
+	uint32_t timers = 0;
+	buf[0] = 0;
+	if (!s->monotonic)
+		return;
+	for (uint32_t i = 0; i < g->nmembers; i++) {
+		const struct asnap_aio_handle *h = asnap_aio_handle(&s->aio, g->members[i].node);
+		if (!h || !h->timer)
+			continue;
+		double in = h->when - s->monotonic;
+		if (!timers++ || in < lo)
+			lo = in;
+		if (timers == 1 || in > hi)
+			hi = in;
+	}
+	if (!timers)
+		return;
+	if (lo < 0)
+		lo = 0;
+	if (hi - lo < 1)
+		snprintf(buf, len, "; the timers fire in %.0f s", hi);
+	else
+		snprintf(buf, len, "; the timers fire in %.0f-%.0f s", lo, hi);
 }
 
 static void summary(const struct check_ctx *ctx, const char *key, const struct group *g,
 		    uint32_t count, bool grew, char *buf, size_t len)
 {
-	char growth[160];
+	char growth[160], when[96];
+	firing(ctx, g, when, sizeof(when));
 	if (grew)
 		snprintf(buf, len,
 			 "handles of %s scheduled with call_soon/call_later and never cancelled pile "
-			 "up: %s across the snapshots, each keeping its callback's closure alive",
-			 key, growth_text(ctx, g, growth, sizeof(growth)));
+			 "up: %s across the snapshots, each keeping its callback's closure alive%s",
+			 key, growth_text(ctx, g, growth, sizeof(growth)), when);
 	else
-		snprintf(buf, len, "%u handles of %s scheduled and never cancelled", count, key);
+		snprintf(buf, len, "%u handles of %s scheduled and never cancelled%s", count, key,
+			 when);
 }
 
 int check_uncancelled_handle(struct check_ctx *ctx)
