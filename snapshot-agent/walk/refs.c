@@ -301,13 +301,18 @@ static int seq_items(PyObject **items, Py_ssize_t n, asnap_ref_fn fn, void *ctx)
 static int dict_entries(PyObject *d, asnap_ref_fn fn, void *ctx)
 {
 	static const struct label key = {.kind = LABEL_CSTR, .cstr = "key"};
+	/* sys.modules: every module is labelled by its name, dotted or not
+	 * interned ("__main__", "asyncio.events"), so that the analyzer can
+	 * name a module's globals; module names are not the program's data */
+	bool modules = d == PyImport_GetModuleDict();
 	Py_ssize_t pos = 0;
 	PyObject *k, *v;
 	while (PyDict_Next(d, &pos, &k, &v)) {
 		int rc = fn(ctx, k, &key, ASNAP_EDGE_STRONG);
 		if (rc)
 			return rc;
-		struct label l = {.kind = LABEL_KEY, .name = k};
+		struct label l = {.kind = modules && PyUnicode_CheckExact(k) ? LABEL_NAME : LABEL_KEY,
+				  .name = k};
 		if ((rc = fn(ctx, v, &l, ASNAP_EDGE_STRONG)))
 			return rc;
 	}

@@ -37,6 +37,7 @@ class UserSitesTest(TempDirTest):
         self.assertNotIn("locks.py", f["summary"])
         text = run("leaks", self.snap).stdout
         self.assertIn("at " + user_line(), text)
+        self.assertIn("module __main__ -[background]-> set", text)
 
     def test_tasks_shows_the_users_line_then_asyncios(self):
         text = run("tasks", self.snap).stdout
@@ -47,6 +48,9 @@ class UserSitesTest(TempDirTest):
             for step in chain.split(" -> "):
                 if step.startswith("coroutine "):
                     self.assertRegex(step, r"\(.+:\d+\)$", chain)
+        # a module global is named by its module
+        self.assertIn("set (__main__.background)", text)
+        self.assertNotIn("dict.background", text)
         # the finished task: where its coroutine is defined, not line 0
         ended = re.search(r"ended at (\S+) in quick", text)
         self.assertIsNotNone(ended, text)
