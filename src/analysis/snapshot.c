@@ -49,16 +49,65 @@ uint32_t asnap_snap_find_addr(const struct asnap_snap *s, uint64_t addr)
 	return ASNAP_NO_NODE;
 }
 
+/* How far, and through how many objects, a future's holders are searched
+ * for the task it belongs to. */
+#define ANCHOR_DEPTH 4
+#define ANCHOR_BUDGET 256
+
+/*
+ * The task a future that no task awaits belongs to: the task (or the
+ * coroutine of a task) nearest to it against the references, when exactly
+ * one is nearest, through neither loops nor modules. A protocol's "closed"
+ * future belongs to the handler task whose coroutine holds the protocol's
+ * writer; a future in a registry that many coroutines can see belongs to
+ * none. ASNAP_NO_NODE if none.
+ */
+static uint32_t anchor_task(struct asnap_snap *s, uint32_t fut, uint32_t *queue, uint8_t *seen)
+{
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio *a = &s->aio;
+	uint32_t head = 0, tail = 0, found = ASNAP_NO_NODE, level_end;
+	bool ambiguous = false;
+	queue[tail++] = fut;
+	seen[fut] = 1;
+	for (unsigned depth = 0; depth < ANCHOR_DEPTH && head < tail && found == ASNAP_NO_NODE;
+	     depth++) {
+		level_end = tail;
+		while (head < level_end) {
+			uint32_t v = queue[head++];
+			for (uint32_t k = g->rev_start[v]; k < g->rev_start[v + 1]; k++) {
+				uint32_t u = g->rev_source[k];
+				if (seen[u] || tail >= ANCHOR_BUDGET)
+					continue;
+				seen[u] = 1;
+				queue[tail++] = u;
+				uint32_t t = a->kind[u] == ASNAP_AIO_TASK ? u
+					     : a->kind[u] == ASNAP_AIO_CORO ? s->coro_task[a->index[u]]
+									    : ASNAP_NO_NODE;
+				if (t == ASNAP_NO_NODE)
+					continue;
+				if (found != ASNAP_NO_NODE && found != t)
+					ambiguous = true;
+				found = t;
+			}
+		}
+	}
+	for (uint32_t i = 0; i < tail; i++)
+		seen[queue[i]] = 0;
+	return ambiguous ? ASNAP_NO_NODE : found;
+}
+
 /* The task awaiting each future and the task running each coroutine. */
 static int index_drivers(struct asnap_snap *s)
 {
 	const struct asnap_aio *a = &s->aio;
 	s->future_task = malloc(((size_t)a->nfutures + 1) * sizeof(*s->future_task));
 	s->coro_task = malloc(((size_t)a->ncoros + 1) * sizeof(*s->coro_task));
-	if (!s->future_task || !s->coro_task)
+	s->future_owner = malloc(((size_t)a->nfutures + 1) * sizeof(*s->future_owner));
+	if (!s->future_task || !s->coro_task || !s->future_owner)
 		return -1;
 	for (uint32_t i = 0; i < a->nfutures; i++)
-		s->future_task[i] = ASNAP_NO_NODE;
+		s->future_task[i] = s->future_owner[i] = ASNAP_NO_NODE;
 	for (uint32_t i = 0; i < a->ncoros; i++)
 		s->coro_task[i] = ASNAP_NO_NODE;
 	for (uint32_t i = 0; i < a->ntasks; i++) {
@@ -74,6 +123,32 @@ static int index_drivers(struct asnap_snap *s)
 			c = a->coros[a->index[c]].awaiting;
 		}
 	}
+	/* futures no task awaits: the task they belong to, through who holds
+	 * them (the reverse references, built for this and dropped again) */
+	bool loose = false;
+	for (uint32_t i = 0; i < a->nfutures && !loose; i++)
+		loose = s->future_task[i] == ASNAP_NO_NODE && a->futures[i].state == ASNAP_FUT_PENDING;
+	if (!loose)
+		return 0;
+	struct asnap_error err;
+	bool had_reverse = s->g->rev_start != NULL;
+	uint32_t queue[ANCHOR_BUDGET];
+	uint8_t *seen = calloc((size_t)s->g->n + 1, 1);
+	if (!seen || asnap_graph_index_reverse(s->g, &err) < 0) {
+		free(seen);
+		return -1;
+	}
+	/* never through a loop or a module: they see everything */
+	uint32_t module = asnap_graph_find_string(s->g, "builtins.module");
+	for (uint32_t v = 0; v < s->g->n; v++)
+		if (a->kind[v] == ASNAP_AIO_LOOP || (module && s->g->type[v] == module))
+			seen[v] = 2;
+	for (uint32_t i = 0; i < a->nfutures; i++)
+		if (s->future_task[i] == ASNAP_NO_NODE && a->futures[i].state == ASNAP_FUT_PENDING)
+			s->future_owner[i] = anchor_task(s, a->futures[i].node, queue, seen);
+	free(seen);
+	if (!had_reverse)
+		asnap_graph_drop_reverse(s->g);
 	return 0;
 }
 
@@ -154,6 +229,7 @@ void asnap_snap_destroy(struct asnap_snap *s)
 	asnap_graph_destroy(s->g);
 	free(s->addr_slots);
 	free(s->future_task);
+	free(s->future_owner);
 	free(s->coro_task);
 	asnap_usercode_release(&s->code);
 	free(s);
@@ -210,7 +286,8 @@ uint32_t asnap_snap_match(const struct asnap_snap *from, uint32_t v, const struc
 		break;
 	}
 	case ASNAP_AIO_FUTURE:
-		if (!same_task(from, from->future_task[i], in, in->future_task[j]))
+		if (!same_task(from, from->future_task[i], in, in->future_task[j]) ||
+		    !same_task(from, from->future_owner[i], in, in->future_owner[j]))
 			return ASNAP_NO_NODE;
 		break;
 	case ASNAP_AIO_CORO: {

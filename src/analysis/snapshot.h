@@ -36,6 +36,9 @@ struct asnap_snap {
 	 * aio.coros, the task whose await chain runs it (ASNAP_NO_NODE: none). */
 	uint32_t *future_task;
 	uint32_t *coro_task;
+	/* Per entry of aio.futures that no task awaits: the one task nearest
+	 * to it against the references (whose coroutine holds what holds it). */
+	uint32_t *future_owner;
 };
 
 /*
@@ -77,7 +80,10 @@ bool asnap_snap_same_process(const struct asnap_snap *a, const struct asnap_snap
  * by a new object is not taken for a survivor:
  *  - a task: the same name, and its coroutine at the same address with the
  *    same qualified name;
- *  - a future: awaited by the same task (or by none in both);
+ *  - a future: awaited by the same task (or by none in both); one that no
+ *    task awaits, belonging to the same task (the one task nearest to it
+ *    against the references: a protocol's "closed" future belongs to its
+ *    connection's handler task), or to none in both;
  *  - a coroutine or generator: the same qualified name, started in both or
  *    in neither, run by the same task (or by none in both);
  *  - a frame: the same function and first line, and, once it no longer
