@@ -490,16 +490,7 @@ static int add_also(struct asnap_finding *f, struct asnap_finding *x)
 
 static bool node_is_user(const struct asnap_snap *s, uint32_t v)
 {
-	const struct asnap_aio *a = &s->aio;
-	const struct asnap_aio_coro *c = asnap_aio_coro(a, v);
-	const struct asnap_aio_frame *fr = asnap_aio_frame(a, v);
-	uint32_t file = c ? c->file : fr ? fr->file : 0;
-	if (file)
-		return !asnap_usercode_library_file(&s->code, asnap_graph_string(s->g, file));
-	if (c || fr)
-		return false;
-	const char *type = node_type(s, v);
-	return s->code.known && !asnap_usercode_library_type(&s->code, type);
+	return asnap_snap_is_user(s, v);
 }
 
 /* The finding's site, or its chain, or its objects' type is the program's. */

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "analysis/snapshot.h"
+#include "analysis/strings.h"
 
 static uint64_t mix(uint64_t x)
 {
@@ -152,6 +153,8 @@ static int index_drivers(struct asnap_snap *s)
 	return 0;
 }
 
+static int index_modules(struct asnap_snap *s);
+
 /* A header number as an integer; def when it does not fit (casting an
  * out-of-range double is undefined). */
 static int64_t header_int(double d, int64_t def)
@@ -199,7 +202,7 @@ struct asnap_snap *asnap_snap_load(const char *path, struct asnap_error *err)
 	}
 	if (asnap_aio_build(s->g, &s->aio, err) < 0)
 		goto error;
-	if (index_addresses(s) < 0 || index_drivers(s) < 0) {
+	if (index_addresses(s) < 0 || index_drivers(s) < 0 || index_modules(s) < 0) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory indexing addresses");
 		goto error;
 	}
@@ -230,6 +233,7 @@ void asnap_snap_destroy(struct asnap_snap *s)
 	free(s->addr_slots);
 	free(s->future_task);
 	free(s->future_owner);
+	free(s->module_dicts);
 	free(s->coro_task);
 	asnap_usercode_release(&s->code);
 	free(s);
@@ -375,4 +379,103 @@ const char *asnap_snap_site(const struct asnap_snap *s, uint32_t v, char *buf, s
 		return buf;
 	}
 	return asnap_snap_own_site(s, at, buf, len);
+}
+
+static int by_dict(const void *x, const void *y)
+{
+	const struct asnap_module_dict *a = x, *b = y;
+	return a->dict < b->dict ? -1 : a->dict > b->dict;
+}
+
+/* The globals dict of every module in sys.modules, with its name (the
+ * agent labels sys.modules' entries by module name), sorted by dict. */
+static int index_modules(struct asnap_snap *s)
+{
+	const struct asnap_graph *g = s->g;
+	uint32_t dict_label = asnap_graph_find_string(g, "__dict__");
+	uint32_t skip[2] = {asnap_graph_find_string(g, "value"), asnap_graph_find_string(g, "key")};
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t n = 0;
+		for (uint64_t i = 0; dict_label && i < g->nroots; i++) {
+			uint32_t sm = g->roots[i].node;
+			if (sm >= g->n || !asnap_string_eq(g, g->roots[i].kind, "sys.modules"))
+				continue;
+			for (uint64_t e = asnap_graph_edge_begin(g, sm); e < asnap_graph_edge_end(g, sm);
+			     e++) {
+				uint32_t mod = g->edge_target[e], l = g->edge_label[e];
+				if (!l || l == skip[0] || l == skip[1])
+					continue;
+				for (uint64_t f = asnap_graph_edge_begin(g, mod);
+				     f < asnap_graph_edge_end(g, mod); f++)
+					if (g->edge_label[f] == dict_label) {
+						if (pass)
+							s->module_dicts[n] = (struct asnap_module_dict){
+								g->edge_target[f], l};
+						n++;
+						break;
+					}
+			}
+		}
+		if (!pass) {
+			s->module_dicts = malloc(((size_t)n + 1) * sizeof(*s->module_dicts));
+			if (!s->module_dicts)
+				return -1;
+		} else {
+			s->nmodule_dicts = n;
+			qsort(s->module_dicts, n, sizeof(*s->module_dicts), by_dict);
+		}
+	}
+	return 0;
+}
+
+const char *asnap_snap_module_name(const struct asnap_snap *s, uint32_t dict)
+{
+	uint32_t lo = 0, hi = s->nmodule_dicts;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (s->module_dicts[mid].dict < dict)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->nmodule_dicts && s->module_dicts[lo].dict == dict)
+		return asnap_graph_string(s->g, s->module_dicts[lo].name);
+	return NULL;
+}
+
+/* The target of v's first reference labelled `label`, or ASNAP_NO_NODE. */
+static uint32_t labelled(const struct asnap_graph *g, uint32_t v, const char *label)
+{
+	uint32_t id = asnap_graph_find_string(g, label);
+	if (!id || v >= g->n)
+		return ASNAP_NO_NODE;
+	for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++)
+		if (g->edge_label[e] == id)
+			return g->edge_target[e];
+	return ASNAP_NO_NODE;
+}
+
+bool asnap_snap_is_user(const struct asnap_snap *s, uint32_t v)
+{
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio *a = &s->aio;
+	if (v >= g->n)
+		return false;
+	uint32_t file = code_file(s, v);
+	if (file)
+		return !asnap_usercode_library_file(&s->code, asnap_graph_string(g, file));
+	if (a->kind[v] == ASNAP_AIO_CORO || a->kind[v] == ASNAP_AIO_FRAME)
+		return false;
+	if (!s->code.known)
+		return false;
+	const struct asnap_aio_handle *h = asnap_aio_handle(a, v);
+	uint32_t fn = h ? h->callback : v;
+	const char *type = fn < g->n ? asnap_graph_string(g, g->type[fn]) : "";
+	if (!strcmp(type, "builtins.method"))
+		fn = labelled(g, fn, "__func__");
+	if (fn < g->n && asnap_string_eq(g, g->type[fn], "builtins.function")) {
+		const char *module = asnap_snap_module_name(s, labelled(g, fn, "__globals__"));
+		return module && !asnap_usercode_library_type(&s->code, module);
+	}
+	return !h && !asnap_usercode_library_type(&s->code, asnap_graph_string(g, g->type[v]));
 }

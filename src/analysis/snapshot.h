@@ -16,6 +16,11 @@
 #include "analysis/usercode.h"
 #include "graph/graph.h"
 
+struct asnap_module_dict {
+	uint32_t dict;              /* a module's globals */
+	uint32_t name;              /* string id of the module's name */
+};
+
 struct asnap_snap {
 	const char *path;           /* borrowed from the caller */
 	struct asnap_graph *g;
@@ -39,6 +44,8 @@ struct asnap_snap {
 	/* Per entry of aio.futures that no task awaits: the one task nearest
 	 * to it against the references (whose coroutine holds what holds it). */
 	uint32_t *future_owner;
+	struct asnap_module_dict *module_dicts; /* sorted by dict */
+	uint32_t nmodule_dicts;
 };
 
 /*
@@ -67,6 +74,21 @@ uint32_t asnap_snap_site_node(const struct asnap_snap *s, uint32_t v);
 const char *asnap_snap_site(const struct asnap_snap *s, uint32_t v, char *buf, size_t len);
 /* "file:line" of coroutine or frame v itself (no chain), into buf. */
 const char *asnap_snap_own_site(const struct asnap_snap *s, uint32_t v, char *buf, size_t len);
+
+/*
+ * The name of the module whose globals dict `dict` is ("__main__",
+ * "asyncio.events"), from sys.modules (the agent's root, labelled by module
+ * name), or NULL.
+ */
+const char *asnap_snap_module_name(const struct asnap_snap *s, uint32_t dict);
+
+/*
+ * Is v the program's own code: a coroutine or frame of a file outside the
+ * standard library and site-packages, a function or bound method (or a
+ * handle's callback) of a module that is not library code, an instance of
+ * a type whose module is not library code (when the header says which are)?
+ */
+bool asnap_snap_is_user(const struct asnap_snap *s, uint32_t v);
 
 /* The node at addr, or ASNAP_NO_NODE. */
 uint32_t asnap_snap_find_addr(const struct asnap_snap *s, uint64_t addr);

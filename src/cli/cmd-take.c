@@ -240,6 +240,7 @@ static int take(long pid, const char *output, double timeout)
 	double deadline = now_s() + timeout;
 	long long seq = -1;
 	double sent = now_s();
+	unsigned resent = 0;
 	bool writing;
 	for (unsigned round = 0;; round++) {
 		seq = scan(a.directory, pid, before, name, sizeof(name), &writing, &err);
@@ -247,11 +248,14 @@ static int take(long pid, const char *output, double timeout)
 			break;
 		/* The agent drops a signal that comes while it is still busy with
 		 * the previous snapshot (a fork child that has renamed its file
-		 * but not yet been reaped): when nothing is being written a second
-		 * after a signal, send it again. */
-		if (!writing && now_s() - sent >= 1.0) {
+		 * but not yet been reaped): when nothing is being written five
+		 * seconds after a signal, send it again - twice at most. A busy
+		 * or loaded process can take a second or more to run the handler
+		 * at all, and every extra signal is one more full snapshot. */
+		if (!writing && resent < 2 && now_s() - sent >= 5.0) {
 			syscall(SYS_tgkill, (pid_t)pid, (pid_t)pid, a.signum);
 			sent = now_s();
+			resent++;
 		}
 		if (live_start_ticks(pid) != ticks) {
 			live_agent_release(&a);

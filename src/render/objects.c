@@ -17,26 +17,7 @@ static const char *short_type(const struct asnap_snap *s, uint32_t v)
 
 const char *asnap_obj_module_name(const struct asnap_snap *s, uint32_t dict)
 {
-	const struct asnap_graph *g = s->g;
-	if (dict >= g->n || !asnap_string_eq(g, g->type[dict], "builtins.dict"))
-		return NULL;
-	/* the modules of sys.modules, by the label of their entry there; the
-	 * one whose __dict__ is this dict */
-	for (uint64_t i = 0; i < g->nroots; i++) {
-		uint32_t sm = g->roots[i].node;
-		if (sm >= g->n || !asnap_string_eq(g, g->roots[i].kind, "sys.modules"))
-			continue;
-		for (uint64_t e = asnap_graph_edge_begin(g, sm); e < asnap_graph_edge_end(g, sm); e++) {
-			uint32_t mod = g->edge_target[e], l = g->edge_label[e];
-			if (!l || asnap_string_eq(g, l, "value") || asnap_string_eq(g, l, "key"))
-				continue;
-			for (uint64_t f = asnap_graph_edge_begin(g, mod); f < asnap_graph_edge_end(g, mod);
-			     f++)
-				if (g->edge_target[f] == dict && asnap_string_eq(g, g->edge_label[f], "__dict__"))
-					return asnap_graph_string(g, l);
-		}
-	}
-	return NULL;
+	return asnap_snap_module_name(s, dict);
 }
 
 const char *asnap_obj_describe(const struct asnap_snap *s, uint32_t v, char *buf, size_t len)
