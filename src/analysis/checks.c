@@ -166,15 +166,37 @@ fail:
  */
 enum { PERSISTENT = 1, BORN_KEPT = 2 };
 
+/*
+ * asnap_snap_match, and for objects without an identity of their own (a
+ * transport, a client, any instance): belonging to the same task, or to
+ * none in both - a connection's transport at a reused address belongs to
+ * a new request's handler task.
+ */
+static bool alive_in(const struct check_ctx *ctx, uint32_t v, const struct asnap_snap *in)
+{
+	const struct asnap_snap *last = ctx->last;
+	uint32_t w = asnap_snap_match(last, v, in);
+	if (w == ASNAP_NO_NODE)
+		return false;
+	if (last->aio.kind[v] != ASNAP_AIO_NONE)
+		return true;
+	uint32_t a = asnap_snap_owner_task(last, v), b = asnap_snap_owner_task(in, w);
+	if (a == ASNAP_NO_NODE || b == ASNAP_NO_NODE)
+		return a == b;
+	return last->g->addr[a] == in->g->addr[b] &&
+	       !strcmp(asnap_graph_string(last->g, asnap_aio_name(&last->aio, a)),
+		       asnap_graph_string(in->g, asnap_aio_name(&in->aio, b)));
+}
+
 static uint8_t lifetime(const struct check_ctx *ctx, uint32_t v)
 {
 	if (ctx->nsnap < 2 || !ctx->same_process)
 		return 0;
 	uint32_t first = ctx->nsnap == 2 ? 0 : 1;
 	for (uint32_t j = first; j + 1 < ctx->nsnap; j++)
-		if (asnap_snap_match(ctx->last, v, ctx->snaps[j]) == ASNAP_NO_NODE)
+		if (!alive_in(ctx, v, ctx->snaps[j]))
 			return 0;
-	if (first == 0 || asnap_snap_match(ctx->last, v, ctx->snaps[0]) != ASNAP_NO_NODE)
+	if (first == 0 || alive_in(ctx, v, ctx->snaps[0]))
 		return PERSISTENT;
 	return PERSISTENT | BORN_KEPT;
 }

@@ -409,7 +409,7 @@ static uint32_t near(struct work *w, const struct asnap_finding *f, const uint8_
 	uint32_t stamp = ++w->stamp, head = 0, tail = 0, budget = REACH_BUDGET;
 	for (uint32_t i = 0; i < f->nobjects; i++) {
 		uint32_t v = f->objects[i].node;
-		if (w->mark[v] != stamp) {
+		if (w->mark[v] != stamp && !node_is_user(w->s, v)) { /* library objects' parts only */
 			w->mark[v] = stamp;
 			w->depth[v] = 0;
 			w->queue[tail++] = v;

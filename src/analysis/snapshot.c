@@ -56,31 +56,38 @@ uint32_t asnap_snap_find_addr(const struct asnap_snap *s, uint64_t addr)
 #define ANCHOR_BUDGET 256
 
 /*
- * The task a future that no task awaits belongs to: the task (or the
- * coroutine of a task) nearest to it against the references, when exactly
- * one is nearest, through neither loops nor modules. A protocol's "closed"
- * future belongs to the handler task whose coroutine holds the protocol's
- * writer; a future in a registry that many coroutines can see belongs to
- * none. ASNAP_NO_NODE if none.
+ * The task an object belongs to: the task (or the coroutine of a task)
+ * nearest to it against the references, when exactly one is nearest,
+ * through neither loops nor modules. A protocol's "closed" future, or a
+ * connection's transport, belongs to the handler task whose coroutine
+ * holds the connection's writer; a future in a registry that many
+ * coroutines can see belongs to none. ASNAP_NO_NODE if none, or when the
+ * reverse references are not there.
  */
-static uint32_t anchor_task(struct asnap_snap *s, uint32_t fut, uint32_t *queue, uint8_t *seen)
+uint32_t asnap_snap_owner_task(const struct asnap_snap *s, uint32_t obj)
 {
 	const struct asnap_graph *g = s->g;
 	const struct asnap_aio *a = &s->aio;
-	uint32_t head = 0, tail = 0, found = ASNAP_NO_NODE, level_end;
+	uint32_t queue[ANCHOR_BUDGET];
+	uint32_t head = 0, tail = 0, found = ASNAP_NO_NODE;
 	bool ambiguous = false;
-	queue[tail++] = fut;
-	seen[fut] = 1;
+	if (!g->rev_start || obj >= g->n)
+		return ASNAP_NO_NODE;
+	queue[tail++] = obj;
 	for (unsigned depth = 0; depth < ANCHOR_DEPTH && head < tail && found == ASNAP_NO_NODE;
 	     depth++) {
-		level_end = tail;
+		uint32_t level_end = tail;
 		while (head < level_end) {
 			uint32_t v = queue[head++];
-			for (uint32_t k = g->rev_start[v]; k < g->rev_start[v + 1]; k++) {
+			for (uint32_t k = g->rev_start[v]; k < g->rev_start[v + 1] && tail < ANCHOR_BUDGET;
+			     k++) {
 				uint32_t u = g->rev_source[k];
-				if (seen[u] || tail >= ANCHOR_BUDGET)
+				bool seen = false;
+				for (uint32_t i = 0; i < tail && !seen; i++)
+					seen = queue[i] == u;
+				if (seen || a->kind[u] == ASNAP_AIO_LOOP ||
+				    (s->module_type && g->type[u] == s->module_type))
 					continue;
-				seen[u] = 1;
 				queue[tail++] = u;
 				uint32_t t = a->kind[u] == ASNAP_AIO_TASK ? u
 					     : a->kind[u] == ASNAP_AIO_CORO ? s->coro_task[a->index[u]]
@@ -93,8 +100,6 @@ static uint32_t anchor_task(struct asnap_snap *s, uint32_t fut, uint32_t *queue,
 			}
 		}
 	}
-	for (uint32_t i = 0; i < tail; i++)
-		seen[queue[i]] = 0;
 	return ambiguous ? ASNAP_NO_NODE : found;
 }
 
@@ -124,32 +129,15 @@ static int index_drivers(struct asnap_snap *s)
 			c = a->coros[a->index[c]].awaiting;
 		}
 	}
-	/* futures no task awaits: the task they belong to, through who holds
-	 * them (the reverse references, built for this and dropped again) */
-	bool loose = false;
-	for (uint32_t i = 0; i < a->nfutures && !loose; i++)
-		loose = s->future_task[i] == ASNAP_NO_NODE && a->futures[i].state == ASNAP_FUT_PENDING;
-	if (!loose)
-		return 0;
+	/* who the objects belong to, through who holds them: the reverse
+	 * references, kept for asnap_snap_owner_task (4 bytes a reference) */
 	struct asnap_error err;
-	bool had_reverse = s->g->rev_start != NULL;
-	uint32_t queue[ANCHOR_BUDGET];
-	uint8_t *seen = calloc((size_t)s->g->n + 1, 1);
-	if (!seen || asnap_graph_index_reverse(s->g, &err) < 0) {
-		free(seen);
+	s->module_type = asnap_graph_find_string(s->g, "builtins.module");
+	if (asnap_graph_index_reverse(s->g, &err) < 0)
 		return -1;
-	}
-	/* never through a loop or a module: they see everything */
-	uint32_t module = asnap_graph_find_string(s->g, "builtins.module");
-	for (uint32_t v = 0; v < s->g->n; v++)
-		if (a->kind[v] == ASNAP_AIO_LOOP || (module && s->g->type[v] == module))
-			seen[v] = 2;
 	for (uint32_t i = 0; i < a->nfutures; i++)
 		if (s->future_task[i] == ASNAP_NO_NODE && a->futures[i].state == ASNAP_FUT_PENDING)
-			s->future_owner[i] = anchor_task(s, a->futures[i].node, queue, seen);
-	free(seen);
-	if (!had_reverse)
-		asnap_graph_drop_reverse(s->g);
+			s->future_owner[i] = asnap_snap_owner_task(s, a->futures[i].node);
 	return 0;
 }
 

@@ -44,6 +44,7 @@ struct asnap_snap {
 	/* Per entry of aio.futures that no task awaits: the one task nearest
 	 * to it against the references (whose coroutine holds what holds it). */
 	uint32_t *future_owner;
+	uint32_t module_type;       /* string id of builtins.module, or 0 */
 	struct asnap_module_dict *module_dicts; /* sorted by dict */
 	uint32_t nmodule_dicts;
 };
@@ -89,6 +90,13 @@ const char *asnap_snap_module_name(const struct asnap_snap *s, uint32_t dict);
  * a type whose module is not library code (when the header says which are)?
  */
 bool asnap_snap_is_user(const struct asnap_snap *s, uint32_t v);
+
+/*
+ * The task object v belongs to: the one task (or coroutine of a task)
+ * nearest to it against the references - within 4, through neither loops
+ * nor modules - or ASNAP_NO_NODE when there is none or more than one.
+ */
+uint32_t asnap_snap_owner_task(const struct asnap_snap *s, uint32_t v);
 
 /* The node at addr, or ASNAP_NO_NODE. */
 uint32_t asnap_snap_find_addr(const struct asnap_snap *s, uint64_t addr);

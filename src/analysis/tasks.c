@@ -380,15 +380,18 @@ int asnap_tasks_view(struct asnap_snap *s, bool referrers, struct asnap_task_vie
 			x->score = 1;
 	}
 	if (referrers) {
+		bool had_reverse = s->g->rev_start != NULL; /* kept by asnap_snap_load */
 		if (asnap_graph_index_reverse(s->g, err) < 0)
 			goto error;
 		for (uint32_t i = 0; i < nt; i++) {
 			if (fill_refs(s->g, &v[i]) < 0) {
-				asnap_graph_drop_reverse(s->g);
+				if (!had_reverse)
+					asnap_graph_drop_reverse(s->g);
 				goto nomem;
 			}
 		}
-		asnap_graph_drop_reverse(s->g);
+		if (!had_reverse)
+			asnap_graph_drop_reverse(s->g);
 	}
 	if (nt > 1)
 		qsort(v, nt, sizeof(*v), by_score);

@@ -138,12 +138,16 @@ static int scan_last(struct grouping *gr, bool *garbage_coros)
 		rc = nomem(ctx);
 		goto out;
 	}
-	/* frames first, then garbage coroutines and generators */
-	for (int pass = 0; pass < 2; pass++) {
+	/* frames first - those whose own exception leads back to them through
+	 * its traceback before the others, so that a cycle through the frame
+	 * that raised and its callers (3.12+ link a frame to its caller's) is
+	 * the raiser's - then garbage coroutines and generators */
+	uint32_t traceback = asnap_graph_find_string(g, "builtins.traceback");
+	for (int pass = -1; pass < 2; pass++) {
 		for (uint32_t v = 0; v < g->n; v++) {
 			uint32_t name;
 			char site[512] = "";
-			if (pass == 0) {
+			if (pass <= 0) {
 				if (a->kind[v] != ASNAP_AIO_FRAME || !loose_frame(s, stack, v))
 					continue;
 				name = a->frames[a->index[v]].qualname;
@@ -157,6 +161,8 @@ static int scan_last(struct grouping *gr, bool *garbage_coros)
 				continue;
 			uint32_t n = asnap_path_short_cycle(g, &s->ret.scc, v, avoid, MAX_DEPTH,
 							    MAX_VISIT, &ws, cyc, NULL);
+			if (pass < 0 && (!n || !traceback || g->type[cyc[n - 1]] != traceback))
+				continue; /* not its own exception: the next pass */
 			const char *key = name ? asnap_graph_string(g, name) : "<frame>";
 			site_of(s, v, site, sizeof(site));
 			if (!n) {
