@@ -37,6 +37,18 @@ int cmd_ps(int argc, char **argv);
 int cmd_take(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 
+/*
+ * A stream that writes to `to` with control characters and invalid UTF-8
+ * escaped (\xHH, \u0080-\u009f), newlines and tabs kept: for every text
+ * output that shows what a snapshot holds. `state` must outlive it; close
+ * it with fclose (which flushes, and leaves `to` open). Returns `to` itself
+ * if the stream cannot be made.
+ */
+struct cli_safe_text {
+	void *opaque[4];
+};
+FILE *cli_safe_text(FILE *to, struct cli_safe_text *state);
+
 /* "asyncsnap: MESSAGE" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "asyncsnap: warning: MESSAGE" on stderr. */

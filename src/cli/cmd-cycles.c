@@ -50,8 +50,12 @@ int cmd_cycles(int argc, char **argv)
 		goto release;
 	}
 	struct asnap_cycles_view view = {&r, cycles, count, &stats};
+	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
+	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
 	int rc = json ? asnap_render_cycles_json(stdout, &view)
-		      : asnap_render_cycles_text(stdout, &view);
+		      : asnap_render_cycles_text(text, &view);
+	if (text != stdout && fclose(text) != 0)
+		rc = -1;
 	if (rc < 0)
 		cli_error("out of memory");
 	else

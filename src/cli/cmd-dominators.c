@@ -83,8 +83,12 @@ int cmd_dominators(int argc, char **argv)
 	}
 	int status = EXIT_ERROR;
 	struct asnap_dominators_view view = {&r, (unsigned)top, (unsigned)depth, type};
+	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
+	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
 	int rc = json ? asnap_render_dominators_json(stdout, &view)
-		      : asnap_render_dominators_text(stdout, &view);
+		      : asnap_render_dominators_text(text, &view);
+	if (text != stdout && fclose(text) != 0)
+		rc = -1;
 	if (rc < 0)
 		cli_error("out of memory");
 	else

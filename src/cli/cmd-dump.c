@@ -32,7 +32,11 @@ int cmd_dump(int argc, char **argv)
 		cli_file_error(path, &err);
 		return EXIT_ERROR;
 	}
-	int rc = json ? asnap_render_dump_json(stdout, g) : asnap_render_dump_text(stdout, g);
+	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
+	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
+	int rc = json ? asnap_render_dump_json(stdout, g) : asnap_render_dump_text(text, g);
+	if (text != stdout && fclose(text) != 0)
+		rc = -1;
 	asnap_graph_destroy(g);
 	if (rc < 0) {
 		cli_error("out of memory");

@@ -52,7 +52,11 @@ int cmd_info(int argc, char **argv)
 	}
 	struct asnap_info_view view = {path, g, header, cJSON_IsObject(trailer) ? trailer : NULL,
 				       &stats, (unsigned)top};
-	int rc = json ? asnap_render_info_json(stdout, &view) : asnap_render_info_text(stdout, &view);
+	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
+	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
+	int rc = json ? asnap_render_info_json(stdout, &view) : asnap_render_info_text(text, &view);
+	if (text != stdout && fclose(text) != 0)
+		rc = -1;
 	if (rc < 0)
 		cli_error("out of memory");
 	else

@@ -124,7 +124,11 @@ int cmd_leaks(int argc, char **argv)
 	if (findings.warning && !json)
 		cli_warning("%s", findings.warning);
 	struct asnap_leaks_view view = {snaps, n, &findings, (unsigned)show};
-	int rc = json ? asnap_render_leaks_json(stdout, &view) : asnap_render_leaks_text(stdout, &view);
+	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
+	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
+	int rc = json ? asnap_render_leaks_json(stdout, &view) : asnap_render_leaks_text(text, &view);
+	if (text != stdout && fclose(text) != 0)
+		rc = -1;
 	if (rc < 0)
 		cli_error("out of memory");
 	else

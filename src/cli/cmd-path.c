@@ -88,7 +88,11 @@ int cmd_path(int argc, char **argv)
 		goto release;
 	}
 	struct asnap_path_view view = {&r, target, nodes, len};
-	int rc = json ? asnap_render_path_json(stdout, &view) : asnap_render_path_text(stdout, &view);
+	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
+	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
+	int rc = json ? asnap_render_path_json(stdout, &view) : asnap_render_path_text(text, &view);
+	if (text != stdout && fclose(text) != 0)
+		rc = -1;
 	if (rc < 0)
 		cli_error("out of memory");
 	else

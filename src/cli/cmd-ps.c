@@ -122,14 +122,20 @@ static void print_text(struct row *rows, size_t n)
 		l = (int)strlen(or_dash(a->signal_name));
 		wsig = l > wsig ? l : wsig;
 	}
-	printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", wpid, "PID", wprog, "PROGRAM", wpy, "PYTHON",
-	       wup, "UPTIME", wsig, "SIGNAL", "DIRECTORY");
+	/* the fields come from registration files: never raw to a terminal */
+	struct cli_safe_text safe;
+	FILE *out = cli_safe_text(stdout, &safe);
+	fprintf(out, "%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", wpid, "PID", wprog, "PROGRAM", wpy,
+		"PYTHON", wup, "UPTIME", wsig, "SIGNAL", "DIRECTORY");
 	for (size_t i = 0; i < n; i++) {
 		const struct live_agent *a = &rows[i].a;
 		format_uptime(up, sizeof(up), rows[i].uptime);
-		printf("%*ld  %-*s  %-*s  %*s  %-*s  %s\n", wpid, a->pid, wprog, or_dash(a->program), wpy,
-		       or_dash(a->python), wup, up, wsig, or_dash(a->signal_name), a->directory);
+		fprintf(out, "%*ld  %-*s  %-*s  %*s  %-*s  %s\n", wpid, a->pid, wprog,
+			or_dash(a->program), wpy, or_dash(a->python), wup, up, wsig,
+			or_dash(a->signal_name), a->directory);
 	}
+	if (out != stdout)
+		fclose(out);
 }
 
 int cmd_ps(int argc, char **argv)

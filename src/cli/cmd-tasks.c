@@ -43,7 +43,11 @@ int cmd_tasks(int argc, char **argv)
 		goto out;
 	}
 	struct asnap_tasks_render view = {s, tasks, count};
-	int rc = json ? asnap_render_tasks_json(stdout, &view) : asnap_render_tasks_text(stdout, &view);
+	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
+	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
+	int rc = json ? asnap_render_tasks_json(stdout, &view) : asnap_render_tasks_text(text, &view);
+	if (text != stdout && fclose(text) != 0)
+		rc = -1;
 	if (rc < 0)
 		cli_error("out of memory");
 	else
