@@ -11,6 +11,7 @@
 
 #include "aio.h"
 #include "pyinst.h"
+#include "uvloop.h"
 
 /* ---- _asyncio.Future / _asyncio.Task, per version ----------------------- */
 
@@ -87,10 +88,17 @@ struct sock {
 	int sock_proto;
 };
 
+/* functools.partial's leading field (Modules/_functoolsmodule.c, 3.9-3.13). */
+struct partial_head {
+	PyObject_HEAD
+	PyObject *fn;
+};
+
 static struct {
 	PyTypeObject *future, *task;   /* NULL unless their layout checks out */
 	PyTypeObject *py_future, *py_task; /* the pure-Python implementations */
 	PyTypeObject *handle, *timer_handle, *loop, *socket;
+	PyTypeObject *partial; /* _functools.partial, whose first field is fn */
 	Py_ssize_t off_callback, off_args, off_cancelled, off_loop, off_when, off_scheduled;
 } T;
 
@@ -127,6 +135,9 @@ void aio_begin(void)
 	T.handle = (PyTypeObject *)module_attr(modules, "asyncio.events", "Handle");
 	T.timer_handle = (PyTypeObject *)module_attr(modules, "asyncio.events", "TimerHandle");
 	T.loop = (PyTypeObject *)module_attr(modules, "asyncio.base_events", "BaseEventLoop");
+	T.partial = (PyTypeObject *)module_attr(modules, "_functools", "partial");
+	if (T.partial && T.partial->tp_basicsize < (Py_ssize_t)sizeof(struct partial_head))
+		T.partial = NULL;
 	PyTypeObject *sock = (PyTypeObject *)module_attr(modules, "_socket", "socket");
 	if (sock && sock->tp_basicsize >= (Py_ssize_t)sizeof(struct sock))
 		T.socket = sock;
@@ -138,6 +149,7 @@ void aio_begin(void)
 	T.off_scheduled = member_offset(T.timer_handle, "_scheduled");
 	if (T.off_callback < 0 || T.off_cancelled < 0)
 		T.handle = T.timer_handle = NULL;
+	uvl_begin();
 }
 
 static bool is_instance(PyObject *op, PyTypeObject *tp)
@@ -153,6 +165,7 @@ static PyObject *slot(PyObject *op, Py_ssize_t off)
 
 void aio_hints(PyObject *op, void (*fn)(void *arg, PyObject *v, const char *name), void *arg)
 {
+	uvl_hints(op, fn, arg);
 	if (!is_instance(op, T.future))
 		return;
 	struct fut *f = (struct fut *)op;
@@ -223,6 +236,37 @@ static bool summary_site(PyObject *item, PyObject **file, PyObject **line, PyObj
 	return *file != NULL;
 }
 
+/*
+ * The newest done callback of a future that is a Python function (through
+ * bound methods and functools.partial), or NULL; *name its qualified name.
+ * A task's wakeup is a C method, so it is never the one named.
+ */
+static PyObject *fn_callback(PyObject *cb, PyObject **name)
+{
+	PyObject *fn = cb;
+	for (int i = 0; i < 4 && fn && is_instance(fn, T.partial); i++)
+		fn = ((struct partial_head *)fn)->fn;
+	if (fn && PyMethod_Check(fn) &&
+	    (is_instance(PyMethod_GET_SELF(fn), T.task) || is_instance(PyMethod_GET_SELF(fn), T.py_task)))
+		fn = NULL; /* the pure-Python Task's __wakeup */
+	*name = callable_name(fn);
+	return *name && PyUnicode_Check(*name) ? cb : NULL;
+}
+
+static PyObject *newest_fn_callback(PyObject *callback0, PyObject *callbacks, PyObject **name)
+{
+	Py_ssize_t n = callbacks && PyList_Check(callbacks) ? PyList_GET_SIZE(callbacks) : 0;
+	*name = NULL;
+	for (Py_ssize_t i = n - 1; i >= 0; i--) {
+		PyObject *item = PyList_GET_ITEM(callbacks, i);
+		PyObject *cb = PyTuple_Check(item) && PyTuple_GET_SIZE(item) > 0
+				       ? PyTuple_GET_ITEM(item, 0) : item;
+		if (fn_callback(cb, name))
+			return cb;
+	}
+	return callback0 ? fn_callback(callback0, name) : NULL;
+}
+
 static void future_record(struct walk *wk, uint32_t id, PyObject *op)
 {
 	struct fut *f = (struct fut *)op;
@@ -234,6 +278,11 @@ static void future_record(struct walk *wk, uint32_t id, PyObject *op)
 	if (f->fut_callbacks && PyList_Check(f->fut_callbacks))
 		ncb += PyList_GET_SIZE(f->fut_callbacks);
 	recb_int(&b, "callbacks", ncb);
+	PyObject *cbname, *cb = newest_fn_callback(f->fut_callback0, f->fut_callbacks, &cbname);
+	if (cb) {
+		recb_node(&b, "callback", cb);
+		recb_pystr(&b, "callback_name", cbname);
+	}
 	recb_node(&b, "loop", f->fut_loop);
 	recb_node(&b, "result", f->fut_result);
 	recb_node(&b, "exception", f->fut_exception);
@@ -378,6 +427,11 @@ static void py_future_record(struct walk *wk, uint32_t id, PyObject *op)
 	recb_cstr(&b, "state", py_state_name(attr_or_class(op, "_state")));
 	PyObject *cbs = attr(op, "_callbacks");
 	recb_int(&b, "callbacks", cbs && PyList_Check(cbs) ? (int64_t)PyList_GET_SIZE(cbs) : 0);
+	PyObject *cbname, *cb = newest_fn_callback(NULL, cbs, &cbname);
+	if (cb) {
+		recb_node(&b, "callback", cb);
+		recb_pystr(&b, "callback_name", cbname);
+	}
 	recb_node(&b, "loop", attr(op, "_loop"));
 	PyObject *result = attr(op, "_result");
 	if (result != Py_None)
@@ -409,6 +463,8 @@ static void py_future_record(struct walk *wk, uint32_t id, PyObject *op)
 
 void aio_records(struct walk *wk, uint32_t id, PyObject *op)
 {
+	if (uvl_records(wk, id, op))
+		return;
 	if (is_instance(op, T.future))
 		future_record(wk, id, op);
 	else if (is_instance(op, T.py_future))
