@@ -72,6 +72,7 @@ int check_pending_task(struct check_ctx *ctx);
 int check_retained_task(struct check_ctx *ctx);
 int check_unclosed_resource(struct check_ctx *ctx);
 int check_pending_future(struct check_ctx *ctx);
+int check_piled_callbacks(struct check_ctx *ctx); /* part of pending-future */
 int check_uncancelled_handle(struct check_ctx *ctx);
 int check_frame_cycle(struct check_ctx *ctx);
 

@@ -89,5 +89,5 @@ int check_pending_future(struct check_ctx *ctx)
 	if (rc == 0)
 		rc = grouping_emit(&gr, ASNAP_CHECK_PENDING_FUTURE, summary);
 	grouping_finish(&gr);
-	return rc;
+	return rc == 0 ? check_piled_callbacks(ctx) : rc;
 }
