@@ -114,6 +114,10 @@ int finding_path(struct check_ctx *ctx, uint32_t target, uint32_t **nodes, uint3
 		if (r >= g->n || ws.pred[r] != ASNAP_NO_NODE ||
 		    (bit(ctx->loop_internals, r) && r != target))
 			continue;
+		/* held from C as well (uvloop holds a transport while it reads):
+		 * what in the program holds it says more than "external" */
+		if (r == target && rs->items[i].kind == ASNAP_ROOT_EXTERNAL)
+			continue;
 		ws.pred[r] = r;
 		ws.queue[tail++] = r;
 		found = r == target;
@@ -429,7 +433,9 @@ static uint32_t near(struct work *w, const struct asnap_finding *f, const uint8_
 			budget--;
 			if (node_is_user(w->s, x))
 				continue;
-			w->depth[x] = w->depth[v] + 1;
+			/* an instance's __dict__ (3.9, 3.10) is part of the instance */
+			bool dict = w->s->aio.dict_label && g->edge_label[e] == w->s->aio.dict_label;
+			w->depth[x] = w->depth[v] + !dict;
 			w->queue[tail++] = x;
 		}
 	}
@@ -516,14 +522,17 @@ static bool in_user_code(const struct asnap_snap *s, const struct asnap_finding 
 }
 
 /*
- * For a resource: who in the program holds it, and through which library
+ * For a resource, or a future nothing awaits: who in the program holds it,
+ * and through which library
  * object ("; held by __main__.Service.cache through
  * redis.asyncio.client.Redis"): the last object of the program's own on
  * its chain, and the one after it. Appended to the summary.
  */
 static int name_owner(const struct asnap_snap *s, struct asnap_finding *f)
 {
-	if (f->check != ASNAP_CHECK_UNCLOSED_RESOURCE || f->path_is_cycle || f->path_len < 2 ||
+	bool loose_futures = f->check == ASNAP_CHECK_PENDING_FUTURE && !strcmp(f->group, "<not awaited>");
+	if ((f->check != ASNAP_CHECK_UNCLOSED_RESOURCE && !loose_futures) || f->path_is_cycle ||
+	    f->path_len < 2 ||
 	    !s->code.known)
 		return 0;
 	const struct asnap_graph *g = s->g;
@@ -545,7 +554,8 @@ static int name_owner(const struct asnap_snap *s, struct asnap_finding *f)
 	char more[800];
 	int n = snprintf(more, sizeof(more), "%s; held by %s%s%s", f->summary, who,
 			 label && label[0] != '[' ? "." : "", label ? label : "");
-	if (via != f->path[f->path_len - 1] && n > 0 && (size_t)n < sizeof(more))
+	if (via != f->path[f->path_len - 1] && strncmp(node_type(s, via), "builtins.", 9) && n > 0 &&
+	    (size_t)n < sizeof(more))
 		snprintf(more + n, sizeof(more) - (size_t)n, " through %s", node_type(s, via));
 	char *copy = strdup(more);
 	if (!copy)

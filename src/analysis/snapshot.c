@@ -74,7 +74,10 @@ uint32_t asnap_snap_owner_task(const struct asnap_snap *s, uint32_t obj)
 	if (!g->rev_start || obj >= g->n)
 		return ASNAP_NO_NODE;
 	queue[tail++] = obj;
-	for (unsigned depth = 0; depth < ANCHOR_DEPTH && head < tail && found == ASNAP_NO_NODE;
+	/* 3.9 and 3.10 snapshots reach attributes through instance dicts:
+	 * each hop of the chain is two references there */
+	unsigned max_depth = a->dict_label ? 2 * ANCHOR_DEPTH - 1 : ANCHOR_DEPTH;
+	for (unsigned depth = 0; depth < max_depth && head < tail && found == ASNAP_NO_NODE;
 	     depth++) {
 		uint32_t level_end = tail;
 		while (head < level_end) {

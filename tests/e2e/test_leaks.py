@@ -108,7 +108,12 @@ class FixturePairsTest(TempDirTest):
         # open connections (their protocols' "closed" futures, the
         # server's handler tasks waiting on them) is folded into them
         checks = [x["check"] for x in found]
-        self.assertEqual(sorted(checks), ["unclosed-resource", "unclosed-resource"], found)
+        self.assertEqual(checks.count("unclosed-resource"), 2, found)
+        # the server's handlers waiting on the never-closed connections are
+        # folded into them where the protocol holds its task (3.11+), else
+        # they are the one other finding
+        self.assertLessEqual(len(found), 3, [x["summary"] for x in found])
+        self.assertTrue(set(checks) <= {"unclosed-resource", "pending-task"}, checks)
         transports = next(x for x in found if x["group"].endswith("_SelectorSocketTransport"))
         folded = {(a["check"], a["group"]) for a in transports["also"]}
         self.assertIn(("pending-future", "<not awaited>"), folded)

@@ -5,7 +5,8 @@
  * that number PILE_MIN or more for one callback in a single snapshot.
  *
  * The reader and writer handles a selector event loop registers for each
- * open transport (held by the selector's keys) are not scheduled callbacks
+ * open transport (held by the selector's keys; uvloop's add_reader handles
+ * by its UVPoll objects) are not scheduled callbacks
  * at all: they live exactly as long as the transport is open, which is
  * unclosed-resource's business, so they are never counted here. A timer
  * that will fire by itself says when ("firing in 290-300 s").
@@ -26,11 +27,13 @@ static uint8_t *selector_handles(const struct asnap_snap *s)
 	uint8_t *mark = calloc((size_t)g->n + 1, 1);
 	if (!mark)
 		return NULL;
+	/* asyncio's selector keys, and uvloop's pollers of add_reader() fds */
 	uint32_t key_type = asnap_graph_find_string(g, "selectors.SelectorKey");
-	if (!key_type)
+	uint32_t poll_type = asnap_graph_find_string(g, "uvloop.loop.UVPoll");
+	if (!key_type && !poll_type)
 		return mark;
 	for (uint32_t v = 0; v < g->n; v++) {
-		if (g->type[v] != key_type)
+		if (!g->type[v] || (g->type[v] != key_type && g->type[v] != poll_type))
 			continue;
 		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
 			uint32_t w = g->edge_target[e];
