@@ -5,7 +5,11 @@ set -euo pipefail
 
 PACKAGES=(libzstd-dev zstd libcjson-dev libigraph-dev check meson ninja-build pkg-config gcc clang
           chromium graphviz groff-base python3-dev python3-mesonpy python3-pip python3-venv
-          nodejs)
+          nodejs
+          # the real-library corpus (tests/reallib): Debian's async libraries
+          # for /usr/bin/python3, and the servers it runs them against
+          python3-aiohttp python3-redis python3-asyncpg python3-httpx python3-fastapi
+          python3-uvicorn python3-websockets python3-uvloop redis-server postgresql)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -46,6 +46,19 @@ configure build -Dtests=true
 ninja -C build >/dev/null
 meson test -C build --print-errorlogs || status=1
 
+# The real-library corpus: leaky programs on aiohttp, redis.asyncio,
+# asyncpg, httpx, FastAPI/uvicorn, websockets and uvloop (Debian's packages,
+# built for Debian's /usr/bin/python3, so the agent is built for it here)
+# against a redis-server and a PostgreSQL cluster the suite starts and stops.
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import aiohttp, redis, asyncpg, httpx, fastapi, uvicorn, websockets, uvloop' 2>/dev/null; then
+    echo "== build-sys/ (Debian's /usr/bin/python3 $(/usr/bin/python3 -c 'import sys; print(sys.version.split()[0])'): the real-library corpus)"
+    configure build-sys -Dpython=/usr/bin/python3 -Dagent=enabled -Dtests=true
+    ninja -C build-sys >/dev/null
+    meson test -C build-sys --suite reallib --print-errorlogs || status=1
+else
+    echo "== real-library corpus skipped: /usr/bin/python3 lacks Debian's python3-aiohttp, -redis, -asyncpg, -httpx, -fastapi, -uvicorn, -websockets or -uvloop"
+fi
+
 # Everything again under AddressSanitizer and UndefinedBehaviorSanitizer:
 # any report fails the run. The unit tests run with leak detection; the
 # Python-driven suites preload the sanitizer runtimes into the interpreter

@@ -105,35 +105,39 @@ int finding_path(struct check_ctx *ctx, uint32_t target, uint32_t **nodes, uint3
 	struct asnap_path_ws ws;
 	if (asnap_path_ws_init(&ws, g->n, ctx->err) < 0)
 		return -1;
-	/* breadth-first from every root, real ones first, never through the
-	 * loop's internals (unless the target is one) */
+	/* breadth-first from the real roots (then, when they do not reach it,
+	 * from the garbage's too), never through the loop's internals (unless
+	 * the target is one) */
 	uint32_t head = 0, tail = 0;
 	bool found = false;
-	for (uint32_t i = 0; i < rs->count && !found; i++) {
-		uint32_t r = rs->items[i].node;
-		if (r >= g->n || ws.pred[r] != ASNAP_NO_NODE ||
-		    (bit(ctx->loop_internals, r) && r != target))
-			continue;
-		/* held from C as well (uvloop holds a transport while it reads):
-		 * what in the program holds it says more than "external" */
-		if (r == target && rs->items[i].kind == ASNAP_ROOT_EXTERNAL)
-			continue;
-		ws.pred[r] = r;
-		ws.queue[tail++] = r;
-		found = r == target;
-	}
-	while (head < tail && !found) {
-		uint32_t v = ws.queue[head++];
-		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
-			uint32_t w = g->edge_target[e];
-			if (!asnap_graph_edge_is_strong(g, e) || ws.pred[w] != ASNAP_NO_NODE ||
-			    (bit(ctx->loop_internals, w) && w != target))
+	for (uint32_t from = 0, upto = rs->nreal; !found && from < rs->count;
+	     from = upto, upto = rs->count) {
+		for (uint32_t i = from; i < upto && !found; i++) {
+			uint32_t r = rs->items[i].node;
+			if (r >= g->n || ws.pred[r] != ASNAP_NO_NODE ||
+			    (bit(ctx->loop_internals, r) && r != target))
 				continue;
-			ws.pred[w] = v;
-			ws.queue[tail++] = w;
-			if (w == target) {
-				found = true;
-				break;
+			/* held from C as well (uvloop holds a transport while it reads):
+			 * what in the program holds it says more than "external" */
+			if (r == target && rs->items[i].kind == ASNAP_ROOT_EXTERNAL)
+				continue;
+			ws.pred[r] = r;
+			ws.queue[tail++] = r;
+			found = r == target;
+		}
+		while (head < tail && !found) {
+			uint32_t v = ws.queue[head++];
+			for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+				uint32_t w = g->edge_target[e];
+				if (!asnap_graph_edge_is_strong(g, e) || ws.pred[w] != ASNAP_NO_NODE ||
+				    (bit(ctx->loop_internals, w) && w != target))
+					continue;
+				ws.pred[w] = v;
+				ws.queue[tail++] = w;
+				if (w == target) {
+					found = true;
+					break;
+				}
 			}
 		}
 	}
@@ -378,6 +382,11 @@ static uint32_t held_elsewhere(struct work *w, const struct asnap_finding *f, co
 		w->member[f->objects[i].node] = 1;
 	for (uint32_t i = 0; i < rs->nreal; i++) {
 		uint32_t r = rs->items[i].node;
+		/* uvloop holds its transports and handles from C while they are
+		 * open: that is the loop holding them, like asyncio's selector */
+		if (rs->items[i].kind == ASNAP_ROOT_EXTERNAL && r < g->n &&
+		    !strncmp(node_type(w->s, r), "uvloop.loop.", 12))
+			continue;
 		if (r < g->n && !w->member[r] && !bit(avoid, r) && w->held[r] != stamp) {
 			w->held[r] = stamp;
 			w->queue[tail++] = r;
@@ -429,10 +438,10 @@ static uint32_t near(struct work *w, const struct asnap_finding *f, const uint8_
 			if (!asnap_graph_edge_is_strong(g, e) || w->mark[x] == stamp ||
 			    bit(avoid, x) || bit(modules, x))
 				continue;
+			if (node_is_user(w->s, x))
+				continue; /* the program's objects are nobody's parts */
 			w->mark[x] = stamp;
 			budget--;
-			if (node_is_user(w->s, x))
-				continue;
 			/* an instance's __dict__ (3.9, 3.10) is part of the instance */
 			bool dict = w->s->aio.dict_label && g->edge_label[e] == w->s->aio.dict_label;
 			w->depth[x] = w->depth[v] + !dict;
@@ -469,6 +478,8 @@ static bool better(const struct asnap_finding *a, const struct asnap_finding *b)
 {
 	if (precedence(a->check) != precedence(b->check))
 		return precedence(a->check) < precedence(b->check);
+	if (a->in_user_code != b->in_user_code) /* the program's frame, not the library's */
+		return a->in_user_code;
 	return a->retained > b->retained;
 }
 
@@ -554,9 +565,14 @@ static int name_owner(const struct asnap_snap *s, struct asnap_finding *f)
 	char more[800];
 	int n = snprintf(more, sizeof(more), "%s; held by %s%s%s", f->summary, who,
 			 label && label[0] != '[' ? "." : "", label ? label : "");
-	if (via != f->path[f->path_len - 1] && strncmp(node_type(s, via), "builtins.", 9) && n > 0 &&
-	    (size_t)n < sizeof(more))
-		snprintf(more + n, sizeof(more) - (size_t)n, " through %s", node_type(s, via));
+	/* the first library object on the way that is not a plain container:
+	 * the client the program made (redis.asyncio.client.Redis) */
+	uint32_t lib = k;
+	while (lib + 1 < f->path_len && !strncmp(node_type(s, f->path[lib]), "builtins.", 9))
+		lib++;
+	if (lib + 1 < f->path_len && n > 0 && (size_t)n < sizeof(more))
+		snprintf(more + n, sizeof(more) - (size_t)n, " through %s",
+			 node_type(s, f->path[lib]));
 	char *copy = strdup(more);
 	if (!copy)
 		return -1;

@@ -172,6 +172,14 @@ static void read_header(struct asnap_snap *s)
 		s->monotonic = x->valuedouble;
 	x = cJSON_GetObjectItemCaseSensitive(h, "gc");
 	s->gc_disabled = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(x, "enabled"));
+	s->gc_threshold0 = s->gc_full = -1;
+	const cJSON *th = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(x, "thresholds"), 0);
+	if (cJSON_IsNumber(th))
+		s->gc_threshold0 = header_int(th->valuedouble, -1);
+	const cJSON *g2 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(x, "generations"), 2);
+	const cJSON *full = cJSON_GetObjectItemCaseSensitive(g2, "collections");
+	if (cJSON_IsNumber(full))
+		s->gc_full = header_int(full->valuedouble, -1);
 	cJSON_Delete(h);
 }
 

@@ -32,6 +32,8 @@ struct asnap_snap {
 	int64_t seq;
 	double time;
 	bool gc_disabled;           /* the header says gc.disable() was in force */
+	int64_t gc_threshold0;      /* gc.get_threshold()[0]; -1 when not said */
+	int64_t gc_full;            /* full (generation 2) collections so far; -1 */
 	double monotonic;           /* the header's time.monotonic() (loop time), or 0 */
 	struct asnap_usercode code; /* library code versus the program's own */
 	uint32_t *addr_slots;       /* open addressing, node + 1; 0 empty */

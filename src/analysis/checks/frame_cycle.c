@@ -15,9 +15,10 @@
  * A cycle some root keeps is certain from one snapshot. A cycle no root
  * reaches is garbage the cycle collector will free at its next run, which
  * costs memory for a while but is no leak: it is certain only when the
- * collector is disabled (the header's gc.enabled), and otherwise reported
- * when such cycles of one function survive across snapshots and grow -
- * the collector is not keeping up, or cannot free them. Across snapshots,
+ * collector is disabled (the header's gc.enabled), and otherwise only looked
+ * at when the collector is not doing its job (see collector_stalled):
+ * then cycles of one function that survive across snapshots and grow are
+ * reported. Across snapshots,
  * the frames of a function that persist and grow in number are reported
  * as well.
  */
@@ -122,6 +123,35 @@ static int scan_earlier(struct grouping *gr, uint32_t snap, bool garbage_coros)
 	return 0;
 }
 
+/*
+ * Garbage that survives is a leak only when the collector is not running
+ * as it should: automatic collection is off (gc.set_threshold(0)), or a
+ * full collection ran between the first snapshot and the last and the
+ * garbage is still there (gc.freeze(), finalizers, a collector that cannot
+ * free it). Otherwise garbage - even garbage seen in several snapshots, a
+ * few seconds of an idle program where no collection ran - is freed the
+ * next time the collector runs.
+ */
+static bool collector_stalled(const struct check_ctx *ctx)
+{
+	const struct asnap_snap *first = ctx->snaps[0], *last = ctx->last;
+	if (last->gc_threshold0 == 0)
+		return true;
+	return ctx->nsnap > 1 && ctx->same_process && first->gc_full >= 0 &&
+	       last->gc_full > first->gc_full;
+}
+
+/* The cycle is frame -[local]-> exception -[__traceback__]-> traceback ...
+ * -> the frame: the frame keeps the exception it caught. */
+static bool own_exception(const struct asnap_graph *g, const uint32_t *cyc, uint32_t n,
+			  uint32_t traceback, uint32_t tb_label)
+{
+	if (n < 3 || !traceback || !tb_label || g->type[cyc[n - 1]] != traceback)
+		return false;
+	uint64_t e = asnap_graph_edge_between(g, cyc[1], cyc[2]);
+	return e != UINT64_MAX && g->edge_label[e] == tb_label;
+}
+
 static int scan_last(struct grouping *gr, bool *garbage_coros)
 {
 	struct check_ctx *ctx = gr->ctx;
@@ -143,6 +173,7 @@ static int scan_last(struct grouping *gr, bool *garbage_coros)
 	 * that raised and its callers (3.12+ link a frame to its caller's) is
 	 * the raiser's - then garbage coroutines and generators */
 	uint32_t traceback = asnap_graph_find_string(g, "builtins.traceback");
+	uint32_t tb_label = asnap_graph_find_string(g, "__traceback__");
 	for (int pass = -1; pass < 2; pass++) {
 		for (uint32_t v = 0; v < g->n; v++) {
 			uint32_t name;
@@ -161,18 +192,24 @@ static int scan_last(struct grouping *gr, bool *garbage_coros)
 				continue;
 			uint32_t n = asnap_path_short_cycle(g, &s->ret.scc, v, avoid, MAX_DEPTH,
 							    MAX_VISIT, &ws, cyc, NULL);
-			if (pass < 0 && (!n || !traceback || g->type[cyc[n - 1]] != traceback))
+			if (pass < 0 && !own_exception(g, cyc, n, traceback, tb_label))
 				continue; /* not its own exception: the next pass */
 			const char *key = name ? asnap_graph_string(g, name) : "<frame>";
 			site_of(s, v, site, sizeof(site));
 			if (!n) {
-				if (pass == 0 && !group_add(gr, ctx->nsnap - 1, key, v, false, site))
+				bool freeable = asnap_dom_is_garbage(&s->ret.dom, v) && !s->gc_disabled &&
+						!collector_stalled(ctx);
+				if (pass == 0 && !freeable &&
+				    !group_add(gr, ctx->nsnap - 1, key, v, false, site))
 					goto nomem_out;
 				continue;
 			}
 			for (uint32_t i = 0; i < n; i++)
 				used[cyc[i]] = 1;
-			bool certain = !asnap_dom_is_garbage(&s->ret.dom, v) || s->gc_disabled;
+			bool garbage = asnap_dom_is_garbage(&s->ret.dom, v);
+			if (garbage && !s->gc_disabled && !collector_stalled(ctx))
+				continue; /* the collector frees it when it next runs */
+			bool certain = !garbage || s->gc_disabled;
 			*garbage_coros |= pass == 1 && !certain;
 			struct group *grp = group_add(gr, ctx->nsnap - 1, key, v, certain, site);
 			if (!grp)

@@ -18,6 +18,7 @@
 #include "analysis/checks/internal.h"
 
 #define PILE_MIN 1000
+#define SELF_FIRING 600.0
 
 /* Mark the handles the selector's keys hold: SelectorKey -> data (a
  * (reader, writer) tuple) -> handle. */
@@ -47,18 +48,46 @@ static uint8_t *selector_handles(const struct asnap_snap *s)
 	return mark;
 }
 
+/* When a timer fires, in loop time; 0 if unknown (no `when`, or a whole
+ * number only the "_when" attribute has: call_at(ceil(...))). */
+static double timer_when(const struct asnap_snap *s, const struct asnap_aio_handle *h,
+			 uint32_t when_id)
+{
+	if (!h->timer || h->when)
+		return h->when;
+	struct asnap_attr at = asnap_aio_attr(&s->aio, h->node, when_id);
+	return at.kind == ASNAP_ATTR_INT ? (double)at.i : at.kind == ASNAP_ATTR_FLOAT ? at.f : 0;
+}
+
+/*
+ * A timer due within SELF_FIRING seconds bounds itself: however many a
+ * program arms, each is gone when it fires (asyncpg's inactivity timer of
+ * 300 s, still armed after pool.close(); aiohttp's keep-alive timers). Only
+ * timers set further out - an hour's expiry per request - pile up.
+ */
+static bool fires_soon(const struct asnap_snap *s, const struct asnap_aio_handle *h,
+		       uint32_t when_id)
+{
+	double when = s->monotonic ? timer_when(s, h, when_id) : 0;
+	return when && when - s->monotonic < SELF_FIRING;
+}
+
 static int scan(struct grouping *gr, uint32_t snap)
 {
 	struct check_ctx *ctx = gr->ctx;
 	const struct asnap_snap *s = ctx->snaps[snap];
 	const struct asnap_aio *a = &s->aio;
 	char key[512];
+	uint32_t when_id = asnap_graph_find_string(s->g, "_when");
 	uint8_t *registered = selector_handles(s);
 	if (!registered)
 		return nomem(ctx);
 	for (uint32_t i = 0; i < a->nhandles; i++) {
 		const struct asnap_aio_handle *h = &a->handles[i];
-		if (h->cancelled || registered[h->node])
+		/* a timer that already fired (no longer in the loop's heap) is
+		 * done, whoever still refers to its handle */
+		if (h->cancelled || registered[h->node] || (h->timer && !h->scheduled) ||
+		    fires_soon(s, h, when_id))
 			continue;
 		if (h->callback_name)
 			snprintf(key, sizeof(key), "%s", asnap_graph_string(s->g, h->callback_name));
@@ -85,11 +114,15 @@ static void firing(const struct check_ctx *ctx, const struct group *g, char *buf
 	buf[0] = 0;
 	if (!s->monotonic)
 		return;
+	uint32_t when_id = asnap_graph_find_string(s->g, "_when");
 	for (uint32_t i = 0; i < g->nmembers; i++) {
 		const struct asnap_aio_handle *h = asnap_aio_handle(&s->aio, g->members[i].node);
 		if (!h || !h->timer)
 			continue;
-		double in = h->when - s->monotonic;
+		double when = timer_when(s, h, when_id);
+		if (!when)
+			continue;
+		double in = when - s->monotonic;
 		if (!timers++ || in < lo)
 			lo = in;
 		if (timers == 1 || in > hi)

@@ -1,0 +1,227 @@
+"""The real-library corpus (fixtures/reallib): leaky programs on real async
+libraries - aiohttp, redis.asyncio, asyncpg, httpx, FastAPI on uvicorn,
+websockets - against real servers (redis-server, PostgreSQL, web servers in
+processes of their own), on asyncio's loop and on uvloop. For each pair:
+
+- the leaky program: `asyncsnap leaks` on its three snapshots exits 1; the
+  FIRST finding is of the program's declared check (EXPECT), names what it
+  declares, and is in the program's own code (its site, chain or objects);
+  at most 2 findings (the bug, and at most one that is not folded into it);
+- its correct twin (--fixed): no finding, on the three snapshots and on
+  the last alone.
+
+Runs under Debian's /usr/bin/python3 (the libraries are Debian's), with the
+agent built for it: ASYNCSNAP_AGENT_PATH, ASYNCSNAP_CLI as in tests/e2e.
+One class per program: `python3 -m unittest test_reallib.RedisClient`.
+"""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CORPUS = os.path.join(ROOT, "fixtures", "reallib")
+sys.path.insert(0, HERE)
+
+import servers  # noqa: E402
+
+LIBRARIES = ("aiohttp", "redis", "asyncpg", "httpx", "fastapi", "uvicorn", "websockets", "uvloop")
+
+# program -> the loops it runs on
+PROGRAMS = {
+    "aiohttp_session": ("asyncio", "uvloop"),
+    "aiohttp_frame_cycle": ("asyncio", "uvloop"),
+    "redis_client": ("asyncio", "uvloop"),
+    "redis_unawaited": ("asyncio",),
+    "redis_replies": ("asyncio", "uvloop"),
+    "asyncpg_pool": ("asyncio", "uvloop"),
+    "httpx_client": ("asyncio",),
+}
+
+_servers = {}
+
+
+def setUpModule():
+    missing = [m for m in LIBRARIES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise unittest.SkipTest("python %s lacks %s" % (sys.version.split()[0], ", ".join(missing)))
+    if not os.environ.get("ASYNCSNAP_AGENT_PATH") or not os.environ.get("ASYNCSNAP_CLI"):
+        raise unittest.SkipTest("ASYNCSNAP_AGENT_PATH / ASYNCSNAP_CLI not set")
+    try:
+        _servers["redis"] = servers.Redis()
+        _servers["pg"] = servers.Postgres()
+    except (FileNotFoundError, RuntimeError, subprocess.CalledProcessError) as e:
+        raise unittest.SkipTest("cannot start the servers: %s" % e)
+
+
+def tearDownModule():
+    for s in _servers.values():
+        s.stop()
+
+
+def expectation(program):
+    spec = importlib.util.spec_from_file_location("_x", os.path.join(CORPUS, program + ".py"))
+    with open(spec.origin) as f:
+        src = f.read()
+    ns = {}
+    start = src.index("EXPECT = ")
+    exec(src[start:src.index("\n", start)], ns)
+    return ns["EXPECT"]
+
+
+def leaks(*paths):
+    p = subprocess.run([os.environ["ASYNCSNAP_CLI"], "leaks", "--json", *paths],
+                       capture_output=True, text=True, timeout=300)
+    if p.returncode not in (0, 1):
+        raise AssertionError("asyncsnap leaks failed (%d): %s" % (p.returncode, p.stderr))
+    return p.returncode, json.loads(p.stdout)["findings"]
+
+
+def run_program(test, program, loop, *extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.environ["ASYNCSNAP_AGENT_PATH"]
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    args = [sys.executable, os.path.join(CORPUS, program + ".py"), "--dir", test.dir,
+            "--loop", loop, "--redis-port", str(_servers["redis"].port),
+            "--pg-dsn", _servers["pg"].dsn, *extra]
+    t0 = time.monotonic()
+    p = subprocess.run(args, capture_output=True, text=True, env=env, timeout=240)
+    if p.returncode != 0:
+        raise AssertionError("%s failed (%d): %s" % (program, p.returncode, p.stderr[-3000:]))
+    paths = p.stdout.split()
+    test.assertEqual(len(paths), 3, p.stdout)
+    return paths, time.monotonic() - t0
+
+
+class Pair(unittest.TestCase):
+    program = None
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="asnap-reallib-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+
+    def check(self, loop):
+        want = expectation(self.program)
+        leaky, _ = run_program(self, self.program, loop)
+        status, found = leaks(*leaky)
+        summaries = [f["summary"] for f in found]
+        self.assertEqual(status, 1, "no finding on the leaky %s (%s)" % (self.program, loop))
+        first = found[0]
+        self.assertEqual(first["check"], want["check"], summaries)
+        shown = json.dumps([first["group"], first["summary"],
+                            [o.get("type") for o in first["objects"][:3]]])
+        self.assertIn(want["names"], shown)
+        self.assertTrue(first["in_user_code"], first)
+        self.assertLessEqual(len(found), 2, summaries)
+        fixed, _ = run_program(self, self.program, loop, "--fixed")
+        self.assertEqual(leaks(*fixed), (0, []), "the twin of %s (%s)" % (self.program, loop))
+        self.assertEqual(leaks(fixed[-1]), (0, []))
+
+
+def _make(program, loops):
+    name = "".join(w.capitalize() for w in program.split("_"))
+    methods = {"program": program}
+    for loop in loops:
+        methods["test_" + loop] = lambda self, loop=loop: self.check(loop)
+    globals()[name] = type(name, (Pair,), methods)
+
+
+for _program, _loops in PROGRAMS.items():
+    _make(_program, _loops)
+del _program, _loops
+
+
+class Live(unittest.TestCase):
+    """The operator's way: the server started with `asyncsnap run`, three
+    `asyncsnap take PID` while a separate client process sends real HTTP or
+    websocket traffic between them."""
+
+    program = None
+    client = None   # ("http", PATH) or ("ws",)
+    burst = 40
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="asnap-reallib-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+        self.env = dict(os.environ, PYTHONPATH=os.environ["ASYNCSNAP_AGENT_PATH"],
+                        PYTHONDONTWRITEBYTECODE="1",
+                        XDG_RUNTIME_DIR=os.path.join(self.dir, "run"))
+        os.mkdir(os.path.join(self.dir, "run"))
+
+    def asnap(self, *args):
+        return subprocess.run([os.environ["ASYNCSNAP_CLI"], *args], capture_output=True,
+                              text=True, env=self.env, timeout=120)
+
+    def serve_and_snapshot(self, fixed):
+        tag = "fixed" if fixed else "leaky"
+        snaps = os.path.join(self.dir, tag)
+        os.mkdir(snaps)
+        server = subprocess.Popen(
+            [os.environ["ASYNCSNAP_CLI"], "run", "--dir", snaps, "--", sys.executable,
+             os.path.join(CORPUS, self.program + ".py")] + (["--fixed"] if fixed else []),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
+            start_new_session=True)
+        try:
+            line = server.stdout.readline()
+            if not line.startswith("listening "):
+                self.fail("%s did not start: %r %s" % (self.program, line, server.stderr.read()))
+            port = line.split()[1]
+            paths = []
+            for i in range(3):
+                subprocess.run([sys.executable, os.path.join(CORPUS, "_client.py"),
+                                self.client[0], port, str(self.burst), *self.client[1:]],
+                               check=True, env=self.env, timeout=120)
+                out = os.path.join(self.dir, "%s-%d.snap" % (tag, i + 1))
+                t = self.asnap("take", str(server.pid), "-o", out, "--timeout", "60")
+                self.assertEqual(t.returncode, 0, t.stderr)
+                paths.append(out)
+            return paths
+        finally:
+            server.kill()
+            server.wait()
+            server.stdout.close()
+            server.stderr.close()
+
+    def check(self):
+        want = expectation(self.program)
+        status, found = leaks(*self.serve_and_snapshot(False))
+        summaries = [f["summary"] for f in found]
+        self.assertEqual(status, 1, "no finding on the leaky %s" % self.program)
+        self.assertEqual(found[0]["check"], want["check"], summaries)
+        self.assertIn(want["names"], found[0]["group"] + found[0]["summary"])
+        self.assertTrue(found[0]["in_user_code"], found[0]["summary"])
+        self.assertLessEqual(len(found), 2, summaries)
+        fixed = self.serve_and_snapshot(True)
+        status, extra = leaks(*fixed)
+        self.assertEqual((status, [f["summary"] + " @ " + str(f["site"]) for f in extra]), (0, []),
+                         "the twin of %s" % self.program)
+        self.assertEqual(leaks(fixed[-1]), (0, []))
+
+
+class LiveFastapiTasks(Live):
+    program, client = "live_fastapi_tasks", ("http", "/order/")
+
+    def test_uvicorn_uvloop(self):
+        self.check()
+
+
+class LiveAiohttpTimers(Live):
+    program, client = "live_aiohttp_timers", ("http", "/cache/")
+
+    def test_aiohttp_uvloop(self):
+        self.check()
+
+
+class LiveWebsocketsPending(Live):
+    program, client = "live_websockets_pending", ("ws",)
+    burst = 30
+
+    def test_websockets(self):
+        self.check()
