@@ -470,12 +470,20 @@ def _reap_later(pid, path):
 
 def _reap(pid, path):
     try:
+        _reap_status(pid, path)
+    finally:
+        # only once it is reported: whoever waits for _children to empty
+        # (a program about to exit) then has the report on stderr
+        _children.pop(pid, None)
+
+
+def _reap_status(pid, path):
+    try:
         status = None
         try:
             _, status = os.waitpid(pid, 0)
         except ChildProcessError:  # reaped by the application's waitpid(-1)
             pass
-        _children.pop(pid, None)
         if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             _trigger._on_written(path)
             return
