@@ -333,42 +333,6 @@ static int set_retained(struct work *w, const struct asnap_finding *f, uint8_t *
 }
 
 /*
- * Mark (with a new stamp) what f's objects reach within REACH_DEPTH strong
- * references, through neither the loop's internals nor modules.
- */
-static uint32_t reach(struct work *w, const struct asnap_finding *f, const uint8_t *avoid,
-		      const uint8_t *modules)
-{
-	const struct asnap_graph *g = w->s->g;
-	uint32_t stamp = ++w->stamp, head = 0, tail = 0, budget = REACH_BUDGET;
-	for (uint32_t i = 0; i < f->nobjects; i++) {
-		uint32_t v = f->objects[i].node;
-		if (w->mark[v] != stamp) {
-			w->mark[v] = stamp;
-			w->depth[v] = 0;
-			w->queue[tail++] = v;
-		}
-	}
-	while (head < tail && budget) {
-		uint32_t v = w->queue[head++];
-		if (w->depth[v] >= REACH_DEPTH)
-			continue;
-		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v) && budget;
-		     e++) {
-			uint32_t x = g->edge_target[e];
-			if (!asnap_graph_edge_is_strong(g, e) || w->mark[x] == stamp ||
-			    bit(avoid, x) || bit(modules, x))
-				continue;
-			w->mark[x] = stamp;
-			w->depth[x] = w->depth[v] + 1;
-			w->queue[tail++] = x;
-			budget--;
-		}
-	}
-	return stamp;
-}
-
-/*
  * Mark (with a new stamp, in w->held) what the roots reach through neither
  * f's objects nor the loop's internals: what something other than f and
  * the loop holds.
@@ -410,19 +374,21 @@ static uint32_t held_elsewhere(struct work *w, const struct asnap_finding *f, co
 
 /*
  * Mark (with a new stamp, in w->mark) what f's objects reach within
- * NEAR_DEPTH references through library objects only: the parts of a
- * library object (a transport's protocol and its "closed" future) exist
- * because of it. The program's own objects are not entered: they own
- * much, and what they own is not a part of f's objects.
+ * max_depth strong references, through neither the loop's internals nor
+ * modules. With `parts`, only what they reach through library objects,
+ * from their library objects: the parts of a library object (a
+ * transport's protocol and its "closed" future) exist because of it; the
+ * program's own objects own much, and what they own is nobody's part. An
+ * instance's __dict__ (3.9, 3.10) is part of the instance: no step.
  */
-static uint32_t near(struct work *w, const struct asnap_finding *f, const uint8_t *avoid,
-		     const uint8_t *modules)
+static uint32_t reach(struct work *w, const struct asnap_finding *f, const uint8_t *avoid,
+		      const uint8_t *modules, unsigned max_depth, bool parts)
 {
 	const struct asnap_graph *g = w->s->g;
 	uint32_t stamp = ++w->stamp, head = 0, tail = 0, budget = REACH_BUDGET;
 	for (uint32_t i = 0; i < f->nobjects; i++) {
 		uint32_t v = f->objects[i].node;
-		if (w->mark[v] != stamp && !node_is_user(w->s, v)) { /* library objects' parts only */
+		if (w->mark[v] != stamp && !(parts && node_is_user(w->s, v))) {
 			w->mark[v] = stamp;
 			w->depth[v] = 0;
 			w->queue[tail++] = v;
@@ -430,20 +396,17 @@ static uint32_t near(struct work *w, const struct asnap_finding *f, const uint8_
 	}
 	while (head < tail && budget) {
 		uint32_t v = w->queue[head++];
-		if (w->depth[v] >= NEAR_DEPTH)
+		if (w->depth[v] >= max_depth)
 			continue;
 		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v) && budget;
 		     e++) {
 			uint32_t x = g->edge_target[e];
 			if (!asnap_graph_edge_is_strong(g, e) || w->mark[x] == stamp ||
-			    bit(avoid, x) || bit(modules, x))
+			    bit(avoid, x) || bit(modules, x) || (parts && node_is_user(w->s, x)))
 				continue;
-			if (node_is_user(w->s, x))
-				continue; /* the program's objects are nobody's parts */
 			w->mark[x] = stamp;
 			budget--;
-			/* an instance's __dict__ (3.9, 3.10) is part of the instance */
-			bool dict = w->s->aio.dict_label && g->edge_label[e] == w->s->aio.dict_label;
+			bool dict = parts && w->s->aio.dict_label && g->edge_label[e] == w->s->aio.dict_label;
 			w->depth[x] = w->depth[v] + !dict;
 			w->queue[tail++] = x;
 		}
@@ -633,7 +596,8 @@ int findings_settle(struct check_ctx *ctx)
 		 * objects and the event loop holds them (an unclosed client's
 		 * transport: the loop's selector holds it too) */
 		uint32_t held = held_elsewhere(&w, &out->items[j], ctx->loop_internals);
-		uint32_t stamp = reach(&w, &out->items[j], ctx->loop_internals, modules);
+		uint32_t stamp = reach(&w, &out->items[j], ctx->loop_internals, modules,
+				       REACH_DEPTH, false);
 		for (uint32_t i = 0; i < nf; i++) {
 			const struct asnap_finding *f = &out->items[i];
 			if (i == j)
@@ -646,14 +610,14 @@ int findings_settle(struct check_ctx *ctx)
 					fr || (w.mark[v] == stamp && w.held[v] != held);
 			}
 		}
-		stamp = near(&w, &out->items[j], ctx->loop_internals, modules);
+		stamp = reach(&w, &out->items[j], ctx->loop_internals, modules, NEAR_DEPTH, true);
 		for (uint32_t i = 0; i < nf; i++) {
 			const struct asnap_finding *f = &out->items[i];
 			for (uint32_t k = 0; i != j && k < f->nobjects; k++)
 				cov[((size_t)i * nf + j) * 3 + 2] += w.mark[f->objects[k].node] == stamp;
 		}
 	}
-	if (getenv("ASNAP_DEBUG_FOLD"))
+	if (getenv("ASNAP_DEBUG_FOLD")) /* a developer aid: why a finding was (not) folded */
 		for (uint32_t i = 0; i < nf; i++)
 			for (uint32_t j = 0; j < nf; j++)
 				if (i != j)
