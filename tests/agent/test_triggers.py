@@ -56,6 +56,12 @@ def wait_no_children(pid, timeout=120):
             raise AssertionError("children of %d still there after %ds: %s"
                                  % (pid, timeout, children(pid)))
         time.sleep(0.02)
+    # and, for our own, until the reaper thread has reported and let go
+    while pid == os.getpid() and asyncsnap._children:
+        if time.monotonic() > deadline:
+            raise AssertionError("asyncsnap._children after %ds: %s"
+                                 % (timeout, asyncsnap._children))
+        time.sleep(0.01)
 
 
 def snap_files(directory):
