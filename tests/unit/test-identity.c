@@ -54,35 +54,48 @@ static void write_service(const char *path, uint32_t count, uint32_t keep, uint3
 	heap_write(&h, path, 7);
 }
 
-static struct asnap_findings run3(const char *paths[3], uint32_t mask)
+static const uint32_t FUTURES = 1u << ASNAP_CHECK_PENDING_FUTURE | 1u << ASNAP_CHECK_PENDING_TASK;
+
+/* Three snapshots of the service - count[i] requests, the first `keep` the
+ * same throughout, the others new (task names from fresh[i]) - and the
+ * findings of the pending-task and pending-future checks on them. */
+static struct asnap_findings service_findings(const uint32_t count[3], uint32_t keep,
+					      const uint32_t fresh[3])
 {
+	struct tmpdir d = tmpdir_create();
+	char *p[3] = {tmpdir_path(&d, "a"), tmpdir_path(&d, "b"), tmpdir_path(&d, "c")};
 	struct asnap_error err = {0};
 	struct asnap_snap *s[3];
-	for (int i = 0; i < 3; i++)
-		ck_assert_msg((s[i] = asnap_snap_load(paths[i], &err)), "%s", err.message);
+	for (int i = 0; i < 3; i++) {
+		write_service(p[i], count[i], keep, fresh[i]);
+		ck_assert_msg((s[i] = asnap_snap_load(p[i], &err)), "%s", err.message);
+	}
 	struct asnap_rules rules;
 	asnap_rules_init(&rules);
 	ck_assert_int_eq(asnap_rules_add_json(&rules, asnap_builtin_rules, &err), 0);
-	struct asnap_checks_options opt = {mask, &rules};
+	struct asnap_checks_options opt = {FUTURES, &rules};
 	struct asnap_findings f;
 	ck_assert_msg(asnap_checks_run(s, 3, &opt, &f, &err) == 0, "%s", err.message);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
 		asnap_snap_destroy(s[i]);
+		free(p[i]);
+	}
 	asnap_rules_release(&rules);
+	tmpdir_destroy(&d);
 	return f;
 }
 
-static const uint32_t FUTURES = 1u << ASNAP_CHECK_PENDING_FUTURE | 1u << ASNAP_CHECK_PENDING_TASK;
+static void assert_none(struct asnap_findings *f)
+{
+	ck_assert_msg(f->count == 0, "%u findings, first: %s", f->count,
+		      f->count ? f->items[0].summary : "");
+	asnap_findings_release(f);
+}
 
 /* Growing, the same tasks and futures kept: the leak is found. */
 START_TEST(survivors_that_grow_are_a_leak)
 {
-	struct tmpdir d = tmpdir_create();
-	char *p[3] = {tmpdir_path(&d, "a"), tmpdir_path(&d, "b"), tmpdir_path(&d, "c")};
-	write_service(p[0], 10, 30, 0);
-	write_service(p[1], 20, 30, 0);
-	write_service(p[2], 30, 30, 0);
-	struct asnap_findings f = run3((const char **)p, FUTURES);
+	struct asnap_findings f = service_findings((uint32_t[]){10, 20, 30}, 30, (uint32_t[]){0, 0, 0});
 	/* the stuck tasks, and the futures they await folded into them */
 	ck_assert_uint_eq(f.count, 1);
 	ck_assert_int_eq(f.items[0].check, ASNAP_CHECK_PENDING_TASK);
@@ -92,9 +105,6 @@ START_TEST(survivors_that_grow_are_a_leak)
 	ck_assert_int_eq(f.items[0].also[0].check, ASNAP_CHECK_PENDING_FUTURE);
 	ck_assert_uint_eq(f.items[0].also[0].count, 30);
 	asnap_findings_release(&f);
-	for (int i = 0; i < 3; i++)
-		free(p[i]);
-	tmpdir_destroy(&d);
 }
 END_TEST
 
@@ -102,18 +112,9 @@ END_TEST
  * names): the allocator reused the slots. No survivor, no finding. */
 START_TEST(reused_addresses_are_not_survivors)
 {
-	struct tmpdir d = tmpdir_create();
-	char *p[3] = {tmpdir_path(&d, "a"), tmpdir_path(&d, "b"), tmpdir_path(&d, "c")};
-	write_service(p[0], 10, 0, 100);
-	write_service(p[1], 20, 0, 200);
-	write_service(p[2], 30, 0, 300);
-	struct asnap_findings f = run3((const char **)p, FUTURES);
-	ck_assert_msg(f.count == 0, "%u findings, first: %s", f.count,
-		      f.count ? f.items[0].summary : "");
-	asnap_findings_release(&f);
-	for (int i = 0; i < 3; i++)
-		free(p[i]);
-	tmpdir_destroy(&d);
+	struct asnap_findings f =
+		service_findings((uint32_t[]){10, 20, 30}, 0, (uint32_t[]){100, 200, 300});
+	assert_none(&f);
 }
 END_TEST
 
@@ -122,18 +123,9 @@ END_TEST
  * kept, so the wobble is not growth. */
 START_TEST(steady_population_is_not_growth)
 {
-	struct tmpdir d = tmpdir_create();
-	char *p[3] = {tmpdir_path(&d, "a"), tmpdir_path(&d, "b"), tmpdir_path(&d, "c")};
-	write_service(p[0], 13, 11, 100);
-	write_service(p[1], 15, 11, 200);
-	write_service(p[2], 15, 11, 300);
-	struct asnap_findings f = run3((const char **)p, FUTURES);
-	ck_assert_msg(f.count == 0, "%u findings, first: %s", f.count,
-		      f.count ? f.items[0].summary : "");
-	asnap_findings_release(&f);
-	for (int i = 0; i < 3; i++)
-		free(p[i]);
-	tmpdir_destroy(&d);
+	struct asnap_findings f =
+		service_findings((uint32_t[]){13, 15, 15}, 11, (uint32_t[]){100, 200, 300});
+	assert_none(&f);
 }
 END_TEST
 
