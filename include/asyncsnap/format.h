@@ -120,16 +120,20 @@ struct asnap_writer_options {
 	int level;       /* zstd level; 0 means the default (3) */
 	bool no_fsync;   /* skip fsync before the rename (tests, benchmarks) */
 	int workers;     /* zstd worker threads; 0 compresses in the caller */
+	/* the temporary file is .asyncsnap-<tmp_tag>-XXXXXX.tmp (tag: up to 32
+	 * letters and digits; anything else is refused), so that whoever made
+	 * the tag can find it again; NULL: .asyncsnap-XXXXXX.tmp */
+	const char *tmp_tag;
 };
 
 struct asnap_writer;
 
 /*
  * Start a snapshot that will become `path`. The bytes go to a new
- * temporary file beside it (same directory, mode 0600, name starting with
- * '.' and ending in ".tmp"), which asnap_writer_commit renames to `path`;
- * until then `path` is untouched. opts may be NULL. Returns NULL and fills
- * *err on failure.
+ * temporary file beside it (same directory, mode 0600, a random name that
+ * does not reveal `path`: .asyncsnap-XXXXXX.tmp), which asnap_writer_commit
+ * renames to `path`; until then `path` is untouched. opts may be NULL.
+ * Returns NULL and fills *err on failure.
  */
 struct asnap_writer *asnap_writer_create(const char *path,
 					 const struct asnap_writer_options *opts,
@@ -174,6 +178,14 @@ bool asnap_writer_failed(const struct asnap_writer *w);
 int asnap_writer_commit(struct asnap_writer *w, const char *trailer_json,
 			size_t trailer_len, uint64_t *out_bytes,
 			struct asnap_error *err);
+
+/*
+ * The device and inode of the file a successful commit put at `path`, as
+ * read from the writer's own descriptor before the rename: whoever asked
+ * for the snapshot can tell it from a file put there by someone else.
+ * 0 and 0 before a successful commit.
+ */
+void asnap_writer_file_id(const struct asnap_writer *w, uint64_t *dev, uint64_t *ino);
 
 /* Free the writer; an uncommitted snapshot's temporary file is removed.
  * NULL is a no-op. */

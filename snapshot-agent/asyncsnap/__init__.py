@@ -297,7 +297,10 @@ def take(path=None, *, fork=False, values=False, collect=False, level=0, fsync=T
     return _take(path, None, fork, values, collect, level, fsync)
 
 
-def _take(path, directory, fork, values, collect, level, fsync):
+def _take(path, directory, fork, values, collect, level, fsync, status=None):
+    """take(), and the signal handler's snapshot. status: the path of the
+    file that tells `asyncsnap take` how its request ended (written here,
+    by the fork-mode child, or by the reaper), or None."""
     global _active
     with _lock:
         _active += 1
@@ -311,15 +314,27 @@ def _take(path, directory, fork, values, collect, level, fsync):
             if collect:
                 gc.collect()
             if fork:
-                _take_forked(path, seq, values, level, fsync)
+                _take_forked(path, seq, values, level, fsync, status)
             else:
-                _take_here(path, seq, values, level, fsync)
+                result = _take_here(path, seq, values, level, fsync)
+                _write_status(status, _written(path, result))
+        except BaseException as e:
+            _write_status(status, _failed(e))
+            raise
         finally:
             _active -= 1
+            if _active == 0 and _on_idle is not None:
+                _on_idle()
     return path
 
 
-def _take_here(path, seq, values, level, fsync):
+# Called when no take() is in progress any more and no fork-mode child is
+# left, to serve the `asyncsnap take` requests that came meanwhile (set by
+# install()); None when nothing is installed.
+_on_idle = None
+
+
+def _take_here(path, seq, values, level, fsync, tag=None):
     # No collection may run between here and the walk (the C walk pauses the
     # collector itself; this covers building the header): a collection would
     # free the very garbage cycles a snapshot is taken to find.
@@ -327,10 +342,50 @@ def _take_here(path, seq, values, level, fsync):
     gc.disable()
     try:
         header = json.dumps(_header(seq, values, gc_enabled=was))
-        _agent.snapshot(path, header, values=values, level=level, fsync=fsync)
+        return _agent.snapshot(path, header, values=values, level=level, fsync=fsync, tag=tag)
     finally:
         if was:
             gc.enable()
+
+
+# --------------------------------------------------------------------------
+# the answer to `asyncsnap take`: a status file in the private runtime
+# directory, beside the request it answers (docs/AGENT.md "Taking a
+# snapshot from outside")
+
+
+def _written(path, result):
+    return {"state": "written", "path": os.path.abspath(os.fsdecode(path)),
+            "dev": result["dev"], "ino": result["ino"]}
+
+
+def _failed(exc):
+    if isinstance(exc, SnapshotError):
+        reason = str(exc) or "unknown error"
+    else:
+        reason = ("%s: %s" % (type(exc).__name__, exc)).rstrip(": ")
+    return {"state": "failed", "reason": " ".join(reason.split())}
+
+
+def _write_status(status, record):
+    """Write record to the file status (through a temporary name and a
+    rename, so the reader sees all of it or nothing); never raises."""
+    if status is None:
+        return
+    tmp = "%s.%d.tmp" % (status, os.getpid())
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
+        try:
+            os.write(fd, json.dumps(record).encode())
+        finally:
+            os.close(fd)
+        os.replace(tmp, status)
+    except (OSError, ValueError):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 # --------------------------------------------------------------------------
@@ -367,11 +422,14 @@ def _fork():
 _ALL_SIGNALS = signal.valid_signals() if hasattr(signal, "valid_signals") else set()
 
 
-def _take_forked(path, seq, values, level, fsync):
+def _take_forked(path, seq, values, level, fsync, status=None):
     if not hasattr(os, "fork"):
         raise SnapshotError("fork mode needs os.fork(), which this platform lacks")
     now = time.time()
     parent = os.getpid()  # not os.getppid() in the child: the parent may be gone
+    # names the child's temporary file, for the reaper to find it if the
+    # child dies before it is renamed
+    tag = os.urandom(8).hex()
     _flush_stdio()
     # The child starts with the collector off (so nothing it runs before the
     # walk can collect) and with every signal blocked (so no Python signal
@@ -395,13 +453,14 @@ def _take_forked(path, seq, values, level, fsync):
         raise
     if pid == 0:
         try:
-            _child(path, seq, values, level, fsync, was, parent, now, t_fork, mask)
+            _child(path, seq, values, level, fsync, was, parent, now, t_fork, mask, tag,
+                   status)
         finally:
             os._exit(_EXIT_REPORTED)
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     if was:
         gc.enable()
-    _reap_later(pid, path)
+    _reap_later(pid, path, tag, status)
 
 
 def _flush_stdio():
@@ -416,7 +475,8 @@ def _flush_stdio():
                 pass
 
 
-def _child(path, seq, values, level, fsync, gc_enabled, parent, now, t_fork, mask):
+def _child(path, seq, values, level, fsync, gc_enabled, parent, now, t_fork, mask, tag,
+           status):
     """The fork-mode child: walk, write, _exit. Never returns."""
     global _in_snapshot_child
     fork_ms = (time.monotonic() - t_fork) * 1e3
@@ -440,15 +500,18 @@ def _child(path, seq, values, level, fsync, gc_enabled, parent, now, t_fork, mas
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         header = json.dumps(_header(seq, values, gc_enabled=gc_enabled, pid=parent,
                                     now=now, fork_ms=fork_ms))
-        _agent.snapshot(path, header, values=values, level=level, fsync=fsync)
+        result = _agent.snapshot(path, header, values=values, level=level, fsync=fsync,
+                                 tag=tag)
+        _write_status(status, _written(path, result))
         code = 0
     except BaseException as e:
         _say_failed(e)
+        _write_status(status, _failed(e))
     finally:
         os._exit(code)
 
 
-def _reap_later(pid, path):
+def _reap_later(pid, path, tag, status):
     """Reap a snapshot child without blocking the application.
 
     A small thread waits for that one pid (os.waitpid(pid, 0) sleeps
@@ -463,36 +526,42 @@ def _reap_later(pid, path):
     in no threading.enumerate() of the application."""
     _children[pid] = path
     try:
-        _thread.start_new_thread(_reap, (pid, path))
+        _thread.start_new_thread(_reap, (pid, path, tag, status))
     except RuntimeError:  # at interpreter shutdown: no new threads
-        _reap(pid, path)
+        _reap(pid, path, tag, status)
 
 
-def _reap(pid, path):
+def _reap(pid, path, tag, status):
     try:
-        _reap_status(pid, path)
+        _reap_status(pid, path, tag, status)
     finally:
         # only once it is reported: whoever waits for _children to empty
         # (a program about to exit) then has the report on stderr
         _children.pop(pid, None)
+        if not _children and not _active and _on_idle is not None:
+            try:
+                _on_idle()
+            except BaseException:
+                pass
 
 
-def _reap_status(pid, path):
+def _reap_status(pid, path, tag, answer):
     try:
-        status = None
+        wstatus = None
         try:
-            _, status = os.waitpid(pid, 0)
+            _, wstatus = os.waitpid(pid, 0)
         except ChildProcessError:  # reaped by the application's waitpid(-1)
             pass
-        if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        if wstatus is not None and os.WIFEXITED(wstatus) and os.WEXITSTATUS(wstatus) == 0:
             _trigger._on_written(path)
             return
-        if status is None or os.WIFEXITED(status) and os.WEXITSTATUS(status) == _EXIT_REPORTED:
+        if (wstatus is None
+                or os.WIFEXITED(wstatus) and os.WEXITSTATUS(wstatus) == _EXIT_REPORTED):
             return
         # The child died without reporting (killed, crashed): say so, and
         # take away its temporary file, which nobody else will.
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
+        if os.WIFSIGNALED(wstatus):
+            sig = os.WTERMSIG(wstatus)
             try:
                 name = signal.Signals(sig).name
             except ValueError:
@@ -500,20 +569,21 @@ def _reap_status(pid, path):
             reason = "the snapshot process (pid %d) was killed by %s" % (pid, name)
         else:
             reason = "the snapshot process (pid %d) exited with status %d" % (
-                pid, os.WEXITSTATUS(status))
-        _remove_partial(path)
+                pid, os.WEXITSTATUS(wstatus))
+        _remove_partial(path, tag)
         _say_failed(SnapshotError(reason))
+        _write_status(answer, _failed(SnapshotError(reason)))
     except BaseException:
         pass
 
 
-def _remove_partial(path):
-    """Remove the temporary files of a snapshot to path ('.<name>.XXXXXX.tmp'
-    beside it, as the writer names them)."""
+def _remove_partial(path, tag):
+    """Remove the temporary file of a snapshot to path: the writer names it
+    '.asyncsnap-<tag>-XXXXXX.tmp', beside path."""
     if isinstance(path, bytes):
         path = os.fsdecode(path)
-    directory, base = os.path.split(path)
-    pattern = re.compile(r"\.%s\.[A-Za-z0-9]{6}\.tmp\Z" % re.escape(base))
+    directory = os.path.dirname(path)
+    pattern = re.compile(r"\.asyncsnap-%s-[A-Za-z0-9]{6}\.tmp\Z" % re.escape(tag))
     try:
         for name in os.listdir(directory or "."):
             if pattern.match(name):

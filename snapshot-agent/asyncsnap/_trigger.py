@@ -19,7 +19,7 @@ _pkg = sys.modules[__name__.rpartition(".")[0]]
 class _State:
     __slots__ = ("signum", "directory", "fork", "previous", "pid", "registration", "dropped",
                  "every", "on_tasks", "on_rss", "keep", "poll", "request", "next_tasks",
-                 "next_rss", "last", "stop", "program")
+                 "next_rss", "last", "stop", "program", "main_thread", "deferred")
 
     def __init__(self, signum, directory, fork, previous):
         self.signum = signum
@@ -38,6 +38,8 @@ class _State:
         self.last = time.monotonic()            # time of the last snapshot
         self.stop = False                       # tells the thread to end
         self.program = None
+        self.main_thread = _thread.get_ident()  # install() runs on it
+        self.deferred = 0                       # signals put off: _fork_would_block
 
 
 _state = None
@@ -102,6 +104,7 @@ def install(signum=signal.SIGUSR1, directory=None, fork=True, *, every=None, on_
     st.next_rss = on_rss
     _state = st
     st.registration = _register(st)
+    _pkg._on_idle = _serve_waiting
     if every or on_tasks or on_rss:
         try:
             _thread.start_new_thread(_watch, (st, _thread.get_ident()))
@@ -122,6 +125,7 @@ def uninstall():
     st.stop = True
     _restore(st)
     _state = None
+    _pkg._on_idle = None
     _unregister(st)
     atexit.unregister(_at_exit)
 
@@ -166,16 +170,136 @@ def _on_signal(signum, frame):
         if not _tasks_passed(st):
             return
     if _pkg._active or (st.fork and _pkg._children):
+        # an `asyncsnap take` request stays where it is, and is served
+        # when this snapshot is done (_serve_waiting)
         st.dropped += 1
         return
+    if st.fork and _fork_would_block():
+        if st.deferred < _DEFER_MAX:
+            st.deferred += 1
+            _signal_later(st)
+            return
+        # nothing has let go of it: give up on this one, and say why
+        st.deferred = 0
+        e = _pkg.SnapshotError("cannot fork: concurrent.futures' shutdown lock has been held "
+                               "for %g seconds" % (_DEFER_MAX * _DEFER_S))
+        _pkg._say_failed(e)
+        _pkg._write_status(_claim_request(st), _pkg._failed(e))
+        return
+    st.deferred = 0
+    status = _claim_request(st)
     st.last = time.monotonic()
     try:
-        path = _pkg._take(None, st.directory, st.fork, False, False, 0, True)
+        path = _pkg._take(None, st.directory, st.fork, False, False, 0, True, status)
     except Exception as e:  # never into the program; its own exceptions pass
         _pkg._say_failed(e)
         return
     if st.keep and not st.fork:
         _prune(st, path)
+
+
+# --------------------------------------------------------------------------
+# `asyncsnap take`: its request is a file <pid>-<nonce>.request in the
+# private runtime directory, made before it sends the signal; the answer is
+# <pid>-<nonce>.status beside it, {"state": "taking"}, then "written" (with
+# the file's path, device and inode) or "failed" (with the reason). Only
+# this user can write there, so the answer cannot be forged, and the
+# snapshot it names is told from a planted file by its inode.
+
+_REQUEST_MAX_AGE = 600  # seconds; an older request's `take` has given up
+
+
+def _requests(st):
+    """The waiting requests for this process: [(mtime, name)], oldest first."""
+    if st.registration is None or st.pid != os.getpid():
+        return []
+    directory = os.path.dirname(st.registration)
+    prefix = "%d-" % st.pid
+    found = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    for name in names:
+        if name.startswith(prefix) and name.endswith(".request"):
+            try:
+                found.append((os.lstat(os.path.join(directory, name)).st_mtime, name))
+            except OSError:
+                pass
+    found.sort()
+    return found
+
+
+def _claim_request(st):
+    """Take the oldest waiting request: remove it and answer "taking".
+    The path of its status file, or None when no request waits (the signal
+    came from somebody else: a plain snapshot, answered to nobody)."""
+    directory = os.path.dirname(st.registration) if st.registration else None
+    now = time.time()
+    for mtime, name in _requests(st):
+        path = os.path.join(directory, name)
+        try:
+            os.unlink(path)
+        except OSError:
+            continue  # gone: its `take` gave up
+        if now - mtime > _REQUEST_MAX_AGE:
+            continue
+        status = path[:-len(".request")] + ".status"
+        _pkg._write_status(status, {"state": "taking", "pid": st.pid})
+        return status
+    return None
+
+
+def _serve_waiting():
+    """No snapshot is under way any more: if a request came meanwhile,
+    signal the main thread again, whose handler serves it. Runs on any
+    thread (the reaper's, or whichever ran take())."""
+    st = _state
+    if st is None or st.stop or st.pid != os.getpid():
+        return
+    if _pkg._active or (st.fork and _pkg._children) or not _requests(st):
+        return
+    try:
+        signal.pthread_kill(st.main_thread, st.signum)
+    except (OSError, ValueError):
+        pass
+
+
+# How long a snapshot is put off while forking would block: 20 ms at a
+# time, 10 seconds in all.
+_DEFER_S = 0.02
+_DEFER_MAX = 500
+
+
+def _fork_would_block():
+    """Whether os.fork() would wait here for a lock this thread may hold.
+
+    os.fork() first runs the before-fork hooks; concurrent.futures.thread
+    registers one that acquires its module's _global_shutdown_lock, a lock
+    that is not reentrant, and which ThreadPoolExecutor.submit() holds
+    while it starts a worker thread (loop.run_in_executor, asyncio.to_thread
+    do). A signal handled inside that block, on this thread, would fork into
+    a deadlock of the whole process. Reads the module's dict and the lock's
+    state only (C)."""
+    d = _pkg._mod_dict(sys.modules.get("concurrent.futures.thread"))
+    lock = d.get("_global_shutdown_lock") if d is not None else None
+    return type(lock) is _thread.LockType and lock.locked()
+
+
+def _signal_later(st):
+    """Send the signal again in _DEFER_S seconds, from a short-lived thread
+    (the request, if any, stays where it is until then)."""
+    def later():
+        time.sleep(_DEFER_S)
+        if _state is st and not st.stop:
+            try:
+                signal.pthread_kill(st.main_thread, st.signum)
+            except (OSError, ValueError):
+                pass
+    try:
+        _thread.start_new_thread(later, ())
+    except RuntimeError:  # interpreter shutdown
+        pass
 
 
 def _tasks_passed(st):
@@ -333,6 +457,10 @@ def _register(st):
         finally:
             os.close(fd)
         os.replace(tmp, path)
+        # killed by SIGTERM (or SIGHUP) with no handler of the program's,
+        # the process runs no atexit: remove the file from a C handler
+        # that then lets the signal do what it would have done
+        _pkg._agent.remove_on_termination(path)
     except OSError as e:
         try:
             os.unlink(tmp)
@@ -376,6 +504,20 @@ def _registered_program():
 def _unregister(st):
     # a child forked by the program inherits the state, not the file
     if st.registration and st.pid == os.getpid():
+        _pkg._agent.remove_on_termination(None)
+        # and the requests nobody will answer, and answers nobody read
+        directory = os.path.dirname(st.registration)
+        prefix = "%d-" % st.pid
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            names = []
+        for name in names:
+            if name.startswith(prefix) and name.endswith((".request", ".status")):
+                try:
+                    os.unlink(os.path.join(directory, name))
+                except OSError:
+                    pass
         try:
             os.unlink(st.registration)
         except OSError:

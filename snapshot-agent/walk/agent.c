@@ -5,6 +5,11 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "asyncsnap/format.h"
 #include "walk.h"
 
@@ -13,10 +18,12 @@ static struct asnap_walk_names names;
 static PyObject *tracemalloc_name; /* "_tracemalloc" */
 
 PyDoc_STRVAR(snapshot_doc,
-"snapshot(path, header, values=False, level=0, fsync=True) -> dict\n"
+"snapshot(path, header, values=False, level=0, fsync=True, tag=None) -> dict\n"
 "\n"
-"Write a snapshot of the heap to path (atomically, mode 0600). header is\n"
-"the JSON header object. Returns counts and timings; raises SnapshotError.");
+"Write a snapshot of the heap to path (atomically, mode 0600, through the\n"
+"temporary file .asyncsnap[-tag]-XXXXXX.tmp beside it). header is the JSON\n"
+"header object. Returns counts, timings and the file's dev and ino; raises\n"
+"SnapshotError.");
 
 /* Whether tracemalloc traces allocations: asked of its C module, if the
  * program imported it, before the walk starts. */
@@ -37,17 +44,17 @@ static bool tracemalloc_tracing(void)
 
 static PyObject *agent_snapshot(PyObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"path", "header", "values", "level", "fsync", NULL};
+	static char *kwlist[] = {"path", "header", "values", "level", "fsync", "tag", NULL};
 	PyObject *path = NULL;
-	const char *header;
+	const char *header, *tag = NULL;
 	int values = 0, level = 0, do_fsync = 1;
 	(void)self;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&s|pip:snapshot", kwlist,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&s|pipz:snapshot", kwlist,
 					 PyUnicode_FSConverter, &path, &header, &values,
-					 &level, &do_fsync))
+					 &level, &do_fsync, &tag))
 		return NULL;
 	struct asnap_walk_options opts = {.values = values != 0, .level = level,
-					  .no_fsync = !do_fsync};
+					  .no_fsync = !do_fsync, .tmp_tag = tag};
 	opts.tracemalloc = tracemalloc_tracing();
 	struct asnap_walk_stats st;
 	struct asnap_error err = {0};
@@ -57,8 +64,10 @@ static PyObject *agent_snapshot(PyObject *self, PyObject *args, PyObject *kw)
 		PyErr_SetString(snapshot_error, err.message[0] ? err.message : "snapshot failed");
 		return NULL;
 	}
-	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:d,s:d}",
+	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d}",
 			     "objects", (unsigned long long)st.objects,
+			     "dev", (unsigned long long)st.file_dev,
+			     "ino", (unsigned long long)st.file_ino,
 			     "tracked", (unsigned long long)st.tracked,
 			     "edges", (unsigned long long)st.edges,
 			     "file_bytes", (unsigned long long)st.file_bytes,
@@ -66,7 +75,75 @@ static PyObject *agent_snapshot(PyObject *self, PyObject *args, PyObject *kw)
 			     "pause_ms", st.pause_ms);
 }
 
+/*
+ * The registration file outlives a process killed by a signal whose action
+ * is to terminate it: no atexit runs. For SIGTERM and SIGHUP, when the
+ * program has left them at SIG_DFL, a handler removes the file and lets
+ * the signal do what it would have done: the default action, at once, so
+ * that the process ends exactly as it would have (killed by that signal).
+ * Python's own view (signal.getsignal) still says SIG_DFL, and a handler
+ * the program installs later replaces this one. Only async-signal-safe
+ * calls; a child forked by the program (another pid) only passes through.
+ */
+static const int termination_signals[] = {SIGTERM, SIGHUP};
+static char termination_path[4096];
+static volatile sig_atomic_t termination_armed;
+static pid_t termination_pid;
+
+static void on_termination(int sig)
+{
+	int saved = errno;
+	if (termination_armed && getpid() == termination_pid)
+		unlink(termination_path);
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, NULL);
+	raise(sig); /* blocked until this handler returns, then it acts */
+	errno = saved;
+}
+
+PyDoc_STRVAR(remove_on_termination_doc,
+"remove_on_termination(path) -> None\n"
+"\n"
+"Remove path if SIGTERM or SIGHUP ends the process while their action is\n"
+"still the default; None forgets the path.");
+
+static PyObject *agent_remove_on_termination(PyObject *self, PyObject *arg)
+{
+	(void)self;
+	if (arg == Py_None) {
+		termination_armed = 0;
+		Py_RETURN_NONE;
+	}
+	PyObject *bytes = NULL;
+	if (!PyUnicode_FSConverter(arg, &bytes))
+		return NULL;
+	if ((size_t)PyBytes_GET_SIZE(bytes) >= sizeof(termination_path)) {
+		Py_DECREF(bytes);
+		PyErr_SetString(PyExc_ValueError, "path too long");
+		return NULL;
+	}
+	termination_armed = 0;
+	memcpy(termination_path, PyBytes_AS_STRING(bytes), (size_t)PyBytes_GET_SIZE(bytes) + 1);
+	Py_DECREF(bytes);
+	termination_pid = getpid();
+	termination_armed = 1;
+	for (size_t i = 0; i < sizeof(termination_signals) / sizeof(*termination_signals); i++) {
+		struct sigaction old;
+		int sig = termination_signals[i];
+		if (sigaction(sig, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
+		    (old.sa_handler != SIG_DFL && old.sa_handler != on_termination))
+			continue; /* the program's own (or ignored): not ours to touch */
+		struct sigaction sa = {.sa_handler = on_termination};
+		sigemptyset(&sa.sa_mask);
+		sigaction(sig, &sa, NULL);
+	}
+	Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+	{"remove_on_termination", agent_remove_on_termination, METH_O,
+	 remove_on_termination_doc},
 	{"snapshot", (PyCFunction)(void (*)(void))agent_snapshot, METH_VARARGS | METH_KEYWORDS,
 	 snapshot_doc},
 	{NULL, NULL, 0, NULL},

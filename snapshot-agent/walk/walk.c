@@ -995,7 +995,8 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	/* one zstd worker thread compresses while the walk goes on (it runs
 	 * no Python code and touches only the writer's buffers) */
 	struct asnap_writer_options wopts = {.level = opts->level ? opts->level : AGENT_ZSTD_LEVEL,
-					     .no_fsync = opts->no_fsync, .workers = 1};
+					     .no_fsync = opts->no_fsync, .workers = 1,
+					     .tmp_tag = opts->tmp_tag};
 	wk.w = asnap_writer_create(path, &wopts, err);
 	if (!wk.w)
 		return -1;
@@ -1040,6 +1041,7 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 			  (unsigned long long)wk.total_edges, (unsigned long long)wk.tracked);
 	if (asnap_writer_commit(wk.w, trailer, (size_t)tn, &stats->file_bytes, err) < 0)
 		goto out;
+	asnap_writer_file_id(wk.w, &stats->file_dev, &stats->file_ino);
 	stats->objects = wk.n;
 	last_objects = wk.n;
 	stats->tracked = wk.tracked;

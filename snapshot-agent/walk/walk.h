@@ -25,6 +25,7 @@ struct asnap_walk_options {
 	int level;    /* zstd level, 0 for the default */
 	bool no_fsync;
 	bool tracemalloc; /* tracemalloc is tracing: record allocation sites */
+	const char *tmp_tag; /* names the temporary file (asnap_writer_options) */
 };
 
 struct asnap_walk_stats {
@@ -32,6 +33,7 @@ struct asnap_walk_stats {
 	uint64_t tracked;
 	uint64_t edges;
 	uint64_t file_bytes;
+	uint64_t file_dev, file_ino; /* of the file written (asnap_writer_file_id) */
 	double walk_ms;          /* finding and writing the objects */
 	double pause_ms;         /* the whole call: what the caller waited */
 };

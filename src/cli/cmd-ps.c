@@ -196,7 +196,8 @@ int cmd_ps(int argc, char **argv)
 		if (live_agent_read(path, &r.a, why, sizeof(why)) < 0)
 			continue; /* being written, or not ours: not a process to list */
 		if (!live_agent_alive(&r.a)) {
-			unlink(path); /* it ended without cleaning up (killed) */
+			/* it ended without cleaning up (killed) */
+			live_remove_stale(dir, strtol(e->d_name, NULL, 10));
 			live_agent_release(&r.a);
 			continue;
 		}

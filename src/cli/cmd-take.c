@@ -4,11 +4,13 @@
  *
  * The process must be the one its registration file describes: same start
  * time (so a pid reused by another program is never signalled), and ours.
- * The agent writes to a hidden temporary name and renames the file into
- * place, so a visible <prog>-<pid>-<seq>.snap with a sequence number above
- * every one there before the signal is complete, and new.
+ * The request is a file with an unguessable name in the private runtime
+ * directory, made before the one signal; the agent answers beside it with
+ * the snapshot's path, device and inode (or why it failed), and only the
+ * file with that inode, this user's, mode 0600, is taken: nothing another
+ * user plants in the snapshot directory is ever handed out.
  */
-#include <dirent.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,10 +34,15 @@ static const char help[] =
 	"usage: asyncsnap take [-o FILE] [--timeout S] PID\n"
 	"\n"
 	"Make process PID, which runs with the asyncsnap agent (asyncsnap run, or\n"
-	"asyncsnap.install()), write a snapshot: send it its signal, wait until the\n"
-	"new snapshot is complete, and print the file's path. The process must be the\n"
+	"asyncsnap.install()), write a snapshot: send it its signal once, wait for\n"
+	"the agent's answer, and print the snapshot's path. The process must be the\n"
 	"one that registered (same start time: a reused pid is never signalled) and\n"
 	"must be yours. `asyncsnap ps` lists the candidates.\n"
+	"\n"
+	"The request and the answer go through your private runtime directory, so\n"
+	"the file printed is the one the agent wrote (checked by its inode, owner\n"
+	"and mode 0600), whatever else appears in the snapshot directory; a\n"
+	"snapshot directory others can write in (without the sticky bit) is refused.\n"
 	"\n"
 	"options:\n"
 	"  -o, --output FILE  move the snapshot to FILE (default: it stays in the\n"
@@ -43,7 +51,8 @@ static const char help[] =
 	"  -h, --help         show this help\n"
 	"\n"
 	"Exit status: 0 with the path on stdout; 2 when there is no such process, it\n"
-	"has no agent, it is another user's, it ended, or no snapshot came in time.\n";
+	"has no agent, it is another user's, it ended or is stopped, the agent could\n"
+	"not write the snapshot (its reason is printed), or no answer came in time.\n";
 
 static double now_s(void)
 {
@@ -52,73 +61,9 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The sequence number of NAME if it is a visible snapshot of pid
- * (<prog>-<pid>-<seq>.snap), else -1. */
-static long long snapshot_seq(const char *name, long pid)
-{
-	size_t len = strlen(name);
-	if (name[0] == '.' || len < 6 || strcmp(name + len - 5, ".snap") != 0)
-		return -1;
-	const char *end = name + len - 5, *p = end;
-	while (p > name && p[-1] >= '0' && p[-1] <= '9')
-		p--;
-	if (p == end || p == name || p[-1] != '-')
-		return -1;
-	char want[32];
-	int n = snprintf(want, sizeof(want), "-%ld-", pid);
-	const char *q = p - 1; /* the '-' before seq */
-	if (q - name < n || memcmp(q - n + 1, want, (size_t)n) != 0 || q - n + 1 == name)
-		return -1;
-	return strtoll(p, NULL, 10);
-}
-
-/* NAME is the agent's temporary file for a snapshot of pid:
- * .<prog>-<pid>-<seq>.snap.XXXXXX.tmp */
-static bool is_temporary(const char *name, long pid)
-{
-	size_t len = strlen(name);
-	char want[32];
-	snprintf(want, sizeof(want), "-%ld-", pid);
-	return len > 4 && strcmp(name + len - 4, ".tmp") == 0 && strstr(name, want) &&
-	       strstr(name, ".snap.");
-}
-
-/* The highest sequence number of pid's snapshots in dir (0 if none), and
- * the name of the lowest one above `above` in best (if best is given). */
-static long long scan(const char *dir, long pid, long long above, char *best, size_t best_size,
-		      bool *writing, int *err)
-{
-	DIR *d = opendir(dir);
-	long long max = 0, found = -1;
-	if (!d) {
-		*err = errno;
-		return -1;
-	}
-	struct dirent *e;
-	if (writing)
-		*writing = false;
-	while ((e = readdir(d))) {
-		if (writing && e->d_name[0] == '.' && is_temporary(e->d_name, pid))
-			*writing = true;
-		long long seq = snapshot_seq(e->d_name, pid);
-		if (seq < 0)
-			continue;
-		if (seq > max)
-			max = seq;
-		if (best && seq > above && (found < 0 || seq < found) &&
-		    strlen(e->d_name) < best_size) {
-			found = seq;
-			strcpy(best, e->d_name);
-		}
-	}
-	closedir(d);
-	*err = 0;
-	return best ? found : max;
-}
-
-/* Copy src to dst through a temporary file beside dst, then rename: for
- * -o across file systems. */
-static int copy_file(const char *src, const char *dst, char *why, size_t why_size)
+/* Copy the open file in to dst through a temporary file beside dst, then
+ * rename: for -o across file systems. */
+static int copy_file(int in, const char *dst, char *why, size_t why_size)
 {
 	char tmp[PATH_MAX];
 	const char *slash = strrchr(dst, '/');
@@ -128,15 +73,13 @@ static int copy_file(const char *src, const char *dst, char *why, size_t why_siz
 		snprintf(why, why_size, "%s", strerror(ENAMETOOLONG));
 		return -1;
 	}
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
+	if (lseek(in, 0, SEEK_SET) < 0) {
 		snprintf(why, why_size, "%s", strerror(errno));
 		return -1;
 	}
 	int out = mkstemp(tmp);
 	if (out < 0) {
 		snprintf(why, why_size, "%s", strerror(errno));
-		close(in);
 		return -1;
 	}
 	char buf[1 << 16];
@@ -166,7 +109,6 @@ static int copy_file(const char *src, const char *dst, char *why, size_t why_siz
 		rc = -1;
 	if (rc)
 		snprintf(why, why_size, "%s", strerror(errno));
-	close(in);
 	if (close(out) != 0 && rc == 0) {
 		snprintf(why, why_size, "%s", strerror(errno));
 		rc = -1;
@@ -180,121 +122,285 @@ static int copy_file(const char *src, const char *dst, char *why, size_t why_siz
 	return rc;
 }
 
-#define FAIL(...)                                                           \
-	do {                                                                \
-		char msg_[2 * PATH_MAX + 512];                                             \
-		snprintf(msg_, sizeof(msg_), __VA_ARGS__);                  \
+/* The state letter of process pid (/proc/PID/stat field 3: R, S, D, T, t,
+ * Z, ...), or 0 when it cannot be read. */
+static char process_state(long pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* Whether process pid has a handler for signum (/proc/PID/status SigCgt):
+ * 1, 0, or -1 when it cannot be read. */
+static int catches_signal(long pid, int signum)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	char line[256];
+	int r = -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long mask;
+		if (sscanf(line, "SigCgt: %llx", &mask) == 1) {
+			r = signum >= 1 && signum <= 64 && (mask >> (signum - 1)) & 1;
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+/* 32 hex digits from the kernel's random source. */
+static int make_nonce(char out[33])
+{
+	unsigned char raw[16];
+	size_t got = 0;
+	while (got < sizeof(raw)) {
+		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+/* The agent's answer to a request (the status file, written by rename in
+ * the private runtime directory). */
+struct answer {
+	enum { ANSWER_NONE, ANSWER_TAKING, ANSWER_WRITTEN, ANSWER_FAILED } state;
+	char path[PATH_MAX];
+	char reason[512];
+	unsigned long long dev, ino;
+};
+
+static void read_answer(const char *status, struct answer *a)
+{
+	char why[128];
+	a->state = ANSWER_NONE;
+	int fd = open(status, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct stat st;
+	char *text = NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == getuid())
+		text = live_read_small_file(fd, why, sizeof(why));
+	close(fd);
+	cJSON *j = text ? cJSON_Parse(text) : NULL;
+	free(text);
+	const cJSON *state = cJSON_GetObjectItemCaseSensitive(j, "state");
+	if (cJSON_IsString(state) && strcmp(state->valuestring, "taking") == 0) {
+		a->state = ANSWER_TAKING;
+	} else if (cJSON_IsString(state) && strcmp(state->valuestring, "failed") == 0) {
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "reason");
+		snprintf(a->reason, sizeof(a->reason), "%s",
+			 cJSON_IsString(r) ? r->valuestring : "no reason given");
+		a->state = ANSWER_FAILED;
+	} else if (cJSON_IsString(state) && strcmp(state->valuestring, "written") == 0) {
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "path");
+		const cJSON *dev = cJSON_GetObjectItemCaseSensitive(j, "dev");
+		const cJSON *ino = cJSON_GetObjectItemCaseSensitive(j, "ino");
+		if (cJSON_IsString(p) && p->valuestring[0] == '/' &&
+		    strlen(p->valuestring) < sizeof(a->path) && cJSON_IsNumber(dev) &&
+		    cJSON_IsNumber(ino) && dev->valuedouble >= 0 && ino->valuedouble >= 0) {
+			strcpy(a->path, p->valuestring);
+			a->dev = (unsigned long long)dev->valuedouble;
+			a->ino = (unsigned long long)ino->valuedouble;
+			a->state = ANSWER_WRITTEN;
+		}
+	}
+	cJSON_Delete(j);
+}
+
+#define FAIL(...)                                                                   \
+	do {                                                                        \
+		char msg_[2 * PATH_MAX + 1024];                                     \
+		snprintf(msg_, sizeof(msg_), __VA_ARGS__);                          \
 		cli_error("cannot take a snapshot of process %ld: %s", pid, msg_); \
-		return EXIT_ERROR;                                          \
+		rc = EXIT_ERROR;                                                    \
+		goto out;                                                           \
 	} while (0)
+
+/*
+ * Open the snapshot the answer names and check that it is the file the
+ * agent wrote: a regular file of the target's user, mode 0600, the device
+ * and inode the agent read from its own descriptor, changed after the
+ * request was made. The open descriptor, or -1 with the reason in why.
+ */
+static int open_answered(const struct answer *ans, uid_t uid, const struct timespec *requested,
+			 char *why, size_t why_size)
+{
+	int fd = open(ans->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, why_size, "%s", strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	const char *bad = NULL;
+	if (fstat(fd, &st) != 0)
+		bad = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		bad = "not a regular file";
+	else if ((unsigned long long)st.st_dev != ans->dev ||
+		 (unsigned long long)st.st_ino != ans->ino)
+		bad = "not the file the agent wrote (another file was put in its place)";
+	else if (st.st_uid != uid)
+		bad = "owned by another user";
+	else if ((st.st_mode & 07777) != 0600)
+		bad = "its mode is not 0600";
+	else if (st.st_ctim.tv_sec < requested->tv_sec - 1)
+		bad = "older than the request";
+	if (bad) {
+		snprintf(why, why_size, "%s", bad);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
 
 static int take(long pid, const char *output, double timeout)
 {
-	char dir[PATH_MAX], reg[PATH_MAX + 32], why[256];
+	char dir[PATH_MAX], reg[PATH_MAX + 32], why[512];
+	char request[PATH_MAX + 64] = "", status[PATH_MAX + 64] = "";
 	struct stat st;
 	char proc[64];
+	struct live_agent a = {0};
+	bool have_agent = false;
+	int fd = -1, rc = EXIT_OK;
 
 	long long ticks = live_start_ticks(pid);
 	snprintf(proc, sizeof(proc), "/proc/%ld", pid);
 	if (ticks < 0 || stat(proc, &st) != 0)
 		FAIL("no such process");
-	if (st.st_uid != getuid())
+	uid_t uid = st.st_uid;
+	if (uid != getuid())
 		FAIL("it belongs to another user (uid %u); only your own processes can be signalled",
-		     (unsigned)st.st_uid);
+		     (unsigned)uid);
 	if (live_runtime_dir(dir, sizeof(dir)) < 0)
 		FAIL("the runtime directory's name is too long");
 	snprintf(reg, sizeof(reg), "%s/%ld.json", dir, pid);
-	struct live_agent a;
+	/* the directory first: a planted one is named as such, not taken for
+	 * "no agent" */
+	if (lstat(dir, &st) == 0 && live_check_private_dir(dir, why, sizeof(why)) < 0)
+		FAIL("cannot use '%s': %s", dir, why);
 	if (access(reg, F_OK) != 0)
 		FAIL("it has no asyncsnap agent (no '%s'): start it with asyncsnap run, or call "
 		     "asyncsnap.install() in it", reg);
-	if (live_check_private_dir(dir, why, sizeof(why)) < 0)
-		FAIL("cannot use '%s': %s", dir, why);
 	if (live_agent_read(reg, &a, why, sizeof(why)) < 0)
 		FAIL("cannot read '%s': %s", reg, why);
+	have_agent = true;
 	if (a.pid != pid || !live_agent_alive(&a)) {
-		live_agent_release(&a);
-		unlink(reg); /* the agent's process is gone; the file is stale */
+		live_remove_stale(dir, pid); /* the agent's process is gone */
 		FAIL("it has no asyncsnap agent (pid %ld was reused: the registered process has "
 		     "ended)", pid);
 	}
+	if (!a.directory || a.directory[0] != '/')
+		FAIL("its registration '%s' names no snapshot directory", reg);
+	if (live_check_trusted_dir(a.directory, uid, why, sizeof(why)) < 0)
+		FAIL("cannot use its snapshot directory '%s': %s", a.directory, why);
+	if (catches_signal(pid, a.signum) == 0)
+		FAIL("it does not catch %s any more (the program has reset that signal's handler): "
+		     "not signalled", a.signal_name ? a.signal_name : "its signal");
 
-	int err;
-	long long before = scan(a.directory, pid, 0, NULL, 0, NULL, &err);
-	if (before < 0) {
-		snprintf(why, sizeof(why), "cannot read its snapshot directory '%s': %s", a.directory,
-			 strerror(err));
-		live_agent_release(&a);
-		FAIL("%s", why);
+	/* The request: a file only this user can make, with a name nobody can
+	 * guess; the agent answers beside it. */
+	char nonce[33];
+	if (make_nonce(nonce) < 0)
+		FAIL("cannot read random bytes: %s", strerror(errno));
+	snprintf(request, sizeof(request), "%s/%ld-%s.request", dir, pid, nonce);
+	snprintf(status, sizeof(status), "%s/%ld-%s.status", dir, pid, nonce);
+	struct timespec requested;
+	clock_gettime(CLOCK_REALTIME, &requested);
+	int rfd = open(request, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (rfd < 0) {
+		request[0] = '\0';
+		FAIL("cannot write '%s/%ld-....request': %s", dir, pid, strerror(errno));
 	}
+	close(rfd);
+
 	/* to the main thread (its tid is the pid): Python runs signal handlers
 	 * there, and a signal that landed on another thread would wait until
-	 * the main thread's event loop wakes up for something else */
-	if (syscall(SYS_tgkill, (pid_t)pid, (pid_t)pid, a.signum) != 0) {
-		int e = errno;
-		live_agent_release(&a);
-		FAIL("cannot signal it: %s", strerror(e));
-	}
+	 * the main thread's event loop wakes up for something else. One
+	 * signal, one snapshot: a busy agent keeps the request and serves it
+	 * when it is done; nothing is ever sent twice. */
+	if (syscall(SYS_tgkill, (pid_t)pid, (pid_t)pid, a.signum) != 0)
+		FAIL("cannot signal it: %s", strerror(errno));
 
-	char name[NAME_MAX + 1];
-	double deadline = now_s() + timeout;
-	long long seq = -1;
-	double sent = now_s();
-	unsigned resent = 0;
-	bool writing;
+	double start = now_s(), deadline = start + timeout;
+	struct answer ans = {0};
 	for (unsigned round = 0;; round++) {
-		seq = scan(a.directory, pid, before, name, sizeof(name), &writing, &err);
-		if (seq > 0)
+		read_answer(status, &ans);
+		if (ans.state == ANSWER_WRITTEN || ans.state == ANSWER_FAILED)
 			break;
-		/* The agent drops a signal that comes while it is still busy with
-		 * the previous snapshot (a fork child that has renamed its file
-		 * but not yet been reaped): when nothing is being written five
-		 * seconds after a signal, send it again - twice at most. A busy
-		 * or loaded process can take a second or more to run the handler
-		 * at all, and every extra signal is one more full snapshot. */
-		if (!writing && resent < 2 && now_s() - sent >= 5.0) {
-			syscall(SYS_tgkill, (pid_t)pid, (pid_t)pid, a.signum);
-			sent = now_s();
-			resent++;
-		}
-		if (live_start_ticks(pid) != ticks) {
-			live_agent_release(&a);
+		if (live_start_ticks(pid) != ticks)
 			FAIL("it ended before the snapshot was written");
-		}
+		char state = process_state(pid);
+		if ((state == 'T' || state == 't') && now_s() - start >= 1.0)
+			FAIL("it is stopped (%s): no snapshot can be taken until it is continued (kill "
+			     "-CONT %ld)", state == 'T' ? "by a signal" : "by a debugger", pid);
 		if (now_s() >= deadline) {
-			snprintf(why, sizeof(why), "no snapshot in '%s' after %g seconds (the process's "
-				 "stderr says why)", a.directory, timeout);
-			live_agent_release(&a);
-			FAIL("%s", why);
+			if (ans.state == ANSWER_TAKING)
+				FAIL("its snapshot was begun but not finished in %g seconds (a snapshot "
+				     "of a large heap can take longer: --timeout)", timeout);
+			FAIL("it has not answered in %g seconds: it has run no Python code since the "
+			     "signal (its main thread is blocked or busy in C code), or it is still "
+			     "finishing an earlier snapshot", timeout);
 		}
 		/* 5 ms at first, then 50 ms */
 		struct timespec ts = {0, round < 40 ? 5000000L : 50000000L};
 		nanosleep(&ts, NULL);
 	}
+	if (ans.state == ANSWER_FAILED)
+		FAIL("the agent could not write it: %s", ans.reason);
 
-	char path[PATH_MAX + NAME_MAX + 2];
-	snprintf(path, sizeof(path), "%s/%s", a.directory, name);
-	live_agent_release(&a);
+	fd = open_answered(&ans, uid, &requested, why, sizeof(why));
+	if (fd < 0)
+		FAIL("'%s' is not the snapshot it wrote: %s; it is left alone", ans.path, why);
 	if (output) {
-		if (rename(path, output) != 0) {
-			if (errno != EXDEV) {
-				int e = errno;
-				cli_error("cannot write '%s': %s (the snapshot is '%s')", output,
-					  strerror(e), path);
-				return EXIT_ERROR;
-			}
-			if (copy_file(path, output, why, sizeof(why)) < 0) {
-				cli_error("cannot write '%s': %s (the snapshot is '%s')", output, why,
-					  path);
-				return EXIT_ERROR;
-			}
-			unlink(path);
+		if (rename(ans.path, output) == 0) {
+			/* the name may have been swapped between the check and the
+			 * rename: what is now at output must be the checked file */
+			if (lstat(output, &st) != 0 || (unsigned long long)st.st_dev != ans.dev ||
+			    (unsigned long long)st.st_ino != ans.ino)
+				FAIL("'%s' was replaced while it was being moved to '%s'; do not trust "
+				     "'%s'", ans.path, output, output);
+		} else if (errno != EXDEV) {
+			FAIL("cannot write '%s': %s (the snapshot is '%s')", output, strerror(errno),
+			     ans.path);
+		} else if (copy_file(fd, output, why, sizeof(why)) < 0) {
+			FAIL("cannot write '%s': %s (the snapshot is '%s')", output, why, ans.path);
+		} else {
+			unlink(ans.path);
 		}
 		puts(output);
 	} else {
-		puts(path);
+		puts(ans.path);
 	}
-	return EXIT_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (request[0])
+		unlink(request); /* not claimed: nobody will now */
+	if (status[0])
+		unlink(status);
+	if (have_agent)
+		live_agent_release(&a);
+	return rc;
 }
 
 int cmd_take(int argc, char **argv)

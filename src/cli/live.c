@@ -4,6 +4,7 @@
  */
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -36,15 +37,47 @@ int live_check_private_dir(const char *dir, char *why, size_t why_size)
 		snprintf(why, why_size, "%s", strerror(errno));
 		return -1;
 	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077)) {
-		snprintf(why, why_size, "not a private directory (a directory of uid %u, mode 0700)",
+	const char *what = S_ISLNK(st.st_mode)	   ? "a symbolic link"
+			   : !S_ISDIR(st.st_mode)  ? "not a directory"
+			   : st.st_uid != getuid() ? "another user's directory"
+			   : (st.st_mode & 077)	   ? "a directory others can use"
+						   : NULL;
+	if (what) {
+		snprintf(why, why_size, "it is %s (uid %u, mode %04o), not a private directory of "
+			 "uid %u with mode 0700: someone else may have made it; do not trust it, "
+			 "remove it", what, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
 			 (unsigned)getuid());
 		return -1;
 	}
 	return 0;
 }
 
-static char *read_small_file(int fd, char *why, size_t why_size)
+int live_check_trusted_dir(const char *dir, uid_t owner, char *why, size_t why_size)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		snprintf(why, why_size, "%s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, why_size, "not a directory");
+		return -1;
+	}
+	if (st.st_uid != owner && st.st_uid != 0) {
+		snprintf(why, why_size, "it belongs to uid %u, not to uid %u (or root)",
+			 (unsigned)st.st_uid, (unsigned)owner);
+		return -1;
+	}
+	if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)) {
+		snprintf(why, why_size, "other users can write in it (mode %04o, no sticky bit): a "
+			 "file planted there could pass for a snapshot; use a directory only you "
+			 "can write (asyncsnap run --dir)", (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+char *live_read_small_file(int fd, char *why, size_t why_size)
 {
 	size_t cap = 4096, len = 0;
 	char *buf = malloc(cap);
@@ -53,7 +86,7 @@ static char *read_small_file(int fd, char *why, size_t why_size)
 	for (;;) {
 		if (len + 1 >= cap) {
 			if (cap >= (1u << 20)) {
-				snprintf(why, why_size, "too large for a registration file");
+				snprintf(why, why_size, "too large (over 1 MiB)");
 				free(buf);
 				return NULL;
 			}
@@ -104,7 +137,7 @@ int live_agent_read(const char *path, struct live_agent *a, char *why, size_t wh
 		close(fd);
 		return -1;
 	}
-	char *text = read_small_file(fd, why, why_size);
+	char *text = live_read_small_file(fd, why, why_size);
 	close(fd);
 	if (!text)
 		return -1;
@@ -299,4 +332,27 @@ int live_parse_signal(const char *text)
 	if (signum == SIGKILL || signum == SIGSTOP)
 		return -2;
 	return signum;
+}
+
+void live_remove_stale(const char *dir, long pid)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%ld.json", dir, pid);
+	unlink(path);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	char prefix[32];
+	int n = snprintf(prefix, sizeof(prefix), "%ld-", pid);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (strncmp(e->d_name, prefix, (size_t)n) != 0 ||
+		    !((len > 8 && strcmp(e->d_name + len - 8, ".request") == 0) ||
+		      (len > 7 && strcmp(e->d_name + len - 7, ".status") == 0)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
 }

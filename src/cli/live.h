@@ -34,6 +34,15 @@ int live_runtime_dir(char *buf, size_t size);
  * 0, or -1 with the reason in why. */
 int live_check_private_dir(const char *dir, char *why, size_t why_size);
 
+/* Check that dir (symbolic links followed) is a directory of owner or root
+ * that nobody else can write in, or has the sticky bit (others cannot
+ * replace what owner puts there): 0, or -1 with the reason in why. */
+int live_check_trusted_dir(const char *dir, uid_t owner, char *why, size_t why_size);
+
+/* The contents of the open file fd (at most 1 MiB), NUL-terminated, to be
+ * freed; NULL with the reason in why. */
+char *live_read_small_file(int fd, char *why, size_t why_size);
+
 /* Read and parse a registration file: 0, or -1 with the reason in why. The
  * file must be a regular file of this user (not a symlink). */
 int live_agent_read(const char *path, struct live_agent *a, char *why, size_t why_size);
@@ -48,6 +57,10 @@ double live_uptime(long long start_ticks);
 /* Whether the agent's process still runs: the pid exists and started when
  * the registration says (so a reused pid is not taken for it). */
 bool live_agent_alive(const struct live_agent *a);
+
+/* Remove what a process that ended without cleaning up left in the
+ * runtime directory dir: its registration, `take` requests and answers. */
+void live_remove_stale(const char *dir, long pid);
 
 /* A signal number from a name (USR1, SIGUSR1, usr1, RTMIN+2) or a number;
  * -1 if unknown, -2 if it cannot be caught (KILL, STOP). */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zstd.h>
@@ -47,6 +48,7 @@ struct asnap_writer {
 	bool committed;
 	bool header_written;
 	bool no_fsync;
+	uint64_t file_dev, file_ino; /* of the committed file */
 
 	ZSTD_CCtx *cctx;
 	uint8_t *obuf;
@@ -572,16 +574,31 @@ int asnap_writer_root(struct asnap_writer *w, const struct asnap_root *root)
 
 /* ---- lifecycle ------------------------------------------------------- */
 
-static char *make_tmp_template(const char *path)
+/* .asyncsnap[-tag]-XXXXXX.tmp beside path: nothing in the name tells
+ * which file it will become (in a directory others can read, a name that
+ * did would tell them what to plant). */
+static char *make_tmp_template(const char *path, const char *tag)
 {
 	const char *slash = strrchr(path, '/');
 	size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
-	const char *base = path + dirlen;
-	size_t n = strlen(path) + 16;
+	size_t n = dirlen + 64;
 	char *t = malloc(n);
 	if (t)
-		snprintf(t, n, "%.*s.%s.XXXXXX.tmp", (int)dirlen, path, base);
+		snprintf(t, n, "%.*s.asyncsnap%s%s-XXXXXX.tmp", (int)dirlen, path, tag ? "-" : "",
+			 tag ? tag : "");
 	return t;
+}
+
+static bool valid_tag(const char *tag)
+{
+	size_t n = strlen(tag);
+	if (n == 0 || n > 32)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((tag[i] >= '0' && tag[i] <= '9') || (tag[i] >= 'a' && tag[i] <= 'z') ||
+		      (tag[i] >= 'A' && tag[i] <= 'Z')))
+			return false;
+	return true;
 }
 
 struct asnap_writer *asnap_writer_create(const char *path,
@@ -600,8 +617,14 @@ struct asnap_writer *asnap_writer_create(const char *path,
 		asnap_error_set(err, ASNAP_ERR_USAGE, "'%s' names a directory, not a file", path);
 		goto error;
 	}
+	const char *tag = opts ? opts->tmp_tag : NULL;
+	if (tag && !valid_tag(tag)) {
+		asnap_error_set(err, ASNAP_ERR_USAGE, "a temporary file tag is 1 to 32 letters and "
+			       "digits");
+		goto error;
+	}
 	w->path = strdup(path);
-	w->tmp_path = make_tmp_template(path);
+	w->tmp_path = make_tmp_template(path, tag);
 	if (!w->path || !w->tmp_path) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
 		goto error;
@@ -695,6 +718,9 @@ int asnap_writer_commit(struct asnap_writer *w, const char *trailer, size_t trai
 	}
 	if (w->err.status == ASNAP_OK && !w->no_fsync && fsync(w->fd) < 0)
 		fail(w, ASNAP_ERR_IO, "cannot write '%s': %s", w->tmp_path, strerror(errno));
+	struct stat st = {0};
+	if (w->err.status == ASNAP_OK && fstat(w->fd, &st) < 0)
+		fail(w, ASNAP_ERR_IO, "cannot write '%s': %s", w->tmp_path, strerror(errno));
 	if (w->fd >= 0 && close(w->fd) < 0)
 		fail(w, ASNAP_ERR_IO, "cannot write '%s': %s", w->tmp_path, strerror(errno));
 	w->fd = -1;
@@ -708,9 +734,17 @@ int asnap_writer_commit(struct asnap_writer *w, const char *trailer, size_t trai
 		return -1;
 	}
 	w->committed = true;
+	w->file_dev = (uint64_t)st.st_dev;
+	w->file_ino = (uint64_t)st.st_ino;
 	if (out_bytes)
 		*out_bytes = w->bytes_out;
 	return 0;
+}
+
+void asnap_writer_file_id(const struct asnap_writer *w, uint64_t *dev, uint64_t *ino)
+{
+	*dev = w->committed ? w->file_dev : 0;
+	*ino = w->committed ? w->file_ino : 0;
 }
 
 void asnap_writer_destroy(struct asnap_writer *w)

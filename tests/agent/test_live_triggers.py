@@ -55,6 +55,28 @@ class TriggerTest(TempDirTest):
         self.assertGreaterEqual(int(out), 2)
         self.assertEqual(len(snaps(self.dir)), 1)
 
+    def test_signal_inside_the_executor_lock_is_put_off_not_a_deadlock(self):
+        # ThreadPoolExecutor.submit() holds concurrent.futures' shutdown
+        # lock, which os.fork()'s before-fork hook acquires: a signal
+        # handled there must not fork (the process would hang for good)
+        self.child("""
+            import asyncsnap, os, signal, time
+            import concurrent.futures.thread as cft
+            asyncsnap.install(directory=%r)
+            with cft._global_shutdown_lock:
+                os.kill(os.getpid(), signal.SIGUSR1)
+                for _ in range(10):
+                    time.sleep(0.01)  # the handler runs here
+                assert not asyncsnap._children
+            deadline = time.monotonic() + 30
+            while (not [n for n in os.listdir(%r) if n.endswith(".snap")]
+                   and time.monotonic() < deadline):
+                time.sleep(0.01)
+            while asyncsnap._children:
+                time.sleep(0.01)
+        """ % (self.dir, self.dir))
+        self.assertEqual(len(snaps(self.dir)), 1)
+
     def test_on_tasks_fires_at_each_multiple(self):
         self.child("""
             import asyncio, asyncsnap

@@ -235,8 +235,9 @@ class TakeFailsTest(LiveTest):
         self.assertEqual(json.loads(self.asnap("ps", "--json").stdout), [])
         self.assertFalse(os.path.exists(self.registration(p.pid)))
 
-    def test_timeout(self):
-        # registered, but its handler never writes a snapshot
+    def test_handler_reset_is_not_signalled(self):
+        # registered, but the program has since ignored the signal: sending
+        # it would do nothing (or, at SIG_DFL, kill the process)
         p = subprocess.Popen([self.python, "-c",
                               "import signal, sys, time\n"
                               "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\n"
@@ -245,11 +246,33 @@ class TakeFailsTest(LiveTest):
         self.addCleanup(self.stop, p)
         self.assertEqual(p.stdout.readline(), "ready\n")
         self.fake_registration(p.pid, start_time_ticks(p.pid))
-        t0 = time.monotonic()
-        self.assertTakeFails(self.asnap("take", "--timeout", "0.5", str(p.pid)),
-                             "no snapshot", "after 0.5 seconds")
-        self.assertLess(time.monotonic() - t0, 10)
+        self.assertTakeFails(self.asnap("take", "--timeout", "30", str(p.pid)),
+                             "does not catch SIGUSR1", "not signalled")
         self.assertIsNone(p.poll())
+
+    def test_timeout_when_nothing_answers(self):
+        # registered, and it catches the signal, but nothing answers the
+        # request: one signal, no other, and a message that says so
+        p = subprocess.Popen([self.python, "-c",
+                              "import signal, sys, time\n"
+                              "n = []\n"
+                              "signal.signal(signal.SIGUSR1, lambda *a: n.append(1))\n"
+                              "print('ready', flush=True)\n"
+                              "sys.stdin.readline()\nprint(len(n), flush=True)\n"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(self.stop, p)
+        self.assertEqual(p.stdout.readline(), "ready\n")
+        self.fake_registration(p.pid, start_time_ticks(p.pid))
+        t0 = time.monotonic()
+        self.assertTakeFails(self.asnap("take", "--timeout", "6", str(p.pid)),
+                             "has not answered in 6 seconds", "run no Python code")
+        self.assertLess(time.monotonic() - t0, 15)
+        p.stdin.write("\n")
+        p.stdin.flush()
+        self.assertEqual(p.stdout.readline(), "1\n")  # signalled exactly once
+        # its request is gone with it: nothing is left for a later signal
+        self.assertEqual([n for n in os.listdir(os.path.dirname(self.registration(p.pid)))
+                          if not n.endswith(".json")], [])
 
     def test_process_that_ends_before_writing(self):
         p = subprocess.Popen([self.python, "-c",
