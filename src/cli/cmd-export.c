@@ -144,7 +144,7 @@ int cmd_export(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:f:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			format_arg = optarg;

@@ -74,7 +74,7 @@ bool cli_parse_snapshots(const char *command, const char *help, int argc, char *
 	a->json = false;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			a->json = true;

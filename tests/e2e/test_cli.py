@@ -3,8 +3,9 @@
 import json
 import os
 import struct
+import subprocess
 
-from e2e import TempDirTest, fixture_snapshots, run, run_json
+from e2e import TempDirTest, cli, fixture_snapshots, run, run_json
 
 import unittest
 
@@ -29,6 +30,29 @@ class ConventionsTest(TempDirTest):
         v = run("--version")
         self.assertEqual(v.returncode, 0)
         self.assertRegex(v.stdout, r"^asyncsnap \d+\.\d+\.\d+")
+
+    def test_options_anywhere_among_operands_and_double_dash_ends_them(self):
+        snap = any_snapshot()
+        out = self.path("page.html")
+        # after the operands, as git, zstd and GNU tools accept them
+        p = run("report", snap, snap, "-o", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.getsize(out) > 0)
+        for args in (["info", snap, "--json"], ["tasks", snap, "--json"],
+                     ["dominators", snap, "--json", "--top", "3"],
+                     ["leaks", snap, "--json"], ["leaks", snap, snap, "--check", "pending-task"]):
+            p = run(*args)
+            self.assertIn(p.returncode, (0, 1), (args, p.stderr))
+            if "--json" in args:
+                json.loads(p.stdout)
+        # after --, what looks like an option is a file name
+        os.symlink(snap, self.path("-j.snap"))
+        here = dict(capture_output=True, text=True, cwd=self.dir, timeout=120)
+        p = subprocess.run([cli(), "info", "--json", "--", "-j.snap"], **here)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        json.loads(p.stdout)
+        p = subprocess.run([cli(), "info", "-j.snap"], **here)
+        self.assertEqual(p.returncode, 2)  # without --, -j.snap is options
 
     def test_usage_errors_exit_2_and_point_to_help(self):
         for args in ([], ["frobnicate"], ["info"], ["info", "--bogus", "x"],
