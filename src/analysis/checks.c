@@ -15,50 +15,76 @@
  * a pile-up. */
 #define MIN_GROWTH 2
 
-static const struct {
-	const char *name;
-	int (*run)(struct check_ctx *ctx);
-	const char *advice;
-} checks[ASNAP_NCHECKS] = {
-	{"unawaited-coroutine", check_unawaited_coroutine,
-	 "await the coroutine, or hand it to asyncio.create_task() / a TaskGroup; "
-	 "never keep a coroutine object around without running it"},
-	{"pending-task", check_pending_task,
-	 "make sure something resolves what the task waits on, or cancel the task (and await it) "
-	 "when its work is no longer wanted; keep tasks in a TaskGroup or remove them when done"},
-	{"retained-task", check_retained_task,
-	 "drop finished tasks: task.add_done_callback(tasks.discard), or use a TaskGroup; "
-	 "read result() or exception() and let go of the task"},
-	{"unclosed-resource", check_unclosed_resource,
-	 "close it explicitly (await x.close(), writer.close(); await writer.wait_closed()) or use "
-	 "async with; do not leave it to the destructor"},
-	{"pending-future", check_pending_future,
-	 "resolve every future you create (set_result/set_exception, or cancel it on every error and "
-	 "timeout path), and drop it from registries once resolved"},
-	{"uncancelled-handle", check_uncancelled_handle,
-	 "keep the handle from call_later/call_soon and cancel() it when it is no longer needed; "
-	 "do not let timers capture large objects"},
-	{"frame-cycle", check_frame_cycle,
-	 "do not keep a caught exception in a local of the frame it was raised in (or store "
-	 "str(exc) / exc.with_traceback(None)); break self/task/closure references when done"},
+/* The table: designated initializers, so that its order is the enum's
+ * whatever order the lines are in. Every entry is set (test-checks). */
+static const struct check_def *const checks[ASNAP_NCHECKS] = {
+	[ASNAP_CHECK_UNAWAITED_COROUTINE] = &check_unawaited_coroutine,
+	[ASNAP_CHECK_PENDING_TASK] = &check_pending_task,
+	[ASNAP_CHECK_RETAINED_TASK] = &check_retained_task,
+	[ASNAP_CHECK_UNCLOSED_RESOURCE] = &check_unclosed_resource,
+	[ASNAP_CHECK_PENDING_FUTURE] = &check_pending_future,
+	[ASNAP_CHECK_UNCANCELLED_HANDLE] = &check_uncancelled_handle,
+	[ASNAP_CHECK_FRAME_CYCLE] = &check_frame_cycle,
 };
+
+static const struct check_def *check_def(int check)
+{
+	return check >= 0 && check < ASNAP_NCHECKS ? checks[check] : NULL;
+}
 
 const char *asnap_check_name(int check)
 {
-	return check >= 0 && check < ASNAP_NCHECKS ? checks[check].name : "?";
+	const struct check_def *d = check_def(check);
+	return d ? d->name : "?";
+}
+
+const char *asnap_check_what(int check)
+{
+	const struct check_def *d = check_def(check);
+	return d ? d->what : "";
 }
 
 const char *asnap_check_advice(int check)
 {
-	return check >= 0 && check < ASNAP_NCHECKS ? checks[check].advice : "";
+	const struct check_def *d = check_def(check);
+	return d ? d->advice : "";
 }
 
 int asnap_check_by_name(const char *name, size_t len)
 {
 	for (int i = 0; i < ASNAP_NCHECKS; i++)
-		if (strlen(checks[i].name) == len && !strncmp(checks[i].name, name, len))
+		if (checks[i] && strlen(checks[i]->name) == len && !strncmp(checks[i]->name, name, len))
 			return i;
 	return -1;
+}
+
+/* One check, the same way for all: prepare, scan every snapshot into one
+ * grouping, emit what fires, release, then what comes after. */
+static int run_check(struct check_ctx *ctx, int check)
+{
+	const struct check_def *d = checks[check];
+	void *state = NULL;
+	if (d->prepare && d->prepare(ctx, &state) < 0)
+		return -1;
+	struct grouping gr;
+	grouping_init(&gr, ctx);
+	if (d->min_certain)
+		gr.min_certain = d->min_certain;
+	uint32_t n = ctx->nsnap;
+	int rc = 0;
+	if (d->last_first)
+		rc = d->scan(&gr, n - 1, state);
+	for (uint32_t i = 0; i < n && rc == 0; i++)
+		if (!(d->last_first && i == n - 1))
+			rc = d->scan(&gr, i, state);
+	if (rc == 0)
+		rc = grouping_emit(&gr, check, d->summary);
+	grouping_finish(&gr);
+	if (d->release)
+		d->release(state);
+	if (rc == 0 && d->after)
+		rc = d->after(ctx);
+	return rc;
 }
 
 int nomem(struct check_ctx *ctx)
@@ -310,7 +336,7 @@ int grouping_emit(struct grouping *gr, int check, summary_fn summary)
 		f.count = f.nobjects;
 		if (f.nobjects > 1)
 			qsort(f.objects, f.nobjects, sizeof(*f.objects), by_retained);
-		f.fix = g->fix ? g->fix : checks[check].advice;
+		f.fix = g->fix ? g->fix : checks[check]->advice;
 		char buf[512];
 		summary(ctx, gr->keys.keys[gi], g, f.count, grew && !certain, buf, sizeof(buf));
 		if (g->cycle) {
@@ -359,7 +385,7 @@ int asnap_checks_run(struct asnap_snap **snaps, uint32_t nsnap,
 	    asnap_tasks_orphaned(ctx.last, &ctx.orphaned, err) < 0)
 		goto error;
 	for (int c = 0; c < ASNAP_NCHECKS; c++)
-		if ((opt->mask & (1u << c)) && checks[c].run(&ctx) < 0)
+		if ((opt->mask & (1u << c)) && run_check(&ctx, c) < 0)
 			goto error;
 	if (findings_settle(&ctx) < 0)
 		goto error;

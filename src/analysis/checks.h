@@ -38,6 +38,8 @@ enum asnap_check {
 const char *asnap_check_name(int check);
 /* The check of that name, or -1. */
 int asnap_check_by_name(const char *name, size_t len);
+/* One short line: what it finds ("coroutines created and never awaited"). */
+const char *asnap_check_what(int check);
 /* One line: how to fix the code that triggers it. */
 const char *asnap_check_advice(int check);
 

@@ -21,14 +21,10 @@ static const char help[] =
 	"snapshot only what is certain from it is reported; with two or more, also\n"
 	"what persists and grows. Exit status 1 when there are findings.\n"
 	"\n"
-	"checks (docs/CHECKS.md):\n"
-	"  unawaited-coroutine  coroutines created and never awaited\n"
-	"  pending-task         tasks that can never finish, or pile up pending\n"
-	"  retained-task        finished tasks kept alive by containers\n"
-	"  unclosed-resource    sockets, transports, sessions never closed\n"
-	"  pending-future       futures never resolved, piling up\n"
-	"  uncancelled-handle   call_soon/call_later handles never cancelled, piling up\n"
-	"  frame-cycle          reference cycles through frames, coroutines, tracebacks\n"
+	"checks (docs/CHECKS.md):\n";
+
+/* after the list of checks, which comes from the checks' own table */
+static const char help_options[] =
 	"\n"
 	"options:\n"
 	"  --json           {\"findings\": [{\"check\", \"summary\", \"count\", \"retained\",\n"
@@ -40,6 +36,14 @@ static const char help[] =
 	"  -h, --help       show this help\n"
 	"\n"
 	"exit status: 0 no finding, 1 findings, 2 usage or input error\n";
+
+static void print_help(void)
+{
+	fputs(help, stdout);
+	for (int c = 0; c < ASNAP_NCHECKS; c++)
+		printf("  %-20s %s\n", asnap_check_name(c), asnap_check_what(c));
+	fputs(help_options, stdout);
+}
 
 static int parse_checks(const char *list, uint32_t *mask)
 {
@@ -95,7 +99,7 @@ int cmd_leaks(int argc, char **argv)
 				return EXIT_ERROR;
 			break;
 		case 'h':
-			fputs(help, stdout);
+			print_help();
 			return EXIT_OK;
 		default:
 			return cli_option_error("leaks", c, argv);

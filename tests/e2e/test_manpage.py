@@ -98,6 +98,19 @@ class ManPageTest(unittest.TestCase):
                                      "asyncsnap %s %s is not described (a .TP item) in its man page "
                                      "section" % (cmd, opt))
 
+    def test_every_check_is_described(self):
+        # leaks --help lists the checks from the checks' own table
+        p = run("leaks", "--help")
+        listed = re.findall(r"^  ([a-z]+(?:-[a-z]+)+)  ", p.stdout.split("checks (")[1], re.M)
+        self.assertEqual(len(listed), 7, p.stdout)
+        leaks = sections(page_source())["leaks"]
+        with open(os.path.join(ROOT, "docs", "CHECKS.md")) as f:
+            checks_md = f.read()
+        for name in listed:
+            with self.subTest(check=name):
+                self.assertRegex(leaks, r"(?m)^\.B %s$" % re.escape(name))
+                self.assertIn("`%s`" % name, checks_md)
+
     def test_top_level_options(self):
         text = plain(page_source())
         for opt in long_options(run("--help").stdout):

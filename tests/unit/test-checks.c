@@ -252,10 +252,17 @@ END_TEST
 
 START_TEST(check_names_round_trip)
 {
+	/* every entry of the table is set, and says what it finds and how
+	 * to fix it */
 	for (int c = 0; c < ASNAP_NCHECKS; c++) {
 		const char *n = asnap_check_name(c);
+		ck_assert_str_ne(n, "?");
 		ck_assert_int_eq(asnap_check_by_name(n, strlen(n)), c);
+		ck_assert_int_gt((int)strlen(asnap_check_what(c)), 10);
+		ck_assert_int_gt((int)strlen(asnap_check_advice(c)), 20);
 	}
+	ck_assert_str_eq(asnap_check_name(ASNAP_CHECK_FRAME_CYCLE), "frame-cycle");
+	ck_assert_str_eq(asnap_check_name(ASNAP_CHECK_UNAWAITED_COROUTINE), "unawaited-coroutine");
 	ck_assert_int_eq(asnap_check_by_name("pending", 7), -1);
 }
 END_TEST

@@ -266,16 +266,30 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 	(void)count;
 }
 
-int check_frame_cycle(struct check_ctx *ctx)
+/* The last snapshot first: what it finds (garbage coroutines) decides how
+ * the earlier ones are read. state: that finding, a bool. */
+static int scan(struct grouping *gr, uint32_t snap, void *state)
 {
-	struct grouping gr;
-	grouping_init(&gr, ctx);
-	bool garbage_coros = false;
-	int rc = scan_last(&gr, &garbage_coros);
-	for (uint32_t i = 0; i + 1 < ctx->nsnap && rc == 0; i++)
-		rc = scan_earlier(&gr, i, garbage_coros);
-	if (rc == 0)
-		rc = grouping_emit(&gr, ASNAP_CHECK_FRAME_CYCLE, summary);
-	grouping_finish(&gr);
-	return rc;
+	bool *garbage_coros = state;
+	return snap + 1 == gr->ctx->nsnap ? scan_last(gr, garbage_coros)
+					  : scan_earlier(gr, snap, *garbage_coros);
 }
+
+static int prepare(struct check_ctx *ctx, void **state)
+{
+	if (!(*state = calloc(1, sizeof(bool))))
+		return nomem(ctx);
+	return 0;
+}
+
+const struct check_def check_frame_cycle = {
+	.name = "frame-cycle",
+	.what = "reference cycles through frames, coroutines, tracebacks",
+	.advice = "do not keep a caught exception in a local of the frame it was raised in (or store "
+		 "str(exc) / exc.with_traceback(None)); break self/task/closure references when done",
+	.scan = scan,
+	.summary = summary,
+	.prepare = prepare,
+	.release = free,
+	.last_first = true,
+};

@@ -66,15 +66,36 @@ typedef void (*summary_fn)(const struct check_ctx *ctx, const char *key, const s
 /* Turn the groups that fire into findings of `check`. 0 or -1. */
 int grouping_emit(struct grouping *gr, int check, summary_fn summary);
 
-/* Each check: 0, or -1 with ctx->err. */
-int check_unawaited_coroutine(struct check_ctx *ctx);
-int check_pending_task(struct check_ctx *ctx);
-int check_retained_task(struct check_ctx *ctx);
-int check_unclosed_resource(struct check_ctx *ctx);
-int check_pending_future(struct check_ctx *ctx);
-int check_piled_callbacks(struct check_ctx *ctx); /* part of pending-future */
-int check_uncancelled_handle(struct check_ctx *ctx);
-int check_frame_cycle(struct check_ctx *ctx);
+/*
+ * A check, as data: each checks/<name>.c defines one, and checks.c's
+ * driver runs them all the same way - prepare, scan every snapshot into
+ * one grouping, emit the groups that fire, release, then `after`.
+ */
+struct check_def {
+	const char *name;     /* stable: --check, --json, docs */
+	const char *what;     /* what it finds, one short line (leaks --help) */
+	const char *advice;   /* how to fix the code (a rule's "fix" overrides it) */
+	/* Count the candidates of snapshot `snap` into gr: 0, or -1 with
+	 * ctx->err. state is what prepare made (NULL without prepare). */
+	int (*scan)(struct grouping *gr, uint32_t snap, void *state);
+	summary_fn summary;   /* the line for a group that fires */
+	/* A group fires on certainty at this many certain members (0: 1). */
+	uint32_t min_certain;
+	/* Scan the last snapshot first, then the others oldest first. */
+	bool last_first;
+	/* Optional: state for scan (0, or -1 with ctx->err), and its release. */
+	int (*prepare)(struct check_ctx *ctx, void **state);
+	void (*release)(void *state);
+	/* Optional: run after the groups are emitted (0, or -1 with ctx->err). */
+	int (*after)(struct check_ctx *ctx);
+};
+
+extern const struct check_def check_unawaited_coroutine, check_pending_task,
+	check_retained_task, check_unclosed_resource, check_pending_future,
+	check_uncancelled_handle, check_frame_cycle;
+
+/* Callbacks and waiters piling up: pending-future's `after`. */
+int check_piled_callbacks(struct check_ctx *ctx);
 
 /*
  * After the checks (findings.c): set retained sizes, fold consequences

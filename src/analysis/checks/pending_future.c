@@ -14,8 +14,9 @@
 
 #define NOT_AWAITED "<not awaited>"
 
-static int scan(struct grouping *gr, uint32_t snap)
+static int scan(struct grouping *gr, uint32_t snap, void *state)
 {
+	(void)state;
 	struct check_ctx *ctx = gr->ctx;
 	const struct asnap_snap *s = ctx->snaps[snap];
 	const struct asnap_aio *a = &s->aio;
@@ -79,15 +80,13 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 	(void)grew;
 }
 
-int check_pending_future(struct check_ctx *ctx)
-{
-	struct grouping gr;
-	grouping_init(&gr, ctx);
-	int rc = 0;
-	for (uint32_t i = 0; i < ctx->nsnap && rc == 0; i++)
-		rc = scan(&gr, i);
-	if (rc == 0)
-		rc = grouping_emit(&gr, ASNAP_CHECK_PENDING_FUTURE, summary);
-	grouping_finish(&gr);
-	return rc == 0 ? check_piled_callbacks(ctx) : rc;
-}
+const struct check_def check_pending_future = {
+	.name = "pending-future",
+	.what = "futures never resolved, callbacks and waiters piling up",
+	.advice = "resolve every future you create (set_result/set_exception, or cancel it on every error and "
+		 "timeout path), and drop it from registries once resolved",
+	.scan = scan,
+	.summary = summary,
+	/* callbacks and waiters piling up on one future: piled_callbacks.c */
+	.after = check_piled_callbacks,
+};

@@ -9,8 +9,9 @@
 
 #include "analysis/checks/internal.h"
 
-static int scan(struct grouping *gr, uint32_t snap)
+static int scan(struct grouping *gr, uint32_t snap, void *state)
 {
+	(void)state;
 	struct check_ctx *ctx = gr->ctx;
 	const struct asnap_snap *s = ctx->snaps[snap];
 	const struct asnap_aio *a = &s->aio;
@@ -55,15 +56,11 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 	(void)count;
 }
 
-int check_pending_task(struct check_ctx *ctx)
-{
-	struct grouping gr;
-	grouping_init(&gr, ctx);
-	int rc = 0;
-	for (uint32_t i = 0; i < ctx->nsnap && rc == 0; i++)
-		rc = scan(&gr, i);
-	if (rc == 0)
-		rc = grouping_emit(&gr, ASNAP_CHECK_PENDING_TASK, summary);
-	grouping_finish(&gr);
-	return rc;
-}
+const struct check_def check_pending_task = {
+	.name = "pending-task",
+	.what = "tasks that can never finish, or pile up pending",
+	.advice = "make sure something resolves what the task waits on, or cancel the task (and await it) "
+		 "when its work is no longer wanted; keep tasks in a TaskGroup or remove them when done",
+	.scan = scan,
+	.summary = summary,
+};

@@ -67,8 +67,9 @@ static int piled_up(const struct check_ctx *ctx, uint8_t *certain)
 	return 0;
 }
 
-static int scan(struct grouping *gr, uint32_t snap, const uint8_t *certain)
+static int scan(struct grouping *gr, uint32_t snap, void *state)
 {
+	const uint8_t *certain = state;
 	struct check_ctx *ctx = gr->ctx;
 	const struct asnap_snap *s = ctx->snaps[snap];
 	const struct asnap_aio *a = &s->aio;
@@ -106,21 +107,25 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 			 count, key);
 }
 
-int check_retained_task(struct check_ctx *ctx)
+/* state: per task of the last snapshot, whether it is certain (piled_up) */
+static int prepare(struct check_ctx *ctx, void **state)
 {
 	uint8_t *certain = calloc((size_t)ctx->last->aio.ntasks + 1, 1);
 	if (!certain || piled_up(ctx, certain) < 0) {
 		free(certain);
 		return nomem(ctx);
 	}
-	struct grouping gr;
-	grouping_init(&gr, ctx);
-	int rc = 0;
-	for (uint32_t i = 0; i < ctx->nsnap && rc == 0; i++)
-		rc = scan(&gr, i, certain);
-	if (rc == 0)
-		rc = grouping_emit(&gr, ASNAP_CHECK_RETAINED_TASK, summary);
-	grouping_finish(&gr);
-	free(certain);
-	return rc;
+	*state = certain;
+	return 0;
 }
+
+const struct check_def check_retained_task = {
+	.name = "retained-task",
+	.what = "finished tasks kept alive by containers",
+	.advice = "drop finished tasks: task.add_done_callback(tasks.discard), or use a TaskGroup; "
+		 "read result() or exception() and let go of the task",
+	.scan = scan,
+	.summary = summary,
+	.prepare = prepare,
+	.release = free,
+};

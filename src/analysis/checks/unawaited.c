@@ -30,8 +30,9 @@ static void own_from(const struct asnap_snap *s, uint8_t *mark, uint32_t v, unsi
 	}
 }
 
-static int scan(struct grouping *gr, uint32_t snap)
+static int scan(struct grouping *gr, uint32_t snap, void *state)
 {
+	(void)state;
 	const struct asnap_snap *s = gr->ctx->snaps[snap];
 	const struct asnap_graph *g = s->g;
 	const struct asnap_aio *a = &s->aio;
@@ -94,15 +95,11 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 			 count, count == 1 ? "" : "s", key, count == 1 ? "it" : "them");
 }
 
-int check_unawaited_coroutine(struct check_ctx *ctx)
-{
-	struct grouping gr;
-	grouping_init(&gr, ctx);
-	int rc = 0;
-	for (uint32_t i = 0; i < ctx->nsnap && rc == 0; i++)
-		rc = scan(&gr, i);
-	if (rc == 0)
-		rc = grouping_emit(&gr, ASNAP_CHECK_UNAWAITED_COROUTINE, summary);
-	grouping_finish(&gr);
-	return rc;
-}
+const struct check_def check_unawaited_coroutine = {
+	.name = "unawaited-coroutine",
+	.what = "coroutines created and never awaited",
+	.advice = "await the coroutine, or hand it to asyncio.create_task() / a TaskGroup; "
+		 "never keep a coroutine object around without running it",
+	.scan = scan,
+	.summary = summary,
+};

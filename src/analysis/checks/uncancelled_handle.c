@@ -72,8 +72,9 @@ static bool fires_soon(const struct asnap_snap *s, const struct asnap_aio_handle
 	return when && when - s->monotonic < SELF_FIRING;
 }
 
-static int scan(struct grouping *gr, uint32_t snap)
+static int scan(struct grouping *gr, uint32_t snap, void *state)
 {
+	(void)state;
 	struct check_ctx *ctx = gr->ctx;
 	const struct asnap_snap *s = ctx->snaps[snap];
 	const struct asnap_aio *a = &s->aio;
@@ -153,16 +154,12 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 			 when);
 }
 
-int check_uncancelled_handle(struct check_ctx *ctx)
-{
-	struct grouping gr;
-	grouping_init(&gr, ctx);
-	gr.min_certain = PILE_MIN;
-	int rc = 0;
-	for (uint32_t i = 0; i < ctx->nsnap && rc == 0; i++)
-		rc = scan(&gr, i);
-	if (rc == 0)
-		rc = grouping_emit(&gr, ASNAP_CHECK_UNCANCELLED_HANDLE, summary);
-	grouping_finish(&gr);
-	return rc;
-}
+const struct check_def check_uncancelled_handle = {
+	.name = "uncancelled-handle",
+	.what = "call_soon/call_later handles never cancelled, piling up",
+	.advice = "keep the handle from call_later/call_soon and cancel() it when it is no longer needed; "
+		 "do not let timers capture large objects",
+	.scan = scan,
+	.summary = summary,
+	.min_certain = PILE_MIN,
+};

@@ -14,8 +14,15 @@
 
 #define MAX_UP 100000
 
-static int scan(struct grouping *gr, uint32_t snap, const struct asnap_rules *rules)
+/* state: the rules in force (the caller's, or the built-in ones) */
+struct rules_state {
+	struct asnap_rules builtin;
+	const struct asnap_rules *rules;
+};
+
+static int scan(struct grouping *gr, uint32_t snap, void *state)
 {
+	const struct asnap_rules *rules = ((struct rules_state *)state)->rules;
 	struct check_ctx *ctx = gr->ctx;
 	const struct asnap_snap *s = ctx->snaps[snap];
 	const struct asnap_graph *g = s->g;
@@ -112,24 +119,39 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 	(void)count;
 }
 
-int check_unclosed_resource(struct check_ctx *ctx)
+static int prepare(struct check_ctx *ctx, void **state)
 {
-	struct asnap_rules builtin;
-	const struct asnap_rules *rules = ctx->opt->rules;
-	asnap_rules_init(&builtin);
-	if (!rules) {
-		if (asnap_rules_add_json(&builtin, asnap_builtin_rules, ctx->err) < 0)
+	struct rules_state *rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return nomem(ctx);
+	asnap_rules_init(&rs->builtin);
+	rs->rules = ctx->opt->rules;
+	if (!rs->rules) {
+		if (asnap_rules_add_json(&rs->builtin, asnap_builtin_rules, ctx->err) < 0) {
+			asnap_rules_release(&rs->builtin);
+			free(rs);
 			return -1;
-		rules = &builtin;
+		}
+		rs->rules = &rs->builtin;
 	}
-	struct grouping gr;
-	grouping_init(&gr, ctx);
-	int rc = 0;
-	for (uint32_t i = 0; i < ctx->nsnap && rc == 0; i++)
-		rc = scan(&gr, i, rules);
-	if (rc == 0)
-		rc = grouping_emit(&gr, ASNAP_CHECK_UNCLOSED_RESOURCE, summary);
-	grouping_finish(&gr);
-	asnap_rules_release(&builtin);
-	return rc;
+	*state = rs;
+	return 0;
 }
+
+static void release(void *state)
+{
+	struct rules_state *rs = state;
+	asnap_rules_release(&rs->builtin);
+	free(rs);
+}
+
+const struct check_def check_unclosed_resource = {
+	.name = "unclosed-resource",
+	.what = "sockets, transports, sessions never closed",
+	.advice = "close it explicitly (await x.close(), writer.close(); await writer.wait_closed()) or use "
+		 "async with; do not leave it to the destructor",
+	.scan = scan,
+	.summary = summary,
+	.prepare = prepare,
+	.release = release,
+};
