@@ -248,6 +248,8 @@ static int born_clusters(struct asnap_snap **snaps, uint32_t n, struct asnap_dif
 	uint32_t *top = malloc(((size_t)g->n + 1) * sizeof(*top));
 	struct cluster_slot *slots = NULL;
 	uint32_t nslots = 0;
+	/* 100k new objects in one list: the list is scanned once */
+	struct asnap_edge_finder edges = {0};
 	int rc = -1;
 	if (!born || !pred || !order || !top)
 		goto nomem;
@@ -308,7 +310,7 @@ static int born_clusters(struct asnap_snap **snaps, uint32_t n, struct asnap_dif
 			uint32_t up = pred[u];
 			uint32_t label = 0;
 			if (up != g->n) {
-				uint64_t e = asnap_graph_edge_between(g, up, u);
+				uint64_t e = asnap_edge_finder_find(&edges, g, up, u);
 				label = e != UINT64_MAX ? g->edge_label[e] : 0;
 			}
 			size_t tl;
@@ -379,6 +381,7 @@ static int born_clusters(struct asnap_snap **snaps, uint32_t n, struct asnap_dif
 nomem:
 	asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory clustering new objects");
 out:
+	asnap_edge_finder_release(&edges);
 	free(born);
 	free(pred);
 	free(order);

@@ -289,7 +289,8 @@ static bool is_container(const char *type)
 }
 
 /* Who references v (reverse index needed); at most MAX_REFS. */
-static int fill_refs(const struct asnap_graph *g, struct asnap_task_view *t)
+static int fill_refs(const struct asnap_graph *g, struct asnap_task_view *t,
+		     struct asnap_edge_finder *edges)
 {
 	uint32_t v = t->node;
 	uint32_t n = g->rev_start[v + 1] - g->rev_start[v];
@@ -303,7 +304,8 @@ static int fill_refs(const struct asnap_graph *g, struct asnap_task_view *t)
 			continue;
 		}
 		struct asnap_task_ref *ref = &t->refs[t->nrefs++];
-		uint64_t e = asnap_graph_edge_between(g, r, v);
+		/* a set of 100k tasks is scanned once, not once per task */
+		uint64_t e = asnap_edge_finder_find(edges, g, r, v);
 		ref->node = r;
 		ref->label = e != UINT64_MAX ? g->edge_label[e] : 0;
 		ref->holder = ASNAP_NO_NODE;
@@ -312,7 +314,7 @@ static int fill_refs(const struct asnap_graph *g, struct asnap_task_view *t)
 			/* the first holder of the container that labels it */
 			for (uint32_t j = g->rev_start[r]; j < g->rev_start[r + 1]; j++) {
 				uint32_t h = g->rev_source[j];
-				uint64_t he = asnap_graph_edge_between(g, h, r);
+				uint64_t he = asnap_edge_finder_find(edges, g, h, r);
 				if (he != UINT64_MAX && g->edge_label[he]) {
 					ref->holder = h;
 					ref->holder_label = g->edge_label[he];
@@ -383,13 +385,16 @@ int asnap_tasks_view(struct asnap_snap *s, bool referrers, struct asnap_task_vie
 		bool had_reverse = s->g->rev_start != NULL; /* kept by asnap_snap_load */
 		if (asnap_graph_index_reverse(s->g, err) < 0)
 			goto error;
+		struct asnap_edge_finder edges = {0};
 		for (uint32_t i = 0; i < nt; i++) {
-			if (fill_refs(s->g, &v[i]) < 0) {
+			if (fill_refs(s->g, &v[i], &edges) < 0) {
+				asnap_edge_finder_release(&edges);
 				if (!had_reverse)
 					asnap_graph_drop_reverse(s->g);
 				goto nomem;
 			}
 		}
+		asnap_edge_finder_release(&edges);
 		if (!had_reverse)
 			asnap_graph_drop_reverse(s->g);
 	}

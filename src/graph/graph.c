@@ -660,3 +660,141 @@ uint64_t asnap_graph_edge_between(const struct asnap_graph *g, uint32_t v, uint3
 	}
 	return strong != UINT64_MAX ? strong : any;
 }
+
+/* ---- many edge_between lookups ---------------------------------------- */
+
+#define FINDER_MIN_DEGREE 32          /* below this a scan is as cheap */
+#define FINDER_MAX_ENTRIES (1ull << 27) /* 2 GiB of slots at most, then scan */
+
+struct asnap_edge_table {
+	uint32_t source;
+	uint32_t mask;     /* slots - 1 */
+	uint32_t *target;  /* UINT32_MAX: empty */
+	uint64_t *edge;
+};
+
+static uint32_t finder_hash(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352dU;
+	x ^= x >> 15;
+	x *= 0x846ca68bU;
+	return x ^ (x >> 16);
+}
+
+/* The rank of an edge in edge_between's order of preference. */
+static int edge_rank(const struct asnap_graph *g, uint64_t e)
+{
+	if (!asnap_graph_edge_is_strong(g, e))
+		return 0;
+	return g->edge_label && g->edge_label[e] ? 2 : 1;
+}
+
+/* The slot of source v in the finder's index (its table, or an empty
+ * slot). The index has room: it is kept at most half full. */
+static uint32_t *finder_slot(struct asnap_edge_finder *f, uint32_t v)
+{
+	for (uint32_t i = finder_hash(v) & f->index_mask;; i = (i + 1) & f->index_mask)
+		if (!f->index[i] || f->tables[f->index[i] - 1].source == v)
+			return &f->index[i];
+}
+
+static bool finder_grow_index(struct asnap_edge_finder *f)
+{
+	uint32_t slots = f->index ? (f->index_mask + 1) * 2 : 64;
+	uint32_t *old = f->index;
+	f->index = calloc(slots, sizeof(*f->index));
+	if (!f->index) {
+		f->index = old;
+		return false;
+	}
+	f->index_mask = slots - 1;
+	for (uint32_t k = 0; k < f->ntables; k++)
+		*finder_slot(f, f->tables[k].source) = k + 1;
+	free(old);
+	return true;
+}
+
+static struct asnap_edge_table *finder_build(struct asnap_edge_finder *f, uint32_t v,
+					     uint64_t degree)
+{
+	const struct asnap_graph *g = f->g;
+	uint64_t slots = 64;
+	while (slots < 2 * degree)
+		slots *= 2;
+	if (slots > UINT32_MAX || f->entries + slots > FINDER_MAX_ENTRIES)
+		return NULL;
+	if ((!f->index || (uint64_t)(f->ntables + 1) * 2 > (uint64_t)f->index_mask + 1) &&
+	    !finder_grow_index(f))
+		return NULL;
+	if (f->ntables == f->cap) {
+		uint32_t cap = f->cap ? f->cap * 2 : 8;
+		struct asnap_edge_table *more = realloc(f->tables, cap * sizeof(*more));
+		if (!more)
+			return NULL;
+		f->tables = more;
+		f->cap = cap;
+	}
+	struct asnap_edge_table t = {.source = v, .mask = (uint32_t)(slots - 1)};
+	t.target = malloc(slots * sizeof(*t.target));
+	t.edge = malloc(slots * sizeof(*t.edge));
+	if (!t.target || !t.edge) {
+		free(t.target);
+		free(t.edge);
+		return NULL;
+	}
+	memset(t.target, 0xff, slots * sizeof(*t.target));
+	for (uint64_t e = asnap_graph_edge_begin(g, v), end = asnap_graph_edge_end(g, v); e < end;
+	     e++) {
+		uint32_t w = g->edge_target[e];
+		uint32_t i = finder_hash(w) & t.mask;
+		while (t.target[i] != UINT32_MAX && t.target[i] != w)
+			i = (i + 1) & t.mask;
+		if (t.target[i] == UINT32_MAX) {
+			t.target[i] = w;
+			t.edge[i] = e;
+		} else if (edge_rank(g, e) > edge_rank(g, t.edge[i])) {
+			t.edge[i] = e; /* the first of a better rank */
+		}
+	}
+	f->entries += slots;
+	f->tables[f->ntables] = t;
+	*finder_slot(f, v) = f->ntables + 1;
+	return &f->tables[f->ntables++];
+}
+
+uint64_t asnap_edge_finder_find(struct asnap_edge_finder *f, const struct asnap_graph *g,
+				uint32_t v, uint32_t w)
+{
+	uint64_t degree = asnap_graph_edge_end(g, v) - asnap_graph_edge_begin(g, v);
+	if (degree < FINDER_MIN_DEGREE)
+		return asnap_graph_edge_between(g, v, w);
+	if (f->g != g) {
+		asnap_edge_finder_release(f);
+		f->g = g;
+	}
+	struct asnap_edge_table *t = NULL;
+	if (f->index) {
+		uint32_t k = *finder_slot(f, v);
+		t = k ? &f->tables[k - 1] : NULL;
+	}
+	if (!t && !(t = finder_build(f, v, degree)))
+		return asnap_graph_edge_between(g, v, w);
+	for (uint32_t i = finder_hash(w) & t->mask;; i = (i + 1) & t->mask) {
+		if (t->target[i] == w)
+			return t->edge[i];
+		if (t->target[i] == UINT32_MAX)
+			return UINT64_MAX;
+	}
+}
+
+void asnap_edge_finder_release(struct asnap_edge_finder *f)
+{
+	for (uint32_t i = 0; i < f->ntables; i++) {
+		free(f->tables[i].target);
+		free(f->tables[i].edge);
+	}
+	free(f->tables);
+	free(f->index);
+	*f = (struct asnap_edge_finder){0};
+}

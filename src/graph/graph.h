@@ -206,4 +206,23 @@ uint32_t asnap_graph_find_addr(const struct asnap_graph *g, uint64_t addr);
  */
 uint64_t asnap_graph_edge_between(const struct asnap_graph *g, uint32_t v, uint32_t w);
 
+/*
+ * asnap_graph_edge_between for many pairs: a node with many references (a
+ * set of 100k tasks) is scanned once into a table of its targets, kept for
+ * the finder's life, so that n lookups into it cost O(n), not O(n * its
+ * degree). Same answers as asnap_graph_edge_between. Zero-initialize;
+ * release with asnap_edge_finder_release. Out of memory: it scans.
+ */
+struct asnap_edge_finder {
+	const struct asnap_graph *g;
+	struct asnap_edge_table *tables; /* per source of high degree */
+	uint32_t ntables, cap;
+	uint32_t *index;                 /* open addressing: table number + 1, 0 empty */
+	uint32_t index_mask;
+	uint64_t entries;                /* all tables' slots, against a cap */
+};
+uint64_t asnap_edge_finder_find(struct asnap_edge_finder *f, const struct asnap_graph *g,
+				uint32_t v, uint32_t w);
+void asnap_edge_finder_release(struct asnap_edge_finder *f);
+
 #endif

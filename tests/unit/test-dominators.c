@@ -606,6 +606,35 @@ START_TEST(roots_come_from_agent_modules_and_refcounts)
 }
 END_TEST
 
+/* The edge finder gives asnap_graph_edge_between's answer for every pair,
+ * on nodes of high degree with duplicate, weak and labelled edges (the
+ * finder's table) and of low degree (its scan). */
+START_TEST(edge_finder_agrees_with_edge_between)
+{
+	struct edge_list l = {.n = 400};
+	uint64_t seed = 7;
+	for (uint32_t v = 0; v < 400; v++) {
+		uint32_t degree = v % 5 == 0 ? 200 + rnd_below(&seed, 300) : rnd_below(&seed, 40);
+		for (uint32_t k = 0; k < degree; k++)
+			el_add(&l, v, rnd_below(&seed, 400),
+			       rnd_below(&seed, 4) == 0 ? ASNAP_EDGE_WEAK : ASNAP_EDGE_STRONG);
+	}
+	struct asnap_graph *g = el_graph(&l);
+	for (uint64_t e = 0; e < g->m; e++)
+		g->edge_label[e] = rnd_below(&seed, 3) == 0 ? 0 : 1 + (uint32_t)(e % 7);
+	struct asnap_edge_finder f = {0};
+	for (int round = 0; round < 2; round++) /* built, then from the table */
+		for (uint32_t v = 0; v < 400; v++)
+			for (uint32_t w = 0; w < 400; w++)
+				ck_assert_uint_eq(asnap_edge_finder_find(&f, g, v, w),
+						  asnap_graph_edge_between(g, v, w));
+	ck_assert_uint_gt(f.ntables, 70);
+	asnap_edge_finder_release(&f);
+	asnap_graph_destroy(g);
+	el_release(&l);
+}
+END_TEST
+
 static Suite *dominators_suite(void)
 {
 	Suite *s = suite_create("dominators");
@@ -620,6 +649,7 @@ static Suite *dominators_suite(void)
 	tcase_add_test(tc, graph_loads_past_its_header_hints);
 	tcase_add_test(tc, graph_loads_in_two_passes);
 	tcase_add_test(tc, roots_come_from_agent_modules_and_refcounts);
+	tcase_add_test(tc, edge_finder_agrees_with_edge_between);
 	suite_add_tcase(s, tc);
 	return s;
 }
