@@ -5,6 +5,7 @@ import os
 import re
 import runpy
 import signal
+import stat
 import sys
 
 import asyncsnap
@@ -227,6 +228,10 @@ def run(args):
 
 
 def ps(args):
+    """The same listing as the analyzer's `asyncsnap ps` (src/cli/cmd-ps.c):
+    the same columns and JSON fields, the same liveness test (the start
+    time in clock ticks, exactly), stale entries removed, control
+    characters escaped."""
     as_json = False
     for a in args:
         if a in ("-h", "--help"):
@@ -236,53 +241,120 @@ def ps(args):
             as_json = True
         else:
             return usage_error("ps", UsageError("unknown argument '%s'" % a))
-    records = []
     directory = _trigger.runtime_dir()
     try:
-        names = sorted(os.listdir(directory), key=lambda n: (len(n), n))
+        names = os.listdir(directory)
     except FileNotFoundError:
         names = []
     except OSError as e:
-        sys.stderr.write("asyncsnap ps: %s: %s\n" % (directory, e.strerror))
+        sys.stderr.write("asyncsnap ps: cannot read '%s': %s\n" % (directory, e.strerror))
         return 2
+    if names:
+        st = os.lstat(directory)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+            sys.stderr.write("asyncsnap ps: cannot use '%s': not a private directory of uid %d "
+                             "with mode 0700: someone else may have made it; do not trust it, "
+                             "remove it\n" % (directory, os.getuid()))
+            return 2
+    rows = []
     for name in names:
         if not re.fullmatch(r"\d+\.json", name):
             continue
-        try:
-            with open(os.path.join(directory, name), "rb") as f:
-                rec = json.loads(f.read())
-            pid = int(rec["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
+        rec = _read_registration(os.path.join(directory, name))
+        if rec is None:
+            continue  # being written, or not ours
+        ticks = asyncsnap._process_start_ticks(rec["pid"])
+        if ticks is None or ticks != rec.get("process_start_ticks", ticks):
+            _remove_stale(directory, int(name[:-5]))  # ended without cleaning up
             continue
-        if not _alive(pid, rec.get("process_start")):
-            continue  # exited without cleaning up (killed), or pid reused
-        records.append(rec)
+        rows.append((_uptime(ticks), rec))
+    rows.sort(key=lambda r: (-(r[0] if r[0] is not None else -1), r[1]["pid"]))
     if as_json:
-        json.dump(records, sys.stdout, indent=1)
+        out = []
+        for up, rec in rows:
+            out.append({"pid": rec["pid"], "program": rec.get("program") or "-",
+                        "python": rec.get("python") or "-",
+                        "uptime": int(up) if up is not None else 0,
+                        "signal": rec["signal"], "signal_name": rec.get("signal_name") or "-",
+                        "directory": rec.get("directory"), "fork": rec.get("fork") is True,
+                        "executable": rec.get("executable"), "agent": rec.get("agent") or "-",
+                        "triggers": rec.get("triggers") or {}})
+        json.dump(out, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    rows = [("PID", "SIGNAL", "MODE", "PYTHON", "PROGRAM", "DIRECTORY")]
-    for r in records:
-        rows.append((str(r.get("pid")), str(r.get("signal_name") or r.get("signal")),
-                     "fork" if r.get("fork") else "in-process", str(r.get("python")),
-                     str(r.get("program")), str(r.get("directory"))))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1] + "\n")
+    table = [("PID", "PROGRAM", "PYTHON", "UPTIME", "SIGNAL", "DIRECTORY")]
+    for up, rec in rows:
+        table.append((str(rec["pid"]), _safe(rec.get("program") or "-"),
+                      _safe(rec.get("python") or "-"), _format_uptime(up),
+                      _safe(rec.get("signal_name") or "-"), _safe(str(rec.get("directory")))))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    for row in table:
+        cells = [c.rjust(w) if k in (0, 3) and row is not table[0] else c.ljust(w)
+                 for k, (c, w) in enumerate(zip(row, widths))]
+        sys.stdout.write("  ".join(cells) + "  " + row[-1] + "\n")
     return 0
 
 
-def _alive(pid, started):
+def _read_registration(path):
+    """A registration file's record, or None: it must be a regular file of
+    this user, not a link, and hold a pid and a signal."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    now_started = asyncsnap._process_start(pid)
-    if isinstance(started, (int, float)) and now_started is not None:
-        return abs(now_started - started) < 2
-    return True
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_size > 1 << 20:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            rec = json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+    if (type(rec) is not dict or type(rec.get("pid")) is not int or rec["pid"] < 1
+            or type(rec.get("signal")) is not int):
+        return None
+    return rec
+
+
+def _remove_stale(directory, pid):
+    for name in os.listdir(directory):
+        if name == "%d.json" % pid or (name.startswith("%d-" % pid)
+                                       and name.endswith((".request", ".status"))):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
+def _uptime(ticks):
+    try:
+        with open("/proc/uptime", "rb") as f:
+            up = float(f.read().split()[0])
+        return max(0.0, up - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _format_uptime(s):
+    if s is None:
+        return "?"
+    t = int(s)
+    if t < 60:
+        return "%ds" % t
+    if t < 3600:
+        return "%dm%02ds" % (t // 60, t % 60)
+    if t < 86400:
+        return "%dh%02dm" % (t // 3600, t // 60 % 60)
+    return "%dd%02dh" % (t // 86400, t // 3600 % 24)
+
+
+def _safe(text):
+    """text with control characters (C0, DEL, C1) escaped, as the analyzer
+    prints what comes from files: never raw to a terminal."""
+    return "".join(c if c.isprintable() or c == " " else "\\x%02x" % ord(c)
+                   if ord(c) < 0x100 else "\\u%04x" % ord(c) for c in text)
 
 
 def usage_error(command, e):

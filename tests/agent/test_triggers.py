@@ -588,6 +588,18 @@ class StormTest(TempDirTest):
         self.assertEqual([r["pid"] for r in listed], [proc.pid])
         self.assertEqual(listed[0]["program"], "signal_target")
         self.assertEqual(listed[0]["directory"], snaps)
+        # the same listing as the analyzer's `asyncsnap ps`: fields, columns
+        cli = os.environ.get("ASYNCSNAP_CLI")
+        if cli:
+            theirs = json.loads(subprocess.run([cli, "ps", "--json"], env=env,
+                                               capture_output=True, text=True).stdout)
+            for mine in (listed, theirs):
+                for r in mine:
+                    r.pop("uptime")
+            self.assertEqual(listed, theirs)
+            text = python("-m", "asyncsnap", "ps", env=env).stdout.splitlines()
+            self.assertEqual(text[0].split(), subprocess.run(
+                [cli, "ps"], env=env, capture_output=True, text=True).stdout.split("\n")[0].split())
 
         for _ in range(100):
             os.kill(proc.pid, signal.SIGUSR1)
