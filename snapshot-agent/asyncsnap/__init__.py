@@ -32,7 +32,36 @@ import types
 import warnings
 from importlib.machinery import ModuleSpec as _ModuleSpec
 
-from . import _agent
+def _unsupported():
+    """Why this interpreter cannot run the agent, or None."""
+    if sys.implementation.name != "cpython":
+        return "it is %s; the agent reads CPython's internals" % sys.implementation.name
+    if getattr(sys, "_is_gil_enabled", lambda: True)() is False or \
+            __import__("sysconfig").get_config_var("Py_GIL_DISABLED"):
+        return "it is a free-threaded build (Py_GIL_DISABLED), which the agent does not support"
+    if not (3, 9) <= sys.version_info[:2] <= (3, 13):
+        return "the agent supports CPython 3.9 to 3.13"
+    return None
+
+
+try:
+    from . import _agent
+except ImportError as _e:
+    _why = _unsupported()
+    if _why is None:
+        # a supported version, but the extension here is another's
+        _here = os.path.dirname(os.path.abspath(__file__))
+        _built = sorted(n[len("_agent."):-len(".so")] for n in os.listdir(_here)
+                        if n.startswith("_agent.") and n.endswith(".so"))
+        if not _built:
+            raise
+        _why = "this agent was built for %s (build it for this interpreter: meson setup " \
+               "-Dpython=%s)" % (", ".join(_built), sys.executable)
+    raise ImportError("asyncsnap: cannot run under Python %s (%s): %s"
+                      % (sys.version.split()[0], sys.executable, _why)) from None
+if _unsupported() is not None:  # an extension built for this version, but not supported
+    raise ImportError("asyncsnap: cannot run under Python %s: %s"
+                      % (sys.version.split()[0], _unsupported()))
 
 __all__ = ["take", "install", "uninstall", "SnapshotError", "__version__"]
 

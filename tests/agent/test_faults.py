@@ -396,3 +396,41 @@ class GuaranteeTest(TempDirTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class UnsupportedInterpreterTest(unittest.TestCase):
+    """Importing the agent where it cannot run says why, in one ImportError."""
+
+    def other_pythons(self):
+        root = os.path.expanduser("~/.pyenv/versions")
+        mine = "%d.%d" % sys.version_info[:2]
+        found = {}
+        for d in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+            exe = os.path.join(root, d, "bin", "python3")
+            minor = ".".join(d.split(".")[:2])
+            if os.access(exe, os.X_OK) and minor != mine and minor not in found:
+                found[minor] = exe
+        return found
+
+    def test_unsupported_version_and_an_extension_built_for_another(self):
+        pkg = os.path.dirname(os.path.dirname(asyncsnap.__file__))
+        tried = 0
+        for minor, exe in sorted(self.other_pythons().items()):
+            major, low = (int(x) for x in minor.split("."))
+            if major != 3:
+                continue
+            p = subprocess.run([exe, "-c", "import asyncsnap"], capture_output=True, text=True,
+                               env=dict(os.environ, PYTHONPATH=pkg), timeout=60)
+            self.assertNotEqual(p.returncode, 0)
+            last = p.stderr.strip().splitlines()[-1]
+            self.assertTrue(last.startswith("ImportError: asyncsnap: cannot run under Python "
+                                            + minor), last)
+            if (3, 9) <= (major, low) <= (3, 13):
+                self.assertIn("this agent was built for cpython-%d%d" % sys.version_info[:2],
+                              last)
+                self.assertIn("-Dpython=" + exe, last)
+            else:
+                self.assertIn("the agent supports CPython 3.9 to 3.13", last)
+            tried += 1
+        if not tried:
+            self.skipTest("no other Python 3 in ~/.pyenv/versions")
