@@ -36,8 +36,7 @@ def _unsupported():
     """Why this interpreter cannot run the agent, or None."""
     if sys.implementation.name != "cpython":
         return "it is %s; the agent reads CPython's internals" % sys.implementation.name
-    if getattr(sys, "_is_gil_enabled", lambda: True)() is False or \
-            __import__("sysconfig").get_config_var("Py_GIL_DISABLED"):
+    if "t" in getattr(sys, "abiflags", ""):  # never imports sysconfig: objects of its own
         return "it is a free-threaded build (Py_GIL_DISABLED), which the agent does not support"
     if not (3, 9) <= sys.version_info[:2] <= (3, 13):
         return "the agent supports CPython 3.9 to 3.13"
@@ -62,6 +61,7 @@ except ImportError as _e:
 if _unsupported() is not None:  # an extension built for this version, but not supported
     raise ImportError("asyncsnap: cannot run under Python %s: %s"
                       % (sys.version.split()[0], _unsupported()))
+del _unsupported
 
 __all__ = ["take", "install", "uninstall", "SnapshotError", "__version__"]
 

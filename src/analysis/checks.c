@@ -255,9 +255,16 @@ static bool survivors_grow(const struct check_ctx *ctx, const struct group *g, u
 	return nborn_kept >= MIN_GROWTH && (uint64_t)nborn_kept * 4 >= growth;
 }
 
+/* The evidence first, so that the chain shown and the owner named are of
+ * an object that makes the finding (not of a constant bystander in the same
+ * group: one connection's _closed future among 60 leaked replies), then
+ * the most retained, then by id. */
 static int by_retained(const void *x, const void *y)
 {
 	const struct asnap_finding_object *a = x, *b = y;
+	bool ea = a->certain || a->born_kept, eb = b->certain || b->born_kept;
+	if (ea != eb)
+		return ea ? -1 : 1;
 	if (a->retained != b->retained)
 		return a->retained > b->retained ? -1 : 1;
 	return a->node < b->node ? -1 : a->node > b->node;
@@ -298,8 +305,8 @@ int grouping_emit(struct grouping *gr, int check, summary_fn summary)
 		if (grew) {
 			for (uint32_t i = 0; i < g->nmembers; i++) {
 				uint8_t life = lifetime(ctx, g->members[i].node);
-				pers[i] = (life & PERSISTENT) != 0;
-				npersist += pers[i];
+				pers[i] = life;
+				npersist += (life & PERSISTENT) != 0;
 				nborn_kept += (life & BORN_KEPT) != 0;
 			}
 			grew = survivors_grow(ctx, g, npersist, nborn_kept);
@@ -327,9 +334,10 @@ int grouping_emit(struct grouping *gr, int check, summary_fn summary)
 			o->node = m->node;
 			o->retained = m->retained ? m->retained : s->ret.dom.retained[m->node];
 			o->certain = m->certain;
-			o->persistent = pers[i];
+			o->persistent = (pers[i] & PERSISTENT) != 0;
+			o->born_kept = (pers[i] & BORN_KEPT) != 0;
 			f.certain += m->certain;
-			f.persistent += pers[i];
+			f.persistent += o->persistent;
 			f.retained += o->retained;
 		}
 		free(pers);

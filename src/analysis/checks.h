@@ -48,6 +48,7 @@ struct asnap_finding_object {
 	uint64_t retained;
 	bool certain;          /* leaked from the last snapshot alone */
 	bool persistent;       /* alive in the earlier snapshots too */
+	bool born_kept;        /* born after the first snapshot and alive since: the growth */
 };
 
 /* A finding folded into another: its objects are kept alive by, or reached
@@ -72,7 +73,9 @@ struct asnap_finding {
 	uint64_t retained;     /* what freeing all the objects together frees */
 	uint32_t *growth;      /* group's count in each snapshot */
 	uint32_t nsnap;
-	struct asnap_finding_object *objects; /* worst (most retained) first */
+	/* the evidence (certain objects, or those born and kept that make the
+	 * growth) first, then the rest; worst (most retained) first within */
+	struct asnap_finding_object *objects;
 	uint32_t nobjects;
 	uint32_t *path;        /* root to the worst object; or a cycle through it */
 	uint32_t path_len;

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "analysis/checks.h"
 #include "heap.h"
@@ -91,11 +92,84 @@ START_TEST(retained_is_that_of_the_set)
 }
 END_TEST
 
+/*
+ * A registry that gains futures nothing awaits (3, 5, 7 across three
+ * snapshots) and, in the same group, one constant bystander: a
+ * connection protocol's _closed future, drawn first (the lowest node id)
+ * and as large. The chain shown and the owner named are those of a future
+ * that makes the growth, not of the bystander.
+ */
+static void write_replies(const char *path, uint32_t n)
+{
+	static struct heap h;
+	heap_init(&h);
+	uint32_t mods = heap_node(&h, "builtins.dict", 0x10000, 64);
+	uint32_t proto = heap_node(&h, "asyncio.streams.StreamReaderProtocol", 0x10100, 56);
+	uint32_t closed = heap_node(&h, "_asyncio.Future", 0x10200, 144);
+	uint32_t rpc = heap_node(&h, "__main__.Rpc", 0x10300, 56);
+	uint32_t waiting = heap_node(&h, "builtins.dict", 0x10400, 64);
+	heap_edge(&h, mods, proto, "protocol");
+	heap_edge(&h, proto, closed, "_closed");
+	heap_edge(&h, mods, rpc, "rpc");
+	heap_edge(&h, rpc, waiting, "waiting");
+	heap_root(&h, mods, "sys.modules");
+	heap_rec(&h, closed, "future");
+	heap_str(&h, "state", "pending");
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t f = heap_node(&h, "_asyncio.Future", 0x20000 + i * 0x100, 144);
+		heap_edge(&h, waiting, f, "value");
+		heap_rec(&h, f, "future");
+		heap_str(&h, "state", "pending");
+	}
+	heap_write(&h, path, 7);
+}
+
+START_TEST(chain_is_of_an_object_that_makes_the_growth)
+{
+	struct tmpdir d = tmpdir_create();
+	struct asnap_snap *snaps[3];
+	struct asnap_error err = {0};
+	for (uint32_t k = 0; k < 3; k++) {
+		char name[8];
+		snprintf(name, sizeof(name), "%u", k);
+		char *path = tmpdir_path(&d, name);
+		write_replies(path, 2 + 2 * k); /* with the bystander: 3, 5, 7 */
+		snaps[k] = asnap_snap_load(path, &err);
+		ck_assert_msg(snaps[k], "%s", err.message);
+		free(path);
+	}
+	struct asnap_rules rules;
+	asnap_rules_init(&rules);
+	struct asnap_checks_options opt = {1u << ASNAP_CHECK_PENDING_FUTURE, &rules};
+	struct asnap_findings f;
+	ck_assert_msg(asnap_checks_run(snaps, 3, &opt, &f, &err) == 0, "%s", err.message);
+	ck_assert_uint_eq(f.count, 1);
+	const struct asnap_finding *x = &f.items[0];
+	ck_assert_uint_eq(x->count, 7);
+	ck_assert(x->objects[0].born_kept);
+	ck_assert_uint_ne(snaps[2]->g->addr[x->objects[0].node], 0x10200);
+	/* the two born after the first snapshot and kept come first; the
+	 * bystander, the futures of the first snapshot and the newest after */
+	for (uint32_t i = 0; i < 7; i++)
+		ck_assert_int_eq(x->objects[i].born_kept, i < 2);
+	ck_assert_uint_ge(x->path_len, 3);
+	ck_assert_str_eq(asnap_graph_string(snaps[2]->g, snaps[2]->g->type[x->path[1]]),
+			 "__main__.Rpc");
+	ck_assert_uint_eq(x->path[x->path_len - 1], x->objects[0].node);
+	asnap_findings_release(&f);
+	asnap_rules_release(&rules);
+	for (uint32_t k = 0; k < 3; k++)
+		asnap_snap_destroy(snaps[k]);
+	tmpdir_destroy(&d);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("findings");
 	TCase *tc = tcase_create("findings");
 	tcase_add_test(tc, retained_is_that_of_the_set);
+	tcase_add_test(tc, chain_is_of_an_object_that_makes_the_growth);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
