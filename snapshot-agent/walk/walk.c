@@ -441,6 +441,8 @@ static uint32_t label_id(struct walk *wk, const struct label *l)
 		return PyUnicode_Check(l->name) ? str_label(wk, l->name) : 0;
 	case LABEL_KEY:
 		return refs_key_is_label(l->name) ? str_label(wk, l->name) : wk->value_label;
+	case LABEL_VALUE:
+		return wk->value_label;
 	case LABEL_INDEX: {
 		if (l->index < wk->nindex_label && wk->index_label[l->index])
 			return wk->index_label[l->index];
@@ -468,6 +470,11 @@ static uint32_t label_id(struct walk *wk, const struct label *l)
 }
 
 /* ---- records ------------------------------------------------------------- */
+
+bool recb_values(const struct recb *b)
+{
+	return b->wk->values;
+}
 
 void recb_begin(struct recb *b, struct walk *wk, uint32_t node, const char *kind)
 {
@@ -743,27 +750,45 @@ static void frame_record(struct walk *wk, uint32_t id, PyObject *frame)
 	recb_end(&b);
 }
 
-/* Scalar attributes (None, bool, int, float) of an instance of a class,
- * so that offline rules can test `_closed is False`. */
+/*
+ * Scalar attributes of an instance of a class, so that offline rules can
+ * test `_closed is False`: None and booleans always; ints and floats only
+ * with values=True or on the short list of aio_number_kept() - a number an
+ * object holds may be the program's data (a balance, a PIN).
+ */
+struct attrs_ctx {
+	struct recb b;
+	PyObject *op;
+};
+
+static bool is_number(PyObject *v)
+{
+	return PyLong_CheckExact(v) || PyFloat_CheckExact(v);
+}
+
 static int attr_scalar_fn(PyObject *name, PyObject *value, void *arg)
 {
-	if (refs_key_is_label(name))
-		recb_scalar_named(arg, name, value);
+	struct attrs_ctx *c = arg;
+	if (!refs_key_is_label(name))
+		return 0;
+	if (value && is_number(value) && !c->b.wk->values && !aio_number_kept(c->op, name, NULL))
+		return 0;
+	recb_scalar_named(&c->b, name, value);
 	return 0;
 }
 
 static void attrs_record(struct walk *wk, uint32_t id, PyObject *op)
 {
-	struct recb b;
-	recb_begin(&b, wk, id, "attrs");
+	struct attrs_ctx c = {.op = op};
+	recb_begin(&c.b, wk, id, "attrs");
 	PyObject *d = asnap_py_instance_dict(op);
 	if (d) {
 		Py_ssize_t pos = 0;
 		PyObject *k, *v;
 		while (PyDict_Next(d, &pos, &k, &v))
-			attr_scalar_fn(k, v, &b);
+			attr_scalar_fn(k, v, &c);
 	} else {
-		asnap_py_instance_values(op, attr_scalar_fn, &b);
+		asnap_py_instance_values(op, attr_scalar_fn, &c);
 	}
 	PyObject *mro = Py_TYPE(op)->tp_mro;
 	Py_ssize_t n = mro && PyTuple_Check(mro) ? PyTuple_GET_SIZE(mro) : 0;
@@ -771,11 +796,16 @@ static void attrs_record(struct walk *wk, uint32_t id, PyObject *op)
 		PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
 		if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE))
 			continue;
-		for (PyMemberDef *m = t->tp_members; m && m->name; m++)
-			if (m->type == T_OBJECT_EX && m->offset > 0)
-				recb_scalar(&b, m->name, *(PyObject **)((char *)op + m->offset));
+		for (PyMemberDef *m = t->tp_members; m && m->name; m++) {
+			if (m->type != T_OBJECT_EX || m->offset <= 0)
+				continue;
+			PyObject *v = *(PyObject **)((char *)op + m->offset);
+			if (v && is_number(v) && !wk->values && !aio_number_kept(op, NULL, m->name))
+				continue;
+			recb_scalar(&c.b, m->name, v);
+		}
 	}
-	recb_end(&b);
+	recb_end(&c.b);
 }
 
 #if PY_VERSION_HEX >= 0x030D0000
@@ -1003,6 +1033,8 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	paused = true;
 	double walk0 = now_ms();
 	aio_begin();
+	wk.refs.enum_meta = aio_enum_meta();
+	wk.refs.values = wk.values;
 	/* size the object table for what the last snapshot found; the first
 	 * time, for what the collector tracks and as many untracked referents
 	 * (counting them is a walk of the lists of its own) */
