@@ -939,6 +939,33 @@ static int write_bare(struct walk *wk, uint32_t id, const void *f)
 	return 0;
 }
 
+#if PY_VERSION_HEX >= 0x030D0000
+/* exported, no longer declared by the 3.13 headers */
+PyAPI_FUNC(Py_hash_t) _Py_HashBytes(const void *src, Py_ssize_t len);
+#endif
+
+/*
+ * The address written for op. CPython shares one object per int from -5
+ * to 256, laid out in a table: the address of such an int tells its value.
+ * Without values=True one of them is written under its address hashed
+ * with the process's hash secret (the same in every snapshot of the
+ * process, so diffs still match it), with the top bit set, which no
+ * user-space address has.
+ */
+static uint64_t node_addr(const struct walk *wk, PyObject *op)
+{
+	if (wk->values || !PyLong_CheckExact(op))
+		return (uint64_t)(uintptr_t)op;
+	int overflow = 0;
+	long long v = PyLong_AsLongLongAndOverflow(op, &overflow);
+	if (v == -1 && PyErr_Occurred())
+		PyErr_Clear();
+	if (overflow || v < -5 || v > 256)
+		return (uint64_t)(uintptr_t)op;
+	Py_hash_t h = _Py_HashBytes(&op, (Py_ssize_t)sizeof(op));
+	return (uint64_t)(Py_uhash_t)h | (1ull << 63);
+}
+
 /* Write every object in id order; wk->n grows as referents are met. */
 static int write_objects(struct walk *wk)
 {
@@ -969,7 +996,7 @@ static int write_objects(struct walk *wk)
 		struct asnap_node node = {
 			.id = (uint32_t)i,
 			.type = ti->name,
-			.addr = (uint64_t)(uintptr_t)op,
+			.addr = node_addr(wk, op),
 			.size = shallow_size(op, ti),
 			.refcnt = (uint64_t)Py_REFCNT(op),
 			.flags = flags,

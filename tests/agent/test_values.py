@@ -84,6 +84,8 @@ class ValuesTest(TempDirTest):
         self.card.number = self.card_number + 1
         self.card.pin = self.pin
         self.card.active = True
+        # a small int: CPython's shared object, whose address tells its value
+        self.account.digit = int("7")
         self.tier = Tier.PLATINUM
 
     def take_all(self):
@@ -138,6 +140,17 @@ class ValuesTest(TempDirTest):
         value_map = by[id(Tier._value2member_map_)]
         labels = [e.get("label") for e in value_map["edges"] if int(e["to"], 16) == id(self.tier)]
         self.assertEqual(labels, ["value"])
+        # the shared small int is there, but not at its address
+        digit = [int(e["to"], 16) for e in by[id(self.account)]["edges"]
+                 if e.get("label") == "digit"]
+        if not digit:  # 3.9/3.10: in the instance's __dict__
+            d = [int(e["to"], 16) for e in by[id(self.account)]["edges"]
+                 if e.get("label") == "__dict__"][0]
+            digit = [int(e["to"], 16) for e in by[d]["edges"] if e.get("label") == "digit"]
+        self.assertEqual(len(digit), 1)
+        self.assertNotEqual(digit[0], id(7))
+        self.assertNotIn(id(7), by)
+        self.assertEqual(by[digit[0]]["type"], "builtins.int")
         # the timer's when, an int here, is asyncio state the checks read
         self.assertEqual(attrs_of(by, out["timer"])["_when"], out["timer"].when())
 
@@ -169,6 +182,8 @@ class ValuesTest(TempDirTest):
         attrs = attrs_of(by, self.account)
         self.assertEqual(attrs["card"], self.card_number)
         self.assertEqual(attrs["balance"], self.balance)
+        self.assertEqual(attrs["digit"], 7)
+        self.assertIn(id(7), by)
         attrs = attrs_of(by, self.card)
         self.assertEqual((attrs["number"], attrs["pin"]), (self.card_number + 1, self.pin))
         self.assertEqual(task_of(by, out["named"])["name"], self.task_name)
