@@ -48,8 +48,13 @@ def zigzag(n):
 
 def int_forms(n):
     """Every way the file could hold n: decimal text, 8 bytes little
-    endian, and the format's INT value (tag 0x02, zigzag varint)."""
-    return [str(n).encode(), struct.pack("<q", n), b"\x02" + varint(zigzag(n))]
+    endian, and the format's INT value (tag 0x02, zigzag varint); for a
+    large n also a bare varint, plain or zigzag (for a small one those few
+    bytes occur by chance)."""
+    forms = [str(n).encode(), struct.pack("<q", n), b"\x02" + varint(zigzag(n))]
+    if n >= 1 << 32:
+        forms += [varint(n), varint(zigzag(n))]
+    return forms
 
 
 def float_forms(x):
