@@ -99,6 +99,7 @@ static struct {
 	PyTypeObject *py_future, *py_task; /* the pure-Python implementations */
 	PyTypeObject *handle, *timer_handle, *loop, *socket;
 	PyTypeObject *partial; /* _functools.partial, whose first field is fn */
+	PyTypeObject *enum_meta; /* enum.EnumMeta (refs.c) */
 	Py_ssize_t off_callback, off_args, off_cancelled, off_loop, off_when, off_scheduled;
 } T;
 
@@ -136,6 +137,7 @@ void aio_begin(void)
 	T.timer_handle = (PyTypeObject *)module_attr(modules, "asyncio.events", "TimerHandle");
 	T.loop = (PyTypeObject *)module_attr(modules, "asyncio.base_events", "BaseEventLoop");
 	T.partial = (PyTypeObject *)module_attr(modules, "_functools", "partial");
+	T.enum_meta = (PyTypeObject *)module_attr(modules, "enum", "EnumMeta");
 	if (T.partial && T.partial->tp_basicsize < (Py_ssize_t)sizeof(struct partial_head))
 		T.partial = NULL;
 	PyTypeObject *sock = (PyTypeObject *)module_attr(modules, "_socket", "socket");
@@ -150,6 +152,11 @@ void aio_begin(void)
 	if (T.off_callback < 0 || T.off_cancelled < 0)
 		T.handle = T.timer_handle = NULL;
 	uvl_begin();
+}
+
+PyTypeObject *aio_enum_meta(void)
+{
+	return T.enum_meta;
 }
 
 static bool is_instance(PyObject *op, PyTypeObject *tp)
@@ -267,6 +274,75 @@ static PyObject *newest_fn_callback(PyObject *callback0, PyObject *callbacks, Py
 	return callback0 ? fn_callback(callback0, name) : NULL;
 }
 
+#if PY_VERSION_HEX >= 0x030D0000
+/* exported, no longer declared by the 3.13 headers */
+PyAPI_FUNC(Py_hash_t) _Py_HashBytes(const void *src, Py_ssize_t len);
+#endif
+
+/* "Task-N": the name asyncio gives a task created without one. */
+static bool default_task_name(PyObject *name)
+{
+#if PY_VERSION_HEX < 0x030C0000
+	if (!PyUnicode_IS_READY(name))
+		return false;
+#endif
+	if (!PyUnicode_IS_ASCII(name))
+		return false;
+	Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+	const char *s = (const char *)PyUnicode_1BYTE_DATA(name);
+	if (n < 6 || n > 25 || memcmp(s, "Task-", 5) != 0)
+		return false;
+	for (Py_ssize_t i = 5; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/*
+ * A task's name. `Task-N` is asyncio's; a name the program chose may hold
+ * its data (f"session-{email}"), so without values=True only its str hash
+ * is written, as "name#" and 16 hex digits: keyed by the process's hash
+ * secret, the same in every snapshot of the process (the analyzer matches
+ * tasks across snapshots by name), meaningless to anyone without the key.
+ */
+static void task_name(struct recb *b, PyObject *name)
+{
+	if (name && PyLong_CheckExact(name)) {
+		/* 3.12+: an unnamed task holds its number until asked */
+		char buf[32];
+		snprintf(buf, sizeof(buf), "Task-%lld", PyLong_AsLongLong(name));
+		PyErr_Clear();
+		recb_text(b, "name", buf);
+		return;
+	}
+	if (!name || !PyUnicode_Check(name))
+		return;
+	if (recb_values(b) || default_task_name(name)) {
+		recb_pystr(b, "name", name);
+		return;
+	}
+	Py_hash_t h = -1;
+	if (PyUnicode_CheckExact(name)) {
+		h = PyObject_Hash(name); /* str's own hash: C, cached on the object */
+	} else {
+		/* a str subclass's __hash__ is never called: the hash str would
+		 * compute from the same characters */
+#if PY_VERSION_HEX < 0x030C0000
+		if (PyUnicode_IS_READY(name))
+#endif
+			h = _Py_HashBytes(PyUnicode_DATA(name),
+					  PyUnicode_GET_LENGTH(name) * PyUnicode_KIND(name));
+	}
+	if (h == -1) {
+		PyErr_Clear();
+		recb_cstr(b, "name", "name#?");
+		return;
+	}
+	char buf[32];
+	snprintf(buf, sizeof(buf), "name#%016llx", (unsigned long long)(Py_uhash_t)h);
+	recb_text(b, "name", buf);
+}
+
 static void future_record(struct walk *wk, uint32_t id, PyObject *op)
 {
 	struct fut *f = (struct fut *)op;
@@ -290,16 +366,7 @@ static void future_record(struct walk *wk, uint32_t id, PyObject *op)
 	recb_sites(&b, "created", f->fut_source_tb, summary_site);
 	if (task) {
 		struct task *t = (struct task *)op;
-		PyObject *name = t->task_name;
-		if (name && PyLong_CheckExact(name)) {
-			/* 3.12+: an unnamed task holds its number until asked */
-			char buf[32];
-			snprintf(buf, sizeof(buf), "Task-%lld", PyLong_AsLongLong(name));
-			PyErr_Clear();
-			recb_text(&b, "name", buf);
-		} else if (name && PyUnicode_Check(name)) {
-			recb_pystr(&b, "name", name);
-		}
+		task_name(&b, t->task_name);
 		recb_node(&b, "coro", t->task_coro);
 		recb_node(&b, "waiting_on", t->task_fut_waiter);
 		recb_bool(&b, "must_cancel", t->task_must_cancel != 0);
@@ -332,37 +399,11 @@ static void handle_record(struct walk *wk, uint32_t id, PyObject *op)
 	recb_end(&b);
 }
 
-/* An attribute of an instance, from its dict or its values; borrowed. */
-struct attr_find {
-	const char *name;
-	PyObject *found;
-};
-
-static int attr_find_fn(PyObject *name, PyObject *value, void *arg)
-{
-	struct attr_find *a = arg;
-	if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, a->name) == 0) {
-		a->found = value;
-		return 1;
-	}
-	return 0;
-}
-
-static PyObject *attr(PyObject *op, const char *name)
-{
-	PyObject *d = asnap_py_instance_dict(op);
-	if (d)
-		return asnap_dict_get_ascii(d, name);
-	struct attr_find a = {name, NULL};
-	asnap_py_instance_values(op, attr_find_fn, &a);
-	return a.found;
-}
-
 /* An attribute of the instance, else the class default (a plain dict scan
  * along the MRO: no descriptor is called). */
 static PyObject *attr_or_class(PyObject *op, const char *name)
 {
-	PyObject *v = attr(op, name);
+	PyObject *v = asnap_py_instance_attr(op, name);
 	PyObject *mro = Py_TYPE(op)->tp_mro;
 	Py_ssize_t n = mro && PyTuple_Check(mro) ? PyTuple_GET_SIZE(mro) : 0;
 	for (Py_ssize_t i = 0; !v && i < n; i++)
@@ -374,20 +415,20 @@ static void loop_record(struct walk *wk, uint32_t id, PyObject *op)
 {
 	struct recb b;
 	recb_begin(&b, wk, id, "loop");
-	PyObject *ready = attr(op, "_ready");
+	PyObject *ready = asnap_py_instance_attr(op, "_ready");
 	if (ready) {
 		recb_node(&b, "ready", ready);
 		/* a deque is a var-sized object whose size is its length */
 		recb_int(&b, "ready_count", (int64_t)Py_SIZE(ready));
 	}
-	PyObject *sched = attr(op, "_scheduled");
+	PyObject *sched = asnap_py_instance_attr(op, "_scheduled");
 	if (sched && PyList_Check(sched)) {
 		recb_node(&b, "scheduled", sched);
 		recb_int(&b, "scheduled_count", (int64_t)PyList_GET_SIZE(sched));
 	}
-	PyObject *thread = attr(op, "_thread_id");
+	PyObject *thread = asnap_py_instance_attr(op, "_thread_id");
 	recb_bool(&b, "running", thread && thread != Py_None);
-	PyObject *closed = attr(op, "_closed");
+	PyObject *closed = asnap_py_instance_attr(op, "_closed");
 	recb_bool(&b, "closed", closed == Py_True);
 	recb_end(&b);
 }
@@ -425,31 +466,29 @@ static void py_future_record(struct walk *wk, uint32_t id, PyObject *op)
 	struct recb b;
 	recb_begin(&b, wk, id, task ? "task" : "future");
 	recb_cstr(&b, "state", py_state_name(attr_or_class(op, "_state")));
-	PyObject *cbs = attr(op, "_callbacks");
+	PyObject *cbs = asnap_py_instance_attr(op, "_callbacks");
 	recb_int(&b, "callbacks", cbs && PyList_Check(cbs) ? (int64_t)PyList_GET_SIZE(cbs) : 0);
 	PyObject *cbname, *cb = newest_fn_callback(NULL, cbs, &cbname);
 	if (cb) {
 		recb_node(&b, "callback", cb);
 		recb_pystr(&b, "callback_name", cbname);
 	}
-	recb_node(&b, "loop", attr(op, "_loop"));
-	PyObject *result = attr(op, "_result");
+	recb_node(&b, "loop", asnap_py_instance_attr(op, "_loop"));
+	PyObject *result = asnap_py_instance_attr(op, "_result");
 	if (result != Py_None)
 		recb_node(&b, "result", result);
-	PyObject *exc = attr(op, "_exception");
+	PyObject *exc = asnap_py_instance_attr(op, "_exception");
 	if (exc != Py_None)
 		recb_node(&b, "exception", exc);
-	PyObject *tb = attr(op, "_source_traceback");
+	PyObject *tb = asnap_py_instance_attr(op, "_source_traceback");
 	if (tb != Py_None) {
 		recb_node(&b, "source_traceback", tb);
 		recb_sites(&b, "created", tb, summary_site);
 	}
 	if (task) {
-		PyObject *name = attr(op, "_name");
-		if (name && PyUnicode_Check(name))
-			recb_pystr(&b, "name", name);
-		recb_node(&b, "coro", attr(op, "_coro"));
-		PyObject *waiter = attr(op, "_fut_waiter");
+		task_name(&b, asnap_py_instance_attr(op, "_name"));
+		recb_node(&b, "coro", asnap_py_instance_attr(op, "_coro"));
+		PyObject *waiter = asnap_py_instance_attr(op, "_fut_waiter");
 		if (waiter != Py_None)
 			recb_node(&b, "waiting_on", waiter);
 		recb_bool(&b, "must_cancel", attr_or_class(op, "_must_cancel") == Py_True);
@@ -459,6 +498,34 @@ static void py_future_record(struct walk *wk, uint32_t id, PyObject *op)
 		PyErr_Clear();
 	}
 	recb_end(&b);
+}
+
+/*
+ * The numbers among instance attributes that keep their value without
+ * values=True: those the analyzer's checks read. Everything else numeric an
+ * object holds may be the program's data (a balance, a card number, a PIN)
+ * and is left out like the text of a str. docs/AGENT.md lists them.
+ */
+static const struct {
+	PyTypeObject **type;
+	const char *attr;
+} kept_numbers[] = {
+	/* asyncio.events.TimerHandle._when: when the timer fires, in loop
+	 * time; uncancelled-handle reads it when the handle record has no
+	 * float `when` (call_at() with an int) */
+	{&T.timer_handle, "_when"},
+};
+
+bool aio_number_kept(PyObject *op, PyObject *name_obj, const char *name)
+{
+	for (size_t i = 0; i < sizeof(kept_numbers) / sizeof(kept_numbers[0]); i++) {
+		if (!is_instance(op, *kept_numbers[i].type))
+			continue;
+		if (name ? strcmp(name, kept_numbers[i].attr) == 0
+			 : PyUnicode_CompareWithASCIIString(name_obj, kept_numbers[i].attr) == 0)
+			return true;
+	}
+	return false;
 }
 
 void aio_records(struct walk *wk, uint32_t id, PyObject *op)

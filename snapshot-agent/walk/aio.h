@@ -9,6 +9,7 @@
 #define ASNAP_AGENT_AIO_H
 
 #include <Python.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "emit.h"
@@ -17,10 +18,18 @@
  * lookups only; nothing is imported). Call before each walk. */
 void aio_begin(void);
 
+/* enum.EnumMeta, if the program imported enum (found by aio_begin). */
+PyTypeObject *aio_enum_meta(void);
+
 /* Name the fields of a C Future/Task for refs.c. */
 void aio_hints(PyObject *op, void (*fn)(void *arg, PyObject *v, const char *name), void *arg);
 
 /* Write op's record if it is one of the objects above. */
+/* Whether the number an instance attribute holds keeps its value in a
+ * snapshot taken without values=True (the few the checks read). name_obj
+ * (an exact str) is read when name is NULL. */
+bool aio_number_kept(PyObject *op, PyObject *name_obj, const char *name);
+
 void aio_records(struct walk *wk, uint32_t id, PyObject *op);
 
 #endif

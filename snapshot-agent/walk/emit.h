@@ -34,6 +34,9 @@ struct recb {
 typedef bool (*recb_site_fn)(PyObject *item, PyObject **file, PyObject **line, PyObject **name);
 
 void recb_begin(struct recb *b, struct walk *wk, uint32_t node, const char *kind);
+/* Whether the snapshot keeps values (take(values=True)): what may be the
+ * program's data is written only then. */
+bool recb_values(const struct recb *b);
 /* A string constant (interned once per walk, by its address). */
 void recb_cstr(struct recb *b, const char *key, const char *value);
 /* Text in a temporary buffer. */

@@ -25,6 +25,31 @@ PyObject *asnap_dict_get_ascii(PyObject *dict, const char *key)
 	return NULL;
 }
 
+struct attr_find {
+	const char *name;
+	PyObject *found;
+};
+
+static int attr_find_fn(PyObject *name, PyObject *value, void *arg)
+{
+	struct attr_find *a = arg;
+	if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, a->name) == 0) {
+		a->found = value;
+		return 1;
+	}
+	return 0;
+}
+
+PyObject *asnap_py_instance_attr(PyObject *op, const char *name)
+{
+	PyObject *d = asnap_py_instance_dict(op);
+	if (d)
+		return asnap_dict_get_ascii(d, name);
+	struct attr_find a = {name, NULL};
+	asnap_py_instance_values(op, attr_find_fn, &a);
+	return a.found;
+}
+
 static PyObject *dict_at_offset(PyObject *op)
 {
 	PyTypeObject *tp = Py_TYPE(op);

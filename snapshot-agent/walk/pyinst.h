@@ -19,6 +19,10 @@ PyObject *asnap_py_instance_dict(PyObject *op);
  * fn(name, value) for each one set. */
 int asnap_py_instance_values(PyObject *op, asnap_local_fn fn, void *arg);
 
+/* An attribute of the instance by name, from its dict or its values (no
+ * class lookup, no descriptor). Borrowed, or NULL. */
+PyObject *asnap_py_instance_attr(PyObject *op, const char *name);
+
 /* The value of an exact-str key in a dict, found by scanning with
  * PyDict_Next: no hashing, no == on other keys (which could run Python
  * code), no allocation. Borrowed, or NULL. */

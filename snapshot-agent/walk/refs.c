@@ -298,7 +298,37 @@ static int seq_items(PyObject **items, Py_ssize_t n, asnap_ref_fn fn, void *ctx)
 	return 0;
 }
 
-static int dict_entries(PyObject *d, asnap_ref_fn fn, void *ctx)
+/*
+ * Whether a dict entry maps an Enum member's value to the member (the keys
+ * of an Enum class's _value2member_map_). The value of a str Enum looks
+ * like an identifier when written as one, but it is data the program
+ * defined (Tier.GOLD = "gold", Secret.KEY = "..."): unless values=True it
+ * is no label. The member's name stays one: it is code.
+ */
+static bool enum_value_key(const struct refs *r, PyObject *k, PyObject *v)
+{
+	if (r->values || !r->enum_meta || !PyUnicode_Check(k))
+		return false;
+	PyTypeObject *meta = Py_TYPE((PyObject *)Py_TYPE(v));
+	/* PyType_IsSubtype reads tp_mro; no Python code runs */
+	if (meta == &PyType_Type || !PyType_IsSubtype(meta, r->enum_meta))
+		return false;
+	PyObject *value = asnap_py_instance_attr(v, "_value_");
+	if (!value || !PyUnicode_Check(value))
+		return false;
+	/* compares the characters (C, never __eq__) */
+	int c = PyUnicode_Compare(value, k);
+	if (PyErr_Occurred())
+		PyErr_Clear();
+	return c == 0;
+}
+
+static enum label_kind key_label_kind(const struct refs *r, PyObject *k, PyObject *v)
+{
+	return enum_value_key(r, k, v) ? LABEL_VALUE : LABEL_KEY;
+}
+
+static int dict_entries(const struct refs *r, PyObject *d, asnap_ref_fn fn, void *ctx)
 {
 	static const struct label key = {.kind = LABEL_CSTR, .cstr = "key"};
 	/* sys.modules: every module is labelled by its name, dotted or not
@@ -311,7 +341,8 @@ static int dict_entries(PyObject *d, asnap_ref_fn fn, void *ctx)
 		int rc = fn(ctx, k, &key, ASNAP_EDGE_STRONG);
 		if (rc)
 			return rc;
-		struct label l = {.kind = modules && PyUnicode_CheckExact(k) ? LABEL_NAME : LABEL_KEY,
+		struct label l = {.kind = modules && PyUnicode_CheckExact(k) ? LABEL_NAME
+								     : key_label_kind(r, k, v),
 				  .name = k};
 		if ((rc = fn(ctx, v, &l, ASNAP_EDGE_STRONG)))
 			return rc;
@@ -335,7 +366,7 @@ int refs_enumerate(struct refs *r, PyObject *op, asnap_ref_fn fn, void *ctx)
 	if (tp == &PyTuple_Type)
 		return seq_items(((PyTupleObject *)op)->ob_item, PyTuple_GET_SIZE(op), fn, ctx);
 	if (tp == &PyDict_Type)
-		return dict_entries(op, fn, ctx);
+		return dict_entries(r, op, fn, ctx);
 
 	r->n = 0;
 	if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
@@ -347,7 +378,8 @@ int refs_enumerate(struct refs *r, PyObject *op, asnap_ref_fn fn, void *ctx)
 		while (PyDict_Next(op, &pos, &k, &v)) {
 			hint(r, k, (struct label){.kind = LABEL_CSTR, .cstr = "key"},
 			     ASNAP_EDGE_STRONG, true);
-			hint_key_fn(k, v, r);
+			hint(r, v, (struct label){.kind = key_label_kind(r, k, v), .name = k},
+			     ASNAP_EDGE_STRONG, false);
 		}
 	} else if (PyType_Check(op)) {
 		hint_type(r, (PyTypeObject *)op);

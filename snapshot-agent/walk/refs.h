@@ -24,6 +24,7 @@ enum label_kind {
 	LABEL_KEY,   /* a dict key or attribute name: shown only when it is an
 		      * interned identifier (data never becomes a label) */
 	LABEL_INDEX, /* [i] */
+	LABEL_VALUE, /* a dict key that is data whatever it looks like: "value" */
 };
 
 struct label {
@@ -52,8 +53,10 @@ struct refs {
 	uint32_t *sorted; /* hint indices by pointer, for objects with many */
 	size_t sorted_cap;
 	bool oom;
-	/* asyncio types, when the program has imported asyncio (else NULL) */
-	PyTypeObject *future_type, *task_type;
+	/* enum.EnumMeta when the program has imported enum, else NULL; set
+	 * by the walk, with whether the snapshot keeps values */
+	PyTypeObject *enum_meta;
+	bool values;
 };
 
 void refs_init(struct refs *r);

@@ -441,6 +441,8 @@ static uint32_t label_id(struct walk *wk, const struct label *l)
 		return PyUnicode_Check(l->name) ? str_label(wk, l->name) : 0;
 	case LABEL_KEY:
 		return refs_key_is_label(l->name) ? str_label(wk, l->name) : wk->value_label;
+	case LABEL_VALUE:
+		return wk->value_label;
 	case LABEL_INDEX: {
 		if (l->index < wk->nindex_label && wk->index_label[l->index])
 			return wk->index_label[l->index];
@@ -468,6 +470,11 @@ static uint32_t label_id(struct walk *wk, const struct label *l)
 }
 
 /* ---- records ------------------------------------------------------------- */
+
+bool recb_values(const struct recb *b)
+{
+	return b->wk->values;
+}
 
 void recb_begin(struct recb *b, struct walk *wk, uint32_t node, const char *kind)
 {
@@ -743,27 +750,45 @@ static void frame_record(struct walk *wk, uint32_t id, PyObject *frame)
 	recb_end(&b);
 }
 
-/* Scalar attributes (None, bool, int, float) of an instance of a class,
- * so that offline rules can test `_closed is False`. */
+/*
+ * Scalar attributes of an instance of a class, so that offline rules can
+ * test `_closed is False`: None and booleans always; ints and floats only
+ * with values=True or on the short list of aio_number_kept() - a number an
+ * object holds may be the program's data (a balance, a PIN).
+ */
+struct attrs_ctx {
+	struct recb b;
+	PyObject *op;
+};
+
+static bool is_number(PyObject *v)
+{
+	return PyLong_CheckExact(v) || PyFloat_CheckExact(v);
+}
+
 static int attr_scalar_fn(PyObject *name, PyObject *value, void *arg)
 {
-	if (refs_key_is_label(name))
-		recb_scalar_named(arg, name, value);
+	struct attrs_ctx *c = arg;
+	if (!refs_key_is_label(name))
+		return 0;
+	if (value && is_number(value) && !c->b.wk->values && !aio_number_kept(c->op, name, NULL))
+		return 0;
+	recb_scalar_named(&c->b, name, value);
 	return 0;
 }
 
 static void attrs_record(struct walk *wk, uint32_t id, PyObject *op)
 {
-	struct recb b;
-	recb_begin(&b, wk, id, "attrs");
+	struct attrs_ctx c = {.op = op};
+	recb_begin(&c.b, wk, id, "attrs");
 	PyObject *d = asnap_py_instance_dict(op);
 	if (d) {
 		Py_ssize_t pos = 0;
 		PyObject *k, *v;
 		while (PyDict_Next(d, &pos, &k, &v))
-			attr_scalar_fn(k, v, &b);
+			attr_scalar_fn(k, v, &c);
 	} else {
-		asnap_py_instance_values(op, attr_scalar_fn, &b);
+		asnap_py_instance_values(op, attr_scalar_fn, &c);
 	}
 	PyObject *mro = Py_TYPE(op)->tp_mro;
 	Py_ssize_t n = mro && PyTuple_Check(mro) ? PyTuple_GET_SIZE(mro) : 0;
@@ -771,11 +796,16 @@ static void attrs_record(struct walk *wk, uint32_t id, PyObject *op)
 		PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
 		if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE))
 			continue;
-		for (PyMemberDef *m = t->tp_members; m && m->name; m++)
-			if (m->type == T_OBJECT_EX && m->offset > 0)
-				recb_scalar(&b, m->name, *(PyObject **)((char *)op + m->offset));
+		for (PyMemberDef *m = t->tp_members; m && m->name; m++) {
+			if (m->type != T_OBJECT_EX || m->offset <= 0)
+				continue;
+			PyObject *v = *(PyObject **)((char *)op + m->offset);
+			if (v && is_number(v) && !wk->values && !aio_number_kept(op, NULL, m->name))
+				continue;
+			recb_scalar(&c.b, m->name, v);
+		}
 	}
-	recb_end(&b);
+	recb_end(&c.b);
 }
 
 #if PY_VERSION_HEX >= 0x030D0000
@@ -909,6 +939,33 @@ static int write_bare(struct walk *wk, uint32_t id, const void *f)
 	return 0;
 }
 
+#if PY_VERSION_HEX >= 0x030D0000
+/* exported, no longer declared by the 3.13 headers */
+PyAPI_FUNC(Py_hash_t) _Py_HashBytes(const void *src, Py_ssize_t len);
+#endif
+
+/*
+ * The address written for op. CPython shares one object per int from -5
+ * to 256, laid out in a table: the address of such an int tells its value.
+ * Without values=True one of them is written under its address hashed
+ * with the process's hash secret (the same in every snapshot of the
+ * process, so diffs still match it), with the top bit set, which no
+ * user-space address has.
+ */
+static uint64_t node_addr(const struct walk *wk, PyObject *op)
+{
+	if (wk->values || !PyLong_CheckExact(op))
+		return (uint64_t)(uintptr_t)op;
+	int overflow = 0;
+	long long v = PyLong_AsLongLongAndOverflow(op, &overflow);
+	if (v == -1 && PyErr_Occurred())
+		PyErr_Clear();
+	if (overflow || v < -5 || v > 256)
+		return (uint64_t)(uintptr_t)op;
+	Py_hash_t h = _Py_HashBytes(&op, (Py_ssize_t)sizeof(op));
+	return (uint64_t)(Py_uhash_t)h | (1ull << 63);
+}
+
 /* Write every object in id order; wk->n grows as referents are met. */
 static int write_objects(struct walk *wk)
 {
@@ -939,7 +996,7 @@ static int write_objects(struct walk *wk)
 		struct asnap_node node = {
 			.id = (uint32_t)i,
 			.type = ti->name,
-			.addr = (uint64_t)(uintptr_t)op,
+			.addr = node_addr(wk, op),
 			.size = shallow_size(op, ti),
 			.refcnt = (uint64_t)Py_REFCNT(op),
 			.flags = flags,
@@ -1004,6 +1061,8 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	paused = true;
 	double walk0 = now_ms();
 	aio_begin();
+	wk.refs.enum_meta = aio_enum_meta();
+	wk.refs.values = wk.values;
 	/* size the object table for what the last snapshot found; the first
 	 * time, for what the collector tracks and as many untracked referents
 	 * (counting them is a walk of the lists of its own) */

@@ -310,6 +310,8 @@ int asnap_aio_build(const struct asnap_graph *g, struct asnap_aio *a, struct asn
 	a->attrs_kind = r.id[K_ATTRS];
 	a->none_type = r.id[T_NONE];
 	a->dict_label = asnap_graph_find_string(g, "__dict__");
+	a->int_type = asnap_graph_find_string(g, "builtins.int");
+	a->float_type = asnap_graph_find_string(g, "builtins.float");
 	a->kind = calloc((size_t)g->n + 1, 1);
 	a->index = malloc(((size_t)g->n + 1) * sizeof(*a->index));
 	if (!a->kind || !a->index)
@@ -413,6 +415,12 @@ struct asnap_attr asnap_aio_attr(const struct asnap_aio *a, uint32_t v, uint32_t
 			uint32_t w = g->edge_target[e];
 			if (a->none_type && g->type[w] == a->none_type) {
 				out.kind = ASNAP_ATTR_NONE;
+			} else if ((a->int_type && g->type[w] == a->int_type) ||
+				   (a->float_type && g->type[w] == a->float_type)) {
+				/* a number the attrs record does not give: its
+				 * value was left out */
+				out.kind = ASNAP_ATTR_NUMBER;
+				out.node = w;
 			} else {
 				out.kind = ASNAP_ATTR_OBJECT;
 				out.node = w;

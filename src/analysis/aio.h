@@ -111,6 +111,8 @@ enum asnap_attr_kind {
 	ASNAP_ATTR_INT,
 	ASNAP_ATTR_FLOAT,
 	ASNAP_ATTR_OBJECT,      /* a reference to something other than None */
+	ASNAP_ATTR_NUMBER,      /* an int or float whose value the snapshot left
+				 * out (taken without values=True); .node is it */
 };
 
 struct asnap_attr {
@@ -142,6 +144,7 @@ struct asnap_aio {
 	uint32_t attrs_kind;         /* string id of "attrs", 0 if absent */
 	uint32_t none_type;          /* string id of "builtins.NoneType", 0 if absent */
 	uint32_t dict_label;         /* string id of "__dict__", 0 if absent */
+	uint32_t int_type, float_type; /* "builtins.int", "builtins.float", 0 if absent */
 };
 
 /* Read the records of g. 0, or -1 with *err (out of memory). */

@@ -422,6 +422,13 @@ static bool eval(const struct asnap_rules_bound *b, const struct asnap_rule_cond
 		struct asnap_attr have = asnap_aio_attr(a, v, b->name_ids[c->name]);
 		if (have.kind == ASNAP_ATTR_MISSING)
 			return false;
+		/* a number whose value the snapshot left out (values=False)
+		 * is neither None nor a boolean, but compared with a number
+		 * it is unknown: the condition is false either way, so that
+		 * a rule never fires on what it cannot see */
+		if (have.kind == ASNAP_ATTR_NUMBER &&
+		    (c->value.kind == ASNAP_ATTR_INT || c->value.kind == ASNAP_ATTR_FLOAT))
+			return false;
 		bool eq = value_equals(&have, &c->value);
 		return c->op == C_EQUALS ? eq : !eq;
 	}

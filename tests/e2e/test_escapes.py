@@ -31,7 +31,8 @@ async def main():
                                  name="req-" + EVIL + str(i)) for i in range(5)]
     await asyncio.sleep(0)
     for i in (1, 2, 3):
-        asyncsnap.take(sys.argv[i])
+        # the last with values=True: the task names as the program gave them
+        asyncsnap.take(sys.argv[i], values=i == 3)
         tasks += [asyncio.create_task(waiter(asyncio.get_running_loop().create_future()),
                                       name="req-" + EVIL + str(10 * i + k)) for k in range(5)]
         await asyncio.sleep(0)
@@ -52,9 +53,13 @@ class EscapesTest(TempDirTest):
         python, env = agent_python()
         snaps = [self.path("e%d.snap" % i) for i in (1, 2, 3)]
         subprocess.run([python, "-c", PROGRAM, *snaps], env=env, check=True, timeout=120)
-        commands = [["info", snaps[-1]], ["dump", snaps[-1]], ["dominators", snaps[-1]],
-                    ["cycles", snaps[-1]], ["path", "--type", "__main__.Evil" + EVIL, snaps[-1]],
-                    ["leaks", *snaps], ["tasks", snaps[-1]], ["diff", *snaps]]
+        commands = [["info", snap] for snap in snaps] + [["dump", snaps[0]]]
+        commands += [[cmd, snap] for snap in snaps[1:] for cmd in ("dominators", "cycles", "tasks")]
+        commands += [["path", "--type", "__main__.Evil" + EVIL, snaps[-1]],
+                     ["leaks", *snaps], ["diff", *snaps]]
+        # the last snapshot's `dump` shows str and bytes values too: bytes
+        # that are no UTF-8 as U+FFFD (lossy, but no escape reaches the
+        # terminal); it is checked for control characters below
         for args in commands:
             p = subprocess.run([sys.executable, "-c", "import sys,subprocess;"
                                 "sys.exit(subprocess.run(sys.argv[1:]).returncode)",
@@ -63,7 +68,11 @@ class EscapesTest(TempDirTest):
             self.assertIn(p.returncode, (0, 1), (args[0], p.stderr))
             self.assertTrue(p.stdout, args[0])
             self.assertEqual(raw_controls(p.stdout), [], args[0])
-        # the escapes are there, shown harmlessly
+        dump = run("dump", snaps[-1]).stdout
+        self.assertEqual([c for c in raw_controls(dump.encode()) if c != "\ufffd"], [])
+        # without values=True the names are hashes; with it the escapes are
+        # there, shown harmlessly
+        self.assertNotIn("req-", run("tasks", snaps[1]).stdout)
         tasks = run("tasks", snaps[-1]).stdout
         self.assertIn("req-\\x1b]0;pwned\\x07\\x1b[2J\\u009b31m", tasks)
         dump = run("dump", snaps[-1]).stdout

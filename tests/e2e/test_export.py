@@ -341,7 +341,7 @@ async def main(out):
     holder.blob = bytearray(100000)
     task = asyncio.create_task(wait(holder), name='t"a;s\nk\\ &amp;')
     await asyncio.sleep(0)
-    print(asyncsnap.take(out))
+    print(asyncsnap.take(out, values=True))  # the hostile task name too
     task.cancel()
 
 

@@ -61,7 +61,7 @@ async def main():
     tasks = [asyncio.create_task(waiter(loop.create_future(), Evil()), name=H + str(i))
              for i in range(3)]                    # wait on futures nobody can resolve
     await asyncio.sleep(0)
-    asyncsnap.take(sys.argv[1])
+    asyncsnap.take(sys.argv[1], values=True)  # the hostile task names too
     for c in backlog:
         c.close()
     for t in tasks:

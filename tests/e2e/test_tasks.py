@@ -15,7 +15,9 @@ class TasksTest(TempDirTest):
         self.assertTrue(all(x["verdict"] == "orphaned" for x in t[:150]))
         self.assertEqual(t[-1]["verdict"], "main")
         w = t[0]
-        self.assertTrue(w["name"].startswith("watch-"))
+        # named watch-N by the program: without values=True, as its hash
+        self.assertRegex(w["name"], r"^name#[0-9a-f]{16}$")
+        self.assertEqual(len({x["name"] for x in t[:150]}), 150)
         self.assertEqual(w["qualname"], "Service.watch")
         self.assertEqual(w["suspended_in"]["qualname"], "Service.watch")
         self.assertEqual(w["await_chain"][0]["qualname"], "Service.watch")

@@ -19,8 +19,9 @@
  *   4 -done-> 5, -cr_await-> 5;   5 Future -_callback0-> 6 method -> 3
  *   1 -backlog-> 7 list -[0]-> 8 coroutine audit (created)
  *   with `resolver`: 0 -registry-> 9 Registry -pending-> 5
- *   1 -conn-> 10 Conn (attrs _closed=false) */
-enum { NODES = 11 };
+ *   1 -conn-> 10 Conn (attrs _closed=false) -_size-> 11 int (no value:
+ *   the snapshot was taken without values=True) */
+enum { NODES = 12 };
 
 struct edge_spec {
 	uint32_t from, to;
@@ -34,12 +35,13 @@ static void write_heap(const char *path, bool resolver)
 		"builtins.dict", "__main__.Service", "builtins.set", "_asyncio.Task",
 		"builtins.coroutine", "_asyncio.Future", "builtins.builtin_function_or_method",
 		"builtins.list", "builtins.coroutine", "__main__.Registry", "__main__.Conn",
+		"builtins.int",
 	};
 	struct edge_spec edges[] = {
 		{0, 1, "svc"}, {1, 2, "watchers"}, {2, 3, NULL}, {3, 4, "_coro"},
 		{3, 5, "_fut_waiter"}, {4, 5, "done"}, {4, 5, "cr_await"}, {5, 6, "_callback0"},
 		{6, 3, NULL}, {1, 7, "backlog"}, {7, 8, "[0]"}, {1, 10, "conn"},
-		{0, 9, "registry"}, {9, 5, "pending"},
+		{10, 11, "_size"}, {0, 9, "registry"}, {9, 5, "pending"},
 	};
 	size_t nedges = sizeof(edges) / sizeof(edges[0]) - (resolver ? 0 : 2);
 	uint32_t indeg[NODES] = {0};
@@ -233,6 +235,47 @@ START_TEST(rules_file_resource_is_found_from_attrs)
 }
 END_TEST
 
+/* Whether Conn (node 10) is open under a rule with condition `cond`. */
+static bool conn_open_when(const char *path, const char *cond)
+{
+	char json[512];
+	snprintf(json, sizeof(json),
+		 "{\"rules\": [{\"type\": \"__main__.Conn\", \"open_when\": %s}]}", cond);
+	struct asnap_rules r;
+	struct asnap_error err = {0};
+	asnap_rules_init(&r);
+	ck_assert_msg(asnap_rules_add_json(&r, json, &err) == 0, "%s", err.message);
+	struct asnap_snap *s = asnap_snap_load(path, &err);
+	ck_assert_msg(s, "%s", err.message);
+	struct asnap_rules_bound b;
+	ck_assert_int_eq(asnap_rules_bind(&r, s->g, &b, &err), 0);
+	bool open = asnap_rules_open(&b, asnap_rules_for(&b, s->g, 10), &s->aio, 10);
+	asnap_rules_unbind(&b);
+	asnap_snap_destroy(s);
+	asnap_rules_release(&r);
+	return open;
+}
+
+START_TEST(rules_number_without_value_matches_no_number)
+{
+	struct tmpdir d = tmpdir_create();
+	char *path = tmpdir_path(&d, "d.snap");
+	write_heap(path, true);
+	/* _size is an int whose value the snapshot left out: compared with
+	 * a number the condition is unknown, so false either way */
+	ck_assert(!conn_open_when(path, "{\"attr\": \"_size\", \"equals\": 0}"));
+	ck_assert(!conn_open_when(path, "{\"attr\": \"_size\", \"not\": 0}"));
+	ck_assert(!conn_open_when(path, "{\"attr\": \"_size\", \"not\": 2.5}"));
+	/* but it is known to be neither None nor a boolean */
+	ck_assert(conn_open_when(path, "{\"attr\": \"_size\", \"not\": null}"));
+	ck_assert(!conn_open_when(path, "{\"attr\": \"_size\", \"equals\": null}"));
+	ck_assert(!conn_open_when(path, "{\"attr\": \"_size\", \"equals\": false}"));
+	ck_assert(conn_open_when(path, "{\"attr\": \"_closed\", \"equals\": false}"));
+	free(path);
+	tmpdir_destroy(&d);
+}
+END_TEST
+
 START_TEST(strmap_interns_and_finds)
 {
 	struct asnap_strmap m;
@@ -276,6 +319,7 @@ int main(void)
 	tcase_add_test(tc, unawaited_coroutine_in_a_list_is_reported);
 	tcase_add_test(tc, rules_file_errors_name_the_rule);
 	tcase_add_test(tc, rules_file_resource_is_found_from_attrs);
+	tcase_add_test(tc, rules_number_without_value_matches_no_number);
 	tcase_add_test(tc, strmap_interns_and_finds);
 	tcase_add_test(tc, check_names_round_trip);
 	suite_add_tcase(s, tc);
