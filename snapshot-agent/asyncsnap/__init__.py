@@ -310,8 +310,11 @@ def take(path=None, *, fork=False, values=False, collect=False, level=0, fsync=T
                when the child is done (it is renamed into place), or not at
                all, and a failure is reported by the child as one line on
                stderr instead of an exception
-    values  -- also record the first 64 bytes of every str and bytes object
-               (and argv); off by default so that snapshots hold no secrets
+    values  -- also record what the program computed: the first 64 bytes of
+               every str and bytes object, argv, the numbers in instance
+               attributes, task names as given (not hashed); off by default
+               so that snapshots hold no secrets (docs/AGENT.md, "What a
+               default snapshot holds")
     collect -- run gc.collect() first (in this process, also in fork mode);
                by default no collection is ever run, so that garbage cycles
                show up in the snapshot
