@@ -19,7 +19,7 @@ _pkg = sys.modules[__name__.rpartition(".")[0]]
 class _State:
     __slots__ = ("signum", "directory", "fork", "previous", "pid", "registration", "dropped",
                  "every", "on_tasks", "on_rss", "keep", "poll", "request", "next_tasks",
-                 "next_rss", "last", "stop", "program", "main_thread", "deferred")
+                 "next_rss", "last", "stop", "program", "main_thread", "deferred", "kicked")
 
     def __init__(self, signum, directory, fork, previous):
         self.signum = signum
@@ -40,6 +40,7 @@ class _State:
         self.program = None
         self.main_thread = _thread.get_ident()  # install() runs on it
         self.deferred = 0                       # signals put off: _fork_would_block
+        self.kicked = -1e9                      # when _serve_waiting last signalled
 
 
 _state = None
@@ -188,6 +189,11 @@ def _on_signal(signum, frame):
         return
     st.deferred = 0
     status = _claim_request(st)
+    if status is None and request is None and time.monotonic() - st.kicked < _KICK_S:
+        # the signal _serve_waiting sent for a request whose own signal
+        # came first and took it: nothing is left to do (a snapshot here
+        # would be one nobody asked for)
+        return
     st.last = time.monotonic()
     try:
         path = _pkg._take(None, st.directory, st.fork, False, False, 0, True, status)
@@ -259,6 +265,7 @@ def _serve_waiting():
         return
     if _pkg._active or (st.fork and _pkg._children) or not _requests(st):
         return
+    st.kicked = time.monotonic()
     try:
         signal.pthread_kill(st.main_thread, st.signum)
     except (OSError, ValueError):
@@ -269,6 +276,9 @@ def _serve_waiting():
 # time, 10 seconds in all.
 _DEFER_S = 0.02
 _DEFER_MAX = 500
+# A signal with no request to serve within this many seconds of one that
+# _serve_waiting sent is that one: ignored.
+_KICK_S = 2.0
 
 
 def _fork_would_block():
@@ -292,6 +302,8 @@ def _signal_later(st):
     def later():
         time.sleep(_DEFER_S)
         if _state is st and not st.stop:
+            if st.request is None:
+                st.request = "snapshot"  # wanted, even with no request to serve
             try:
                 signal.pthread_kill(st.main_thread, st.signum)
             except (OSError, ValueError):

@@ -171,20 +171,23 @@ class TrustTest(LiveTest):
         self.quit(p)
 
     def test_a_busy_agent_serves_every_request_once(self):
-        # two takes at once: the second request waits for the first
-        # snapshot (fork mode drops the signal while its child writes) and
-        # is served after it, without another signal from take
+        # takes at once: a request waits for the snapshot under way (fork
+        # mode drops the signal while its child writes) and is served after
+        # it, without another signal from take; no snapshot nobody asked for
         p, port = self.server(self.path("snaps"))
-        takes = [subprocess.Popen([cli(), "take", "--timeout", "60", str(p.pid)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  env=self.env) for _ in range(2)]
-        outs = [t.communicate(timeout=120) for t in takes]
-        for t, (out, err) in zip(takes, outs):
-            self.assertEqual(t.returncode, 0, err)
-        paths = sorted(o.strip() for o, _ in outs)
-        self.assertEqual(len(set(paths)), 2, paths)
+        paths = []
+        for _ in range(3):
+            takes = [subprocess.Popen([cli(), "take", "--timeout", "60", str(p.pid)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                      env=self.env) for _ in range(3)]
+            outs = [t.communicate(timeout=120) for t in takes]
+            for t, (out, err) in zip(takes, outs):
+                self.assertEqual(t.returncode, 0, err)
+            paths += [o.strip() for o, _ in outs]
+        self.assertEqual(len(set(paths)), 9, paths)
+        time.sleep(2.5)  # a stray snapshot would be written by now
         self.assertEqual(sorted(os.path.join(self.path("snaps"), n)
-                                for n in self.mine(self.path("snaps"))), paths)
+                                for n in self.mine(self.path("snaps"))), sorted(paths))
         self.assertEqual(self.quit(p), "")
 
     def test_a_planted_runtime_directory_is_named(self):
