@@ -23,6 +23,7 @@ enum asnap_status {
 	ASNAP_ERR_CORRUPT,      /* the bytes are damaged or inconsistent */
 	ASNAP_ERR_LIMIT,        /* valid, but beyond a limit of this program */
 	ASNAP_ERR_USAGE,        /* the caller broke an API rule */
+	ASNAP_ERR_BUDGET,       /* needs more memory than its budget allows */
 };
 
 struct asnap_error {

@@ -191,6 +191,56 @@ void asnap_writer_file_id(const struct asnap_writer *w, uint64_t *dev, uint64_t 
  * NULL is a no-op. */
 void asnap_writer_destroy(struct asnap_writer *w);
 
+/* ---- memory budget --------------------------------------------------- */
+
+/*
+ * A memory budget for reading a file and for what is built from it. Whoever
+ * is about to allocate memory whose size the file decides charges it here
+ * first, and gives up when the charge is refused: the process never holds
+ * much more than `limit` for the file, however little of the file it took
+ * to claim it (a zstd frame can inflate 30000:1). The reader charges its
+ * own buffers and the string table once a budget is set on it
+ * (asnap_reader_set_budget); a caller building from the items charges what
+ * it keeps. Bytes are charged as needed, not as reserved: arrays grown by
+ * doubling may reserve address space beyond the charge, never resident
+ * until written. Not thread-safe.
+ */
+struct asnap_budget {
+	uint64_t limit;     /* bytes; 0 means no limit */
+	uint64_t used;      /* bytes charged and not credited back */
+	uint64_t buffers;   /* of which buffers that do not grow with the file */
+	/* Set by the reader: the size of the file and how much of it has been
+	 * read, so that a refusal can say what the whole file would need. */
+	uint64_t file_size;
+	uint64_t file_read;
+};
+
+/*
+ * Charge `bytes` before allocating them. 0, or -1 with *err set to
+ * ASNAP_ERR_BUDGET ("it needs about 9.1 GiB, more than the memory budget of
+ * 4.0 GiB", the estimate extrapolated from the part of the file read so
+ * far); nothing is charged then. b NULL or without a limit accepts anything.
+ */
+int asnap_budget_charge(struct asnap_budget *b, uint64_t bytes, struct asnap_error *err);
+
+/* The same for a buffer whose size does not grow with the file (one chunk,
+ * the decompressor's window): not extrapolated in the estimate. Credit it
+ * back with asnap_budget_credit_buffer. */
+int asnap_budget_charge_buffer(struct asnap_budget *b, uint64_t bytes, struct asnap_error *err);
+void asnap_budget_credit_buffer(struct asnap_budget *b, uint64_t bytes);
+
+/* Give back bytes charged earlier. b may be NULL. */
+void asnap_budget_credit(struct asnap_budget *b, uint64_t bytes);
+
+/*
+ * Refuse a file that is known to need `need` bytes (a count it declares,
+ * for instance) when that is over the limit: -1 with *err as above, else 0.
+ */
+int asnap_budget_check(const struct asnap_budget *b, uint64_t need, struct asnap_error *err);
+
+/* "9.1 GiB", "512.0 MiB", "100 bytes" into buf (at least 16 bytes). */
+const char *asnap_budget_format(uint64_t bytes, char *buf, size_t size);
+
 /* ---- reader ---------------------------------------------------------- */
 
 enum asnap_item_kind {
@@ -257,6 +307,15 @@ int asnap_reader_next(struct asnap_reader *r, struct asnap_item *item,
  */
 const char *asnap_reader_string(const struct asnap_reader *r, uint32_t id, size_t *len);
 uint32_t asnap_reader_string_count(const struct asnap_reader *r);
+
+/*
+ * Charge what the reader allocates from now on (string table, chunk and
+ * edge buffers, the decompressor's window) to b, which must outlive r (or
+ * NULL for none: the default). The window the decompressor accepts is
+ * limited to half the budget. What r charged is credited back when r is
+ * destroyed.
+ */
+void asnap_reader_set_budget(struct asnap_reader *r, struct asnap_budget *b);
 
 /* Size of the file on disk. */
 uint64_t asnap_reader_file_size(const struct asnap_reader *r);

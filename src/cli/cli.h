@@ -7,6 +7,7 @@
 #define ASNAP_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "asyncsnap/error.h"
@@ -17,11 +18,40 @@ enum {
 	EXIT_ERROR = 2,    /* usage or input error */
 };
 
+/* What a command reads, for its memory budget. */
+enum cli_reads {
+	CLI_READS_NOTHING,      /* no snapshot (run, ps, take) */
+	CLI_READS_SNAPSHOTS,    /* snapshots, shown as they are (info, dump) */
+	CLI_READS_AND_ANALYZES, /* snapshots, and the retention pipeline on them */
+};
+
 struct cli_command {
 	const char *name;
 	int (*run)(int argc, char **argv);
 	const char *summary;
+	enum cli_reads reads;
 };
+
+/*
+ * The memory budget (docs/ANALYZE.md "Memory budget"): a size as
+ * --max-memory takes it (512M, 2G, 1.5GiB, 1048576: K, M, G, T are powers
+ * of 1024, with or without "i" and "B"; at least one byte) into *out.
+ */
+bool cli_parse_size(const char *arg, uint64_t *out);
+/* Three quarters of the memory available now (MemAvailable, a cgroup's
+ * limit, RLIMIT_AS, whichever is least). */
+uint64_t cli_default_budget(void);
+/* Set the budget of a command that reads what `reads` says, from
+ * ASYNCSNAP_MAX_MEMORY or the default, unless a --max-memory came first.
+ * EXIT_OK, or EXIT_ERROR (reported) for a bad ASYNCSNAP_MAX_MEMORY. */
+int cli_budget_init(enum cli_reads reads);
+/* --max-memory ARG of a command: true, or false with the usage error
+ * reported (the command returns EXIT_ERROR). */
+bool cli_max_memory_option(const char *command, const char *arg);
+/* getopt_long's value for --max-memory, in every command that reads
+ * snapshots, and its entry for their option tables. */
+#define CLI_OPT_MAX_MEMORY 0x100
+#define CLI_MAX_MEMORY_OPTION {"max-memory", required_argument, NULL, CLI_OPT_MAX_MEMORY}
 
 int cmd_info(int argc, char **argv);
 int cmd_dump(int argc, char **argv);

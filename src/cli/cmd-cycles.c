@@ -25,6 +25,9 @@ static const char help[] =
 	"  --json     {\"cycles\": [{\"nodes\": [...], \"labels\": [...], \"count\": N,\n"
 	"             \"size\": N, \"retained\": N, \"garbage\": bool, ...}]}\n"
 	"             (docs/ANALYZE.md)\n"
+	"  --max-memory SIZE\n"
+	"             refuse a snapshot that needs more memory than SIZE\n"
+	"             (512M, 2G; default: 3/4 of the memory available)\n"
 	"  -h, --help show this help\n";
 
 int cmd_cycles(int argc, char **argv)

@@ -25,6 +25,9 @@ static const char help[] =
 	"  --json     one JSON object: \"types\", \"coroutines\", \"sites\",\n"
 	"             \"pending_tasks\", \"born\" (docs/CHECKS.md)\n"
 	"  --top N    rows per table and clusters shown (default 15)\n"
+	"  --max-memory SIZE\n"
+	"             refuse a snapshot that needs more memory than SIZE\n"
+	"             (512M, 2G; default: 3/4 of the memory available)\n"
 	"  -h, --help show this help\n";
 
 int cmd_diff(int argc, char **argv)

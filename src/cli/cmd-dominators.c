@@ -28,6 +28,9 @@ static const char help[] =
 	"  --depth D    levels of the tree to show, 0 for none (default 2)\n"
 	"  --type T     only objects of type T (\"builtins.list\" or \"list\"); the tree\n"
 	"               then starts at them\n"
+	"  --max-memory SIZE\n"
+	"               refuse a snapshot that needs more memory than SIZE\n"
+	"               (512M, 2G; default: 3/4 of the memory available)\n"
 	"  -h, --help   show this help\n";
 
 int cmd_dominators(int argc, char **argv)
@@ -38,6 +41,7 @@ int cmd_dominators(int argc, char **argv)
 		{"depth", required_argument, NULL, 'd'},
 		{"type", required_argument, NULL, 'y'},
 		{"help", no_argument, NULL, 'h'},
+		CLI_MAX_MEMORY_OPTION,
 		{0},
 	};
 	bool json = false;
@@ -61,6 +65,10 @@ int cmd_dominators(int argc, char **argv)
 			break;
 		case 'y':
 			type = optarg;
+			break;
+		case CLI_OPT_MAX_MEMORY:
+			if (!cli_max_memory_option("dominators", optarg))
+				return EXIT_ERROR;
 			break;
 		case 'h':
 			fputs(help, stdout);

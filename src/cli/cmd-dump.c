@@ -17,6 +17,9 @@ static const char help[] =
 	"options:\n"
 	"  --json     JSON Lines: one object per line, {\"addr\", \"type\", \"size\",\n"
 	"             \"refcnt\", \"edges\": [{\"to\", \"label\"}], ...}\n"
+	"  --max-memory SIZE\n"
+	"             refuse a snapshot that needs more memory than SIZE\n"
+	"             (512M, 2G; default: 3/4 of the memory available)\n"
 	"  -h, --help show this help\n";
 
 int cmd_dump(int argc, char **argv)

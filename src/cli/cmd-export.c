@@ -62,6 +62,9 @@ static const char help[] =
 	"                   share one \"(deeper)\" frame below it (1 to 10000, default\n"
 	"                   " STR(ASNAP_COLLAPSED_DEPTH) "; a stack repeats every frame above it, so\n"
 	"                   deep chains make the output grow as depth squared)\n"
+	"  --max-memory SIZE\n"
+	"                   refuse a snapshot that needs more memory than SIZE\n"
+	"                   (512M, 2G; default: 3/4 of the memory available)\n"
 	"  -h, --help       show this help\n"
 	"\n"
 	"examples:\n"
@@ -138,6 +141,7 @@ int cmd_export(int argc, char **argv)
 		{"type", required_argument, NULL, 'y'},
 		{"depth", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
+		CLI_MAX_MEMORY_OPTION,
 		{0},
 	};
 	const char *format_arg = NULL, *output = NULL, *type = NULL, *depth_arg = NULL;
@@ -157,6 +161,10 @@ int cmd_export(int argc, char **argv)
 			break;
 		case 'd':
 			depth_arg = optarg;
+			break;
+		case CLI_OPT_MAX_MEMORY:
+			if (!cli_max_memory_option("export", optarg))
+				return EXIT_ERROR;
 			break;
 		case 'h':
 			fputs(help, stdout);

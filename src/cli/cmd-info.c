@@ -21,6 +21,9 @@ static const char help[] =
 	"             \"types\" (every type: {\"type\", \"count\", \"bytes\"}, by bytes),\n"
 	"             \"header\" and more (docs/DUMP.md)\n"
 	"  --top N    rows in each table of types (default 15)\n"
+	"  --max-memory SIZE\n"
+	"             refuse a snapshot that needs more memory than SIZE\n"
+	"             (512M, 2G; default: 3/4 of the memory available)\n"
 	"  -h, --help show this help\n";
 
 int cmd_info(int argc, char **argv)

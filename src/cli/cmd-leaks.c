@@ -33,6 +33,9 @@ static const char help_options[] =
 	"  --rules FILE     resource rules for unclosed-resource, added to the built-in\n"
 	"                   ones (JSON, docs/CHECKS.md)\n"
 	"  --show N         objects listed per finding in the text form (default 5)\n"
+	"  --max-memory SIZE\n"
+	"                   refuse a snapshot that needs more memory than SIZE\n"
+	"                   (512M, 2G; default: 3/4 of the memory available)\n"
 	"  -h, --help       show this help\n"
 	"\n"
 	"exit status: 0 no finding, 1 findings, 2 usage or input error\n";
@@ -73,6 +76,7 @@ int cmd_leaks(int argc, char **argv)
 		{"rules", required_argument, NULL, 'r'},
 		{"show", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
+		CLI_MAX_MEMORY_OPTION,
 		{0},
 	};
 	bool json = false;
@@ -96,6 +100,10 @@ int cmd_leaks(int argc, char **argv)
 			break;
 		case 's':
 			if (!cli_parse_count("leaks", "--show", optarg, 0, 1000000, &show))
+				return EXIT_ERROR;
+			break;
+		case CLI_OPT_MAX_MEMORY:
+			if (!cli_max_memory_option("leaks", optarg))
 				return EXIT_ERROR;
 			break;
 		case 'h':

@@ -28,6 +28,9 @@ static const char help[] =
 	"               (the objects from the root to the target, each with \"addr\",\n"
 	"               \"type\", \"size\", \"retained\" and the \"label\" that leads to it)\n"
 	"  --type T     the largest-retaining object of type T (\"builtins.list\" or \"list\")\n"
+	"  --max-memory SIZE\n"
+	"               refuse a snapshot that needs more memory than SIZE\n"
+	"               (512M, 2G; default: 3/4 of the memory available)\n"
 	"  -h, --help   show this help\n";
 
 int cmd_path(int argc, char **argv)
@@ -36,6 +39,7 @@ int cmd_path(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"type", required_argument, NULL, 'y'},
 		{"help", no_argument, NULL, 'h'},
+		CLI_MAX_MEMORY_OPTION,
 		{0},
 	};
 	bool json = false;
@@ -50,6 +54,10 @@ int cmd_path(int argc, char **argv)
 			break;
 		case 'y':
 			type = optarg;
+			break;
+		case CLI_OPT_MAX_MEMORY:
+			if (!cli_max_memory_option("path", optarg))
+				return EXIT_ERROR;
 			break;
 		case 'h':
 			fputs(help, stdout);

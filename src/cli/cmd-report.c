@@ -42,6 +42,8 @@ static const char help[] =
 	"                     largest retainers (default 3000, at most 1000000)\n"
 	"  --tasks N          tasks listed, the most suspicious first (default 500)\n"
 	"  --cycles N         cycle shapes drawn, the largest first (default 50)\n"
+	"  --max-memory SIZE  refuse a snapshot that needs more memory than SIZE\n"
+	"                     (512M, 2G; default: 3/4 of the memory available)\n"
 	"  -h, --help         show this help\n"
 	"\n"
 	"exit status: 0 the page is written (with or without findings: use `leaks`\n"
@@ -66,6 +68,7 @@ int cmd_report(int argc, char **argv)
 		{"tasks", required_argument, NULL, 't'},
 		{"cycles", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
+		CLI_MAX_MEMORY_OPTION,
 		{0},
 	};
 	const char *output = NULL, *rules_path = NULL;
@@ -93,6 +96,10 @@ int cmd_report(int argc, char **argv)
 			break;
 		case 'c':
 			if (!parse_limit("--cycles", optarg, 100000, &limits.cycles))
+				return EXIT_ERROR;
+			break;
+		case CLI_OPT_MAX_MEMORY:
+			if (!cli_max_memory_option("report", optarg))
 				return EXIT_ERROR;
 			break;
 		case 'h':

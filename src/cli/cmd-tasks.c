@@ -20,6 +20,9 @@ static const char help[] =
 	"  --json     {\"tasks\": [{\"addr\", \"name\", \"state\", \"verdict\", \"orphaned\",\n"
 	"             \"suspended_in\", \"await_chain\", \"referrers\", \"retained\", ...}]}\n"
 	"             (docs/CHECKS.md)\n"
+	"  --max-memory SIZE\n"
+	"             refuse a snapshot that needs more memory than SIZE\n"
+	"             (512M, 2G; default: 3/4 of the memory available)\n"
 	"  -h, --help show this help\n";
 
 int cmd_tasks(int argc, char **argv)

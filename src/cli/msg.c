@@ -32,7 +32,8 @@ void cli_warning(const char *fmt, ...)
 
 void cli_file_error(const char *path, const struct asnap_error *err)
 {
-	cli_error("cannot read '%s': %s", path, err->message[0] ? err->message : "unknown error");
+	cli_error("cannot read '%s': %s%s", path, err->message[0] ? err->message : "unknown error",
+		  err->status == ASNAP_ERR_BUDGET ? " (--max-memory)" : "");
 }
 
 int cli_usage_error(const char *command, const char *fmt, ...)
@@ -62,11 +63,13 @@ bool cli_parse_snapshots(const char *command, const char *help, int argc, char *
 		{"json", no_argument, NULL, 'j'},
 		{"top", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
+		CLI_MAX_MEMORY_OPTION,
 		{0},
 	};
 	static const struct option without_top[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
+		CLI_MAX_MEMORY_OPTION,
 		{0},
 	};
 	const struct option *opts = a->top_max ? with_top : without_top;
@@ -81,6 +84,12 @@ bool cli_parse_snapshots(const char *command, const char *help, int argc, char *
 			break;
 		case 't':
 			if (!cli_parse_count(command, "--top", optarg, 1, a->top_max, &a->top)) {
+				*status = EXIT_ERROR;
+				return false;
+			}
+			break;
+		case CLI_OPT_MAX_MEMORY:
+			if (!cli_max_memory_option(command, optarg)) {
 				*status = EXIT_ERROR;
 				return false;
 			}

@@ -40,6 +40,7 @@ const char *asnap_status_name(enum asnap_status status)
 	case ASNAP_ERR_CORRUPT: return "corrupt";
 	case ASNAP_ERR_LIMIT: return "over a limit";
 	case ASNAP_ERR_USAGE: return "usage error";
+	case ASNAP_ERR_BUDGET: return "over the memory budget";
 	}
 	return "unknown error";
 }

@@ -4,7 +4,10 @@
  * Everything read is checked before it is handed out: ids against what is
  * defined, lengths against what is left, counts against the end record,
  * and the whole body against zstd's checksum. Memory grows only with data
- * actually decompressed, never with a count the file merely claims.
+ * actually decompressed, never with a count the file merely claims; with a
+ * budget set (asnap_reader_set_budget), every growth is charged to it
+ * first, so that a small file that inflates to much data is refused once
+ * it has claimed the budget, not once the machine is out of memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,6 +85,11 @@ struct asnap_reader {
 	uint32_t props_cap;
 	struct vblock *values;
 
+	struct asnap_budget *budget; /* borrowed, or NULL */
+	uint64_t charged;        /* bytes charged to it */
+	uint64_t charged_buffers; /* of which buffers (asnap_budget_charge_buffer) */
+	size_t dctx_charged;     /* of which the decompressor's */
+
 	bool header_seen;
 	struct asnap_totals seen;
 	uint64_t max_ref;       /* highest referenced node id + 1 */
@@ -101,6 +109,50 @@ static int rfail(struct asnap_reader *r, enum asnap_status st, const char *fmt, 
 		r->failed = true;
 	}
 	return -1;
+}
+
+/* Charge bytes about to be allocated to the budget, if any: a buffer
+ * (chunk, edges, decompressor), or what grows with the file. */
+static int charge_as(struct asnap_reader *r, uint64_t bytes, bool buffer)
+{
+	if (!r->budget || !bytes)
+		return 0;
+	struct asnap_error e = {0};
+	r->budget->file_size = r->file_size;
+	r->budget->file_read = r->pos - (r->in.size - r->in.pos); /* consumed */
+	if ((buffer ? asnap_budget_charge_buffer : asnap_budget_charge)(r->budget, bytes, &e) < 0)
+		return rfail(r, e.status, "%s", e.message);
+	r->charged += bytes;
+	if (buffer)
+		r->charged_buffers += bytes;
+	return 0;
+}
+
+static int charge(struct asnap_reader *r, uint64_t bytes)
+{
+	return charge_as(r, bytes, false);
+}
+
+static int charge_buffer(struct asnap_reader *r, uint64_t bytes)
+{
+	return charge_as(r, bytes, true);
+}
+
+/* bytebuf_reserve, the growth charged first. */
+static bool reserve_charged(struct asnap_reader *r, struct bytebuf *b, size_t extra)
+{
+	if (b->cap - b->len >= extra)
+		return true;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap - b->len < extra && cap <= SIZE_MAX / 2)
+		cap *= 2;
+	if (charge_buffer(r, cap - b->cap) < 0)
+		return false;
+	if (!bytebuf_reserve(b, extra)) {
+		rfail(r, ASNAP_ERR_NOMEM, "out of memory");
+		return false;
+	}
+	return true;
 }
 
 static int corrupt(struct asnap_reader *r, const char *what)
@@ -157,10 +209,26 @@ static int pull(struct asnap_reader *r, void *dst, size_t n, size_t *got)
 			return -1;
 		size_t in_before = r->in.pos, out_before = out.pos;
 		size_t ret = ZSTD_decompressStream(r->dctx, &out, &r->in);
+		if (r->budget) {
+			size_t now = ZSTD_sizeof_DCtx(r->dctx);
+			if (now > r->dctx_charged) {
+				/* after the fact, but bounded by the window limit */
+				if (charge_buffer(r, now - r->dctx_charged) < 0)
+					return -1;
+				r->dctx_charged = now;
+			}
+		}
 		if (ZSTD_isError(ret)) {
 			if (ZSTD_getErrorCode(ret) == ZSTD_error_checksum_wrong)
 				return rfail(r, ASNAP_ERR_CORRUPT,
 					     "corrupt file: checksum mismatch (the bytes were altered)");
+			if (ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge &&
+			    r->budget && r->budget->limit) {
+				char l[32];
+				return rfail(r, ASNAP_ERR_BUDGET,
+					     "its compression window needs more than half the memory budget of %s",
+					     asnap_budget_format(r->budget->limit, l, sizeof(l)));
+			}
 			return rfail(r, ASNAP_ERR_CORRUPT, "corrupt file: %s",
 				     ZSTD_getErrorName(ret));
 		}
@@ -223,20 +291,22 @@ static int read_chunk(struct asnap_reader *r)
 			     type, (unsigned long long)len);
 	r->payload.len = 0;
 	/* an empty payload still needs a buffer: NULL + 0 is undefined */
-	if (!r->payload.data && !bytebuf_reserve(&r->payload, 1))
-		return rfail(r, ASNAP_ERR_NOMEM, "out of memory");
+	if (!r->payload.data && !reserve_charged(r, &r->payload, 1))
+		return -1;
 	while (r->payload.len < len) {
 		size_t step = len - r->payload.len;
 		if (step > READ_STEP)
 			step = READ_STEP;
-		if (!bytebuf_reserve(&r->payload, step))
-			return rfail(r, ASNAP_ERR_NOMEM, "out of memory");
+		if (!reserve_charged(r, &r->payload, step))
+			return -1;
 		if (pull_exact(r, r->payload.data + r->payload.len, step) < 0)
 			return -1;
 		r->payload.len += step;
 	}
 	r->cur = r->payload.data;
 	r->end = r->payload.data + r->payload.len;
+	if (r->budget) /* for the estimate of what charges the items */
+		r->budget->file_read = r->pos - (r->in.size - r->in.pos);
 	return 0;
 }
 
@@ -291,6 +361,8 @@ static int parse_strings(struct asnap_reader *r)
 		uint64_t cap = r->str_cap ? r->str_cap : 1024;
 		while (cap < r->nstrings + count + 1)
 			cap *= 2;
+		if (charge(r, (cap - r->str_cap) * sizeof(*r->str_off)) < 0)
+			return -1;
 		uint64_t *off = realloc(r->str_off, cap * sizeof(*off));
 		if (!off)
 			return rfail(r, ASNAP_ERR_NOMEM, "out of memory");
@@ -303,6 +375,10 @@ static int parse_strings(struct asnap_reader *r)
 			return -1;
 		if (len == 0 || len > (uint64_t)(r->end - r->cur) || len > ASNAP_STRING_MAX)
 			return corrupt(r, "bad string length");
+		/* the string table is charged as it fills: its doubling is address
+		 * space, resident only as it is written */
+		if (charge(r, len + 1) < 0)
+			return -1;
 		r->str_off[++r->nstrings] = r->blob.len;
 		bytebuf_put(&r->blob, r->cur, len);
 		bytebuf_byte(&r->blob, 0);
@@ -356,6 +432,8 @@ static bool ensure_edges(struct asnap_reader *r, uint64_t n)
 	uint64_t cap = r->edges_cap ? r->edges_cap : 64;
 	while (cap < n)
 		cap *= 2;
+	if (charge_buffer(r, (cap - r->edges_cap) * sizeof(*r->edges)) < 0)
+		return false;
 	struct asnap_edge *e = realloc(r->edges, cap * sizeof(*e));
 	if (!e) {
 		rfail(r, ASNAP_ERR_NOMEM, "out of memory");
@@ -466,6 +544,8 @@ static struct asnap_value *alloc_values(struct asnap_reader *r, uint64_t n)
 		size_t cap = r->values ? r->values->cap * 2 : 64;
 		if (cap < n)
 			cap = (size_t)n;
+		if (charge_buffer(r, sizeof(*b) + cap * sizeof(b->v[0])) < 0)
+			return NULL;
 		b = malloc(sizeof(*b) + cap * sizeof(b->v[0]));
 		if (!b) {
 			rfail(r, ASNAP_ERR_NOMEM, "out of memory");
@@ -559,6 +639,8 @@ static int next_record(struct asnap_reader *r, struct asnap_record *rec)
 	if (nprops > (uint64_t)(r->end - r->cur) / 2)
 		return corrupt(r, "bad property count");
 	if (nprops > r->props_cap) {
+		if (charge_buffer(r, (nprops - r->props_cap) * sizeof(*r->props)) < 0)
+			return -1;
 		struct asnap_prop *p = realloc(r->props, nprops * sizeof(*p));
 		if (!p)
 			return rfail(r, ASNAP_ERR_NOMEM, "out of memory");
@@ -944,6 +1026,27 @@ uint32_t asnap_reader_string_count(const struct asnap_reader *r)
 	return r->nstrings;
 }
 
+void asnap_reader_set_budget(struct asnap_reader *r, struct asnap_budget *b)
+{
+	asnap_budget_credit(r->budget, r->charged - r->charged_buffers);
+	asnap_budget_credit_buffer(r->budget, r->charged_buffers);
+	r->budget = b;
+	if (!b)
+		return;
+	b->file_size = r->file_size;
+	b->file_read = r->pos;
+	b->used += r->charged; /* what it holds already */
+	b->buffers += r->charged_buffers;
+	if (b->limit) {
+		/* the window is allocated whole when the frame starts: at most
+		 * half the budget (the writer's levels need 8 MiB at most) */
+		int wlog = 10;
+		while (wlog < 27 && ((uint64_t)2 << wlog) <= b->limit / 2)
+			wlog++;
+		ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_windowLogMax, wlog);
+	}
+}
+
 uint64_t asnap_reader_file_size(const struct asnap_reader *r)
 {
 	return r->file_size;
@@ -960,6 +1063,8 @@ void asnap_reader_destroy(struct asnap_reader *r)
 		return;
 	if (r->fd >= 0)
 		close(r->fd);
+	asnap_budget_credit(r->budget, r->charged - r->charged_buffers);
+	asnap_budget_credit_buffer(r->budget, r->charged_buffers);
 	ZSTD_freeDCtx(r->dctx);
 	free(r->ibuf);
 	bytebuf_release(&r->payload);

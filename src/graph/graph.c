@@ -12,8 +12,35 @@
 /* The most nodes a header's size hint may make us reserve per file byte. */
 #define HINT_PER_FILE_BYTE 64u
 
+struct asnap_graph_budget asnap_graph_budget;
+
+/* Bytes per node of the node columns in cols (the edge offset always). */
+static uint64_t node_bytes(uint32_t cols)
+{
+	return sizeof(uint32_t) + (cols & ASNAP_COL_ADDR ? sizeof(uint64_t) : 0) +
+	       (cols & ASNAP_COL_TYPE ? sizeof(uint32_t) : 0) +
+	       (cols & ASNAP_COL_SIZE ? sizeof(uint32_t) : 0) +
+	       (cols & ASNAP_COL_REFCNT ? sizeof(uint32_t) : 0) +
+	       (cols & ASNAP_COL_FLAGS ? sizeof(uint8_t) : 0);
+}
+
+/* Bytes per edge (the weak bit rounded up to a byte per 8). */
+static uint64_t edge_bytes(uint32_t cols)
+{
+	return sizeof(uint32_t) + (cols & ASNAP_COL_LABEL ? sizeof(uint32_t) : 0);
+}
+
+uint64_t asnap_graph_estimate(uint64_t n, uint64_t m, uint32_t columns)
+{
+	const struct asnap_graph_budget *b = &asnap_graph_budget;
+	/* no overflow: n < 2^32 and m < 2^40 for any file that can be read */
+	return n * (node_bytes(columns) + b->node_work) + m * (edge_bytes(columns) + b->edge_work) +
+	       m / 8 + 1;
+}
+
 struct builder {
 	struct asnap_graph *g;
+	struct asnap_error *err; /* for a refusal of the budget */
 	uint32_t want;     /* ASNAP_COL_* to fill */
 	/* a second pass (asnap_graph_load_more): the node and edge being
 	 * filled, checked against what the first pass loaded */
@@ -27,6 +54,16 @@ struct builder {
 	uint32_t cap_hi;
 	uint32_t cap_big;
 };
+
+/* Charge bytes to the budget before allocating them; false (with b->err)
+ * if refused. */
+static bool charge(struct builder *b, uint64_t bytes)
+{
+	if (asnap_budget_charge(&asnap_graph_budget.meter, bytes, b->err) < 0)
+		return false;
+	b->g->charged += bytes;
+	return true;
+}
 
 static bool grow(void **p, size_t elem, uint64_t new_cap)
 {
@@ -108,6 +145,9 @@ static bool set_start(struct builder *b, uint32_t v, uint64_t m)
 static bool add_edges(struct builder *b, const struct asnap_edge *e, uint32_t n)
 {
 	struct asnap_graph *g = b->g;
+	uint64_t weak_bytes = (g->m + n + 7) / 8 - (g->m + 7) / 8;
+	if (!charge(b, n * (edge_bytes(b->want) + asnap_graph_budget.edge_work) + weak_bytes))
+		return false;
 	if (!reserve_edges(b, g->m + n))
 		return false;
 	uint32_t *target = g->edge_target + g->m;
@@ -200,6 +240,8 @@ static int refill_node(struct builder *b, const struct asnap_node *node)
 static bool add_node(struct builder *b, const struct asnap_node *node)
 {
 	struct asnap_graph *g = b->g;
+	if (!charge(b, node_bytes(b->want) + asnap_graph_budget.node_work))
+		return false;
 	if (!reserve_nodes(b, (uint64_t)g->n + 1))
 		return false;
 	uint32_t v = g->n;
@@ -227,9 +269,25 @@ static bool copy_value(struct asnap_arena *a, struct asnap_value *dst,
 	return true;
 }
 
+/* Bytes of a value's list items in the arena, nested lists included. */
+static uint64_t value_bytes(const struct asnap_value *v)
+{
+	if (v->type != ASNAP_VAL_LIST)
+		return 0;
+	uint64_t n = (uint64_t)v->u.list.count * sizeof(*v);
+	for (uint32_t i = 0; i < v->u.list.count; i++)
+		n += value_bytes(&v->u.list.items[i]);
+	return n;
+}
+
 static bool add_record(struct builder *b, const struct asnap_record *rec)
 {
 	struct asnap_graph *g = b->g;
+	uint64_t bytes = sizeof(*rec) + (uint64_t)rec->nprops * sizeof(*rec->props);
+	for (uint32_t i = 0; i < rec->nprops; i++)
+		bytes += value_bytes(&rec->props[i].value);
+	if (!charge(b, bytes))
+		return false;
 	if (g->nrecords == b->cap_records) {
 		uint64_t cap = b->cap_records ? b->cap_records * 2 : 256;
 		if (!grow((void **)&g->records, sizeof(*g->records), cap))
@@ -254,6 +312,8 @@ static bool add_record(struct builder *b, const struct asnap_record *rec)
 static bool add_root(struct builder *b, const struct asnap_root *root)
 {
 	struct asnap_graph *g = b->g;
+	if (!charge(b, sizeof(*root)))
+		return false;
 	if (g->nroots == b->cap_roots) {
 		uint64_t cap = b->cap_roots ? b->cap_roots * 2 : 64;
 		if (!grow((void **)&g->roots, sizeof(*g->roots), cap))
@@ -266,25 +326,37 @@ static bool add_root(struct builder *b, const struct asnap_root *root)
 
 /* Reserve what the header says the file holds, within reason; without an
  * edge count, four per object (what Python heaps have, give or take):
- * reserved pages cost nothing until written. */
-static void reserve_from_hints(struct builder *b, const char *json)
+ * reserved pages cost nothing until written. A file that declares more
+ * than the budget allows is refused now (false, b->err), before anything
+ * is reserved; implausible counts (more than 64 per byte of file) are
+ * ignored, and the budget then catches what the file really holds. */
+static bool reserve_from_hints(struct builder *b, const char *json)
 {
 	cJSON *h = cJSON_Parse(json);
 	if (!h)
-		return;
+		return true;
 	uint64_t limit = b->g->file_size * HINT_PER_FILE_BYTE;
 	const cJSON *objects = cJSON_GetObjectItemCaseSensitive(h, "objects");
 	const cJSON *edges = cJSON_GetObjectItemCaseSensitive(h, "edges");
-	uint64_t nodes = 0;
+	uint64_t nodes = 0, nedges = 0;
 	if (cJSON_IsNumber(objects) && objects->valuedouble > 0 && objects->valuedouble < (double)limit)
 		nodes = (uint64_t)objects->valuedouble;
+	if (cJSON_IsNumber(edges) && edges->valuedouble > 0 && edges->valuedouble < (double)limit)
+		nedges = (uint64_t)edges->valuedouble;
+	cJSON_Delete(h);
+	if (!nodes && !nedges)
+		return true;
+	const struct asnap_budget *meter = &asnap_graph_budget.meter;
+	uint64_t need = asnap_graph_estimate(nodes, nedges ? nedges : nodes * 4, b->want);
+	if (asnap_budget_check(meter, meter->used + need, b->err) < 0)
+		return false;
 	if (nodes)
 		reserve_nodes(b, nodes);
-	if (cJSON_IsNumber(edges) && edges->valuedouble > 0 && edges->valuedouble < (double)limit)
-		reserve_edges(b, (uint64_t)edges->valuedouble);
+	if (nedges)
+		reserve_edges(b, nedges);
 	else if (nodes)
 		reserve_edges(b, nodes * 4);
-	cJSON_Delete(h);
+	return true;
 }
 
 static bool reserve_nodes_exact(struct builder *b)
@@ -331,10 +403,13 @@ static int load_items(struct builder *b, struct asnap_reader *rd, struct asnap_e
 		case ASNAP_ITEM_HEADER:
 			if (b->again)
 				break;
+			ok = charge(b, it.u.header.len + 1);
+			if (!ok)
+				return -1;
 			g->header_json = strdup(it.u.header.json);
 			ok = g->header_json != NULL;
-			if (ok)
-				reserve_from_hints(b, g->header_json);
+			if (ok && !reserve_from_hints(b, g->header_json))
+				return -1;
 			break;
 		case ASNAP_ITEM_NODE:
 			if (b->again) {
@@ -362,13 +437,15 @@ static int load_items(struct builder *b, struct asnap_reader *rd, struct asnap_e
 			break;
 		case ASNAP_ITEM_END:
 			if (!b->again && it.u.end.trailer) {
+				if (!charge(b, it.u.end.trailer_len + 1))
+					return -1;
 				g->trailer_json = strdup(it.u.end.trailer);
 				ok = g->trailer_json != NULL;
 			}
 			break;
 		}
 		if (!ok)
-			return 0;
+			return b->err && b->err->status == ASNAP_ERR_BUDGET ? -1 : 0;
 	}
 	if (rc < 0)
 		return -1;
@@ -387,10 +464,11 @@ struct asnap_graph *asnap_graph_load_columns(const char *path, uint32_t columns,
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	struct builder b = {.g = g, .want = columns & ASNAP_COL_ALL};
+	struct builder b = {.g = g, .err = err, .want = columns & ASNAP_COL_ALL};
 	g->strings = asnap_reader_open(path, err);
 	if (!g->strings)
 		goto error;
+	asnap_reader_set_budget(g->strings, &asnap_graph_budget.meter);
 	g->file_size = asnap_reader_file_size(g->strings);
 	g->version = asnap_reader_version(g->strings);
 	if (!reserve_nodes(&b, 1))
@@ -425,11 +503,19 @@ int asnap_graph_load_more(struct asnap_graph *g, uint32_t columns, struct asnap_
 	uint32_t want = columns & ASNAP_COL_ALL & ~g->columns;
 	if (!want)
 		return 0;
-	struct builder b = {.g = g, .want = want, .again = true};
+	struct builder b = {.g = g, .err = err, .want = want, .again = true};
 	struct asnap_reader *rd = asnap_reader_reopen(g->strings, err);
 	if (!rd)
 		return -1;
+	asnap_reader_set_budget(rd, &asnap_graph_budget.meter);
 	int rc = -1;
+	/* the counts are known: the new columns are charged whole, up front */
+	uint64_t more = (uint64_t)(g->n + 1) * (node_bytes(want) - sizeof(uint32_t)) +
+			(want & ASNAP_COL_LABEL ? (g->m + 1) * sizeof(uint32_t) : 0);
+	if (!charge(&b, more)) {
+		more = 0;
+		goto out;
+	}
 	if (!grow_columns(&b, (uint64_t)g->n + 1) ||
 	    ((want & ASNAP_COL_LABEL) &&
 	     !grow((void **)&g->edge_label, sizeof(*g->edge_label), g->m + 1))) {
@@ -446,10 +532,13 @@ int asnap_graph_load_more(struct asnap_graph *g, uint32_t columns, struct asnap_
 		rc = 0;
 out:
 	asnap_reader_destroy(rd);
-	if (rc == 0)
+	if (rc == 0) {
 		g->columns |= want;
-	else
+	} else {
 		asnap_graph_release_columns(g, want);
+		asnap_budget_credit(&asnap_graph_budget.meter, more);
+		g->charged -= more;
+	}
 	return rc;
 }
 
@@ -464,6 +553,13 @@ static void drop(void *p)
 void asnap_graph_release_columns(struct asnap_graph *g, uint32_t columns)
 {
 	columns &= ASNAP_COL_ALL;
+	uint32_t held = columns & g->columns;
+	uint64_t bytes = (uint64_t)g->n * (node_bytes(held) - sizeof(uint32_t)) +
+			 (held & ASNAP_COL_LABEL ? g->m * sizeof(uint32_t) : 0);
+	if (bytes > g->charged)
+		bytes = g->charged;
+	asnap_budget_credit(&asnap_graph_budget.meter, bytes);
+	g->charged -= bytes;
 	if (columns & ASNAP_COL_ADDR)
 		drop(&g->addr);
 	if (columns & ASNAP_COL_TYPE)
@@ -502,6 +598,7 @@ void asnap_graph_destroy(struct asnap_graph *g)
 	asnap_graph_drop_reverse(g);
 	asnap_reader_destroy(g->strings);
 	asnap_arena_release(&g->arena);
+	asnap_budget_credit(&asnap_graph_budget.meter, g->charged);
 	free(g);
 }
 

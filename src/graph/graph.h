@@ -81,6 +81,7 @@ struct asnap_graph {
 
 	struct asnap_reader *strings; /* owns the string table */
 	struct asnap_arena arena;
+	uint64_t charged;      /* bytes charged to asnap_graph_budget.meter */
 
 	/*
 	 * Reverse adjacency of the strong edges only (weak ones never keep
@@ -93,6 +94,38 @@ struct asnap_graph {
 	uint32_t *rev_source;
 	uint64_t m_strong;     /* strong edges */
 };
+
+/*
+ * The memory budget of the graphs of this process (a command sets it once,
+ * from --max-memory, before loading anything): every load charges to
+ * `meter` what the file makes it hold (the reader's string table and
+ * buffers, the columns, the edges, records and roots), plus the working
+ * memory the analyses to come will need, node_work bytes per node and
+ * edge_work per edge, as each node and edge is read; a load that would
+ * take more than meter.limit fails with ASNAP_ERR_BUDGET before allocating
+ * it. So does one whose header declares (objects, edges) more than that.
+ * A graph gives its charge back when destroyed. The default: no limit,
+ * no work.
+ */
+struct asnap_graph_budget {
+	struct asnap_budget meter;
+	uint32_t node_work;
+	uint32_t edge_work;
+};
+extern struct asnap_graph_budget asnap_graph_budget;
+
+/* Working memory of the retention pipeline (roots, components, dominators,
+ * retained sizes) and the reverse index, per node and per edge: what
+ * dominators, cycles, path, leaks, tasks, report and diff run. */
+#define ASNAP_WORK_RETENTION_NODE 48u
+#define ASNAP_WORK_RETENTION_EDGE 4u
+
+/*
+ * Bytes a graph of n nodes and m edges needs with `columns` loaded
+ * (ASNAP_COL_*, records not counted), plus the work per node and edge of
+ * asnap_graph_budget.
+ */
+uint64_t asnap_graph_estimate(uint64_t n, uint64_t m, uint32_t columns);
 
 /* A size of UINT32_MAX or more (in g->size_big). */
 uint64_t asnap_graph_big_size(const struct asnap_graph *g, uint32_t v);

@@ -33,65 +33,75 @@ static int root_index_init(struct root_index *ri, const struct asnap_graph *g)
 	return 0;
 }
 
-/* idx[0..nroots) index the roots of v in g->roots. */
+/*
+ * idx[0..nroots) index the roots of v in g->roots. Written as it goes, not
+ * built as a cJSON tree: an object with millions of edges costs no memory
+ * beyond the graph. The text is what cJSON_PrintUnformatted printed for the
+ * object this used to build (tests/e2e checks it).
+ */
 static int render_json_node(FILE *out, const struct asnap_graph *g, uint32_t v,
 			    const uint64_t *idx, uint64_t nroots)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON *edges = cJSON_CreateArray();
-	if (!o || !edges) {
-		cJSON_Delete(o);
-		cJSON_Delete(edges);
+	fprintf(out, "{\"id\":");
+	if (asnap_json_write_number(out, v) < 0)
 		return -1;
-	}
-	cJSON_AddNumberToObject(o, "id", v);
-	cJSON_AddItemToObject(o, "addr", asnap_json_addr(g->addr[v]));
-	cJSON_AddItemToObject(o, "type", asnap_json_gstring(g, g->type[v]));
-	cJSON_AddNumberToObject(o, "size", (double)asnap_graph_size(g, v));
-	cJSON_AddNumberToObject(o, "refcnt", (double)g->refcnt[v]);
-	cJSON_AddBoolToObject(o, "gc", (g->flags[v] & ASNAP_NODE_GC_TRACKED) != 0);
+	fprintf(out, ",\"addr\":\"0x%llx\",\"type\":", (unsigned long long)g->addr[v]);
+	asnap_json_write_gstring(out, g, g->type[v]);
+	fputs(",\"size\":", out);
+	if (asnap_json_write_number(out, (double)asnap_graph_size(g, v)) < 0)
+		return -1;
+	fputs(",\"refcnt\":", out);
+	if (asnap_json_write_number(out, (double)g->refcnt[v]) < 0)
+		return -1;
+	fputs((g->flags[v] & ASNAP_NODE_GC_TRACKED) ? ",\"gc\":true" : ",\"gc\":false", out);
 	if (g->flags[v] & ASNAP_NODE_SYNTHETIC)
-		cJSON_AddTrueToObject(o, "synthetic");
+		fputs(",\"synthetic\":true", out);
 	if (g->flags[v] & ASNAP_NODE_IMMORTAL)
-		cJSON_AddTrueToObject(o, "immortal");
-	for (uint64_t e = asnap_graph_edge_begin(g, v), end = asnap_graph_edge_end(g, v); e < end;
-	     e++) {
-		cJSON *edge = cJSON_CreateObject();
-		if (!edge || !cJSON_AddItemToArray(edges, edge)) {
-			cJSON_Delete(edge);
-			break;
-		}
-		cJSON_AddItemToObject(edge, "to", asnap_json_addr(g->addr[g->edge_target[e]]));
+		fputs(",\"immortal\":true", out);
+	fputs(",\"edges\":[", out);
+	for (uint64_t e = asnap_graph_edge_begin(g, v), end = asnap_graph_edge_end(g, v),
+		      first = e;
+	     e < end; e++) {
+		fprintf(out, "%s{\"to\":\"0x%llx\",\"label\":", e == first ? "" : ",",
+			(unsigned long long)g->addr[g->edge_target[e]]);
 		if (g->edge_label[e])
-			cJSON_AddItemToObject(edge, "label", asnap_json_gstring(g, g->edge_label[e]));
+			asnap_json_write_gstring(out, g, g->edge_label[e]);
 		else
-			cJSON_AddNullToObject(edge, "label");
-		if (asnap_graph_edge_is_weak(g, e))
-			cJSON_AddTrueToObject(edge, "weak");
+			fputs("null", out);
+		fputs(asnap_graph_edge_is_weak(g, e) ? ",\"weak\":true}" : "}", out);
 	}
-	cJSON_AddItemToObject(o, "edges", edges);
+	fputc(']', out);
 	if (nroots) {
-		cJSON *ra = cJSON_AddArrayToObject(o, "roots");
-		for (uint64_t i = 0; ra && i < nroots; i++) {
-			cJSON *r = cJSON_CreateObject();
-			if (!r || !cJSON_AddItemToArray(ra, r)) {
-				cJSON_Delete(r);
-				break;
-			}
+		fputs(",\"roots\":[", out);
+		for (uint64_t i = 0; i < nroots; i++) {
 			const struct asnap_root *root = &g->roots[idx[i]];
-			cJSON_AddItemToObject(r, "kind", asnap_json_gstring(g, root->kind));
-			if (root->label)
-				cJSON_AddItemToObject(r, "label", asnap_json_gstring(g, root->label));
+			fputs(i ? ",{\"kind\":" : "{\"kind\":", out);
+			asnap_json_write_gstring(out, g, root->kind);
+			if (root->label) {
+				fputs(",\"label\":", out);
+				asnap_json_write_gstring(out, g, root->label);
+			}
+			fputc('}', out);
 		}
+		fputc(']', out);
 	}
+	/* records are small, whatever the snapshot: cJSON prints them */
 	uint64_t nrec;
 	const struct asnap_record *rec = asnap_graph_records(g, v, &nrec);
-	for (uint64_t i = 0; i < nrec; i++)
-		cJSON_AddItemToObject(o, asnap_graph_string(g, rec[i].kind),
-				      asnap_json_record(g, &rec[i]));
-	int rc = asnap_json_print(out, o);
-	cJSON_Delete(o);
-	return rc;
+	for (uint64_t i = 0; i < nrec; i++) {
+		cJSON *o = asnap_json_record(g, &rec[i]);
+		char *txt = o ? cJSON_PrintUnformatted(o) : NULL;
+		cJSON_Delete(o);
+		if (!txt)
+			return -1;
+		fputc(',', out);
+		asnap_json_write_key(out, asnap_graph_string(g, rec[i].kind));
+		fputc(':', out);
+		fputs(txt, out);
+		cJSON_free(txt);
+	}
+	fputs("}\n", out);
+	return 0;
 }
 
 static void print_value(FILE *out, const struct asnap_graph *g, const struct asnap_value *val)

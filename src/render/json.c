@@ -146,3 +146,76 @@ int asnap_json_print_pretty(FILE *out, const cJSON *j)
 {
 	return print(out, j, true);
 }
+
+/* One byte escaped as cJSON escapes it, if it must be; false if not. */
+static bool write_escape(FILE *out, unsigned char c)
+{
+	switch (c) {
+	case '"': fputs("\\\"", out); return true;
+	case '\\': fputs("\\\\", out); return true;
+	case '\b': fputs("\\b", out); return true;
+	case '\f': fputs("\\f", out); return true;
+	case '\n': fputs("\\n", out); return true;
+	case '\r': fputs("\\r", out); return true;
+	case '\t': fputs("\\t", out); return true;
+	}
+	if (c >= 32)
+		return false;
+	fprintf(out, "\\u%04x", c);
+	return true;
+}
+
+void asnap_json_write_string(FILE *out, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	fputc('"', out);
+	for (size_t i = 0; i < len;) {
+		size_t k = asnap_utf8_seq(p + i, len - i);
+		if (k == 0) {
+			fputs("\xEF\xBF\xBD", out); /* what asnap_json_string puts there */
+			i++;
+		} else if (k == 1) {
+			if (!write_escape(out, p[i]))
+				fputc(p[i], out);
+			i++;
+		} else {
+			fwrite(p + i, 1, k, out);
+			i += k;
+		}
+	}
+	fputc('"', out);
+}
+
+void asnap_json_write_gstring(FILE *out, const struct asnap_graph *g, uint32_t id)
+{
+	size_t len;
+	const char *s = asnap_graph_string_len(g, id, &len);
+	asnap_json_write_string(out, s, len);
+}
+
+void asnap_json_write_key(FILE *out, const char *key)
+{
+	const unsigned char *p = (const unsigned char *)key;
+	fputc('"', out);
+	for (; *p; p++)
+		if (!write_escape(out, *p))
+			fputc(*p, out);
+	fputc('"', out);
+}
+
+int asnap_json_write_number(FILE *out, double d)
+{
+	/* whole numbers that fit an int print the same in every cJSON */
+	if (d >= 0 && d <= 2147483647.0 && d == (double)(long)d) {
+		fprintf(out, "%ld", (long)d);
+		return 0;
+	}
+	cJSON *n = cJSON_CreateNumber(d);
+	char *s = n ? cJSON_PrintUnformatted(n) : NULL;
+	cJSON_Delete(n);
+	if (!s)
+		return -1;
+	fputs(s, out);
+	cJSON_free(s);
+	return 0;
+}

@@ -25,6 +25,34 @@ cJSON *asnap_json_addr(uint64_t addr);
 cJSON *asnap_json_value(const struct asnap_graph *g, const struct asnap_value *v);
 /* An object of a record's properties. */
 cJSON *asnap_json_record(const struct asnap_graph *g, const struct asnap_record *rec);
+/*
+ * Streaming: write JSON text straight to out, for output whose size grows
+ * with the snapshot (one object's edges), byte for byte what cJSON prints
+ * for the same values.
+ */
+/* A string value from arbitrary bytes, as asnap_json_string makes it. */
+void asnap_json_write_string(FILE *out, const char *s, size_t len);
+/* A snapshot string by id, as asnap_json_gstring makes it. */
+void asnap_json_write_gstring(FILE *out, const struct asnap_graph *g, uint32_t id);
+/* An object key as cJSON prints the C string `key`: no UTF-8 repair. */
+void asnap_json_write_key(FILE *out, const char *key);
+/* A number as cJSON prints it. 0, or -1 when out of memory. */
+int asnap_json_write_number(FILE *out, double d);
+
+/*
+ * Streaming: JSON text written straight to out, for output that grows with
+ * the snapshot (one object's edges), byte for byte what cJSON prints for
+ * the same values.
+ */
+/* A string value from arbitrary bytes, as asnap_json_string makes it. */
+void asnap_json_write_string(FILE *out, const char *s, size_t len);
+/* A snapshot string by id, as asnap_json_gstring makes it. */
+void asnap_json_write_gstring(FILE *out, const struct asnap_graph *g, uint32_t id);
+/* An object key as cJSON prints the C string `key` (no UTF-8 repair). */
+void asnap_json_write_key(FILE *out, const char *key);
+/* A number as cJSON prints it. 0, or -1 when out of memory. */
+int asnap_json_write_number(FILE *out, double d);
+
 /* Print j on one line, then a newline. 0, or -1 when out of memory. */
 int asnap_json_print(FILE *out, const cJSON *j);
 /* Print j indented, then a newline. */

@@ -566,7 +566,29 @@ def main():
         if msg is not None and 0 < len(data) <= 4096:
             with open(os.path.join(SEEDS, "file", name), "wb") as f:
                 f.write(data)
+    budget_seeds()
     print("make-corpus: %d files in fixtures/corrupt/" % len(cases), file=sys.stderr)
+
+
+def budget_seeds():
+    """Fuzz seeds that claim more memory than the fuzz targets' budget
+    (tests/fuzz/fuzz-snapshot.c): bombs made as tests/e2e/test_budget.py
+    makes them, small enough for the fuzzer."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+    import test_budget as b
+    files = {
+        "budget-strings.snap": b.string_bomb(256 << 20),  # 256 MiB of strings
+        "budget-nodes.snap": b.node_bomb(chunks=200),     # 13 million objects
+        "budget-edges.snap": b.edge_bomb(4_000_000),      # one object, 4M references
+    }
+    for name, data in files.items():
+        with open(os.path.join(SEEDS, "file", name), "wb") as f:
+            f.write(data)
+    # a chunk stream: one object whose references go on in EDGES chunks
+    edges = b.edge_bomb(20_000)
+    p = subprocess.run(["zstd", "-q", "-d", "-c"], input=edges[24:], capture_output=True, check=True)
+    with open(os.path.join(SEEDS, "body", "budget-edges.bin"), "wb") as f:
+        f.write(p.stdout)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,14 @@
  *                 components, cycles, the leak checks and their renderers.
  *
  * The reader opens a path, so the file is a memfd seen as /proc/self/fd/N.
+ *
+ * Both run under a memory budget of FUZZ_BUDGET_MB (the analyzer's
+ * --max-memory, with the working memory `leaks` allows for; run.sh gives
+ * fuzz-analyze a smaller one than the default, since its inputs are not
+ * compressed): an input that claims more must be refused, every charge
+ * must be given back, and run.sh's -malloc_limit_mb and -rss_limit_mb, set
+ * just above it, make anything that allocates past it a crash
+ * (docs/ANALYZE.md "Memory budget").
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +35,7 @@
 #include <zstd.h>
 
 #include "analysis/checks.h"
+#include "graph/graph.h"
 #include "analysis/retention.h"
 #include "analysis/rules.h"
 #include "analysis/snapshot.h"
@@ -38,6 +47,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#ifndef FUZZ_BUDGET_MB
+#define FUZZ_BUDGET_MB 64
+#endif
+#define FUZZ_BUDGET ((uint64_t)FUZZ_BUDGET_MB << 20)
+
 static FILE *devnull;
 static struct asnap_rules rules;
 
@@ -47,6 +61,9 @@ static void init_once(void)
 	if (done)
 		return;
 	done = 1;
+	asnap_graph_budget.meter.limit = FUZZ_BUDGET;
+	asnap_graph_budget.node_work = ASNAP_WORK_RETENTION_NODE;
+	asnap_graph_budget.edge_work = ASNAP_WORK_RETENTION_EDGE;
 	devnull = fopen("/dev/null", "w");
 	asnap_rules_init(&rules);
 	struct asnap_error err = {0};
@@ -136,12 +153,16 @@ static void analyze(const char *path)
 	struct asnap_reader *r = asnap_reader_open(path, &err);
 	if (!r)
 		return;
+	struct asnap_budget budget = {.limit = FUZZ_BUDGET};
+	asnap_reader_set_budget(r, &budget);
 	struct asnap_item it;
 	while (asnap_reader_next(r, &it, &err) == 1) {
 		if (it.kind == ASNAP_ITEM_NODE && it.u.node.type)
 			(void)asnap_reader_string(r, it.u.node.type, NULL);
 	}
 	asnap_reader_destroy(r);
+	if (budget.used || budget.buffers)
+		abort();
 }
 #endif
 
@@ -155,6 +176,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		analyze(path);
+#ifdef FUZZ_BODY
+		/* everything charged was given back */
+		if (asnap_graph_budget.meter.used || asnap_graph_budget.meter.buffers)
+			abort();
+#endif
 	}
 	close(fd);
 	return 0;
