@@ -15,7 +15,8 @@
 #                                      in $FUZZ_DIR/crash-*
 #   tests/fuzz/run.sh repro FILE...    run crash inputs through both targets
 #
-# FUZZ_DIR defaults to build-fuzz/. Seeds (tests/corrupt/make-corpus.py):
+# FUZZ_DIR defaults to build-fuzz/; FUZZ_TARGETS (default: both) picks the
+# targets smoke and long run. Seeds (tests/corrupt/make-corpus.py):
 # fixtures/fuzz-seeds/file (small valid and corrupt snapshots, for
 # fuzz-reader), fixtures/fuzz-seeds/body (their chunk streams, for
 # fuzz-analyze) and fixtures/fuzz-seeds/regress (inputs that once crashed).
@@ -25,6 +26,7 @@ root=$PWD
 out=${FUZZ_DIR:-$root/build-fuzz}
 CLANG=${CLANG:-clang}
 mkdir -p "$out"
+targets=${FUZZ_TARGETS:-fuzz-reader fuzz-analyze}
 
 # libFuzzer flags shared by every run: inputs up to 64 KiB (long runs: 1
 # MiB), 10 s per input is a hang. The targets run under a memory budget
@@ -83,7 +85,7 @@ build)
 smoke)
     secs=${2:-30}
     build
-    for t in fuzz-reader fuzz-analyze; do
+    for t in $targets; do
         echo "== $t: ${secs}s"
         c=$(mktemp -d)
         run "$t" "$c" -max_total_time="$secs" -jobs=1 -workers=1 2>"$out/$t-smoke.log" ||
@@ -96,7 +98,7 @@ long)
     limit=()
     [ -n "${3:-}" ] && limit=(-max_total_time="$3")
     build
-    for t in fuzz-reader fuzz-analyze; do
+    for t in $targets; do
         echo "== $t: $runs runs${3:+, at most ${3}s} (log $out/$t-long.log)"
         run "$t" "$out/corpus-$t" -runs="$runs" "${limit[@]}" -max_len=1048576 \
             2>"$out/$t-long.log" ||
