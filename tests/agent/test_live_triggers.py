@@ -33,9 +33,14 @@ class TriggerTest(TempDirTest):
 
     def test_every_with_keep_leaves_the_newest(self):
         out = self.child("""
-            import asyncio, asyncsnap
+            import asyncio, asyncsnap, time
             asyncsnap.install(directory=%r, fork=False, every=0.1, keep=2)
             asyncio.run(asyncio.sleep(1.0))
+            # stop the timer, and let a signal it sent just before be
+            # handled, before the count is read (handled right after next()
+            # took a number, it would take the next one)
+            asyncsnap._trigger._state.stop = True
+            time.sleep(0.5)
             print(next(asyncsnap._seq) - 1)
         """ % self.dir)
         taken = int(out)
