@@ -14,7 +14,7 @@ if [ -f build/build.ninja ]; then :; else meson setup build >/dev/null; fi
 ninja -C build >/dev/null
 
 if [ ! -d build/snapshot-agent/asyncsnap ]; then
-    echo "example.sh: the agent was not built (is python3 a CPython 3.9-3.13 with headers?)" >&2
+    echo "example.sh: the agent was not built (is python3 a CPython 3.9-3.15 with headers?)" >&2
     exit 1
 fi
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: C unit tests, analyzer end-to-end tests, the
 # install tests (meson install, pip install; once, in build/), and the
-# agent tests under every CPython 3.9-3.13 that pyenv provides.
+# agent tests under every CPython 3.9-3.13 that pyenv provides and under
+# Debian sid's 3.14 and 3.15 (in a debootstrap root, scripts/sid-root.sh).
 #
 #   bash scripts/test.sh
 #
@@ -103,6 +104,25 @@ for minor in 3.9 3.10 3.11 3.12 3.13; do
     # (the steady-load false-alarm test: 20 runs in build/, 3 here)
     ASYNCSNAP_STEADY_RUNS=3 meson test -C "build-py/$minor" --suite agent --suite e2e --print-errorlogs || status=1
 done
+
+# CPython 3.14 and 3.15: Debian sid's interpreters, in a root made with
+# debootstrap and kept between runs (scripts/sid-root.sh); the build and
+# the suites run inside it, this checkout mounted at the same path.
+if sid_why=$(bash scripts/sid-root.sh ensure); then
+    sid_root=${ASYNCSNAP_SID_ROOT:-/var/cache/asyncsnap/sid-root}
+    for minor in 3.14 3.15; do
+        echo "== CPython $minor (Debian sid, in $sid_root)"
+        # (the steady-load false-alarm test: 20 runs in build/, 3 here)
+        ASYNCSNAP_STEADY_RUNS=3 bash scripts/sid-root.sh run "$sid_root" sh -c "
+            set -e
+            if [ -f build-py/$minor/build.ninja ]; then meson configure build-py/$minor -Dpython=python$minor >/dev/null
+            else meson setup build-py/$minor -Dpython=python$minor -Dagent=enabled -Dtests=true >/dev/null; fi
+            ninja -C build-py/$minor >/dev/null
+            meson test -C build-py/$minor --suite agent --suite e2e --print-errorlogs" || status=1
+    done
+else
+    echo "== CPython 3.14 and 3.15: agent tests SKIPPED: $sid_why"
+fi
 
 if [ $status -ne 0 ]; then
     echo "test.sh: FAILED" >&2

@@ -38,14 +38,16 @@ def _unsupported():
         return "it is %s; the agent reads CPython's internals" % sys.implementation.name
     if "t" in getattr(sys, "abiflags", ""):  # never imports sysconfig: objects of its own
         return "it is a free-threaded build (Py_GIL_DISABLED), which the agent does not support"
-    if not (3, 9) <= sys.version_info[:2] <= (3, 13):
-        return "the agent supports CPython 3.9 to 3.13"
+    if not (3, 9) <= sys.version_info[:2] <= (3, 15):
+        return "the agent supports CPython 3.9 to 3.15"
     return None
 
 
 try:
     from . import _agent
 except ImportError as _e:
+    if str(_e).startswith("asyncsnap"):  # the extension's own refusal (a too old micro release)
+        raise ImportError(str(_e)) from None
     _why = _unsupported()
     if _why is None:
         # a supported version, but the extension here is another's
@@ -54,8 +56,13 @@ except ImportError as _e:
                         if n.startswith("_agent.") and n.endswith(".so"))
         if not _built:
             raise
-        _why = "this agent was built for %s (build it for this interpreter: meson setup " \
-               "-Dpython=%s)" % (", ".join(_built), sys.executable)
+        from importlib.machinery import EXTENSION_SUFFIXES as _suffixes
+        if any(".%s.so" % b in _suffixes for b in _built):
+            # built for this interpreter's ABI, and still not loadable
+            _why = "its extension does not load (%s)" % _e
+        else:
+            _why = "this agent was built for %s (build it for this interpreter: meson setup " \
+                   "-Dpython=%s)" % (", ".join(_built), sys.executable)
     raise ImportError("asyncsnap: cannot run under Python %s (%s): %s"
                       % (sys.version.split()[0], sys.executable, _why)) from None
 if _unsupported() is not None:  # an extension built for this version, but not supported

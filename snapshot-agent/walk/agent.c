@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "asyncsnap/format.h"
+#include "pyver.h"
 #include "walk.h"
 
 static PyObject *snapshot_error;
@@ -157,8 +158,31 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__agent(void);
 
+/* Refuse a runtime older than the layouts this build reads (pyver.h): an
+ * extension built against 3.14.10's headers loads into any 3.14.x. */
+static bool runtime_supported(void)
+{
+#if ASNAP_PY_MIN_RUNTIME && ASNAP_PY_HAS_RUNTIME_VERSION
+	if (Py_Version < ASNAP_PY_MIN_RUNTIME) {
+		PyErr_Format(PyExc_ImportError,
+			     "asyncsnap's agent does not support CPython %d.%d.%d: it reads the "
+			     "collector's lists of %d.%d.%d and later (earlier %d.%d releases use a "
+			     "different collector); upgrade Python",
+			     (int)(Py_Version >> 24), (int)(Py_Version >> 16 & 0xff),
+			     (int)(Py_Version >> 8 & 0xff), (int)(ASNAP_PY_MIN_RUNTIME >> 24),
+			     (int)(ASNAP_PY_MIN_RUNTIME >> 16 & 0xff),
+			     (int)(ASNAP_PY_MIN_RUNTIME >> 8 & 0xff), (int)(ASNAP_PY_MIN_RUNTIME >> 24),
+			     (int)(ASNAP_PY_MIN_RUNTIME >> 16 & 0xff));
+		return false;
+	}
+#endif
+	return true;
+}
+
 PyMODINIT_FUNC PyInit__agent(void)
 {
+	if (!runtime_supported())
+		return NULL;
 	PyObject *m = PyModule_Create(&module);
 	if (!m)
 		return NULL;

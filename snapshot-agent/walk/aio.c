@@ -10,74 +10,13 @@
 #include <string.h>
 
 #include "aio.h"
+#include "pyver.h"
 #include "pyinst.h"
 #include "uvloop.h"
 
 /* ---- _asyncio.Future / _asyncio.Task, per version ----------------------- */
 
-#if PY_VERSION_HEX >= 0x030D0000
-#define FUT_HEAD(p)                                                               \
-	PyObject_HEAD                                                             \
-	PyObject *p##_loop, *p##_callback0, *p##_context0, *p##_callbacks;        \
-	PyObject *p##_exception, *p##_exception_tb, *p##_result, *p##_source_tb;  \
-	PyObject *p##_cancel_msg, *p##_cancelled_exc;                             \
-	int p##_state;                                                            \
-	unsigned p##_log_tb : 1;                                                  \
-	unsigned p##_blocking : 1;
-struct fut { FUT_HEAD(fut) };
-struct task {
-	FUT_HEAD(task)
-	unsigned task_must_cancel : 1;
-	unsigned task_log_destroy_pending : 1;
-	int task_num_cancels_requested;
-	PyObject *task_fut_waiter, *task_coro, *task_name, *task_context;
-};
-#elif PY_VERSION_HEX >= 0x030B0000
-#define FUT_HEAD(p)                                                               \
-	PyObject_HEAD                                                             \
-	PyObject *p##_loop, *p##_callback0, *p##_context0, *p##_callbacks;        \
-	PyObject *p##_exception, *p##_exception_tb, *p##_result, *p##_source_tb;  \
-	PyObject *p##_cancel_msg;                                                 \
-	int p##_state;                                                            \
-	int p##_log_tb;                                                           \
-	int p##_blocking;                                                         \
-	PyObject *dict;                                                           \
-	PyObject *p##_weakreflist;                                                \
-	PyObject *p##_cancelled_exc;
-struct fut { FUT_HEAD(fut) };
-struct task {
-	FUT_HEAD(task)
-	PyObject *task_fut_waiter, *task_coro, *task_name, *task_context;
-	int task_must_cancel;
-	int task_log_destroy_pending;
-	int task_num_cancels_requested;
-};
-#else
-#if PY_VERSION_HEX >= 0x030A0000
-#define FUT_EXC_TB(p) PyObject *p##_exception_tb;
-#else
-#define FUT_EXC_TB(p)
-#endif
-#define FUT_HEAD(p)                                                               \
-	PyObject_HEAD                                                             \
-	PyObject *p##_loop, *p##_callback0, *p##_context0, *p##_callbacks;        \
-	PyObject *p##_exception;                                                  \
-	FUT_EXC_TB(p)                                                             \
-	PyObject *p##_result, *p##_source_tb, *p##_cancel_msg;                    \
-	int p##_state;                                                            \
-	int p##_log_tb;                                                           \
-	int p##_blocking;                                                         \
-	PyObject *dict;                                                           \
-	PyObject *p##_weakreflist;                                                \
-	_PyErr_StackItem p##_cancelled_exc_state;
-struct fut { FUT_HEAD(fut) };
-struct task {
-	FUT_HEAD(task)
-	PyObject *task_fut_waiter, *task_coro, *task_name, *task_context;
-	int task_must_cancel;
-	int task_log_destroy_pending;
-};
-#endif
+#include ASNAP_PY_ASYNCIO_LAYOUT
 
 /* _socket.socket's leading fields (Modules/socketmodule.h, Linux). */
 struct sock {
@@ -88,7 +27,7 @@ struct sock {
 	int sock_proto;
 };
 
-/* functools.partial's leading field (Modules/_functoolsmodule.c, 3.9-3.13). */
+/* functools.partial's leading field (Modules/_functoolsmodule.c, 3.9-3.15). */
 struct partial_head {
 	PyObject_HEAD
 	PyObject *fn;
@@ -184,8 +123,12 @@ void aio_hints(PyObject *op, void (*fn)(void *arg, PyObject *v, const char *name
 	fn(arg, f->fut_result, "_result");
 	fn(arg, f->fut_source_tb, "_source_traceback");
 	fn(arg, f->fut_cancel_msg, "_cancel_message");
-#if PY_VERSION_HEX >= 0x030A0000
+#if ASNAP_PY_HAS_FUT_EXCEPTION_TB
 	fn(arg, f->fut_exception_tb, "_exception_tb");
+#endif
+#if ASNAP_PY_HAS_FUT_AWAITED_BY
+	/* the task(s) awaiting it, a task or a set of them (for profilers) */
+	fn(arg, f->fut_awaited_by, "_asyncio_awaited_by");
 #endif
 	if (is_instance(op, T.task)) {
 		struct task *t = (struct task *)op;
@@ -274,15 +217,10 @@ static PyObject *newest_fn_callback(PyObject *callback0, PyObject *callbacks, Py
 	return callback0 ? fn_callback(callback0, name) : NULL;
 }
 
-#if PY_VERSION_HEX >= 0x030D0000
-/* exported, no longer declared by the 3.13 headers */
-PyAPI_FUNC(Py_hash_t) _Py_HashBytes(const void *src, Py_ssize_t len);
-#endif
-
 /* "Task-N": the name asyncio gives a task created without one. */
 static bool default_task_name(PyObject *name)
 {
-#if PY_VERSION_HEX < 0x030C0000
+#if ASNAP_PY_HAS_LEGACY_STR
 	if (!PyUnicode_IS_READY(name))
 		return false;
 #endif
@@ -327,10 +265,10 @@ static void task_name(struct recb *b, PyObject *name)
 	} else {
 		/* a str subclass's __hash__ is never called: the hash str would
 		 * compute from the same characters */
-#if PY_VERSION_HEX < 0x030C0000
+#if ASNAP_PY_HAS_LEGACY_STR
 		if (PyUnicode_IS_READY(name))
 #endif
-			h = _Py_HashBytes(PyUnicode_DATA(name),
+			h = asnap_py_hash_bytes(PyUnicode_DATA(name),
 					  PyUnicode_GET_LENGTH(name) * PyUnicode_KIND(name));
 	}
 	if (h == -1) {
@@ -370,7 +308,7 @@ static void future_record(struct walk *wk, uint32_t id, PyObject *op)
 		recb_node(&b, "coro", t->task_coro);
 		recb_node(&b, "waiting_on", t->task_fut_waiter);
 		recb_bool(&b, "must_cancel", t->task_must_cancel != 0);
-#if PY_VERSION_HEX >= 0x030B0000
+#if ASNAP_PY_HAS_TASK_CANCEL_COUNT
 		recb_int(&b, "cancel_requested", t->task_num_cancels_requested);
 #endif
 	}

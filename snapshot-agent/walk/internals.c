@@ -6,8 +6,10 @@
 #include <Python.h>
 #include "internal/pycore_gc.h"
 #include "internal/pycore_interp.h"
+#include "internal/pycore_global_objects.h"
 
 #include "internals.h"
+#include "pyver.h"
 
 static struct _gc_runtime_state *gcstate(void)
 {
@@ -21,7 +23,7 @@ int asnap_py_gc_collecting(void)
 
 int asnap_py_gc_pause(void)
 {
-#if PY_VERSION_HEX >= 0x030A0000
+#if ASNAP_PY_HAS_GC_TOGGLE_API
 	return PyGC_Disable();
 #else
 	struct _gc_runtime_state *gc = gcstate();
@@ -35,10 +37,19 @@ void asnap_py_gc_resume(int was_enabled)
 {
 	if (!was_enabled)
 		return;
-#if PY_VERSION_HEX >= 0x030A0000
+#if ASNAP_PY_HAS_GC_TOGGLE_API
 	PyGC_Enable();
 #else
 	gcstate()->enabled = 1;
+#endif
+}
+
+PyObject *asnap_py_interned_dict(void)
+{
+#if ASNAP_PY_HAS_INTERP_INTERNED
+	return _Py_INTERP_CACHED_OBJECT(PyInterpreterState_Get(), interned_strings);
+#else
+	return NULL; /* a static of unicodeobject.c, and untracked */
 #endif
 }
 

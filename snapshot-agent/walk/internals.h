@@ -21,6 +21,9 @@ void asnap_py_gc_resume(int was_enabled);
  * and the permanent one (gc.freeze()), which gc.get_objects() skips. Stops
  * early and returns -1 when fn does.
  */
+/* The interpreter's dict of interned strings (3.12+), or NULL. Borrowed. */
+PyObject *asnap_py_interned_dict(void);
+
 int asnap_py_gc_foreach(int (*fn)(PyObject *op, void *arg), void *arg);
 
 #endif

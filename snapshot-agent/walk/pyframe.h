@@ -1,9 +1,10 @@
 /*
- * pyframe.h - frames, generators and coroutines on CPython 3.9-3.13, read
+ * pyframe.h - frames, generators and coroutines on CPython 3.9-3.15, read
  * without materializing frame objects, calling getters or running Python
- * code (../shared/CPYTHON-NOTES.md §2, §3, §6). Implemented in pyframe.c,
- * compiled with Py_BUILD_CORE against the interpreter's internal headers;
- * everything version-specific about frames lives there.
+ * code (../shared/CPYTHON-NOTES.md §2, §3, §6, §9). Implemented once per
+ * version family, in frames_39.c (3.9, 3.10) and frames_311.c (3.11 to
+ * 3.15), compiled with Py_BUILD_CORE against the interpreter's internal
+ * headers; everything version-specific about frames lives there.
  *
  * Three kinds of frame appear here:
  *   - the frame inside a generator/coroutine (an object we have);
@@ -35,6 +36,11 @@ typedef int (*asnap_local_fn)(PyObject *name, PyObject *value, void *arg);
 
 bool asnap_py_is_gen(PyObject *op);
 enum asnap_gen_state asnap_py_gen_state(PyObject *gen);
+/* Its __name__ and __qualname__, and for a coroutine the creation stack
+ * kept by sys.set_coroutine_origin_tracking_depth (or NULL). Borrowed. */
+PyObject *asnap_py_gen_name(PyObject *gen);
+PyObject *asnap_py_gen_qualname(PyObject *gen);
+PyObject *asnap_py_gen_origin(PyObject *gen);
 /* The code object (borrowed), or NULL. */
 PyCodeObject *asnap_py_gen_code(PyObject *gen);
 /* Line where it is suspended (the def line when created); -1 if closed. */

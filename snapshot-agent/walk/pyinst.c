@@ -4,7 +4,10 @@
  */
 #define Py_BUILD_CORE 1
 #include <Python.h>
-#if PY_VERSION_HEX >= 0x030B0000
+
+#include "pyver.h"
+
+#if ASNAP_PY_HAS_MANAGED_DICT
 #include "internal/pycore_dict.h"
 #include "internal/pycore_object.h"
 #endif
@@ -68,7 +71,7 @@ static PyObject *dict_at_offset(PyObject *op)
 	return d && PyDict_Check(d) ? d : NULL;
 }
 
-#if PY_VERSION_HEX >= 0x030B0000
+#if ASNAP_PY_INSTANCE_VALUES
 static int keyed_values(PyObject *op, PyObject **values, Py_ssize_t cap, asnap_local_fn fn,
 			void *arg)
 {
@@ -95,7 +98,7 @@ static int keyed_values(PyObject *op, PyObject **values, Py_ssize_t cap, asnap_l
 }
 #endif
 
-#if PY_VERSION_HEX >= 0x030D0000 /* 3.13 */
+#if ASNAP_PY_INSTANCE_VALUES == 3 /* inline values (3.13+) */
 
 PyObject *asnap_py_instance_dict(PyObject *op)
 {
@@ -118,7 +121,7 @@ int asnap_py_instance_values(PyObject *op, asnap_local_fn fn, void *arg)
 	return keyed_values(op, v->values, v->capacity, fn, arg);
 }
 
-#elif PY_VERSION_HEX >= 0x030C0000 /* 3.12 */
+#elif ASNAP_PY_INSTANCE_VALUES == 2 /* dict-or-values word (3.12) */
 
 PyObject *asnap_py_instance_dict(PyObject *op)
 {
@@ -145,7 +148,7 @@ int asnap_py_instance_values(PyObject *op, asnap_local_fn fn, void *arg)
 	return v ? keyed_values(op, v->values, -1, fn, arg) : 0;
 }
 
-#elif PY_VERSION_HEX >= 0x030B0000 /* 3.11 */
+#elif ASNAP_PY_INSTANCE_VALUES == 1 /* values pointer (3.11) */
 
 PyObject *asnap_py_instance_dict(PyObject *op)
 {

@@ -10,6 +10,7 @@
 #include "aio.h"
 #include "asyncsnap/format.h"
 #include "pyframe.h"
+#include "pyver.h"
 #include "pyinst.h"
 #include "refs.h"
 
@@ -47,7 +48,7 @@ bool refs_key_is_label(PyObject *key)
 
 PyObject *refs_code_qualname(PyCodeObject *co)
 {
-#if PY_VERSION_HEX >= 0x030B0000
+#if ASNAP_PY_HAS_CODE_QUALNAME
 	return co->co_qualname;
 #else
 	return co->co_name;
@@ -90,7 +91,7 @@ static int hint_local_fn(PyObject *name, PyObject *value, void *arg)
 	return 0;
 }
 
-#if PY_VERSION_HEX >= 0x030B0000
+#if ASNAP_PY_HAS_INTERP_FRAMES
 static int hint_local_extra_fn(PyObject *name, PyObject *value, void *arg)
 {
 	hint(arg, value, (struct label){.kind = LABEL_NAME, .name = name}, ASNAP_EDGE_STRONG, true);
@@ -192,7 +193,7 @@ static void hint_function(struct refs *r, PyFunctionObject *f)
 	hint_c(r, f->func_module, "__module__");
 	hint_c(r, f->func_doc, "__doc__");
 	hint_c(r, f->func_annotations, "__annotations__");
-#if PY_VERSION_HEX >= 0x030A0000
+#if ASNAP_PY_HAS_FUNC_BUILTINS
 	hint_c(r, f->func_builtins, "__builtins__");
 #endif
 }
@@ -219,7 +220,7 @@ static void hint_exception(struct refs *r, PyBaseExceptionObject *e)
 	hint_c(r, e->context, "__context__");
 	hint_c(r, e->cause, "__cause__");
 	hint_c(r, e->dict, "__dict__");
-#if PY_VERSION_HEX >= 0x030B0000
+#if ASNAP_PY_HAS_EXC_NOTES
 	hint_c(r, e->notes, "__notes__");
 #endif
 }
@@ -237,13 +238,12 @@ static void hint_gen(struct refs *r, PyObject *gen)
 				  : PyAsyncGen_CheckExact(gen) ? "ag_frame" : "gi_frame";
 	const char *code_label = PyCoro_CheckExact(gen) ? "cr_code"
 				 : PyAsyncGen_CheckExact(gen) ? "ag_code" : "gi_code";
-	PyGenObject *g = (PyGenObject *)gen;
-	hint_c(r, g->gi_name, "__name__");
-	hint_c(r, g->gi_qualname, "__qualname__");
+	hint_c(r, asnap_py_gen_name(gen), "__name__");
+	hint_c(r, asnap_py_gen_qualname(gen), "__qualname__");
 	hint_c(r, (PyObject *)asnap_py_gen_code(gen), code_label);
 	hint_c(r, asnap_py_gen_frame_object(gen), frame_label);
 	asnap_py_gen_frame_fields(gen, hint_field, r);
-#if PY_VERSION_HEX >= 0x030B0000
+#if ASNAP_PY_HAS_INTERP_FRAMES
 	/* the frame lives inside the generator: its locals are ours */
 	bool extra = asnap_py_gen_locals_untraversed(gen);
 	asnap_py_gen_locals(gen, extra ? hint_local_extra_fn : hint_local_fn, r);
@@ -328,6 +328,15 @@ static enum label_kind key_label_kind(const struct refs *r, PyObject *k, PyObjec
 	return enum_value_key(r, k, v) ? LABEL_VALUE : LABEL_KEY;
 }
 
+/* The label kind of the value under key k in dict d. */
+static enum label_kind entry_label_kind(const struct refs *r, PyObject *d, PyObject *k,
+					PyObject *v)
+{
+	if (d == r->interned)
+		return LABEL_NONE; /* str -> itself, for every interned str */
+	return key_label_kind(r, k, v);
+}
+
 static int dict_entries(const struct refs *r, PyObject *d, asnap_ref_fn fn, void *ctx)
 {
 	static const struct label key = {.kind = LABEL_CSTR, .cstr = "key"};
@@ -342,7 +351,7 @@ static int dict_entries(const struct refs *r, PyObject *d, asnap_ref_fn fn, void
 		if (rc)
 			return rc;
 		struct label l = {.kind = modules && PyUnicode_CheckExact(k) ? LABEL_NAME
-								     : key_label_kind(r, k, v),
+								     : entry_label_kind(r, d, k, v),
 				  .name = k};
 		if ((rc = fn(ctx, v, &l, ASNAP_EDGE_STRONG)))
 			return rc;
@@ -378,7 +387,7 @@ int refs_enumerate(struct refs *r, PyObject *op, asnap_ref_fn fn, void *ctx)
 		while (PyDict_Next(op, &pos, &k, &v)) {
 			hint(r, k, (struct label){.kind = LABEL_CSTR, .cstr = "key"},
 			     ASNAP_EDGE_STRONG, true);
-			hint(r, v, (struct label){.kind = key_label_kind(r, k, v), .name = k},
+			hint(r, v, (struct label){.kind = entry_label_kind(r, op, k, v), .name = k},
 			     ASNAP_EDGE_STRONG, false);
 		}
 	} else if (PyType_Check(op)) {

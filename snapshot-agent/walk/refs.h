@@ -57,6 +57,9 @@ struct refs {
 	 * by the walk, with whether the snapshot keeps values */
 	PyTypeObject *enum_meta;
 	bool values;
+	/* the interpreter's table of interned strings (3.12+), whose keys are
+	 * any identifier-like str the program made, so never labels */
+	PyObject *interned;
 };
 
 void refs_init(struct refs *r);

@@ -23,6 +23,7 @@
 #include "internals.h"
 #include "ptrmap.h"
 #include "pyframe.h"
+#include "pyver.h"
 #include "pyinst.h"
 #include "refs.h"
 #include "walk.h"
@@ -218,7 +219,7 @@ static size_t str_utf8(PyObject *s, char *buf, size_t cap, bool *complete)
 	*complete = false;
 	if (!PyUnicode_Check(s))
 		return 0;
-#if PY_VERSION_HEX < 0x030C0000
+#if ASNAP_PY_HAS_LEGACY_STR
 	if (!PyUnicode_IS_READY(s))
 		return 0;
 #endif
@@ -348,14 +349,14 @@ static Py_ssize_t basic_size(PyObject *op)
 static Py_ssize_t header_size(PyObject *op)
 {
 	PyTypeObject *tp = Py_TYPE(op);
-#if PY_VERSION_HEX >= 0x030C0000
+#if ASNAP_PY_HAS_MANAGED_WEAKREF /* 3.12+: and static types have no header */
 	if (Py_IS_TYPE(op, &PyType_Type) && !(((PyTypeObject *)op)->tp_flags & Py_TPFLAGS_HEAPTYPE))
 		return 0;
 	Py_ssize_t pre = PyType_IS_GC(tp) ? (Py_ssize_t)(2 * sizeof(void *)) : 0;
 	if (tp->tp_flags & (Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_MANAGED_WEAKREF))
 		pre += (Py_ssize_t)(2 * sizeof(void *));
 	return pre;
-#elif PY_VERSION_HEX >= 0x030B0000
+#elif ASNAP_PY_HAS_MANAGED_DICT
 	Py_ssize_t pre = is_gc(op) ? (Py_ssize_t)(2 * sizeof(void *)) : 0;
 	if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT)
 		pre += (Py_ssize_t)(2 * sizeof(void *));
@@ -375,7 +376,7 @@ static uint64_t shallow_size(PyObject *op, const struct type_info *ti)
 		       ((PyListObject *)op)->allocated * (Py_ssize_t)sizeof(void *);
 		break;
 	case SIZE_STR:
-#if PY_VERSION_HEX < 0x030C0000
+#if ASNAP_PY_HAS_LEGACY_STR
 		if (PyUnicode_IS_COMPACT_ASCII(op) && !((PyASCIIObject *)op)->wstr)
 #else
 		if (PyUnicode_IS_COMPACT_ASCII(op))
@@ -658,7 +659,7 @@ static void write_value(struct walk *wk, uint32_t id, PyObject *op)
 	uint32_t key;
 	bool complete;
 	if (PyUnicode_Check(op)) {
-#if PY_VERSION_HEX < 0x030C0000
+#if ASNAP_PY_HAS_LEGACY_STR
 		if (!PyUnicode_IS_READY(op))
 			return; /* a legacy str without its canonical form: no text */
 #endif
@@ -710,17 +711,6 @@ static bool origin_site(PyObject *item, PyObject **file, PyObject **line, PyObje
 	return true;
 }
 
-static PyObject *coro_origin(PyObject *gen)
-{
-	if (!PyCoro_CheckExact(gen))
-		return NULL;
-#if PY_VERSION_HEX >= 0x030B0000
-	return ((PyCoroObject *)gen)->cr_origin_or_finalizer;
-#else
-	return ((PyCoroObject *)gen)->cr_origin;
-#endif
-}
-
 static void gen_record(struct walk *wk, uint32_t id, PyObject *gen)
 {
 	struct recb b;
@@ -730,13 +720,13 @@ static void gen_record(struct walk *wk, uint32_t id, PyObject *gen)
 	recb_cstr(&b, "state", gen_state_name(s));
 	/* the generator's own qualified name: code objects have one only
 	 * from 3.11 on */
-	recb_pystr(&b, "qualname", ((PyGenObject *)gen)->gi_qualname);
+	recb_pystr(&b, "qualname", asnap_py_gen_qualname(gen));
 	code_props(&b, asnap_py_gen_code(gen), asnap_py_gen_line(gen), false);
 	recb_node(&b, "awaiting", asnap_py_gen_awaiting(gen));
 	recb_node(&b, "frame", asnap_py_gen_frame_object(gen));
 	/* where it was created, when sys.set_coroutine_origin_tracking_depth
 	 * asked the interpreter to remember */
-	recb_sites(&b, "origin", coro_origin(gen), origin_site);
+	recb_sites(&b, "origin", asnap_py_gen_origin(gen), origin_site);
 	recb_end(&b);
 }
 
@@ -807,11 +797,6 @@ static void attrs_record(struct walk *wk, uint32_t id, PyObject *op)
 	}
 	recb_end(&c.b);
 }
-
-#if PY_VERSION_HEX >= 0x030D0000
-/* exported, no longer declared by the 3.13 headers */
-PyAPI_FUNC(PyObject *) _PyTraceMalloc_GetTraceback(unsigned int domain, uintptr_t ptr);
-#endif
 
 /* tracemalloc frames: (filename, lineno), most recent first */
 static bool tracemalloc_site(PyObject *item, PyObject **file, PyObject **line, PyObject **name)
@@ -939,11 +924,6 @@ static int write_bare(struct walk *wk, uint32_t id, const void *f)
 	return 0;
 }
 
-#if PY_VERSION_HEX >= 0x030D0000
-/* exported, no longer declared by the 3.13 headers */
-PyAPI_FUNC(Py_hash_t) _Py_HashBytes(const void *src, Py_ssize_t len);
-#endif
-
 /*
  * The address written for op. CPython shares one object per int from -5
  * to 256, laid out in a table: the address of such an int tells its value.
@@ -962,7 +942,7 @@ static uint64_t node_addr(const struct walk *wk, PyObject *op)
 		PyErr_Clear();
 	if (overflow || v < -5 || v > 256)
 		return (uint64_t)(uintptr_t)op;
-	Py_hash_t h = _Py_HashBytes(&op, (Py_ssize_t)sizeof(op));
+	Py_hash_t h = asnap_py_hash_bytes(&op, (Py_ssize_t)sizeof(op));
 	return (uint64_t)(Py_uhash_t)h | (1ull << 63);
 }
 
@@ -984,7 +964,7 @@ static int write_objects(struct walk *wk)
 			flags |= ASNAP_NODE_GC_TRACKED;
 			wk->tracked++;
 		}
-#if PY_VERSION_HEX >= 0x030C0000
+#if ASNAP_PY_HAS_IMMORTALS
 		if (_Py_IsImmortal(op))
 			flags |= ASNAP_NODE_IMMORTAL;
 #endif
@@ -1063,6 +1043,7 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	aio_begin();
 	wk.refs.enum_meta = aio_enum_meta();
 	wk.refs.values = wk.values;
+	wk.refs.interned = asnap_py_interned_dict();
 	/* size the object table for what the last snapshot found; the first
 	 * time, for what the collector tracks and as many untracked referents
 	 * (counting them is a walk of the lists of its own) */

@@ -302,6 +302,18 @@ static int add_record(struct asnap_aio *a, const struct reader *r, struct caps *
 	return 0;
 }
 
+static bool is_awaited_by_label(const struct asnap_aio *a, uint32_t label)
+{
+	return label && (label == a->awaited_by_label[0] || label == a->awaited_by_label[1]);
+}
+
+bool asnap_aio_awaited_by_edge(const struct asnap_aio *a, uint32_t v, uint64_t e)
+{
+	if (is_awaited_by_label(a, a->g->edge_label[e]))
+		return true;
+	return a->awaited_by_set && v < a->g->n && (a->awaited_by_set[v >> 3] >> (v & 7)) & 1;
+}
+
 int asnap_aio_build(const struct asnap_graph *g, struct asnap_aio *a, struct asnap_error *err)
 {
 	*a = (struct asnap_aio){.g = g};
@@ -324,6 +336,25 @@ int asnap_aio_build(const struct asnap_graph *g, struct asnap_aio *a, struct asn
 		if (add_record(a, &r, &cap, &g->records[i]) < 0)
 			goto nomem;
 	}
+	a->awaited_by_label[0] = asnap_graph_find_string(g, "_asyncio_awaited_by");
+	a->awaited_by_label[1] = asnap_graph_find_string(g, "_Future__asyncio_awaited_by");
+	if (a->awaited_by_label[0] || a->awaited_by_label[1]) {
+		a->awaited_by_set = calloc((size_t)g->n / 8 + 1, 1);
+		if (!a->awaited_by_set)
+			goto nomem;
+		uint32_t set_type = asnap_graph_find_string(g, "builtins.set");
+		for (uint32_t v = 0; v < g->n; v++) {
+			if (a->kind[v] != ASNAP_AIO_TASK && a->kind[v] != ASNAP_AIO_FUTURE)
+				continue;
+			for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v);
+			     e++) {
+				uint32_t w = g->edge_target[e];
+				if (is_awaited_by_label(a, g->edge_label[e]) && w < g->n && set_type &&
+				    g->type[w] == set_type)
+					a->awaited_by_set[w >> 3] |= (uint8_t)(1u << (w & 7));
+			}
+		}
+	}
 	return 0;
 nomem:
 	asnap_aio_release(a);
@@ -343,6 +374,7 @@ void asnap_aio_release(struct asnap_aio *a)
 	free(a->loops);
 	free(a->sockets);
 	free(a->frames);
+	free(a->awaited_by_set);
 	*a = (struct asnap_aio){0};
 }
 

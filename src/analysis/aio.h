@@ -145,6 +145,10 @@ struct asnap_aio {
 	uint32_t none_type;          /* string id of "builtins.NoneType", 0 if absent */
 	uint32_t dict_label;         /* string id of "__dict__", 0 if absent */
 	uint32_t int_type, float_type; /* "builtins.int", "builtins.float", 0 if absent */
+	uint32_t awaited_by_label[2];  /* "_asyncio_awaited_by" (C Future), its
+					* name-mangled twin in the pure-Python
+					* Future; 0 if absent */
+	uint8_t *awaited_by_set;     /* bitset: sets that are a future's awaited_by */
 };
 
 /* Read the records of g. 0, or -1 with *err (out of memory). */
@@ -166,6 +170,16 @@ const struct asnap_aio_frame *asnap_aio_frame(const struct asnap_aio *a, uint32_
  * string id of name in g (0: not in the snapshot, only "attrs" can't have
  * it either, so the result is MISSING).
  */
+/*
+ * Whether edge e of node v is asyncio's record of who awaits v (CPython
+ * 3.14+): a future's awaited_by reference to the awaiting task, or an edge
+ * of the set that holds several. A strong reference in CPython, but
+ * bookkeeping for introspection: the awaiting task is held through the
+ * future's callbacks (its wakeup) all the same, so a check asking "what
+ * holds this task" does not count it.
+ */
+bool asnap_aio_awaited_by_edge(const struct asnap_aio *a, uint32_t v, uint64_t e);
+
 struct asnap_attr asnap_aio_attr(const struct asnap_aio *a, uint32_t v, uint32_t name_id);
 
 /* "created", "suspended", ...; "pending", "finished", ... */

@@ -425,12 +425,12 @@ class UnsupportedInterpreterTest(unittest.TestCase):
             last = p.stderr.strip().splitlines()[-1]
             self.assertTrue(last.startswith("ImportError: asyncsnap: cannot run under Python "
                                             + minor), last)
-            if (3, 9) <= (major, low) <= (3, 13):
+            if (3, 9) <= (major, low) <= (3, 15):
                 self.assertIn("this agent was built for cpython-%d%d" % sys.version_info[:2],
                               last)
                 self.assertIn("-Dpython=" + exe, last)
             else:
-                self.assertIn("the agent supports CPython 3.9 to 3.13", last)
+                self.assertIn("the agent supports CPython 3.9 to 3.15", last)
             tried += 1
         if not tried:
             self.skipTest("no other Python 3 in ~/.pyenv/versions")

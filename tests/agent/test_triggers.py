@@ -374,8 +374,11 @@ class HeaderTest(TempDirTest):
         self.assertNotIn("asnap_pkg_parent", packages)
         self.assertNotIn("asnap_pkg_parent.sub", packages)
         # the standard library is not a package to report
+        # (json has a str __version__ up to 3.14; 3.15 deprecates it behind
+        # a module __getattr__, which the agent never calls)
         import json as stdlib_json
-        self.assertIsInstance(vars(stdlib_json).get("__version__"), str)
+        if sys.version_info < (3, 15):
+            self.assertIsInstance(vars(stdlib_json).get("__version__"), str)
         self.assertNotIn("json", packages)
 
     def test_values_true_keeps_argv(self):

@@ -1,8 +1,62 @@
 """`asyncsnap tasks`: every task explained, the suspicious first."""
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
-from e2e import TempDirTest, fixture_snapshots, run, run_json, run_program
+from e2e import TempDirTest, agent_python, fixture_snapshots, run, run_json, run_program
+
+# Tasks on two loops, the second on a thread of its own (3.14+ keeps native
+# tasks on per-thread lists, no longer in asyncio's WeakSet); one task with
+# two cancel() requests. Prints what asyncio itself says, taken in the same
+# process right before the snapshot.
+TWO_LOOPS = textwrap.dedent(r'''
+    import asyncio, json, sys, threading
+    import asyncsnap
+
+    async def waiter(fut):
+        await fut
+
+    def other(ready, box):
+        async def run():
+            loop = asyncio.get_running_loop()
+            box["fut"] = loop.create_future()
+            box["tasks"] = [asyncio.create_task(waiter(box["fut"]), name="other-%d" % i)
+                            for i in range(3)]
+            await asyncio.sleep(0)
+            box["names"] = [t.get_name() for t in asyncio.all_tasks()]
+            box["loop"] = loop
+            ready.set()
+            await box["fut"]
+        asyncio.run(run())
+
+    async def main(path):
+        ready, box = threading.Event(), {}
+        th = threading.Thread(target=other, args=(ready, box))
+        th.start()
+        ready.wait()
+        loop = asyncio.get_running_loop()
+        mine = [asyncio.create_task(waiter(loop.create_future()), name="main-%d" % i)
+                for i in range(4)]
+        await asyncio.sleep(0)
+        mine[0].cancel()
+        mine[0].cancel()
+        names = [t.get_name() for t in asyncio.all_tasks()] + box["names"]
+        # (Task.cancelling() is 3.11+; before, no count is kept)
+        cancelling = {t.get_name(): [t.cancelling() if hasattr(t, "cancelling") else 0,
+                                     t._must_cancel] for t in mine}
+        asyncsnap.take(path, fsync=False, values=True)
+        print(json.dumps({"names": names, "cancelling": cancelling}))
+        box["loop"].call_soon_threadsafe(box["fut"].set_result, None)
+        th.join()
+        for t in mine:
+            t.cancel()
+        await asyncio.gather(*mine, return_exceptions=True)
+
+    asyncio.run(main(sys.argv[1]))
+''')
 
 
 class TasksTest(TempDirTest):
@@ -34,6 +88,42 @@ class TasksTest(TempDirTest):
         paths = run_program("leaky_service.py", "--dir", self.dir, "--rounds", "1", "--fixed")
         t = run_json("tasks", "--json", paths[-1])["tasks"]
         self.assertEqual([x["verdict"] for x in t], ["main"])
+
+    def test_agrees_with_all_tasks_on_two_threads(self):
+        python, env = agent_python()
+        prog = self.path("two_loops.py")
+        with open(prog, "w") as f:
+            f.write(TWO_LOOPS)
+        snap = self.path("t.snap")
+        p = subprocess.run([python, prog, snap], capture_output=True, text=True, env=env,
+                           timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        truth = json.loads(p.stdout)
+        tasks = run_json("tasks", "--json", snap)["tasks"]
+        self.assertEqual(sorted(t["name"] for t in tasks), sorted(truth["names"]))
+        self.assertEqual(len(truth["names"]), 9)  # 4 + 3 and each loop's main task
+        by_name = {t["name"]: t for t in tasks}
+        for i in range(3):
+            t = by_name["other-%d" % i]
+            self.assertEqual((t["state"], t["qualname"]), ("pending", "waiter"))
+            self.assertEqual(t["await_chain"][-1]["state"], "pending")
+        # the records themselves: coroutine, what it waits on, cancel count
+        d = run("dump", "--json", snap)
+        self.assertEqual(d.returncode, 0, d.stderr)
+        nodes = {}
+        for line in d.stdout.splitlines():
+            n = json.loads(line)
+            nodes[n["addr"]] = n
+        records = {n["task"]["name"]: n["task"] for n in nodes.values() if "task" in n}
+        self.assertEqual(sorted(records), sorted(truth["names"]))
+        for name, (count, must_cancel) in truth["cancelling"].items():
+            r = records[name]
+            self.assertEqual(nodes[r["coro"]]["coroutine"]["qualname"], "waiter")
+            self.assertEqual(nodes[r["waiting_on"]]["type"], "_asyncio.Future")
+            self.assertEqual(r.get("cancel_requested", 0), count, name)
+            self.assertEqual(r["must_cancel"], must_cancel, name)
+        if sys.version_info >= (3, 11):
+            self.assertEqual(truth["cancelling"]["main-0"][0], 2)
 
     def test_errors(self):
         snap = next(iter(fixture_snapshots().values()), None)

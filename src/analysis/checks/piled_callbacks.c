@@ -10,9 +10,10 @@
  *    wakeup of a pending task waiting on that very future (many tasks may
  *    await one future), and callbacks still in progress - those that
  *    capture (in their closure cells, partial arguments or bound C method)
- *    a pending future that a live task or coroutine awaits, directly or
- *    through that future's own callbacks: asyncio.wait, gather, shield,
- *    wait_for and as_completed while they run.
+ *    a pending task, or a pending future that a live task or coroutine
+ *    awaits, directly or through that future's own callbacks:
+ *    asyncio.wait, gather, shield, wait_for and as_completed while they
+ *    run (3.14's shield() adds a callback that captures only the task).
  *  - waiters in the `_waiters`, `_getters` or `_putters` deque or list of
  *    an object (asyncio.Event, Condition, Lock, Semaphore, Queue, or a
  *    library's own) that nobody will consume: done but never removed,
@@ -244,7 +245,10 @@ static bool awaited(const struct snapinfo *si, uint32_t w, int level)
 {
 	if (fut_state(si, w) != ASNAP_FUT_PENDING)
 		return false;
-	if (bit(si->awaited, w))
+	/* awaited, or a pending task: work under way (shield()'s callback
+	 * that forgets which task awaits, 3.14+; a task left pending forever
+	 * is pending-task's finding) */
+	if (bit(si->awaited, w) || task_of(si, w))
 		return true;
 	if (level <= 0)
 		return false;
@@ -579,8 +583,8 @@ static uint32_t *task_referrers(const struct snapinfo *si)
 				continue;
 			if (is_type(si, v, T_METHOD) && g->edge_label[e] == si->id[L_SELF])
 				continue; /* the pure-Python Task's __wakeup */
-			if (w == v)
-				continue;
+			if (w == v || asnap_aio_awaited_by_edge(a, v, e))
+				continue; /* (3.14+: who awaits a future, bookkeeping) */
 			nref[w]++;
 		}
 	}
