@@ -40,6 +40,7 @@ static struct {
 	PyTypeObject *partial; /* _functools.partial, whose first field is fn */
 	PyTypeObject *enum_meta; /* enum.EnumMeta (refs.c) */
 	Py_ssize_t off_callback, off_args, off_cancelled, off_loop, off_when, off_scheduled;
+	char layout_warning[256];
 } T;
 
 static PyObject *module_attr(PyObject *modules, const char *mod, const char *name)
@@ -65,11 +66,20 @@ void aio_begin(void)
 	PyObject *modules = PyImport_GetModuleDict();
 	PyTypeObject *fut = (PyTypeObject *)module_attr(modules, "_asyncio", "Future");
 	PyTypeObject *task = (PyTypeObject *)module_attr(modules, "_asyncio", "Task");
-	/* only with the layout we mirror: a mismatch means an unknown build */
+	/* only with the layout we mirror: a mismatch means an unknown build,
+	 * said in the snapshot rather than silently dropping every record */
 	if (fut && fut->tp_basicsize == (Py_ssize_t)sizeof(struct fut))
 		T.future = fut;
 	if (task && task->tp_basicsize == (Py_ssize_t)sizeof(struct task))
 		T.task = task;
+	PyTypeObject *odd = fut && !T.future ? fut : task && !T.task ? task : NULL;
+	if (odd)
+		snprintf(T.layout_warning, sizeof(T.layout_warning),
+			 "_asyncio.%s is %zd bytes, not the %zu this agent (built for CPython %s) "
+			 "reads: no task or future records for C tasks and futures; rebuild "
+			 "asyncsnap for this Python",
+			 odd == task ? "Task" : "Future", odd->tp_basicsize,
+			 odd == task ? sizeof(struct task) : sizeof(struct fut), PY_VERSION);
 	T.py_future = (PyTypeObject *)module_attr(modules, "asyncio.futures", "_PyFuture");
 	T.py_task = (PyTypeObject *)module_attr(modules, "asyncio.tasks", "_PyTask");
 	T.handle = (PyTypeObject *)module_attr(modules, "asyncio.events", "Handle");
@@ -91,6 +101,11 @@ void aio_begin(void)
 	if (T.off_callback < 0 || T.off_cancelled < 0)
 		T.handle = T.timer_handle = NULL;
 	uvl_begin();
+}
+
+const char *aio_layout_warning(void)
+{
+	return T.layout_warning[0] ? T.layout_warning : NULL;
 }
 
 PyTypeObject *aio_enum_meta(void)

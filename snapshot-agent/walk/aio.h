@@ -18,6 +18,11 @@
  * lookups only; nothing is imported). Call before each walk. */
 void aio_begin(void);
 
+/* Why asyncio records are missing from this snapshot (an _asyncio type
+ * whose layout is not the one this build mirrors), or NULL: a sentence for
+ * the snapshot's trailer, which the analyzer shows (set by aio_begin). */
+const char *aio_layout_warning(void);
+
 /* enum.EnumMeta, if the program imported enum (found by aio_begin). */
 PyTypeObject *aio_enum_meta(void);
 

@@ -1073,12 +1073,16 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	}
 	write_roots(&wk);
 	double walk_ms = now_ms() - walk0;
-	char trailer[256];
+	char trailer[640], warning[320] = "";
+	/* (the warning is our own text, ASCII without quotes or backslashes) */
+	const char *layout = aio_layout_warning();
+	if (layout)
+		snprintf(warning, sizeof(warning), ", \"warnings\": [\"%s\"]", layout);
 	int tn = snprintf(trailer, sizeof(trailer),
 			  "{\"walk_ms\": %.3f, \"pause_ms\": %.3f, \"objects\": %llu, \"edges\": %llu, "
-			  "\"tracked\": %llu}",
+			  "\"tracked\": %llu%s}",
 			  walk_ms, now_ms() - t0, (unsigned long long)wk.n,
-			  (unsigned long long)wk.total_edges, (unsigned long long)wk.tracked);
+			  (unsigned long long)wk.total_edges, (unsigned long long)wk.tracked, warning);
 	if (asnap_writer_commit(wk.w, trailer, (size_t)tn, &stats->file_bytes, err) < 0)
 		goto out;
 	asnap_writer_file_id(wk.w, &stats->file_dev, &stats->file_ino);

@@ -83,6 +83,13 @@ FILE *cli_safe_text(FILE *to, struct cli_safe_text *state);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "asyncsnap: warning: MESSAGE" on stderr. */
 void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * What the agent said was missing from the snapshot at path (the trailer's
+ * "warnings": an _asyncio layout it did not know, ...), one
+ * "asyncsnap: warning: PATH: MESSAGE" line each on stderr, escaped.
+ */
+struct asnap_graph;
+void cli_snapshot_warnings(const struct asnap_graph *g, const char *path);
 /* "asyncsnap: cannot read 'PATH': REASON" on stderr. */
 void cli_file_error(const char *path, const struct asnap_error *err);
 /* A usage error of a command: the message, then where to find help.

@@ -53,6 +53,7 @@ int cmd_diff(int argc, char **argv)
 			cli_file_error(args.paths[i], &err);
 			goto out;
 		}
+		cli_snapshot_warnings(snaps[i]->g, args.paths[i]);
 	}
 	if (asnap_diff_compute(snaps, n, &d, &err) < 0) {
 		cli_file_error(args.paths[n - 1], &err);

@@ -38,6 +38,7 @@ int cmd_tasks(int argc, char **argv)
 		cli_file_error(path, &err);
 		return EXIT_ERROR;
 	}
+	cli_snapshot_warnings(s->g, path);
 	status = EXIT_ERROR;
 	struct asnap_task_view *tasks = NULL;
 	uint32_t count = 0;

@@ -23,6 +23,7 @@ int cli_load_checks_input(const char *rules_path, char **paths, uint32_t n,
 			cli_file_error(paths[i], &err);
 			return -1;
 		}
+		cli_snapshot_warnings(snaps[i]->g, paths[i]);
 	}
 	return 0;
 }

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli/cli.h"
+#include "graph/graph.h"
 
 void cli_error(const char *fmt, ...)
 {
@@ -28,6 +31,30 @@ void cli_warning(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void cli_snapshot_warnings(const struct asnap_graph *g, const char *path)
+{
+	cJSON *t = g->trailer_json ? cJSON_Parse(g->trailer_json) : NULL;
+	const cJSON *w, *list = cJSON_GetObjectItemCaseSensitive(t, "warnings");
+	if (!cJSON_IsArray(list))
+		list = NULL;
+	cJSON_ArrayForEach(w, list) {
+		if (!cJSON_IsString(w))
+			continue;
+		/* one line, whatever the file says */
+		for (char *c = w->valuestring; *c; c++)
+			if (*c == '\n' || *c == '\r' || *c == '\t')
+				*c = ' ';
+		fflush(stderr);
+		struct cli_safe_text st;
+		FILE *safe = cli_safe_text(stderr, &st);
+		fprintf(safe, "asyncsnap: warning: %s: %s", path, w->valuestring);
+		if (safe != stderr)
+			fclose(safe);
+		fputc('\n', stderr);
+	}
+	cJSON_Delete(t);
 }
 
 void cli_file_error(const char *path, const struct asnap_error *err)

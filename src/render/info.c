@@ -85,6 +85,14 @@ static void print_header(FILE *out, const struct asnap_info_view *v)
 			fprintf(out, forked ? "; the child walked for %.1f ms" : ": walk %.1f ms", walk);
 		fputs(")\n", out);
 	}
+	/* what the agent could not record (an unknown _asyncio layout) */
+	const cJSON *w, *ws = v->trailer ? cJSON_GetObjectItemCaseSensitive(v->trailer, "warnings")
+					 : NULL;
+	if (!cJSON_IsArray(ws))
+		ws = NULL;
+	cJSON_ArrayForEach(w, ws)
+		if (cJSON_IsString(w))
+			fprintf(out, "warning    %s\n", w->valuestring);
 	double rss;
 	if (jnum(h, "rss", &rss))
 		fprintf(out, "rss        %s\n", asnap_fmt_bytes(a, (uint64_t)rss));

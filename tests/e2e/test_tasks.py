@@ -1,12 +1,13 @@
 """`asyncsnap tasks`: every task explained, the suspicious first."""
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import textwrap
 
-from e2e import TempDirTest, agent_python, fixture_snapshots, run, run_json, run_program
+from e2e import ROOT, TempDirTest, agent_python, fixture_snapshots, run, run_json, run_program
 
 # Tasks on two loops, the second on a thread of its own (3.14+ keeps native
 # tasks on per-thread lists, no longer in asyncio's WeakSet); one task with
@@ -124,6 +125,33 @@ class TasksTest(TempDirTest):
             self.assertEqual(r["must_cancel"], must_cancel, name)
         if sys.version_info >= (3, 11):
             self.assertEqual(truth["cancelling"]["main-0"][0], 2)
+
+    def test_agent_warnings_are_shown_escaped(self):
+        # the agent says in the trailer what it could not record (an
+        # _asyncio.Task layout this build does not mirror: no task records);
+        # every command that reads tasks repeats it, one escaped line
+        spec = importlib.util.spec_from_file_location(
+            "make_corpus", os.path.join(ROOT, "tests", "corrupt", "make-corpus.py"))
+        corpus = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(corpus)
+        s = corpus.Snap()
+        s.trailer = (b'{"objects": 5, "warnings": ["_asyncio.Task is 999 bytes, not the 208'
+                     b' \\u001b[31m this agent reads\\nasyncsnap: forged line"]}')
+        snap = self.write("warned.snap", s.file())
+        for args in (("tasks", snap), ("leaks", snap), ("diff", snap, snap)):
+            p = run(*args)
+            self.assertIn(p.returncode, (0, 1), p.stderr)
+            lines = p.stderr.splitlines()
+            warned = [l for l in lines if l.startswith("asyncsnap: warning: %s: _asyncio.Task is 999"
+                                                        % snap)]
+            self.assertGreaterEqual(len(warned), 1, p.stderr)
+            self.assertNotIn("\x1b", p.stderr)
+            self.assertIn("\\x1b[31m", warned[0])  # shown, escaped
+            self.assertFalse(any(l.startswith("asyncsnap: forged") for l in lines), p.stderr)
+        info = run("info", snap)
+        self.assertEqual(info.returncode, 0, info.stderr)
+        self.assertIn("warning    _asyncio.Task is 999 bytes", info.stdout)
+        self.assertNotIn("\x1b", info.stdout)
 
     def test_errors(self):
         snap = next(iter(fixture_snapshots().values()), None)
