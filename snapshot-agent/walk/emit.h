@@ -1,8 +1,8 @@
 /*
- * emit.h - how the parts of the walk that describe objects (asyncio.c,
- * walk.c) write records: a small builder over asnap_writer_record that
- * interns keys and turns object pointers into node ids. Implemented in
- * walk.c.
+ * emit.h - how the parts of the walk that describe objects (aio.c,
+ * uvloop.c, describe.c, walk.c) write records: a small builder over
+ * asnap_writer_record that interns keys and turns object pointers into
+ * node ids. Implemented in emit.c.
  */
 #ifndef ASNAP_AGENT_EMIT_H
 #define ASNAP_AGENT_EMIT_H

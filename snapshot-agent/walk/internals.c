@@ -4,12 +4,16 @@
  */
 #define Py_BUILD_CORE 1
 #include <Python.h>
+
+#include "pyver.h"
+
 #include "internal/pycore_gc.h"
 #include "internal/pycore_interp.h"
+#if ASNAP_PY_HAS_INTERP_INTERNED
 #include "internal/pycore_global_objects.h"
+#endif
 
 #include "internals.h"
-#include "pyver.h"
 
 static struct _gc_runtime_state *gcstate(void)
 {
