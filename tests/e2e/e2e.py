@@ -56,6 +56,19 @@ def run_program(name, *args):
     return p.stdout.splitlines()
 
 
+def run_source(test, name, source, *args):
+    """Write SOURCE (a program using the agent) to TEST.dir/NAME and run it
+    with ARGS; its stdout once it exits 0 (else the test fails)."""
+    python, env = agent_python()
+    prog = test.path(name)
+    with open(prog, "w") as f:
+        f.write(source)
+    p = subprocess.run([python, prog, *args], capture_output=True, text=True, env=env,
+                       timeout=120)
+    test.assertEqual(p.returncode, 0, p.stderr)
+    return p.stdout
+
+
 def fixture_snapshots():
     """The committed snapshots, one per Python version: {version: path}."""
     out = {}

@@ -6,12 +6,10 @@ address, or a crash. Checked here through `asyncsnap dump --json`, under
 whichever Python the suite runs (CPYTHON-NOTES §2, §9; docs/PORTING.md)."""
 
 import json
-import os
-import subprocess
 import sys
 import textwrap
 
-from e2e import TempDirTest, agent_python, findings, run, run_program
+from e2e import TempDirTest, findings, run, run_program, run_source
 
 PROGRAM = textwrap.dedent(r'''
     import asyncio, sys
@@ -51,14 +49,8 @@ PROGRAM = textwrap.dedent(r'''
 class FrameSlotsTest(TempDirTest):
     def setUp(self):
         super().setUp()
-        python, env = agent_python()
-        prog = self.path("frames.py")
-        with open(prog, "w") as f:
-            f.write(PROGRAM)
         snap = self.path("f.snap")
-        p = subprocess.run([python, prog, snap], capture_output=True, text=True, env=env,
-                           timeout=120)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        run_source(self, "frames.py", PROGRAM, snap)
         d = run("dump", "--json", snap)
         self.assertEqual(d.returncode, 0, d.stderr)
         self.nodes = [json.loads(line) for line in d.stdout.splitlines()]

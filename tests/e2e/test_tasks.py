@@ -3,11 +3,10 @@
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import textwrap
 
-from e2e import ROOT, TempDirTest, agent_python, fixture_snapshots, run, run_json, run_program
+from e2e import ROOT, TempDirTest, fixture_snapshots, run, run_json, run_program, run_source
 
 # Tasks on two loops, the second on a thread of its own (3.14+ keeps native
 # tasks on per-thread lists, no longer in asyncio's WeakSet); one task with
@@ -91,15 +90,8 @@ class TasksTest(TempDirTest):
         self.assertEqual([x["verdict"] for x in t], ["main"])
 
     def test_agrees_with_all_tasks_on_two_threads(self):
-        python, env = agent_python()
-        prog = self.path("two_loops.py")
-        with open(prog, "w") as f:
-            f.write(TWO_LOOPS)
         snap = self.path("t.snap")
-        p = subprocess.run([python, prog, snap], capture_output=True, text=True, env=env,
-                           timeout=120)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        truth = json.loads(p.stdout)
+        truth = json.loads(run_source(self, "two_loops.py", TWO_LOOPS, snap))
         tasks = run_json("tasks", "--json", snap)["tasks"]
         self.assertEqual(sorted(t["name"] for t in tasks), sorted(truth["names"]))
         self.assertEqual(len(truth["names"]), 9)  # 4 + 3 and each loop's main task
