@@ -21,12 +21,12 @@ cmd=${1:-}
 root=${2:-${ASYNCSNAP_SID_ROOT:-/var/cache/asyncsnap/sid-root}}
 
 ensure() {
+    if [ "$(id -u)" != 0 ] || ! unshare --mount --propagation private true 2>/dev/null; then
+        echo "sid root: running in it needs root and a mount namespace (unshare --mount), which this user or container does not have"
+        return 1
+    fi
     if [ -f "$root/.asyncsnap-root" ] && [ "$(cat "$root/.asyncsnap-root")" = "$STAMP_TEXT" ]; then
         return 0
-    fi
-    if [ "$(id -u)" != 0 ]; then
-        echo "sid root: not root, cannot create $root (debootstrap and chroot need root)"
-        return 1
     fi
     if ! command -v debootstrap >/dev/null; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1 || true
