@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPython 3.14 and 3.15 for the agent's tests: Debian sid's python3.14 and
 # python3.15 packages in a root made with debootstrap (Debian's own tool and
-# mirror), kept between runs. ../shared/CPYTHON-NOTES.md §9 has the facts.
+# mirror), kept between runs. docs/CPYTHON-INTERNALS.md §9 has the facts.
 #
 #   bash scripts/sid-root.sh ensure [DIR]     create DIR when missing (or stale)
 #   bash scripts/sid-root.sh run DIR CMD...   run CMD in DIR, with this

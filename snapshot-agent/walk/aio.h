@@ -2,7 +2,7 @@
  * aio.h - asyncio and resource objects, described: tasks, futures, handles,
  * timer handles, event loops (records "task", "future", "handle", "loop")
  * and sockets ("socket"), with the C structs of _asyncio.Future/Task
- * mirrored per CPython version (../shared/CPYTHON-NOTES.md §5), since no
+ * mirrored per CPython version (docs/CPYTHON-INTERNALS.md §5), since no
  * header declares them and their getters allocate.
  */
 #ifndef ASNAP_AGENT_AIO_H

@@ -2,7 +2,7 @@
  * frames_311.c - pyframe.h for CPython 3.11 to 3.15, where a frame is a
  * _PyInterpreterFrame struct embedded in its generator or on a thread's
  * data stack, and a frame object exists only when someone asked for one
- * (CPYTHON-NOTES §2, §3, §6, §9). The build compiles this file or
+ * (CPYTHON-INTERNALS §2, §3, §6, §9). The build compiles this file or
  * frames_39.c, never both. Compiled with Py_BUILD_CORE; reads fields, calls
  * nothing that allocates or runs Python code (the attribute getters
  * cr_frame/gi_code fire audit hooks and create frame objects, so they are

@@ -1,7 +1,7 @@
 /*
  * frames_39.c - pyframe.h for CPython 3.9 and 3.10, where every frame is a
  * frame object (types.FrameType) and a generator points to its frame
- * (CPYTHON-NOTES §2, §3, §6). The build compiles this file or
+ * (CPYTHON-INTERNALS §2, §3, §6). The build compiles this file or
  * frames_311.c, never both. Reads fields; calls nothing that allocates or
  * runs Python code.
  */

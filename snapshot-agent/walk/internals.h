@@ -2,7 +2,7 @@
  * internals.h - the few CPython internals the walk needs that no public API
  * gives without side effects: the collector's object lists and its state.
  * Implemented in internals.c, the one file compiled with Py_BUILD_CORE and
- * the interpreter's internal headers (../shared/CPYTHON-NOTES.md §1).
+ * the interpreter's internal headers (docs/CPYTHON-INTERNALS.md §1).
  */
 #ifndef ASNAP_AGENT_INTERNALS_H
 #define ASNAP_AGENT_INTERNALS_H

@@ -1,7 +1,7 @@
 /*
  * pyframe.h - frames, generators and coroutines on CPython 3.9-3.15, read
  * without materializing frame objects, calling getters or running Python
- * code (../shared/CPYTHON-NOTES.md §2, §3, §6, §9). Implemented once per
+ * code (docs/CPYTHON-INTERNALS.md §2, §3, §6, §9). Implemented once per
  * version family, in frames_39.c (3.9, 3.10) and frames_311.c (3.11 to
  * 3.15), compiled with Py_BUILD_CORE against the interpreter's internal
  * headers; everything version-specific about frames lives there.

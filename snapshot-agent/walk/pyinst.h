@@ -1,6 +1,6 @@
 /*
  * pyinst.h - instance attributes on CPython 3.9-3.15, read without
- * creating the instance dict (../shared/CPYTHON-NOTES.md §4): on 3.11+
+ * creating the instance dict (docs/CPYTHON-INTERNALS.md §4): on 3.11+
  * attributes may live in "values" beside or inside the object, and
  * obj.__dict__ or _PyObject_GetDictPtr would materialize a dict there.
  * Implemented in pyinst.c with Py_BUILD_CORE.

@@ -12,7 +12,7 @@
  *
  * Adding a CPython version: docs/PORTING.md walks through it. Each
  * capability below says what changed and where the facts are
- * (../shared/CPYTHON-NOTES.md §N).
+ * (docs/CPYTHON-INTERNALS.md §N).
  */
 #ifndef ASNAP_AGENT_PYVER_H
 #define ASNAP_AGENT_PYVER_H
@@ -29,7 +29,7 @@
 /* The oldest micro release of each minor version the agent accepts at run
  * time (agent.c compares Py_Version): 3.14.0 to 3.14.9 and 3.15.0/.1 had
  * the incremental collector, whose lists this agent does not walk
- * (CPYTHON-NOTES §9); only the releases below were tested. 0 = any. */
+ * (CPYTHON-INTERNALS §9); only the releases below were tested. 0 = any. */
 #if PY_VERSION_HEX >= 0x030F0000
 #define ASNAP_PY_MIN_RUNTIME 0x030F02F0 /* 3.15.2 */
 #elif PY_VERSION_HEX >= 0x030E0000

@@ -1,7 +1,7 @@
 /*
  * sizes.c - type names and the shallow size of every object, as
  * sys.getsizeof would say without calling any Python code
- * (CPYTHON-NOTES §8).
+ * (CPYTHON-INTERNALS §8).
  */
 #include <Python.h>
 #include <string.h>

@@ -3,7 +3,7 @@ running coroutine, by name, from the raw frame slots. From 3.14 on a slot is
 a tagged stack reference (a NULL local is the bit pattern 1, a tagged int is
 no object): read as a pointer it would give an edge to an odd or tiny
 address, or a crash. Checked here through `asyncsnap dump --json`, under
-whichever Python the suite runs (CPYTHON-NOTES §2, §9; docs/PORTING.md)."""
+whichever Python the suite runs (CPYTHON-INTERNALS §2, §9; docs/PORTING.md)."""
 
 import json
 import sys

@@ -1,6 +1,6 @@
 /*
  * asyncio_314.h - _asyncio.Future and _asyncio.Task of CPython 3.14 and
- * 3.15 (see asyncio_39.h; CPYTHON-NOTES §9): after cancelled_exc comes
+ * 3.15 (see asyncio_39.h; CPYTHON-INTERNALS §9): after cancelled_exc comes
  * awaited_by (what awaits this future, for external profilers), then the
  * state, two chars (is_task, awaited_by_is_set) and the bit fields; a task
  * ends with its node on the per-thread list of tasks (struct llist_node,

@@ -1,7 +1,7 @@
 /*
  * asyncio_39.h - _asyncio.Future and _asyncio.Task of CPython 3.9 and 3.10
  * (Modules/_asynciomodule.c; not in any installed header, so mirrored:
- * CPYTHON-NOTES §5). aio.c accepts the types only when tp_basicsize equals
+ * CPYTHON-INTERNALS §5). aio.c accepts the types only when tp_basicsize equals
  * sizeof(struct task) / sizeof(struct fut).
  */
 #if ASNAP_PY_HAS_FUT_EXCEPTION_TB
