@@ -110,30 +110,63 @@ int cli_option_error(const char *command, int c, char **argv);
 bool cli_parse_count(const char *command, const char *option, const char *arg, unsigned long lo,
 		     unsigned long hi, unsigned long *out);
 /*
- * The command line of a command whose options are --json and, if top_max
- * is set, --top N (1 to top_max), and whose operands are snapshot files:
- * exactly one, or (min_paths > 1) at least min_paths. Set top (its
- * default), top_max and min_paths, then call: true when the command goes
- * on, with the rest filled; false when it is done (help printed, or a usage
- * error reported), with its exit status in *status.
+ * A command's options, one table: cli_parse() parses them (anywhere among
+ * the operands; `--` ends them), checks ranges, and prints --help from the
+ * same entries (cli_help), with --max-memory for the commands that read
+ * snapshots and -h/--help for all. A NULL name ends the table.
  */
-struct cli_args {
-	bool json;
-	unsigned long top, top_max;
-	int min_paths;
-	char **paths;
-	int npaths;
+enum cli_opt_kind {
+	CLI_OPT_FLAG,   /* --name: *(bool *)value = true */
+	CLI_OPT_STRING, /* --name ARG: *(const char **)value = ARG */
+	CLI_OPT_NUMBER, /* --name N: *(unsigned long *)value, from lo to hi */
+	CLI_OPT_FUNC,   /* --name ARG: fn(command, ARG, value) checks and stores */
 };
-bool cli_parse_snapshots(const char *command, const char *help, int argc, char **argv,
-			 struct cli_args *a, int *status);
-/*
- * The command line of a command whose only option is --json and whose only
- * argument is one snapshot file (dump, cycles, tasks). True when the
- * command goes on, with *json and *path set; false when it is done (help
- * printed, or a usage error reported), with its exit status in *status.
- */
-bool cli_parse_json_snapshot(const char *command, const char *help, int argc, char **argv,
-			     bool *json, const char **path, int *status);
+struct cli_opt {
+	const char *name;      /* the long name, without "--" */
+	char short_name;       /* or 0 */
+	enum cli_opt_kind kind;
+	const char *arg;       /* the argument's name in the help ("N", "FILE") */
+	const char *help;      /* its help: words, wrapped to the terminal's 80
+				* columns; '\n' forces a break */
+	void *value;
+	unsigned long lo, hi;  /* CLI_OPT_NUMBER */
+	bool (*fn)(const char *command, const char *arg, void *value);
+};
+#define CLI_FLAG(NAME, SHORT, VALUE, HELP)                                          \
+	{.name = (NAME), .short_name = (SHORT), .kind = CLI_OPT_FLAG, .help = (HELP),        \
+	 .value = (VALUE)}
+#define CLI_STRING(NAME, SHORT, ARG, VALUE, HELP)                                    \
+	{.name = (NAME), .short_name = (SHORT), .kind = CLI_OPT_STRING, .arg = (ARG),        \
+	 .help = (HELP), .value = (VALUE)}
+#define CLI_NUMBER(NAME, ARG, LO, HI, VALUE, HELP)                                   \
+	{.name = (NAME), .kind = CLI_OPT_NUMBER, .arg = (ARG), .help = (HELP),               \
+	 .value = (VALUE), .lo = (LO), .hi = (HI)}
+#define CLI_FUNC(NAME, SHORT, ARG, FN, VALUE, HELP)                                  \
+	{.name = (NAME), .short_name = (SHORT), .kind = CLI_OPT_FUNC, .arg = (ARG),          \
+	 .help = (HELP), .value = (VALUE), .fn = (FN)}
+#define CLI_END {.name = NULL}
+
+struct cli_spec {
+	const char *name;      /* "dominators" */
+	const char *usage;     /* "usage: ...\n" lines */
+	const char *about;     /* what it does, before the options, or NULL */
+	void (*more)(FILE *out); /* more of it, computed (leaks: the checks) */
+	const struct cli_opt *opts;
+	const char *footer;    /* after the options (exit status...), or NULL */
+	bool snapshots;        /* it reads snapshots: --max-memory */
+	int min_operands, max_operands; /* max 0: no limit */
+	const char *missing;   /* the error when operands are missing, or NULL */
+};
+struct cli_operands {
+	char **v;
+	int n;
+};
+/* True when the command goes on, with its operands; false when it is done
+ * (help printed, or a usage error reported), its exit status in *status. */
+bool cli_parse(const struct cli_spec *spec, int argc, char **argv, struct cli_operands *ops,
+	       int *status);
+void cli_help(const struct cli_spec *spec, FILE *out);
+
 /* Check that stdout took everything; EXIT_ERROR with a message if not. */
 int cli_finish_output(int status);
 

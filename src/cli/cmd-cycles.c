@@ -8,9 +8,9 @@
 #include "graph/graph.h"
 #include "render/retention.h"
 
-static const char help[] =
-	"usage: asyncsnap cycles [--json] SNAP\n"
-	"\n"
+static const char usage[] =
+	"usage: asyncsnap cycles [--json] SNAP\n";
+static const char about[] =
 	"Reference cycles of strong references that pass through a task,\n"
 	"coroutine, generator, async generator, frame or traceback: only the cycle\n"
 	"collector frees them, late. A small strongly connected component gives one\n"
@@ -19,24 +19,25 @@ static const char help[] =
 	"of at most 12 references that avoids modules. Cycles of one shape (types\n"
 	"and labels along them) are counted together and shown once, as a chain of\n"
 	"labelled references, with the objects of their components, the bytes they\n"
-	"retain, and whether they are already unreachable garbage. Largest first.\n"
-	"\n"
-	"options:\n"
-	"  --json     {\"cycles\": [{\"nodes\": [...], \"labels\": [...], \"count\": N,\n"
-	"             \"size\": N, \"retained\": N, \"garbage\": bool, ...}]}\n"
-	"             (docs/ANALYZE.md)\n"
-	"  --max-memory SIZE\n"
-	"             refuse a snapshot that needs more memory than SIZE\n"
-	"             (512M, 2G; default: 3/4 of the memory available)\n"
-	"  -h, --help show this help\n";
+	"retain, and whether they are already unreachable garbage. Largest first.\n";
 
 int cmd_cycles(int argc, char **argv)
 {
-	bool json;
-	const char *path;
+	bool json = false;
+	const struct cli_opt opts[] = {
+		CLI_FLAG("json", 0, &json,
+			 "{\"cycles\": [{\"nodes\": [...], \"labels\": [...], \"count\": N, "
+			 "\"size\": N, \"retained\": N, \"garbage\": bool, ...}]} "
+			 "(docs/ANALYZE.md)"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {.name = "cycles", .usage = usage, .about = about, .opts = opts,
+				      .snapshots = true, .min_operands = 1, .max_operands = 1};
+	struct cli_operands ops;
 	int status;
-	if (!cli_parse_json_snapshot("cycles", help, argc, argv, &json, &path, &status))
+	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
+	const char *path = ops.v[0];
 	struct asnap_error err = {0};
 	struct asnap_graph *g;
 	struct asnap_retention r;

@@ -8,9 +8,9 @@
 #include "cli/cli.h"
 #include "render/leaks.h"
 
-static const char help[] =
-	"usage: asyncsnap diff [--json] [--top N] A B [C ...]\n"
-	"\n"
+static const char usage[] =
+	"usage: asyncsnap diff [--json] [--top N] A B [C ...]\n";
+static const char about[] =
 	"What grew between snapshots, oldest first: objects and bytes by type,\n"
 	"coroutines by qualified name, suspended coroutines by suspension site, and\n"
 	"tasks pending in every snapshot. With three or more snapshots of one\n"
@@ -19,26 +19,26 @@ static const char help[] =
 	"that keeps them, with one representative chain per cluster. Objects are\n"
 	"matched by address and type and checked against stable keys (task name,\n"
 	"qualified name, callback). Snapshots of different processes are compared\n"
-	"by type and site only, with a warning.\n"
-	"\n"
-	"options:\n"
-	"  --json     one JSON object: \"types\", \"coroutines\", \"sites\",\n"
-	"             \"pending_tasks\", \"born\" (docs/CHECKS.md)\n"
-	"  --top N    rows per table and clusters shown (default 15)\n"
-	"  --max-memory SIZE\n"
-	"             refuse a snapshot that needs more memory than SIZE\n"
-	"             (512M, 2G; default: 3/4 of the memory available)\n"
-	"  -h, --help show this help\n";
+	"by type and site only, with a warning.\n";
 
 int cmd_diff(int argc, char **argv)
 {
-	struct cli_args args = {.top = 15, .top_max = 1000000, .min_paths = 2};
+	bool json = false;
+	unsigned long top = 15;
+	const struct cli_opt opts[] = {
+		CLI_FLAG("json", 0, &json,
+			 "one JSON object: \"types\", \"coroutines\", \"sites\", "
+			 "\"pending_tasks\", \"born\" (docs/CHECKS.md)"),
+		CLI_NUMBER("top", "N", 1, 1000000, &top, "rows per table and clusters shown (default 15)"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {.name = "diff", .usage = usage, .about = about, .opts = opts,
+				      .snapshots = true, .min_operands = 2, .max_operands = 0};
+	struct cli_operands ops;
 	int status;
-	if (!cli_parse_snapshots("diff", help, argc, argv, &args, &status))
+	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
-	bool json = args.json;
-	unsigned long top = args.top;
-	uint32_t n = (uint32_t)args.npaths;
+	uint32_t n = (uint32_t)ops.n;
 	status = EXIT_ERROR;
 	struct asnap_error err = {0};
 	struct asnap_diff d = {0};
@@ -48,15 +48,15 @@ int cmd_diff(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		snaps[i] = asnap_snap_load(args.paths[i], &err);
+		snaps[i] = asnap_snap_load(ops.v[i], &err);
 		if (!snaps[i]) {
-			cli_file_error(args.paths[i], &err);
+			cli_file_error(ops.v[i], &err);
 			goto out;
 		}
-		cli_snapshot_warnings(snaps[i]->g, args.paths[i]);
+		cli_snapshot_warnings(snaps[i]->g, ops.v[i]);
 	}
 	if (asnap_diff_compute(snaps, n, &d, &err) < 0) {
-		cli_file_error(args.paths[n - 1], &err);
+		cli_file_error(ops.v[n - 1], &err);
 		goto out;
 	}
 	if (!d.same_process)

@@ -7,28 +7,29 @@
 #include "graph/graph.h"
 #include "render/render.h"
 
-static const char help[] =
-	"usage: asyncsnap dump [--json] SNAP\n"
-	"\n"
+static const char usage[] =
+	"usage: asyncsnap dump [--json] SNAP\n";
+static const char about[] =
 	"Print every object of a snapshot on a line of its own: address, type,\n"
 	"shallow size, reference count, flags, roots, records and outgoing edges.\n"
-	"The debugging view of the format; fields are described in docs/DUMP.md.\n"
-	"\n"
-	"options:\n"
-	"  --json     JSON Lines: one object per line, {\"addr\", \"type\", \"size\",\n"
-	"             \"refcnt\", \"edges\": [{\"to\", \"label\"}], ...}\n"
-	"  --max-memory SIZE\n"
-	"             refuse a snapshot that needs more memory than SIZE\n"
-	"             (512M, 2G; default: 3/4 of the memory available)\n"
-	"  -h, --help show this help\n";
+	"The debugging view of the format; fields are described in docs/DUMP.md.\n";
 
 int cmd_dump(int argc, char **argv)
 {
-	bool json;
-	const char *path;
+	bool json = false;
+	const struct cli_opt opts[] = {
+		CLI_FLAG("json", 0, &json,
+			 "JSON Lines: one object per line, {\"addr\", \"type\", \"size\", "
+			 "\"refcnt\", \"edges\": [{\"to\", \"label\"}], ...}"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {.name = "dump", .usage = usage, .about = about, .opts = opts,
+				      .snapshots = true, .min_operands = 1, .max_operands = 1};
+	struct cli_operands ops;
 	int status;
-	if (!cli_parse_json_snapshot("dump", help, argc, argv, &json, &path, &status))
+	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
+	const char *path = ops.v[0];
 	struct asnap_error err = {0};
 	struct asnap_graph *g = asnap_graph_load(path, &err);
 	if (!g) {

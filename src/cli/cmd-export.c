@@ -2,7 +2,6 @@
  * cmd-export.c - `asyncsnap export --format F SNAP`: a snapshot, or what
  * keeps its memory alive, in another tool's format.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +18,11 @@
 #define STR2(x) #x
 #define STR(x) STR2(x)
 
-static const char help[] =
+static const char usage[] =
 	"usage: asyncsnap export --format heapsnapshot [-o FILE] SNAP\n"
 	"       asyncsnap export --format dot [-o FILE] SNAP [0xADDRESS | --type T]\n"
-	"       asyncsnap export --format collapsed [--depth N] [-o FILE] SNAP\n"
-	"\n"
+	"       asyncsnap export --format collapsed [--depth N] [-o FILE] SNAP\n";
+static const char about[] =
 	"Write a snapshot, or what keeps its memory alive, in another tool's format,\n"
 	"to standard output or FILE.\n"
 	"\n"
@@ -51,22 +50,8 @@ static const char help[] =
 	"                BYTES are shallow sizes, so a frame's width is the retained\n"
 	"                size of what it stands for, and all of them add up to the\n"
 	"                snapshot's bytes. ';', spaces and control characters in the\n"
-	"                snapshot's names become '_'.\n"
-	"\n"
-	"options:\n"
-	"  -f, --format F   the output format (required)\n"
-	"  -o, --output F   write to FILE (complete or not at all) instead of stdout\n"
-	"  --type T         dot: the largest-retaining object of type T\n"
-	"                   (\"builtins.list\" or \"list\") instead of an address\n"
-	"  --depth N        collapsed: objects deeper than N on the dominator path\n"
-	"                   share one \"(deeper)\" frame below it (1 to 10000, default\n"
-	"                   " STR(ASNAP_COLLAPSED_DEPTH) "; a stack repeats every frame above it, so\n"
-	"                   deep chains make the output grow as depth squared)\n"
-	"  --max-memory SIZE\n"
-	"                   refuse a snapshot that needs more memory than SIZE\n"
-	"                   (512M, 2G; default: 3/4 of the memory available)\n"
-	"  -h, --help       show this help\n"
-	"\n"
+	"                snapshot's names become '_'.\n";
+static const char footer[] =
 	"examples:\n"
 	"  asyncsnap export --format dot --type Session app.snap | dot -Tsvg > path.svg\n"
 	"  asyncsnap export --format collapsed app.snap | flamegraph.pl --countname bytes\n"
@@ -135,44 +120,27 @@ static int export_collapsed(const char *output, const struct asnap_retention *r,
 
 int cmd_export(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"format", required_argument, NULL, 'f'},
-		{"output", required_argument, NULL, 'o'},
-		{"type", required_argument, NULL, 'y'},
-		{"depth", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		CLI_MAX_MEMORY_OPTION,
-		{0},
-	};
 	const char *format_arg = NULL, *output = NULL, *type = NULL, *depth_arg = NULL;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			format_arg = optarg;
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case 'y':
-			type = optarg;
-			break;
-		case 'd':
-			depth_arg = optarg;
-			break;
-		case CLI_OPT_MAX_MEMORY:
-			if (!cli_max_memory_option("export", optarg))
-				return EXIT_ERROR;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return EXIT_OK;
-		default:
-			return cli_option_error("export", c, argv);
-		}
-	}
+	const struct cli_opt opts[] = {
+		CLI_STRING("format", 'f', "F", &format_arg, "the output format (required)"),
+		CLI_STRING("output", 'o', "FILE", &output,
+			   "write to FILE (complete or not at all) instead of stdout"),
+		CLI_STRING("type", 0, "T", &type,
+			   "dot: the largest-retaining object of type T (\"builtins.list\" or "
+			   "\"list\") instead of an address"),
+		CLI_STRING("depth", 0, "N", &depth_arg,
+			   "collapsed: objects deeper than N on the dominator path share one "
+			   "\"(deeper)\" frame below it (1 to 10000, default "
+			   STR(ASNAP_COLLAPSED_DEPTH) "; a stack repeats every frame above it, so "
+			   "deep chains make the output grow as depth squared)"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {.name = "export", .usage = usage, .about = about,
+				      .opts = opts, .footer = footer, .snapshots = true};
+	struct cli_operands ops;
+	int status;
+	if (!cli_parse(&spec, argc, argv, &ops, &status))
+		return status;
 	if (!format_arg)
 		return cli_usage_error("export", "--format is required (heapsnapshot, dot, collapsed)");
 	enum format format;
@@ -192,7 +160,7 @@ int cmd_export(int argc, char **argv)
 	unsigned long depth = ASNAP_COLLAPSED_DEPTH;
 	if (depth_arg && !cli_parse_count("export", "--depth", depth_arg, 1, 10000, &depth))
 		return EXIT_ERROR;
-	int args = argc - optind;
+	int args = ops.n;
 	if (args == 0)
 		return cli_usage_error("export", "a snapshot file is required");
 	if (args > 2 || (args == 2 && format != DOT))
@@ -202,13 +170,12 @@ int cmd_export(int argc, char **argv)
 						       "is only for --format dot)");
 	if (args == 2 && type)
 		return cli_usage_error("export", "give an object address or --type, not both");
-	const char *path = argv[optind];
+	const char *path = ops.v[0];
 	uint64_t addr = 0;
-	if (args == 2 && cli_target_parse_addr("export", argv[optind + 1], &addr) != 0)
+	if (args == 2 && cli_target_parse_addr("export", ops.v[1], &addr) != 0)
 		return EXIT_ERROR;
 
 	struct asnap_error err = {0};
-	int status;
 	if (format == HEAPSNAPSHOT) {
 		struct asnap_graph *g = asnap_graph_load(path, &err);
 		if (!g) {

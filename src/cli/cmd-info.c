@@ -9,32 +9,32 @@
 #include "graph/graph.h"
 #include "render/render.h"
 
-static const char help[] =
-	"usage: asyncsnap info [--json] [--top N] SNAP\n"
-	"\n"
+static const char usage[] =
+	"usage: asyncsnap info [--json] [--top N] SNAP\n";
+static const char about[] =
 	"Show what a snapshot is (Python version, process, time, pause) and what it\n"
 	"holds: object and edge counts, and the types with the most objects and the\n"
-	"most bytes.\n"
-	"\n"
-	"options:\n"
-	"  --json     one JSON object instead of text: \"objects\", \"edges\",\n"
-	"             \"types\" (every type: {\"type\", \"count\", \"bytes\"}, by bytes),\n"
-	"             \"header\" and more (docs/DUMP.md)\n"
-	"  --top N    rows in each table of types (default 15)\n"
-	"  --max-memory SIZE\n"
-	"             refuse a snapshot that needs more memory than SIZE\n"
-	"             (512M, 2G; default: 3/4 of the memory available)\n"
-	"  -h, --help show this help\n";
+	"most bytes.\n";
 
 int cmd_info(int argc, char **argv)
 {
-	struct cli_args args = {.top = 15, .top_max = 1000000};
+	bool json = false;
+	unsigned long top = 15;
+	const struct cli_opt opts[] = {
+		CLI_FLAG("json", 0, &json,
+			 "one JSON object instead of text: \"objects\", \"edges\", \"types\" "
+			 "(every type: {\"type\", \"count\", \"bytes\"}, by bytes), \"header\" "
+			 "and more (docs/DUMP.md)"),
+		CLI_NUMBER("top", "N", 1, 1000000, &top, "rows in each table of types (default 15)"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {.name = "info", .usage = usage, .about = about, .opts = opts,
+				      .snapshots = true, .min_operands = 1, .max_operands = 1};
+	struct cli_operands ops;
 	int status;
-	if (!cli_parse_snapshots("info", help, argc, argv, &args, &status))
+	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
-	bool json = args.json;
-	unsigned long top = args.top;
-	const char *path = args.paths[0];
+	const char *path = ops.v[0];
 	struct asnap_error err = {0};
 	struct asnap_graph *g = asnap_graph_load(path, &err);
 	if (!g) {

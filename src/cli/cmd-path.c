@@ -1,7 +1,6 @@
 /*
  * cmd-path.c - `asyncsnap path SNAP OBJECT`.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,69 +12,45 @@
 #include "graph/paths.h"
 #include "render/retention.h"
 
-static const char help[] =
+static const char usage[] =
 	"usage: asyncsnap path [--json] SNAP 0xADDRESS\n"
-	"       asyncsnap path [--json] --type T SNAP\n"
-	"\n"
+	"       asyncsnap path [--json] --type T SNAP\n";
+static const char about[] =
 	"The shortest chain of strong references from a root to an object, each\n"
 	"step with its label (attribute, key, index, local variable): why the object\n"
 	"is still alive. The object is given by its address, or with --type as the\n"
 	"object of type T that retains the most. For garbage (no root reaches it)\n"
-	"the chain starts at the head of its unreachable group.\n"
-	"\n"
-	"options:\n"
-	"  --json       one JSON object: \"target\", \"garbage\", \"root\" and \"path\"\n"
-	"               (the objects from the root to the target, each with \"addr\",\n"
-	"               \"type\", \"size\", \"retained\" and the \"label\" that leads to it)\n"
-	"  --type T     the largest-retaining object of type T (\"builtins.list\" or \"list\")\n"
-	"  --max-memory SIZE\n"
-	"               refuse a snapshot that needs more memory than SIZE\n"
-	"               (512M, 2G; default: 3/4 of the memory available)\n"
-	"  -h, --help   show this help\n";
+	"the chain starts at the head of its unreachable group.\n";
 
 int cmd_path(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"type", required_argument, NULL, 'y'},
-		{"help", no_argument, NULL, 'h'},
-		CLI_MAX_MEMORY_OPTION,
-		{0},
-	};
 	bool json = false;
 	const char *type = NULL;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'y':
-			type = optarg;
-			break;
-		case CLI_OPT_MAX_MEMORY:
-			if (!cli_max_memory_option("path", optarg))
-				return EXIT_ERROR;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return EXIT_OK;
-		default:
-			return cli_option_error("path", c, argv);
-		}
-	}
+	const struct cli_opt opts[] = {
+		CLI_FLAG("json", 0, &json,
+			 "one JSON object: \"target\", \"garbage\", \"root\" and \"path\" (the "
+			 "objects from the root to the target, each with \"addr\", \"type\", "
+			 "\"size\", \"retained\" and the \"label\" that leads to it)"),
+		CLI_STRING("type", 0, "T", &type,
+			   "the largest-retaining object of type T (\"builtins.list\" or \"list\")"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {.name = "path", .usage = usage, .about = about, .opts = opts,
+				      .snapshots = true};
+	struct cli_operands ops;
+	int status;
+	if (!cli_parse(&spec, argc, argv, &ops, &status))
+		return status;
 	int want = type ? 1 : 2;
-	if (argc - optind != want)
+	if (ops.n != want)
 		return cli_usage_error("path", "%s",
-				       argc - optind < want
+				       ops.n < want
 					       ? (type ? "a snapshot file is required"
 						       : "a snapshot file and an object address are required")
 					       : "too many arguments");
-	const char *path = argv[optind];
+	const char *path = ops.v[0];
 	uint64_t addr = 0;
-	if (!type && cli_target_parse_addr("path", argv[optind + 1], &addr) != 0)
+	if (!type && cli_target_parse_addr("path", ops.v[1], &addr) != 0)
 		return EXIT_ERROR;
 	struct asnap_error err = {0};
 	struct asnap_graph *g;
@@ -84,7 +59,7 @@ int cmd_path(int argc, char **argv)
 		cli_file_error(path, &err);
 		return EXIT_ERROR;
 	}
-	int status = EXIT_ERROR;
+	status = EXIT_ERROR;
 	struct asnap_path_ws ws = {0};
 	uint32_t *nodes = NULL, len = 0;
 	uint32_t target = cli_target_find(path, &r, type, addr);

@@ -7,31 +7,32 @@
 #include "cli/cli.h"
 #include "render/leaks.h"
 
-static const char help[] =
-	"usage: asyncsnap tasks [--json] SNAP\n"
-	"\n"
+static const char usage[] =
+	"usage: asyncsnap tasks [--json] SNAP\n";
+static const char about[] =
 	"Every asyncio task of the snapshot: its state, name and coroutine, where it\n"
 	"is suspended, its await chain down to the leaf future, what references it,\n"
 	"and the bytes it retains. The suspicious come first: orphaned tasks (waiting\n"
 	"on a future nothing live can resolve), pending tasks that are garbage,\n"
-	"finished tasks still kept alive, then waiting ones; the larger first.\n"
-	"\n"
-	"options:\n"
-	"  --json     {\"tasks\": [{\"addr\", \"name\", \"state\", \"verdict\", \"orphaned\",\n"
-	"             \"suspended_in\", \"await_chain\", \"referrers\", \"retained\", ...}]}\n"
-	"             (docs/CHECKS.md)\n"
-	"  --max-memory SIZE\n"
-	"             refuse a snapshot that needs more memory than SIZE\n"
-	"             (512M, 2G; default: 3/4 of the memory available)\n"
-	"  -h, --help show this help\n";
+	"finished tasks still kept alive, then waiting ones; the larger first.\n";
 
 int cmd_tasks(int argc, char **argv)
 {
-	bool json;
-	const char *path;
+	bool json = false;
+	const struct cli_opt opts[] = {
+		CLI_FLAG("json", 0, &json,
+			 "{\"tasks\": [{\"addr\", \"name\", \"state\", \"verdict\", "
+			 "\"orphaned\", \"suspended_in\", \"await_chain\", \"referrers\", "
+			 "\"retained\", ...}]} (docs/CHECKS.md)"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {.name = "tasks", .usage = usage, .about = about, .opts = opts,
+				      .snapshots = true, .min_operands = 1, .max_operands = 1};
+	struct cli_operands ops;
 	int status;
-	if (!cli_parse_json_snapshot("tasks", help, argc, argv, &json, &path, &status))
+	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
+	const char *path = ops.v[0];
 	struct asnap_error err = {0};
 	struct asnap_snap *s = asnap_snap_load(path, &err);
 	if (!s) {

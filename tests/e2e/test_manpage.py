@@ -98,6 +98,49 @@ class ManPageTest(unittest.TestCase):
                                      "asyncsnap %s %s is not described (a .TP item) in its man page "
                                      "section" % (cmd, opt))
 
+    def test_every_option_in_help_is_accepted_and_every_documented_one_is_in_help(self):
+        # an option --help shows is one the command takes (parsed, then --help
+        # after it prints the help: nothing runs), wherever it stands among
+        # the operands; and every option the man page describes for a
+        # command is one its --help shows
+        import tempfile
+        scratch = tempfile.mkdtemp(prefix="asnap-opts-")
+        self.addCleanup(shutil.rmtree, scratch, True)
+        os.chmod(scratch, 0o700)
+        values = {"N": "1", "D": "1", "K": "1", "S": "1", "MB": "100", "SIZE": "1G",
+                  "FILE": os.path.join(scratch, "out"), "DIR": scratch, "T": "list",
+                  "F": "dot", "LIST": "frame-cycle", "SIG": "USR1"}
+        documented = sections(page_source())
+        for cmd in commands():
+            text = run(cmd, "--help").stdout
+            in_help = help_options(text)
+            for line in text.splitlines():
+                m = re.match(r"\s+(?:-\w, )?(--[a-z][a-z0-9-]*)(?: ([A-Z]+))?(?:\s|$)", line)
+                if not m or m.group(1) == "--help":
+                    continue
+                opt, arg = m.group(1), m.group(2)
+                argv = [cmd, opt] + ([values.get(arg, "x")] if arg else []) + ["--help"]
+                with self.subTest(command=cmd, option=opt):
+                    p = run(*argv)
+                    self.assertEqual(p.returncode, 0, (argv, p.stderr))
+                    self.assertTrue(p.stdout.startswith("usage: asyncsnap " + cmd), p.stdout[:200])
+            for opt in long_options(documented.get(cmd, "")):
+                with self.subTest(command=cmd, documented=opt):
+                    self.assertIn(opt, in_help, "the man page describes asyncsnap %s %s, "
+                                  "which its --help does not show" % (cmd, opt))
+
+    def test_options_after_operands(self):
+        # options anywhere among the operands, `--` ends them
+        for argv in (("dominators", "missing.snap", "--top", "5"),
+                     ("leaks", "missing.snap", "--json"),
+                     ("report", "a.snap", "b.snap", "-o", "page.html")):
+            p = run(*argv)
+            self.assertEqual(p.returncode, 2, argv)
+            self.assertIn("cannot read '%s'" % argv[1], p.stderr, argv)
+        p = run("info", "--", "--json")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("cannot read '--json'", p.stderr)
+
     def test_every_check_is_described(self):
         # leaks --help lists the checks from the checks' own table
         p = run("leaks", "--help")
