@@ -558,6 +558,107 @@ static int by_rank(const void *x, const void *y)
 
 /* ---- all of it ---------------------------------------------------------- */
 
+/*
+ * cov[(i * nf + j) * 3 + 0..2]: how many of finding i's objects freeing j's
+ * objects would free, j's objects reach (held by nothing else but the
+ * loop), and j's objects hold near them.
+ */
+static void measure_coverage(struct work *w, struct check_ctx *ctx, uint8_t **freed,
+			     const uint8_t *modules, uint32_t *cov)
+{
+	struct asnap_findings *out = ctx->out;
+	uint32_t nf = out->count;
+	for (uint32_t j = 0; j < nf; j++) {
+		/* i's objects are j's consequences when freeing j's would free
+		 * them, or when j's objects reach them and nothing but j's
+		 * objects and the event loop holds them (an unclosed client's
+		 * transport: the loop's selector holds it too) */
+		uint32_t held = held_elsewhere(w, &out->items[j], ctx->loop_internals);
+		uint32_t stamp = reach(w, &out->items[j], ctx->loop_internals, modules,
+				       REACH_DEPTH, false);
+		for (uint32_t i = 0; i < nf; i++) {
+			const struct asnap_finding *f = &out->items[i];
+			if (i == j)
+				continue;
+			for (uint32_t k = 0; k < f->nobjects; k++) {
+				uint32_t v = f->objects[k].node;
+				bool fr = bit(freed[j], v);
+				cov[((size_t)i * nf + j) * 3] += fr;
+				cov[((size_t)i * nf + j) * 3 + 1] +=
+					fr || (w->mark[v] == stamp && w->held[v] != held);
+			}
+		}
+		stamp = reach(w, &out->items[j], ctx->loop_internals, modules, NEAR_DEPTH, true);
+		for (uint32_t i = 0; i < nf; i++) {
+			const struct asnap_finding *f = &out->items[i];
+			for (uint32_t k = 0; i != j && k < f->nobjects; k++)
+				cov[((size_t)i * nf + j) * 3 + 2] += w->mark[f->objects[k].node] == stamp;
+		}
+	}
+	if (getenv("ASNAP_DEBUG_FOLD")) /* a developer aid: why a finding was (not) folded */
+		for (uint32_t i = 0; i < nf; i++)
+			for (uint32_t j = 0; j < nf; j++)
+				if (i != j)
+					fprintf(stderr, "fold: %s/%s (%u) by %s/%s: freed %u reached %u near %u\n",
+						asnap_check_name(out->items[i].check), out->items[i].group,
+						out->items[i].nobjects, asnap_check_name(out->items[j].check),
+						out->items[j].group, cov[((size_t)i * nf + j) * 3],
+						cov[((size_t)i * nf + j) * 3 + 1], cov[((size_t)i * nf + j) * 3 + 2]);
+}
+
+/* parent[i]: the finding i is a consequence of, or i itself. */
+static void pick_parents(const struct asnap_findings *out, const uint32_t *cov, uint32_t *parent)
+{
+	uint32_t nf = out->count;
+	for (uint32_t i = 0; i < nf; i++) {
+		const struct asnap_finding *f = &out->items[i];
+		uint32_t best = i;
+		int best_strength = 0;
+		for (uint32_t j = 0; j < nf; j++) {
+			if (j == i)
+				continue;
+			const struct asnap_finding *o = &out->items[j];
+			const uint32_t *ij = &cov[((size_t)i * nf + j) * 3];
+			const uint32_t *ji = &cov[((size_t)j * nf + i) * 3];
+			int strength = 0;
+			if (covers(ij[0], f->nobjects) && !covers(ji[0], o->nobjects))
+				strength = 3; /* kept alive by o's objects */
+			else if (covers(ij[1], f->nobjects) && !covers(ji[1], o->nobjects))
+				strength = 2; /* reached from o's objects only */
+			else if (covers(ij[2], f->nobjects) && !covers(ji[2], o->nobjects))
+				strength = 2; /* parts of o's objects */
+			else if ((covers(ij[1], f->nobjects) || covers(ij[2], f->nobjects)) && better(o, f))
+				strength = 1; /* each reaches the other: the cause wins */
+			if (strength > best_strength ||
+			    (strength && strength == best_strength && better(o, &out->items[best]))) {
+				best = j;
+				best_strength = strength;
+			}
+		}
+		parent[i] = best;
+	}
+}
+
+/* Follow each finding's parents to the top; a ring of consequences is
+ * headed by its best member. */
+static void break_rings(const struct asnap_findings *out, uint32_t *parent)
+{
+	uint32_t nf = out->count;
+	for (uint32_t i = 0; i < nf; i++) {
+		uint32_t top = i, steps = 0;
+		while (parent[top] != top && steps++ <= nf)
+			top = parent[top];
+		if (parent[top] != top) { /* a ring: its best member heads it */
+			uint32_t head = top, v = parent[top];
+			for (uint32_t k = 0; k < nf && v != top; k++, v = parent[v])
+				if (better(&out->items[v], &out->items[head]))
+					head = v;
+			parent[head] = head;
+			i = (uint32_t)-1; /* start over with the ring broken */
+		}
+	}
+}
+
 int findings_settle(struct check_ctx *ctx)
 {
 	struct asnap_findings *out = ctx->out;
@@ -590,86 +691,9 @@ int findings_settle(struct check_ctx *ctx)
 			goto nomem;
 		out->items[i].retained = bytes;
 	}
-	for (uint32_t j = 0; j < nf; j++) {
-		/* i's objects are j's consequences when freeing j's would free
-		 * them, or when j's objects reach them and nothing but j's
-		 * objects and the event loop holds them (an unclosed client's
-		 * transport: the loop's selector holds it too) */
-		uint32_t held = held_elsewhere(&w, &out->items[j], ctx->loop_internals);
-		uint32_t stamp = reach(&w, &out->items[j], ctx->loop_internals, modules,
-				       REACH_DEPTH, false);
-		for (uint32_t i = 0; i < nf; i++) {
-			const struct asnap_finding *f = &out->items[i];
-			if (i == j)
-				continue;
-			for (uint32_t k = 0; k < f->nobjects; k++) {
-				uint32_t v = f->objects[k].node;
-				bool fr = bit(freed[j], v);
-				cov[((size_t)i * nf + j) * 3] += fr;
-				cov[((size_t)i * nf + j) * 3 + 1] +=
-					fr || (w.mark[v] == stamp && w.held[v] != held);
-			}
-		}
-		stamp = reach(&w, &out->items[j], ctx->loop_internals, modules, NEAR_DEPTH, true);
-		for (uint32_t i = 0; i < nf; i++) {
-			const struct asnap_finding *f = &out->items[i];
-			for (uint32_t k = 0; i != j && k < f->nobjects; k++)
-				cov[((size_t)i * nf + j) * 3 + 2] += w.mark[f->objects[k].node] == stamp;
-		}
-	}
-	if (getenv("ASNAP_DEBUG_FOLD")) /* a developer aid: why a finding was (not) folded */
-		for (uint32_t i = 0; i < nf; i++)
-			for (uint32_t j = 0; j < nf; j++)
-				if (i != j)
-					fprintf(stderr, "fold: %s/%s (%u) by %s/%s: freed %u reached %u near %u\n",
-						asnap_check_name(out->items[i].check), out->items[i].group,
-						out->items[i].nobjects, asnap_check_name(out->items[j].check),
-						out->items[j].group, cov[((size_t)i * nf + j) * 3],
-						cov[((size_t)i * nf + j) * 3 + 1], cov[((size_t)i * nf + j) * 3 + 2]);
-	/* parent[i]: the finding i is a consequence of, or i itself */
-	for (uint32_t i = 0; i < nf; i++) {
-		const struct asnap_finding *f = &out->items[i];
-		uint32_t best = i;
-		int best_strength = 0;
-		for (uint32_t j = 0; j < nf; j++) {
-			if (j == i)
-				continue;
-			const struct asnap_finding *o = &out->items[j];
-			const uint32_t *ij = &cov[((size_t)i * nf + j) * 3];
-			const uint32_t *ji = &cov[((size_t)j * nf + i) * 3];
-			int strength = 0;
-			if (covers(ij[0], f->nobjects) && !covers(ji[0], o->nobjects))
-				strength = 3; /* kept alive by o's objects */
-			else if (covers(ij[1], f->nobjects) && !covers(ji[1], o->nobjects))
-				strength = 2; /* reached from o's objects only */
-			else if (covers(ij[2], f->nobjects) && !covers(ji[2], o->nobjects))
-				strength = 2; /* parts of o's objects */
-			else if ((covers(ij[1], f->nobjects) || covers(ij[2], f->nobjects)) && better(o, f))
-				strength = 1; /* each reaches the other: the cause wins */
-			if (strength > best_strength ||
-			    (strength && strength == best_strength && better(o, &out->items[best]))) {
-				best = j;
-				best_strength = strength;
-			}
-		}
-		parent[i] = best;
-	}
-	/* follow to the top; a ring of consequences is headed by its best */
-	for (uint32_t i = 0; i < nf; i++) {
-		uint32_t top = i, steps = 0;
-		while (parent[top] != top && steps++ <= nf)
-			top = parent[top];
-		if (parent[top] != top) { /* a ring: its best member heads it */
-			uint32_t head = top, v = parent[top];
-			for (uint32_t k = 0; k < nf && v != top; k++, v = parent[v])
-				if (better(&out->items[v], &out->items[head]))
-					head = v;
-			parent[head] = head;
-			top = head;
-			i = (uint32_t)-1; /* start over with the ring broken */
-			continue;
-		}
-	}
+	measure_coverage(&w, ctx, freed, modules, cov);
+	pick_parents(out, cov, parent);
+	break_rings(out, parent);
 	for (uint32_t i = 0; i < nf; i++) {
 		uint32_t top = i;
 		while (parent[top] != top)
