@@ -154,6 +154,7 @@ struct cli_spec {
 	const struct cli_opt *opts;
 	const char *footer;    /* after the options (exit status...), or NULL */
 	bool snapshots;        /* it reads snapshots: --max-memory */
+	bool stop_at_operand;  /* options end at the first operand (run CMD...) */
 	int min_operands, max_operands; /* max 0: no limit */
 	const char *missing;   /* the error when operands are missing, or NULL */
 };

@@ -30,9 +30,8 @@
 #define ASNAP_AGENT_INSTALL_DIR ""
 #endif
 
-static const char help[] =
-	"usage: asyncsnap run [options] [--] COMMAND [ARGS...]\n"
-	"\n"
+static const char usage[] = "usage: asyncsnap run [options] [--] COMMAND [ARGS...]\n";
+static const char about[] =
 	"Run COMMAND (python app.py, python -m module, uvicorn app:app, ...) with the\n"
 	"asyncsnap agent loaded in every Python it starts and a snapshot taken each\n"
 	"time the signal arrives. The program is not changed; the command becomes it\n"
@@ -40,23 +39,8 @@ static const char help[] =
 	"\n"
 	"    asyncsnap run --dir /tmp/snaps -- python server.py --port 8080 &\n"
 	"    asyncsnap ps                  # the processes with the agent\n"
-	"    asyncsnap take PID            # one snapshot, its path printed\n"
-	"\n"
-	"options:\n"
-	"  --dir DIR      where the snapshots go: DIR/<prog>-<pid>-<seq>.snap (default:\n"
-	"                 $ASYNCSNAP_DIR, else the current directory)\n"
-	"  --signal SIG   the signal: a name (USR1, SIGUSR2, RTMIN+1) or a number\n"
-	"                 (default USR1)\n"
-	"  --no-fork      walk the heap in the process itself (default: in a fork, the\n"
-	"                 program pauses for the fork alone)\n"
-	"  --every S      also take a snapshot every S seconds\n"
-	"  --on-tasks N   also take one when the number of pending asyncio tasks\n"
-	"                 passes N, then 2N, 3N, ...\n"
-	"  --on-rss MB    also take one when the resident memory passes MB megabytes,\n"
-	"                 then 2MB, 3MB, ...\n"
-	"  --keep K       keep only the newest K snapshots of each process in DIR\n"
-	"  -h, --help     show this help\n"
-	"\n"
+	"    asyncsnap take PID            # one snapshot, its path printed\n";
+static const char footer[] =
 	"The agent is looked for in $ASYNCSNAP_AGENT_PATH, else the build tree, else\n"
 	"the installed package; the interpreter must be the CPython it was built for.\n"
 	"Python started with -S or -I loads no sitecustomize, hence no agent.\n"
@@ -100,6 +84,69 @@ static int positive(const char *option, const char *text, bool integer, double *
 	return 0;
 }
 
+/* The option callbacks (struct cli_opt): check, and keep the text. */
+static bool opt_dir(const char *command, const char *arg, void *value)
+{
+	if (!arg[0]) {
+		cli_usage_error(command, "--dir needs a directory");
+		return false;
+	}
+	*(const char **)value = arg;
+	return true;
+}
+
+static bool opt_signal(const char *command, const char *arg, void *value)
+{
+	int signum = live_parse_signal(arg);
+	if (signum < 0) {
+		cli_usage_error(command, signum == -2 ? "signal '%s' cannot be caught"
+						      : "unknown signal '%s'", arg);
+		return false;
+	}
+	*(int *)value = signum;
+	return true;
+}
+
+static bool opt_seconds(const char *command, const char *arg, void *value)
+{
+	double ignored;
+	(void)command;
+	if (positive("--every", arg, false, &ignored))
+		return false;
+	*(const char **)value = arg;
+	return true;
+}
+
+static bool opt_megabytes(const char *command, const char *arg, void *value)
+{
+	double ignored;
+	(void)command;
+	if (positive("--on-rss", arg, false, &ignored))
+		return false;
+	*(const char **)value = arg;
+	return true;
+}
+
+static bool opt_tasks(const char *command, const char *arg, void *value)
+{
+	double ignored;
+	(void)command;
+	if (positive("--on-tasks", arg, true, &ignored))
+		return false;
+	*(const char **)value = arg;
+	return true;
+}
+
+static bool opt_keep(const char *command, const char *arg, void *value)
+{
+	double ignored;
+	(void)command;
+	if (positive("--keep", arg, true, &ignored))
+		return false;
+	*(const char **)value = arg;
+	return true;
+}
+
 static int set(const char *name, const char *value)
 {
 	if (setenv(name, value, 1) != 0) {
@@ -111,66 +158,42 @@ static int set(const char *name, const char *value)
 
 int cmd_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'd'},
-		{"signal", required_argument, NULL, 's'},
-		{"no-fork", no_argument, NULL, 'F'},
-		{"every", required_argument, NULL, 'e'},
-		{"on-tasks", required_argument, NULL, 't'},
-		{"on-rss", required_argument, NULL, 'r'},
-		{"keep", required_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	const char *dir = NULL;
 	const char *number_env[] = {"ASYNCSNAP_RUN_EVERY", "ASYNCSNAP_RUN_ON_TASKS",
 				    "ASYNCSNAP_RUN_ON_RSS", "ASYNCSNAP_RUN_KEEP"};
 	const char *numbers[4] = {NULL, NULL, NULL, NULL};
 	int signum = SIGUSR1;
-	bool fork_mode = true;
-	double ignored;
-	int c;
-	optind = 1;
-	opterr = 0;
-	/* '+': options end at the command's name, as they do at "--" */
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if (!optarg[0])
-				return cli_usage_error("run", "--dir needs a directory");
-			dir = optarg;
-			break;
-		case 's':
-			signum = live_parse_signal(optarg);
-			if (signum == -2)
-				return cli_usage_error("run", "signal '%s' cannot be caught", optarg);
-			if (signum < 0)
-				return cli_usage_error("run", "unknown signal '%s'", optarg);
-			break;
-		case 'F':
-			fork_mode = false;
-			break;
-		case 'e':
-		case 'r':
-			if (positive(c == 'e' ? "--every" : "--on-rss", optarg, false, &ignored))
-				return EXIT_ERROR;
-			numbers[c == 'e' ? 0 : 2] = optarg;
-			break;
-		case 't':
-		case 'k':
-			if (positive(c == 't' ? "--on-tasks" : "--keep", optarg, true, &ignored))
-				return EXIT_ERROR;
-			numbers[c == 't' ? 1 : 3] = optarg;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return EXIT_OK;
-		default:
-			return cli_option_error("run", c, argv);
-		}
-	}
-	if (optind >= argc)
-		return cli_usage_error("run", "a command to run is required");
+	bool no_fork = false;
+	const struct cli_opt opts[] = {
+		CLI_FUNC("dir", 0, "DIR", opt_dir, &dir,
+			 "where the snapshots go: DIR/<prog>-<pid>-<seq>.snap (default: "
+			 "$ASYNCSNAP_DIR, else the current directory)"),
+		CLI_FUNC("signal", 0, "SIG", opt_signal, &signum,
+			 "the signal: a name (USR1, SIGUSR2, RTMIN+1) or a number (default USR1)"),
+		CLI_FLAG("no-fork", 0, &no_fork,
+			 "walk the heap in the process itself (default: in a fork, the program "
+			 "pauses for the fork alone)"),
+		CLI_FUNC("every", 0, "S", opt_seconds, &numbers[0],
+			 "also take a snapshot every S seconds"),
+		CLI_FUNC("on-tasks", 0, "N", opt_tasks, &numbers[1],
+			 "also take one when the number of pending asyncio tasks passes N, then "
+			 "2N, 3N, ..."),
+		CLI_FUNC("on-rss", 0, "MB", opt_megabytes, &numbers[2],
+			 "also take one when the resident memory passes MB megabytes, then 2MB, "
+			 "3MB, ..."),
+		CLI_FUNC("keep", 0, "K", opt_keep, &numbers[3],
+			 "keep only the newest K snapshots of each process in DIR"),
+		CLI_END,
+	};
+	/* options end at the command's name, as they do at "--" */
+	const struct cli_spec spec = {.name = "run", .usage = usage, .about = about, .opts = opts,
+				      .footer = footer, .stop_at_operand = true,
+				      .min_operands = 1, .missing = "a command to run is required"};
+	struct cli_operands ops;
+	int status;
+	if (!cli_parse(&spec, argc, argv, &ops, &status))
+		return status;
+	bool fork_mode = !no_fork;
 
 	const char *agent = find_agent();
 	if (!agent) {
@@ -221,8 +244,8 @@ int cmd_run(int argc, char **argv)
 		return EXIT_ERROR;
 
 	fflush(stdout);
-	execvp(argv[optind], argv + optind);
+	execvp(ops.v[0], ops.v);
 	int e = errno;
-	cli_error("cannot run '%s': %s", argv[optind], strerror(e));
+	cli_error("cannot run '%s': %s", ops.v[0], strerror(e));
 	return e == ENOENT ? 127 : 126;
 }

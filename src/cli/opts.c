@@ -143,8 +143,8 @@ bool cli_parse(const struct cli_spec *spec, int argc, char **argv, struct cli_op
 	const struct cli_opt *opts[OPTS_MAX];
 	size_t n = all_opts(spec, opts);
 	struct option longs[OPTS_MAX + 1];
-	char shorts[2 * OPTS_MAX + 2] = ":";
-	size_t ns = 1;
+	char shorts[2 * OPTS_MAX + 3] = "+:";
+	size_t ns = 2;
 	for (size_t i = 0; i < n; i++) {
 		bool arg = opts[i]->kind != CLI_OPT_FLAG;
 		/* val: the index + 256, above any short option's character */
@@ -158,10 +158,11 @@ bool cli_parse(const struct cli_spec *spec, int argc, char **argv, struct cli_op
 	}
 	longs[n] = (struct option){0};
 	shorts[ns] = '\0';
+	const char *optstring = spec->stop_at_operand ? shorts : shorts + 1;
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, optstring, longs, NULL)) != -1) {
 		const struct cli_opt *o = NULL;
 		if (c >= 256 && (size_t)(c - 256) < n)
 			o = opts[c - 256];
