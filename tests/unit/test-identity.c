@@ -211,8 +211,8 @@ static struct asnap_findings pool_findings(const uint32_t pools[3], const uint32
 /* One pool that keeps more idle connections as the peak load rises
  * (redis-py's ConnectionPool under 20 concurrent requests): not a leak
  * when the rule says where the pool keeps them, and neither are their
- * "closed" futures (parts of open connections); without "idle_in" it
- * reads as growth, of the connections (their futures not counted). */
+ * "closed" futures (parts of pooled connections); without "idle_in" it
+ * reads as growth, of the connections (their futures folded in). */
 START_TEST(idle_connections_of_one_pool_are_not_growth)
 {
 	struct asnap_findings f = pool_findings((uint32_t[]){1, 1, 1}, (uint32_t[]){2, 4, 6}, true);

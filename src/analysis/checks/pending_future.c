@@ -4,9 +4,10 @@
  * the coroutine that awaits them (or as not awaited at all). From one
  * snapshot alone nothing is certain about a future, so this check needs
  * two or more; a task stuck on an unresolvable future is reported by
- * pending-task from one. A future that is part of an open resource (a
- * connection's protocol's "closed" future) lives as long as the resource
- * is open: unclosed-resource judges that, so it is not counted here.
+ * pending-task from one. A future that is part of a connection idle in a
+ * library's pool (its protocol's "closed" future) lives as long as the
+ * pool keeps it: unclosed-resource judges the pool, so it is not counted
+ * here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 			awaiter[a->index[f]] = asnap_aio_leaf_coro(a, a->tasks[i].coro, 64);
 	}
 	uint8_t *part;
-	if (resource_parts(ctx, snap, &part) < 0) {
+	if (pooled_parts(ctx, snap, &part) < 0) {
 		free(awaiter);
 		return -1;
 	}

@@ -30,9 +30,9 @@ static bool idle_for(const struct asnap_rules_bound *b, const struct asnap_rule 
 	       b->name_ids[r->idle_attr] == label;
 }
 
-/* Mark (bit 4) every open resource idle in a pool but one per pool: those
- * that an object of a rule's "idle_in" type holds under its attribute, or
- * that are in the container it holds there. */
+/* Mark (bit 8) every open resource idle in a pool - one that an object of
+ * its rule's "idle_in" type holds under that attribute, or that is in the
+ * container it holds there - and (bit 4) all but one per pool. */
 static void one_per_pool(const struct asnap_rules_bound *b, const struct asnap_snap *s,
 			 uint8_t *open)
 {
@@ -56,9 +56,8 @@ static void one_per_pool(const struct asnap_rules_bound *b, const struct asnap_s
 			uint32_t w = g->edge_target[e], label = g->edge_label[e];
 			if (!label || !asnap_graph_edge_is_strong(g, e))
 				continue;
-			if (open[w] == 1 && idle_for(b, asnap_rules_for(b, g, w), g->type[p], label)) {
-				if (kept)
-					open[w] |= 4;
+			if ((open[w] & 1) && idle_for(b, asnap_rules_for(b, g, w), g->type[p], label)) {
+				open[w] |= kept ? 12 : 8;
 				kept = true;
 				continue;
 			}
@@ -67,11 +66,10 @@ static void one_per_pool(const struct asnap_rules_bound *b, const struct asnap_s
 			for (uint64_t f = asnap_graph_edge_begin(g, w); f < asnap_graph_edge_end(g, w);
 			     f++) {
 				uint32_t x = g->edge_target[f];
-				if (open[x] != 1 || !asnap_graph_edge_is_strong(g, f) ||
+				if (!(open[x] & 1) || (open[x] & 8) || !asnap_graph_edge_is_strong(g, f) ||
 				    !idle_for(b, asnap_rules_for(b, g, x), g->type[p], label))
 					continue;
-				if (kept)
-					open[x] |= 4;
+				open[x] |= kept ? 12 : 8;
 				kept = true;
 			}
 		}
@@ -130,6 +128,9 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 					open[g->edge_target[e]] |= 2;
 			}
 	one_per_pool(&b, s, open);
+	/* count each pool's idle instances once */
+	for (uint32_t v = 0; v < g->n; v++)
+		open[v] &= (uint8_t)~8;
 	if (last)
 		for (uint32_t i = 0; i < s->aio.ntasks; i++)
 			if (ctx->orphaned[i])
@@ -163,12 +164,12 @@ out:
 	return rc;
 }
 
-/* ---- the parts of open resources (for pending-future) ---------------------- */
+/* ---- the parts of pooled resources (for pending-future) -------------------- */
 
-/* The parts of an open resource: this close to it. */
+/* The parts of a resource: this close to it. */
 #define PART_DEPTH 3
 
-int resource_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
+int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
 {
 	const struct asnap_snap *s = ctx->snaps[snap];
 	const struct asnap_graph *g = s->g;
@@ -198,17 +199,22 @@ int resource_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
 		rc = nomem(ctx);
 		goto out;
 	}
-	/* breadth-first from every open resource, through library objects that
-	 * are neither the loop nor what runs (tasks, coroutines, frames,
-	 * handles), not through futures: what the resource's library objects
-	 * hold, as a transport's protocol holds its "closed" future */
-	uint32_t head = 0, tail = 0;
+	/* breadth-first from every open resource idle in a pool, through
+	 * library objects that are neither the loop nor what runs (tasks,
+	 * coroutines, frames, handles), not through futures: what the
+	 * resource's library objects hold, as a transport's protocol holds its
+	 * "closed" future */
 	for (uint32_t v = 0; v < g->n; v++) {
 		const struct asnap_rule *r = asnap_rules_for(&b, g, v);
-		if (r && asnap_rules_open(&b, r, a, v)) {
+		if (r && asnap_rules_open(&b, r, a, v))
 			part[v] = 1;
+	}
+	one_per_pool(&b, s, part);
+	uint32_t head = 0, tail = 0;
+	for (uint32_t v = 0; v < g->n; v++) {
+		if (part[v] & 8)
 			queue[tail++] = v;
-		}
+		part[v] = part[v] & 8 ? 1 : 0;
 	}
 	while (head < tail) {
 		uint32_t v = queue[head++];
