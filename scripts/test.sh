@@ -127,7 +127,7 @@ if sid_why=$(bash scripts/sid-root.sh ensure); then
     # python3-aiohttp, -redis, ... are built for it; about 1 min): the
     # build-py/3.14 build above has the suite when they import (decided at
     # configure time: reconfigured once if the root got them later)
-    echo "== real-library corpus on CPython 3.14 (Debian sid, in $sid_root)"
+    echo "== [$(elapsed)] real-library corpus on CPython 3.14 (Debian sid, in $sid_root)"
     bash scripts/sid-root.sh run "$sid_root" sh -c "
         has() { meson test -C build-py/3.14 --list 2>/dev/null | grep -q reallib; }
         has || meson setup --reconfigure build-py/3.14 >/dev/null
