@@ -162,7 +162,8 @@ class LeakPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
         error = None
-        if self.before is not None and self.checker.collections != self.before_collections:
+        if (not self.window and self.before is not None
+                and self.checker.collections != self.before_collections):
             # a collection ran since: an object freed there may have left
             # its address to one the test makes, which would then pass for
             # the old one; the snapshot after the last window would not do
