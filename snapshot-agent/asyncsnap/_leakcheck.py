@@ -210,7 +210,7 @@ class Checker:
             except OSError:
                 pass
 
-    def _leaks(self, before, after, json_out):
+    def _command(self, before, after, json_out):
         cmd = [self.cli, "leaks"]
         if json_out:
             cmd.append("--json")
@@ -218,22 +218,53 @@ class Checker:
             cmd += ["--check", ",".join(self.checks)]
         if self.rules:
             cmd += ["--rules", self.rules]
-        cmd += [before, after]
+        return cmd + [before, after]
+
+    def _spawn(self, cmd):
+        """The command started, its output going to files of the private
+        directory (a pipe nobody reads before the test after it has run
+        would stall it): (process, stdout file, stderr file)."""
+        self._n += 1
+        out = open(os.path.join(self.dir, "%d.out" % self._n), "w+b")
+        err = open(os.path.join(self.dir, "%d.err" % self._n), "w+b")
         try:
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         except OSError as e:
+            out.close()
+            err.close()
             raise CheckError("cannot run %s: %s" % (self.cli, e)) from None
         self.analyses += 1
-        if p.returncode not in (0, 1):
-            err = p.stderr.decode("utf-8", "replace").strip() or "exit status %d" % p.returncode
-            raise CheckError(_escape(err))
-        return p.stdout.decode("utf-8", "replace")
+        return p, out, err
 
-    def new_findings(self, before, after):
-        """The findings of `leaks BEFORE AFTER` that have objects AFTER
-        has and BEFORE had not: a list of Finding, the command's own text
-        attached to each."""
-        out = self._leaks(before, after, True)
+    def _collect(self, proc):
+        """Wait for a spawned command; its standard output."""
+        p, out, err = proc
+        try:
+            p.wait()
+            out.seek(0)
+            err.seek(0)
+            data, msg = out.read(), err.read()
+        finally:
+            for f in (out, err):
+                f.close()
+                self.drop(f.name)
+        if p.returncode not in (0, 1):
+            msg = msg.decode("utf-8", "replace").strip() or "exit status %d" % p.returncode
+            raise CheckError(_escape(msg))
+        return data.decode("utf-8", "replace")
+
+    def start(self, before, after):
+        """Start `leaks --json BEFORE AFTER` and return at once; finish()
+        gives its findings. The analysis runs beside whatever this process
+        does meanwhile (the next test)."""
+        return (before, after, self._spawn(self._command(before, after, True)))
+
+    def finish(self, job):
+        """The findings of a started analysis that have objects AFTER has
+        and BEFORE had not: a list of Finding, the command's own text
+        attached to each (a second, text run, only when there are any)."""
+        before, after, proc = job
+        out = self._collect(proc)
         try:
             records = json.loads(out).get("findings") or []
         except (ValueError, AttributeError):
@@ -241,11 +272,16 @@ class Checker:
         found = [Finding(r) for r in records]
         new = [f for f in found if f.new > 0]
         if new:
-            blocks = _text_blocks(self._leaks(before, after, False))
+            text = self._collect(self._spawn(self._command(before, after, False)))
+            blocks = _text_blocks(text)
             if len(blocks) == len(found):   # the same findings, in the same order
-                for f, text in zip(found, blocks):
-                    f.text = text
+                for f, block in zip(found, blocks):
+                    f.text = block
         return new
+
+    def new_findings(self, before, after):
+        """start() and finish() at once."""
+        return self.finish(self.start(before, after))
 
     def keep(self, before, after, name):
         """Copy the pair into keep_dir as NAME-before.snap, NAME-after.snap;

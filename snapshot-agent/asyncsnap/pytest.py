@@ -150,6 +150,7 @@ class LeakPlugin:
             raise pytest.UsageError("asyncsnap: %s" % e) from None
         self.before = None       # the snapshot the current window starts from
         self.before_collections = 0
+        self.pending = None      # (window, before, after, job, error) being analysed
         self.window = []         # [(item, reports)] held back until the window closes
         self.seconds = 0.0       # spent in snapshots and analyses
         self.windows = 0
@@ -167,8 +168,7 @@ class LeakPlugin:
             # a collection ran since: an object freed there may have left
             # its address to one the test makes, which would then pass for
             # the old one; the snapshot after the last window would not do
-            self.checker.drop(self.before)
-            self.before = None
+            self._drop_unused(self.before, forget=True)
         if self.before is None:
             t = time.perf_counter()
             try:
@@ -183,15 +183,21 @@ class LeakPlugin:
         self.tests += 1
         if error is not None:
             self.checker.release_gc()
-            self._flush({item: [_error_text(error)]})
+            self._finish_pending()
+            window, self.window = self.window, []
+            self._flush(window, {item: [_error_text(error)]})
         elif self._window_ends(item, nextitem):
             self._close_window()
+            if nextitem is None:
+                self._finish_pending()
         return True
 
     def pytest_sessionfinish(self, session):
+        self._finish_pending()
         if self.window:   # an interrupted run: log what was held back, unchecked
-            self._flush({})
-        self.checker.drop(self.before)
+            window, self.window = self.window, []
+            self._flush(window, {})
+        self.checker.release_gc()
         self.checker.close()
         if self.update_baseline:
             write_baseline(self.baseline_path, self.new_baseline)
@@ -223,41 +229,77 @@ class LeakPlugin:
         return False
 
     def _close_window(self):
-        """The snapshot after, the analysis, the verdicts; then the held
-        reports are logged."""
+        """The snapshot after, and the analysis started; the window's
+        reports are held until it is done. It runs while the next test
+        does (in another process, on another core): its verdict, and the
+        reports, come when the next window closes (or at the last test)."""
         self.windows += 1
         t = time.perf_counter()
-        before, after = self.before, None
-        verdicts = {}
+        window, self.window = self.window, []
+        before, after, job, error = self.before, None, None, None
         try:
             after = self.checker.snapshot()
-            checked = [it for it, reps in self.window if _checkable(it, reps)]
-            if checked:
-                findings = self.checker.new_findings(before, after)
-                verdicts = self._judge(findings, checked)
+            self.checker.release_gc()   # (the test's garbage is in the snapshot now)
+            if any(_checkable(it, reps) for it, reps in window):
+                job = self.checker.start(before, after)
+        except CheckError as e:
+            error = e
+        finally:
+            self.checker.release_gc()
+            self.before = after
+            self.before_collections = self.checker.collections
+        self.seconds += time.perf_counter() - t
+        previous, self.pending = self.pending, (window, before, after, job, error)
+        if previous is not None:
+            self._finish(previous)
+
+    def _finish_pending(self):
+        previous, self.pending = self.pending, None
+        if previous is not None:
+            self._finish(previous)
+
+    def _finish(self, pending):
+        """Wait for the analysis of a window, judge, log its reports."""
+        t = time.perf_counter()
+        window, before, after, job, error = pending
+        checked = [it for it, reps in window if _checkable(it, reps)]
+        verdicts = {}
+        try:
+            if error is not None:
+                raise error
+            if job is not None:
+                findings = self.checker.finish(job)
+                verdicts = self._judge(findings, checked, window)
                 if verdicts and self.checker.keep_dir:
-                    names = [it.nodeid for it in verdicts]
-                    kept = self.checker.keep(before, after, names[0])
+                    kept = self.checker.keep(before, after, next(iter(verdicts)).nodeid)
                     for lines in verdicts.values():
                         lines.append("snapshots kept: %s %s" % kept)
         except CheckError as e:
-            verdicts = {it: [_error_text(e)] for it, reps in self.window
-                        if _checkable(it, reps)}
+            verdicts = {it: [_error_text(e)] for it in checked}
         finally:
-            self.checker.release_gc()
+            self._drop_unused(before)
+            self._drop_unused(after)
             self.seconds += time.perf_counter() - t
-            self.checker.drop(before)
-            self.before = after
-            self.before_collections = self.checker.collections
-        self._flush(verdicts)
+        self._flush(window, verdicts)
 
-    def _judge(self, findings, checked):
+    def _drop_unused(self, path, forget=False):
+        """Remove a snapshot no window needs any more: not the start of
+        the current window, not one of the analysis still running."""
+        if forget and path == self.before:
+            self.before = None
+        if path is None or path == self.before:
+            return
+        if self.pending is not None and path in self.pending[1:3]:
+            return
+        self.checker.drop(path)
+
+    def _judge(self, findings, checked, window):
         """{item: [finding text, ...]} for what fails (or warns about) a
         test: attributed to a test, not allowed by its mark, not in the
         baseline."""
         verdicts = {}
         for f in findings:
-            item, context = self._attribute(f, checked)
+            item, context = self._attribute(f, checked, len(window))
             if item is None:
                 continue
             mark = item.get_closest_marker("asyncsnap")
@@ -273,7 +315,7 @@ class LeakPlugin:
             verdicts.setdefault(item, []).append(f.render())
         return verdicts
 
-    def _attribute(self, finding, checked):
+    def _attribute(self, finding, checked, nwindow):
         """The test a finding is blamed on, and lines that say why: the
         test or the fixture whose source holds one of its sites; else,
         in a window of several tests, the last one."""
@@ -294,9 +336,9 @@ class LeakPlugin:
         it = checked[-1]
         if it in skip:
             return None, []
-        if len(self.window) > 1:
+        if nwindow > 1:
             return it, ["found after the %d tests of this %s (the last one is blamed); "
-                        "--asyncsnap-scope=test finds which" % (len(self.window), self.scope)]
+                        "--asyncsnap-scope=test finds which" % (nwindow, self.scope)]
         return it, []
 
     def _range(self, func):
@@ -315,10 +357,9 @@ class LeakPlugin:
                 if r:
                     yield name, r
 
-    def _flush(self, verdicts):
+    def _flush(self, window, verdicts):
         """Log the held reports, turned into failures (or warned about)
         where verdicts says."""
-        window, self.window = self.window, []
         for item, reports in window:
             lines = verdicts.get(item)
             if lines:

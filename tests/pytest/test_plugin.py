@@ -173,7 +173,7 @@ class SampleSuite(unittest.TestCase):
         self.assertNotIn("FAILED test_fixture_leak.py::test_clean_fixture", out)
         self.assertIn("found after the 2 tests of this module", out)
         self.assertIn("2 failed, 2 passed", out)
-        self.assertIn("4 snapshots", out)      # two windows, none per test
+        self.assertIn("4 tests checked in 2 windows", out)
 
     def test_unittest_mixin_and_context_manager(self):
         p = subprocess.run([sys.executable, "-m", "unittest", "-v", "ut_shop"], cwd=SUITE,
