@@ -192,6 +192,7 @@ class LeakPlugin:
                 self._finish_pending()
         return True
 
+    @pytest.hookimpl(tryfirst=True)   # before junitxml writes its file
     def pytest_sessionfinish(self, session):
         self._finish_pending()
         if self.window:   # an interrupted run: log what was held back, unchecked
@@ -239,13 +240,12 @@ class LeakPlugin:
         before, after, job, error = self.before, None, None, None
         try:
             after = self.checker.snapshot()
-            self.checker.release_gc()   # (the test's garbage is in the snapshot now)
             if any(_checkable(it, reps) for it, reps in window):
                 job = self.checker.start(before, after)
         except CheckError as e:
             error = e
         finally:
-            self.checker.release_gc()
+            self.checker.release_gc()   # the test's garbage is in the snapshot now
             self.before = after
             self.before_collections = self.checker.collections
         self.seconds += time.perf_counter() - t
@@ -299,7 +299,7 @@ class LeakPlugin:
         baseline."""
         verdicts = {}
         for f in findings:
-            item, context = self._attribute(f, checked, len(window))
+            item, context = self._attribute(f, checked, window)
             if item is None:
                 continue
             mark = item.get_closest_marker("asyncsnap")
@@ -315,30 +315,30 @@ class LeakPlugin:
             verdicts.setdefault(item, []).append(f.render())
         return verdicts
 
-    def _attribute(self, finding, checked, nwindow):
+    def _attribute(self, finding, checked, window):
         """The test a finding is blamed on, and lines that say why: the
-        test or the fixture whose source holds one of its sites; else,
-        in a window of several tests, the last one."""
-        skip = {it for it in checked if _mark_skip(it)}
+        test, or the first test using the fixture, whose source holds one
+        of its sites; else the window's last test checked. None when that
+        test is not checked (it failed, or its mark says skip=True)."""
+        items = [it for it, reps in window]
         for site in finding.sites():
             where = _split_site(site)
             if where is None:
                 continue
-            for it in checked:
+            for it in items:
                 r = self._range(getattr(it, "obj", None))
                 if r and r[0] == where[0] and r[1] <= where[1] <= r[2]:
-                    return (None if it in skip else it), []
-            for it in checked:
+                    return (it if it in checked else None), []
+            for it in items:
                 for name, r in self._fixture_ranges(it):
                     if r[0] == where[0] and r[1] <= where[1] <= r[2]:
-                        return (None if it in skip else it), [
+                        return (it if it in checked else None), [
                             "in fixture '%s' (%s:%d)" % (name, r[0], r[1])]
         it = checked[-1]
-        if it in skip:
-            return None, []
-        if nwindow > 1:
-            return it, ["found after the %d tests of this %s (the last one is blamed); "
-                        "--asyncsnap-scope=test finds which" % (nwindow, self.scope)]
+        if len(window) > 1:
+            return it, ["found after the %d tests of this %s (the last one checked is "
+                        "blamed); --asyncsnap-scope=test finds which"
+                        % (len(window), self.scope)]
         return it, []
 
     def _range(self, func):
