@@ -55,7 +55,9 @@ def write_suite(d, tests, big):
 
 def run(d, args):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([os.environ["ASYNCSNAP_AGENT_PATH"], d])
+    env["PYTHONPATH"] = os.pathsep.join([os.path.abspath(os.environ["ASYNCSNAP_AGENT_PATH"]), d])
+    if env.get("ASYNCSNAP_CLI"):
+        env["ASYNCSNAP_CLI"] = os.path.abspath(env["ASYNCSNAP_CLI"])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
            "-p", "asyncsnap.pytest"] + args

@@ -17,6 +17,7 @@ the call report turned into a failure when the test leaked: the plugin
 runs pytest's own runtestprotocol(log=False) and logs the reports itself.
 """
 
+import collections
 import inspect
 import os
 import time
@@ -150,7 +151,10 @@ class LeakPlugin:
             raise pytest.UsageError("asyncsnap: %s" % e) from None
         self.before = None       # the snapshot the current window starts from
         self.before_collections = 0
-        self.pending = None      # (window, before, after, job, error) being analysed
+        # (window, before, after, job, error) of the windows being analysed,
+        # oldest first: as many at once as there are cores (at most 4)
+        self.pending = collections.deque()
+        self.depth = max(1, min(4, os.cpu_count() or 1))
         self.window = []         # [(item, reports)] held back until the window closes
         self.seconds = 0.0       # spent in snapshots and analyses
         self.windows = 0
@@ -231,9 +235,10 @@ class LeakPlugin:
 
     def _close_window(self):
         """The snapshot after, and the analysis started; the window's
-        reports are held until it is done. It runs while the next test
-        does (in another process, on another core): its verdict, and the
-        reports, come when the next window closes (or at the last test)."""
+        reports are held until it is done. It runs while the next tests
+        do (in another process, on another core): its verdict, and the
+        reports, come once as many windows as there are cores have closed
+        since (or at the last test)."""
         self.windows += 1
         t = time.perf_counter()
         window, self.window = self.window, []
@@ -249,14 +254,13 @@ class LeakPlugin:
             self.before = after
             self.before_collections = self.checker.collections
         self.seconds += time.perf_counter() - t
-        previous, self.pending = self.pending, (window, before, after, job, error)
-        if previous is not None:
-            self._finish(previous)
+        self.pending.append((window, before, after, job, error))
+        while len(self.pending) > self.depth:
+            self._finish(self.pending.popleft())
 
     def _finish_pending(self):
-        previous, self.pending = self.pending, None
-        if previous is not None:
-            self._finish(previous)
+        while self.pending:
+            self._finish(self.pending.popleft())
 
     def _finish(self, pending):
         """Wait for the analysis of a window, judge, log its reports."""
@@ -289,7 +293,7 @@ class LeakPlugin:
             self.before = None
         if path is None or path == self.before:
             return
-        if self.pending is not None and path in self.pending[1:3]:
+        if any(path in p[1:3] for p in self.pending):
             return
         self.checker.drop(path)
 
