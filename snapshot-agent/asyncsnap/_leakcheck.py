@@ -293,7 +293,11 @@ class Checker:
         kept = []
         for src, tag in ((before, "before"), (after, "after")):
             dst = os.path.join(self.keep_dir, "%s-%s.snap" % (safe, tag))
-            shutil.copyfile(src, dst)
+            # mode 0600, like every snapshot the agent writes
+            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600)
+            with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+                shutil.copyfileobj(fin, fout)
             kept.append(dst)
         return tuple(kept)
 

@@ -371,8 +371,11 @@ class LeakPlugin:
                 text = "asyncsnap: this test left behind what the leak checks prove:\n\n" + \
                     "\n\n".join(lines)
                 if self.action == "warn" and not _is_error(lines):
+                    # (pytest files it under the test running now, which may
+                    # be a later one: the text names the test)
                     try:
-                        item.warn(AsyncsnapLeakWarning(text))
+                        item.warn(AsyncsnapLeakWarning(
+                            text.replace("this test", item.nodeid, 1)))
                     except Warning:   # -W error: the warning is a failure
                         _fail(reports, text)
                 else:

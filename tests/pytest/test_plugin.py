@@ -122,13 +122,13 @@ class SampleSuite(unittest.TestCase):
                 self.assertIn("asyncsnap: this test left behind", text, k)
                 for want in LEAKY[k]:
                     self.assertIn(want, text, "%s: %r not in its failure:\n%s" % (k, want, text))
-        self.assertIn("10 failed, 17 passed", out)
+        self.assertIn("10 failed, 18 passed", out)
         self.assertIn("asyncsnap: failed 10 leaking tests", out)
 
     def test_without_the_option_every_test_passes(self):
         rc, out = pytest()
         self.assertEqual(rc, 0, out)
-        self.assertIn("27 passed", out)
+        self.assertIn("28 passed", out)
 
     def test_warn_action_warns_and_passes(self):
         rc, out = pytest("--asyncsnap", "--asyncsnap-action=warn", "test_frame_cycle.py",
@@ -137,6 +137,7 @@ class SampleSuite(unittest.TestCase):
         self.assertIn("2 passed", out)
         self.assertIn("AsyncsnapLeakWarning", out)
         self.assertIn("[frame-cycle]", out)
+        self.assertIn("asyncsnap: test_frame_cycle.py::test_leaky_frame_cycle left behind", out)
         self.assertIn("asyncsnap: warned about 1 leaking test", out)
 
     def test_ini_option_turns_it_on(self):
@@ -161,6 +162,23 @@ class SampleSuite(unittest.TestCase):
         # a new leak is still caught
         rc, out = pytest("--asyncsnap", "--asyncsnap-baseline", base, "test_retained.py")
         self.assertEqual(rc, 1, out)
+
+    def test_keep_leaves_the_snapshots_of_a_leaking_test(self):
+        keep = os.path.join(self.tmp, "kept")
+        rc, out = pytest("--asyncsnap", "--asyncsnap-keep", keep, "test_unawaited.py")
+        self.assertEqual(rc, 1, out)
+        names = sorted(os.listdir(keep))
+        self.assertEqual(names, ["test_unawaited.py__test_leaky_unawaited_coroutine-after.snap",
+                                 "test_unawaited.py__test_leaky_unawaited_coroutine-before.snap"])
+        for n in names:
+            self.assertEqual(os.stat(os.path.join(keep, n)).st_mode & 0o777, 0o600)
+        self.assertIn("snapshots kept: " + os.path.join(keep, names[1]), out)
+        # the command finds the same leak in them
+        p = subprocess.run([os.environ["ASYNCSNAP_CLI"], "leaks", "--check",
+                            "unawaited-coroutine"] + [os.path.join(keep, n) for n in names[::-1]],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn(b"Audit._write()", p.stdout)
 
     def test_module_scope(self):
         # the fixture's leak is placed by its site; the coroutine kept by
