@@ -21,7 +21,6 @@ import collections
 import inspect
 import os
 import time
-import warnings
 
 import pytest
 from _pytest.runner import runtestprotocol

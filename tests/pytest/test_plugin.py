@@ -180,6 +180,21 @@ class SampleSuite(unittest.TestCase):
         self.assertEqual(p.returncode, 1, p.stdout)
         self.assertIn(b"Audit._write()", p.stdout)
 
+    def test_usage_errors_are_said_before_any_test_runs(self):
+        rc, out = pytest("--asyncsnap", "--asyncsnap-check=pending-tasks", "test_unawaited.py")
+        self.assertEqual(rc, 4, out)      # pytest's usage error
+        self.assertIn("--asyncsnap-check: unknown check 'pending-tasks'", out)
+        rc, out = pytest("--asyncsnap", "--asyncsnap-cli", os.path.join(self.tmp, "nothing"),
+                         "test_unawaited.py")
+        self.assertEqual(rc, 4, out)
+        self.assertIn("is not an executable file", out)
+        bad = os.path.join(self.tmp, "bad-baseline.json")
+        with open(bad, "w") as f:
+            f.write('{"tests": {}}')
+        rc, out = pytest("--asyncsnap", "--asyncsnap-baseline", bad, "test_unawaited.py")
+        self.assertEqual(rc, 4, out)
+        self.assertIn("not an asyncsnap baseline", out)
+
     def test_module_scope(self):
         # the fixture's leak is placed by its site; the coroutine kept by
         # shop.AUDIT has no site in a test, so the module's last test is
