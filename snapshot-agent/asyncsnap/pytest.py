@@ -223,6 +223,18 @@ class LeakPlugin:
         if self.update_baseline:
             tr.write_line("asyncsnap: baseline written to %s" % self.baseline_path)
 
+    @pytest.hookimpl(trylast=True)   # after the marks other plugins add
+    def pytest_collection_modifyitems(self, session, config, items):
+        """A mark that allows a check that does not exist allows nothing:
+        said before any test runs."""
+        for item in items:
+            for a in _mark_allow(item.get_closest_marker("asyncsnap")):
+                check = a.partition(":")[0] if isinstance(a, str) else None
+                if a != "all" and check not in CHECKS:
+                    raise pytest.UsageError(
+                        "%s: @pytest.mark.asyncsnap(allow=...): unknown check %r (the checks: "
+                        "%s, or all)" % (item.nodeid, a, ", ".join(CHECKS)))
+
     # --------------------------------------------------------------- windows
 
     def _window_ends(self, item, nextitem):

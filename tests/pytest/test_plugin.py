@@ -122,13 +122,13 @@ class SampleSuite(unittest.TestCase):
                 self.assertIn("asyncsnap: this test left behind", text, k)
                 for want in LEAKY[k]:
                     self.assertIn(want, text, "%s: %r not in its failure:\n%s" % (k, want, text))
-        self.assertIn("10 failed, 18 passed", out)
+        self.assertIn("10 failed, 19 passed", out)
         self.assertIn("asyncsnap: failed 10 leaking tests", out)
 
     def test_without_the_option_every_test_passes(self):
         rc, out = pytest()
         self.assertEqual(rc, 0, out)
-        self.assertIn("28 passed", out)
+        self.assertIn("29 passed", out)
 
     def test_warn_action_warns_and_passes(self):
         rc, out = pytest("--asyncsnap", "--asyncsnap-action=warn", "test_frame_cycle.py",
@@ -188,6 +188,9 @@ class SampleSuite(unittest.TestCase):
                          "test_unawaited.py")
         self.assertEqual(rc, 4, out)
         self.assertIn("is not an executable file", out)
+        rc, out = pytest("--asyncsnap", "-p", "allow_typo", "test_unawaited.py")
+        self.assertEqual(rc, 4, out)
+        self.assertIn("allow=...): unknown check 'pending_task'", out)
         bad = os.path.join(self.tmp, "bad-baseline.json")
         with open(bad, "w") as f:
             f.write('{"tests": {}}')
