@@ -215,6 +215,18 @@ class SampleSuite(unittest.TestCase):
         self.assertIn("2 failed, 2 passed", out)
         self.assertIn("4 tests checked in 2 windows", out)
 
+    def test_session_scope(self):
+        rc, out = pytest("--asyncsnap", "--asyncsnap-scope=session", "test_fixture_leak.py",
+                         "test_unawaited.py", "test_frame_cycle.py")
+        self.assertEqual(rc, 1, out)
+        self.assertIn("6 tests checked in 1 window (scope session)", out)
+        self.assertIn("FAILED test_fixture_leak.py::test_leaky_fixture", out)
+        # neither the coroutine nor the frame cycle has a site in a test:
+        # both go to the session's last test, which says so
+        self.assertIn("FAILED test_frame_cycle.py::test_clean_frame_cycle", out)
+        self.assertIn("found after the 6 tests of this session", out)
+        self.assertIn("2 failed, 4 passed", out)
+
     def test_unittest_mixin_and_context_manager(self):
         p = subprocess.run([sys.executable, "-m", "unittest", "-v", "ut_shop"], cwd=SUITE,
                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
