@@ -13,8 +13,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# what the root holds; a change here rebuilds it (the stamp below)
+# what the root holds; a change here rebuilds it (the stamp below). The
+# second line: the real-library corpus (tests/reallib) under sid's
+# /usr/bin/python3, 3.14, for which these python3-* packages are built.
 PACKAGES=python3.14,python3.14-dev,python3.15,python3.15-dev,gcc,libc6-dev,meson,ninja-build,pkg-config,libzstd-dev,libcjson-dev,libigraph-dev,check,zstd
+PACKAGES=$PACKAGES,python3-aiohttp,python3-redis,python3-asyncpg,python3-httpx,python3-fastapi,python3-uvicorn,python3-websockets,python3-uvloop,redis-server,postgresql
 STAMP_TEXT="asyncsnap sid root 1: $PACKAGES"
 
 cmd=${1:-}

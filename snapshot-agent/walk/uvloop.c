@@ -62,8 +62,9 @@ static const Py_ssize_t timer_trav[] = {
 
 /* ---- uvloop/loop.pxd: cdef class Loop ------------------------------------- */
 
-/* uvloop 0.21 added `dict _unix_server_sockets` after _fd_to_writer_fileobj */
-#define UVL_LOOP_FIELDS(EXTRA)                                                     \
+/* uvloop 0.21 added `dict _unix_server_sockets` after _fd_to_writer_fileobj;
+ * 0.23 removed `Py_ssize_t _ready_len` (uvloop #721) */
+#define UVL_LOOP_FIELDS(READY_LEN, EXTRA)                                          \
 	PyObject_HEAD                                                              \
 	void *vtab;                                                                \
 	void *uvloop;                                                              \
@@ -74,7 +75,7 @@ static const Py_ssize_t timer_trav[] = {
 	PyObject *task_factory, *exception_handler, *default_executor;             \
 	PyObject *ready;               /* collections.deque of Handle */          \
 	PyObject *queued_streams, *executing_streams;                              \
-	Py_ssize_t ready_len;                                                      \
+	READY_LEN                                                                  \
 	PyObject *servers, *transports, *processes;                                \
 	PyObject *fd_to_reader_fileobj, *fd_to_writer_fileobj;                     \
 	EXTRA                                                                      \
@@ -92,8 +93,11 @@ static const Py_ssize_t timer_trav[] = {
 	PyObject *debug_handles_total, *debug_handles_closed, *debug_handles_current; \
 	uint64_t debug_counters[24];
 
-struct uvl_loop_a { UVL_LOOP_FIELDS() };                                /* 0.17-0.20 */
-struct uvl_loop_b { UVL_LOOP_FIELDS(PyObject *unix_server_sockets;) }; /* 0.21-0.22 */
+#define UVL_READY_LEN Py_ssize_t ready_len;
+#define UVL_SERVER_SOCKETS PyObject *unix_server_sockets;
+struct uvl_loop_a { UVL_LOOP_FIELDS(UVL_READY_LEN, ) };                  /* 0.17-0.20 */
+struct uvl_loop_b { UVL_LOOP_FIELDS(UVL_READY_LEN, UVL_SERVER_SOCKETS) }; /* 0.21-0.22 */
+struct uvl_loop_c { UVL_LOOP_FIELDS(, UVL_SERVER_SOCKETS) };              /* 0.23 */
 
 #define LOOP_TRAV_HEAD(S)                                                            \
 	offsetof(S, slow_callback_duration), offsetof(S, task_factory),             \
@@ -114,6 +118,9 @@ static const Py_ssize_t loop_a_trav[] = {LOOP_TRAV_HEAD(struct uvl_loop_a),
 static const Py_ssize_t loop_b_trav[] = {LOOP_TRAV_HEAD(struct uvl_loop_b),
 					 offsetof(struct uvl_loop_b, unix_server_sockets),
 					 LOOP_TRAV_TAIL(struct uvl_loop_b)};
+static const Py_ssize_t loop_c_trav[] = {LOOP_TRAV_HEAD(struct uvl_loop_c),
+					 offsetof(struct uvl_loop_c, unix_server_sockets),
+					 LOOP_TRAV_TAIL(struct uvl_loop_c)};
 
 /* ---- handles/handle.pxd, handles/basetransport.pxd ------------------------ */
 
@@ -197,7 +204,8 @@ static PyTypeObject *dict_type(PyObject *d, const char *name)
 }
 
 /* 1: the layout of 0.17-0.20 (Cython 0.29); 2: 0.21-0.22 (Cython 3);
- * 0: a version whose layout was not checked. */
+ * 3: 0.23 (Cython 3, no Loop._ready_len); 0: a version whose layout was
+ * not checked. */
 static int layout_of(PyObject *version)
 {
 	if (!version || !PyUnicode_CheckExact(version) || !PyUnicode_IS_ASCII(version))
@@ -213,6 +221,8 @@ static int layout_of(PyObject *version)
 		return 1;
 	if (minor == 21 || minor == 22)
 		return 2;
+	if (minor == 23)
+		return 3;
 	return 0;
 }
 
@@ -271,6 +281,13 @@ void uvl_begin(void)
 		U.loop_timers = offsetof(struct uvl_loop_b, timers);
 		U.loop_closed = offsetof(struct uvl_loop_b, closed);
 		U.loop_running = offsetof(struct uvl_loop_b, running);
+	} else if (layout == 3 && type_ok(tp, sizeof(struct uvl_loop_c), true,
+					  offsetof(struct uvl_loop_c, weakref))) {
+		kind_set(&U.loop, tp, loop_c_trav, NELEM(loop_c_trav));
+		U.loop_ready = offsetof(struct uvl_loop_c, ready);
+		U.loop_timers = offsetof(struct uvl_loop_c, timers);
+		U.loop_closed = offsetof(struct uvl_loop_c, closed);
+		U.loop_running = offsetof(struct uvl_loop_c, running);
 	}
 	if (U.loop.type) {
 		/* uvloop.Loop: `class Loop(uvloop.loop.Loop, AbstractEventLoop)` */

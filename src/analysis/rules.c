@@ -60,11 +60,17 @@ const char asnap_builtin_rules[] =
 	"  \"open_when\": {\"attr\": \"_closed\", \"equals\": false}, \"fix\": \"await connector.close()\"},\n"
 	" {\"type\": \"aiohttp.connector.UnixConnector\",\n"
 	"  \"open_when\": {\"attr\": \"_closed\", \"equals\": false}, \"fix\": \"await connector.close()\"},\n"
+	/* a client's pool keeps the connections it once needed, for reuse:
+	 * as many as were ever in use at once */
 	" {\"type\": \"redis.asyncio.connection.Connection\",\n"
 	"  \"open_when\": {\"attr\": \"_writer\", \"not\": null},\n"
+	"  \"idle_in\": {\"type\": \"redis.asyncio.connection.ConnectionPool\",\n"
+	"              \"attr\": \"_available_connections\"},\n"
 	"  \"fix\": \"await client.close() (redis-py 5: aclose()), or async with redis.asyncio.Redis(...)\"},\n"
 	" {\"type\": \"redis.asyncio.connection.UnixDomainSocketConnection\",\n"
 	"  \"open_when\": {\"attr\": \"_writer\", \"not\": null},\n"
+	"  \"idle_in\": {\"type\": \"redis.asyncio.connection.ConnectionPool\",\n"
+	"              \"attr\": \"_available_connections\"},\n"
 	"  \"fix\": \"await client.close() (redis-py 5: aclose())\"},\n"
 	" {\"type\": \"asyncpg.pool.Pool\",\n"
 	"  \"open_when\": {\"all\": [{\"attr\": \"_closed\", \"equals\": false},\n"
@@ -229,6 +235,28 @@ static int parse_cond(struct asnap_rules *r, const cJSON *j, struct asnap_rule_c
 	return 0;
 }
 
+/* "idle_in": {"type": POOL, "attr": NAME}, optional */
+static int parse_idle(struct asnap_rules *r, const cJSON *j, struct asnap_rule *rule, char *why,
+		      size_t len)
+{
+	if (!j)
+		return 0;
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+	const cJSON *attr = cJSON_GetObjectItemCaseSensitive(j, "attr");
+	if (!cJSON_IsObject(j) || !cJSON_IsString(type) || !type->valuestring[0] ||
+	    !cJSON_IsString(attr) || !attr->valuestring[0]) {
+		snprintf(why, len, "\"idle_in\" must be {\"type\": POOL, \"attr\": NAME}");
+		return -1;
+	}
+	if (name_index(r, type->valuestring, &rule->idle_type) < 0 ||
+	    name_index(r, attr->valuestring, &rule->idle_attr) < 0) {
+		snprintf(why, len, "out of memory");
+		return -1;
+	}
+	rule->has_idle = true;
+	return 0;
+}
+
 int asnap_rules_add_json(struct asnap_rules *r, const char *json, struct asnap_error *err)
 {
 	char why[200] = "";
@@ -270,7 +298,9 @@ int asnap_rules_add_json(struct asnap_rules *r, const char *json, struct asnap_e
 			asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
 			goto out;
 		}
-		if (parse_cond(r, open, rule.cond, 0, why, sizeof(why)) < 0) {
+		if (parse_cond(r, open, rule.cond, 0, why, sizeof(why)) < 0 ||
+		    parse_idle(r, cJSON_GetObjectItemCaseSensitive(j, "idle_in"), &rule, why,
+			       sizeof(why)) < 0) {
 			rule_free(&rule);
 			asnap_error_set(err, ASNAP_ERR_CORRUPT, "rule %d (%s): %s", i, type->valuestring,
 					why);

@@ -14,6 +14,10 @@
  * is the instance's scalar attribute from the "attrs" record, else the
  * object its labelled reference NAME points to. A missing attribute makes
  * its condition false, so a rule never fires on what it cannot see.
+ *
+ * Optional "idle_in": {"type": POOL, "attr": NAME} names a library's pool
+ * of idle instances (redis-py's ConnectionPool._available_connections):
+ * the unclosed-resource check counts each pool's idle instances as one.
  */
 #ifndef ASNAP_ANALYSIS_RULES_H
 #define ASNAP_ANALYSIS_RULES_H
@@ -30,6 +34,12 @@ struct asnap_rule {
 	char *type;     /* module-qualified type name */
 	char *fix;      /* how to close it, or NULL */
 	struct asnap_rule_cond *cond;
+	/* "idle_in": {"type": POOL, "attr": NAME}: an open instance that an
+	 * object of type POOL holds as NAME, or that is in the container it
+	 * holds as NAME, is idle in that pool (kept for reuse). Indices in
+	 * asnap_rules.names; has_idle false without "idle_in". */
+	bool has_idle;
+	uint32_t idle_type, idle_attr;
 };
 
 struct asnap_rules {

@@ -1,6 +1,8 @@
 """Real servers for the real-library corpus, on 127.0.0.1 and free ports,
 stopped by pid however the run ends: redis-server, and a throwaway
-PostgreSQL cluster (initdb + pg_ctl, run as user postgres)."""
+PostgreSQL cluster (initdb + postgres; as root, run as the user postgres).
+Works alike on the host (Debian 12) and inside the sid root
+(scripts/sid-root.sh), whose PostgreSQL and postgres user are its own."""
 
 import atexit
 import glob
@@ -72,16 +74,30 @@ class Redis:
 
 class Postgres:
     def __init__(self):
-        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        # the newest major version (numerically: 9.6 < 15 < 18)
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                      key=lambda b: [int(x) for x in b.split("/")[-2].split(".") if x.isdigit()])
         if not bins:
             raise FileNotFoundError("PostgreSQL is not installed")
         self.bin = bins[-1]
         self.port = free_port()
+        # PostgreSQL refuses to run as root: as root, run it as the user
+        # postgres (Debian's package makes it; its uid differs from root to
+        # root, so it is looked up here); as anyone else, as oneself
+        as_pg = []
+        if os.getuid() == 0:
+            try:
+                pw = pwd.getpwnam("postgres")
+            except KeyError:
+                raise FileNotFoundError("no user postgres to run PostgreSQL as (it refuses root)")
+            runuser = shutil.which("runuser")
+            if not runuser:
+                raise FileNotFoundError("runuser (util-linux) is not installed")
+            as_pg = [runuser, "-u", "postgres", "--"]
         self.dir = tempfile.mkdtemp(prefix="asnap-pg-")
-        pw = pwd.getpwnam("postgres")
-        os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        if as_pg:
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         data = os.path.join(self.dir, "data")
-        as_pg = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
         subprocess.run(as_pg + [os.path.join(self.bin, "initdb"), "-D", data, "-A", "trust",
                                 "-U", "postgres", "--no-sync"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -12,6 +12,11 @@ processes of their own), on asyncio's loop and on uvloop. For each pair:
 
 Runs under Debian's /usr/bin/python3 (the libraries are Debian's), with the
 agent built for it: ASYNCSNAP_AGENT_PATH, ASYNCSNAP_CLI as in tests/e2e.
+scripts/test.sh runs it twice: under Debian 12's 3.11 on the host
+(build-sys/: aiohttp 3.8, redis-py 4.3, uvloop 0.17, PostgreSQL 15) and
+under Debian sid's 3.14 in the sid root (build-py/3.14/, inside
+`scripts/sid-root.sh run`: aiohttp 3.14, redis-py 6.4, asyncpg 0.31,
+uvloop 0.23, PostgreSQL 18); the same programs and expectations on both.
 One class per program: `python3 -m unittest test_reallib.RedisClient`.
 """
 

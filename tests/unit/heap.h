@@ -123,11 +123,19 @@ static inline void heap_root(struct heap *h, uint32_t v, const char *kind)
 	h->root_kind[h->nroots++] = kind;
 }
 
+static inline void heap_write_header(const struct heap *h, const char *path, const char *header);
+
 static inline void heap_write(const struct heap *h, const char *path, int pid)
 {
 	char header[128];
 	snprintf(header, sizeof(header), "{\"producer\":\"test\",\"pid\":%d,\"process_start\":1.5}",
 		 pid);
+	heap_write_header(h, path, header);
+}
+
+/* heap_write with a header of the caller's (JSON: pid, process_start, code) */
+static inline void heap_write_header(const struct heap *h, const char *path, const char *header)
+{
 	struct asnap_writer *w = test_writer(path, header);
 	static uint32_t indeg[HEAP_MAX];
 	static struct asnap_edge out[HEAP_MAX * 4];

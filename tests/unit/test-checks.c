@@ -191,6 +191,10 @@ START_TEST(rules_file_errors_name_the_rule)
 		"{\"rules\": [{\"type\": \"x\", \"open_when\": {\"attr\": \"a\"}}]}",
 		"{\"rules\": [{\"type\": \"x\", \"open_when\": {\"attr\": \"a\", \"equals\": \"s\"}}]}",
 		"{\"rules\": [{\"type\": \"x\", \"open_when\": {\"all\": []}}]}",
+		"{\"rules\": [{\"type\": \"x\", \"open_when\": {\"attr\": \"a\", \"not\": null}, "
+		"\"idle_in\": {\"type\": \"P\"}}]}",
+		"{\"rules\": [{\"type\": \"x\", \"open_when\": {\"attr\": \"a\", \"not\": null}, "
+		"\"idle_in\": \"P._idle\"}]}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err = (struct asnap_error){0};

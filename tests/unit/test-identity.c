@@ -6,6 +6,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "analysis/checks.h"
 #include "heap.h"
@@ -129,6 +130,116 @@ START_TEST(steady_population_is_not_growth)
 }
 END_TEST
 
+/*
+ * Snapshot k of a client of a connection pool: `pools` pools (held in a
+ * list of the program's), each with `idle` open connections in its idle
+ * list `_idle`; each connection's stream (library objects) holds a pending
+ * "closed" future, as asyncio's StreamReaderProtocol does. Pool i and
+ * connection j of it sit at the same addresses in every snapshot: what a
+ * later snapshot has more of was born and kept.
+ */
+static void write_pools(const char *path, uint32_t pools, uint32_t idle)
+{
+	static struct heap h;
+	heap_init(&h);
+	uint32_t mods = heap_node(&h, "builtins.dict", 0x10000, 64);
+	uint32_t held = heap_node(&h, "builtins.list", 0x10100, 64);
+	heap_edge(&h, mods, held, "clients");
+	heap_root(&h, mods, "sys.modules");
+	for (uint32_t i = 0; i < pools; i++) {
+		uint64_t base = 0x7f0000000000ull + i * 0x100000;
+		uint32_t p = heap_node(&h, "mylib.Pool", base, 100);
+		uint32_t l = heap_node(&h, "builtins.list", base + 0x100, 64);
+		heap_edge(&h, held, p, NULL);
+		heap_edge(&h, p, l, "_idle");
+		for (uint32_t j = 0; j < idle; j++) {
+			uint32_t c = heap_node(&h, "mylib.Conn", base + 0x1000 + j * 0x100, 200);
+			uint32_t wr = heap_node(&h, "asyncio.streams.StreamWriter", base + 0x8000 + j * 0x100, 50);
+			uint32_t pr = heap_node(&h, "asyncio.streams.StreamReaderProtocol",
+						base + 0x10000 + j * 0x100, 50);
+			uint32_t fu = heap_node(&h, "_asyncio.Future", base + 0x18000 + j * 0x100, 100);
+			heap_edge(&h, l, c, NULL);
+			heap_edge(&h, c, wr, "_writer");
+			heap_edge(&h, wr, pr, "_protocol");
+			heap_edge(&h, pr, fu, "_closed");
+			heap_rec(&h, c, "attrs");
+			heap_bool(&h, "_closed", false);
+			heap_rec(&h, fu, "future");
+			heap_str(&h, "state", "pending");
+		}
+	}
+	heap_write_header(&h, path,
+			  "{\"producer\":\"test\",\"pid\":7,\"process_start\":1.5,\"code\":"
+			  "{\"stdlib\":\"/usr/lib/python3.14\",\"library_modules\":"
+			  "[\"builtins\",\"asyncio\",\"_asyncio\",\"mylib\"]}}");
+}
+
+/* unclosed-resource's and pending-future's findings on three snapshots of
+ * write_pools. */
+static struct asnap_findings pool_findings(const uint32_t pools[3], const uint32_t idle[3],
+					   bool idle_in)
+{
+	struct tmpdir d = tmpdir_create();
+	char *p[3] = {tmpdir_path(&d, "a"), tmpdir_path(&d, "b"), tmpdir_path(&d, "c")};
+	struct asnap_error err = {0};
+	struct asnap_snap *s[3];
+	for (int i = 0; i < 3; i++) {
+		write_pools(p[i], pools[i], idle[i]);
+		ck_assert_msg((s[i] = asnap_snap_load(p[i], &err)), "%s", err.message);
+	}
+	struct asnap_rules rules;
+	asnap_rules_init(&rules);
+	const char *json = idle_in
+		? "{\"rules\": [{\"type\": \"mylib.Conn\", \"open_when\": {\"attr\": \"_closed\", "
+		  "\"equals\": false}, \"idle_in\": {\"type\": \"mylib.Pool\", \"attr\": \"_idle\"}}]}"
+		: "{\"rules\": [{\"type\": \"mylib.Conn\", \"open_when\": {\"attr\": \"_closed\", "
+		  "\"equals\": false}}]}";
+	ck_assert_msg(asnap_rules_add_json(&rules, json, &err) == 0, "%s", err.message);
+	struct asnap_checks_options opt = {
+		1u << ASNAP_CHECK_UNCLOSED_RESOURCE | 1u << ASNAP_CHECK_PENDING_FUTURE, &rules};
+	struct asnap_findings f;
+	ck_assert_msg(asnap_checks_run(s, 3, &opt, &f, &err) == 0, "%s", err.message);
+	for (int i = 0; i < 3; i++) {
+		asnap_snap_destroy(s[i]);
+		free(p[i]);
+	}
+	asnap_rules_release(&rules);
+	tmpdir_destroy(&d);
+	return f;
+}
+
+/* One pool that keeps more idle connections as the peak load rises
+ * (redis-py's ConnectionPool under 20 concurrent requests): not a leak
+ * when the rule says where the pool keeps them, and neither are their
+ * "closed" futures (parts of pooled connections); without "idle_in" it
+ * reads as growth, of the connections (their futures folded in). */
+START_TEST(idle_connections_of_one_pool_are_not_growth)
+{
+	struct asnap_findings f = pool_findings((uint32_t[]){1, 1, 1}, (uint32_t[]){2, 4, 6}, true);
+	assert_none(&f);
+	f = pool_findings((uint32_t[]){1, 1, 1}, (uint32_t[]){2, 4, 6}, false);
+	ck_assert_uint_eq(f.count, 1);
+	ck_assert_int_eq(f.items[0].check, ASNAP_CHECK_UNCLOSED_RESOURCE);
+	asnap_findings_release(&f);
+}
+END_TEST
+
+/* Pools that pile up (a client per request, never closed), each with its
+ * idle connection: still a leak. */
+START_TEST(pools_that_pile_up_are_growth)
+{
+	struct asnap_findings f = pool_findings((uint32_t[]){2, 4, 6}, (uint32_t[]){1, 1, 1}, true);
+	ck_assert_uint_eq(f.count, 1);
+	ck_assert_int_eq(f.items[0].check, ASNAP_CHECK_UNCLOSED_RESOURCE);
+	ck_assert_ptr_nonnull(strstr(f.items[0].summary, "2 -> 4 -> 6"));
+	asnap_findings_release(&f);
+	f = pool_findings((uint32_t[]){2, 4, 6}, (uint32_t[]){3, 3, 3}, true);
+	ck_assert_uint_eq(f.count, 1);
+	ck_assert_int_eq(f.items[0].check, ASNAP_CHECK_UNCLOSED_RESOURCE);
+	asnap_findings_release(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("identity");
@@ -136,6 +247,8 @@ int main(void)
 	tcase_add_test(tc, survivors_that_grow_are_a_leak);
 	tcase_add_test(tc, reused_addresses_are_not_survivors);
 	tcase_add_test(tc, steady_population_is_not_growth);
+	tcase_add_test(tc, idle_connections_of_one_pool_are_not_growth);
+	tcase_add_test(tc, pools_that_pile_up_are_growth);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -94,6 +94,16 @@ extern const struct check_def check_unawaited_coroutine, check_pending_task,
 	check_retained_task, check_unclosed_resource, check_pending_future,
 	check_uncancelled_handle, check_frame_cycle;
 
+/*
+ * The parts of the open resources idle in a pool (a rule's "idle_in") in
+ * snapshot `snap` (unclosed_resource.c): *out (n + 1 bytes, caller frees)
+ * is 1 for each and for what it reaches within 3 strong references through
+ * library objects other than the loop, tasks, coroutines, frames and
+ * handles - its stream's protocol and "closed" future, which live as long
+ * as the pool keeps it. 0, or -1 with ctx->err.
+ */
+int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out);
+
 /* Callbacks and waiters piling up: pending-future's `after`. */
 int check_piled_callbacks(struct check_ctx *ctx);
 

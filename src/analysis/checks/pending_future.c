@@ -4,7 +4,10 @@
  * the coroutine that awaits them (or as not awaited at all). From one
  * snapshot alone nothing is certain about a future, so this check needs
  * two or more; a task stuck on an unresolvable future is reported by
- * pending-task from one.
+ * pending-task from one. A future that is part of a connection idle in a
+ * library's pool (its protocol's "closed" future) lives as long as the
+ * pool keeps it: unclosed-resource judges the pool, so it is not counted
+ * here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +39,15 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 		    awaiter[a->index[f]] == ASNAP_NO_NODE)
 			awaiter[a->index[f]] = asnap_aio_leaf_coro(a, a->tasks[i].coro, 64);
 	}
+	uint8_t *part;
+	if (pooled_parts(ctx, snap, &part) < 0) {
+		free(awaiter);
+		return -1;
+	}
 	char site[512];
 	int rc = 0;
 	for (uint32_t i = 0; i < a->nfutures; i++) {
-		if (a->futures[i].state != ASNAP_FUT_PENDING)
+		if (a->futures[i].state != ASNAP_FUT_PENDING || part[a->futures[i].node])
 			continue;
 		/* named and placed by the awaiting task's innermost coroutine in
 		 * the program's own code (not asyncio's Event.wait) */
@@ -58,6 +66,7 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 		}
 	}
 	free(awaiter);
+	free(part);
 	return rc;
 }
 

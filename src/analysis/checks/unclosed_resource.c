@@ -5,7 +5,10 @@
  * snapshot: they are left to the destructor), or whose number grows across
  * snapshots while some persist. A resource inside another open one (the
  * socket of a transport: within two references of it) is neither counted
- * nor reported: its owner is.
+ * nor reported: its owner is. The idle instances of a library's pool (a
+ * rule's "idle_in") count as one: a pool keeps as many as were ever in use
+ * at once, which grows with the peak load and then stays, while pools
+ * that pile up still grow.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,59 @@ struct rules_state {
 	struct asnap_rules builtin;
 	const struct asnap_rules *rules;
 };
+
+static bool idle_for(const struct asnap_rules_bound *b, const struct asnap_rule *r,
+		     uint32_t pool_type, uint32_t label)
+{
+	return r && r->has_idle && b->name_ids[r->idle_type] == pool_type &&
+	       b->name_ids[r->idle_attr] == label;
+}
+
+/* Mark (bit 8) every open resource idle in a pool - one that an object of
+ * its rule's "idle_in" type holds under that attribute, or that is in the
+ * container it holds there - and (bit 4) all but one per pool. */
+static void one_per_pool(const struct asnap_rules_bound *b, const struct asnap_snap *s,
+			 uint8_t *open)
+{
+	const struct asnap_graph *g = s->g;
+	const struct asnap_rules *rules = b->rules;
+	bool any = false;
+	for (uint32_t i = 0; i < rules->count && !any; i++)
+		any = rules->items[i].has_idle && b->name_ids[rules->items[i].idle_type] &&
+		      b->name_ids[rules->items[i].idle_attr];
+	if (!any)
+		return;
+	for (uint32_t p = 0; p < g->n; p++) {
+		bool pool = false;
+		for (uint32_t i = 0; i < rules->count && !pool; i++)
+			pool = rules->items[i].has_idle &&
+			       b->name_ids[rules->items[i].idle_type] == g->type[p];
+		if (!pool)
+			continue;
+		bool kept = false;
+		for (uint64_t e = asnap_graph_edge_begin(g, p); e < asnap_graph_edge_end(g, p); e++) {
+			uint32_t w = g->edge_target[e], label = g->edge_label[e];
+			if (!label || !asnap_graph_edge_is_strong(g, e))
+				continue;
+			if ((open[w] & 1) && idle_for(b, asnap_rules_for(b, g, w), g->type[p], label)) {
+				open[w] |= kept ? 12 : 8;
+				kept = true;
+				continue;
+			}
+			if (!is_container_type(node_type(s, w)))
+				continue;
+			for (uint64_t f = asnap_graph_edge_begin(g, w); f < asnap_graph_edge_end(g, w);
+			     f++) {
+				uint32_t x = g->edge_target[f];
+				if (!(open[x] & 1) || (open[x] & 8) || !asnap_graph_edge_is_strong(g, f) ||
+				    !idle_for(b, asnap_rules_for(b, g, x), g->type[p], label))
+					continue;
+				open[x] |= kept ? 12 : 8;
+				kept = true;
+			}
+		}
+	}
+}
 
 static int scan(struct grouping *gr, uint32_t snap, void *state)
 {
@@ -71,6 +127,10 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 				if (l && (l == self_pipe[0] || l == self_pipe[1]) && open[g->edge_target[e]])
 					open[g->edge_target[e]] |= 2;
 			}
+	one_per_pool(&b, s, open);
+	/* count each pool's idle instances once */
+	for (uint32_t v = 0; v < g->n; v++)
+		open[v] &= (uint8_t)~8;
 	if (last)
 		for (uint32_t i = 0; i < s->aio.ntasks; i++)
 			if (ctx->orphaned[i])
@@ -101,6 +161,86 @@ out:
 	free(open);
 	free(orphan_task);
 	asnap_rules_unbind(&b);
+	return rc;
+}
+
+/* ---- the parts of pooled resources (for pending-future) -------------------- */
+
+/* The parts of a resource: this close to it. */
+#define PART_DEPTH 3
+
+int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
+{
+	const struct asnap_snap *s = ctx->snaps[snap];
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio *a = &s->aio;
+	struct asnap_rules builtin;
+	asnap_rules_init(&builtin);
+	const struct asnap_rules *rules = ctx->opt->rules;
+	*out = NULL;
+	if (!rules) {
+		if (asnap_rules_add_json(&builtin, asnap_builtin_rules, ctx->err) < 0) {
+			asnap_rules_release(&builtin);
+			return -1;
+		}
+		rules = &builtin;
+	}
+	struct asnap_rules_bound b;
+	if (asnap_rules_bind(rules, g, &b, ctx->err) < 0) {
+		asnap_rules_release(&builtin);
+		return -1;
+	}
+	uint8_t *part = calloc((size_t)g->n + 1, 1);
+	uint8_t *depth = calloc((size_t)g->n + 1, 1);
+	uint32_t *queue = malloc(((size_t)g->n + 1) * sizeof(*queue));
+	int rc = 0;
+	if (!part || !depth || !queue) {
+		free(part);
+		rc = nomem(ctx);
+		goto out;
+	}
+	/* breadth-first from every open resource idle in a pool, through
+	 * library objects that are neither the loop nor what runs (tasks,
+	 * coroutines, frames, handles), not through futures: what the
+	 * resource's library objects hold, as a transport's protocol holds its
+	 * "closed" future */
+	for (uint32_t v = 0; v < g->n; v++) {
+		const struct asnap_rule *r = asnap_rules_for(&b, g, v);
+		if (r && asnap_rules_open(&b, r, a, v))
+			part[v] = 1;
+	}
+	one_per_pool(&b, s, part);
+	uint32_t head = 0, tail = 0;
+	for (uint32_t v = 0; v < g->n; v++) {
+		if (part[v] & 8)
+			queue[tail++] = v;
+		part[v] = part[v] & 8 ? 1 : 0;
+	}
+	while (head < tail) {
+		uint32_t v = queue[head++];
+		if (depth[v] >= PART_DEPTH)
+			continue;
+		if (depth[v] > 0 && a->kind[v] == ASNAP_AIO_FUTURE)
+			continue;
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			uint32_t x = g->edge_target[e];
+			if (part[x] || !asnap_graph_edge_is_strong(g, e) || asnap_snap_is_user(s, x))
+				continue;
+			uint8_t k = a->kind[x];
+			if (k == ASNAP_AIO_TASK || k == ASNAP_AIO_CORO || k == ASNAP_AIO_FRAME ||
+			    k == ASNAP_AIO_HANDLE || k == ASNAP_AIO_LOOP)
+				continue;
+			part[x] = 1;
+			depth[x] = (uint8_t)(depth[v] + 1);
+			queue[tail++] = x;
+		}
+	}
+	*out = part;
+out:
+	free(depth);
+	free(queue);
+	asnap_rules_unbind(&b);
+	asnap_rules_release(&builtin);
 	return rc;
 }
 
