@@ -9,7 +9,9 @@ PACKAGES=(libzstd-dev zstd libcjson-dev libigraph-dev check meson ninja-build pk
           # the real-library corpus (tests/reallib): Debian's async libraries
           # for /usr/bin/python3, and the servers it runs them against
           python3-aiohttp python3-redis python3-asyncpg python3-httpx python3-fastapi
-          python3-uvicorn python3-websockets python3-uvloop redis-server postgresql)
+          python3-uvicorn python3-websockets python3-uvloop redis-server postgresql
+          # the pytest plugin's sample suite (tests/plugin)
+          python3-pytest python3-pytest-asyncio)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -53,10 +53,12 @@ meson test -C build --print-errorlogs || status=1
 # built for Debian's /usr/bin/python3, so the agent is built for it here)
 # against a redis-server and a PostgreSQL cluster the suite starts and stops.
 if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import aiohttp, redis, asyncpg, httpx, fastapi, uvicorn, websockets, uvloop' 2>/dev/null; then
-    echo "== [$(elapsed)] build-sys/ (Debian's /usr/bin/python3 $(/usr/bin/python3 -c 'import sys; print(sys.version.split()[0])'): the real-library corpus)"
+    echo "== [$(elapsed)] build-sys/ (Debian's /usr/bin/python3 $(/usr/bin/python3 -c 'import sys; print(sys.version.split()[0])'): the real-library corpus, the pytest plugin)"
     configure build-sys -Dpython=/usr/bin/python3 -Dagent=enabled -Dtests=true
     ninja -C build-sys >/dev/null
     meson test -C build-sys --suite reallib --print-errorlogs || status=1
+    # the pytest plugin on its sample suite (pytest, pytest-asyncio, aiohttp)
+    meson test -C build-sys --suite pytest-plugin --print-errorlogs || status=1
 else
     echo "== [$(elapsed)] real-library corpus skipped: /usr/bin/python3 lacks Debian's python3-aiohttp, -redis, -asyncpg, -httpx, -fastapi, -uvicorn, -websockets or -uvloop"
 fi

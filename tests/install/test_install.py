@@ -323,6 +323,13 @@ class PipInstallTest(Tmp):
         self.assertTrue([r for r in record if r.endswith("/bin/asyncsnap")], record)
         for r in record:
             self.assertFalse(r.endswith((".h", ".a", ".pc", ".1")), r)
+        # the pytest plugin, found by pytest through its entry point
+        self.assertIn("asyncsnap/pytest.py", record)
+        self.assertIn("asyncsnap/testing.py", record)
+        p = run([vpython, "-c", "from importlib.metadata import entry_points; "
+                 "print([e.value for e in entry_points(group='pytest11') if e.name == 'asyncsnap'])"])
+        self.assertOk(p, "venv: the pytest11 entry point")
+        self.assertEqual(p.stdout.strip(), "['asyncsnap.pytest']")
 
         p = run([vcommand, "--version"])
         self.assertOk(p, "venv/bin/asyncsnap --version")
