@@ -269,12 +269,13 @@ asyncio.run(main())
 '''
 
 BLOCKED = r'''
-import re, sys, time
+import sys, time
 print("listening 0", flush=True)
 sys.stdin.readline()
 t = time.monotonic()
-# the main thread in C, with the GIL, for seconds: exponential backtracking
-re.match(r"(a*)*b", "a" * int(sys.argv[1]))
+# the main thread in C, with the GIL, for seconds: one big power (a single
+# bytecode: no eval-breaker check until it is done)
+x = 3 ** int(sys.argv[1])
 print("done %.1f" % (time.monotonic() - t), flush=True)
 sys.stdin.readline()
 '''
@@ -296,7 +297,7 @@ class IdleTest(AttachTest):
 
     def test_blocked_in_c_with_the_gil_times_out_and_writes_nothing_later(self):
         prog = self.program("blocked.py", BLOCKED)
-        p, _ = self.target(self.python, prog, "25")
+        p, _ = self.target(self.python, prog, "12000000")
         p.stdin.write("go\n")
         p.stdin.flush()
         time.sleep(0.3)
@@ -308,6 +309,7 @@ class IdleTest(AttachTest):
         # when it gets back to Python, the late payload finds no request
         line = p.stdout.readline()
         self.assertTrue(line.startswith("done"), line)
+        self.assertGreater(float(line.split()[1]), 2, "not blocked for the whole --timeout")
         time.sleep(0.5)
         p.stdin.write("end\n")
         p.stdin.flush()
