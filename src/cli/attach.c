@@ -779,7 +779,7 @@ static void remove_tree(const char *dir)
 	rmdir(dir);
 }
 
-int take_attach(long pid, const char *output, double timeout, bool fork)
+int take_attach(long pid, const char *output, double timeout, bool use_fork)
 {
 	struct attach_target t;
 	char why[1024], runtime[PATH_MAX], dir[PATH_MAX + 64] = "", built[128];
@@ -879,7 +879,7 @@ int take_attach(long pid, const char *output, double timeout, bool fork)
 	if (!text)
 		FAIL("out of memory");
 	int len = snprintf(text, cap, payload_fmt, pid, request, status, dir, agent ? agent : "",
-			   remote ? payload : "", fork ? "True" : "False");
+			   remote ? payload : "", use_fork ? "True" : "False");
 	if (len < 0 || (size_t)len >= cap)
 		FAIL("the payload is too long");
 	/* the file the target (remote_exec) or gdb (restore) reads; with its
@@ -966,17 +966,37 @@ int take_attach(long pid, const char *output, double timeout, bool fork)
 			FAIL("cannot write '%s': %s", script_path, strerror(errno));
 		}
 		fd = -1;
-		/* no exec file and no shared library symbols: nothing to read
-		 * while the target is stopped, and nothing gdb could call by
-		 * name */
+		/* No shared library symbols, no libthread_db, no auto-loaded
+		 * scripts: nothing to read while the target is stopped, and
+		 * nothing gdb could call by name. gdb first attaches to a
+		 * sleeping child of ours and detaches: what it does once per
+		 * session on its first attach (ptrace feature probes, a test
+		 * fork) then happens before the target is stopped, which
+		 * roughly halves the target's pause. Its errors do not stop the
+		 * script (-ex). */
+		pid_t dummy = fork();
+		if (dummy == 0) {
+			for (;;)
+				pause();
+		}
+		char warm[64];
+		snprintf(warm, sizeof(warm), "attach %ld", (long)dummy);
 		char *argv[] = {tool, "-nx", "-nh", "-batch", "-q",
 				"-iex", "set debuginfod enabled off",
 				"-iex", "set auto-solib-add off",
+				"-iex", "set auto-load off",
 				"-iex", "set libthread-db-search-path /nonexistent",
-				"-ex", "file",
+				"-iex", "set exec-file-mismatch reload",
+				"-ex", dummy > 0 ? warm : "echo",
+				"-ex", dummy > 0 ? "detach" : "echo",
 				"-x", script_path, NULL};
 		int ws = run_tool(argv, deadline, out_text, 1 << 16, &timed_out);
 		(void)ws;
+		if (dummy > 0) {
+			kill(dummy, SIGKILL);
+			while (waitpid(dummy, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
 		long queued = marker(out_text, "ASNAP-QUEUED ", -2);
 		if (!strstr(out_text, "ASNAP-ATTACHED")) {
 			last_error_line(out_text, why, sizeof(why));

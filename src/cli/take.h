@@ -44,6 +44,6 @@ int take_copy_file(int in, const char *dst, char *why, size_t why_size);
  * by sys.remote_exec (3.14+) or gdb (3.9-3.13); the snapshot goes to
  * output, else to $ASYNCSNAP_DIR or the current directory. An exit
  * status, everything reported. */
-int take_attach(long pid, const char *output, double timeout, bool fork);
+int take_attach(long pid, const char *output, double timeout, bool use_fork);
 
 #endif
