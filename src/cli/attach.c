@@ -612,6 +612,10 @@ static const char payload_fmt[] =
 	"    try:\n"
 	"        os.unlink(REQUEST)\n"
 	"    except OSError:\n"
+	"        try:\n"
+	"            os.rmdir(os.path.dirname(REQUEST))\n"
+	"        except OSError:\n"
+	"            pass\n"
 	"        return\n"
 	"    status({'state': 'taking', 'pid': PID})\n"
 	"    try:\n"
@@ -763,7 +767,8 @@ static const char parked_syscalls[] =
 		goto out;                                                           \
 	} while (0)
 
-static void remove_tree(const char *dir)
+/* Remove dir and the files in it, but keep (and the directory with it). */
+static void remove_tree(const char *dir, const char *keep)
 {
 	DIR *d = opendir(dir);
 	if (d) {
@@ -772,11 +777,32 @@ static void remove_tree(const char *dir)
 		while ((e = readdir(d)))
 			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
 				snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-				unlink(path);
+				if (!keep || strcmp(path, keep) != 0)
+					unlink(path);
 			}
 		closedir(d);
 	}
-	rmdir(dir);
+	if (!keep)
+		rmdir(dir);
+}
+
+/* The attach directories in runtime of processes that have ended, left by
+ * a remote script that never ran: removed. */
+static void remove_stale_attaches(const char *runtime)
+{
+	DIR *d = opendir(runtime);
+	if (!d)
+		return;
+	struct dirent *e;
+	char path[PATH_MAX + 300];
+	while ((e = readdir(d))) {
+		long pid;
+		if (sscanf(e->d_name, "attach-%ld-", &pid) != 1 || live_start_ticks(pid) >= 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", runtime, e->d_name);
+		remove_tree(path, NULL);
+	}
+	closedir(d);
 }
 
 int take_attach(long pid, const char *output, double timeout, bool use_fork)
@@ -786,6 +812,7 @@ int take_attach(long pid, const char *output, double timeout, bool use_fork)
 	char request[PATH_MAX + 64], status[PATH_MAX + 64], payload[PATH_MAX + 64];
 	char *text = NULL, *out_text = NULL;
 	int fd = -1, rc = EXIT_OK;
+	bool keep_payload = false;
 	double start = take_now_s(), deadline = start + timeout;
 
 	int r = attach_inspect(pid, &t, why, sizeof(why));
@@ -856,6 +883,7 @@ int take_attach(long pid, const char *output, double timeout, bool use_fork)
 	if (!plain_path(runtime))
 		FAIL("the runtime directory '%s' has characters the attach cannot pass on (set "
 		     "XDG_RUNTIME_DIR to a plain path)", runtime);
+	remove_stale_attaches(runtime);
 	snprintf(dir, sizeof(dir), "%s/attach-%ld-XXXXXX", runtime, pid);
 	if (!mkdtemp(dir)) {
 		dir[0] = '\0';
@@ -1031,6 +1059,7 @@ int take_attach(long pid, const char *output, double timeout, bool use_fork)
 			FAIL("it is stopped (%s): no snapshot can be taken until it is continued (kill "
 			     "-CONT %ld)", state == 'T' ? "by a signal" : "by a debugger", pid);
 		if (take_now_s() >= deadline) {
+			keep_payload = remote && ans.state == ANSWER_NONE;
 			if (ans.state == ANSWER_TAKING)
 				FAIL("its snapshot was begun but not finished in %g seconds (a snapshot "
 				     "of a large heap can take longer: --timeout)", timeout);
@@ -1072,8 +1101,11 @@ int take_attach(long pid, const char *output, double timeout, bool use_fork)
 out:
 	if (fd >= 0)
 		close(fd);
+	/* the request too: a payload that runs later does nothing. A remote
+	 * script not run yet keeps its file (3.14 would print an error for a
+	 * missing one when it wakes up): it removes it, and the directory */
 	if (dir[0])
-		remove_tree(dir); /* the request too: a payload that runs later does nothing */
+		remove_tree(dir, keep_payload ? payload : NULL);
 	free(text);
 	free(out_text);
 	return rc;
