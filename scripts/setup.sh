@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(libzstd-dev zstd libcjson-dev libigraph-dev check meson ninja-build pkg-config gcc clang
           chromium graphviz groff-base python3-dev python3-mesonpy python3-pip python3-venv
           nodejs
+          # take --attach on CPython 3.9-3.13
+          gdb
           # the real-library corpus (tests/reallib): Debian's async libraries
           # for /usr/bin/python3, and the servers it runs them against
           python3-aiohttp python3-redis python3-asyncpg python3-httpx python3-fastapi

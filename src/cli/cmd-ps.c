@@ -14,11 +14,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include "cli/attach.h"
 #include "cli/cli.h"
 #include "cli/live.h"
 
 static const char help[] =
-	"usage: asyncsnap ps [--json]\n"
+	"usage: asyncsnap ps [--all] [--json]\n"
 	"\n"
 	"List this user's running processes that have the asyncsnap agent installed\n"
 	"(asyncsnap run, python -m asyncsnap run, or asyncsnap.install() in the code):\n"
@@ -26,7 +29,14 @@ static const char help[] =
 	"found by the registration files in $XDG_RUNTIME_DIR/asyncsnap (else\n"
 	"/tmp/asyncsnap-UID); the files of processes that have ended are removed.\n"
 	"\n"
+	"With --all: every CPython process you may attach to (asyncsnap take --attach\n"
+	"PID), with or without the agent: pid, Python version, whether the agent is\n"
+	"there (signal: installed, with its handler; imported: loaded, by an earlier\n"
+	"attach or the program; no), and the command line.\n"
+	"\n"
 	"options:\n"
+	"  --all      every CPython process you may attach to (see above); with --json:\n"
+	"             {\"pid\", \"python\", \"agent\", \"program\"}\n"
 	"  --json     one JSON array, oldest process first: {\"pid\", \"program\",\n"
 	"             \"python\", \"uptime\" (seconds), \"signal\", \"signal_name\",\n"
 	"             \"directory\", \"fork\", \"executable\", \"agent\", \"triggers\"}\n"
@@ -138,14 +148,129 @@ static void print_text(struct row *rows, size_t n)
 		fclose(out);
 }
 
+/* One process of `ps --all`. */
+struct any_row {
+	long pid;
+	char python[16];
+	const char *agent; /* "signal", "imported", "no" */
+	char program[512];
+};
+
+/* Whether the registration of pid in dir is there and its process alive. */
+static bool registered(const char *dir, long pid)
+{
+	char reg[PATH_MAX + 32], why[256];
+	struct live_agent a = {0};
+	snprintf(reg, sizeof(reg), "%s/%ld.json", dir, pid);
+	if (live_agent_read(reg, &a, why, sizeof(why)) < 0)
+		return false;
+	bool alive = a.pid == pid && live_agent_alive(&a);
+	live_agent_release(&a);
+	return alive;
+}
+
+static int ps_all(bool json)
+{
+	char dir[PATH_MAX], why[512];
+	bool have_dir = live_runtime_dir(dir, sizeof(dir)) == 0 &&
+			live_check_private_dir(dir, why, sizeof(why)) == 0;
+	DIR *d = opendir("/proc");
+	if (!d) {
+		cli_error("ps: cannot read '/proc': %s", strerror(errno));
+		return EXIT_ERROR;
+	}
+	struct any_row *rows = NULL;
+	size_t n = 0, cap = 0;
+	long self = (long)getpid();
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (!len || strspn(e->d_name, "0123456789") != len)
+			continue;
+		long pid = strtol(e->d_name, NULL, 10);
+		char proc[64];
+		struct stat st;
+		snprintf(proc, sizeof(proc), "/proc/%ld", pid);
+		/* yours (take --attach refuses the others), and traceable */
+		if (pid == self || stat(proc, &st) != 0 || st.st_uid != getuid())
+			continue;
+		struct attach_target t;
+		if (attach_may_trace(pid, st.st_uid, why, sizeof(why)) < 0 ||
+		    attach_inspect(pid, &t, why, sizeof(why)) != ATTACH_INSPECT_OK)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 32;
+			struct any_row *more = realloc(rows, cap * sizeof(*rows));
+			if (!more) {
+				free(rows);
+				closedir(d);
+				cli_error("out of memory");
+				return EXIT_ERROR;
+			}
+			rows = more;
+		}
+		struct any_row *r = &rows[n++];
+		r->pid = pid;
+		if (t.major)
+			snprintf(r->python, sizeof(r->python), "%d.%d%s", t.major, t.minor, t.abiflags);
+		else
+			snprintf(r->python, sizeof(r->python), "?");
+		r->agent = have_dir && registered(dir, pid) ? "signal" : t.agent_loaded ? "imported"
+											 : "no";
+		attach_cmdline(pid, r->program, sizeof(r->program));
+	}
+	closedir(d);
+	int status = EXIT_OK;
+	if (json) {
+		cJSON *arr = cJSON_CreateArray();
+		for (size_t i = 0; arr && i < n; i++) {
+			cJSON *o = cJSON_CreateObject();
+			if (!o || !cJSON_AddItemToArray(arr, o)) {
+				cJSON_Delete(o);
+				break;
+			}
+			cJSON_AddNumberToObject(o, "pid", (double)rows[i].pid);
+			cJSON_AddStringToObject(o, "python", rows[i].python);
+			cJSON_AddStringToObject(o, "agent", rows[i].agent);
+			cJSON_AddStringToObject(o, "program", rows[i].program);
+		}
+		char *text = arr ? cJSON_Print(arr) : NULL;
+		if (text)
+			puts(text);
+		else
+			status = EXIT_ERROR, cli_error("out of memory");
+		free(text);
+		cJSON_Delete(arr);
+	} else {
+		int wpid = 3;
+		for (size_t i = 0; i < n; i++) {
+			char p[32];
+			int l = snprintf(p, sizeof(p), "%ld", rows[i].pid);
+			wpid = l > wpid ? l : wpid;
+		}
+		/* command lines are the processes' own: never raw to a terminal */
+		struct cli_safe_text safe;
+		FILE *out = cli_safe_text(stdout, &safe);
+		fprintf(out, "%-*s  %-6s  %-8s  %s\n", wpid, "PID", "PYTHON", "AGENT", "PROGRAM");
+		for (size_t i = 0; i < n; i++)
+			fprintf(out, "%*ld  %-6s  %-8s  %s\n", wpid, rows[i].pid, rows[i].python,
+				rows[i].agent, rows[i].program);
+		if (out != stdout)
+			fclose(out);
+	}
+	free(rows);
+	return status;
+}
+
 int cmd_ps(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
+		{"all", no_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	bool json = false;
+	bool json = false, all = false;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -153,6 +278,9 @@ int cmd_ps(int argc, char **argv)
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'a':
+			all = true;
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -163,6 +291,8 @@ int cmd_ps(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error("ps", "unexpected argument '%s'", argv[optind]);
+	if (all)
+		return ps_all(json);
 
 	char dir[PATH_MAX], why[256];
 	if (live_runtime_dir(dir, sizeof(dir)) < 0) {

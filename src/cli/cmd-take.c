@@ -29,9 +29,10 @@
 
 #include "cli/cli.h"
 #include "cli/live.h"
+#include "cli/take.h"
 
 static const char help[] =
-	"usage: asyncsnap take [-o FILE] [--timeout S] PID\n"
+	"usage: asyncsnap take [-o FILE] [--timeout S] [--attach [--no-fork]] PID\n"
 	"\n"
 	"Make process PID, which runs with the asyncsnap agent (asyncsnap run, or\n"
 	"asyncsnap.install()), write a snapshot: send it its signal once, wait for\n"
@@ -48,13 +49,25 @@ static const char help[] =
 	"  -o, --output FILE  move the snapshot to FILE (default: it stays in the\n"
 	"                     process's snapshot directory)\n"
 	"  --timeout S        give up after S seconds (default 60)\n"
+	"  --attach           the process has no agent: attach to it (CPython 3.14+:\n"
+	"                     sys.remote_exec; 3.9-3.13: gdb) and make it import the\n"
+	"                     agent and write one snapshot at a safe point; the file\n"
+	"                     goes to -o, else $ASYNCSNAP_DIR or the current\n"
+	"                     directory. A process that has the agent is signalled\n"
+	"  --no-fork          with --attach: walk the heap in the process itself (the\n"
+	"                     default forks, as the signal handler does)\n"
 	"  -h, --help         show this help\n"
+	"\n"
+	"With --attach (docs/AGENT.md, \"Attaching to a process without the agent\"),\n"
+	"the process must be yours and traceable, and a CPython 3.9-3.15 for which an\n"
+	"agent exists (its own installed asyncsnap, else this one's if it was built\n"
+	"for the same Python). `asyncsnap ps --all` lists the candidates.\n"
 	"\n"
 	"Exit status: 0 with the path on stdout; 2 when there is no such process, it\n"
 	"has no agent, it is another user's, it ended or is stopped, the agent could\n"
 	"not write the snapshot (its reason is printed), or no answer came in time.\n";
 
-static double now_s(void)
+double take_now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -63,7 +76,7 @@ static double now_s(void)
 
 /* Copy the open file in to dst through a temporary file beside dst, then
  * rename: for -o across file systems. */
-static int copy_file(int in, const char *dst, char *why, size_t why_size)
+int take_copy_file(int in, const char *dst, char *why, size_t why_size)
 {
 	char tmp[PATH_MAX];
 	const char *slash = strrchr(dst, '/');
@@ -124,7 +137,7 @@ static int copy_file(int in, const char *dst, char *why, size_t why_size)
 
 /* The state letter of process pid (/proc/PID/stat field 3: R, S, D, T, t,
  * Z, ...), or 0 when it cannot be read. */
-static char process_state(long pid)
+char take_process_state(long pid)
 {
 	char path[64], buf[512];
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
@@ -163,7 +176,7 @@ static int catches_signal(long pid, int signum)
 }
 
 /* 32 hex digits from the kernel's random source. */
-static int make_nonce(char out[33])
+int take_make_nonce(char out[33])
 {
 	unsigned char raw[16];
 	size_t got = 0;
@@ -180,16 +193,8 @@ static int make_nonce(char out[33])
 	return 0;
 }
 
-/* The agent's answer to a request (the status file, written by rename in
- * the private runtime directory). */
-struct answer {
-	enum { ANSWER_NONE, ANSWER_TAKING, ANSWER_WRITTEN, ANSWER_FAILED } state;
-	char path[PATH_MAX];
-	char reason[512];
-	unsigned long long dev, ino;
-};
 
-static void read_answer(const char *status, struct answer *a)
+void take_read_answer(const char *status, struct take_answer *a)
 {
 	char why[128];
 	a->state = ANSWER_NONE;
@@ -242,7 +247,7 @@ static void read_answer(const char *status, struct answer *a)
  * and inode the agent read from its own descriptor, changed after the
  * request was made. The open descriptor, or -1 with the reason in why.
  */
-static int open_answered(const struct answer *ans, uid_t uid, const struct timespec *requested,
+int take_open_answered(const struct take_answer *ans, uid_t uid, const struct timespec *requested,
 			 char *why, size_t why_size)
 {
 	int fd = open(ans->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -320,7 +325,7 @@ static int take(long pid, const char *output, double timeout)
 	/* The request: a file only this user can make, with a name nobody can
 	 * guess; the agent answers beside it. */
 	char nonce[33];
-	if (make_nonce(nonce) < 0)
+	if (take_make_nonce(nonce) < 0)
 		FAIL("cannot read random bytes: %s", strerror(errno));
 	snprintf(request, sizeof(request), "%s/%ld-%s.request", dir, pid, nonce);
 	snprintf(status, sizeof(status), "%s/%ld-%s.status", dir, pid, nonce);
@@ -341,19 +346,19 @@ static int take(long pid, const char *output, double timeout)
 	if (syscall(SYS_tgkill, (pid_t)pid, (pid_t)pid, a.signum) != 0)
 		FAIL("cannot signal it: %s", strerror(errno));
 
-	double start = now_s(), deadline = start + timeout;
-	struct answer ans = {0};
+	double start = take_now_s(), deadline = start + timeout;
+	struct take_answer ans = {0};
 	for (unsigned round = 0;; round++) {
-		read_answer(status, &ans);
+		take_read_answer(status, &ans);
 		if (ans.state == ANSWER_WRITTEN || ans.state == ANSWER_FAILED)
 			break;
 		if (live_start_ticks(pid) != ticks)
 			FAIL("it ended before the snapshot was written");
-		char state = process_state(pid);
-		if ((state == 'T' || state == 't') && now_s() - start >= 1.0)
+		char state = take_process_state(pid);
+		if ((state == 'T' || state == 't') && take_now_s() - start >= 1.0)
 			FAIL("it is stopped (%s): no snapshot can be taken until it is continued (kill "
 			     "-CONT %ld)", state == 'T' ? "by a signal" : "by a debugger", pid);
-		if (now_s() >= deadline) {
+		if (take_now_s() >= deadline) {
 			if (ans.state == ANSWER_TAKING)
 				FAIL("its snapshot was begun but not finished in %g seconds (a snapshot "
 				     "of a large heap can take longer: --timeout)", timeout);
@@ -368,7 +373,7 @@ static int take(long pid, const char *output, double timeout)
 	if (ans.state == ANSWER_FAILED)
 		FAIL("the agent could not write it: %s", ans.reason);
 
-	fd = open_answered(&ans, uid, &requested, why, sizeof(why));
+	fd = take_open_answered(&ans, uid, &requested, why, sizeof(why));
 	if (fd < 0)
 		FAIL("'%s' is not the snapshot it wrote: %s; it is left alone", ans.path, why);
 	if (output) {
@@ -382,7 +387,7 @@ static int take(long pid, const char *output, double timeout)
 		} else if (errno != EXDEV) {
 			FAIL("cannot write '%s': %s (the snapshot is '%s')", output, strerror(errno),
 			     ans.path);
-		} else if (copy_file(fd, output, why, sizeof(why)) < 0) {
+		} else if (take_copy_file(fd, output, why, sizeof(why)) < 0) {
 			FAIL("cannot write '%s': %s (the snapshot is '%s')", output, why, ans.path);
 		} else {
 			unlink(ans.path);
@@ -403,16 +408,36 @@ out:
 	return rc;
 }
 
+/* Whether pid has the agent installed (a registration file of that very
+ * process): then --attach takes the snapshot by its signal. */
+static bool has_live_agent(long pid)
+{
+	char dir[PATH_MAX], reg[PATH_MAX + 32], why[256];
+	struct live_agent a = {0};
+	if (live_runtime_dir(dir, sizeof(dir)) < 0)
+		return false;
+	snprintf(reg, sizeof(reg), "%s/%ld.json", dir, pid);
+	if (live_check_private_dir(dir, why, sizeof(why)) < 0 ||
+	    live_agent_read(reg, &a, why, sizeof(why)) < 0)
+		return false;
+	bool alive = a.pid == pid && live_agent_alive(&a);
+	live_agent_release(&a);
+	return alive;
+}
+
 int cmd_take(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"timeout", required_argument, NULL, 't'},
+		{"attach", no_argument, NULL, 'a'},
+		{"no-fork", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *output = NULL;
 	double timeout = 60;
+	bool attach = false, fork = true;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -433,6 +458,12 @@ int cmd_take(int argc, char **argv)
 						       "greater than 0, not '%s'", optarg);
 			break;
 		}
+		case 'a':
+			attach = true;
+			break;
+		case 'n':
+			fork = false;
+			break;
 		case 'h':
 			fputs(help, stdout);
 			return EXIT_OK;
@@ -450,5 +481,10 @@ int cmd_take(int argc, char **argv)
 	if (errno || end == text || *end || pid < 1 || pid > INT_MAX || text[0] == '+' ||
 	    text[0] == ' ')
 		return cli_usage_error("take", "'%s' is not a process id", text);
+	if (!fork && !attach)
+		return cli_usage_error("take", "--no-fork goes with --attach (the agent's own "
+				       "installation says whether it forks)");
+	if (attach && !has_live_agent(pid))
+		return take_attach(pid, output, timeout, fork);
 	return take(pid, output, timeout);
 }
