@@ -7,7 +7,6 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +19,8 @@
 #include "cli/cli.h"
 #include "cli/live.h"
 
-static const char help[] =
-	"usage: asyncsnap ps [--all] [--json]\n"
-	"\n"
+static const char usage[] = "usage: asyncsnap ps [--all] [--json]\n";
+static const char about[] =
 	"List this user's running processes that have the asyncsnap agent installed\n"
 	"(asyncsnap run, python -m asyncsnap run, or asyncsnap.install() in the code):\n"
 	"pid, program, Python version, uptime, signal and snapshot directory. They are\n"
@@ -32,15 +30,7 @@ static const char help[] =
 	"With --all: every CPython process you may attach to (asyncsnap take --attach\n"
 	"PID), with or without the agent: pid, Python version, whether the agent is\n"
 	"there (signal: installed, with its handler; imported: loaded, by an earlier\n"
-	"attach or the program; no), and the command line.\n"
-	"\n"
-	"options:\n"
-	"  --all      every CPython process you may attach to (see above); with --json:\n"
-	"             {\"pid\", \"python\", \"agent\", \"program\"}\n"
-	"  --json     one JSON array, oldest process first: {\"pid\", \"program\",\n"
-	"             \"python\", \"uptime\" (seconds), \"signal\", \"signal_name\",\n"
-	"             \"directory\", \"fork\", \"executable\", \"agent\", \"triggers\"}\n"
-	"  -h, --help show this help\n";
+	"attach or the program; no), and the command line.\n";
 
 struct row {
 	struct live_agent a;
@@ -264,33 +254,24 @@ static int ps_all(bool json)
 
 int cmd_ps(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"all", no_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	bool json = false, all = false;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'a':
-			all = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return EXIT_OK;
-		default:
-			return cli_option_error("ps", c, argv);
-		}
-	}
-	if (optind != argc)
-		return cli_usage_error("ps", "unexpected argument '%s'", argv[optind]);
+	const struct cli_opt opts[] = {
+		CLI_FLAG("all", 0, &all,
+			 "every CPython process you may attach to (see above); with --json: "
+			 "{\"pid\", \"python\", \"agent\", \"program\"}"),
+		CLI_FLAG("json", 0, &json,
+			 "one JSON array, oldest process first: {\"pid\", \"program\", \"python\", "
+			 "\"uptime\" (seconds), \"signal\", \"signal_name\", \"directory\", \"fork\", "
+			 "\"executable\", \"agent\", \"triggers\"}"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {.name = "ps", .usage = usage, .about = about, .opts = opts};
+	struct cli_operands ops;
+	int status;
+	if (!cli_parse(&spec, argc, argv, &ops, &status))
+		return status;
+	if (ops.n)
+		return cli_usage_error("ps", "unexpected argument '%s'", ops.v[0]);
 	if (all)
 		return ps_all(json);
 
@@ -301,7 +282,7 @@ int cmd_ps(int argc, char **argv)
 	}
 	struct row *rows = NULL;
 	size_t n = 0, cap = 0;
-	int status = EXIT_OK;
+	status = EXIT_OK;
 	DIR *d = opendir(dir);
 	if (!d) {
 		if (errno == ENOENT)

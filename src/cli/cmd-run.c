@@ -10,7 +10,6 @@
  * script such as uvicorn, a wrapper that starts python) loads the agent.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -31,9 +30,9 @@
 #include "cli/live.h"
 #include "cli/take.h"
 
-static const char help[] =
-	"usage: asyncsnap take [-o FILE] [--timeout S] [--attach [--no-fork]] PID\n"
-	"\n"
+static const char usage[] =
+	"usage: asyncsnap take [-o FILE] [--timeout S] [--attach [--no-fork]] PID\n";
+static const char about[] =
 	"Make process PID, which runs with the asyncsnap agent (asyncsnap run, or\n"
 	"asyncsnap.install()), write a snapshot: send it its signal once, wait for\n"
 	"the agent's answer, and print the snapshot's path. The process must be the\n"
@@ -43,21 +42,8 @@ static const char help[] =
 	"The request and the answer go through your private runtime directory, so\n"
 	"the file printed is the one the agent wrote (checked by its inode, owner\n"
 	"and mode 0600), whatever else appears in the snapshot directory; a\n"
-	"snapshot directory others can write in (without the sticky bit) is refused.\n"
-	"\n"
-	"options:\n"
-	"  -o, --output FILE  move the snapshot to FILE (default: it stays in the\n"
-	"                     process's snapshot directory)\n"
-	"  --timeout S        give up after S seconds (default 60)\n"
-	"  --attach           the process has no agent: attach to it (CPython 3.14+:\n"
-	"                     sys.remote_exec; 3.9-3.13: gdb) and make it import the\n"
-	"                     agent and write one snapshot at a safe point; the file\n"
-	"                     goes to -o, else $ASYNCSNAP_DIR or the current\n"
-	"                     directory. A process that has the agent is signalled\n"
-	"  --no-fork          with --attach: walk the heap in the process itself (the\n"
-	"                     default forks, as the signal handler does)\n"
-	"  -h, --help         show this help\n"
-	"\n"
+	"snapshot directory others can write in (without the sticky bit) is refused.\n";
+static const char footer[] =
 	"With --attach (docs/AGENT.md, \"Attaching to a process without the agent\"),\n"
 	"the process must be yours and traceable, and a CPython 3.9-3.15 for which an\n"
 	"agent exists (its own installed asyncsnap, else this one's if it was built\n"
@@ -66,6 +52,20 @@ static const char help[] =
 	"Exit status: 0 with the path on stdout; 2 when there is no such process, it\n"
 	"has no agent, it is another user's, it ended or is stopped, the agent could\n"
 	"not write the snapshot (its reason is printed), or no answer came in time.\n";
+
+static bool parse_timeout(const char *command, const char *arg, void *value)
+{
+	char *end;
+	errno = 0;
+	double t = strtod(arg, &end);
+	if (errno || end == arg || *end || !(t > 0) || !isfinite(t) || t > 1e6) {
+		cli_usage_error(command, "--timeout needs a number of seconds greater than 0, "
+				"not '%s'", arg);
+		return false;
+	}
+	*(double *)value = t;
+	return true;
+}
 
 double take_now_s(void)
 {
@@ -427,54 +427,38 @@ static bool has_live_agent(long pid)
 
 int cmd_take(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"timeout", required_argument, NULL, 't'},
-		{"attach", no_argument, NULL, 'a'},
-		{"no-fork", no_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	const char *output = NULL;
 	double timeout = 60;
-	bool attach = false, fork = true;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			if (!optarg[0])
-				return cli_usage_error("take", "-o needs a file name");
-			output = optarg;
-			break;
-		case 't': {
-			char *end;
-			errno = 0;
-			timeout = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(timeout > 0) || !isfinite(timeout) ||
-			    timeout > 1e6)
-				return cli_usage_error("take", "--timeout needs a number of seconds "
-						       "greater than 0, not '%s'", optarg);
-			break;
-		}
-		case 'a':
-			attach = true;
-			break;
-		case 'n':
-			fork = false;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return EXIT_OK;
-		default:
-			return cli_option_error("take", c, argv);
-		}
-	}
-	if (optind != argc - 1)
-		return cli_usage_error("take", "%s", optind == argc ? "a process id is required"
-								    : "only one process id is allowed");
-	const char *text = argv[optind];
+	bool attach = false, no_fork = false;
+	const struct cli_opt opts[] = {
+		CLI_STRING("output", 'o', "FILE", &output,
+			   "move the snapshot to FILE (default: it stays in the process's snapshot "
+			   "directory)"),
+		CLI_FUNC("timeout", 0, "S", parse_timeout, &timeout,
+			 "give up after S seconds (default 60)"),
+		CLI_FLAG("attach", 0, &attach,
+			 "the process has no agent: attach to it (CPython 3.14+: sys.remote_exec; "
+			 "3.9-3.13: gdb) and make it import the agent and write one snapshot at a "
+			 "safe point; the file goes to -o, else $ASYNCSNAP_DIR or the current "
+			 "directory. A process that has the agent is signalled"),
+		CLI_FLAG("no-fork", 0, &no_fork,
+			 "with --attach: walk the heap in the process itself (the default forks, "
+			 "as the signal handler does)"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {.name = "take", .usage = usage, .about = about,
+				      .opts = opts, .footer = footer, .min_operands = 1,
+				      .missing = "a process id is required"};
+	struct cli_operands ops;
+	int status;
+	if (!cli_parse(&spec, argc, argv, &ops, &status))
+		return status;
+	if (ops.n > 1)
+		return cli_usage_error("take", "only one process id is allowed");
+	if (output && !output[0])
+		return cli_usage_error("take", "-o needs a file name");
+	bool fork = !no_fork;
+	const char *text = ops.v[0];
 	char *end;
 	errno = 0;
 	long pid = strtol(text, &end, 10);
