@@ -668,12 +668,29 @@ static int run_tool(char *const argv[], double deadline, char *out, size_t size,
 	size_t used = 0;
 	out[0] = '\0';
 	*timed_out = false;
-	if (pipe2(fds, O_CLOEXEC) != 0)
+	/*
+	 * The tool gets our environment without LD_PRELOAD: what was preloaded
+	 * into the analyzer (an allocator, a sanitizer runtime) is not meant
+	 * for gdb, and a preloaded AddressSanitizer makes gdb hang on attach.
+	 */
+	size_t nenv = 0;
+	while (environ[nenv])
+		nenv++;
+	char **env = calloc(nenv + 1, sizeof(*env));
+	if (!env)
 		return -1;
+	for (size_t i = 0, j = 0; i < nenv; i++)
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
+			env[j++] = environ[i];
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		free(env);
+		return -1;
+	}
 	pid_t child = fork();
 	if (child < 0) {
 		close(fds[0]);
 		close(fds[1]);
+		free(env);
 		return -1;
 	}
 	if (child == 0) {
@@ -683,9 +700,10 @@ static int run_tool(char *const argv[], double deadline, char *out, size_t size,
 			dup2(null, 0);
 		dup2(fds[1], 1);
 		dup2(fds[1], 2);
-		execv(argv[0], argv);
+		execve(argv[0], argv, env);
 		_exit(127);
 	}
+	free(env);
 	close(fds[1]);
 	bool interrupted = false;
 	double kill_at = 0;
