@@ -38,40 +38,88 @@ const char *asnap_obj_describe(const struct asnap_snap *s, uint32_t v, char *buf
 	return buf;
 }
 
-const char *asnap_obj_root_kind(const struct asnap_snap *s, uint32_t v)
+const char *asnap_obj_root_of(const struct asnap_retention *r, uint32_t v)
 {
-	if (!s->has_ret)
-		return NULL;
-	uint32_t idx = s->ret.root_of[v];
+	uint32_t idx = r->root_of[v];
 	if (idx == ASNAP_NO_NODE)
 		return NULL;
-	const struct asnap_root_ref *r = &s->ret.roots.items[idx];
-	if (r->kind == ASNAP_ROOT_AGENT)
-		return asnap_graph_string(s->g, r->name);
-	return asnap_root_kind_name(r->kind);
+	const struct asnap_root_ref *root = &r->roots.items[idx];
+	if (root->kind == ASNAP_ROOT_AGENT)
+		return asnap_graph_string(r->g, root->name);
+	return asnap_root_kind_name(root->kind);
 }
 
-static void add_str(cJSON *o, const char *key, const struct asnap_snap *s, uint32_t id)
+const char *asnap_obj_root_kind(const struct asnap_snap *s, uint32_t v)
 {
-	if (id)
-		cJSON_AddItemToObject(o, key, asnap_json_gstring(s->g, id));
+	return s->has_ret ? asnap_obj_root_of(&s->ret, v) : NULL;
 }
 
-cJSON *asnap_obj_json(const struct asnap_snap *s, uint32_t v)
+const char *asnap_obj_record_name(const struct asnap_graph *g, uint32_t v)
 {
-	const struct asnap_graph *g = s->g;
-	const struct asnap_aio *a = &s->aio;
+	uint64_t count;
+	const struct asnap_record *rec = asnap_graph_records(g, v, &count);
+	for (uint64_t i = 0; i < count; i++) {
+		for (uint32_t p = 0; p < rec[i].nprops; p++) {
+			const char *key = asnap_graph_string(g, rec[i].props[p].key);
+			const struct asnap_value *val = &rec[i].props[p].value;
+			if (val->type == ASNAP_VAL_STR && val->u.str &&
+			    (!strcmp(key, "name") || !strcmp(key, "qualname")))
+				return asnap_graph_string(g, val->u.str);
+		}
+	}
+	return NULL;
+}
+
+cJSON *asnap_obj_json_core(const struct asnap_graph *g, const struct asnap_retention *r,
+			   uint32_t v)
+{
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
 		return NULL;
 	cJSON_AddItemToObject(o, "addr", asnap_json_addr(g->addr[v]));
 	cJSON_AddItemToObject(o, "type", asnap_json_gstring(g, g->type[v]));
 	cJSON_AddNumberToObject(o, "size", (double)asnap_graph_size(g, v));
-	if (s->has_ret) {
-		cJSON_AddNumberToObject(o, "retained", (double)s->ret.dom.retained[v]);
-		if (asnap_dom_is_garbage(&s->ret.dom, v))
-			cJSON_AddTrueToObject(o, "garbage");
-	}
+	const char *name = asnap_obj_record_name(g, v);
+	if (name)
+		cJSON_AddItemToObject(o, "name", asnap_json_string(name, strlen(name)));
+	if (!r)
+		return o;
+	cJSON_AddNumberToObject(o, "retained", (double)r->dom.retained[v]);
+	cJSON_AddBoolToObject(o, "garbage", asnap_dom_is_garbage(&r->dom, v));
+	const char *root = asnap_obj_root_of(r, v);
+	if (root)
+		cJSON_AddItemToObject(o, "root", asnap_json_string(root, strlen(root)));
+	else
+		cJSON_AddNullToObject(o, "root");
+	uint32_t d = r->dom.idom[v];
+	if (d == g->n)
+		cJSON_AddNullToObject(o, "idom");
+	else
+		cJSON_AddItemToObject(o, "idom", asnap_json_addr(g->addr[d]));
+	return o;
+}
+
+/* key = a string of the snapshot's, replacing what the core put there. */
+static void set_str(cJSON *o, const char *key, const struct asnap_snap *s, uint32_t id)
+{
+	if (!id)
+		return;
+	cJSON *item = asnap_json_gstring(s->g, id);
+	if (!item)
+		return;
+	if (cJSON_GetObjectItemCaseSensitive(o, key))
+		cJSON_ReplaceItemInObjectCaseSensitive(o, key, item);
+	else
+		cJSON_AddItemToObject(o, key, item);
+}
+
+cJSON *asnap_obj_json(const struct asnap_snap *s, uint32_t v)
+{
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio *a = &s->aio;
+	cJSON *o = asnap_obj_json_core(g, s->has_ret ? &s->ret : NULL, v);
+	if (!o)
+		return NULL;
 	const struct asnap_aio_task *t = asnap_aio_task(a, v);
 	const struct asnap_aio_coro *c = asnap_aio_coro(a, v);
 	const struct asnap_aio_frame *f = asnap_aio_frame(a, v);
@@ -79,19 +127,19 @@ cJSON *asnap_obj_json(const struct asnap_snap *s, uint32_t v)
 	const struct asnap_aio_future *fu = asnap_aio_future(a, v);
 	char site[600];
 	if (t) {
-		add_str(o, "name", s, t->name);
+		set_str(o, "name", s, t->name);
 		cJSON_AddStringToObject(o, "state", asnap_fut_state_name(t->state));
 		c = asnap_aio_coro(a, asnap_aio_leaf_coro(a, t->coro, 64));
 		const struct asnap_aio_coro *top = asnap_aio_coro(a, t->coro);
 		if (top)
-			add_str(o, "qualname", s, top->qualname);
+			set_str(o, "qualname", s, top->qualname);
 	} else if (c) {
-		add_str(o, "qualname", s, c->qualname);
+		set_str(o, "qualname", s, c->qualname);
 		cJSON_AddStringToObject(o, "state", asnap_gen_state_name(c->state));
 	} else if (f) {
-		add_str(o, "qualname", s, f->qualname);
+		set_str(o, "qualname", s, f->qualname);
 	} else if (h) {
-		add_str(o, "callback", s, h->callback_name);
+		set_str(o, "callback", s, h->callback_name);
 		cJSON_AddBoolToObject(o, "cancelled", h->cancelled);
 		if (h->timer)
 			cJSON_AddNumberToObject(o, "when", h->when);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "render/json.h"
+#include "render/objects.h"
 #include "render/retention.h"
 #include "render/text.h"
 
@@ -24,27 +25,10 @@ static const char *short_type(const struct asnap_graph *g, uint32_t v)
 	return strncmp(t, "builtins.", 9) == 0 ? t + 9 : t;
 }
 
-/* A name the records give the object (task name, qualified name), or NULL. */
-static const char *record_name(const struct asnap_graph *g, uint32_t v)
-{
-	uint64_t count;
-	const struct asnap_record *rec = asnap_graph_records(g, v, &count);
-	for (uint64_t i = 0; i < count; i++) {
-		for (uint32_t p = 0; p < rec[i].nprops; p++) {
-			const char *key = asnap_graph_string(g, rec[i].props[p].key);
-			const struct asnap_value *val = &rec[i].props[p].value;
-			if (val->type == ASNAP_VAL_STR && val->u.str &&
-			    (!strcmp(key, "name") || !strcmp(key, "qualname")))
-				return asnap_graph_string(g, val->u.str);
-		}
-	}
-	return NULL;
-}
-
 /* "coroutine fetch", "Task 'watch-3'", "list" */
 static void describe(const struct asnap_graph *g, uint32_t v, char *buf, size_t len)
 {
-	const char *name = record_name(g, v);
+	const char *name = asnap_obj_record_name(g, v);
 	const char *type = short_type(g, v);
 	if (!name)
 		snprintf(buf, len, "%s", type);
@@ -76,42 +60,9 @@ static void describe_root(const struct asnap_retention *r, uint32_t idx, char *b
 	}
 }
 
-static const char *root_kind_of(const struct asnap_retention *r, uint32_t v)
-{
-	uint32_t idx = r->root_of[v];
-	if (idx == ASNAP_NO_NODE)
-		return NULL;
-	uint32_t kind = r->roots.items[idx].kind;
-	if (kind == ASNAP_ROOT_AGENT)
-		return asnap_graph_string(r->g, r->roots.items[idx].name);
-	return asnap_root_kind_name(kind);
-}
-
 static cJSON *json_object_of(const struct asnap_retention *r, uint32_t v)
 {
-	const struct asnap_graph *g = r->g;
-	cJSON *o = cJSON_CreateObject();
-	if (!o)
-		return NULL;
-	cJSON_AddItemToObject(o, "addr", asnap_json_addr(g->addr[v]));
-	cJSON_AddItemToObject(o, "type", asnap_json_gstring(g, g->type[v]));
-	cJSON_AddNumberToObject(o, "size", (double)asnap_graph_size(g, v));
-	cJSON_AddNumberToObject(o, "retained", (double)r->dom.retained[v]);
-	const char *name = record_name(g, v);
-	if (name)
-		cJSON_AddItemToObject(o, "name", asnap_json_string(name, strlen(name)));
-	cJSON_AddBoolToObject(o, "garbage", asnap_dom_is_garbage(&r->dom, v));
-	const char *root = root_kind_of(r, v);
-	if (root)
-		cJSON_AddItemToObject(o, "root", asnap_json_string(root, strlen(root)));
-	else
-		cJSON_AddNullToObject(o, "root");
-	uint32_t d = r->dom.idom[v];
-	if (d == g->n)
-		cJSON_AddNullToObject(o, "idom");
-	else
-		cJSON_AddItemToObject(o, "idom", asnap_json_addr(g->addr[d]));
-	return o;
+	return asnap_obj_json_core(r->g, r, v);
 }
 
 static cJSON *json_label(const struct asnap_graph *g, uint64_t e)
@@ -264,7 +215,7 @@ int asnap_render_dominators_text(FILE *out, const struct asnap_dominators_view *
 		describe(g, x, what, sizeof(what));
 		snprintf(addr, sizeof(addr), "0x%" PRIx64, g->addr[x]);
 		if (dom == g->n) {
-			const char *k = root_kind_of(r, x);
+			const char *k = asnap_obj_root_of(r, x);
 			snprintf(by, sizeof(by), "root (%s)", k ? k : "?");
 		} else {
 			snprintf(by, sizeof(by), "%s 0x%" PRIx64, short_type(g, dom), g->addr[dom]);
@@ -513,7 +464,7 @@ int asnap_render_path_json(FILE *out, const struct asnap_path_view *v)
 		describe_root(r, idx, why, sizeof(why));
 		cJSON *root = cJSON_AddObjectToObject(o, "root");
 		if (root) {
-			const char *k = root_kind_of(r, v->nodes[0]);
+			const char *k = asnap_obj_root_of(r, v->nodes[0]);
 			cJSON_AddStringToObject(root, "kind", k ? k : "?");
 			cJSON_AddItemToObject(root, "description", asnap_json_string(why, strlen(why)));
 			cJSON_AddItemToObject(root, "addr", asnap_json_addr(g->addr[v->nodes[0]]));
@@ -543,7 +494,7 @@ int asnap_render_path_json(FILE *out, const struct asnap_path_view *v)
 
 const char *asnap_render_node_name(const struct asnap_graph *g, uint32_t v)
 {
-	return record_name(g, v);
+	return asnap_obj_record_name(g, v);
 }
 
 void asnap_render_node_describe(const struct asnap_graph *g, uint32_t v, char *buf, size_t len)
@@ -559,5 +510,5 @@ void asnap_render_root_describe(const struct asnap_retention *r, uint32_t idx, c
 
 const char *asnap_render_root_kind(const struct asnap_retention *r, uint32_t v)
 {
-	return root_kind_of(r, v);
+	return asnap_obj_root_of(r, v);
 }

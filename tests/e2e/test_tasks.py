@@ -6,7 +6,7 @@ import os
 import sys
 import textwrap
 
-from e2e import ROOT, TempDirTest, fixture_snapshots, run, run_json, run_program, run_source
+from e2e import ROOT, TempDirTest, findings, fixture_snapshots, run, run_json, run_program, run_source
 
 # Tasks on two loops, the second on a thread of its own (3.14+ keeps native
 # tasks on per-thread lists, no longer in asyncio's WeakSet); one task with
@@ -83,6 +83,30 @@ class TasksTest(TempDirTest):
         self.assertEqual(text.returncode, 0)
         self.assertIn("orphaned", text.stdout)
         self.assertIn("await chain:", text.stdout)
+
+    def test_one_object_shape_in_every_command(self):
+        """The same object prints the same fields from tasks, path, leaks and
+        dominators (docs/ANALYZE.md, "An object")."""
+        paths = run_program("leaky_service.py", "--dir", self.dir, "--rounds", "1")
+        core = ("addr", "type", "size", "name", "retained", "garbage", "root", "idom")
+        task = run_json("tasks", "--json", paths[-1])["tasks"][0]
+        target = run_json("path", "--json", paths[-1], task["addr"])["target"]
+        for k in core:
+            self.assertIn(k, task)
+            self.assertEqual(task[k], target[k], k)
+        self.assertIs(task["garbage"], False)
+        # leaks (the three snapshots) knows the task too, with the same shape
+        status, found = findings(*paths)
+        self.assertEqual(status, 1)
+        seen = [o for f in found for o in f["objects"] if o["addr"] == task["addr"]]
+        self.assertTrue(seen, "the orphaned task is not among the findings' objects")
+        for k in core:
+            self.assertEqual(seen[0][k], task[k], k)
+        # and dominators' top retainer reads the same through path
+        top = run_json("dominators", "--json", "--top", "1", paths[-1])["top"][0]
+        again = run_json("path", "--json", paths[-1], top["addr"])["target"]
+        for k in core:
+            self.assertEqual(top.get(k), again.get(k), k)
 
     def test_fixed_service_has_only_its_main_task(self):
         paths = run_program("leaky_service.py", "--dir", self.dir, "--rounds", "1", "--fixed")
