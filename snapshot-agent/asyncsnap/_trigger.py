@@ -19,7 +19,8 @@ _pkg = sys.modules[__name__.rpartition(".")[0]]
 class _State:
     __slots__ = ("signum", "directory", "fork", "previous", "pid", "registration", "dropped",
                  "every", "on_tasks", "on_rss", "keep", "poll", "request", "next_tasks",
-                 "next_rss", "last", "stop", "program", "main_thread", "deferred", "kicked")
+                 "next_rss", "last", "stop", "program", "main_thread", "deferred", "kicked",
+                 "wake", "ended")
 
     def __init__(self, signum, directory, fork, previous):
         self.signum = signum
@@ -37,6 +38,8 @@ class _State:
         self.next_tasks = self.next_rss = None  # the next threshold to pass
         self.last = time.monotonic()            # time of the last snapshot
         self.stop = False                       # tells the thread to end
+        self.wake = None                        # held while the thread may sleep
+        self.ended = None                       # held until the thread has ended
         self.program = None
         self.main_thread = _thread.get_ident()  # install() runs on it
         self.deferred = 0                       # signals put off: _fork_would_block
@@ -93,7 +96,7 @@ def install(signum=signal.SIGUSR1, directory=None, fork=True, *, every=None, on_
     old = _state
     previous = signal.signal(signum, _on_signal)  # raises off the main thread
     if old is not None:
-        old.stop = True
+        _stop_watch(old)
         if old.signum == signum:
             previous = old.previous
         else:
@@ -107,10 +110,7 @@ def install(signum=signal.SIGUSR1, directory=None, fork=True, *, every=None, on_
     st.registration = _register(st)
     _pkg._on_idle = _serve_waiting
     if every or on_tasks or on_rss:
-        try:
-            _thread.start_new_thread(_watch, (st, _thread.get_ident()))
-        except RuntimeError:  # at interpreter shutdown
-            pass
+        _start_watch(st)
     atexit.unregister(_at_exit)
     atexit.register(_at_exit)
 
@@ -123,7 +123,7 @@ def uninstall():
     st = _state
     if st is None:
         return
-    st.stop = True
+    _stop_watch(st)
     _restore(st)
     _state = None
     _pkg._on_idle = None
@@ -343,13 +343,50 @@ def _tasks_passed(st):
 # timed and threshold triggers
 
 
-def _watch(st, main_thread):
+def _start_watch(st):
+    """Start the trigger thread and return once it runs: a thread still
+    starting when the program ends can crash CPython's finalization (seen
+    on 3.12), so install() never returns before it is parked."""
+    started = _thread.allocate_lock()
+    started.acquire()
+    st.wake = _thread.allocate_lock()
+    st.wake.acquire()
+    st.ended = _thread.allocate_lock()
+    st.ended.acquire()
+    try:
+        _thread.start_new_thread(_watch, (st, _thread.get_ident(), started))
+    except RuntimeError:  # at interpreter shutdown
+        st.wake = st.ended = None
+        return
+    started.acquire(timeout=10)
+
+
+def _stop_watch(st):
+    """Tell the trigger thread to end and, in the process that started it,
+    wait (briefly) until it has: at exit no thread of ours is left for
+    CPython's finalization to stop."""
+    st.stop = True
+    wake, ended = st.wake, st.ended
+    if wake is None or st.pid != os.getpid():
+        return  # no thread, or a forked child that has none
+    try:
+        wake.release()
+    except RuntimeError:  # already released
+        pass
+    if ended.acquire(timeout=2):
+        ended.release()
+
+
+def _watch(st, main_thread, started):
     """The trigger thread: decides when, and asks the main thread's handler
-    by a signal. Reads nothing but the clock and /proc/self/statm."""
+    by a signal. Reads nothing but the clock and /proc/self/statm. It
+    sleeps on st.wake, which _stop_watch() releases to end it at once."""
     tick = min(x for x in (st.poll, st.every) if x)
+    started.release()
     try:
         while not st.stop:
-            time.sleep(tick)
+            if st.wake.acquire(timeout=tick):
+                return  # released by _stop_watch()
             if st.stop or _state is not st or st.pid != os.getpid():
                 return
             if _pkg._active or (st.fork and _pkg._children):
@@ -376,6 +413,8 @@ def _watch(st, main_thread):
             signal.pthread_kill(main_thread, st.signum)
     except BaseException:  # interpreter shutdown, or the thread is gone
         pass
+    finally:
+        st.ended.release()
 
 
 def _prune(st, written):
@@ -540,6 +579,7 @@ def _unregister(st):
 def _at_exit():
     st = _state
     if st is not None:
+        _stop_watch(st)
         _unregister(st)
 
 

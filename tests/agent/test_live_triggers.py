@@ -130,6 +130,31 @@ class TriggerTest(TempDirTest):
         self.assertEqual(rec["triggers"], {"every": 60.0, "on_tasks": None, "on_rss": None,
                                            "keep": 3})
 
+    def test_trigger_thread_runs_when_install_returns_and_ends_before_exit(self):
+        # a thread still starting, or woken, while CPython finalizes can
+        # crash it (a SIGSEGV on 3.12 in CI): install() returns once the
+        # thread runs, uninstall() and the exit end it
+        out = self.child("""
+            import _thread, atexit, time, asyncsnap
+            base = _thread._count()
+            def running():
+                # the count drops just after the thread's function returns
+                deadline = time.monotonic() + 2
+                while _thread._count() > base and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                return _thread._count() - base
+            asyncsnap.install(directory=%r, every=60)
+            print(_thread._count() - base)
+            asyncsnap.uninstall()
+            print(running())
+            # atexit runs the last registered first: this runs after the
+            # handler the next install() registers
+            atexit.register(lambda: print(running(), flush=True))
+            asyncsnap.install(directory=%r, on_tasks=10)
+            print(_thread._count() - base, flush=True)
+        """ % (self.dir, self.dir))
+        self.assertEqual(out.split(), ["1", "0", "1", "0"])
+
     def test_bad_arguments(self):
         for kw, exc in [({"every": 0}, ValueError), ({"keep": 1.5}, TypeError),
                         ({"on_tasks": -1}, ValueError), ({"on_rss": "1"}, TypeError),
