@@ -156,9 +156,7 @@ static int64_t header_int(double d, int64_t def)
 static void read_header(struct asnap_snap *s)
 {
 	s->pid = -1;
-	cJSON *h = s->g->header_json ? cJSON_Parse(s->g->header_json) : NULL;
-	if (!h)
-		return;
+	const cJSON *h = s->g->header;
 	const cJSON *x;
 	if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(h, "pid")))
 		s->pid = header_int(x->valuedouble, -1);
@@ -180,7 +178,6 @@ static void read_header(struct asnap_snap *s)
 	const cJSON *full = cJSON_GetObjectItemCaseSensitive(g2, "collections");
 	if (cJSON_IsNumber(full))
 		s->gc_full = header_int(full->valuedouble, -1);
-	cJSON_Delete(h);
 }
 
 struct asnap_snap *asnap_snap_load(const char *path, struct asnap_error *err)
@@ -195,7 +192,7 @@ struct asnap_snap *asnap_snap_load(const char *path, struct asnap_error *err)
 	if (!s->g)
 		goto error;
 	read_header(s);
-	if (asnap_usercode_init(&s->code, s->g->header_json) < 0) {
+	if (asnap_usercode_init(&s->code, s->g->header) < 0) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
 		goto error;
 	}

@@ -9,11 +9,10 @@
 
 #include "analysis/usercode.h"
 
-int asnap_usercode_init(struct asnap_usercode *u, const char *header_json)
+int asnap_usercode_init(struct asnap_usercode *u, const cJSON *h)
 {
 	*u = (struct asnap_usercode){0};
 	asnap_strmap_init(&u->libmods);
-	cJSON *h = header_json ? cJSON_Parse(header_json) : NULL;
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(h, "code");
 	const cJSON *std = cJSON_GetObjectItemCaseSensitive(code, "stdlib");
 	const cJSON *mods = cJSON_GetObjectItemCaseSensitive(code, "library_modules");
@@ -29,7 +28,6 @@ int asnap_usercode_init(struct asnap_usercode *u, const char *header_json)
 				    UINT32_MAX)
 				rc = -1;
 	}
-	cJSON_Delete(h);
 	if (rc < 0)
 		asnap_usercode_release(u);
 	return rc;

@@ -23,7 +23,7 @@ struct asnap_usercode {
 };
 
 /* From a snapshot's header JSON (NULL: none). 0, or -1 (out of memory). */
-int asnap_usercode_init(struct asnap_usercode *u, const char *header_json);
+int asnap_usercode_init(struct asnap_usercode *u, const struct cJSON *header);
 void asnap_usercode_release(struct asnap_usercode *u);
 
 /* Is the source file `path` library code? (NULL or "" is: unknown code.) */

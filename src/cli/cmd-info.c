@@ -42,19 +42,12 @@ int cmd_info(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	status = EXIT_ERROR;
-	cJSON *header = cJSON_Parse(g->header_json);
-	cJSON *trailer = g->trailer_json ? cJSON_Parse(g->trailer_json) : NULL;
 	struct asnap_stats stats;
-	if (!cJSON_IsObject(header)) {
-		cli_error("cannot read '%s': corrupt header section: invalid JSON", path);
-		goto out;
-	}
 	if (asnap_stats_compute(g, &stats) < 0) {
 		cli_error("cannot read '%s': out of memory", path);
 		goto out;
 	}
-	struct asnap_info_view view = {path, g, header, cJSON_IsObject(trailer) ? trailer : NULL,
-				       &stats, (unsigned)top};
+	struct asnap_info_view view = {path, g, &stats, (unsigned)top};
 	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
 	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
 	int rc = json ? asnap_render_info_json(stdout, &view) : asnap_render_info_text(text, &view);
@@ -66,8 +59,6 @@ int cmd_info(int argc, char **argv)
 		status = EXIT_OK;
 	asnap_stats_release(&stats);
 out:
-	cJSON_Delete(header);
-	cJSON_Delete(trailer);
 	asnap_graph_destroy(g);
 	return status;
 }

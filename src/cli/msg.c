@@ -35,26 +35,23 @@ void cli_warning(const char *fmt, ...)
 
 void cli_snapshot_warnings(const struct asnap_graph *g, const char *path)
 {
-	cJSON *t = g->trailer_json ? cJSON_Parse(g->trailer_json) : NULL;
-	const cJSON *w, *list = cJSON_GetObjectItemCaseSensitive(t, "warnings");
+	const cJSON *w, *list = cJSON_GetObjectItemCaseSensitive(g->trailer, "warnings");
 	if (!cJSON_IsArray(list))
 		list = NULL;
 	cJSON_ArrayForEach(w, list) {
 		if (!cJSON_IsString(w))
 			continue;
-		/* one line, whatever the file says */
-		for (char *c = w->valuestring; *c; c++)
-			if (*c == '\n' || *c == '\r' || *c == '\t')
-				*c = ' ';
 		fflush(stderr);
 		struct cli_safe_text st;
 		FILE *safe = cli_safe_text(stderr, &st);
-		fprintf(safe, "asyncsnap: warning: %s: %s", path, w->valuestring);
+		fprintf(safe, "asyncsnap: warning: %s: ", path);
+		/* one line, whatever the file says */
+		for (const char *c = w->valuestring; *c; c++)
+			fputc(*c == '\n' || *c == '\r' || *c == '\t' ? ' ' : *c, safe);
 		if (safe != stderr)
 			fclose(safe);
 		fputc('\n', stderr);
 	}
-	cJSON_Delete(t);
 }
 
 void cli_file_error(const char *path, const struct asnap_error *err)

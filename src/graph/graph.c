@@ -53,6 +53,7 @@ struct builder {
 	uint64_t cap_roots;
 	uint32_t cap_hi;
 	uint32_t cap_big;
+	bool bad_header;   /* not a JSON object: refused once the file is read */
 };
 
 /* Charge bytes to the budget before allocating them; false (with b->err)
@@ -330,11 +331,8 @@ static bool add_root(struct builder *b, const struct asnap_root *root)
  * than the budget allows is refused now (false, b->err), before anything
  * is reserved; implausible counts (more than 64 per byte of file) are
  * ignored, and the budget then catches what the file really holds. */
-static bool reserve_from_hints(struct builder *b, const char *json)
+static bool reserve_from_hints(struct builder *b, const cJSON *h)
 {
-	cJSON *h = cJSON_Parse(json);
-	if (!h)
-		return true;
 	uint64_t limit = b->g->file_size * HINT_PER_FILE_BYTE;
 	const cJSON *objects = cJSON_GetObjectItemCaseSensitive(h, "objects");
 	const cJSON *edges = cJSON_GetObjectItemCaseSensitive(h, "edges");
@@ -343,7 +341,6 @@ static bool reserve_from_hints(struct builder *b, const char *json)
 		nodes = (uint64_t)objects->valuedouble;
 	if (cJSON_IsNumber(edges) && edges->valuedouble > 0 && edges->valuedouble < (double)limit)
 		nedges = (uint64_t)edges->valuedouble;
-	cJSON_Delete(h);
 	if (!nodes && !nedges)
 		return true;
 	const struct asnap_budget *meter = &asnap_graph_budget.meter;
@@ -406,9 +403,11 @@ static int load_items(struct builder *b, struct asnap_reader *rd, struct asnap_e
 			ok = charge(b, it.u.header.len + 1);
 			if (!ok)
 				return -1;
-			g->header_json = strdup(it.u.header.json);
-			ok = g->header_json != NULL;
-			if (ok && !reserve_from_hints(b, g->header_json))
+			g->header = cJSON_ParseWithLength(it.u.header.json, it.u.header.len);
+			/* a damaged header fails its checksum later: that is the
+			 * better message, so a refusal waits for the whole file */
+			b->bad_header = !cJSON_IsObject(g->header);
+			if (!b->bad_header && !reserve_from_hints(b, g->header))
 				return -1;
 			break;
 		case ASNAP_ITEM_NODE:
@@ -439,8 +438,12 @@ static int load_items(struct builder *b, struct asnap_reader *rd, struct asnap_e
 			if (!b->again && it.u.end.trailer) {
 				if (!charge(b, it.u.end.trailer_len + 1))
 					return -1;
-				g->trailer_json = strdup(it.u.end.trailer);
-				ok = g->trailer_json != NULL;
+				g->trailer = cJSON_ParseWithLength(it.u.end.trailer,
+								   it.u.end.trailer_len);
+				if (!cJSON_IsObject(g->trailer)) {
+					cJSON_Delete(g->trailer);
+					g->trailer = NULL;
+				}
 			}
 			break;
 		}
@@ -449,6 +452,10 @@ static int load_items(struct builder *b, struct asnap_reader *rd, struct asnap_e
 	}
 	if (rc < 0)
 		return -1;
+	if (b->bad_header) {
+		asnap_error_set(err, ASNAP_ERR_CORRUPT, "corrupt header section: invalid JSON");
+		return -1;
+	}
 	if (b->again && (b->v != g->n || b->e != g->m))
 		return -2;
 	if ((b->want & ASNAP_COL_RECORDS) && g->nrecords > 1)
@@ -593,8 +600,8 @@ void asnap_graph_destroy(struct asnap_graph *g)
 	free(g->edge_target);
 	free(g->edge_weak);
 	free(g->roots);
-	free(g->header_json);
-	free(g->trailer_json);
+	cJSON_Delete(g->header);
+	cJSON_Delete(g->trailer);
 	asnap_graph_drop_reverse(g);
 	asnap_reader_destroy(g->strings);
 	asnap_arena_release(&g->arena);

@@ -14,6 +14,8 @@
 #include "asyncsnap/format.h"
 #include "util/arena.h"
 
+struct cJSON;
+
 /*
  * The columns a graph may hold besides what it always holds (the edges'
  * offsets, targets and kinds, the roots, the strings and the header). A
@@ -73,8 +75,12 @@ struct asnap_graph {
 	struct asnap_root *roots;
 	uint64_t nroots;
 
-	char *header_json;     /* the header object, NUL-terminated */
-	char *trailer_json;    /* the end record's trailer, or NULL */
+	/* Parsed once, at load: the header (always a JSON object: a file whose
+	 * header is not one is refused) and the end record's trailer (NULL
+	 * when absent or not an object). Read them; never parse the file's
+	 * text again. */
+	struct cJSON *header;
+	struct cJSON *trailer;
 	uint64_t file_size;
 	uint32_t version;
 	uint32_t columns;      /* enum asnap_graph_column: those loaded */

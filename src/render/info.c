@@ -30,15 +30,15 @@ static bool jnum(const cJSON *o, const char *key, double *out)
  */
 static bool program_pause(const struct asnap_info_view *v, double *ms, bool *forked)
 {
-	*forked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v->header, "fork"));
+	*forked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v->g->header, "fork"));
 	if (*forked)
-		return jnum(v->header, "fork_ms", ms);
-	return v->trailer && jnum(v->trailer, "pause_ms", ms);
+		return jnum(v->g->header, "fork_ms", ms);
+	return v->g->trailer && jnum(v->g->trailer, "pause_ms", ms);
 }
 
 static void print_header(FILE *out, const struct asnap_info_view *v)
 {
-	const cJSON *h = v->header;
+	const cJSON *h = v->g->header;
 	char a[32], b[32];
 	fprintf(out, "snapshot   %s (%s, format %u)\n", v->path,
 		asnap_fmt_bytes(a, v->g->file_size), v->g->version);
@@ -81,12 +81,12 @@ static void print_header(FILE *out, const struct asnap_info_view *v)
 	if (program_pause(v, &pause, &forked)) {
 		fprintf(out, "pause      %.1f ms (%s", pause,
 			forked ? "fork mode: the program paused for fork()" : "in-process mode");
-		if (v->trailer && jnum(v->trailer, "walk_ms", &walk))
+		if (v->g->trailer && jnum(v->g->trailer, "walk_ms", &walk))
 			fprintf(out, forked ? "; the child walked for %.1f ms" : ": walk %.1f ms", walk);
 		fputs(")\n", out);
 	}
 	/* what the agent could not record (an unknown _asyncio layout) */
-	const cJSON *w, *ws = v->trailer ? cJSON_GetObjectItemCaseSensitive(v->trailer, "warnings")
+	const cJSON *w, *ws = v->g->trailer ? cJSON_GetObjectItemCaseSensitive(v->g->trailer, "warnings")
 					 : NULL;
 	if (!cJSON_IsArray(ws))
 		ws = NULL;
@@ -159,9 +159,9 @@ int asnap_render_info_json(FILE *out, const struct asnap_info_view *v)
 	cJSON_AddStringToObject(o, "file", v->path);
 	cJSON_AddNumberToObject(o, "file_bytes", (double)v->g->file_size);
 	cJSON_AddNumberToObject(o, "format", v->g->version);
-	cJSON_AddItemToObject(o, "header", cJSON_Duplicate(v->header, true));
-	if (v->trailer)
-		cJSON_AddItemToObject(o, "trailer", cJSON_Duplicate(v->trailer, true));
+	cJSON_AddItemToObject(o, "header", cJSON_Duplicate(v->g->header, true));
+	if (v->g->trailer)
+		cJSON_AddItemToObject(o, "trailer", cJSON_Duplicate(v->g->trailer, true));
 	double ms;
 	bool forked;
 	if (program_pause(v, &ms, &forked)) {

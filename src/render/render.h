@@ -15,8 +15,6 @@
 struct asnap_info_view {
 	const char *path;
 	const struct asnap_graph *g;
-	const cJSON *header;   /* parsed header object */
-	const cJSON *trailer;  /* parsed trailer object, or NULL */
 	struct asnap_stats *stats;
 	unsigned top;          /* rows of each top-types table */
 };

@@ -479,7 +479,7 @@ static cJSON *snapshot_json(const struct asnap_snap *s)
 	cJSON_AddNumberToObject(o, "seq", (double)s->seq);
 	if (s->time > 0)
 		cJSON_AddNumberToObject(o, "time", s->time);
-	cJSON *h = g->header_json ? cJSON_Parse(g->header_json) : NULL;
+	const cJSON *h = g->header;
 	if (h) {
 		copy_string(o, "program", cJSON_GetObjectItemCaseSensitive(h, "program"));
 		copy_string(o, "producer", cJSON_GetObjectItemCaseSensitive(h, "producer"));
@@ -488,7 +488,6 @@ static cJSON *snapshot_json(const struct asnap_snap *s)
 		const cJSON *rss = cJSON_GetObjectItemCaseSensitive(h, "rss");
 		if (cJSON_IsNumber(rss))
 			cJSON_AddNumberToObject(o, "rss", rss->valuedouble);
-		cJSON_Delete(h);
 	}
 	return o;
 }

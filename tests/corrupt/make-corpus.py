@@ -330,6 +330,9 @@ def corrupt_cases():
                   "corrupt header section: not a JSON object"))
     cases.append(("header-with-nul.snap", with_chunks([chunk(HEADER, b'{"a":\0}')] + ch[1:]),
                   "corrupt header section: not a JSON object"))
+    cases.append(("header-invalid-json.snap",
+                  with_chunks([chunk(HEADER, b'{"objects": 3, "python": ')] + ch[1:]),
+                  "corrupt header section: invalid JSON"))
     cases.append(("header-missing.snap", with_chunks(ch[1:]), "the header is missing"))
     cases.append(("header-twice.snap", with_chunks(ch[:1] + ch), "a second header"))
     strs = bytearray(ch[1])
