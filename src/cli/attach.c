@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -776,14 +777,43 @@ static const char parked_syscalls[] =
 
 /* ------------------------------------------------------------------ */
 
-#define FAIL(...)                                                                   \
-	do {                                                                        \
-		char msg_[2 * PATH_MAX + 1024];                                     \
-		snprintf(msg_, sizeof(msg_), __VA_ARGS__);                          \
-		cli_error("cannot take a snapshot of process %ld: %s", pid, msg_); \
-		rc = EXIT_ERROR;                                                    \
-		goto out;                                                           \
-	} while (0)
+/* One attach, from the checks to the snapshot in place: each step below
+ * returns false with the reason in msg, and take_attach() prints it. */
+struct attach_job {
+	long pid;
+	struct attach_target t;
+	bool remote;          /* sys.remote_exec (3.14+), else gdb */
+	bool use_fork;
+	double timeout, start, deadline;
+	const char *agent;    /* the agent directory it imports, NULL: its own */
+	char built[128];      /* the Python this asyncsnap's agent is built for */
+	char tool[PATH_MAX];  /* the target's python (remote) or gdb */
+	char dir[PATH_MAX + 64];     /* private to this attach, "" until made */
+	char request[PATH_MAX + 128];
+	char status[PATH_MAX + 128];
+	char payload[PATH_MAX + 128];
+	struct timespec requested;
+	char *text;           /* the payload */
+	size_t len;
+	char *out;            /* what the route's tool printed */
+	bool woken;           /* gdb woke its parked main thread */
+	bool keep_payload;    /* a remote script not run yet removes it itself */
+	char msg[2 * PATH_MAX + 1024];
+};
+
+enum { TOOL_OUTPUT = 1 << 16 };
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static bool job_fail(struct attach_job *j, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(j->msg, sizeof(j->msg), fmt, ap);
+	va_end(ap);
+	return false;
+}
 
 /* Remove dir and the files in it, but keep (and the directory with it). */
 static void remove_tree(const char *dir, const char *keep)
@@ -823,308 +853,367 @@ static void remove_stale_attaches(const char *runtime)
 	closedir(d);
 }
 
-int take_attach(long pid, const char *output, double timeout, bool use_fork)
+/* Whether the target may be attached to, with the agent it will import:
+ * every refusal before anything is written or the target touched. */
+static bool check_target(struct attach_job *j)
 {
-	struct attach_target t;
-	char why[1024], runtime[PATH_MAX], dir[PATH_MAX + 64] = "", built[128];
-	char request[PATH_MAX + 64], status[PATH_MAX + 64], payload[PATH_MAX + 64];
-	char *text = NULL, *out_text = NULL;
-	int fd = -1, rc = EXIT_OK;
-	bool keep_payload = false;
-	double start = take_now_s(), deadline = start + timeout;
-
-	int r = attach_inspect(pid, &t, why, sizeof(why));
-	if (r < 0 && t.start_ticks < 0)
-		FAIL("%s", why);
-	if (t.uid != getuid())
-		FAIL("%s", attach_may_trace(pid, t.uid, why, sizeof(why)) < 0
-				   ? why
-				   : "it belongs to another user: attach as that user, so that it can "
-				     "write its answer and snapshot where you can check them");
-	if (attach_may_trace(pid, t.uid, why, sizeof(why)) < 0)
-		FAIL("%s", why);
-	if (r < 0)
-		FAIL("%s", why);
-	if (r == ATTACH_INSPECT_NOT_CPYTHON)
-		FAIL("%s", why);
-	long tracer = tracer_of(pid);
+	struct attach_target *t = &j->t;
+	char why[1024];
+	int r = attach_inspect(j->pid, t, why, sizeof(why));
+	if (r < 0 && t->start_ticks < 0)
+		return job_fail(j, "%s", why);
+	if (t->uid != getuid())
+		return job_fail(j, "%s", attach_may_trace(j->pid, t->uid, why, sizeof(why)) < 0
+				? why
+				: "it belongs to another user: attach as that user, so that it can "
+				  "write its answer and snapshot where you can check them");
+	if (attach_may_trace(j->pid, t->uid, why, sizeof(why)) < 0 || r < 0 ||
+	    r == ATTACH_INSPECT_NOT_CPYTHON)
+		return job_fail(j, "%s", why);
+	long tracer = tracer_of(j->pid);
 	if (tracer)
-		FAIL("it is already being traced by process %ld (a debugger or profiler): "
-		     "ptrace allows one tracer", tracer);
-	if (!t.same_root)
-		FAIL("it runs in another root directory (a container or chroot): run asyncsnap "
-		     "take --attach inside it");
-	if (!t.major)
-		FAIL("cannot tell which Python version it runs (%s)", t.python_file);
-	if (t.major != 3 || t.minor < 9 || t.minor > 15)
-		FAIL("it runs Python %d.%d, which asyncsnap does not support (CPython 3.9 to 3.15)",
-		     t.major, t.minor);
-	if (strchr(t.abiflags, 't'))
-		FAIL("it runs a free-threaded Python %d.%d (%s), which asyncsnap does not support",
-		     t.major, t.minor, t.python_file);
+		return job_fail(j, "it is already being traced by process %ld (a debugger or "
+				"profiler): ptrace allows one tracer", tracer);
+	if (!t->same_root)
+		return job_fail(j, "it runs in another root directory (a container or chroot): "
+				"run asyncsnap take --attach inside it");
+	if (!t->major)
+		return job_fail(j, "cannot tell which Python version it runs (%s)", t->python_file);
+	if (t->major != 3 || t->minor < 9 || t->minor > 15)
+		return job_fail(j, "it runs Python %d.%d, which asyncsnap does not support "
+				"(CPython 3.9 to 3.15)", t->major, t->minor);
+	if (strchr(t->abiflags, 't'))
+		return job_fail(j, "it runs a free-threaded Python %d.%d (%s), which asyncsnap "
+				"does not support", t->major, t->minor, t->python_file);
+	j->agent = our_agent(t, j->built, sizeof(j->built));
+	if (!j->agent && !has_own_agent(t))
+		return job_fail(j, "no asyncsnap agent for its Python %d.%d%s: it cannot import "
+				"one, and this asyncsnap's agent is built for %s; install asyncsnap "
+				"in its environment, or build this one for it (meson setup "
+				"-Dpython=%s)", t->major, t->minor, t->abiflags,
+				j->built[0] ? j->built : "no Python", t->exe);
+	if (j->agent && !plain_path(j->agent))
+		return job_fail(j, "the agent's directory '%s' has characters the attach cannot "
+				"pass on", j->agent);
+	return true;
+}
 
-	/* the agent it will import */
-	const char *agent = our_agent(&t, built, sizeof(built));
-	if (!agent && !has_own_agent(&t))
-		FAIL("no asyncsnap agent for its Python %d.%d%s: it cannot import one, and this "
-		     "asyncsnap's agent is built for %s; install asyncsnap in its environment, or "
-		     "build this one for it (meson setup -Dpython=%s)",
-		     t.major, t.minor, t.abiflags, built[0] ? built : "no Python", t.exe);
-	if (agent && !plain_path(agent))
-		FAIL("the agent's directory '%s' has characters the attach cannot pass on", agent);
-
-	/* the route's tools, before anything is written */
-	char tool[PATH_MAX];
-	bool remote = t.minor >= 14;
-	if (remote) {
-		const char *off = remote_debug_disabled(pid);
+/* The route and its tool, before anything is written. */
+static bool find_route(struct attach_job *j)
+{
+	const struct attach_target *t = &j->t;
+	j->remote = t->minor >= 14;
+	if (j->remote) {
+		const char *off = remote_debug_disabled(j->pid);
 		if (off)
-			FAIL("remote debugging is disabled in it: %s (PEP 768)", off);
-		snprintf(tool, sizeof(tool), "%s", t.exe);
-	} else {
-		if (!find_program("gdb", tool, sizeof(tool)))
-			FAIL("gdb is not installed (Debian: apt-get install gdb): attaching to Python "
-			     "%d.%d needs it", t.major, t.minor);
-		if (!t.mmap_fn || !t.fn[FN_GIL_CHECK] || !t.fn[FN_GIL_ENSURE] ||
-		    !t.fn[FN_GIL_RELEASE] || !t.fn[FN_MAKE_PENDING])
-			FAIL("cannot find libc's mmap or Python's C API functions in it");
+			return job_fail(j, "remote debugging is disabled in it: %s (PEP 768)", off);
+		snprintf(j->tool, sizeof(j->tool), "%s", t->exe);
+		return true;
 	}
+	if (!find_program("gdb", j->tool, sizeof(j->tool)))
+		return job_fail(j, "gdb is not installed (Debian: apt-get install gdb): attaching "
+				"to Python %d.%d needs it", t->major, t->minor);
+	if (!t->mmap_fn || !t->fn[FN_GIL_CHECK] || !t->fn[FN_GIL_ENSURE] ||
+	    !t->fn[FN_GIL_RELEASE] || !t->fn[FN_MAKE_PENDING])
+		return job_fail(j, "cannot find libc's mmap or Python's C API functions in it");
+	return true;
+}
 
-	/* a private directory for this attach: the request, the payload, the
-	 * answer and the snapshot */
+/* Write a new file of ours, 0600, that must not exist. */
+static bool write_new_file(struct attach_job *j, const char *path, const void *data, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return job_fail(j, "cannot write '%s': %s", path, strerror(errno));
+	bool ok = write(fd, data, n) == (ssize_t)n;
+	int saved = errno;
+	if (close(fd) != 0 && ok) {
+		ok = false;
+		saved = errno;
+	}
+	if (!ok)
+		return job_fail(j, "cannot write '%s': %s", path, strerror(saved));
+	return true;
+}
+
+/* A private directory for this attach, with the request and the payload
+ * in it (the answer and the snapshot will be written there too). */
+static bool make_request(struct attach_job *j)
+{
+	char runtime[PATH_MAX], why[1024];
 	if (live_runtime_dir(runtime, sizeof(runtime)) < 0)
-		FAIL("the runtime directory's name is too long");
+		return job_fail(j, "the runtime directory's name is too long");
 	if (mkdir(runtime, 0700) != 0 && errno != EEXIST)
-		FAIL("cannot make '%s': %s", runtime, strerror(errno));
+		return job_fail(j, "cannot make '%s': %s", runtime, strerror(errno));
 	if (live_check_private_dir(runtime, why, sizeof(why)) < 0)
-		FAIL("cannot use '%s': %s", runtime, why);
+		return job_fail(j, "cannot use '%s': %s", runtime, why);
 	if (!plain_path(runtime))
-		FAIL("the runtime directory '%s' has characters the attach cannot pass on (set "
-		     "XDG_RUNTIME_DIR to a plain path)", runtime);
+		return job_fail(j, "the runtime directory '%s' has characters the attach cannot "
+				"pass on (set XDG_RUNTIME_DIR to a plain path)", runtime);
 	remove_stale_attaches(runtime);
-	snprintf(dir, sizeof(dir), "%s/attach-%ld-XXXXXX", runtime, pid);
-	if (!mkdtemp(dir)) {
-		dir[0] = '\0';
-		FAIL("cannot make a directory in '%s': %s", runtime, strerror(errno));
+	snprintf(j->dir, sizeof(j->dir), "%s/attach-%ld-XXXXXX", runtime, j->pid);
+	if (!mkdtemp(j->dir)) {
+		j->dir[0] = '\0';
+		return job_fail(j, "cannot make a directory in '%s': %s", runtime, strerror(errno));
 	}
 	char nonce[33];
 	if (take_make_nonce(nonce) < 0)
-		FAIL("cannot read random bytes: %s", strerror(errno));
-	snprintf(request, sizeof(request), "%s/%s.request", dir, nonce);
-	snprintf(status, sizeof(status), "%s/%s.status", dir, nonce);
-	snprintf(payload, sizeof(payload), "%s/%s.py", dir, nonce);
-	struct timespec requested;
-	clock_gettime(CLOCK_REALTIME, &requested);
-	fd = open(request, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		FAIL("cannot write '%s': %s", request, strerror(errno));
-	close(fd);
-	fd = -1;
+		return job_fail(j, "cannot read random bytes: %s", strerror(errno));
+	snprintf(j->request, sizeof(j->request), "%s/%s.request", j->dir, nonce);
+	snprintf(j->status, sizeof(j->status), "%s/%s.status", j->dir, nonce);
+	snprintf(j->payload, sizeof(j->payload), "%s/%s.py", j->dir, nonce);
+	clock_gettime(CLOCK_REALTIME, &j->requested);
+	if (!write_new_file(j, j->request, "", 0))
+		return false;
 	size_t cap = sizeof(payload_fmt) + 6 * PATH_MAX + 64;
-	text = malloc(cap);
-	if (!text)
-		FAIL("out of memory");
-	int len = snprintf(text, cap, payload_fmt, pid, request, status, dir, agent ? agent : "",
-			   remote ? payload : "", use_fork ? "True" : "False");
+	if (!(j->text = malloc(cap)))
+		return job_fail(j, "out of memory");
+	int len = snprintf(j->text, cap, payload_fmt, j->pid, j->request, j->status, j->dir,
+			   j->agent ? j->agent : "", j->remote ? j->payload : "",
+			   j->use_fork ? "True" : "False");
 	if (len < 0 || (size_t)len >= cap)
-		FAIL("the payload is too long");
+		return job_fail(j, "the payload is too long");
+	j->len = (size_t)len;
 	/* the file the target (remote_exec) or gdb (restore) reads; with its
 	 * NUL for the C string PyRun_SimpleString gets */
-	fd = open(payload, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, (size_t)len + !remote) != (ssize_t)len + !remote ||
-	    close(fd) != 0) {
-		fd = -1;
-		FAIL("cannot write '%s': %s", payload, strerror(errno));
-	}
-	fd = -1;
+	return write_new_file(j, j->payload, j->text, j->len + !j->remote);
+}
 
-	out_text = malloc(1 << 16);
-	if (!out_text)
-		FAIL("out of memory");
+/* 3.14+: the target runs the payload at its next safe point (PEP 768). */
+static bool run_remote_exec(struct attach_job *j)
+{
+	char pidtext[32], why[1024];
 	bool timed_out = false;
-	bool woken = false;
-	if (remote) {
-		char pidtext[32];
-		snprintf(pidtext, sizeof(pidtext), "%ld", pid);
-		char *argv[] = {tool, "-I", "-c",
-				"import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])", pidtext,
-				payload, NULL};
-		int ws = run_tool(argv, deadline, out_text, 1 << 16, &timed_out);
-		if (timed_out)
-			FAIL("sys.remote_exec did not return in %g seconds", timeout);
-		if (ws < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
-			last_error_line(out_text, why, sizeof(why));
-			FAIL("sys.remote_exec failed: %s", why);
-		}
-	} else {
-		size_t pages = ((size_t)len + 1 + 4095) / 4096 * 4096;
-		char script[4096 + PATH_MAX];
-		int n = snprintf(script, sizeof(script),
-			"set pagination off\n"
-			"set confirm off\n"
-			"set width 0\n"
-			"set unwindonsignal on\n"
-			"set print thread-events off\n"
-			"set print inferior-events off\n"
-			"handle all nostop noprint pass\n"
-			"handle SIGINT stop print nopass\n"
-			"attach %ld\n"
-			"echo ASNAP-ATTACHED\\n\n"
-			"set $asnap_page = ((void *(*)(void *, unsigned long, int, int, int, long))0x%llx)"
-			"(0, %zu, 3, 0x22, -1, 0)\n"
-			"printf \"ASNAP-PAGE %%ld\\n\", (long)$asnap_page\n"
-			"if (long)$asnap_page != -1\n"
-			"  restore %s binary $asnap_page\n"
-			"  set $asnap_rc = ((int (*)(void *, void *))0x%llx)((void *)0x%llx, $asnap_page)\n"
-			"  printf \"ASNAP-QUEUED %%d\\n\", $asnap_rc\n"
-#if defined(__x86_64__)
-			"  printf \"ASNAP-SYSCALL %%ld\\n\", (long)$orig_rax\n"
-			"  if $asnap_rc == 0 && (%s)\n"
-			"    set $asnap_held = ((int (*)(void))0x%llx)()\n"
-			"    printf \"ASNAP-GIL %%d\\n\", $asnap_held\n"
-			"    if $asnap_held == 0\n"
-			"      set $asnap_g = ((int (*)(void))0x%llx)()\n"
-			"      set $asnap_m = ((int (*)(void))0x%llx)()\n"
-			"      call ((void (*)(int))0x%llx)($asnap_g)\n"
-			"      printf \"ASNAP-WOKEN %%d\\n\", $asnap_m\n"
-			"    end\n"
-			"  end\n"
-#endif
-			"end\n"
-			"detach\n"
-			"echo ASNAP-DETACHED\\n\n",
-			pid, (unsigned long long)t.mmap_fn, pages, payload,
-			(unsigned long long)t.fn[FN_ADD_PENDING_CALL],
-			(unsigned long long)t.fn[FN_RUN_SIMPLE_STRING]
-#if defined(__x86_64__)
-			, parked_syscalls, (unsigned long long)t.fn[FN_GIL_CHECK],
-			(unsigned long long)t.fn[FN_GIL_ENSURE],
-			(unsigned long long)t.fn[FN_MAKE_PENDING],
-			(unsigned long long)t.fn[FN_GIL_RELEASE]
-#endif
-			);
-		char script_path[PATH_MAX + 16];
-		snprintf(script_path, sizeof(script_path), "%s/gdb.cmd", dir);
-		fd = open(script_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 || n < 0 || (size_t)n >= sizeof(script) ||
-		    write(fd, script, (size_t)n) != n || close(fd) != 0) {
-			fd = -1;
-			FAIL("cannot write '%s': %s", script_path, strerror(errno));
-		}
-		fd = -1;
-		/* No shared library symbols, no libthread_db, no auto-loaded
-		 * scripts: nothing to read while the target is stopped, and
-		 * nothing gdb could call by name. gdb first attaches to a
-		 * sleeping child of ours and detaches: what it does once per
-		 * session on its first attach (ptrace feature probes, a test
-		 * fork) then happens before the target is stopped, which
-		 * roughly halves the target's pause. Its errors do not stop the
-		 * script (-ex). */
-		pid_t dummy = fork();
-		if (dummy == 0) {
-			for (;;)
-				pause();
-		}
-		char warm[64];
-		snprintf(warm, sizeof(warm), "attach %ld", (long)dummy);
-		char *argv[] = {tool, "-nx", "-nh", "-batch", "-q",
-				"-iex", "set debuginfod enabled off",
-				"-iex", "set auto-solib-add off",
-				"-iex", "set auto-load off",
-				"-iex", "set libthread-db-search-path /nonexistent",
-				"-iex", "set exec-file-mismatch reload",
-				"-ex", dummy > 0 ? warm : "echo",
-				"-ex", dummy > 0 ? "detach" : "echo",
-				"-x", script_path, NULL};
-		int ws = run_tool(argv, deadline, out_text, 1 << 16, &timed_out);
-		(void)ws;
-		if (dummy > 0) {
-			kill(dummy, SIGKILL);
-			while (waitpid(dummy, NULL, 0) < 0 && errno == EINTR)
-				;
-		}
-		long queued = marker(out_text, "ASNAP-QUEUED ", -2);
-		if (!strstr(out_text, "ASNAP-ATTACHED")) {
-			last_error_line(out_text, why, sizeof(why));
-			FAIL("gdb could not attach to it: %s", why);
-		}
-		if (timed_out && !strstr(out_text, "ASNAP-DETACHED"))
-			FAIL("gdb did not finish in %g seconds (the target was stopped, and left "
-			     "as it was); %s", timeout,
-			     strstr(out_text, "ASNAP-GIL 0") ? "another thread held the GIL the whole "
-							       "time" : "try a longer --timeout");
-		if (marker(out_text, "ASNAP-PAGE ", -1) == -1)
-			FAIL("gdb could not map a page in it for the payload");
-		if (queued == -1)
-			FAIL("its pending-call queue is full (Py_AddPendingCall failed): try again");
-		if (queued != 0 || !strstr(out_text, "ASNAP-DETACHED")) {
-			last_error_line(out_text, why, sizeof(why));
-			FAIL("gdb failed: %s", why);
-		}
-		woken = strstr(out_text, "ASNAP-WOKEN") != NULL;
+	snprintf(pidtext, sizeof(pidtext), "%ld", j->pid);
+	char *argv[] = {j->tool, "-I", "-c",
+			"import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])", pidtext,
+			j->payload, NULL};
+	int ws = run_tool(argv, j->deadline, j->out, TOOL_OUTPUT, &timed_out);
+	if (timed_out)
+		return job_fail(j, "sys.remote_exec did not return in %g seconds", j->timeout);
+	if (ws < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+		last_error_line(j->out, why, sizeof(why));
+		return job_fail(j, "sys.remote_exec failed: %s", why);
 	}
+	return true;
+}
 
-	/* the answer */
-	struct take_answer ans = {0};
+/* The gdb script: map a fresh page (the target's malloc is never called
+ * while it is stopped), copy the payload into it and queue it as a pending
+ * call, run at the next safe point with the GIL. A main thread parked in a
+ * blocking wait with the GIL released is woken by making the call pending
+ * under the GIL state API (x86_64). */
+static bool write_gdb_script(struct attach_job *j, const char *path)
+{
+	const struct attach_target *t = &j->t;
+	size_t pages = (j->len + 1 + 4095) / 4096 * 4096;
+	char script[4096 + PATH_MAX];
+	int n = snprintf(script, sizeof(script),
+		"set pagination off\n"
+		"set confirm off\n"
+		"set width 0\n"
+		"set unwindonsignal on\n"
+		"set print thread-events off\n"
+		"set print inferior-events off\n"
+		"handle all nostop noprint pass\n"
+		"handle SIGINT stop print nopass\n"
+		"attach %ld\n"
+		"echo ASNAP-ATTACHED\\n\n"
+		"set $asnap_page = ((void *(*)(void *, unsigned long, int, int, int, long))0x%llx)"
+		"(0, %zu, 3, 0x22, -1, 0)\n"
+		"printf \"ASNAP-PAGE %%ld\\n\", (long)$asnap_page\n"
+		"if (long)$asnap_page != -1\n"
+		"  restore %s binary $asnap_page\n"
+		"  set $asnap_rc = ((int (*)(void *, void *))0x%llx)((void *)0x%llx, $asnap_page)\n"
+		"  printf \"ASNAP-QUEUED %%d\\n\", $asnap_rc\n"
+#if defined(__x86_64__)
+		"  printf \"ASNAP-SYSCALL %%ld\\n\", (long)$orig_rax\n"
+		"  if $asnap_rc == 0 && (%s)\n"
+		"    set $asnap_held = ((int (*)(void))0x%llx)()\n"
+		"    printf \"ASNAP-GIL %%d\\n\", $asnap_held\n"
+		"    if $asnap_held == 0\n"
+		"      set $asnap_g = ((int (*)(void))0x%llx)()\n"
+		"      set $asnap_m = ((int (*)(void))0x%llx)()\n"
+		"      call ((void (*)(int))0x%llx)($asnap_g)\n"
+		"      printf \"ASNAP-WOKEN %%d\\n\", $asnap_m\n"
+		"    end\n"
+		"  end\n"
+#endif
+		"end\n"
+		"detach\n"
+		"echo ASNAP-DETACHED\\n\n",
+		j->pid, (unsigned long long)t->mmap_fn, pages, j->payload,
+		(unsigned long long)t->fn[FN_ADD_PENDING_CALL],
+		(unsigned long long)t->fn[FN_RUN_SIMPLE_STRING]
+#if defined(__x86_64__)
+		, parked_syscalls, (unsigned long long)t->fn[FN_GIL_CHECK],
+		(unsigned long long)t->fn[FN_GIL_ENSURE],
+		(unsigned long long)t->fn[FN_MAKE_PENDING],
+		(unsigned long long)t->fn[FN_GIL_RELEASE]
+#endif
+		);
+	if (n < 0 || (size_t)n >= sizeof(script))
+		return job_fail(j, "cannot write '%s': the script is too long", path);
+	return write_new_file(j, path, script, (size_t)n);
+}
+
+/* 3.9-3.13: gdb runs the script, and what it printed says how it went. */
+static bool run_gdb(struct attach_job *j)
+{
+	char script_path[PATH_MAX + 128], why[1024];
+	snprintf(script_path, sizeof(script_path), "%s/gdb.cmd", j->dir);
+	if (!write_gdb_script(j, script_path))
+		return false;
+	/* No shared library symbols, no libthread_db, no auto-loaded scripts:
+	 * nothing to read while the target is stopped, and nothing gdb could
+	 * call by name. gdb first attaches to a sleeping child of ours and
+	 * detaches: what it does once per session on its first attach (ptrace
+	 * feature probes, a test fork) then happens before the target is
+	 * stopped, which roughly halves the target's pause. Its errors do not
+	 * stop the script (-ex). */
+	pid_t dummy = fork();
+	if (dummy == 0) {
+		for (;;)
+			pause();
+	}
+	char warm[64];
+	snprintf(warm, sizeof(warm), "attach %ld", (long)dummy);
+	char *argv[] = {j->tool, "-nx", "-nh", "-batch", "-q",
+			"-iex", "set debuginfod enabled off",
+			"-iex", "set auto-solib-add off",
+			"-iex", "set auto-load off",
+			"-iex", "set libthread-db-search-path /nonexistent",
+			"-iex", "set exec-file-mismatch reload",
+			"-ex", dummy > 0 ? warm : "echo",
+			"-ex", dummy > 0 ? "detach" : "echo",
+			"-x", script_path, NULL};
+	bool timed_out = false;
+	(void)run_tool(argv, j->deadline, j->out, TOOL_OUTPUT, &timed_out);
+	if (dummy > 0) {
+		kill(dummy, SIGKILL);
+		while (waitpid(dummy, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	const char *out = j->out;
+	long queued = marker(out, "ASNAP-QUEUED ", -2);
+	if (!strstr(out, "ASNAP-ATTACHED")) {
+		last_error_line(out, why, sizeof(why));
+		return job_fail(j, "gdb could not attach to it: %s", why);
+	}
+	if (timed_out && !strstr(out, "ASNAP-DETACHED"))
+		return job_fail(j, "gdb did not finish in %g seconds (the target was stopped, and "
+				"left as it was); %s", j->timeout,
+				strstr(out, "ASNAP-GIL 0") ? "another thread held the GIL the whole "
+							     "time" : "try a longer --timeout");
+	if (marker(out, "ASNAP-PAGE ", -1) == -1)
+		return job_fail(j, "gdb could not map a page in it for the payload");
+	if (queued == -1)
+		return job_fail(j, "its pending-call queue is full (Py_AddPendingCall failed): "
+				"try again");
+	if (queued != 0 || !strstr(out, "ASNAP-DETACHED")) {
+		last_error_line(out, why, sizeof(why));
+		return job_fail(j, "gdb failed: %s", why);
+	}
+	j->woken = strstr(out, "ASNAP-WOKEN") != NULL;
+	return true;
+}
+
+/* Wait for the agent's answer; *fd: the snapshot it wrote, checked. */
+static bool await_answer(struct attach_job *j, struct take_answer *ans, int *fd)
+{
+	char why[1024];
 	for (unsigned round = 0;; round++) {
-		take_read_answer(status, &ans);
-		if (ans.state == ANSWER_WRITTEN || ans.state == ANSWER_FAILED)
+		take_read_answer(j->status, ans);
+		if (ans->state == ANSWER_WRITTEN || ans->state == ANSWER_FAILED)
 			break;
-		if (live_start_ticks(pid) != t.start_ticks)
-			FAIL("it ended before the snapshot was written");
-		char state = take_process_state(pid);
-		if ((state == 'T' || state == 't') && take_now_s() - start >= 1.0)
-			FAIL("it is stopped (%s): no snapshot can be taken until it is continued (kill "
-			     "-CONT %ld)", state == 'T' ? "by a signal" : "by a debugger", pid);
-		if (take_now_s() >= deadline) {
-			keep_payload = remote && ans.state == ANSWER_NONE;
-			if (ans.state == ANSWER_TAKING)
-				FAIL("its snapshot was begun but not finished in %g seconds (a snapshot "
-				     "of a large heap can take longer: --timeout)", timeout);
-			FAIL("it has run no Python code in the %g seconds since the attach: it is "
-			     "idle in a wait the attach cannot wake safely, or busy or blocked in C "
-			     "code%s; the request is withdrawn (nothing will be written)", timeout,
-			     woken ? "" : remote ? "" : " (its main thread was not parked in a wait "
-							  "with the GIL released)");
+		if (live_start_ticks(j->pid) != j->t.start_ticks)
+			return job_fail(j, "it ended before the snapshot was written");
+		char state = take_process_state(j->pid);
+		if ((state == 'T' || state == 't') && take_now_s() - j->start >= 1.0)
+			return job_fail(j, "it is stopped (%s): no snapshot can be taken until it is "
+					"continued (kill -CONT %ld)",
+					state == 'T' ? "by a signal" : "by a debugger", j->pid);
+		if (take_now_s() >= j->deadline) {
+			j->keep_payload = j->remote && ans->state == ANSWER_NONE;
+			if (ans->state == ANSWER_TAKING)
+				return job_fail(j, "its snapshot was begun but not finished in %g "
+						"seconds (a snapshot of a large heap can take longer: "
+						"--timeout)", j->timeout);
+			return job_fail(j, "it has run no Python code in the %g seconds since the "
+					"attach: it is idle in a wait the attach cannot wake safely, "
+					"or busy or blocked in C code%s; the request is withdrawn "
+					"(nothing will be written)", j->timeout,
+					j->woken || j->remote ? "" : " (its main thread was not parked "
+								     "in a wait with the GIL released)");
 		}
 		struct timespec ts = {0, round < 40 ? 5000000L : 50000000L};
 		nanosleep(&ts, NULL);
 	}
-	if (ans.state == ANSWER_FAILED)
-		FAIL("the agent could not write it: %s", ans.reason);
-	fd = take_open_answered(&ans, getuid(), &requested, why, sizeof(why));
-	if (fd < 0)
-		FAIL("'%s' is not the snapshot it wrote: %s", ans.path, why);
-	if (strncmp(ans.path, dir, strlen(dir)) != 0 || ans.path[strlen(dir)] != '/')
-		FAIL("the agent wrote '%s', outside '%s'", ans.path, dir);
+	if (ans->state == ANSWER_FAILED)
+		return job_fail(j, "the agent could not write it: %s", ans->reason);
+	*fd = take_open_answered(ans, getuid(), &j->requested, why, sizeof(why));
+	if (*fd < 0)
+		return job_fail(j, "'%s' is not the snapshot it wrote: %s", ans->path, why);
+	size_t dl = strlen(j->dir);
+	if (strncmp(ans->path, j->dir, dl) != 0 || ans->path[dl] != '/')
+		return job_fail(j, "the agent wrote '%s', outside '%s'", ans->path, j->dir);
+	return true;
+}
 
-	/* to -o FILE, or beside us under the agent's name */
-	char dest[PATH_MAX + 300];
+/* The snapshot to -o FILE, or beside us under the agent's name; its name
+ * on standard output. */
+static bool deliver(struct attach_job *j, const struct take_answer *ans, int fd,
+		    const char *output)
+{
+	char dest[PATH_MAX + 300], why[1024];
 	if (output) {
 		snprintf(dest, sizeof(dest), "%s", output);
 	} else {
 		const char *d = getenv("ASYNCSNAP_DIR");
-		const char *base = strrchr(ans.path, '/') + 1;
+		const char *base = strrchr(ans->path, '/') + 1;
 		snprintf(dest, sizeof(dest), "%s/%s", d && d[0] ? d : ".", base);
 	}
 	if (!output && access(dest, F_OK) == 0)
-		FAIL("'%s' exists already: name another file with -o", dest);
-	if (rename(ans.path, dest) != 0) {
+		return job_fail(j, "'%s' exists already: name another file with -o", dest);
+	if (rename(ans->path, dest) != 0) {
 		if (errno != EXDEV)
-			FAIL("cannot write '%s': %s", dest, strerror(errno));
+			return job_fail(j, "cannot write '%s': %s", dest, strerror(errno));
 		if (take_copy_file(fd, dest, why, sizeof(why)) < 0)
-			FAIL("cannot write '%s': %s", dest, why);
+			return job_fail(j, "cannot write '%s': %s", dest, why);
 	}
 	puts(output ? output : (strncmp(dest, "./", 2) == 0 ? dest + 2 : dest));
-out:
+	return true;
+}
+
+int take_attach(long pid, const char *output, double timeout, bool use_fork)
+{
+	struct attach_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		cli_error("cannot take a snapshot of process %ld: out of memory", pid);
+		return EXIT_ERROR;
+	}
+	j->pid = pid;
+	j->use_fork = use_fork;
+	j->timeout = timeout;
+	j->start = take_now_s();
+	j->deadline = j->start + timeout;
+	struct take_answer ans = {0};
+	int fd = -1;
+	bool ok = check_target(j) && find_route(j) && make_request(j) &&
+		  ((j->out = malloc(TOOL_OUTPUT)) != NULL || job_fail(j, "out of memory")) &&
+		  (j->remote ? run_remote_exec(j) : run_gdb(j)) && await_answer(j, &ans, &fd) &&
+		  deliver(j, &ans, fd, output);
+	if (!ok)
+		cli_error("cannot take a snapshot of process %ld: %s", pid, j->msg);
 	if (fd >= 0)
 		close(fd);
 	/* the request too: a payload that runs later does nothing. A remote
 	 * script not run yet keeps its file (3.14 would print an error for a
 	 * missing one when it wakes up): it removes it, and the directory */
-	if (dir[0])
-		remove_tree(dir, keep_payload ? payload : NULL);
-	free(text);
-	free(out_text);
-	return rc;
+	if (j->dir[0])
+		remove_tree(j->dir, j->keep_payload ? j->payload : NULL);
+	free(j->text);
+	free(j->out);
+	free(j);
+	return ok ? EXIT_OK : EXIT_ERROR;
 }
