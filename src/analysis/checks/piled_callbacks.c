@@ -904,44 +904,35 @@ static void name_piles(struct check_ctx *ctx, struct snapinfo *infos, struct pil
 	}
 }
 
-int check_piled_callbacks(struct check_ctx *ctx)
+/* The snapshots' infos and task referrers: the last one's always, the
+ * earlier ones' when piles are followed across (*across), which a snapshot
+ * without labels or types ends. */
+static int load_infos(struct check_ctx *ctx, struct snapinfo *infos, uint32_t **nrefs,
+		      bool *across)
 {
-	struct snapinfo *infos = calloc(ctx->nsnap, sizeof(*infos));
-	struct piles ps = {0};
-	uint32_t **nrefs = calloc(ctx->nsnap, sizeof(*nrefs));
-	int rc = -1;
-	if (!infos || !nrefs)
-		goto out;
-	if (!ctx->last->g->edge_label || !ctx->last->g->type) {
-		rc = 0;
-		goto out;
-	}
 	uint32_t L = ctx->nsnap - 1;
-	bool across = ctx->nsnap >= 2 && ctx->same_process;
 	for (uint32_t j = 0; j < ctx->nsnap; j++) {
-		if (j != L && !across)
+		if (j != L && !*across)
 			continue;
 		if (!ctx->snaps[j]->g->edge_label || !ctx->snaps[j]->g->type) {
-			across = false;
+			*across = false;
 			continue;
 		}
 		if (snapinfo_init(&infos[j], ctx->snaps[j]) < 0 ||
 		    !(nrefs[j] = task_referrers(&infos[j])))
-			goto out;
+			return -1;
 	}
-	struct snapinfo *last = &infos[L];
-	if (last_piles(ctx, last, nrefs[L], &ps) < 0)
-		goto out;
-	/* the piles that may fire, and the owners of their holders: one pass
-	 * over each snapshot's references for all of them */
-	uint32_t *cand = malloc(((size_t)ps.n + 1) * sizeof(*cand));
-	uint32_t *targets = malloc(((size_t)ps.n + 1) * sizeof(*targets));
-	char **owners = calloc((size_t)ps.n + 1, sizeof(*owners));
-	uint32_t nc = 0;
-	if (!cand || !targets || !owners)
-		goto piles_out;
-	for (uint32_t i = 0; i < ps.n; i++) {
-		struct pile *p = &ps.p[i];
+	return 0;
+}
+
+/* The piles that may fire, by their size in the last snapshot or (across
+ * snapshots) by growth: their indexes in cand, their holders in targets. */
+static int pick_candidates(struct check_ctx *ctx, struct piles *ps, bool across, uint32_t *cand,
+			   uint32_t *targets, uint32_t *nc)
+{
+	*nc = 0;
+	for (uint32_t i = 0; i < ps->n; i++) {
+		struct pile *p = &ps->p[i];
 		uint32_t n = p->items.n;
 		p->fire = p->kind == PILE_CALLBACKS
 				  ? p->total >= PILED_MIN && n >= 2 && n * 10 >= p->total
@@ -949,44 +940,42 @@ int check_piled_callbacks(struct check_ctx *ctx)
 		if (!p->fire && !(across && n >= PILED_GROWTH_MIN))
 			continue;
 		if (!(p->counts = calloc(ctx->nsnap, sizeof(*p->counts))))
-			goto piles_out;
-		p->counts[L] = n;
-		targets[nc] = p->holder;
-		cand[nc++] = i;
+			return -1;
+		p->counts[ctx->nsnap - 1] = n;
+		targets[*nc] = p->holder;
+		cand[(*nc)++] = i;
 	}
-	if (find_owners(last, targets, nc, owners) < 0)
-		goto piles_out;
-	for (uint32_t c = 0; c < nc; c++) {
-		ps.p[cand[c]].owner = owners[c];
-		owners[c] = NULL;
-	}
-	/* the same object in every earlier snapshot, its pile growing and kept */
+	return 0;
+}
+
+/* Each candidate's holder followed back through the earlier snapshots: a
+ * pile of the same object in every one, growing and kept, fires as grown.
+ * targets and owners are scratch of nc entries. */
+static int follow_growth(struct check_ctx *ctx, struct snapinfo *infos, uint32_t **nrefs,
+			 struct piles *ps, const uint32_t *cand, uint32_t nc, uint32_t *targets,
+			 char **owners)
+{
+	uint32_t L = ctx->nsnap - 1;
+	struct snapinfo *last = &infos[L];
 	uint8_t *same = malloc((size_t)nc + 1), *grows = malloc((size_t)nc + 1);
 	uint32_t *w = malloc(((size_t)nc + 1) * sizeof(*w));
-	if (!same || !grows || !w) {
-		free(same);
-		free(grows);
-		free(w);
-		goto piles_out;
-	}
-	memset(same, across, (size_t)nc + 1);
-	memset(grows, across, (size_t)nc + 1);
-	for (uint32_t j = 0; across && j < L; j++) {
+	int rc = -1;
+	if (!same || !grows || !w)
+		goto out;
+	memset(same, 1, (size_t)nc + 1);
+	memset(grows, 1, (size_t)nc + 1);
+	for (uint32_t j = 0; j < L; j++) {
 		uint32_t nt = 0;
 		for (uint32_t c = 0; c < nc; c++) {
-			w[c] = same[c] ? same_holder(last, &infos[j], ps.p[cand[c]].holder)
+			w[c] = same[c] ? same_holder(last, &infos[j], ps->p[cand[c]].holder)
 				       : ASNAP_NO_NODE;
 			if (w[c] != ASNAP_NO_NODE)
 				targets[nt++] = w[c];
 		}
-		if (find_owners(&infos[j], targets, nt, owners) < 0) {
-			free(same);
-			free(grows);
-			free(w);
-			goto piles_out;
-		}
+		if (find_owners(&infos[j], targets, nt, owners) < 0)
+			goto out;
 		for (uint32_t c = 0, t = 0; c < nc; c++) {
-			struct pile *p = &ps.p[cand[c]];
+			struct pile *p = &ps->p[cand[c]];
 			const char *owner = w[c] != ASNAP_NO_NODE ? owners[t++] : NULL;
 			struct vec before = {0};
 			if (!earlier_pile(&infos[j], nrefs[j], p, w[c], owner, &before)) {
@@ -1009,43 +998,31 @@ int check_piled_callbacks(struct check_ctx *ctx)
 		}
 	}
 	for (uint32_t c = 0; c < nc; c++) {
-		struct pile *p = &ps.p[cand[c]];
+		struct pile *p = &ps->p[cand[c]];
 		uint32_t n = p->items.n;
-		if (across && same[c] && grows[c] && p->counts[L - 1] <= n && n > p->counts[0] &&
+		if (same[c] && grows[c] && p->counts[L - 1] <= n && n > p->counts[0] &&
 		    n >= PILED_GROWTH_MIN)
 			p->grew = p->fire = true;
 	}
+	rc = 0;
+out:
 	free(same);
 	free(grows);
 	free(w);
-	free(cand);
-	free(targets);
-	free(owners);
-	cand = targets = NULL;
-	owners = NULL;
-	if (0) {
-piles_out:
-		for (uint32_t c = 0; owners && c <= ps.n; c++)
-			free(owners[c]);
-		free(cand);
-		free(targets);
-		free(owners);
-		goto out;
-	}
-	name_piles(ctx, infos, &ps);
-	if (ps.n) {
-		for (uint32_t i = 0; i < ps.n; i++)
-			if (ps.p[i].kind == PILE_WAITERS && ps.p[i].fire)
-				snprintf(ps.p[i].name, sizeof(ps.p[i].name), "%s",
-					 short_type(asnap_graph_string(
-						 last->g, type_of(last, ps.p[i].holder))));
-	}
-	/* one group per (callback, owner): several connections are one bug */
+	return rc;
+}
+
+/* The findings: one group per (callback or waiter, owner), for several
+ * connections are one bug, with how many holders each has and whether all
+ * of them grew. */
+static int group_piles(struct check_ctx *ctx, struct piles *ps)
+{
+	uint32_t L = ctx->nsnap - 1;
 	struct grouping gr;
 	grouping_init(&gr, ctx);
 	char key[512];
-	for (uint32_t i = 0; i < ps.n && !gr.failed; i++) {
-		struct pile *p = &ps.p[i];
+	for (uint32_t i = 0; i < ps->n && !gr.failed; i++) {
+		struct pile *p = &ps->p[i];
 		if (!p->fire)
 			continue;
 		if (p->kind == PILE_WAITERS) {
@@ -1066,28 +1043,79 @@ piles_out:
 		if (g)
 			g->fix = p->kind == PILE_CALLBACKS ? CALLBACK_FIX : WAITER_FIX;
 	}
-	/* how many holders each group has, and whether all of them grew */
-	for (uint32_t i = 0; i < ps.n; i++) {
-		if (!ps.p[i].fire)
+	for (uint32_t i = 0; i < ps->n; i++) {
+		if (!ps->p[i].fire)
 			continue;
 		uint32_t nh = 0;
 		bool grew = true;
-		for (uint32_t j = 0; j < ps.n; j++)
-			if (ps.p[j].fire && ps.p[j].kind == ps.p[i].kind &&
-			    !strcmp(ps.p[j].name, ps.p[i].name) && !strcmp(ps.p[j].owner, ps.p[i].owner)) {
+		for (uint32_t j = 0; j < ps->n; j++)
+			if (ps->p[j].fire && ps->p[j].kind == ps->p[i].kind &&
+			    !strcmp(ps->p[j].name, ps->p[i].name) &&
+			    !strcmp(ps->p[j].owner, ps->p[i].owner)) {
 				nh++;
-				grew = grew && ps.p[j].grew;
+				grew = grew && ps->p[j].grew;
 			}
-		ps.p[i].nholders = nh;
-		ps.p[i].grew = grew;
+		ps->p[i].nholders = nh;
+		ps->p[i].grew = grew;
 	}
-	emitting = &ps;
-	rc = grouping_emit(&gr, ASNAP_CHECK_PENDING_FUTURE, summary);
+	emitting = ps;
+	int rc = grouping_emit(&gr, ASNAP_CHECK_PENDING_FUTURE, summary);
 	emitting = NULL;
 	grouping_finish(&gr);
+	return rc;
+}
+
+int check_piled_callbacks(struct check_ctx *ctx)
+{
+	struct snapinfo *infos = calloc(ctx->nsnap, sizeof(*infos));
+	struct piles ps = {0};
+	uint32_t **nrefs = calloc(ctx->nsnap, sizeof(*nrefs));
+	uint32_t *cand = NULL, *targets = NULL, nc = 0;
+	char **owners = NULL;
+	int rc = -1;
+	if (!infos || !nrefs)
+		goto out;
+	if (!ctx->last->g->edge_label || !ctx->last->g->type) {
+		rc = 0;
+		goto out;
+	}
+	uint32_t L = ctx->nsnap - 1;
+	bool across = ctx->nsnap >= 2 && ctx->same_process;
+	if (load_infos(ctx, infos, nrefs, &across) < 0)
+		goto out;
+	struct snapinfo *last = &infos[L];
+	if (last_piles(ctx, last, nrefs[L], &ps) < 0)
+		goto out;
+	/* the piles that may fire, and the owners of their holders: one pass
+	 * over each snapshot's references for all of them */
+	cand = malloc(((size_t)ps.n + 1) * sizeof(*cand));
+	targets = malloc(((size_t)ps.n + 1) * sizeof(*targets));
+	owners = calloc((size_t)ps.n + 1, sizeof(*owners));
+	if (!cand || !targets || !owners ||
+	    pick_candidates(ctx, &ps, across, cand, targets, &nc) < 0 ||
+	    find_owners(last, targets, nc, owners) < 0)
+		goto out;
+	for (uint32_t c = 0; c < nc; c++) {
+		ps.p[cand[c]].owner = owners[c];
+		owners[c] = NULL;
+	}
+	if (across && follow_growth(ctx, infos, nrefs, &ps, cand, nc, targets, owners) < 0)
+		goto out;
+	name_piles(ctx, infos, &ps);
+	for (uint32_t i = 0; i < ps.n; i++)
+		if (ps.p[i].kind == PILE_WAITERS && ps.p[i].fire)
+			snprintf(ps.p[i].name, sizeof(ps.p[i].name), "%s",
+				 short_type(asnap_graph_string(last->g,
+							       type_of(last, ps.p[i].holder))));
+	rc = group_piles(ctx, &ps);
 out:
 	if (rc < 0 && !ctx->err->message[0])
 		nomem(ctx);
+	for (uint32_t c = 0; owners && c <= ps.n; c++)
+		free(owners[c]);
+	free(cand);
+	free(targets);
+	free(owners);
 	for (uint32_t i = 0; i < ps.n; i++) {
 		free(ps.p[i].items.v);
 		free(ps.p[i].counts);
