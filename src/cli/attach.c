@@ -1121,33 +1121,26 @@ static bool run_gdb(struct attach_job *j)
 /* Wait for the agent's answer; *fd: the snapshot it wrote, checked. */
 static bool await_answer(struct attach_job *j, struct take_answer *ans, int *fd)
 {
-	char why[1024];
-	for (unsigned round = 0;; round++) {
-		take_read_answer(j->status, ans);
-		if (ans->state == ANSWER_WRITTEN || ans->state == ANSWER_FAILED)
-			break;
-		if (live_start_ticks(j->pid) != j->t.start_ticks)
-			return job_fail(j, "it ended before the snapshot was written");
-		char state = take_process_state(j->pid);
-		if ((state == 'T' || state == 't') && take_now_s() - j->start >= 1.0)
-			return job_fail(j, "it is stopped (%s): no snapshot can be taken until it is "
-					"continued (kill -CONT %ld)",
-					state == 'T' ? "by a signal" : "by a debugger", j->pid);
-		if (take_now_s() >= j->deadline) {
-			j->keep_payload = j->remote && ans->state == ANSWER_NONE;
-			if (ans->state == ANSWER_TAKING)
-				return job_fail(j, "its snapshot was begun but not finished in %g "
-						"seconds (a snapshot of a large heap can take longer: "
-						"--timeout)", j->timeout);
-			return job_fail(j, "it has run no Python code in the %g seconds since the "
-					"attach: it is idle in a wait the attach cannot wake safely, "
-					"or busy or blocked in C code%s; the request is withdrawn "
-					"(nothing will be written)", j->timeout,
-					j->woken || j->remote ? "" : " (its main thread was not parked "
-								     "in a wait with the GIL released)");
-		}
-		struct timespec ts = {0, round < 40 ? 5000000L : 50000000L};
-		nanosleep(&ts, NULL);
+	char why[1024], state = 0;
+	switch (take_await_answer(j->status, j->pid, j->t.start_ticks, j->start, j->deadline, ans,
+				  &state)) {
+	case TAKE_ANSWERED:
+		break;
+	case TAKE_ENDED:
+		return job_fail(j, TAKE_ENDED_MSG);
+	case TAKE_STOPPED:
+		return job_fail(j, TAKE_STOPPED_MSG, state == 'T' ? "by a signal" : "by a debugger",
+				j->pid);
+	case TAKE_TIMEOUT:
+		j->keep_payload = j->remote && ans->state == ANSWER_NONE;
+		if (ans->state == ANSWER_TAKING)
+			return job_fail(j, TAKE_UNFINISHED_MSG, j->timeout);
+		return job_fail(j, "it has run no Python code in the %g seconds since the attach: "
+				"it is idle in a wait the attach cannot wake safely, or busy or "
+				"blocked in C code%s; the request is withdrawn (nothing will be "
+				"written)", j->timeout,
+				j->woken || j->remote ? "" : " (its main thread was not parked in a "
+							     "wait with the GIL released)");
 	}
 	if (ans->state == ANSWER_FAILED)
 		return job_fail(j, "the agent could not write it: %s", ans->reason);

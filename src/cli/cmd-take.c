@@ -232,6 +232,27 @@ void take_read_answer(const char *status, struct take_answer *a)
 	cJSON_Delete(j);
 }
 
+enum take_wait take_await_answer(const char *status, long pid, long long start_ticks,
+				 double start, double deadline, struct take_answer *ans,
+				 char *state)
+{
+	for (unsigned round = 0;; round++) {
+		take_read_answer(status, ans);
+		if (ans->state == ANSWER_WRITTEN || ans->state == ANSWER_FAILED)
+			return TAKE_ANSWERED;
+		if (live_start_ticks(pid) != start_ticks)
+			return TAKE_ENDED;
+		*state = take_process_state(pid);
+		if ((*state == 'T' || *state == 't') && take_now_s() - start >= 1.0)
+			return TAKE_STOPPED;
+		if (take_now_s() >= deadline)
+			return TAKE_TIMEOUT;
+		/* 5 ms at first, then 50 ms */
+		struct timespec ts = {0, round < 40 ? 5000000L : 50000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
 #define FAIL(...)                                                                   \
 	do {                                                                        \
 		char msg_[2 * PATH_MAX + 1024];                                     \
@@ -348,27 +369,20 @@ static int take(long pid, const char *output, double timeout)
 
 	double start = take_now_s(), deadline = start + timeout;
 	struct take_answer ans = {0};
-	for (unsigned round = 0;; round++) {
-		take_read_answer(status, &ans);
-		if (ans.state == ANSWER_WRITTEN || ans.state == ANSWER_FAILED)
-			break;
-		if (live_start_ticks(pid) != ticks)
-			FAIL("it ended before the snapshot was written");
-		char state = take_process_state(pid);
-		if ((state == 'T' || state == 't') && take_now_s() - start >= 1.0)
-			FAIL("it is stopped (%s): no snapshot can be taken until it is continued (kill "
-			     "-CONT %ld)", state == 'T' ? "by a signal" : "by a debugger", pid);
-		if (take_now_s() >= deadline) {
-			if (ans.state == ANSWER_TAKING)
-				FAIL("its snapshot was begun but not finished in %g seconds (a snapshot "
-				     "of a large heap can take longer: --timeout)", timeout);
-			FAIL("it has not answered in %g seconds: it has run no Python code since the "
-			     "signal (its main thread is blocked or busy in C code), or it is still "
-			     "finishing an earlier snapshot", timeout);
-		}
-		/* 5 ms at first, then 50 ms */
-		struct timespec ts = {0, round < 40 ? 5000000L : 50000000L};
-		nanosleep(&ts, NULL);
+	char state = 0;
+	switch (take_await_answer(status, pid, ticks, start, deadline, &ans, &state)) {
+	case TAKE_ANSWERED:
+		break;
+	case TAKE_ENDED:
+		FAIL(TAKE_ENDED_MSG);
+	case TAKE_STOPPED:
+		FAIL(TAKE_STOPPED_MSG, state == 'T' ? "by a signal" : "by a debugger", pid);
+	case TAKE_TIMEOUT:
+		if (ans.state == ANSWER_TAKING)
+			FAIL(TAKE_UNFINISHED_MSG, timeout);
+		FAIL("it has not answered in %g seconds: it has run no Python code since the "
+		     "signal (its main thread is blocked or busy in C code), or it is still "
+		     "finishing an earlier snapshot", timeout);
 	}
 	if (ans.state == ANSWER_FAILED)
 		FAIL("the agent could not write it: %s", ans.reason);

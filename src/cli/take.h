@@ -31,6 +31,22 @@ int take_make_nonce(char out[33]);
 /* Read the status file (this user's regular file) into *a; ANSWER_NONE
  * when there is none yet or it makes no sense. */
 void take_read_answer(const char *status, struct take_answer *a);
+/* Wait for the agent's answer in status until deadline, polling (5 ms,
+ * then 50 ms) and watching process pid, started at start_ticks:
+ * TAKE_ANSWERED (ans written or failed), TAKE_ENDED (it is gone),
+ * TAKE_STOPPED (stopped for a second since start; *state: 'T' by a
+ * signal, 't' by a debugger) or TAKE_TIMEOUT (ans as it stands). */
+enum take_wait { TAKE_ANSWERED, TAKE_ENDED, TAKE_STOPPED, TAKE_TIMEOUT };
+/* what both commands then say */
+#define TAKE_ENDED_MSG "it ended before the snapshot was written"
+#define TAKE_STOPPED_MSG                                                                  \
+	"it is stopped (%s): no snapshot can be taken until it is continued (kill -CONT %ld)"
+#define TAKE_UNFINISHED_MSG                                                               \
+	"its snapshot was begun but not finished in %g seconds (a snapshot of a large heap " \
+	"can take longer: --timeout)"
+enum take_wait take_await_answer(const char *status, long pid, long long start_ticks,
+				 double start, double deadline, struct take_answer *ans,
+				 char *state);
 /* Open the snapshot the answer names, checked (regular file of uid, mode
  * 0600, the device and inode the agent wrote, not older than the
  * request): the descriptor, or -1 with the reason in why. */
