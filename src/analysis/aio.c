@@ -117,6 +117,224 @@ struct caps {
 	uint32_t tasks, futures, coros, handles, loops, sockets, frames;
 };
 
+/* A task or a future: its state, result, callbacks and, for a task, its coroutine and what it waits on. */
+static int read_task_or_future(struct asnap_aio *a, const struct reader *r, struct caps *cap,
+			       const struct asnap_record *rec, uint32_t v)
+{
+	const uint32_t *id = r->id;
+	uint32_t k = rec->kind;
+	bool task = k == id[K_TASK];
+	struct asnap_aio_task t = {.node = v, .coro = ASNAP_NO_NODE,
+				   .waiting_on = ASNAP_NO_NODE, .loop = ASNAP_NO_NODE,
+				   .result = ASNAP_NO_NODE, .exception = ASNAP_NO_NODE};
+	for (uint32_t i = 0; i < rec->nprops; i++) {
+		uint32_t key = rec->props[i].key;
+		const struct asnap_value *val = &rec->props[i].value;
+		if (key == id[P_STATE])
+			t.state = fut_state(r, val);
+		else if (key == id[P_CALLBACKS])
+			t.callbacks = pint(val);
+		else if (key == id[P_LOOP])
+			t.loop = pnode(val);
+		else if (key == id[P_RESULT])
+			t.result = pnode(val);
+		else if (key == id[P_EXCEPTION])
+			t.exception = pnode(val);
+		else if (key == id[P_NAME])
+			t.name = pstr(val);
+		else if (key == id[P_CORO])
+			t.coro = pnode(val);
+		else if (key == id[P_WAITING_ON])
+			t.waiting_on = pnode(val);
+		else if (key == id[P_MUST_CANCEL])
+			t.must_cancel = pbool(val);
+		else if (key == id[P_CANCEL_REQUESTED])
+			t.cancel_requested = pint(val);
+	}
+	if (task) {
+		struct asnap_aio_task *slot = push((void **)&a->tasks, &a->ntasks, &cap->tasks,
+						   sizeof(*slot));
+		if (!slot)
+			return -1;
+		*slot = t;
+		a->kind[v] = ASNAP_AIO_TASK;
+		a->index[v] = a->ntasks - 1;
+	} else {
+		struct asnap_aio_future *slot = push((void **)&a->futures, &a->nfutures,
+						     &cap->futures, sizeof(*slot));
+		if (!slot)
+			return -1;
+		*slot = (struct asnap_aio_future){v, t.state, t.callbacks, t.loop, t.result,
+						  t.exception};
+		a->kind[v] = ASNAP_AIO_FUTURE;
+		a->index[v] = a->nfutures - 1;
+	}
+	return 0;
+}
+
+/* A coroutine, generator or async generator: its state, code and what it awaits. */
+static int read_coro(struct asnap_aio *a, const struct reader *r, struct caps *cap,
+		     const struct asnap_record *rec, uint32_t v)
+{
+	const uint32_t *id = r->id;
+	uint32_t k = rec->kind;
+	struct asnap_aio_coro *c = push((void **)&a->coros, &a->ncoros, &cap->coros, sizeof(*c));
+	if (!c)
+		return -1;
+	*c = (struct asnap_aio_coro){.node = v, .awaiting = ASNAP_NO_NODE,
+				     .frame = ASNAP_NO_NODE};
+	c->kind = k == id[K_COROUTINE]  ? ASNAP_GEN_COROUTINE
+		  : k == id[K_GENERATOR] ? ASNAP_GEN_GENERATOR
+					 : ASNAP_GEN_ASYNC_GENERATOR;
+	for (uint32_t i = 0; i < rec->nprops; i++) {
+		uint32_t key = rec->props[i].key;
+		const struct asnap_value *val = &rec->props[i].value;
+		if (key == id[P_STATE])
+			c->state = gen_state(r, val);
+		else if (key == id[P_QUALNAME])
+			c->qualname = pstr(val);
+		else if (key == id[P_FILE])
+			c->file = pstr(val);
+		else if (key == id[P_FIRST_LINE])
+			c->first_line = pint(val);
+		else if (key == id[P_LINE])
+			c->line = pint(val);
+		else if (key == id[P_AWAITING])
+			c->awaiting = pnode(val);
+		else if (key == id[P_FRAME])
+			c->frame = pnode(val);
+	}
+	a->kind[v] = ASNAP_AIO_CORO;
+	a->index[v] = a->ncoros - 1;
+	return 0;
+}
+
+/* A Handle or TimerHandle: its callback, arguments and whether it is cancelled. */
+static int read_handle(struct asnap_aio *a, const struct reader *r, struct caps *cap,
+		       const struct asnap_record *rec, uint32_t v)
+{
+	const uint32_t *id = r->id;
+	struct asnap_aio_handle *h = push((void **)&a->handles, &a->nhandles, &cap->handles,
+					  sizeof(*h));
+	if (!h)
+		return -1;
+	*h = (struct asnap_aio_handle){.node = v, .callback = ASNAP_NO_NODE,
+				       .args = ASNAP_NO_NODE, .loop = ASNAP_NO_NODE};
+	for (uint32_t i = 0; i < rec->nprops; i++) {
+		uint32_t key = rec->props[i].key;
+		const struct asnap_value *val = &rec->props[i].value;
+		if (key == id[P_CALLBACK])
+			h->callback = pnode(val);
+		else if (key == id[P_CALLBACK_NAME])
+			h->callback_name = pstr(val);
+		else if (key == id[P_ARGS])
+			h->args = pnode(val);
+		else if (key == id[P_LOOP])
+			h->loop = pnode(val);
+		else if (key == id[P_CANCELLED])
+			h->cancelled = pbool(val);
+		else if (key == id[P_WHEN]) {
+			h->when = pfloat(val);
+			h->timer = true;
+		} else if (key == id[P_SCHEDULED]) {
+			h->scheduled = pbool(val);
+			h->timer = true;
+		}
+	}
+	a->kind[v] = ASNAP_AIO_HANDLE;
+	a->index[v] = a->nhandles - 1;
+	return 0;
+}
+
+/* An event loop: its ready queue and scheduled timers. */
+static int read_loop(struct asnap_aio *a, const struct reader *r, struct caps *cap,
+		     const struct asnap_record *rec, uint32_t v)
+{
+	const uint32_t *id = r->id;
+	struct asnap_aio_loop *l = push((void **)&a->loops, &a->nloops, &cap->loops, sizeof(*l));
+	if (!l)
+		return -1;
+	*l = (struct asnap_aio_loop){.node = v, .ready = ASNAP_NO_NODE,
+				     .scheduled = ASNAP_NO_NODE};
+	for (uint32_t i = 0; i < rec->nprops; i++) {
+		uint32_t key = rec->props[i].key;
+		const struct asnap_value *val = &rec->props[i].value;
+		if (key == id[P_READY])
+			l->ready = pnode(val);
+		else if (key == id[P_SCHEDULED])
+			l->scheduled = pnode(val);
+		else if (key == id[P_READY_COUNT])
+			l->ready_count = pint(val);
+		else if (key == id[P_SCHEDULED_COUNT])
+			l->scheduled_count = pint(val);
+		else if (key == id[P_RUNNING])
+			l->running = pbool(val);
+		else if (key == id[P_CLOSED])
+			l->closed = pbool(val);
+	}
+	a->kind[v] = ASNAP_AIO_LOOP;
+	a->index[v] = a->nloops - 1;
+	return 0;
+}
+
+/* A socket: its descriptor, family, type and whether it is closed. */
+static int read_socket(struct asnap_aio *a, const struct reader *r, struct caps *cap,
+		       const struct asnap_record *rec, uint32_t v)
+{
+	const uint32_t *id = r->id;
+	struct asnap_aio_socket *s = push((void **)&a->sockets, &a->nsockets, &cap->sockets,
+					  sizeof(*s));
+	if (!s)
+		return -1;
+	*s = (struct asnap_aio_socket){.node = v, .fd = -1};
+	for (uint32_t i = 0; i < rec->nprops; i++) {
+		uint32_t key = rec->props[i].key;
+		const struct asnap_value *val = &rec->props[i].value;
+		if (key == id[P_FD])
+			s->fd = pint(val);
+		else if (key == id[P_FAMILY])
+			s->family = pint(val);
+		else if (key == id[P_TYPE])
+			s->type = pint(val);
+		else if (key == id[P_CLOSED])
+			s->closed = pbool(val);
+	}
+	a->kind[v] = ASNAP_AIO_SOCKET;
+	a->index[v] = a->nsockets - 1;
+	return 0;
+}
+
+/* A frame: its code, line and generator. */
+static int read_frame(struct asnap_aio *a, const struct reader *r, struct caps *cap,
+		      const struct asnap_record *rec, uint32_t v)
+{
+	const uint32_t *id = r->id;
+	struct asnap_aio_frame *f = push((void **)&a->frames, &a->nframes, &cap->frames,
+					 sizeof(*f));
+	if (!f)
+		return -1;
+	*f = (struct asnap_aio_frame){.node = v, .generator = ASNAP_NO_NODE};
+	for (uint32_t i = 0; i < rec->nprops; i++) {
+		uint32_t key = rec->props[i].key;
+		const struct asnap_value *val = &rec->props[i].value;
+		if (key == id[P_QUALNAME])
+			f->qualname = pstr(val);
+		else if (key == id[P_FILE])
+			f->file = pstr(val);
+		else if (key == id[P_FIRST_LINE])
+			f->first_line = pint(val);
+		else if (key == id[P_LINE])
+			f->line = pint(val);
+		else if (key == id[P_GENERATOR])
+			f->generator = pnode(val);
+		else if (key == id[P_EXECUTING])
+			f->executing = pbool(val);
+	}
+	a->kind[v] = ASNAP_AIO_FRAME;
+	a->index[v] = a->nframes - 1;
+	return 0;
+}
+
 static int add_record(struct asnap_aio *a, const struct reader *r, struct caps *cap,
 		      const struct asnap_record *rec)
 {
@@ -124,181 +342,18 @@ static int add_record(struct asnap_aio *a, const struct reader *r, struct caps *
 	uint32_t k = rec->kind, v = rec->node;
 	if (v >= a->g->n)
 		return 0;
-	if (k == id[K_TASK] || k == id[K_FUTURE]) {
-		bool task = k == id[K_TASK];
-		struct asnap_aio_task t = {.node = v, .coro = ASNAP_NO_NODE,
-					   .waiting_on = ASNAP_NO_NODE, .loop = ASNAP_NO_NODE,
-					   .result = ASNAP_NO_NODE, .exception = ASNAP_NO_NODE};
-		for (uint32_t i = 0; i < rec->nprops; i++) {
-			uint32_t key = rec->props[i].key;
-			const struct asnap_value *val = &rec->props[i].value;
-			if (key == id[P_STATE])
-				t.state = fut_state(r, val);
-			else if (key == id[P_CALLBACKS])
-				t.callbacks = pint(val);
-			else if (key == id[P_LOOP])
-				t.loop = pnode(val);
-			else if (key == id[P_RESULT])
-				t.result = pnode(val);
-			else if (key == id[P_EXCEPTION])
-				t.exception = pnode(val);
-			else if (key == id[P_NAME])
-				t.name = pstr(val);
-			else if (key == id[P_CORO])
-				t.coro = pnode(val);
-			else if (key == id[P_WAITING_ON])
-				t.waiting_on = pnode(val);
-			else if (key == id[P_MUST_CANCEL])
-				t.must_cancel = pbool(val);
-			else if (key == id[P_CANCEL_REQUESTED])
-				t.cancel_requested = pint(val);
-		}
-		if (task) {
-			struct asnap_aio_task *slot = push((void **)&a->tasks, &a->ntasks, &cap->tasks,
-							   sizeof(*slot));
-			if (!slot)
-				return -1;
-			*slot = t;
-			a->kind[v] = ASNAP_AIO_TASK;
-			a->index[v] = a->ntasks - 1;
-		} else {
-			struct asnap_aio_future *slot = push((void **)&a->futures, &a->nfutures,
-							     &cap->futures, sizeof(*slot));
-			if (!slot)
-				return -1;
-			*slot = (struct asnap_aio_future){v, t.state, t.callbacks, t.loop, t.result,
-							  t.exception};
-			a->kind[v] = ASNAP_AIO_FUTURE;
-			a->index[v] = a->nfutures - 1;
-		}
-	} else if (k == id[K_COROUTINE] || k == id[K_GENERATOR] || k == id[K_ASYNC_GENERATOR]) {
-		struct asnap_aio_coro *c = push((void **)&a->coros, &a->ncoros, &cap->coros, sizeof(*c));
-		if (!c)
-			return -1;
-		*c = (struct asnap_aio_coro){.node = v, .awaiting = ASNAP_NO_NODE,
-					     .frame = ASNAP_NO_NODE};
-		c->kind = k == id[K_COROUTINE]  ? ASNAP_GEN_COROUTINE
-			  : k == id[K_GENERATOR] ? ASNAP_GEN_GENERATOR
-						 : ASNAP_GEN_ASYNC_GENERATOR;
-		for (uint32_t i = 0; i < rec->nprops; i++) {
-			uint32_t key = rec->props[i].key;
-			const struct asnap_value *val = &rec->props[i].value;
-			if (key == id[P_STATE])
-				c->state = gen_state(r, val);
-			else if (key == id[P_QUALNAME])
-				c->qualname = pstr(val);
-			else if (key == id[P_FILE])
-				c->file = pstr(val);
-			else if (key == id[P_FIRST_LINE])
-				c->first_line = pint(val);
-			else if (key == id[P_LINE])
-				c->line = pint(val);
-			else if (key == id[P_AWAITING])
-				c->awaiting = pnode(val);
-			else if (key == id[P_FRAME])
-				c->frame = pnode(val);
-		}
-		a->kind[v] = ASNAP_AIO_CORO;
-		a->index[v] = a->ncoros - 1;
-	} else if (k == id[K_HANDLE]) {
-		struct asnap_aio_handle *h = push((void **)&a->handles, &a->nhandles, &cap->handles,
-						  sizeof(*h));
-		if (!h)
-			return -1;
-		*h = (struct asnap_aio_handle){.node = v, .callback = ASNAP_NO_NODE,
-					       .args = ASNAP_NO_NODE, .loop = ASNAP_NO_NODE};
-		for (uint32_t i = 0; i < rec->nprops; i++) {
-			uint32_t key = rec->props[i].key;
-			const struct asnap_value *val = &rec->props[i].value;
-			if (key == id[P_CALLBACK])
-				h->callback = pnode(val);
-			else if (key == id[P_CALLBACK_NAME])
-				h->callback_name = pstr(val);
-			else if (key == id[P_ARGS])
-				h->args = pnode(val);
-			else if (key == id[P_LOOP])
-				h->loop = pnode(val);
-			else if (key == id[P_CANCELLED])
-				h->cancelled = pbool(val);
-			else if (key == id[P_WHEN]) {
-				h->when = pfloat(val);
-				h->timer = true;
-			} else if (key == id[P_SCHEDULED]) {
-				h->scheduled = pbool(val);
-				h->timer = true;
-			}
-		}
-		a->kind[v] = ASNAP_AIO_HANDLE;
-		a->index[v] = a->nhandles - 1;
-	} else if (k == id[K_LOOP]) {
-		struct asnap_aio_loop *l = push((void **)&a->loops, &a->nloops, &cap->loops, sizeof(*l));
-		if (!l)
-			return -1;
-		*l = (struct asnap_aio_loop){.node = v, .ready = ASNAP_NO_NODE,
-					     .scheduled = ASNAP_NO_NODE};
-		for (uint32_t i = 0; i < rec->nprops; i++) {
-			uint32_t key = rec->props[i].key;
-			const struct asnap_value *val = &rec->props[i].value;
-			if (key == id[P_READY])
-				l->ready = pnode(val);
-			else if (key == id[P_SCHEDULED])
-				l->scheduled = pnode(val);
-			else if (key == id[P_READY_COUNT])
-				l->ready_count = pint(val);
-			else if (key == id[P_SCHEDULED_COUNT])
-				l->scheduled_count = pint(val);
-			else if (key == id[P_RUNNING])
-				l->running = pbool(val);
-			else if (key == id[P_CLOSED])
-				l->closed = pbool(val);
-		}
-		a->kind[v] = ASNAP_AIO_LOOP;
-		a->index[v] = a->nloops - 1;
-	} else if (k == id[K_SOCKET]) {
-		struct asnap_aio_socket *s = push((void **)&a->sockets, &a->nsockets, &cap->sockets,
-						  sizeof(*s));
-		if (!s)
-			return -1;
-		*s = (struct asnap_aio_socket){.node = v, .fd = -1};
-		for (uint32_t i = 0; i < rec->nprops; i++) {
-			uint32_t key = rec->props[i].key;
-			const struct asnap_value *val = &rec->props[i].value;
-			if (key == id[P_FD])
-				s->fd = pint(val);
-			else if (key == id[P_FAMILY])
-				s->family = pint(val);
-			else if (key == id[P_TYPE])
-				s->type = pint(val);
-			else if (key == id[P_CLOSED])
-				s->closed = pbool(val);
-		}
-		a->kind[v] = ASNAP_AIO_SOCKET;
-		a->index[v] = a->nsockets - 1;
-	} else if (k == id[K_FRAME]) {
-		struct asnap_aio_frame *f = push((void **)&a->frames, &a->nframes, &cap->frames,
-						 sizeof(*f));
-		if (!f)
-			return -1;
-		*f = (struct asnap_aio_frame){.node = v, .generator = ASNAP_NO_NODE};
-		for (uint32_t i = 0; i < rec->nprops; i++) {
-			uint32_t key = rec->props[i].key;
-			const struct asnap_value *val = &rec->props[i].value;
-			if (key == id[P_QUALNAME])
-				f->qualname = pstr(val);
-			else if (key == id[P_FILE])
-				f->file = pstr(val);
-			else if (key == id[P_FIRST_LINE])
-				f->first_line = pint(val);
-			else if (key == id[P_LINE])
-				f->line = pint(val);
-			else if (key == id[P_GENERATOR])
-				f->generator = pnode(val);
-			else if (key == id[P_EXECUTING])
-				f->executing = pbool(val);
-		}
-		a->kind[v] = ASNAP_AIO_FRAME;
-		a->index[v] = a->nframes - 1;
-	}
+	if (k == id[K_TASK] || k == id[K_FUTURE])
+		return read_task_or_future(a, r, cap, rec, v);
+	if (k == id[K_COROUTINE] || k == id[K_GENERATOR] || k == id[K_ASYNC_GENERATOR])
+		return read_coro(a, r, cap, rec, v);
+	if (k == id[K_HANDLE])
+		return read_handle(a, r, cap, rec, v);
+	if (k == id[K_LOOP])
+		return read_loop(a, r, cap, rec, v);
+	if (k == id[K_SOCKET])
+		return read_socket(a, r, cap, rec, v);
+	if (k == id[K_FRAME])
+		return read_frame(a, r, cap, rec, v);
 	return 0;
 }
 
