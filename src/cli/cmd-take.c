@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,9 +300,85 @@ int take_open_answered(const struct take_answer *ans, uid_t uid, const struct ti
 	return fd;
 }
 
+/* Write the reason in msg: false, for the callers to return. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static bool say(char *msg, size_t msize, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, msize, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* The agent registered for process pid (uid's) in the runtime directory
+ * dir, checked: alive, its snapshot directory trusted, still catching its
+ * signal. false with the reason in msg; *have: a is to be released. */
+static bool registered_agent(long pid, uid_t uid, const char *dir, struct live_agent *a,
+			     bool *have, char *msg, size_t msize)
+{
+	char reg[PATH_MAX + 32], why[512];
+	struct stat st;
+	snprintf(reg, sizeof(reg), "%s/%ld.json", dir, pid);
+	/* the directory first: a planted one is named as such, not taken for
+	 * "no agent" */
+	if (lstat(dir, &st) == 0 && live_check_private_dir(dir, why, sizeof(why)) < 0)
+		return say(msg, msize, "cannot use '%s': %s", dir, why);
+	if (access(reg, F_OK) != 0)
+		return say(msg, msize, "it has no asyncsnap agent (no '%s'): start it with "
+			   "asyncsnap run, or call asyncsnap.install() in it", reg);
+	if (live_agent_read(reg, a, why, sizeof(why)) < 0)
+		return say(msg, msize, "cannot read '%s': %s", reg, why);
+	*have = true;
+	if (a->pid != pid || !live_agent_alive(a)) {
+		live_remove_stale(dir, pid); /* the agent's process is gone */
+		return say(msg, msize, "it has no asyncsnap agent (pid %ld was reused: the "
+			   "registered process has ended)", pid);
+	}
+	if (!a->directory || a->directory[0] != '/')
+		return say(msg, msize, "its registration '%s' names no snapshot directory",
+			   reg);
+	if (live_check_trusted_dir(a->directory, uid, why, sizeof(why)) < 0)
+		return say(msg, msize, "cannot use its snapshot directory '%s': %s",
+			   a->directory, why);
+	if (catches_signal(pid, a->signum) == 0)
+		return say(msg, msize, "it does not catch %s any more (the program has reset "
+			   "that signal's handler): not signalled",
+			   a->signal_name ? a->signal_name : "its signal");
+	return true;
+}
+
+/* Move the checked snapshot (open as fd) to output. false with the reason
+ * in msg. */
+static bool move_to_output(const struct take_answer *ans, int fd, const char *output, char *msg,
+			   size_t msize)
+{
+	char why[512];
+	struct stat st;
+	if (rename(ans->path, output) == 0) {
+		/* the name may have been swapped between the check and the
+		 * rename: what is now at output must be the checked file */
+		if (lstat(output, &st) != 0 || (unsigned long long)st.st_dev != ans->dev ||
+		    (unsigned long long)st.st_ino != ans->ino)
+			return say(msg, msize, "'%s' was replaced while it was being moved to "
+				   "'%s'; do not trust '%s'", ans->path, output, output);
+	} else if (errno != EXDEV) {
+		return say(msg, msize, "cannot write '%s': %s (the snapshot is '%s')", output,
+			   strerror(errno), ans->path);
+	} else if (take_copy_file(fd, output, why, sizeof(why)) < 0) {
+		return say(msg, msize, "cannot write '%s': %s (the snapshot is '%s')", output,
+			   why, ans->path);
+	} else {
+		unlink(ans->path);
+	}
+	return true;
+}
+
 static int take(long pid, const char *output, double timeout)
 {
-	char dir[PATH_MAX], reg[PATH_MAX + 32], why[512];
+	char dir[PATH_MAX], why[512], msg[2 * PATH_MAX + 512];
 	char request[PATH_MAX + 64] = "", status[PATH_MAX + 64] = "";
 	struct stat st;
 	char proc[64];
@@ -319,29 +396,8 @@ static int take(long pid, const char *output, double timeout)
 		     (unsigned)uid);
 	if (live_runtime_dir(dir, sizeof(dir)) < 0)
 		FAIL("the runtime directory's name is too long");
-	snprintf(reg, sizeof(reg), "%s/%ld.json", dir, pid);
-	/* the directory first: a planted one is named as such, not taken for
-	 * "no agent" */
-	if (lstat(dir, &st) == 0 && live_check_private_dir(dir, why, sizeof(why)) < 0)
-		FAIL("cannot use '%s': %s", dir, why);
-	if (access(reg, F_OK) != 0)
-		FAIL("it has no asyncsnap agent (no '%s'): start it with asyncsnap run, or call "
-		     "asyncsnap.install() in it", reg);
-	if (live_agent_read(reg, &a, why, sizeof(why)) < 0)
-		FAIL("cannot read '%s': %s", reg, why);
-	have_agent = true;
-	if (a.pid != pid || !live_agent_alive(&a)) {
-		live_remove_stale(dir, pid); /* the agent's process is gone */
-		FAIL("it has no asyncsnap agent (pid %ld was reused: the registered process has "
-		     "ended)", pid);
-	}
-	if (!a.directory || a.directory[0] != '/')
-		FAIL("its registration '%s' names no snapshot directory", reg);
-	if (live_check_trusted_dir(a.directory, uid, why, sizeof(why)) < 0)
-		FAIL("cannot use its snapshot directory '%s': %s", a.directory, why);
-	if (catches_signal(pid, a.signum) == 0)
-		FAIL("it does not catch %s any more (the program has reset that signal's handler): "
-		     "not signalled", a.signal_name ? a.signal_name : "its signal");
+	if (!registered_agent(pid, uid, dir, &a, &have_agent, msg, sizeof(msg)))
+		FAIL("%s", msg);
 
 	/* The request: a file only this user can make, with a name nobody can
 	 * guess; the agent answers beside it. */
@@ -390,26 +446,9 @@ static int take(long pid, const char *output, double timeout)
 	fd = take_open_answered(&ans, uid, &requested, why, sizeof(why));
 	if (fd < 0)
 		FAIL("'%s' is not the snapshot it wrote: %s; it is left alone", ans.path, why);
-	if (output) {
-		if (rename(ans.path, output) == 0) {
-			/* the name may have been swapped between the check and the
-			 * rename: what is now at output must be the checked file */
-			if (lstat(output, &st) != 0 || (unsigned long long)st.st_dev != ans.dev ||
-			    (unsigned long long)st.st_ino != ans.ino)
-				FAIL("'%s' was replaced while it was being moved to '%s'; do not trust "
-				     "'%s'", ans.path, output, output);
-		} else if (errno != EXDEV) {
-			FAIL("cannot write '%s': %s (the snapshot is '%s')", output, strerror(errno),
-			     ans.path);
-		} else if (take_copy_file(fd, output, why, sizeof(why)) < 0) {
-			FAIL("cannot write '%s': %s (the snapshot is '%s')", output, why, ans.path);
-		} else {
-			unlink(ans.path);
-		}
-		puts(output);
-	} else {
-		puts(ans.path);
-	}
+	if (output && !move_to_output(&ans, fd, output, msg, sizeof(msg)))
+		FAIL("%s", msg);
+	puts(output ? output : ans.path);
 out:
 	if (fd >= 0)
 		close(fd);
