@@ -129,32 +129,19 @@ struct mapping {
 	uint64_t start; /* of its mapping at file offset 0 */
 };
 
-int attach_inspect(long pid, struct attach_target *t, char *why, size_t why_size)
+/* The files process proc (/proc/PID) maps from offset 0 that matter: its
+ * libpython, libc and executable (and whether our agent is loaded). 0, or
+ * -1 with the reason in why. */
+static int read_mappings(const char *proc, struct attach_target *t, struct mapping *libpy,
+			 struct mapping *libc, struct mapping *exe, char *why, size_t why_size)
 {
-	char proc[64], path[PATH_MAX + 64];
-	struct stat st, root_st, our_root;
-	memset(t, 0, sizeof(*t));
-	t->pid = pid;
-	t->start_ticks = live_start_ticks(pid);
-	snprintf(proc, sizeof(proc), "/proc/%ld", pid);
-	if (t->start_ticks < 0 || stat(proc, &st) != 0) {
-		snprintf(why, why_size, "no such process");
-		return -1;
-	}
-	t->uid = st.st_uid;
-	snprintf(path, sizeof(path), "%s/exe", proc);
-	read_link(path, t->exe, sizeof(t->exe));
-	snprintf(path, sizeof(path), "%s/root", proc);
-	t->same_root = stat(path, &root_st) == 0 && stat("/", &our_root) == 0 &&
-		       root_st.st_dev == our_root.st_dev && root_st.st_ino == our_root.st_ino;
-
+	char path[PATH_MAX + 64];
 	snprintf(path, sizeof(path), "%s/maps", proc);
 	FILE *f = fopen(path, "re");
 	if (!f) {
 		snprintf(why, why_size, "cannot read its memory map: %s", strerror(errno));
 		return -1;
 	}
-	struct mapping libpy = {0}, libc = {0}, exe = {0};
 	char line[PATH_MAX + 256];
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long start, end, off;
@@ -177,17 +164,76 @@ int attach_inspect(long pid, struct attach_target *t, char *why, size_t why_size
 		int ma, mi;
 		char fl[8];
 		if (libpython_version(file, &ma, &mi, fl, sizeof(fl)))
-			m = &libpy;
+			m = libpy;
 		else if (strncmp(base, "libc.so", 7) == 0 || strncmp(base, "libc-", 5) == 0)
-			m = &libc;
+			m = libc;
 		else if (strcmp(file, t->exe) == 0)
-			m = &exe;
+			m = exe;
 		if (m && !m->path[0]) {
 			snprintf(m->path, sizeof(m->path), "%s", file);
 			m->start = start;
 		}
 	}
 	fclose(f);
+	return 0;
+}
+
+/* Its Python version: libpython's name, else Py_Version (3.11+) read from
+ * its memory, else the executable's name. */
+static void read_version(struct attach_target *t, const char *proc, const struct mapping *libpy)
+{
+	char path[PATH_MAX + 64];
+	if (libpy->path[0]) {
+		libpython_version(libpy->path, &t->major, &t->minor, t->abiflags, sizeof(t->abiflags));
+	} else {
+		bool known = false;
+		if (t->fn[FN_PY_VERSION]) {
+			snprintf(path, sizeof(path), "%s/mem", proc);
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			uint32_t hex = 0;
+			if (fd >= 0 && pread(fd, &hex, sizeof(hex), (off_t)t->fn[FN_PY_VERSION]) ==
+					       (ssize_t)sizeof(hex) && (hex >> 24) == 3) {
+				t->major = 3;
+				t->minor = (int)((hex >> 16) & 0xff);
+				known = true;
+			}
+			if (fd >= 0)
+				close(fd);
+		}
+		int ma, mi;
+		char fl[8] = "";
+		if (exe_version(t->exe, &ma, &mi, fl, sizeof(fl))) {
+			if (!known) {
+				t->major = ma;
+				t->minor = mi;
+			}
+			snprintf(t->abiflags, sizeof(t->abiflags), "%s", fl);
+		}
+	}
+}
+
+int attach_inspect(long pid, struct attach_target *t, char *why, size_t why_size)
+{
+	char proc[64], path[PATH_MAX + 64];
+	struct stat st, root_st, our_root;
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->start_ticks = live_start_ticks(pid);
+	snprintf(proc, sizeof(proc), "/proc/%ld", pid);
+	if (t->start_ticks < 0 || stat(proc, &st) != 0) {
+		snprintf(why, why_size, "no such process");
+		return -1;
+	}
+	t->uid = st.st_uid;
+	snprintf(path, sizeof(path), "%s/exe", proc);
+	read_link(path, t->exe, sizeof(t->exe));
+	snprintf(path, sizeof(path), "%s/root", proc);
+	t->same_root = stat(path, &root_st) == 0 && stat("/", &our_root) == 0 &&
+		       root_st.st_dev == our_root.st_dev && root_st.st_ino == our_root.st_ino;
+
+	struct mapping libpy = {0}, libc = {0}, exe = {0};
+	if (read_mappings(proc, t, &libpy, &libc, &exe, why, why_size) < 0)
+		return -1;
 
 	/* the files as this process can open them */
 	char file_py[2 * PATH_MAX], file_c[2 * PATH_MAX];
@@ -219,35 +265,7 @@ int attach_inspect(long pid, struct attach_target *t, char *why, size_t why_size
 			t->mmap_fn = v + libc.start - load;
 	}
 
-	/* the version: libpython's name, else Py_Version (3.11+) read from
-	 * its memory, else the executable's name */
-	if (libpy.path[0]) {
-		libpython_version(libpy.path, &t->major, &t->minor, t->abiflags, sizeof(t->abiflags));
-	} else {
-		bool known = false;
-		if (t->fn[FN_PY_VERSION]) {
-			snprintf(path, sizeof(path), "%s/mem", proc);
-			int fd = open(path, O_RDONLY | O_CLOEXEC);
-			uint32_t hex = 0;
-			if (fd >= 0 && pread(fd, &hex, sizeof(hex), (off_t)t->fn[FN_PY_VERSION]) ==
-					       (ssize_t)sizeof(hex) && (hex >> 24) == 3) {
-				t->major = 3;
-				t->minor = (int)((hex >> 16) & 0xff);
-				known = true;
-			}
-			if (fd >= 0)
-				close(fd);
-		}
-		int ma, mi;
-		char fl[8] = "";
-		if (exe_version(t->exe, &ma, &mi, fl, sizeof(fl))) {
-			if (!known) {
-				t->major = ma;
-				t->minor = mi;
-			}
-			snprintf(t->abiflags, sizeof(t->abiflags), "%s", fl);
-		}
-	}
+	read_version(t, proc, &libpy);
 	return ATTACH_INSPECT_OK;
 }
 
