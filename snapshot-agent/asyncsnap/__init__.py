@@ -31,6 +31,7 @@ import time
 import types
 import warnings
 from importlib.machinery import ModuleSpec as _ModuleSpec
+from typing import Optional, Union
 
 def _unsupported():
     """Why this interpreter cannot run the agent, or None."""
@@ -306,7 +307,9 @@ def _say_failed(exc):
 # take()
 
 
-def take(path=None, *, fork=False, values=False, collect=False, level=0, fsync=True):
+def take(path: "Optional[Union[str, os.PathLike[str]]]" = None, *, fork: bool = False,
+         values: bool = False, collect: bool = False, level: int = 0,
+         fsync: bool = True) -> str:
     """Write a snapshot of the heap and return its path.
 
     path    -- where to write; default $ASYNCSNAP_DIR (else the current

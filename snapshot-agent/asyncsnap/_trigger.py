@@ -12,6 +12,7 @@ import signal
 import stat
 import sys
 import time
+from typing import Optional
 
 _pkg = sys.modules[__name__.rpartition(".")[0]]
 
@@ -49,8 +50,10 @@ class _State:
 _state = None
 
 
-def install(signum=signal.SIGUSR1, directory=None, fork=True, *, every=None, on_tasks=None,
-            on_rss=None, keep=None, poll=1.0):
+def install(signum: int = signal.SIGUSR1, directory: "Optional[str]" = None, fork: bool = True,
+            *, every: "Optional[float]" = None, on_tasks: "Optional[int]" = None,
+            on_rss: "Optional[float]" = None, keep: "Optional[int]" = None,
+            poll: float = 1.0) -> None:
     """Take a snapshot each time signal signum arrives.
 
     directory -- where the snapshots go (<prog>-<pid>-<seq>.snap); default
@@ -115,7 +118,7 @@ def install(signum=signal.SIGUSR1, directory=None, fork=True, *, every=None, on_
     atexit.register(_at_exit)
 
 
-def uninstall():
+def uninstall() -> None:
     """Undo install(): restore the signal's previous handler (unless the
     program has put its own there since) and remove the registration file.
     Does nothing when nothing is installed."""
@@ -453,7 +456,7 @@ def _on_written(path):
 # registration: <runtime dir>/<pid>.json
 
 
-def runtime_dir():
+def runtime_dir() -> str:
     """Where registration files go: $XDG_RUNTIME_DIR/asyncsnap when that is
     set to an existing directory, else /tmp/asyncsnap-<uid>."""
     xdg = os.environ.get("XDG_RUNTIME_DIR")

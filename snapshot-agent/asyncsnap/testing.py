@@ -16,6 +16,7 @@ is the finding. The command is found as for the pytest plugin
 """
 
 import sys
+from typing import Iterable, Optional
 
 __unittest = True   # our frames stay out of the failure tracebacks unittest prints
 
@@ -54,7 +55,8 @@ class leak_check:
     rules  -- a resource rules file for `leaks --rules`
     """
 
-    def __init__(self, allow=(), checks=None, rules=None):
+    def __init__(self, allow: "Iterable[str]" = (), checks: "Optional[Iterable[str]]" = None,
+                 rules: "Optional[str]" = None) -> None:
         self.allow = list(allow)
         self.checks = checks
         self.rules = rules

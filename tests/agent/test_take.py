@@ -22,6 +22,33 @@ class Holder:
 
 
 class TakeTest(TempDirTest):
+    def test_the_stub_describes_the_extension(self):
+        # _agent.pyi (PEP 561, for type checkers) names what the C
+        # extension has, with its parameters as its docstrings give them
+        import ast
+        import inspect
+        ext = asyncsnap._agent
+        stub_path = os.path.join(os.path.dirname(asyncsnap.__file__), "_agent.pyi")
+        with open(stub_path) as f:
+            tree = ast.parse(f.read())
+        stubbed = {}
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                stubbed[node.name] = [a.arg for a in node.args.args]
+            elif isinstance(node, ast.ClassDef):
+                stubbed[node.name] = None
+            elif isinstance(node, ast.AnnAssign):
+                stubbed[node.target.id] = None
+        public = {n for n in dir(ext) if not n.startswith("_")}
+        self.assertEqual(set(stubbed), public)
+        for name, params in stubbed.items():
+            if params is None:
+                continue
+            doc = inspect.getdoc(getattr(ext, name)).splitlines()[0]
+            args = doc[doc.index("(") + 1:doc.index(")")]
+            self.assertEqual([a.split("=")[0].strip() for a in args.split(",")], params, name)
+        self.assertTrue(os.path.exists(os.path.join(os.path.dirname(stub_path), "py.typed")))
+
     def test_5000_instances_with_sizes_and_edges(self):
         holders = [Holder(i) for i in range(5000)]
         path = asyncsnap.take(self.path("h.snap"), fsync=False)

@@ -181,6 +181,12 @@ class MesonInstallTest(Tmp):
         self.assertOk(p, "asyncsnap --help")
         self.assertEqual(self.info(cmd, FIXTURE)["format"], 1)
 
+    def test_typing_marker_and_stub(self):
+        # PEP 561: type checkers read the installed package's annotations
+        # and the C extension's stub
+        self.find("/asyncsnap/py.typed")
+        self.find("/asyncsnap/_agent.pyi")
+
     def test_man_page(self):
         page = self.find("/share/man/man1/asyncsnap.1")
         with open(page, "rb") as f, open(os.path.join(SOURCE, "docs", "asyncsnap.1"), "rb") as g:
@@ -326,6 +332,9 @@ class PipInstallTest(Tmp):
         # the pytest plugin, found by pytest through its entry point
         self.assertIn("asyncsnap/pytest.py", record)
         self.assertIn("asyncsnap/testing.py", record)
+        # typed (PEP 561): the marker, and the C extension's stub
+        self.assertIn("asyncsnap/py.typed", record)
+        self.assertIn("asyncsnap/_agent.pyi", record)
         p = run([vpython, "-c", "from importlib.metadata import entry_points; "
                  "print([e.value for e in entry_points(group='pytest11') if e.name == 'asyncsnap'])"])
         self.assertOk(p, "venv: the pytest11 entry point")
