@@ -17,7 +17,8 @@ import sys
 import sysconfig
 import tempfile
 
-from . import SnapshotError, _agent, _header, _seq
+from . import _core
+from ._core import SnapshotError, _agent, _header, _seq
 
 CHECKS = ("unawaited-coroutine", "pending-task", "retained-task", "unclosed-resource",
           "pending-future", "uncancelled-handle", "frame-cycle")
@@ -187,7 +188,7 @@ class Checker:
         "Certainty")."""
         self._n += 1
         path = os.path.join(self.dir, "%d.snap" % self._n)
-        with sys.modules[__package__]._lock:   # (replaced in a fork child)
+        with _core._lock:   # (replaced in a fork child: read it each time)
             was = gc.isenabled()
             gc.disable()   # no collection between here and the walk
             try:

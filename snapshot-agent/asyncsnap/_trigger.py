@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Optional
 
-_pkg = sys.modules[__name__.rpartition(".")[0]]
+from . import _core
 
 
 class _State:
@@ -111,7 +111,7 @@ def install(signum: int = signal.SIGUSR1, directory: "Optional[str]" = None, for
     st.next_rss = on_rss
     _state = st
     st.registration = _register(st)
-    _pkg._on_idle = _serve_waiting
+    _core._on_idle = _serve_waiting
     if every or on_tasks or on_rss:
         _start_watch(st)
     atexit.unregister(_at_exit)
@@ -129,7 +129,7 @@ def uninstall() -> None:
     _stop_watch(st)
     _restore(st)
     _state = None
-    _pkg._on_idle = None
+    _core._on_idle = None
     _unregister(st)
     atexit.unregister(_at_exit)
 
@@ -164,7 +164,7 @@ def _restore(st):
 
 def _on_signal(signum, frame):
     st = _state
-    if st is None or _pkg._in_snapshot_child:
+    if st is None or _core._in_snapshot_child:
         return
     # Never nest: drop the signal while a snapshot is in progress here, or
     # while the previous fork-mode child is still writing (a storm of
@@ -173,7 +173,7 @@ def _on_signal(signum, frame):
     if request == "count-tasks":
         if not _tasks_passed(st):
             return
-    if _pkg._active or (st.fork and _pkg._children):
+    if _core._active or (st.fork and _core._children):
         # an `asyncsnap take` request stays where it is, and is served
         # when this snapshot is done (_serve_waiting)
         st.dropped += 1
@@ -185,10 +185,10 @@ def _on_signal(signum, frame):
             return
         # nothing has let go of it: give up on this one, and say why
         st.deferred = 0
-        e = _pkg.SnapshotError("cannot fork: concurrent.futures' shutdown lock has been held "
+        e = _core.SnapshotError("cannot fork: concurrent.futures' shutdown lock has been held "
                                "for %g seconds" % (_DEFER_MAX * _DEFER_S))
-        _pkg._say_failed(e)
-        _pkg._write_status(_claim_request(st), _pkg._failed(e))
+        _core._say_failed(e)
+        _core._write_status(_claim_request(st), _core._failed(e))
         return
     st.deferred = 0
     status = _claim_request(st)
@@ -199,9 +199,9 @@ def _on_signal(signum, frame):
         return
     st.last = time.monotonic()
     try:
-        path = _pkg._take(None, st.directory, st.fork, False, False, 0, True, status)
+        path = _core._take(None, st.directory, st.fork, False, False, 0, True, status)
     except Exception as e:  # never into the program; its own exceptions pass
-        _pkg._say_failed(e)
+        _core._say_failed(e)
         return
     if st.keep and not st.fork:
         _prune(st, path)
@@ -254,7 +254,7 @@ def _claim_request(st):
         if now - mtime > _REQUEST_MAX_AGE:
             continue
         status = path[:-len(".request")] + ".status"
-        _pkg._write_status(status, {"state": "taking", "pid": st.pid})
+        _core._write_status(status, {"state": "taking", "pid": st.pid})
         return status
     return None
 
@@ -266,7 +266,7 @@ def _serve_waiting():
     st = _state
     if st is None or st.stop or st.pid != os.getpid():
         return
-    if _pkg._active or (st.fork and _pkg._children) or not _requests(st):
+    if _core._active or (st.fork and _core._children) or not _requests(st):
         return
     st.kicked = time.monotonic()
     try:
@@ -294,7 +294,7 @@ def _fork_would_block():
     do). A signal handled inside that block, on this thread, would fork into
     a deadlock of the whole process. Reads the module's dict and the lock's
     state only (C)."""
-    d = _pkg._mod_dict(sys.modules.get("concurrent.futures.thread"))
+    d = _core._mod_dict(sys.modules.get("concurrent.futures.thread"))
     lock = d.get("_global_shutdown_lock") if d is not None else None
     return type(lock) is _thread.LockType and lock.locked()
 
@@ -392,13 +392,13 @@ def _watch(st, main_thread, started):
                 return  # released by _stop_watch()
             if st.stop or _state is not st or st.pid != os.getpid():
                 return
-            if _pkg._active or (st.fork and _pkg._children):
+            if _core._active or (st.fork and _core._children):
                 continue  # a snapshot is under way; decide after it
             request = None
             if st.every and time.monotonic() - st.last >= st.every:
                 request = "snapshot"
             if request is None and st.on_rss:
-                rss = _pkg._rss()
+                rss = _core._rss()
                 if rss is not None:
                     mb = rss / (1 << 20)
                     if mb > st.next_rss:
@@ -423,7 +423,7 @@ def _watch(st, main_thread, started):
 def _prune(st, written):
     """Remove this process's snapshots in st.directory beyond the newest
     st.keep (by sequence number); the one just written always stays."""
-    prefix = "%s-%d-" % (_pkg._program(), os.getpid())
+    prefix = "%s-%d-" % (_core._program(), os.getpid())
     found = []
     try:
         names = os.listdir(st.directory)
@@ -450,6 +450,9 @@ def _on_written(path):
     st = _state
     if st is not None and st.keep and os.path.dirname(path) == st.directory:
         _prune(st, path)
+
+
+_core._on_written = _on_written
 
 
 # --------------------------------------------------------------------------
@@ -484,8 +487,8 @@ def _register(st):
     stderr) when it cannot be written. The handler works either way."""
     record = {
         "pid": st.pid,
-        "process_start": _pkg._process_start(),
-        "process_start_ticks": _pkg._process_start_ticks(),
+        "process_start": _core._process_start(),
+        "process_start_ticks": _core._process_start_ticks(),
         "signal": st.signum,
         "signal_name": _signal_name(st.signum),
         "directory": st.directory,
@@ -493,7 +496,7 @@ def _register(st):
         "program": _registered_program(),
         "executable": sys.executable or None,
         "python": "%d.%d.%d" % sys.version_info[:3],
-        "agent": _pkg.__version__,
+        "agent": _core.__version__,
         "installed": time.time(),
         "triggers": {"every": st.every, "on_tasks": st.on_tasks, "on_rss": st.on_rss,
                      "keep": st.keep},
@@ -514,7 +517,7 @@ def _register(st):
         # killed by SIGTERM (or SIGHUP) with no handler of the program's,
         # the process runs no atexit: remove the file from a C handler
         # that then lets the signal do what it would have done
-        _pkg._agent.remove_on_termination(path)
+        _core._agent.remove_on_termination(path)
     except OSError as e:
         try:
             os.unlink(tmp)
@@ -552,13 +555,13 @@ def _registered_program():
             elif not a.startswith("-") or a in ("-c", "-", "--"):
                 break
             i += 1
-    return _pkg._program()
+    return _core._program()
 
 
 def _unregister(st):
     # a child forked by the program inherits the state, not the file
     if st.registration and st.pid == os.getpid():
-        _pkg._agent.remove_on_termination(None)
+        _core._agent.remove_on_termination(None)
         # and the requests nobody will answer, and answers nobody read
         directory = os.path.dirname(st.registration)
         prefix = "%d-" % st.pid
