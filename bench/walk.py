@@ -8,6 +8,12 @@ tasks), takes R snapshots and prints, per run and as the median: objects,
 edges, pause (ms), objects/s of the walk, file bytes and bytes/object; then
 the same for `asyncsnap info` reading the file back, when the command is
 found (ASYNCSNAP_CLI or PATH).
+
+Then the two floors, measured R times in the same process on the same heap
+(_agent._floor, nothing written): visiting every tracked object and every
+referent, and the same while naming each in an address map, as any walk
+must; and the pause as a multiple of each (issue 17: take() should come
+within 1.2x of the naming floor).
 """
 
 import argparse
@@ -91,6 +97,18 @@ async def main(args):
         print("median: %.0f objects/s walk+write, %.2f bytes/object on disk, pause %.1f ms, "
               "info load %.0f objects/s" % (rows[0][0] / (med(2) / 1e3), med(4) / rows[0][0], med(2),
                                             rows[0][0] / med(5)))
+    floors = []
+    for r in range(args.runs):
+        visit = asyncsnap._agent._floor(False)
+        named = asyncsnap._agent._floor(True, rows[0][0] or 0)
+        floors.append((visit["ms"], named["ms"], named["named"]))
+    visit_ms = statistics.median(f[0] for f in floors)
+    named_ms = statistics.median(f[1] for f in floors)
+    print("floors (median of %d, nothing written): visit %.1f ms, visit + address map %.1f ms "
+          "(%d objects named: %.0f objects/s)" % (args.runs, visit_ms, named_ms, floors[0][2],
+                                                  floors[0][2] / (named_ms / 1e3)))
+    print("pause / floor: %.1fx the visit, %.2fx the naming floor" % (med(2) / visit_ms,
+                                                                      med(2) / named_ms))
     del heap
 
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "asyncsnap/format.h"
+#include "floor.h"
 #include "pyver.h"
 #include "walk.h"
 
@@ -147,6 +148,9 @@ static PyMethodDef methods[] = {
 	 remove_on_termination_doc},
 	{"snapshot", (PyCFunction)(void (*)(void))agent_snapshot, METH_VARARGS | METH_KEYWORDS,
 	 snapshot_doc},
+	{"_floor", asnap_floor, METH_VARARGS,
+	 "_floor(name, expect=0) -> dict: the cost of a walk that writes nothing "
+	 "(bench/walk.py)"},
 	{NULL, NULL, 0, NULL},
 };
 

@@ -49,6 +49,21 @@ class TakeTest(TempDirTest):
             self.assertEqual([a.split("=")[0].strip() for a in args.split(",")], params, name)
         self.assertTrue(os.path.exists(os.path.join(os.path.dirname(stub_path), "py.typed")))
 
+    def test_floor_visits_what_the_collector_tracks(self):
+        # the benchmark's floors (bench/walk.py): every tracked object
+        # visited, and named once with its referents
+        keep = [[i] for i in range(5000)]
+        visit = _agent._floor(False)
+        named = _agent._floor(True)
+        self.assertGreaterEqual(visit["tracked"], 5000)
+        self.assertGreaterEqual(visit["referents"], 5000)
+        self.assertEqual(visit["named"], 0)
+        self.assertEqual(named["tracked"], visit["tracked"])
+        # each list and each int of keep, once
+        self.assertGreaterEqual(named["named"], visit["tracked"] + 5000 - 300)
+        self.assertLessEqual(named["named"], visit["tracked"] + visit["referents"])
+        del keep
+
     def test_5000_instances_with_sizes_and_edges(self):
         holders = [Holder(i) for i in range(5000)]
         path = asyncsnap.take(self.path("h.snap"), fsync=False)
