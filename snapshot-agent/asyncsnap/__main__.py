@@ -32,6 +32,39 @@ commands:
 `python -m asyncsnap run --help` describes the options of run.
 """
 
+# The options of run: parse_run() and RUN_HELP both come from this table,
+# so that what --help lists and what is accepted cannot drift apart.
+# (option, metavar or None for a flag, key in the options, kind, help)
+RUN_OPTIONS = (
+    ("--dir", "DIR", "dir", str,
+     "where the snapshots go: DIR/<prog>-<pid>-<seq>.snap (default: $ASYNCSNAP_DIR, else the "
+     "current directory)"),
+    ("--signal", "SIG", "signal", "signal",
+     "the signal: a name (USR1, SIGUSR2, RTMIN+1) or a number (default: USR1)"),
+    ("--no-fork", None, "fork", False,
+     "walk the heap in the process itself; the program pauses for the whole walk (default: "
+     "fork, and the program pauses for the fork alone)"),
+    ("--every", "S", "every", float, "also take a snapshot every S seconds"),
+    ("--on-tasks", "N", "on_tasks", int,
+     "also take one when the number of pending asyncio tasks passes N, then 2N, 3N, ..."),
+    ("--on-rss", "MB", "on_rss", float,
+     "also take one when the resident memory passes MB megabytes, then 2MB, 3MB, ..."),
+    ("--keep", "K", "keep", int, "keep only the newest K snapshots of this process in DIR"),
+)
+
+
+def _option_lines(rows):
+    """An options section: names in a column, help wrapped beside them."""
+    import textwrap
+    width = max(len(name) for name, _ in rows) + 2
+    out = []
+    for name, text in rows:
+        lines = textwrap.wrap(text, 78 - 2 - width) or [""]
+        out.append("  " + name.ljust(width) + lines[0])
+        out.extend(" " * (2 + width) + line for line in lines[1:])
+    return "\n".join(out) + "\n"
+
+
 RUN_HELP = """\
 usage: python -m asyncsnap run [options] script.py [args...]
        python -m asyncsnap run [options] -m module [args...]
@@ -43,17 +76,10 @@ script and its arguments, and a snapshot taken each time SIG arrives:
     kill -USR1 $!          # /tmp/snaps/server-<pid>-1.snap
 
 options:
-  --dir DIR      where the snapshots go (default: $ASYNCSNAP_DIR, else the
-                 current directory): DIR/<prog>-<pid>-<seq>.snap
-  --signal SIG   the signal: a name (USR1, SIGUSR2, RTMIN+1) or a number
-                 (default: USR1)
-  --no-fork      walk the heap in the process itself; the program pauses for
-                 the whole walk (default: fork, and the program pauses for the
-                 fork alone)
-  -m module      run a module as a script, as `python -m module`
-  --             end of options: the next argument is the script
-  -h, --help     this help
-
+""" + _option_lines([(o + (" " + m if m else ""), h) for o, m, _, _, h in RUN_OPTIONS] + [
+    ("-m module", "run a module as a script, as `python -m module`"),
+    ("--", "end of options: the next argument is the script"),
+    ("-h, --help", "this help")]) + """
 The exit status is the program's. Options go before the script: everything
 after it is the program's own argv.
 """
@@ -99,9 +125,6 @@ def parse_signal(text):
         raise UsageError("bad signal '%s': %s" % (text, e)) from None
 
 
-NUMBERS = {"--every": float, "--on-tasks": int, "--on-rss": float, "--keep": int}
-
-
 def parse_number(option, text, kind):
     try:
         value = kind(text)
@@ -114,9 +137,12 @@ def parse_number(option, text, kind):
 
 
 def parse_run(args):
-    """(options, target kind 'script' or 'module', target, argv of the program)."""
+    """(options, target kind 'script' or 'module', target, argv of the
+    program), or None for --help. Options (RUN_OPTIONS) end at the script,
+    at -m module, or after --."""
     opts = {"dir": None, "signal": signal.SIGUSR1, "fork": True, "every": None,
             "on_tasks": None, "on_rss": None, "keep": None}
+    table = {o[0]: o for o in RUN_OPTIONS}
     i = 0
     while i < len(args):
         a = args[i]
@@ -125,10 +151,6 @@ def parse_run(args):
         if a == "--":
             i += 1
             break
-        if a == "--no-fork":
-            opts["fork"] = False
-            i += 1
-            continue
         if a == "-m" or (a.startswith("-m") and not a.startswith("--")):
             module = a[2:] or (args[i + 1] if i + 1 < len(args) else None)
             if not module:
@@ -136,25 +158,32 @@ def parse_run(args):
             rest = args[i + 1:] if a[2:] else args[i + 2:]
             return opts, "module", module, rest
         key, eq, value = a.partition("=")
-        if key in ("--dir", "--signal") + tuple(NUMBERS):
-            if not eq:
-                if i + 1 >= len(args):
-                    raise UsageError("%s needs a value" % key)
-                value = args[i + 1]
-                i += 1
-            if key in NUMBERS:
-                opts[key[2:].replace("-", "_")] = parse_number(key, value, NUMBERS[key])
-            elif key == "--dir":
-                if not value:
-                    raise UsageError("--dir needs a directory")
-                opts["dir"] = value
-            else:
-                opts["signal"] = parse_signal(value)
+        option = table.get(key)
+        if option is None:
+            if a.startswith("-") and a != "-":
+                raise UsageError("unknown option '%s'" % a)
+            break
+        _, metavar, name, kind, _ = option
+        if metavar is None:
+            if eq:
+                raise UsageError("%s takes no value" % key)
+            opts[name] = kind
             i += 1
             continue
-        if a.startswith("-") and a != "-":
-            raise UsageError("unknown option '%s'" % a)
-        break
+        if not eq:
+            if i + 1 >= len(args):
+                raise UsageError("%s needs a value" % key)
+            value = args[i + 1]
+            i += 1
+        if kind is str:
+            if not value:
+                raise UsageError("%s needs a directory" % key)
+            opts[name] = value
+        elif kind == "signal":
+            opts[name] = parse_signal(value)
+        else:
+            opts[name] = parse_number(key, value, kind)
+        i += 1
     if i >= len(args):
         raise UsageError("no script to run (a script, or -m module)")
     return opts, "script", args[i], args[i + 1:]

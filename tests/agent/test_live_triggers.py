@@ -163,6 +163,18 @@ class TriggerTest(TempDirTest):
                 asyncsnap.install(directory=self.dir, **kw)
         self.assertIsNone(asyncsnap._trigger._state)
 
+    def test_run_help_lists_exactly_the_options_run_accepts(self):
+        import re
+        from asyncsnap.__main__ import RUN_HELP, RUN_OPTIONS, parse_run
+        listed = set(re.findall(r"^  (--[a-z-]+)", RUN_HELP, re.M)) - {"--"}
+        self.assertEqual(listed, {o[0] for o in RUN_OPTIONS})
+        values = {"--dir": "/tmp", "--signal": "USR2", "--every": "2", "--on-tasks": "5",
+                  "--on-rss": "64", "--keep": "3"}
+        for option in listed:
+            args = [option] + ([values[option]] if option in values else []) + ["app.py"]
+            opts, kind, target, rest = parse_run(args)
+            self.assertEqual((kind, target, rest), ("script", "app.py", []), option)
+
     def test_run_options(self):
         from asyncsnap.__main__ import parse_run, UsageError
         opts, kind, target, rest = parse_run(["--every", "2.5", "--on-tasks=100", "--keep", "3",
