@@ -79,6 +79,19 @@ struct cli_safe_text {
 };
 FILE *cli_safe_text(FILE *to, struct cli_safe_text *state);
 
+/*
+ * The standard output of a command that shows a snapshot: as it is for
+ * --json, else through cli_safe_text. cli_safe_out_end closes it; rc is what
+ * the renderer returned, and a failure (rc < 0, or the close) is said as
+ * "out of memory": true when everything was written.
+ */
+struct cli_safe_out {
+	FILE *out;
+	struct cli_safe_text safe;
+};
+FILE *cli_safe_out_begin(struct cli_safe_out *o, bool json);
+bool cli_safe_out_end(struct cli_safe_out *o, int rc);
+
 /* "asyncsnap: MESSAGE" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "asyncsnap: warning: MESSAGE" on stderr. */

@@ -54,15 +54,10 @@ int cmd_cycles(int argc, char **argv)
 		goto release;
 	}
 	struct asnap_cycles_view view = {&r, cycles, count, &stats};
-	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
-	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
-	int rc = json ? asnap_render_cycles_json(stdout, &view)
-		      : asnap_render_cycles_text(text, &view);
-	if (text != stdout && fclose(text) != 0)
-		rc = -1;
-	if (rc < 0)
-		cli_error("out of memory");
-	else
+	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
+	FILE *out = cli_safe_out_begin(&o, json);
+	int rc = json ? asnap_render_cycles_json(out, &view) : asnap_render_cycles_text(out, &view);
+	if (cli_safe_out_end(&o, rc))
 		status = EXIT_OK;
 	asnap_cycles_free(cycles, count);
 release:

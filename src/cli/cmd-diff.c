@@ -62,14 +62,10 @@ int cmd_diff(int argc, char **argv)
 	if (!d.same_process)
 		cli_warning("the snapshots are of different processes: comparing types and sites only");
 	struct asnap_diff_view view = {snaps, n, &d, (unsigned)top};
-	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
-	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
-	int rc = json ? asnap_render_diff_json(stdout, &view) : asnap_render_diff_text(text, &view);
-	if (text != stdout && fclose(text) != 0)
-		rc = -1;
-	if (rc < 0)
-		cli_error("out of memory");
-	else
+	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
+	FILE *out = cli_safe_out_begin(&o, json);
+	int rc = json ? asnap_render_diff_json(out, &view) : asnap_render_diff_text(out, &view);
+	if (cli_safe_out_end(&o, rc))
 		status = EXIT_OK;
 out:
 	asnap_diff_release(&d);

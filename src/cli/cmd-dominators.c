@@ -55,15 +55,11 @@ int cmd_dominators(int argc, char **argv)
 	}
 	status = EXIT_ERROR;
 	struct asnap_dominators_view view = {&r, (unsigned)top, (unsigned)depth, type};
-	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
-	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
-	int rc = json ? asnap_render_dominators_json(stdout, &view)
-		      : asnap_render_dominators_text(text, &view);
-	if (text != stdout && fclose(text) != 0)
-		rc = -1;
-	if (rc < 0)
-		cli_error("out of memory");
-	else
+	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
+	FILE *out = cli_safe_out_begin(&o, json);
+	int rc = json ? asnap_render_dominators_json(out, &view)
+		      : asnap_render_dominators_text(out, &view);
+	if (cli_safe_out_end(&o, rc))
 		status = EXIT_OK;
 	asnap_retention_release(&r);
 	asnap_graph_destroy(g);

@@ -36,15 +36,10 @@ int cmd_dump(int argc, char **argv)
 		cli_file_error(path, &err);
 		return EXIT_ERROR;
 	}
-	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
-	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
-	int rc = json ? asnap_render_dump_json(stdout, g) : asnap_render_dump_text(text, g);
-	if (text != stdout && fclose(text) != 0)
-		rc = -1;
+	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
+	FILE *out = cli_safe_out_begin(&o, json);
+	int rc = json ? asnap_render_dump_json(out, g) : asnap_render_dump_text(out, g);
+	bool ok = cli_safe_out_end(&o, rc);
 	asnap_graph_destroy(g);
-	if (rc < 0) {
-		cli_error("out of memory");
-		return EXIT_ERROR;
-	}
-	return EXIT_OK;
+	return ok ? EXIT_OK : EXIT_ERROR;
 }

@@ -102,14 +102,10 @@ int cmd_leaks(int argc, char **argv)
 	if (findings.warning && !json)
 		cli_warning("%s", findings.warning);
 	struct asnap_leaks_view view = {snaps, n, &findings, (unsigned)show};
-	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
-	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
-	int rc = json ? asnap_render_leaks_json(stdout, &view) : asnap_render_leaks_text(text, &view);
-	if (text != stdout && fclose(text) != 0)
-		rc = -1;
-	if (rc < 0)
-		cli_error("out of memory");
-	else
+	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
+	FILE *out = cli_safe_out_begin(&o, json);
+	int rc = json ? asnap_render_leaks_json(out, &view) : asnap_render_leaks_text(out, &view);
+	if (cli_safe_out_end(&o, rc))
 		status = findings.count ? EXIT_FINDINGS : EXIT_OK;
 out:
 	asnap_findings_release(&findings);

@@ -71,14 +71,10 @@ int cmd_path(int argc, char **argv)
 		goto release;
 	}
 	struct asnap_path_view view = {&r, target, nodes, len};
-	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
-	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
-	int rc = json ? asnap_render_path_json(stdout, &view) : asnap_render_path_text(text, &view);
-	if (text != stdout && fclose(text) != 0)
-		rc = -1;
-	if (rc < 0)
-		cli_error("out of memory");
-	else
+	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
+	FILE *out = cli_safe_out_begin(&o, json);
+	int rc = json ? asnap_render_path_json(out, &view) : asnap_render_path_text(out, &view);
+	if (cli_safe_out_end(&o, rc))
 		status = EXIT_OK;
 release:
 	free(nodes);

@@ -48,14 +48,10 @@ int cmd_tasks(int argc, char **argv)
 		goto out;
 	}
 	struct asnap_tasks_render view = {s, tasks, count};
-	struct cli_safe_text safe; /* what a snapshot holds never drives the terminal */
-	FILE *text = json ? stdout : cli_safe_text(stdout, &safe);
-	int rc = json ? asnap_render_tasks_json(stdout, &view) : asnap_render_tasks_text(text, &view);
-	if (text != stdout && fclose(text) != 0)
-		rc = -1;
-	if (rc < 0)
-		cli_error("out of memory");
-	else
+	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
+	FILE *out = cli_safe_out_begin(&o, json);
+	int rc = json ? asnap_render_tasks_json(out, &view) : asnap_render_tasks_text(out, &view);
+	if (cli_safe_out_end(&o, rc))
 		status = EXIT_OK;
 out:
 	asnap_tasks_free(tasks, count);

@@ -130,3 +130,19 @@ FILE *cli_safe_text(FILE *to, struct cli_safe_text *state)
 	FILE *f = fopencookie(st, "w", io);
 	return f ? f : to;
 }
+
+FILE *cli_safe_out_begin(struct cli_safe_out *o, bool json)
+{
+	o->out = json ? stdout : cli_safe_text(stdout, &o->safe);
+	return o->out;
+}
+
+bool cli_safe_out_end(struct cli_safe_out *o, int rc)
+{
+	if (o->out != stdout && fclose(o->out) != 0)
+		rc = -1;
+	o->out = NULL;
+	if (rc < 0)
+		cli_error("out of memory");
+	return rc >= 0;
+}
