@@ -58,7 +58,9 @@ class TakeTest(TempDirTest):
         self.assertGreaterEqual(visit["tracked"], 5000)
         self.assertGreaterEqual(visit["referents"], 5000)
         self.assertEqual(visit["named"], 0)
-        self.assertEqual(named["tracked"], visit["tracked"])
+        # the same heap, but for the first call's result (a dict, tracked
+        # from 3.14 on)
+        self.assertLessEqual(abs(named["tracked"] - visit["tracked"]), 2)
         # each list and each int of keep, once
         self.assertGreaterEqual(named["named"], visit["tracked"] + 5000 - 300)
         self.assertLessEqual(named["named"], visit["tracked"] + visit["referents"])
