@@ -180,7 +180,7 @@ static void read_header(struct asnap_snap *s)
 		s->gc_full = header_int(full->valuedouble, -1);
 }
 
-struct asnap_snap *asnap_snap_load(const char *path, struct asnap_error *err)
+struct asnap_snap *asnap_snap_load(const char *path, unsigned layers, struct asnap_error *err)
 {
 	struct asnap_snap *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -188,24 +188,51 @@ struct asnap_snap *asnap_snap_load(const char *path, struct asnap_error *err)
 		return NULL;
 	}
 	s->path = path;
-	s->g = asnap_graph_load(path, err);
-	if (!s->g)
+	if (layers & ASNAP_SNAP_RETENTION) {
+		/* loaded around the dominators' working memory (two passes for
+		 * a big file), so retention comes first when it is wanted */
+		if (asnap_retention_load(path, ASNAP_LOAD_AUTO, ASNAP_COL_ALL, &s->g, &s->ret, err) < 0)
+			goto error;
+		s->has_ret = true;
+	} else if (!(s->g = asnap_graph_load(path, err))) {
 		goto error;
+	}
 	read_header(s);
-	if (asnap_usercode_init(&s->code, s->g->header) < 0) {
-		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
+	if (((layers & (ASNAP_SNAP_AIO | ASNAP_SNAP_MATCH)) && asnap_snap_aio(s, err) < 0) ||
+	    ((layers & ASNAP_SNAP_MATCH) && asnap_snap_match_index(s, err) < 0))
 		goto error;
-	}
-	if (asnap_aio_build(s->g, &s->aio, err) < 0)
-		goto error;
-	if (index_addresses(s) < 0 || index_drivers(s) < 0 || index_modules(s) < 0) {
-		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory indexing addresses");
-		goto error;
-	}
 	return s;
 error:
 	asnap_snap_destroy(s);
 	return NULL;
+}
+
+int asnap_snap_aio(struct asnap_snap *s, struct asnap_error *err)
+{
+	if (s->has_aio)
+		return 0;
+	if (asnap_usercode_init(&s->code, s->g->header) < 0 || index_modules(s) < 0) {
+		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	if (asnap_aio_build(s->g, &s->aio, err) < 0)
+		return -1;
+	s->has_aio = true;
+	return 0;
+}
+
+int asnap_snap_match_index(struct asnap_snap *s, struct asnap_error *err)
+{
+	if (s->has_match)
+		return 0;
+	if (asnap_snap_aio(s, err) < 0)
+		return -1;
+	if (index_addresses(s) < 0 || index_drivers(s) < 0) {
+		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory indexing addresses");
+		return -1;
+	}
+	s->has_match = true;
+	return 0;
 }
 
 int asnap_snap_retention(struct asnap_snap *s, struct asnap_error *err)

@@ -1,9 +1,9 @@
 /*
- * snapshot.h - one snapshot as the multi-snapshot commands (`leaks`,
- * `diff`, `tasks`) use it: the graph, its asyncio facts, optionally its
- * retention (roots, dominators, retained sizes), the header facts that
- * tell which process it is from, and an index by address that matches its
- * objects to those of another snapshot of the same process.
+ * snapshot.h - one loaded snapshot, as every command uses it: the graph and
+ * the header facts that tell which process it is from, and in layers
+ * computed once, when asked (at open or later): its asyncio facts, an index
+ * by address that matches its objects to those of another snapshot of the
+ * same process, and its retention (roots, dominators, retained sizes).
  */
 #ifndef ASNAP_ANALYSIS_SNAPSHOT_H
 #define ASNAP_ANALYSIS_SNAPSHOT_H
@@ -26,7 +26,9 @@ struct asnap_snap {
 	struct asnap_graph *g;
 	struct asnap_aio aio;
 	struct asnap_retention ret;
-	bool has_ret;
+	bool has_aio;               /* ASNAP_SNAP_AIO: aio, code, module_dicts */
+	bool has_match;             /* ASNAP_SNAP_MATCH: addr_slots, *_task, future_owner */
+	bool has_ret;               /* ASNAP_SNAP_RETENTION: ret */
 	int64_t pid;                /* -1 when the header has none */
 	double process_start;       /* 0 when the header has none */
 	int64_t seq;
@@ -51,12 +53,29 @@ struct asnap_snap {
 	uint32_t nmodule_dicts;
 };
 
+/* The layers of a snapshot besides its graph and header facts. */
+enum asnap_snap_layer {
+	/* the asyncio facts (tasks, futures, coroutines, handles, ...), which
+	 * code is the program's own, the modules' names */
+	ASNAP_SNAP_AIO = 1u << 0,
+	/* ASNAP_SNAP_AIO and what matches objects across snapshots and tells
+	 * whose they are: the address index, the task driving each future and
+	 * coroutine, the reverse references (4 bytes a reference) */
+	ASNAP_SNAP_MATCH = 1u << 1,
+	/* roots, components, dominator tree, retained sizes; asked at open, a
+	 * big file is read in two passes around the dominators' working
+	 * memory (asnap_retention_load), which lowers the peak */
+	ASNAP_SNAP_RETENTION = 1u << 2,
+};
+
 /*
- * Load path (kept, borrowed), read its asyncio facts and index it by
- * address. NULL with *err on failure.
+ * Load path (kept, borrowed) with the layers asked (ASNAP_SNAP_*, or 0 for
+ * the graph alone). NULL with *err on failure.
  */
-struct asnap_snap *asnap_snap_load(const char *path, struct asnap_error *err);
-/* Compute the retention (roots, dominators, retained sizes) once. 0 or -1. */
+struct asnap_snap *asnap_snap_load(const char *path, unsigned layers, struct asnap_error *err);
+/* Add a layer later, once (a no-op if it is there). 0, or -1 with *err. */
+int asnap_snap_aio(struct asnap_snap *s, struct asnap_error *err);
+int asnap_snap_match_index(struct asnap_snap *s, struct asnap_error *err);
 int asnap_snap_retention(struct asnap_snap *s, struct asnap_error *err);
 /* NULL is a no-op. */
 void asnap_snap_destroy(struct asnap_snap *s);

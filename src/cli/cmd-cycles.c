@@ -5,7 +5,7 @@
 
 #include "analysis/retention.h"
 #include "cli/cli.h"
-#include "graph/graph.h"
+#include "cli/inputs.h"
 #include "render/retention.h"
 
 static const char usage[] =
@@ -37,31 +37,25 @@ int cmd_cycles(int argc, char **argv)
 	int status;
 	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
-	const char *path = ops.v[0];
-	struct asnap_error err = {0};
-	struct asnap_graph *g;
-	struct asnap_retention r;
-	if (asnap_retention_load(path, ASNAP_LOAD_AUTO, ASNAP_COL_ALL, &g, &r, &err) < 0) {
-		cli_file_error(path, &err);
+	struct asnap_snap *s = cli_snap_load(ops.v[0], ASNAP_SNAP_AIO | ASNAP_SNAP_RETENTION, true);
+	if (!s)
 		return EXIT_ERROR;
-	}
 	status = EXIT_ERROR;
+	struct asnap_error err = {0};
 	struct asnap_cycle *cycles = NULL;
 	uint32_t count = 0;
 	struct asnap_cycles_stats stats;
-	if (asnap_cycles_search(&r, &cycles, &count, &stats, &err) < 0) {
-		cli_file_error(path, &err);
-		goto release;
+	if (asnap_cycles_search(&s->ret, &cycles, &count, &stats, &err) < 0) {
+		cli_file_error(s->path, &err);
+	} else {
+		struct asnap_cycles_view view = {s, cycles, count, &stats};
+		struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
+		FILE *out = cli_safe_out_begin(&o, json);
+		if (cli_safe_out_end(&o, json ? asnap_render_cycles_json(out, &view)
+					      : asnap_render_cycles_text(out, &view)))
+			status = EXIT_OK;
 	}
-	struct asnap_cycles_view view = {&r, cycles, count, &stats};
-	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
-	FILE *out = cli_safe_out_begin(&o, json);
-	int rc = json ? asnap_render_cycles_json(out, &view) : asnap_render_cycles_text(out, &view);
-	if (cli_safe_out_end(&o, rc))
-		status = EXIT_OK;
 	asnap_cycles_free(cycles, count);
-release:
-	asnap_retention_release(&r);
-	asnap_graph_destroy(g);
+	asnap_snap_destroy(s);
 	return status;
 }

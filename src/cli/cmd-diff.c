@@ -6,6 +6,7 @@
 
 #include "analysis/diff.h"
 #include "cli/cli.h"
+#include "cli/inputs.h"
 #include "render/leaks.h"
 
 static const char usage[] =
@@ -39,38 +40,25 @@ int cmd_diff(int argc, char **argv)
 	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
 	uint32_t n = (uint32_t)ops.n;
+	struct asnap_snap **snaps = cli_snaps_load(ops.v, n, ASNAP_SNAP_MATCH);
+	if (!snaps)
+		return EXIT_ERROR;
 	status = EXIT_ERROR;
 	struct asnap_error err = {0};
 	struct asnap_diff d = {0};
-	struct asnap_snap **snaps = calloc(n, sizeof(*snaps));
-	if (!snaps) {
-		cli_error("out of memory");
-		return EXIT_ERROR;
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		snaps[i] = asnap_snap_load(ops.v[i], &err);
-		if (!snaps[i]) {
-			cli_file_error(ops.v[i], &err);
-			goto out;
-		}
-		cli_snapshot_warnings(snaps[i]->g, ops.v[i]);
-	}
 	if (asnap_diff_compute(snaps, n, &d, &err) < 0) {
 		cli_file_error(ops.v[n - 1], &err);
-		goto out;
+	} else {
+		if (!d.same_process)
+			cli_warning("the snapshots are of different processes: comparing types and sites only");
+		struct asnap_diff_view view = {snaps, n, &d, (unsigned)top};
+		struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
+		FILE *out = cli_safe_out_begin(&o, json);
+		if (cli_safe_out_end(&o, json ? asnap_render_diff_json(out, &view)
+					      : asnap_render_diff_text(out, &view)))
+			status = EXIT_OK;
 	}
-	if (!d.same_process)
-		cli_warning("the snapshots are of different processes: comparing types and sites only");
-	struct asnap_diff_view view = {snaps, n, &d, (unsigned)top};
-	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
-	FILE *out = cli_safe_out_begin(&o, json);
-	int rc = json ? asnap_render_diff_json(out, &view) : asnap_render_diff_text(out, &view);
-	if (cli_safe_out_end(&o, rc))
-		status = EXIT_OK;
-out:
 	asnap_diff_release(&d);
-	for (uint32_t i = 0; i < n; i++)
-		asnap_snap_destroy(snaps[i]);
-	free(snaps);
+	cli_snaps_destroy(snaps, n);
 	return status;
 }

@@ -6,7 +6,7 @@
 
 #include "analysis/retention.h"
 #include "cli/cli.h"
-#include "graph/graph.h"
+#include "cli/inputs.h"
 #include "render/retention.h"
 
 static const char usage[] =
@@ -45,23 +45,14 @@ int cmd_dominators(int argc, char **argv)
 	int status;
 	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
-	const char *path = ops.v[0];
-	struct asnap_error err = {0};
-	struct asnap_graph *g;
-	struct asnap_retention r;
-	if (asnap_retention_load(path, ASNAP_LOAD_AUTO, ASNAP_COL_ALL, &g, &r, &err) < 0) {
-		cli_file_error(path, &err);
+	struct asnap_snap *s = cli_snap_load(ops.v[0], ASNAP_SNAP_AIO | ASNAP_SNAP_RETENTION, true);
+	if (!s)
 		return EXIT_ERROR;
-	}
-	status = EXIT_ERROR;
-	struct asnap_dominators_view view = {&r, (unsigned)top, (unsigned)depth, type};
+	struct asnap_dominators_view view = {s, (unsigned)top, (unsigned)depth, type};
 	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
 	FILE *out = cli_safe_out_begin(&o, json);
-	int rc = json ? asnap_render_dominators_json(out, &view)
-		      : asnap_render_dominators_text(out, &view);
-	if (cli_safe_out_end(&o, rc))
-		status = EXIT_OK;
-	asnap_retention_release(&r);
-	asnap_graph_destroy(g);
-	return status;
+	bool ok = cli_safe_out_end(&o, json ? asnap_render_dominators_json(out, &view)
+					    : asnap_render_dominators_text(out, &view));
+	asnap_snap_destroy(s);
+	return ok ? EXIT_OK : EXIT_ERROR;
 }

@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
-#include "graph/graph.h"
+#include "cli/inputs.h"
 #include "render/render.h"
 
 static const char usage[] =
@@ -29,17 +29,13 @@ int cmd_dump(int argc, char **argv)
 	int status;
 	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
-	const char *path = ops.v[0];
-	struct asnap_error err = {0};
-	struct asnap_graph *g = asnap_graph_load(path, &err);
-	if (!g) {
-		cli_file_error(path, &err);
+	struct asnap_snap *s = cli_snap_load(ops.v[0], 0, true);
+	if (!s)
 		return EXIT_ERROR;
-	}
 	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
 	FILE *out = cli_safe_out_begin(&o, json);
-	int rc = json ? asnap_render_dump_json(out, g) : asnap_render_dump_text(out, g);
-	bool ok = cli_safe_out_end(&o, rc);
-	asnap_graph_destroy(g);
+	bool ok = cli_safe_out_end(&o, json ? asnap_render_dump_json(out, s->g)
+					    : asnap_render_dump_text(out, s->g));
+	asnap_snap_destroy(s);
 	return ok ? EXIT_OK : EXIT_ERROR;
 }

@@ -9,7 +9,7 @@
 #include "analysis/retention.h"
 #include "cli/cli.h"
 #include "cli/target.h"
-#include "graph/graph.h"
+#include "cli/inputs.h"
 #include "graph/paths.h"
 #include "render/collapsed.h"
 #include "render/dot.h"
@@ -60,9 +60,11 @@ static const char footer[] =
 enum format { HEAPSNAPSHOT, DOT, COLLAPSED };
 
 /* `export --format dot` with an object: its path from a root. */
-static int export_path(const char *output, const char *path,
-		       const struct asnap_retention *r, const char *type, uint64_t addr)
+static int export_path(const char *output, const struct asnap_snap *s, const char *type,
+		       uint64_t addr)
 {
+	const char *path = s->path;
+	const struct asnap_retention *r = &s->ret;
 	uint32_t target = cli_target_find(path, r, type, addr);
 	if (target == ASNAP_NO_NODE)
 		return EXIT_ERROR;
@@ -77,7 +79,7 @@ static int export_path(const char *output, const char *path,
 	}
 	struct cli_output out;
 	if (cli_output_open(&out, output) == 0) {
-		struct asnap_path_view view = {r, target, nodes, len};
+		struct asnap_path_view view = {s, target, nodes, len};
 		status = cli_output_close(&out, asnap_render_dot_path(out.fp, &view) == 0);
 	}
 out:
@@ -87,32 +89,35 @@ out:
 }
 
 /* `export --format dot` without an object: the cycles. */
-static int export_cycles(const char *output, const char *path, const struct asnap_retention *r)
+static int export_cycles(const char *output, const struct asnap_snap *s)
 {
 	struct asnap_error err = {0};
 	struct asnap_cycle *cycles = NULL;
 	uint32_t count = 0;
-	if (asnap_cycles_find(r, &cycles, &count, &err) < 0) {
-		cli_file_error(path, &err);
+	if (asnap_cycles_find(&s->ret, &cycles, &count, &err) < 0) {
+		cli_file_error(s->path, &err);
 		return EXIT_ERROR;
 	}
 	int status = EXIT_ERROR;
 	struct cli_output out;
 	if (cli_output_open(&out, output) == 0) {
-		struct asnap_cycles_view view = {r, cycles, count, NULL};
+		struct asnap_cycles_view view = {s, cycles, count, NULL};
 		status = cli_output_close(&out, asnap_render_dot_cycles(out.fp, &view) == 0);
 	}
 	asnap_cycles_free(cycles, count);
 	return status;
 }
 
-static int export_collapsed(const char *output, const struct asnap_retention *r, unsigned depth)
+/* `export --format heapsnapshot` or `--format collapsed`: all of it. */
+static int export_whole(const char *output, const struct asnap_snap *s, enum format format,
+			unsigned depth)
 {
 	struct asnap_error err = {0};
 	struct cli_output out;
 	if (cli_output_open(&out, output) < 0)
 		return EXIT_ERROR;
-	int rc = asnap_render_collapsed(out.fp, r, depth, &err);
+	int rc = format == COLLAPSED ? asnap_render_collapsed(out.fp, &s->ret, depth, &err)
+		       : asnap_render_heapsnapshot(out.fp, s->g, &err);
 	if (rc < 0)
 		cli_error("%s", err.message);
 	return cli_output_close(&out, rc == 0);
@@ -175,39 +180,18 @@ int cmd_export(int argc, char **argv)
 	if (args == 2 && cli_target_parse_addr("export", ops.v[1], &addr) != 0)
 		return EXIT_ERROR;
 
-	struct asnap_error err = {0};
-	if (format == HEAPSNAPSHOT) {
-		struct asnap_graph *g = asnap_graph_load(path, &err);
-		if (!g) {
-			cli_file_error(path, &err);
-			return EXIT_ERROR;
-		}
-		struct cli_output out;
-		if (cli_output_open(&out, output) < 0) {
-			asnap_graph_destroy(g);
-			return EXIT_ERROR;
-		}
-		int rc = asnap_render_heapsnapshot(out.fp, g, &err);
-		asnap_graph_destroy(g);
-		if (rc < 0)
-			cli_error("%s", err.message);
-		return cli_output_close(&out, rc == 0);
-	}
-	/* dot and collapsed: the output is opened only once the input proved
-	 * good, so that an error leaves no file behind. */
-	struct asnap_graph *g;
-	struct asnap_retention r;
-	if (asnap_retention_load(path, ASNAP_LOAD_AUTO, ASNAP_COL_ALL, &g, &r, &err) < 0) {
-		cli_file_error(path, &err);
+	/* The output is opened only once the input proved good, so that an
+	 * error leaves no file behind. A heap snapshot is the graph alone. */
+	struct asnap_snap *s = cli_snap_load(path, format == HEAPSNAPSHOT ? 0 : ASNAP_SNAP_RETENTION,
+					     true);
+	if (!s)
 		return EXIT_ERROR;
-	}
-	if (format == COLLAPSED)
-		status = export_collapsed(output, &r, (unsigned)depth);
+	if (format != DOT)
+		status = export_whole(output, s, format, (unsigned)depth);
 	else if (args == 2 || type)
-		status = export_path(output, path, &r, type, addr);
+		status = export_path(output, s, type, addr);
 	else
-		status = export_cycles(output, path, &r);
-	asnap_retention_release(&r);
-	asnap_graph_destroy(g);
+		status = export_cycles(output, s);
+	asnap_snap_destroy(s);
 	return status;
 }

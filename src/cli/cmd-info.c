@@ -6,7 +6,7 @@
 
 #include "analysis/stats.h"
 #include "cli/cli.h"
-#include "graph/graph.h"
+#include "cli/inputs.h"
 #include "render/render.h"
 
 static const char usage[] =
@@ -34,27 +34,23 @@ int cmd_info(int argc, char **argv)
 	int status;
 	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
-	const char *path = ops.v[0];
-	struct asnap_error err = {0};
-	struct asnap_graph *g = asnap_graph_load(path, &err);
-	if (!g) {
-		cli_file_error(path, &err);
+	/* the agent's warnings are part of what info shows */
+	struct asnap_snap *s = cli_snap_load(ops.v[0], 0, false);
+	if (!s)
 		return EXIT_ERROR;
-	}
 	status = EXIT_ERROR;
 	struct asnap_stats stats;
-	if (asnap_stats_compute(g, &stats) < 0) {
-		cli_error("cannot read '%s': out of memory", path);
-		goto out;
+	if (asnap_stats_compute(s->g, &stats) < 0) {
+		cli_error("cannot read '%s': out of memory", s->path);
+	} else {
+		struct asnap_info_view view = {s->path, s->g, &stats, (unsigned)top};
+		struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
+		FILE *out = cli_safe_out_begin(&o, json);
+		if (cli_safe_out_end(&o, json ? asnap_render_info_json(out, &view)
+					      : asnap_render_info_text(out, &view)))
+			status = EXIT_OK;
+		asnap_stats_release(&stats);
 	}
-	struct asnap_info_view view = {path, g, &stats, (unsigned)top};
-	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
-	FILE *out = cli_safe_out_begin(&o, json);
-	int rc = json ? asnap_render_info_json(out, &view) : asnap_render_info_text(out, &view);
-	if (cli_safe_out_end(&o, rc))
-		status = EXIT_OK;
-	asnap_stats_release(&stats);
-out:
-	asnap_graph_destroy(g);
+	asnap_snap_destroy(s);
 	return status;
 }

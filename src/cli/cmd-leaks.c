@@ -87,12 +87,8 @@ int cmd_leaks(int argc, char **argv)
 	struct asnap_rules rules;
 	struct asnap_findings findings = {0};
 	asnap_rules_init(&rules);
-	struct asnap_snap **snaps = calloc(n, sizeof(*snaps));
-	if (!snaps) {
-		cli_error("out of memory");
-		return EXIT_ERROR;
-	}
-	if (cli_load_checks_input(rules_path, ops.v, n, &rules, snaps) < 0)
+	struct asnap_snap **snaps = cli_load_checks_input(rules_path, ops.v, n, &rules);
+	if (!snaps)
 		goto out;
 	struct asnap_checks_options opt = {mask, &rules};
 	if (asnap_checks_run(snaps, n, &opt, &findings, &err) < 0) {
@@ -109,9 +105,7 @@ int cmd_leaks(int argc, char **argv)
 		status = findings.count ? EXIT_FINDINGS : EXIT_OK;
 out:
 	asnap_findings_release(&findings);
-	for (uint32_t i = 0; i < n; i++)
-		asnap_snap_destroy(snaps[i]);
-	free(snaps);
+	cli_snaps_destroy(snaps, n);
 	asnap_rules_release(&rules);
 	return status;
 }

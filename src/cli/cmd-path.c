@@ -8,7 +8,7 @@
 #include "analysis/retention.h"
 #include "cli/cli.h"
 #include "cli/target.h"
-#include "graph/graph.h"
+#include "cli/inputs.h"
 #include "graph/paths.h"
 #include "render/retention.h"
 
@@ -52,34 +52,30 @@ int cmd_path(int argc, char **argv)
 	uint64_t addr = 0;
 	if (!type && cli_target_parse_addr("path", ops.v[1], &addr) != 0)
 		return EXIT_ERROR;
-	struct asnap_error err = {0};
-	struct asnap_graph *g;
-	struct asnap_retention r;
-	if (asnap_retention_load(path, ASNAP_LOAD_AUTO, ASNAP_COL_ALL, &g, &r, &err) < 0) {
-		cli_file_error(path, &err);
+	struct asnap_snap *s = cli_snap_load(path, ASNAP_SNAP_AIO | ASNAP_SNAP_RETENTION, true);
+	if (!s)
 		return EXIT_ERROR;
-	}
 	status = EXIT_ERROR;
+	struct asnap_error err = {0};
 	struct asnap_path_ws ws = {0};
 	uint32_t *nodes = NULL, len = 0;
-	uint32_t target = cli_target_find(path, &r, type, addr);
+	uint32_t target = cli_target_find(path, &s->ret, type, addr);
 	if (target == ASNAP_NO_NODE)
 		goto release;
-	if (asnap_path_ws_init(&ws, g->n, &err) < 0 ||
-	    asnap_path_from_roots(g, &r.roots, target, &ws, &nodes, &len, &err) < 0) {
+	if (asnap_path_ws_init(&ws, s->g->n, &err) < 0 ||
+	    asnap_path_from_roots(s->g, &s->ret.roots, target, &ws, &nodes, &len, &err) < 0) {
 		cli_file_error(path, &err);
 		goto release;
 	}
-	struct asnap_path_view view = {&r, target, nodes, len};
+	struct asnap_path_view view = {s, target, nodes, len};
 	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
 	FILE *out = cli_safe_out_begin(&o, json);
-	int rc = json ? asnap_render_path_json(out, &view) : asnap_render_path_text(out, &view);
-	if (cli_safe_out_end(&o, rc))
+	if (cli_safe_out_end(&o, json ? asnap_render_path_json(out, &view)
+				      : asnap_render_path_text(out, &view)))
 		status = EXIT_OK;
 release:
 	free(nodes);
 	asnap_path_ws_finish(&ws);
-	asnap_retention_release(&r);
-	asnap_graph_destroy(g);
+	asnap_snap_destroy(s);
 	return status;
 }

@@ -83,17 +83,12 @@ int cmd_report(int argc, char **argv)
 	uint32_t ncycles = 0;
 	struct asnap_cycles_stats cycle_stats = {0};
 	struct cli_output out;
+	struct asnap_snap **snaps = NULL;
 	asnap_rules_init(&rules);
-	struct asnap_snap **snaps = calloc(n, sizeof(*snaps));
-	if (!snaps) {
-		cli_error("out of memory");
-		asnap_rules_release(&rules);
-		return EXIT_ERROR;
-	}
 	/* the output first: an unwritable place fails before minutes of work */
 	if (cli_output_open(&out, output) < 0)
 		goto release;
-	if (cli_load_checks_input(rules_path, ops.v, n, &rules, snaps) < 0)
+	if (!(snaps = cli_load_checks_input(rules_path, ops.v, n, &rules)))
 		goto close;
 	const char *lastpath = ops.v[n - 1];
 	struct asnap_snap *last = snaps[n - 1];
@@ -129,9 +124,7 @@ release:
 	asnap_cycles_free(cycles, ncycles);
 	asnap_tasks_free(tasks, ntasks);
 	asnap_findings_release(&findings);
-	for (uint32_t i = 0; i < n; i++)
-		asnap_snap_destroy(snaps[i]);
-	free(snaps);
+	cli_snaps_destroy(snaps, n);
 	asnap_rules_release(&rules);
 	return status;
 }

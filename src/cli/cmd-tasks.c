@@ -5,6 +5,7 @@
 
 #include "analysis/tasks.h"
 #include "cli/cli.h"
+#include "cli/inputs.h"
 #include "render/leaks.h"
 
 static const char usage[] =
@@ -32,28 +33,23 @@ int cmd_tasks(int argc, char **argv)
 	int status;
 	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
-	const char *path = ops.v[0];
-	struct asnap_error err = {0};
-	struct asnap_snap *s = asnap_snap_load(path, &err);
-	if (!s) {
-		cli_file_error(path, &err);
+	struct asnap_snap *s = cli_snap_load(ops.v[0], ASNAP_SNAP_MATCH, true);
+	if (!s)
 		return EXIT_ERROR;
-	}
-	cli_snapshot_warnings(s->g, path);
 	status = EXIT_ERROR;
+	struct asnap_error err = {0};
 	struct asnap_task_view *tasks = NULL;
 	uint32_t count = 0;
 	if (asnap_tasks_view(s, true, &tasks, &count, &err) < 0) {
-		cli_file_error(path, &err);
-		goto out;
+		cli_file_error(s->path, &err);
+	} else {
+		struct asnap_tasks_render view = {s, tasks, count};
+		struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
+		FILE *out = cli_safe_out_begin(&o, json);
+		if (cli_safe_out_end(&o, json ? asnap_render_tasks_json(out, &view)
+					      : asnap_render_tasks_text(out, &view)))
+			status = EXIT_OK;
 	}
-	struct asnap_tasks_render view = {s, tasks, count};
-	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
-	FILE *out = cli_safe_out_begin(&o, json);
-	int rc = json ? asnap_render_tasks_json(out, &view) : asnap_render_tasks_text(out, &view);
-	if (cli_safe_out_end(&o, rc))
-		status = EXIT_OK;
-out:
 	asnap_tasks_free(tasks, count);
 	asnap_snap_destroy(s);
 	return status;

@@ -1,21 +1,34 @@
 /*
- * inputs.h - what `leaks` and `report` read before the checks run.
+ * inputs.h - what the commands read: snapshots, with the layers they need
+ * (analysis/snapshot.h), and the rules of the leak checks.
  */
 #ifndef ASNAP_CLI_INPUTS_H
 #define ASNAP_CLI_INPUTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "analysis/rules.h"
 #include "analysis/snapshot.h"
 
 /*
- * The built-in rules and those of rules_path (NULL for none) into *rules
- * (initialized by the caller), and the n snapshots at paths into snaps.
- * 0, or -1 with the error reported; what was loaded is the caller's to
- * release either way.
+ * The snapshot at path with the layers asked (ASNAP_SNAP_*), or NULL with
+ * the error said. With warn, the warnings the agent wrote into it (a walk
+ * cut short, ...) are said on standard error.
  */
-int cli_load_checks_input(const char *rules_path, char **paths, uint32_t n,
-			  struct asnap_rules *rules, struct asnap_snap **snaps);
+struct asnap_snap *cli_snap_load(const char *path, unsigned layers, bool warn);
+/* The n snapshots at paths, warnings said, all or none: NULL with the
+ * error said. Free with cli_snaps_destroy. */
+struct asnap_snap **cli_snaps_load(char **paths, uint32_t n, unsigned layers);
+/* NULL is a no-op. */
+void cli_snaps_destroy(struct asnap_snap **snaps, uint32_t n);
+
+/*
+ * The built-in rules and those of rules_path (NULL for none) into *rules
+ * (initialized by the caller, and released by it either way), and the n
+ * snapshots at paths as the checks read them: what cli_snaps_load returns.
+ */
+struct asnap_snap **cli_load_checks_input(const char *rules_path, char **paths, uint32_t n,
+					  struct asnap_rules *rules);
 
 #endif

@@ -121,7 +121,7 @@ static void put_header(FILE *out)
 
 int asnap_render_dot_path(FILE *out, const struct asnap_path_view *v)
 {
-	const struct asnap_retention *r = v->r;
+	const struct asnap_retention *r = &v->s->ret;
 	const struct asnap_graph *g = r->g;
 	char what[160], why[200], a[32], b[32];
 	uint32_t t = v->target;
@@ -182,7 +182,7 @@ static void put_cycle_title(FILE *out, uint32_t id, const struct asnap_cycle *c)
 
 int asnap_render_dot_cycles(FILE *out, const struct asnap_cycles_view *v)
 {
-	const struct asnap_retention *r = v->r;
+	const struct asnap_retention *r = &v->s->ret;
 	const struct asnap_graph *g = r->g;
 	uint64_t total = 0;
 	for (uint32_t i = 0; i < v->count; i++)

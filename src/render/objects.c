@@ -22,6 +22,14 @@ const char *asnap_obj_module_name(const struct asnap_snap *s, uint32_t dict)
 
 const char *asnap_obj_describe(const struct asnap_snap *s, uint32_t v, char *buf, size_t len)
 {
+	if (!s->has_aio) {
+		const char *rec = asnap_obj_record_name(s->g, v);
+		if (rec)
+			snprintf(buf, len, "%s %s", short_type(s, v), rec);
+		else
+			snprintf(buf, len, "%s", short_type(s, v));
+		return buf;
+	}
 	uint32_t name = asnap_aio_name(&s->aio, v);
 	const char *type = short_type(s, v);
 	const char *module = asnap_obj_module_name(s, v);
@@ -118,8 +126,8 @@ cJSON *asnap_obj_json(const struct asnap_snap *s, uint32_t v)
 	const struct asnap_graph *g = s->g;
 	const struct asnap_aio *a = &s->aio;
 	cJSON *o = asnap_obj_json_core(g, s->has_ret ? &s->ret : NULL, v);
-	if (!o)
-		return NULL;
+	if (!o || !s->has_aio)
+		return o;
 	const struct asnap_aio_task *t = asnap_aio_task(a, v);
 	const struct asnap_aio_coro *c = asnap_aio_coro(a, v);
 	const struct asnap_aio_frame *f = asnap_aio_frame(a, v);

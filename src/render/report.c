@@ -110,7 +110,7 @@ static cJSON *cycles_json(const struct asnap_report_view *v)
 	if (!capture_open(&c))
 		return NULL;
 	struct asnap_cycles_view view = {
-		.r = &last->ret,
+		.s = last,
 		.cycles = v->cycles,
 		.count = min_u32(v->ncycles, v->limits.cycles),
 		.stats = v->cycle_stats,

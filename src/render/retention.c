@@ -60,9 +60,11 @@ static void describe_root(const struct asnap_retention *r, uint32_t idx, char *b
 	}
 }
 
-static cJSON *json_object_of(const struct asnap_retention *r, uint32_t v)
+/* The one object shape (render/objects.h): what the asyncio layer knows
+ * of it too, when the snapshot has that layer. */
+static cJSON *json_object_of(const struct asnap_snap *s, uint32_t v)
 {
-	return asnap_obj_json_core(r->g, r, v);
+	return asnap_obj_json(s, v);
 }
 
 static cJSON *json_label(const struct asnap_graph *g, uint64_t e)
@@ -78,8 +80,8 @@ static cJSON *json_label(const struct asnap_graph *g, uint64_t e)
  * first. Returns how many were found. */
 static uint32_t top_retainers(const struct asnap_dominators_view *v, uint32_t *best, uint32_t want)
 {
-	const struct asnap_graph *g = v->r->g;
-	const uint64_t *ret = v->r->dom.retained;
+	const struct asnap_graph *g = v->s->g;
+	const uint64_t *ret = v->s->ret.dom.retained;
 	uint8_t *match = NULL;
 	if (v->type) {
 		uint32_t nstr = asnap_reader_string_count(g->strings) + 1;
@@ -113,7 +115,7 @@ struct tree {
 
 static void text_tree(FILE *out, const struct tree *t, uint32_t x, unsigned level)
 {
-	const struct asnap_retention *r = t->v->r;
+	const struct asnap_retention *r = &t->v->s->ret;
 	const struct asnap_graph *g = r->g;
 	char a[32], b[32], what[160], root[200] = "";
 	describe(g, x, what, sizeof(what));
@@ -142,8 +144,8 @@ static void text_tree(FILE *out, const struct tree *t, uint32_t x, unsigned leve
 
 static cJSON *json_tree(const struct tree *t, uint32_t x, unsigned level)
 {
-	const struct asnap_retention *r = t->v->r;
-	cJSON *o = json_object_of(r, x);
+	const struct asnap_retention *r = &t->v->s->ret;
+	cJSON *o = json_object_of(t->v->s, x);
 	if (!o || level + 1 >= t->v->depth)
 		return o;
 	uint32_t first = t->start[x], last = t->start[x + 1];
@@ -181,7 +183,7 @@ static void summarize(const struct asnap_retention *r, struct summary *s)
 
 int asnap_render_dominators_text(FILE *out, const struct asnap_dominators_view *v)
 {
-	const struct asnap_retention *r = v->r;
+	const struct asnap_retention *r = &v->s->ret;
 	const struct asnap_graph *g = r->g;
 	struct summary s;
 	summarize(r, &s);
@@ -251,7 +253,7 @@ out:
 
 int asnap_render_dominators_json(FILE *out, const struct asnap_dominators_view *v)
 {
-	const struct asnap_retention *r = v->r;
+	const struct asnap_retention *r = &v->s->ret;
 	const struct asnap_graph *g = r->g;
 	struct summary s;
 	summarize(r, &s);
@@ -282,7 +284,7 @@ int asnap_render_dominators_json(FILE *out, const struct asnap_dominators_view *
 	uint32_t have = top_retainers(v, best, v->top);
 	cJSON *top = cJSON_AddArrayToObject(o, "top");
 	for (uint32_t i = 0; top && i < have; i++)
-		cJSON_AddItemToArray(top, json_object_of(r, best[i]));
+		cJSON_AddItemToArray(top, json_object_of(v->s, best[i]));
 	cJSON *tree = cJSON_AddArrayToObject(o, "tree");
 	if (tree && v->depth > 0) {
 		if (v->type) {
@@ -331,7 +333,7 @@ static void text_chain(FILE *out, const struct asnap_graph *g, const uint32_t *n
 
 int asnap_render_cycles_text(FILE *out, const struct asnap_cycles_view *v)
 {
-	const struct asnap_graph *g = v->r->g;
+	const struct asnap_graph *g = v->s->g;
 	char a[32], b[32];
 	uint64_t total = 0;
 	for (uint32_t i = 0; i < v->count; i++)
@@ -373,7 +375,7 @@ int asnap_render_cycles_text(FILE *out, const struct asnap_cycles_view *v)
 
 int asnap_render_cycles_json(FILE *out, const struct asnap_cycles_view *v)
 {
-	const struct asnap_graph *g = v->r->g;
+	const struct asnap_graph *g = v->s->g;
 	cJSON *o = cJSON_CreateObject();
 	cJSON *list = o ? cJSON_AddArrayToObject(o, "cycles") : NULL;
 	if (!list) {
@@ -390,7 +392,7 @@ int asnap_render_cycles_json(FILE *out, const struct asnap_cycles_view *v)
 		cJSON *labels = cJSON_AddArrayToObject(cy, "labels");
 		for (uint32_t k = 0; nodes && labels && k < c->len; k++) {
 			uint32_t next = c->nodes[(k + 1) % c->len];
-			cJSON_AddItemToArray(nodes, json_object_of(v->r, c->nodes[k]));
+			cJSON_AddItemToArray(nodes, json_object_of(v->s, c->nodes[k]));
 			cJSON_AddItemToArray(labels, json_label(g, asnap_graph_edge_between(
 									   g, c->nodes[k], next)));
 		}
@@ -413,7 +415,7 @@ int asnap_render_cycles_json(FILE *out, const struct asnap_cycles_view *v)
 
 int asnap_render_path_text(FILE *out, const struct asnap_path_view *v)
 {
-	const struct asnap_retention *r = v->r;
+	const struct asnap_retention *r = &v->s->ret;
 	const struct asnap_graph *g = r->g;
 	char a[32], b[32], what[160], why[200];
 	uint32_t t = v->target;
@@ -451,12 +453,12 @@ int asnap_render_path_text(FILE *out, const struct asnap_path_view *v)
 
 int asnap_render_path_json(FILE *out, const struct asnap_path_view *v)
 {
-	const struct asnap_retention *r = v->r;
+	const struct asnap_retention *r = &v->s->ret;
 	const struct asnap_graph *g = r->g;
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
 		return -1;
-	cJSON_AddItemToObject(o, "target", json_object_of(r, v->target));
+	cJSON_AddItemToObject(o, "target", json_object_of(v->s, v->target));
 	cJSON_AddBoolToObject(o, "garbage", asnap_dom_is_garbage(&r->dom, v->target));
 	if (v->len) {
 		uint32_t idx = r->root_of[v->nodes[0]];
@@ -474,7 +476,7 @@ int asnap_render_path_json(FILE *out, const struct asnap_path_view *v)
 	}
 	cJSON *steps = cJSON_AddArrayToObject(o, "path");
 	for (uint32_t i = 0; steps && i < v->len; i++) {
-		cJSON *s = json_object_of(r, v->nodes[i]);
+		cJSON *s = json_object_of(v->s, v->nodes[i]);
 		if (!s)
 			break;
 		if (i == 0)

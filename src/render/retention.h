@@ -8,23 +8,24 @@
 #include <stdio.h>
 
 #include "analysis/retention.h"
+#include "analysis/snapshot.h"
 
 struct asnap_dominators_view {
-	const struct asnap_retention *r;
+	const struct asnap_snap *s;   /* with its retention layer */
 	unsigned top;         /* rows of the top retainers; children per tree node */
 	unsigned depth;       /* levels of the tree */
 	const char *type;     /* only objects of this type, or NULL */
 };
 
 struct asnap_cycles_view {
-	const struct asnap_retention *r;
+	const struct asnap_snap *s;   /* with its retention layer */
 	const struct asnap_cycle *cycles;
 	uint32_t count;
 	const struct asnap_cycles_stats *stats; /* or NULL */
 };
 
 struct asnap_path_view {
-	const struct asnap_retention *r;
+	const struct asnap_snap *s;   /* with its retention layer */
 	uint32_t target;
 	const uint32_t *nodes; /* root first, target last */
 	uint32_t len;

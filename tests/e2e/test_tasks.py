@@ -86,14 +86,17 @@ class TasksTest(TempDirTest):
 
     def test_one_object_shape_in_every_command(self):
         """The same object prints the same fields from tasks, path, leaks and
-        dominators (docs/ANALYZE.md, "An object")."""
+        dominators (docs/ANALYZE.md, "An object"): one snapshot handle, so
+        the asyncio fields too, whichever command loads it."""
         paths = run_program("leaky_service.py", "--dir", self.dir, "--rounds", "1")
-        core = ("addr", "type", "size", "name", "retained", "garbage", "root", "idom")
+        core = ("addr", "type", "size", "name", "retained", "garbage", "root", "idom",
+                "state", "qualname", "site")
         task = run_json("tasks", "--json", paths[-1])["tasks"][0]
         target = run_json("path", "--json", paths[-1], task["addr"])["target"]
         for k in core:
             self.assertIn(k, task)
             self.assertEqual(task[k], target[k], k)
+        self.assertEqual(task["state"], "pending")
         self.assertIs(task["garbage"], False)
         # leaks (the three snapshots) knows the task too, with the same shape
         status, found = findings(*paths)

@@ -113,7 +113,7 @@ static int write_file(int fd, const uint8_t *data, size_t size)
 static void analyze(const char *path)
 {
 	struct asnap_error err = {0};
-	struct asnap_snap *s = asnap_snap_load(path, &err);
+	struct asnap_snap *s = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
 	if (!s)
 		return;
 	struct asnap_findings findings = {0};
@@ -129,13 +129,13 @@ static void analyze(const char *path)
 		uint32_t count = 0;
 		struct asnap_cycles_stats stats;
 		if (asnap_cycles_search(&s->ret, &cycles, &count, &stats, &err) == 0) {
-			struct asnap_cycles_view cv = {&s->ret, cycles, count, &stats};
+			struct asnap_cycles_view cv = {s, cycles, count, &stats};
 			asnap_render_cycles_text(devnull, &cv);
 			asnap_render_dot_cycles(devnull, &cv);
 			asnap_cycles_free(cycles, count);
 		}
 		asnap_render_collapsed(devnull, &s->ret, 64, &err);
-		struct asnap_dominators_view dv = {&s->ret, 10, 3, NULL};
+		struct asnap_dominators_view dv = {s, 10, 3, NULL};
 		asnap_render_dominators_text(devnull, &dv);
 		asnap_render_dominators_json(devnull, &dv);
 	}

@@ -115,7 +115,7 @@ static void run_checks(const char *path, const struct asnap_rules *rules,
 		       struct asnap_findings *out)
 {
 	struct asnap_error err = {0};
-	struct asnap_snap *s = asnap_snap_load(path, &err);
+	struct asnap_snap *s = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
 	ck_assert_msg(s, "%s", err.message);
 	struct asnap_checks_options opt = {ASNAP_CHECKS_ALL, rules};
 	ck_assert_msg(asnap_checks_run(&s, 1, &opt, out, &err) == 0, "%s", err.message);
@@ -223,7 +223,7 @@ START_TEST(rules_file_resource_is_found_from_attrs)
 						  "\"equals\": false}, {\"attr\": \"missing\", "
 						  "\"not\": null}]}, \"fix\": \"conn.close()\"}]}",
 						  &err), 0);
-	struct asnap_snap *s = asnap_snap_load(path, &err);
+	struct asnap_snap *s = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
 	ck_assert_msg(s, "%s", err.message);
 	struct asnap_rules_bound b;
 	ck_assert_int_eq(asnap_rules_bind(&r, s->g, &b, &err), 0);
@@ -249,7 +249,7 @@ static bool conn_open_when(const char *path, const char *cond)
 	struct asnap_error err = {0};
 	asnap_rules_init(&r);
 	ck_assert_msg(asnap_rules_add_json(&r, json, &err) == 0, "%s", err.message);
-	struct asnap_snap *s = asnap_snap_load(path, &err);
+	struct asnap_snap *s = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
 	ck_assert_msg(s, "%s", err.message);
 	struct asnap_rules_bound b;
 	ck_assert_int_eq(asnap_rules_bind(&r, s->g, &b, &err), 0);

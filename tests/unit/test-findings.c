@@ -44,7 +44,7 @@ static void write_shared(const char *path, bool with_coros)
 static uint64_t reachable_bytes(const char *path, uint64_t *all)
 {
 	struct asnap_error err = {0};
-	struct asnap_snap *s = asnap_snap_load(path, &err);
+	struct asnap_snap *s = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
 	ck_assert_msg(s, "%s", err.message);
 	ck_assert_int_eq(asnap_snap_retention(s, &err), 0);
 	uint64_t sum = 0;
@@ -69,7 +69,7 @@ START_TEST(retained_is_that_of_the_set)
 	ck_assert_uint_eq(freed, N * (200 + 300) + SHARED);
 
 	struct asnap_error err = {0};
-	struct asnap_snap *s = asnap_snap_load(with, &err);
+	struct asnap_snap *s = asnap_snap_load(with, ASNAP_SNAP_MATCH, &err);
 	ck_assert_msg(s, "%s", err.message);
 	struct asnap_rules rules;
 	asnap_rules_init(&rules);
@@ -134,7 +134,7 @@ START_TEST(chain_is_of_an_object_that_makes_the_growth)
 		snprintf(name, sizeof(name), "%u", k);
 		char *path = tmpdir_path(&d, name);
 		write_replies(path, 2 + 2 * k); /* with the bystander: 3, 5, 7 */
-		snaps[k] = asnap_snap_load(path, &err);
+		snaps[k] = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
 		ck_assert_msg(snaps[k], "%s", err.message);
 		free(path);
 	}

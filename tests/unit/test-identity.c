@@ -69,7 +69,7 @@ static struct asnap_findings service_findings(const uint32_t count[3], uint32_t 
 	struct asnap_snap *s[3];
 	for (int i = 0; i < 3; i++) {
 		write_service(p[i], count[i], keep, fresh[i]);
-		ck_assert_msg((s[i] = asnap_snap_load(p[i], &err)), "%s", err.message);
+		ck_assert_msg((s[i] = asnap_snap_load(p[i], ASNAP_SNAP_MATCH, &err)), "%s", err.message);
 	}
 	struct asnap_rules rules;
 	asnap_rules_init(&rules);
@@ -185,7 +185,7 @@ static struct asnap_findings pool_findings(const uint32_t pools[3], const uint32
 	struct asnap_snap *s[3];
 	for (int i = 0; i < 3; i++) {
 		write_pools(p[i], pools[i], idle[i]);
-		ck_assert_msg((s[i] = asnap_snap_load(p[i], &err)), "%s", err.message);
+		ck_assert_msg((s[i] = asnap_snap_load(p[i], ASNAP_SNAP_MATCH, &err)), "%s", err.message);
 	}
 	struct asnap_rules rules;
 	asnap_rules_init(&rules);

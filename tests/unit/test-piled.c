@@ -143,7 +143,7 @@ static void write_conn(const char *path, const struct shape *sh)
 static struct asnap_snap *load(const char *path)
 {
 	struct asnap_error err = {0};
-	struct asnap_snap *s = asnap_snap_load(path, &err);
+	struct asnap_snap *s = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
 	ck_assert_msg(s, "%s", err.message);
 	return s;
 }
