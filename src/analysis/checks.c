@@ -9,6 +9,7 @@
 
 #include "analysis/checks/internal.h"
 #include "graph/paths.h"
+#include "util/order.h"
 
 /* The fewest objects a growth finding is about: one object that appeared
  * and stayed (a frame materialized on demand, a connection opened) is not
@@ -262,12 +263,11 @@ static bool survivors_grow(const struct check_ctx *ctx, const struct group *g, u
 static int by_retained(const void *x, const void *y)
 {
 	const struct asnap_finding_object *a = x, *b = y;
-	bool ea = a->certain || a->born_kept, eb = b->certain || b->born_kept;
-	if (ea != eb)
-		return ea ? -1 : 1;
-	if (a->retained != b->retained)
-		return a->retained > b->retained ? -1 : 1;
-	return a->node < b->node ? -1 : a->node > b->node;
+	int c;
+	if ((c = asnap_desc_u64(a->certain || a->born_kept, b->certain || b->born_kept)) ||
+	    (c = asnap_desc_u64(a->retained, b->retained)))
+		return c;
+	return asnap_asc_u64(a->node, b->node);
 }
 
 void asnap_finding_release(struct asnap_finding *f)

@@ -8,6 +8,7 @@
 
 #include "analysis/diff.h"
 #include "analysis/strings.h"
+#include "util/order.h"
 
 #define MAX_SIG_STEPS 64
 
@@ -53,10 +54,9 @@ fail:
 static int by_growth(const void *x, const void *y)
 {
 	const struct asnap_diff_row *a = x, *b = y;
-	if (a->dbytes != b->dbytes)
-		return a->dbytes > b->dbytes ? -1 : 1;
-	if (a->dcount != b->dcount)
-		return a->dcount > b->dcount ? -1 : 1;
+	int c;
+	if ((c = asnap_desc_i64(a->dbytes, b->dbytes)) || (c = asnap_desc_i64(a->dcount, b->dcount)))
+		return c;
 	return strcmp(a->key, b->key);
 }
 
@@ -222,11 +222,10 @@ static uint64_t label_hash(const struct asnap_graph *g, uint32_t label)
 static int by_bytes(const void *x, const void *y)
 {
 	const struct asnap_diff_cluster *a = x, *b = y;
-	if (a->bytes != b->bytes)
-		return a->bytes > b->bytes ? -1 : 1;
-	if (a->objects != b->objects)
-		return a->objects > b->objects ? -1 : 1;
-	return a->rep < b->rep ? -1 : a->rep > b->rep;
+	int c;
+	if ((c = asnap_desc_u64(a->bytes, b->bytes)) || (c = asnap_desc_u64(a->objects, b->objects)))
+		return c;
+	return asnap_asc_u64(a->rep, b->rep);
 }
 
 struct cluster_slot {

@@ -21,6 +21,7 @@
 #include "analysis/checks/internal.h"
 #include "analysis/strings.h"
 #include "graph/paths.h"
+#include "util/order.h"
 
 /* A consequence covers at least this share of a finding's objects. */
 #define COVER_NUM 9
@@ -547,12 +548,10 @@ static int name_owner(const struct asnap_snap *s, struct asnap_finding *f)
 static int by_rank(const void *x, const void *y)
 {
 	const struct asnap_finding *a = x, *b = y;
-	if (a->in_user_code != b->in_user_code)
-		return a->in_user_code ? -1 : 1;
-	if (a->check != b->check)
-		return a->check < b->check ? -1 : 1;
-	if (a->retained != b->retained)
-		return a->retained > b->retained ? -1 : 1;
+	int c;
+	if ((c = asnap_desc_u64(a->in_user_code, b->in_user_code)) ||
+	    (c = asnap_asc_i64(a->check, b->check)) || (c = asnap_desc_u64(a->retained, b->retained)))
+		return c;
 	return strcmp(a->group, b->group);
 }
 

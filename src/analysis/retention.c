@@ -8,6 +8,7 @@
 
 #include "analysis/retention.h"
 #include "graph/paths.h"
+#include "util/order.h"
 
 /* Node -> its root, once the roots are final. */
 static int index_roots(struct asnap_retention *r, struct asnap_error *err)
@@ -221,26 +222,22 @@ static bool add_found(struct finder *fd, const uint32_t *nodes, uint32_t len, ui
 static int by_key(const void *a, const void *b)
 {
 	const struct found *x = a, *y = b;
-	if (x->keylen != y->keylen)
-		return x->keylen < y->keylen ? -1 : 1;
-	int c = memcmp(x->key, y->key, x->keylen * sizeof(*x->key));
-	if (c)
+	int c;
+	if ((c = asnap_asc_u64(x->keylen, y->keylen)) ||
+	    (c = memcmp(x->key, y->key, x->keylen * sizeof(*x->key))) ||
+	    (c = asnap_desc_u64(x->retained, y->retained)))
 		return c;
-	if (x->retained != y->retained)
-		return x->retained > y->retained ? -1 : 1;
-	return x->nodes[0] < y->nodes[0] ? -1 : x->nodes[0] > y->nodes[0];
+	return asnap_asc_u64(x->nodes[0], y->nodes[0]);
 }
 
 static int by_retained(const void *a, const void *b)
 {
 	const struct asnap_cycle *x = a, *y = b;
-	if (x->retained != y->retained)
-		return x->retained > y->retained ? -1 : 1;
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	if (x->objects != y->objects)
-		return x->objects > y->objects ? -1 : 1;
-	return x->nodes[0] < y->nodes[0] ? -1 : x->nodes[0] > y->nodes[0];
+	int c;
+	if ((c = asnap_desc_u64(x->retained, y->retained)) ||
+	    (c = asnap_desc_u64(x->count, y->count)) || (c = asnap_desc_u64(x->objects, y->objects)))
+		return c;
+	return asnap_asc_u64(x->nodes[0], y->nodes[0]);
 }
 
 /*
@@ -335,9 +332,8 @@ struct start {
 static int by_rank(const void *a, const void *b)
 {
 	const struct start *x = a, *y = b;
-	if (x->rank != y->rank)
-		return x->rank < y->rank ? -1 : 1;
-	return x->node < y->node ? -1 : x->node > y->node;
+	int c = asnap_asc_u64(x->rank, y->rank);
+	return c ? c : asnap_asc_u64(x->node, y->node);
 }
 
 int asnap_cycles_search(const struct asnap_retention *r, struct asnap_cycle **out,

@@ -10,6 +10,7 @@
 
 #include "analysis/snapshot.h"
 #include "analysis/strings.h"
+#include "util/order.h"
 
 static uint64_t mix(uint64_t x)
 {
@@ -407,7 +408,7 @@ const char *asnap_snap_site(const struct asnap_snap *s, uint32_t v, char *buf, s
 static int by_dict(const void *x, const void *y)
 {
 	const struct asnap_module_dict *a = x, *b = y;
-	return a->dict < b->dict ? -1 : a->dict > b->dict;
+	return asnap_asc_u64(a->dict, b->dict);
 }
 
 /* The globals dict of every module in sys.modules, with its name (the

@@ -4,33 +4,31 @@
 #include <stdlib.h>
 
 #include "analysis/stats.h"
+#include "util/order.h"
 
 static int cmp_bytes(const void *a, const void *b)
 {
 	const struct asnap_type_stat *x = a, *y = b;
-	if (x->bytes != y->bytes)
-		return x->bytes > y->bytes ? -1 : 1;
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	return x->type < y->type ? -1 : x->type > y->type;
+	int c;
+	if ((c = asnap_desc_u64(x->bytes, y->bytes)) || (c = asnap_desc_u64(x->count, y->count)))
+		return c;
+	return asnap_asc_u64(x->type, y->type);
 }
 
 static int cmp_count(const void *a, const void *b)
 {
 	const struct asnap_type_stat *x = a, *y = b;
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	if (x->bytes != y->bytes)
-		return x->bytes > y->bytes ? -1 : 1;
-	return x->type < y->type ? -1 : x->type > y->type;
+	int c;
+	if ((c = asnap_desc_u64(x->count, y->count)) || (c = asnap_desc_u64(x->bytes, y->bytes)))
+		return c;
+	return asnap_asc_u64(x->type, y->type);
 }
 
 static int cmp_kind(const void *a, const void *b)
 {
 	const struct asnap_kind_count *x = a, *y = b;
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	return x->kind < y->kind ? -1 : x->kind > y->kind;
+	int c = asnap_desc_u64(x->count, y->count);
+	return c ? c : asnap_asc_u64(x->kind, y->kind);
 }
 
 void asnap_stats_sort_by_count(struct asnap_stats *s)

@@ -6,6 +6,7 @@
 
 #include "analysis/strings.h"
 #include "analysis/tasks.h"
+#include "util/order.h"
 
 #define MAX_CHAIN 64
 #define MAX_REFS 8
@@ -91,9 +92,8 @@ struct waiter {
 static int by_future(const void *x, const void *y)
 {
 	const struct waiter *a = x, *b = y;
-	if (a->future != b->future)
-		return a->future < b->future ? -1 : 1;
-	return a->task < b->task ? -1 : a->task > b->task;
+	int c = asnap_asc_u64(a->future, b->future);
+	return c ? c : asnap_asc_u64(a->task, b->task);
 }
 
 struct wake {
@@ -273,11 +273,10 @@ cleanup:
 static int by_score(const void *x, const void *y)
 {
 	const struct asnap_task_view *a = x, *b = y;
-	if (a->score != b->score)
-		return a->score > b->score ? -1 : 1;
-	if (a->retained != b->retained)
-		return a->retained > b->retained ? -1 : 1;
-	return a->node < b->node ? -1 : a->node > b->node;
+	int c;
+	if ((c = asnap_desc_i64(a->score, b->score)) || (c = asnap_desc_u64(a->retained, b->retained)))
+		return c;
+	return asnap_asc_u64(a->node, b->node);
 }
 
 static bool is_container(const char *type)

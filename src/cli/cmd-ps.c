@@ -18,6 +18,7 @@
 #include "cli/attach.h"
 #include "cli/cli.h"
 #include "cli/live.h"
+#include "util/order.h"
 
 static const char usage[] = "usage: asyncsnap ps [--all] [--json]\n";
 static const char about[] =
@@ -40,9 +41,8 @@ struct row {
 static int by_uptime(const void *x, const void *y)
 {
 	const struct row *a = x, *b = y;
-	if (a->uptime != b->uptime)
-		return a->uptime < b->uptime ? 1 : -1;
-	return a->a.pid < b->a.pid ? -1 : a->a.pid > b->a.pid;
+	int c = asnap_desc_f64(a->uptime, b->uptime);
+	return c ? c : asnap_asc_i64(a->a.pid, b->a.pid);
 }
 
 static void format_uptime(char *buf, size_t size, double s)

@@ -34,6 +34,7 @@
 
 #include "graph/bigarray.h"
 #include "graph/dominators.h"
+#include "util/order.h"
 
 /*
  * Fresh pages cost (the kernel clears them), so blocks are reused as they
@@ -491,10 +492,8 @@ static int by_retained(const void *a, const void *b, void *ctx)
 {
 	const struct asnap_domtree *d = ctx;
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	uint64_t rx = d->retained[x], ry = d->retained[y];
-	if (rx != ry)
-		return rx > ry ? -1 : 1;
-	return x < y ? -1 : x > y;
+	int c = asnap_desc_u64(d->retained[x], d->retained[y]);
+	return c ? c : asnap_asc_u64(x, y);
 }
 
 int asnap_dom_children(const struct asnap_domtree *d, uint32_t **startp, uint32_t **childp,

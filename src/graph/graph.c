@@ -8,6 +8,7 @@
 
 #include "graph/bigarray.h"
 #include "graph/graph.h"
+#include "util/order.h"
 
 /* The most nodes a header's size hint may make us reserve per file byte. */
 #define HINT_PER_FILE_BYTE 64u
@@ -382,9 +383,8 @@ static bool reserve_edges_exact(struct builder *b)
 static int cmp_record(const void *a, const void *b)
 {
 	const struct asnap_record *x = a, *y = b;
-	if (x->node != y->node)
-		return x->node < y->node ? -1 : 1;
-	return x->kind < y->kind ? -1 : x->kind > y->kind;
+	int c = asnap_asc_u64(x->node, y->node);
+	return c ? c : asnap_asc_u64(x->kind, y->kind);
 }
 
 /* Every item of rd into the graph: 1 done, 0 out of memory, -1 *err (the

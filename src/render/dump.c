@@ -6,6 +6,7 @@
 
 #include "render/json.h"
 #include "render/render.h"
+#include "util/order.h"
 
 /* Roots ordered by node, so that each object finds its own. */
 struct root_index {
@@ -15,10 +16,9 @@ struct root_index {
 static int cmp_root(const void *a, const void *b, void *graph)
 {
 	const struct asnap_root *r = ((const struct asnap_graph *)graph)->roots;
-	uint32_t x = r[*(const uint64_t *)a].node, y = r[*(const uint64_t *)b].node;
-	if (x != y)
-		return x < y ? -1 : 1;
-	return *(const uint64_t *)a < *(const uint64_t *)b ? -1 : 1;
+	uint64_t i = *(const uint64_t *)a, j = *(const uint64_t *)b;
+	int c = asnap_asc_u64(r[i].node, r[j].node);
+	return c ? c : asnap_asc_u64(i, j);
 }
 
 static int root_index_init(struct root_index *ri, const struct asnap_graph *g)

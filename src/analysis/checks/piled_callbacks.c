@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "analysis/checks/internal.h"
+#include "util/order.h"
 
 #define PILED_MIN 100        /* one snapshot: this many on one object */
 #define PILED_GROWTH_MIN 10  /* across snapshots: at least this many at the end */
@@ -653,8 +654,7 @@ static void stale_waiters(const struct snapinfo *si, uint32_t c, const uint32_t 
 
 static int by_addr(const void *x, const void *y)
 {
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-	return a < b ? -1 : a > b;
+	return asnap_asc_u64(*(const uint64_t *)x, *(const uint64_t *)y);
 }
 
 /* Items of the last snapshot's pile also in an earlier one (address and

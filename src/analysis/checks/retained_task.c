@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "analysis/checks/internal.h"
+#include "util/order.h"
 
 #define RETAINED_MIN 100
 
@@ -21,9 +22,8 @@ struct held {
 static int by_holder(const void *x, const void *y)
 {
 	const struct held *a = x, *b = y;
-	if (a->holder != b->holder)
-		return a->holder < b->holder ? -1 : 1;
-	return a->task < b->task ? -1 : a->task > b->task;
+	int c = asnap_asc_u64(a->holder, b->holder);
+	return c ? c : asnap_asc_u64(a->task, b->task);
 }
 
 static bool done(const struct asnap_aio_task *t)
