@@ -1,9 +1,10 @@
 """Benchmark heap for `asyncsnap leaks`: an asyncio program of about N
 objects (instances with dicts, lists, tuples, strings, bytes; pending tasks
-and futures; timers; exception cycles) that leaks a little between its two
-snapshots. Writes DIR/leaks-1.snap and DIR/leaks-2.snap and prints them.
+and futures; timers; exception cycles) that leaks a little between its
+snapshots. Writes DIR/leaks-1.snap, DIR/leaks-2.snap (... up to --snapshots,
+default 2) and prints their paths.
 
-    PYTHONPATH=build/snapshot-agent python3 bench/leaks_heap.py DIR [--objects N]
+    PYTHONPATH=build/snapshot-agent python3 bench/leaks_heap.py DIR [--objects N] [--snapshots K]
 """
 
 import argparse
@@ -59,13 +60,14 @@ async def main(args):
     service = Service(loop)
     service.leak(args.leaks)
     await asyncio.sleep(0)
-    a = asyncsnap.take(os.path.join(args.dir, "leaks-1.snap"))
-    service.leak(args.leaks)
-    records.extend(Record(i) for i in range(args.objects // 200))
-    await asyncio.sleep(0)
-    b = asyncsnap.take(os.path.join(args.dir, "leaks-2.snap"))
-    print(a)
-    print(b)
+    paths = [asyncsnap.take(os.path.join(args.dir, "leaks-1.snap"))]
+    for k in range(2, args.snapshots + 1):
+        service.leak(args.leaks)
+        records.extend(Record(i) for i in range(args.objects // 200))
+        await asyncio.sleep(0)
+        paths.append(asyncsnap.take(os.path.join(args.dir, "leaks-%d.snap" % k)))
+    for p in paths:
+        print(p)
     for t in service.watchers:
         t.cancel()
     for h in service.timers:
@@ -82,4 +84,5 @@ if __name__ == "__main__":
     p.add_argument("dir")
     p.add_argument("--objects", type=int, default=1000000)
     p.add_argument("--leaks", type=int, default=1000, help="leaks per phase (default 1000)")
+    p.add_argument("--snapshots", type=int, default=2, help="snapshots to take (default 2)")
     asyncio.run(main(p.parse_args(sys.argv[1:])))

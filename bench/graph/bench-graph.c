@@ -2,15 +2,17 @@
  * bench-graph.c - how fast the graph engine is, and how much memory it
  * needs per object, against igraph doing the same work.
  *
- *     bench-graph [--keep DIR] [--ours] [--once|--twice] [OBJECTS ...]
+ *     bench-graph [--keep DIR] [--ours] [--once|--twice] [--refs R] [OBJECTS ...]
  *                                              (default: 1000000 10000000)
  *
  * --keep DIR keeps the snapshots in DIR and reuses one already there;
- * --ours skips igraph (for profiling); --once/--twice read the file once or
+ * --ours skips igraph (for profiling); --refs R gives R references per object
+ * on average instead of 4 (1.8: a 100M-object heap's 180M references);
+ * --once/--twice read the file once or
  * twice whatever its size (see asnap_retention_load; default: as the
  * commands do, twice from ASNAP_LOAD_TWICE_BYTES on).
  *
- * For each size, writes a snapshot of OBJECTS objects and 4 x OBJECTS
+ * For each size, writes a snapshot of OBJECTS objects and R x OBJECTS
  * references through the format writer (labelled references, 1% weak,
  * mostly-local targets with hubs, a few objects held from outside, some
  * garbage cycles), then measures in one process:
@@ -66,6 +68,14 @@ static uint64_t rng(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+/* References per object: whole, then one more for frac_per_mille of them. */
+static uint32_t refs_whole = 4, refs_frac_per_mille;
+
+static uint32_t refs_of(uint32_t v)
+{
+	return refs_whole + ((uint32_t)(v * 2654435761u) % 1000 < refs_frac_per_mille);
+}
+
 static int synthesize(const char *path, uint32_t n)
 {
 	struct asnap_error err = {0};
@@ -77,7 +87,7 @@ static int synthesize(const char *path, uint32_t n)
 	}
 	char hdr[128];
 	snprintf(hdr, sizeof(hdr), "{\"producer\":\"bench-graph\",\"objects\":%u,\"edges\":%llu}", n,
-		 (unsigned long long)n * 4);
+		 (unsigned long long)n * refs_whole + (unsigned long long)n / 1000 * refs_frac_per_mille);
 	asnap_writer_header(w, hdr, strlen(hdr));
 	uint32_t types[48], labels[96];
 	char buf[64];
@@ -96,7 +106,7 @@ static int synthesize(const char *path, uint32_t n)
 	for (int pass = 0; pass < 2; pass++) {
 		s = 42;
 		for (uint32_t v = 0; v < n; v++) {
-			uint32_t k = 4;
+			uint32_t k = refs_of(v);
 			for (uint32_t j = 0; j < k; j++) {
 				uint64_t r = rng(&s);
 				uint32_t t;
@@ -263,7 +273,8 @@ static bool ours_only;
 static int bench(const char *dir, uint32_t n)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/bench-%u.snap", dir, n);
+	snprintf(path, sizeof(path), "%s/bench-%u-r%u.%03u.snap", dir, n, refs_whole,
+		 refs_frac_per_mille);
 	struct stat sb;
 	if (stat(path, &sb) < 0) {
 		pid_t pid = fork();
@@ -302,6 +313,15 @@ int main(int argc, char **argv)
 			load_mode = ASNAP_LOAD_ONCE;
 		else if (!strcmp(argv[i], "--twice"))
 			load_mode = ASNAP_LOAD_TWICE;
+		else if (!strcmp(argv[i], "--refs") && i + 1 < argc) {
+			double r = strtod(argv[++i], NULL);
+			if (!(r >= 1 && r <= 7)) {
+				fprintf(stderr, "bench-graph: --refs needs 1 to 7\n");
+				return 2;
+			}
+			refs_whole = (uint32_t)r;
+			refs_frac_per_mille = (uint32_t)((r - refs_whole) * 1000 + 0.5);
+		}
 		else if (nsizes < 16)
 			sizes[nsizes++] = (uint32_t)strtoul(argv[i], NULL, 10);
 	}
@@ -319,7 +339,8 @@ int main(int argc, char **argv)
 	if (!keep) {
 		for (int i = 0; i < nsizes; i++) {
 			char path[512];
-			snprintf(path, sizeof(path), "%s/bench-%u.snap", dir, sizes[i]);
+			snprintf(path, sizeof(path), "%s/bench-%u-r%u.%03u.snap", dir, sizes[i],
+				 refs_whole, refs_frac_per_mille);
 			unlink(path);
 		}
 		rmdir(dir);

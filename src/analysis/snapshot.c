@@ -199,13 +199,21 @@ struct asnap_snap *asnap_snap_load(const char *path, unsigned layers, struct asn
 		goto error;
 	}
 	read_header(s);
-	if (((layers & (ASNAP_SNAP_AIO | ASNAP_SNAP_MATCH)) && asnap_snap_aio(s, err) < 0) ||
-	    ((layers & ASNAP_SNAP_MATCH) && asnap_snap_match_index(s, err) < 0))
+	if (asnap_snap_add_layers(s, layers & ~ASNAP_SNAP_RETENTION, err) < 0)
 		goto error;
 	return s;
 error:
 	asnap_snap_destroy(s);
 	return NULL;
+}
+
+int asnap_snap_add_layers(struct asnap_snap *s, unsigned layers, struct asnap_error *err)
+{
+	if (((layers & (ASNAP_SNAP_AIO | ASNAP_SNAP_MATCH)) && asnap_snap_aio(s, err) < 0) ||
+	    ((layers & ASNAP_SNAP_MATCH) && asnap_snap_match_index(s, err) < 0) ||
+	    ((layers & ASNAP_SNAP_RETENTION) && asnap_snap_retention(s, err) < 0))
+		return -1;
+	return 0;
 }
 
 int asnap_snap_aio(struct asnap_snap *s, struct asnap_error *err)

@@ -73,7 +73,14 @@ enum asnap_snap_layer {
  * the graph alone). NULL with *err on failure.
  */
 struct asnap_snap *asnap_snap_load(const char *path, unsigned layers, struct asnap_error *err);
-/* Add a layer later, once (a no-op if it is there). 0, or -1 with *err. */
+/*
+ * Add layers later (ASNAP_SNAP_*; each once, a no-op if it is there): they
+ * read and write only s, so those of different snapshots can be computed
+ * in different threads (but a snapshot's own one after another). 0, or -1
+ * with *err.
+ */
+int asnap_snap_add_layers(struct asnap_snap *s, unsigned layers, struct asnap_error *err);
+/* One layer each. */
 int asnap_snap_aio(struct asnap_snap *s, struct asnap_error *err);
 int asnap_snap_match_index(struct asnap_snap *s, struct asnap_error *err);
 int asnap_snap_retention(struct asnap_snap *s, struct asnap_error *err);
