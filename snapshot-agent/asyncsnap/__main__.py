@@ -85,13 +85,19 @@ after it is the program's own argv.
 """
 
 PS_HELP = """\
-usage: python -m asyncsnap ps [--json]
+usage: python -m asyncsnap ps [--all] [--json]
 
 List the processes of this user that run with the asyncsnap signal handler
 installed (asyncsnap.install() or python -m asyncsnap run), from their
 registration files in $XDG_RUNTIME_DIR/asyncsnap (else /tmp/asyncsnap-UID).
 
+With --all: every CPython process you may attach to, with or without the
+agent, as `asyncsnap ps --all` lists them (this runs that command: found in
+$ASYNCSNAP_CLI, beside this package, this interpreter's scripts directory
+or PATH).
+
 options:
+  --all       every CPython process you may attach to (see above)
   --json      one JSON array of the registration records
   -h, --help  this help
 """
@@ -256,20 +262,41 @@ def run(args):
     return 0
 
 
+def _ps_all(as_json):
+    """`ps --all` is the command's: finding CPython processes means reading
+    their ELF symbols and memory maps, which the command does (attach.c)."""
+    from asyncsnap import _leakcheck
+    try:
+        cli = _leakcheck.find_cli()
+    except _leakcheck.CheckError as e:
+        sys.stderr.write("asyncsnap ps: --all needs the asyncsnap command: %s\n" % e)
+        return 2
+    sys.stdout.flush()
+    try:
+        os.execv(cli, [cli, "ps", "--all"] + (["--json"] if as_json else []))
+    except OSError as e:
+        sys.stderr.write("asyncsnap ps: cannot run '%s': %s\n" % (cli, e.strerror))
+        return 2
+
+
 def ps(args):
     """The same listing as the analyzer's `asyncsnap ps` (src/cli/cmd-ps.c):
     the same columns and JSON fields, the same liveness test (the start
     time in clock ticks, exactly), stale entries removed, control
     characters escaped."""
-    as_json = False
+    as_json = every = False
     for a in args:
         if a in ("-h", "--help"):
             sys.stdout.write(PS_HELP)
             return 0
         if a == "--json":
             as_json = True
+        elif a == "--all":
+            every = True
         else:
             return usage_error("ps", UsageError("unknown argument '%s'" % a))
+    if every:
+        return _ps_all(as_json)
     directory = _trigger.runtime_dir()
     try:
         names = os.listdir(directory)

@@ -375,6 +375,14 @@ class PsAllTest(AttachTest):
         self.assertEqual(rows[plain.pid]["agent"], "imported")
         text = self.asnap("ps", "--all").stdout.splitlines()
         self.assertEqual(text[0].split(), ["PID", "PYTHON", "AGENT", "PROGRAM"])
+        # the package's entry point lists the same (it runs the command)
+        py = subprocess.run([self.python, "-m", "asyncsnap", "ps", "--all", "--json"],
+                            env=dict(self.env, ASYNCSNAP_CLI=cli()), capture_output=True,
+                            text=True, timeout=60)
+        self.assertEqual(py.returncode, 0, py.stderr)
+        same = {r["pid"]: r for r in json.loads(py.stdout)}
+        for pid in (plain.pid, with_agent.pid):
+            self.assertEqual(same[pid], rows[pid])
         # --attach on a process that has the agent: its signal
         snap = self.attach_ok(with_agent.pid)
         self.assertEqual(os.path.dirname(snap), self.path("snaps"))
