@@ -37,7 +37,7 @@ int cmd_cycles(int argc, char **argv)
 	int status;
 	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
-	struct asnap_snap *s = cli_snap_load(ops.v[0], ASNAP_SNAP_AIO | ASNAP_SNAP_RETENTION, true);
+	struct asnap_snap *s = cli_snap_load(ops.v[0], cli_retention_layers(json), true);
 	if (!s)
 		return EXIT_ERROR;
 	status = EXIT_ERROR;

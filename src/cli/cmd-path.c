@@ -52,7 +52,7 @@ int cmd_path(int argc, char **argv)
 	uint64_t addr = 0;
 	if (!type && cli_target_parse_addr("path", ops.v[1], &addr) != 0)
 		return EXIT_ERROR;
-	struct asnap_snap *s = cli_snap_load(path, ASNAP_SNAP_AIO | ASNAP_SNAP_RETENTION, true);
+	struct asnap_snap *s = cli_snap_load(path, cli_retention_layers(json), true);
 	if (!s)
 		return EXIT_ERROR;
 	status = EXIT_ERROR;

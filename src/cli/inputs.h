@@ -17,6 +17,16 @@
  * cut short, ...) are said on standard error.
  */
 struct asnap_snap *cli_snap_load(const char *path, unsigned layers, bool warn);
+/*
+ * What `dominators`, `cycles` and `path` load: the retention, and for
+ * --json the asyncio facts that complete the one object shape (the text
+ * names objects from their records; 5 bytes an object less without).
+ */
+static inline unsigned cli_retention_layers(bool json)
+{
+	return ASNAP_SNAP_RETENTION | (json ? ASNAP_SNAP_AIO : 0);
+}
+
 /* The n snapshots at paths, warnings said, all or none: NULL with the
  * error said. Free with cli_snaps_destroy. */
 struct asnap_snap **cli_snaps_load(char **paths, uint32_t n, unsigned layers);
