@@ -4,10 +4,6 @@
  * ASYNCSNAP_MAX_MEMORY (docs/ANALYZE.md "Memory budget").
  */
 #include <ctype.h>
-#include <limits.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,27 +122,6 @@ uint64_t cli_default_budget(void)
 
 static const char size_examples[] = "a size such as 512M, 2G, 1.5GiB or a number of bytes";
 
-/*
- * The analyses allocate and free arrays of a few bytes per object, phase
- * after phase (the reverse index, a finding's marks, a breadth-first
- * queue). glibc maps each of them afresh and unmaps it when freed, so
- * every phase takes its pages again from the kernel, zeroed: on a virtual
- * machine page faults were a third of `leaks` at 10M objects. Kept in the
- * heap instead, freed memory is reused without a fault (leaks on two 9.7M
- * snapshots: 7.4-8.8 s -> 5.3-5.8 s, for 13% more peak RSS). Loading
- * reserves its columns whole (graph.c), so this costs no copying.
- */
-static void keep_freed_memory(void)
-{
-#ifdef __GLIBC__
-	mallopt(M_MMAP_MAX, 0);
-	mallopt(M_TRIM_THRESHOLD, INT_MAX);
-	/* one arena: another thread's would be made of 64 MiB heaps, which
-	 * cannot hold a larger block now that nothing is mapped on its own */
-	mallopt(M_ARENA_MAX, 1);
-#endif
-}
-
 int cli_budget_init(enum cli_reads reads)
 {
 	if (reads == CLI_READS_NOTHING)
@@ -154,7 +129,6 @@ int cli_budget_init(enum cli_reads reads)
 	if (reads == CLI_READS_AND_ANALYZES) {
 		asnap_graph_budget.node_work = ASNAP_WORK_RETENTION_NODE;
 		asnap_graph_budget.edge_work = ASNAP_WORK_RETENTION_EDGE;
-		keep_freed_memory();
 	}
 	const char *env = getenv("ASYNCSNAP_MAX_MEMORY");
 	uint64_t limit = 0;
