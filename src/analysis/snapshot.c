@@ -189,13 +189,16 @@ struct asnap_snap *asnap_snap_load(const char *path, unsigned layers, struct asn
 		return NULL;
 	}
 	s->path = path;
+	uint32_t columns = ASNAP_COL_ALL;
+	if ((layers & ASNAP_SNAP_NO_LABELS) && !(layers & (ASNAP_SNAP_AIO | ASNAP_SNAP_MATCH)))
+		columns &= ~ASNAP_COL_LABEL;
 	if (layers & ASNAP_SNAP_RETENTION) {
 		/* loaded around the dominators' working memory (two passes for
 		 * a big file), so retention comes first when it is wanted */
-		if (asnap_retention_load(path, ASNAP_LOAD_AUTO, ASNAP_COL_ALL, &s->g, &s->ret, err) < 0)
+		if (asnap_retention_load(path, ASNAP_LOAD_AUTO, columns, &s->g, &s->ret, err) < 0)
 			goto error;
 		s->has_ret = true;
-	} else if (!(s->g = asnap_graph_load(path, err))) {
+	} else if (!(s->g = asnap_graph_load_columns(path, columns, err))) {
 		goto error;
 	}
 	read_header(s);
@@ -220,6 +223,8 @@ int asnap_snap_aio(struct asnap_snap *s, struct asnap_error *err)
 {
 	if (s->has_aio)
 		return 0;
+	if (!(s->g->columns & ASNAP_COL_LABEL)) /* a caller's mistake: ASNAP_SNAP_NO_LABELS */
+		return asnap_error_set(err, ASNAP_ERR_USAGE, "asyncio facts need the labels");
 	if (asnap_usercode_init(&s->code, s->g->header) < 0 || index_modules(s) < 0) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
 		return -1;

@@ -66,6 +66,9 @@ enum asnap_snap_layer {
 	 * big file is read in two passes around the dominators' working
 	 * memory (asnap_retention_load), which lowers the peak */
 	ASNAP_SNAP_RETENTION = 1u << 2,
+	/* without the asyncio layers: the references' labels are not loaded
+	 * (4 bytes a reference), for a command that never shows them */
+	ASNAP_SNAP_NO_LABELS = 1u << 3,
 };
 
 /*

@@ -45,7 +45,9 @@ int cmd_dominators(int argc, char **argv)
 	int status;
 	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
-	struct asnap_snap *s = cli_snap_load(ops.v[0], cli_retention_layers(json), true);
+	/* the text names no reference: without their labels */
+	struct asnap_snap *s = cli_snap_load(ops.v[0],
+					     cli_retention_layers(json) | ASNAP_SNAP_NO_LABELS, true);
 	if (!s)
 		return EXIT_ERROR;
 	struct asnap_dominators_view view = {s, (unsigned)top, (unsigned)depth, type};

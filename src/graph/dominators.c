@@ -525,3 +525,84 @@ int asnap_dom_children(const struct asnap_domtree *d, uint32_t **startp, uint32_
 	*childp = child;
 	return 0;
 }
+
+static int by_node(const void *a, const void *b)
+{
+	return asnap_asc_u64(*(const uint32_t *)a, *(const uint32_t *)b);
+}
+
+/* Index of p in k->parents, or np. */
+static uint32_t kids_slot(const struct asnap_dom_kids *k, uint32_t p)
+{
+	uint32_t lo = 0, hi = k->np;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (k->parents[mid] < p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < k->np && k->parents[lo] == p ? lo : k->np;
+}
+
+int asnap_dom_kids_find(const struct asnap_domtree *d, const uint32_t *parents, uint32_t np,
+			struct asnap_dom_kids *out, struct asnap_error *err)
+{
+	uint32_t n = d->n;
+	*out = (struct asnap_dom_kids){0};
+	uint8_t *asked = calloc((size_t)n / 8 + 1, 1);
+	out->parents = malloc(((size_t)np + 1) * sizeof(*out->parents));
+	out->start = calloc((size_t)np + 2, sizeof(*out->start));
+	if (!asked || !out->parents || !out->start)
+		goto nomem;
+	memcpy(out->parents, parents, (size_t)np * sizeof(*parents));
+	qsort(out->parents, np, sizeof(*out->parents), by_node);
+	for (uint32_t i = 0; i < np; i++)
+		if (!out->np || out->parents[out->np - 1] != out->parents[i])
+			out->parents[out->np++] = out->parents[i];
+	for (uint32_t i = 0; i < out->np; i++)
+		asked[out->parents[i] >> 3] |= (uint8_t)(1u << (out->parents[i] & 7));
+	/* count, place (start[i + 1] runs ahead while filling), sort */
+	for (uint32_t v = 0; v < n; v++) {
+		uint32_t p = d->idom[v];
+		if (asked[p >> 3] & (1u << (p & 7)))
+			out->start[kids_slot(out, p) + 2]++;
+	}
+	for (uint32_t i = 0; i < out->np; i++)
+		out->start[i + 2] += out->start[i + 1];
+	out->child = malloc(((size_t)out->start[out->np + 1] + 1) * sizeof(*out->child));
+	if (!out->child)
+		goto nomem;
+	for (uint32_t v = 0; v < n; v++) {
+		uint32_t p = d->idom[v];
+		if (asked[p >> 3] & (1u << (p & 7)))
+			out->child[out->start[kids_slot(out, p) + 1]++] = v;
+	}
+	for (uint32_t i = 0; i < out->np; i++)
+		if (out->start[i + 1] - out->start[i] > 1)
+			qsort_r(out->child + out->start[i], out->start[i + 1] - out->start[i],
+				sizeof(*out->child), by_retained, (void *)d);
+	free(asked);
+	return 0;
+nomem:
+	free(asked);
+	asnap_dom_kids_release(out);
+	return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory building the tree");
+}
+
+const uint32_t *asnap_dom_kids_of(const struct asnap_dom_kids *k, uint32_t p, uint32_t *count)
+{
+	uint32_t i = kids_slot(k, p);
+	*count = i < k->np ? k->start[i + 1] - k->start[i] : 0;
+	return i < k->np ? k->child + k->start[i] : NULL;
+}
+
+void asnap_dom_kids_release(struct asnap_dom_kids *k)
+{
+	if (!k)
+		return;
+	free(k->parents);
+	free(k->start);
+	free(k->child);
+	*k = (struct asnap_dom_kids){0};
+}

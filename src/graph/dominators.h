@@ -56,4 +56,24 @@ static inline bool asnap_dom_is_garbage(const struct asnap_domtree *d, uint32_t 
 int asnap_dom_children(const struct asnap_domtree *d, uint32_t **start, uint32_t **child,
 		       struct asnap_error *err);
 
+/*
+ * The children of some nodes only: parents[0..np) (node ids, or n for the
+ * super-root; any order, repeats allowed) get their children as
+ * asnap_dom_children orders them, found in one pass over the tree. For
+ * showing a few levels of a big tree without the children lists of all of
+ * it (8 bytes an object).
+ */
+struct asnap_dom_kids {
+	uint32_t *parents;  /* sorted, without repeats */
+	uint32_t np;
+	uint32_t *start;    /* np + 1: the children of parents[i] are */
+	uint32_t *child;    /* child[start[i] .. start[i + 1]) */
+};
+int asnap_dom_kids_find(const struct asnap_domtree *d, const uint32_t *parents, uint32_t np,
+			struct asnap_dom_kids *out, struct asnap_error *err);
+/* The children of p, *count of them; NULL (and 0) if p was not asked. */
+const uint32_t *asnap_dom_kids_of(const struct asnap_dom_kids *k, uint32_t p, uint32_t *count);
+/* NULL is a no-op. */
+void asnap_dom_kids_release(struct asnap_dom_kids *k);
+
 #endif

@@ -108,10 +108,81 @@ static uint32_t top_retainers(const struct asnap_dominators_view *v, uint32_t *b
 	return have;
 }
 
+/*
+ * The part of the dominator tree shown: kids[L] holds the children of the
+ * nodes shown at level L (kids[0] those of the super-root when the tree
+ * starts there), each level found in one pass over the tree.
+ */
 struct tree {
 	const struct asnap_dominators_view *v;
-	uint32_t *start, *child;
+	struct asnap_dom_kids kids[66];
+	unsigned nlevels;
+	unsigned first;       /* the level of the first nodes shown: 0, or 1 under the super-root */
 };
+
+static void tree_release(struct tree *t)
+{
+	for (unsigned i = 0; i < t->nlevels; i++)
+		asnap_dom_kids_release(&t->kids[i]);
+	t->nlevels = 0;
+}
+
+/* The children shown of x (at most top), *count of them, *all in all. */
+static const uint32_t *tree_kids(const struct tree *t, unsigned level, uint32_t x, uint32_t *shown,
+				 uint32_t *all)
+{
+	const uint32_t *k = level < t->nlevels ? asnap_dom_kids_of(&t->kids[level], x, all) : NULL;
+	if (!k)
+		*all = 0;
+	*shown = *all < t->v->top ? *all : t->v->top;
+	return k;
+}
+
+/*
+ * The levels shown from nodes[0..n) (the super-root alone when from_root):
+ * their children, then those of the children shown, down to the depth.
+ */
+static int tree_build(struct tree *t, const uint32_t *nodes, uint32_t n, bool from_root)
+{
+	const struct asnap_domtree *d = &t->v->s->ret.dom;
+	struct asnap_error err = {0};
+	unsigned levels = t->v->depth - 1 + (from_root ? 1 : 0); /* levels that have children shown */
+	t->first = from_root ? 1 : 0;
+	uint32_t *cur = malloc(((size_t)n + 1) * sizeof(*cur));
+	if (!cur)
+		return -1;
+	memcpy(cur, nodes, (size_t)n * sizeof(*nodes));
+	for (unsigned l = 0; l < levels && l < 66 && n; l++) {
+		if (asnap_dom_kids_find(d, cur, n, &t->kids[l], &err) < 0) {
+			free(cur);
+			return -1;
+		}
+		t->nlevels = l + 1;
+		uint64_t next = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t shown, all;
+			tree_kids(t, l, cur[i], &shown, &all);
+			next += shown;
+		}
+		uint32_t *more = malloc((size_t)(next + 1) * sizeof(*more));
+		if (!more) {
+			free(cur);
+			return -1;
+		}
+		uint32_t m = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t shown, all;
+			const uint32_t *k = tree_kids(t, l, cur[i], &shown, &all);
+			for (uint32_t j = 0; j < shown; j++)
+				more[m++] = k[j];
+		}
+		free(cur);
+		cur = more;
+		n = m;
+	}
+	free(cur);
+	return 0;
+}
 
 static void text_tree(FILE *out, const struct tree *t, uint32_t x, unsigned level)
 {
@@ -129,15 +200,15 @@ static void text_tree(FILE *out, const struct tree *t, uint32_t x, unsigned leve
 		asnap_fmt_bytes(b, asnap_graph_size(g, x)), root);
 	if (level + 1 >= t->v->depth)
 		return;
-	uint32_t first = t->start[x], last = t->start[x + 1];
-	uint32_t shown = last - first < t->v->top ? last - first : t->v->top;
-	for (uint32_t i = first; i < first + shown; i++)
-		text_tree(out, t, t->child[i], level + 1);
-	if (last - first > shown) {
+	uint32_t shown, all;
+	const uint32_t *k = tree_kids(t, t->first + level, x, &shown, &all);
+	for (uint32_t i = 0; i < shown; i++)
+		text_tree(out, t, k[i], level + 1);
+	if (all > shown) {
 		uint64_t rest = 0;
-		for (uint32_t i = first + shown; i < last; i++)
-			rest += r->dom.retained[t->child[i]];
-		fprintf(out, "%*s... %u more, %s\n", 4 + 2 * (int)level, "", last - first - shown,
+		for (uint32_t i = shown; i < all; i++)
+			rest += r->dom.retained[k[i]];
+		fprintf(out, "%*s... %u more, %s\n", 4 + 2 * (int)level, "", all - shown,
 			asnap_fmt_bytes(a, rest));
 	}
 }
@@ -148,17 +219,17 @@ static cJSON *json_tree(const struct tree *t, uint32_t x, unsigned level)
 	cJSON *o = json_object_of(t->v->s, x);
 	if (!o || level + 1 >= t->v->depth)
 		return o;
-	uint32_t first = t->start[x], last = t->start[x + 1];
-	uint32_t shown = last - first < t->v->top ? last - first : t->v->top;
+	uint32_t shown, all;
+	const uint32_t *k = tree_kids(t, t->first + level, x, &shown, &all);
 	cJSON *kids = cJSON_AddArrayToObject(o, "children");
-	for (uint32_t i = first; kids && i < first + shown; i++)
-		cJSON_AddItemToArray(kids, json_tree(t, t->child[i], level + 1));
+	for (uint32_t i = 0; kids && i < shown; i++)
+		cJSON_AddItemToArray(kids, json_tree(t, k[i], level + 1));
 	uint64_t rest = 0;
-	for (uint32_t i = first + shown; i < last; i++)
-		rest += r->dom.retained[t->child[i]];
+	for (uint32_t i = shown; i < all; i++)
+		rest += r->dom.retained[k[i]];
 	cJSON *more = cJSON_AddObjectToObject(o, "more");
 	if (more) {
-		cJSON_AddNumberToObject(more, "objects", last - first - shown);
+		cJSON_AddNumberToObject(more, "objects", all - shown);
 		cJSON_AddNumberToObject(more, "retained", (double)rest);
 	}
 	return o;
@@ -200,12 +271,14 @@ int asnap_render_dominators_text(FILE *out, const struct asnap_dominators_view *
 		asnap_fmt_count(c, s.groups));
 
 	uint32_t *best = malloc((size_t)v->top * sizeof(*best));
-	struct tree t = {v, NULL, NULL};
-	struct asnap_error err = {0};
+	struct tree t = {.v = v};
 	int rc = -1;
-	if (!best || asnap_dom_children(&r->dom, &t.start, &t.child, &err) < 0)
+	if (!best)
 		goto out;
 	uint32_t have = top_retainers(v, best, v->top);
+	uint32_t super = g->n;
+	if (v->depth > 0 && (v->type ? tree_build(&t, best, have, false) : tree_build(&t, &super, 1, true)) < 0)
+		goto out;
 	fprintf(out, "\ntop retainers%s%s\n", v->type ? " of type " : "", v->type ? v->type : "");
 	struct asnap_table *tab = asnap_table_create(5, "rrllr");
 	if (!tab)
@@ -235,19 +308,18 @@ int asnap_render_dominators_text(FILE *out, const struct asnap_dominators_view *
 			for (uint32_t i = 0; i < have; i++)
 				text_tree(out, &t, best[i], 0);
 		} else {
-			uint32_t first = t.start[g->n], last = t.start[g->n + 1];
-			uint32_t shown = last - first < v->top ? last - first : v->top;
-			for (uint32_t i = first; i < first + shown; i++)
-				text_tree(out, &t, t.child[i], 0);
-			if (last - first > shown)
-				fprintf(out, "  ... %u more directly under the roots\n", last - first - shown);
+			uint32_t shown, all;
+			const uint32_t *k = tree_kids(&t, 0, g->n, &shown, &all);
+			for (uint32_t i = 0; i < shown; i++)
+				text_tree(out, &t, k[i], 0);
+			if (all > shown)
+				fprintf(out, "  ... %u more directly under the roots\n", all - shown);
 		}
 	}
 	rc = 0;
 out:
 	free(best);
-	free(t.start);
-	free(t.child);
+	tree_release(&t);
 	return rc;
 }
 
@@ -258,11 +330,10 @@ int asnap_render_dominators_json(FILE *out, const struct asnap_dominators_view *
 	struct summary s;
 	summarize(r, &s);
 	uint32_t *best = malloc((size_t)v->top * sizeof(*best));
-	struct tree t = {v, NULL, NULL};
-	struct asnap_error err = {0};
+	struct tree t = {.v = v};
 	cJSON *o = cJSON_CreateObject();
 	int rc = -1;
-	if (!o || !best || asnap_dom_children(&r->dom, &t.start, &t.child, &err) < 0)
+	if (!o || !best)
 		goto out;
 	cJSON_AddNumberToObject(o, "objects", g->n);
 	cJSON_AddNumberToObject(o, "bytes", (double)r->dom.retained[g->n]);
@@ -282,6 +353,9 @@ int asnap_render_dominators_json(FILE *out, const struct asnap_dominators_view *
 	if (v->type)
 		cJSON_AddStringToObject(o, "type", v->type);
 	uint32_t have = top_retainers(v, best, v->top);
+	uint32_t super = g->n;
+	if (v->depth > 0 && (v->type ? tree_build(&t, best, have, false) : tree_build(&t, &super, 1, true)) < 0)
+		goto out;
 	cJSON *top = cJSON_AddArrayToObject(o, "top");
 	for (uint32_t i = 0; top && i < have; i++)
 		cJSON_AddItemToArray(top, json_object_of(v->s, best[i]));
@@ -291,17 +365,17 @@ int asnap_render_dominators_json(FILE *out, const struct asnap_dominators_view *
 			for (uint32_t i = 0; i < have; i++)
 				cJSON_AddItemToArray(tree, json_tree(&t, best[i], 0));
 		} else {
-			uint32_t first = t.start[g->n], last = t.start[g->n + 1];
-			for (uint32_t i = first; i < last && i < first + v->top; i++)
-				cJSON_AddItemToArray(tree, json_tree(&t, t.child[i], 0));
+			uint32_t shown, all;
+			const uint32_t *k = tree_kids(&t, 0, g->n, &shown, &all);
+			for (uint32_t i = 0; i < shown; i++)
+				cJSON_AddItemToArray(tree, json_tree(&t, k[i], 0));
 		}
 	}
 	rc = asnap_json_print(out, o);
 out:
 	cJSON_Delete(o);
 	free(best);
-	free(t.start);
-	free(t.child);
+	tree_release(&t);
 	return rc;
 }
 

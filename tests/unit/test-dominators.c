@@ -189,6 +189,55 @@ START_TEST(dominators_find_the_components_on_the_way)
 }
 END_TEST
 
+/* The children of a few nodes, found in one pass, are those of the whole
+ * tree's children lists (asnap_dom_children), in the same order. */
+START_TEST(dom_kids_of_some_nodes_are_the_whole_trees)
+{
+	for (uint64_t seed = 0; seed < SEEDS; seed++) {
+		struct edge_list l;
+		el_random(&l, seed);
+		uint64_t s = seed + 4242;
+		uint32_t roots[4];
+		uint32_t nroots = 1 + rnd_below(&s, 3);
+		for (uint32_t r = 0; r < nroots; r++)
+			roots[r] = rnd_below(&s, l.n);
+		struct analysed a;
+		analyse(&a, &l, roots, nroots);
+		uint32_t n = a.g->n, *start, *child;
+		struct asnap_error err = {0};
+		ck_assert_int_eq(asnap_dom_children(&a.dom, &start, &child, &err), 0);
+		/* the super-root, a few nodes, repeats, in no order */
+		uint32_t ask[12], nask = 0;
+		ask[nask++] = n;
+		while (nask < 12)
+			ask[nask++] = rnd_below(&s, n + 1);
+		ask[nask - 1] = ask[1];
+		struct asnap_dom_kids k;
+		ck_assert_int_eq(asnap_dom_kids_find(&a.dom, ask, nask, &k, &err), 0);
+		for (uint32_t i = 0; i < nask; i++) {
+			uint32_t count;
+			const uint32_t *kids = asnap_dom_kids_of(&k, ask[i], &count);
+			ck_assert_uint_eq(count, start[ask[i] + 1] - start[ask[i]]);
+			for (uint32_t j = 0; j < count; j++)
+				ck_assert_uint_eq(kids[j], child[start[ask[i]] + j]);
+		}
+		uint32_t count;
+		for (uint32_t v = 0; v <= n; v++) {
+			bool asked = false;
+			for (uint32_t i = 0; i < nask; i++)
+				asked |= ask[i] == v;
+			if (!asked)
+				ck_assert_ptr_null(asnap_dom_kids_of(&k, v, &count));
+		}
+		asnap_dom_kids_release(&k);
+		free(start);
+		free(child);
+		analysed_release(&a);
+		el_release(&l);
+	}
+}
+END_TEST
+
 START_TEST(dominators_of_a_million_long_chain)
 {
 	/* 0 -> 1 -> ... -> n-1, and a ring n .. 2n-1 that nothing reaches */
@@ -648,6 +697,7 @@ static Suite *dominators_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, dominators_match_igraph_on_random_graphs);
 	tcase_add_test(tc, dominators_find_the_components_on_the_way);
+	tcase_add_test(tc, dom_kids_of_some_nodes_are_the_whole_trees);
 	tcase_add_test(tc, dominators_of_a_million_long_chain);
 	tcase_add_test(tc, edge_offsets_beyond_32_bits);
 	tcase_add_test(tc, weak_edges_never_retain);
