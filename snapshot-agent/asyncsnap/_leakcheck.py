@@ -29,11 +29,12 @@ class CheckError(Exception):
     analyzer refused the files): never a finding."""
 
 
-def find_cli(explicit=None):
+def find_cli(explicit=None, option=None):
     """The `asyncsnap` command: explicit, $ASYNCSNAP_CLI, the build tree
     this package was built in (build/snapshot-agent/asyncsnap ->
     build/src/cli/asyncsnap), the scripts directory of this interpreter
-    (where pip puts it), then PATH. Raises CheckError naming the places."""
+    (where pip puts it), then PATH. Raises CheckError naming the places,
+    and the caller's option that names the command (None: none)."""
     tried = []
     here = os.path.dirname(os.path.abspath(__file__))
     candidates = [explicit, os.environ.get("ASYNCSNAP_CLI"),
@@ -49,8 +50,8 @@ def find_cli(explicit=None):
             return os.path.abspath(c)
         if explicit and c == explicit:
             raise CheckError("the asyncsnap command '%s' is not an executable file" % c)
-    raise CheckError("the asyncsnap command is not found (tried %s; set ASYNCSNAP_CLI or "
-                     "--asyncsnap-cli)" % ", ".join(tried))
+    raise CheckError("the asyncsnap command is not found (tried %s; set ASYNCSNAP_CLI%s)"
+                     % (", ".join(tried), " or " + option if option else ""))
 
 
 def _escape(text):
@@ -134,10 +135,12 @@ class Checker:
     checks   -- check names to run (None: all)
     rules    -- a resource rules file for `leaks --rules`, or None
     keep_dir -- where to copy the snapshot pair of a window with findings
+    cli_option -- the caller's option that names the command, for the
+                  error when it is not found (pytest: --asyncsnap-cli)
     """
 
-    def __init__(self, cli=None, checks=None, rules=None, keep_dir=None):
-        self.cli = find_cli(cli)
+    def __init__(self, cli=None, checks=None, rules=None, keep_dir=None, cli_option=None):
+        self.cli = find_cli(cli, cli_option)
         self.checks = list(checks) if checks else None
         self.rules = rules
         self.keep_dir = keep_dir

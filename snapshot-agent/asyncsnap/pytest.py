@@ -145,7 +145,8 @@ class LeakPlugin:
         self.new_baseline = {}
         try:
             self.checker = Checker(cli=opt("asyncsnap_cli"), checks=self.checks,
-                                   rules=self.rules, keep_dir=opt("asyncsnap_keep"))
+                                   rules=self.rules, keep_dir=opt("asyncsnap_keep"),
+                                   cli_option="--asyncsnap-cli")
         except CheckError as e:
             raise pytest.UsageError("asyncsnap: %s" % e) from None
         self.before = None       # the snapshot the current window starts from
