@@ -113,9 +113,11 @@ static uint32_t top_retainers(const struct asnap_dominators_view *v, uint32_t *b
  * nodes shown at level L (kids[0] those of the super-root when the tree
  * starts there), each level found in one pass over the tree.
  */
+#define TREE_LEVELS 65 /* --depth is at most 64; one more under the super-root */
+
 struct tree {
 	const struct asnap_dominators_view *v;
-	struct asnap_dom_kids kids[66];
+	struct asnap_dom_kids kids[TREE_LEVELS];
 	unsigned nlevels;
 	unsigned first;       /* the level of the first nodes shown: 0, or 1 under the super-root */
 };
@@ -152,7 +154,7 @@ static int tree_build(struct tree *t, const uint32_t *nodes, uint32_t n, bool fr
 	if (!cur)
 		return -1;
 	memcpy(cur, nodes, (size_t)n * sizeof(*nodes));
-	for (unsigned l = 0; l < levels && l < 66 && n; l++) {
+	for (unsigned l = 0; l < levels && l < TREE_LEVELS && n; l++) {
 		if (asnap_dom_kids_find(d, cur, n, &t->kids[l], &err) < 0) {
 			free(cur);
 			return -1;
