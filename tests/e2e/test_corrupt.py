@@ -48,6 +48,25 @@ class CorruptCorpusTest(unittest.TestCase):
                     self.assertIn(fragment, p.stderr)
                     self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
 
+    def test_a_damaged_one_among_several_snapshots_stops_the_command(self):
+        # several snapshots load one after another, each one's asyncio
+        # facts computed in a second thread while the next is read: a
+        # damaged one, first or after a good one, is still one line and
+        # exit 2, with nothing on standard output
+        good = os.path.join(FIXTURES, "snapshots", "py3.11.snap")
+        damaged = [(p, f) for p, f in manifest() if f is not None][:6]
+        self.assertTrue(damaged)
+        for path, fragment in damaged:
+            for args in (("leaks", good, path), ("leaks", path, good), ("diff", good, good, path),
+                         ("report", "-o", os.devnull, good, path)):
+                with self.subTest(file=os.path.basename(path), cmd=" ".join(args[:1])):
+                    p = run(*args)
+                    self.assertEqual(p.returncode, 2, p.stderr)
+                    self.assertEqual(p.stdout, "")
+                    self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+                    self.assertIn("cannot read '%s': " % path, p.stderr)
+                    self.assertIn(fragment, p.stderr)
+
     def test_hostile_valid_shapes_are_analyzed(self):
         for path, fragment in manifest():
             if fragment is not None:
