@@ -170,6 +170,10 @@ class TrustTest(LiveTest):
         self.assertEqual(len(request(port, 2, "b")), 2)
         self.quit(p)
 
+    @unittest.skipIf(os.environ.get("ASYNCSNAP_SANITIZED"),
+                     "GCC 12's AddressSanitizer allocator is not fork-safe: a fork while "
+                     "another thread frees (a reaper thread exiting) can leave the "
+                     "snapshot child's zstd worker waiting on its lock forever")
     def test_a_busy_agent_serves_every_request_once(self):
         # takes at once: a request waits for the snapshot under way (fork
         # mode drops the signal while its child writes) and is served after
