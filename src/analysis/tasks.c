@@ -287,6 +287,31 @@ static bool is_container(const char *type)
 	       !strcmp(type, "weakref.WeakSet") || !strcmp(type, "_weakrefset.WeakSet");
 }
 
+/* A container with a name (held under a label) first, then by type and
+ * label: tasks alike list their referrers alike */
+static int ref_order(const struct asnap_graph *g, const struct asnap_task_ref *x,
+		     const struct asnap_task_ref *y)
+{
+	int c;
+	if ((c = asnap_desc_u64(x->holder != ASNAP_NO_NODE, y->holder != ASNAP_NO_NODE)) ||
+	    (c = asnap_asc_u64(g->type[x->node], g->type[y->node])) ||
+	    (c = asnap_asc_u64(x->label, y->label)))
+		return c;
+	return asnap_asc_u64(x->node, y->node);
+}
+
+/* at most MAX_REFS: an insertion sort */
+static void sort_refs(const struct asnap_graph *g, struct asnap_task_ref *r, uint32_t n)
+{
+	for (uint32_t i = 1; i < n; i++) {
+		struct asnap_task_ref x = r[i];
+		uint32_t j = i;
+		for (; j > 0 && ref_order(g, &x, &r[j - 1]) < 0; j--)
+			r[j] = r[j - 1];
+		r[j] = x;
+	}
+}
+
 /* Who references v (reverse index needed); at most MAX_REFS. */
 static int fill_refs(const struct asnap_graph *g, struct asnap_task_view *t,
 		     struct asnap_edge_finder *edges)
@@ -322,6 +347,7 @@ static int fill_refs(const struct asnap_graph *g, struct asnap_task_view *t,
 			}
 		}
 	}
+	sort_refs(g, t->refs, t->nrefs);
 	return 0;
 }
 

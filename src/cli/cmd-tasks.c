@@ -9,18 +9,22 @@
 #include "render/leaks.h"
 
 static const char usage[] =
-	"usage: asyncsnap tasks [--json] SNAP\n";
+	"usage: asyncsnap tasks [--each] [--json] SNAP\n";
 static const char about[] =
 	"Every asyncio task of the snapshot: its state, name and coroutine, where it\n"
 	"is suspended, its await chain down to the leaf future, what references it,\n"
 	"and the bytes it retains. The suspicious come first: orphaned tasks (waiting\n"
 	"on a future nothing live can resolve), pending tasks that are garbage,\n"
-	"finished tasks still kept alive, then waiting ones; the larger first.\n";
+	"finished tasks still kept alive, then waiting ones; the larger first.\n"
+	"Tasks alike (the same verdict, type, suspension point, await chain and\n"
+	"referrers, a list index aside) are one block with their count, total size\n"
+	"and the first three by name; --each prints one block per task.\n";
 
 int cmd_tasks(int argc, char **argv)
 {
-	bool json = false;
+	bool json = false, each = false;
 	const struct cli_opt opts[] = {
+		CLI_FLAG("each", 0, &each, "one block per task, also for tasks alike (text)"),
 		CLI_FLAG("json", 0, &json,
 			 "{\"tasks\": [{\"addr\", \"name\", \"state\", \"verdict\", "
 			 "\"orphaned\", \"suspended_in\", \"await_chain\", \"referrers\", "
@@ -43,7 +47,7 @@ int cmd_tasks(int argc, char **argv)
 	if (asnap_tasks_view(s, true, &tasks, &count, &err) < 0) {
 		cli_file_error(s->path, &err);
 	} else {
-		struct asnap_tasks_render view = {s, tasks, count};
+		struct asnap_tasks_render view = {s, tasks, count, each};
 		struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
 		FILE *out = cli_safe_out_begin(&o, json);
 		if (cli_safe_out_end(&o, json ? asnap_render_tasks_json(out, &view)

@@ -22,6 +22,7 @@ struct asnap_tasks_render {
 	const struct asnap_snap *s;
 	const struct asnap_task_view *tasks;
 	uint32_t count;
+	bool each; /* text: one block per task, even for tasks alike */
 };
 
 struct asnap_diff_view {

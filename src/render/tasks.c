@@ -2,6 +2,9 @@
  * tasks.c - render `asyncsnap tasks` (see leaks.h).
  */
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "render/json.h"
@@ -14,10 +17,232 @@ static const char *ref_label(const struct asnap_snap *s, uint32_t label)
 	return label ? asnap_graph_string(s->g, label) : NULL;
 }
 
-int asnap_render_tasks_text(FILE *out, const struct asnap_tasks_render *v)
+/* "[12]": a list's or tuple's index, which tells apart tasks that are
+ * otherwise alike */
+static bool is_index(const char *lab)
+{
+	if (!lab || lab[0] != '[' || !lab[1])
+		return false;
+	size_t i = 1;
+	while (lab[i] >= '0' && lab[i] <= '9')
+		i++;
+	return i > 1 && lab[i] == ']' && !lab[i + 1];
+}
+
+/* The lines under a task's first: where it is suspended, its await chain,
+ * what references it. any_index prints a container index as "[i]" (the
+ * lines of a group of tasks alike). */
+static void task_lines(FILE *out, const struct asnap_snap *s, const struct asnap_task_view *t,
+		       bool any_index)
+{
+	char what[300], site[600];
+	/* where it is in the program's own code, then where in the library it
+	 * actually waits */
+	uint32_t at = asnap_snap_site_node(s, t->node);
+	const struct asnap_aio_coro *c = asnap_aio_coro(&s->aio, at);
+	if (c && c->file) {
+		const char *verb = t->state == ASNAP_FUT_PENDING ? "suspended" : "ended";
+		fprintf(out, "  %s at %s in %s", verb, asnap_snap_own_site(s, at, site, sizeof(site)),
+			asnap_graph_string(s->g, c->qualname));
+		const struct asnap_aio_coro *leaf = asnap_aio_coro(&s->aio, t->leaf);
+		if (leaf && leaf != c && leaf->file)
+			fprintf(out, ", waiting in %s at %s", asnap_graph_string(s->g, leaf->qualname),
+				asnap_snap_own_site(s, t->leaf, site, sizeof(site)));
+		fputc('\n', out);
+	}
+	if (t->chain_len) {
+		fputs("  await chain: ", out);
+		for (uint32_t k = 0; k < t->chain_len; k++) {
+			uint32_t x = t->chain[k];
+			const struct asnap_aio_future *f = asnap_aio_future(&s->aio, x);
+			fprintf(out, "%s%s", k ? " -> " : "", asnap_obj_describe(s, x, what, sizeof(what)));
+			if (asnap_aio_coro(&s->aio, x) && asnap_snap_own_site(s, x, site, sizeof(site))[0])
+				fprintf(out, " (%s)", site);
+			if (f)
+				fprintf(out, " (%s, %" PRId64 " callback%s)", asnap_fut_state_name(f->state),
+					f->callbacks, f->callbacks == 1 ? "" : "s");
+		}
+		fputc('\n', out);
+	}
+	if (t->nrefs) {
+		fputs("  referenced by: ", out);
+		for (uint32_t k = 0; k < t->nrefs; k++) {
+			const struct asnap_task_ref *r = &t->refs[k];
+			const char *lab = ref_label(s, r->label);
+			fprintf(out, "%s%s", k ? "; " : "", asnap_obj_describe(s, r->node, what, sizeof(what)));
+			if (lab)
+				fprintf(out, ".%s", any_index && is_index(lab) ? "[i]" : lab);
+			const char *module = asnap_obj_module_name(s, r->holder);
+			if (module) /* a module global: __main__.background */
+				fprintf(out, " (%s.%s)", module, asnap_graph_string(s->g, r->holder_label));
+			else if (r->holder != ASNAP_NO_NODE)
+				fprintf(out, " (%s.%s)", asnap_obj_describe(s, r->holder, what, sizeof(what)),
+					asnap_graph_string(s->g, r->holder_label));
+		}
+		if (t->more_refs)
+			fprintf(out, "; %u more", t->more_refs);
+		fputc('\n', out);
+	}
+}
+
+static void task_block(FILE *out, const struct asnap_snap *s, const struct asnap_task_view *t)
+{
+	char a[32], what[300];
+	fprintf(out, "\n%-9s %s 0x%" PRIx64 "  retains %s\n", asnap_task_verdict(t),
+		asnap_obj_describe(s, t->node, what, sizeof(what)), s->g->addr[t->node],
+		asnap_fmt_bytes(a, t->retained));
+	task_lines(out, s, t, false);
+}
+
+/*
+ * Tasks alike: the same verdict and type, and the same lines under the
+ * first (where suspended, await chain, referrers, a container's index
+ * aside). A service's 100,000 tasks of one kind are one block, with its
+ * count and the first few by name; --each prints one block per task.
+ */
+enum { EXAMPLES = 3 };
+
+struct group {
+	uint64_t hash;
+	size_t key, key_len; /* in the key buffer */
+	uint32_t count;
+	uint32_t members[EXAMPLES]; /* the first ones, most suspicious first */
+	uint64_t retained, largest;
+};
+
+struct grouping {
+	struct group *groups;
+	uint32_t ngroups, cap;
+	uint32_t *slots; /* open addressing: group index + 1, 0 = free */
+	uint32_t nslots;
+	char *keys;
+	size_t keys_len, keys_cap;
+};
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+	return h;
+}
+
+/* The group of key (made if new), or NULL when out of memory. */
+static struct group *group_of(struct grouping *gr, const char *key, size_t len)
+{
+	uint64_t h = fnv1a(key, len);
+	uint32_t mask = gr->nslots - 1, i = (uint32_t)h & mask;
+	for (; gr->slots[i]; i = (i + 1) & mask) {
+		struct group *g = &gr->groups[gr->slots[i] - 1];
+		if (g->hash == h && g->key_len == len && memcmp(gr->keys + g->key, key, len) == 0)
+			return g;
+	}
+	if (gr->ngroups == gr->cap || gr->keys_len + len > gr->keys_cap)
+		return NULL; /* sized by the caller: cannot happen */
+	memcpy(gr->keys + gr->keys_len, key, len);
+	gr->slots[i] = gr->ngroups + 1;
+	struct group *g = &gr->groups[gr->ngroups++];
+	*g = (struct group){.hash = h, .key = gr->keys_len, .key_len = len};
+	gr->keys_len += len;
+	return g;
+}
+
+static bool grow_keys(struct grouping *gr, size_t need)
+{
+	if (gr->keys_len + need <= gr->keys_cap)
+		return true;
+	size_t cap = gr->keys_cap ? gr->keys_cap : 1 << 16;
+	while (cap < gr->keys_len + need)
+		cap *= 2;
+	char *k = realloc(gr->keys, cap);
+	if (!k)
+		return false;
+	gr->keys = k;
+	gr->keys_cap = cap;
+	return true;
+}
+
+static void grouping_release(struct grouping *gr)
+{
+	free(gr->groups);
+	free(gr->slots);
+	free(gr->keys);
+	*gr = (struct grouping){0};
+}
+
+/* Groups the tasks; 0, or -1 when out of memory. */
+static int group_tasks(struct grouping *gr, const struct asnap_tasks_render *v)
 {
 	const struct asnap_snap *s = v->s;
-	char a[32], what[300], site[600];
+	gr->cap = v->count ? v->count : 1;
+	gr->nslots = 16;
+	while (gr->nslots < 2 * (uint64_t)gr->cap)
+		gr->nslots *= 2;
+	gr->groups = malloc(sizeof(*gr->groups) * gr->cap);
+	gr->slots = calloc(gr->nslots, sizeof(*gr->slots));
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	int rc = gr->groups && gr->slots && m ? 0 : -1;
+	for (uint32_t i = 0; rc == 0 && i < v->count; i++) {
+		const struct asnap_task_view *t = &v->tasks[i];
+		rewind(m);
+		fprintf(m, "%s%c%" PRIu32 "%c", asnap_task_verdict(t), 0, s->g->type[t->node], 0);
+		task_lines(m, s, t, true);
+		fflush(m); /* buf and the position are current */
+		long n = ftell(m);
+		struct group *g = n >= 0 && grow_keys(gr, (size_t)n) ? group_of(gr, buf, (size_t)n) : NULL;
+		if (!g) {
+			rc = -1;
+			break;
+		}
+		if (g->count < EXAMPLES)
+			g->members[g->count] = i;
+		g->count++;
+		g->retained += t->retained;
+		if (t->retained > g->largest)
+			g->largest = t->retained;
+	}
+	if (m)
+		fclose(m);
+	free(buf);
+	return rc;
+}
+
+static void group_block(FILE *out, const struct asnap_tasks_render *v, const struct grouping *gr,
+			const struct group *g)
+{
+	const struct asnap_snap *s = v->s;
+	char a[32], b[32], n[32];
+	const struct asnap_task_view *first = &v->tasks[g->members[0]];
+	const char *verdict = gr->keys + g->key;
+	const char *type = asnap_graph_string(s->g, s->g->type[first->node]);
+	if (strncmp(type, "builtins.", 9) == 0)
+		type += 9;
+	fprintf(out, "\n%-9s %s %s tasks alike  retain %s in all, %s the largest\n", verdict,
+		asnap_fmt_count(n, g->count), type, asnap_fmt_bytes(a, g->retained),
+		asnap_fmt_bytes(b, g->largest));
+	/* the lines, from the key: past the verdict and the type */
+	const char *lines = (const char *)memchr(verdict, 0, g->key_len) + 1;
+	lines = (const char *)memchr(lines, 0, g->key_len - (size_t)(lines - verdict)) + 1;
+	fwrite(lines, 1, g->key_len - (size_t)(lines - verdict), out);
+	fputs("  these:", out);
+	for (uint32_t k = 0; k < EXAMPLES && k < g->count; k++) {
+		const struct asnap_task_view *t = &v->tasks[g->members[k]];
+		uint32_t name = asnap_aio_name(&s->aio, t->node);
+		fprintf(out, "%s", k ? "," : "");
+		if (name)
+			fprintf(out, " '%s'", asnap_graph_string(s->g, name));
+		fprintf(out, " 0x%" PRIx64, s->g->addr[t->node]);
+	}
+	if (g->count > EXAMPLES)
+		fprintf(out, " and %s more (--each: one block per task)",
+			asnap_fmt_count(n, g->count - EXAMPLES));
+	fputc('\n', out);
+}
+
+int asnap_render_tasks_text(FILE *out, const struct asnap_tasks_render *v)
+{
 	uint32_t orphaned = 0, pending = 0, done = 0;
 	for (uint32_t i = 0; i < v->count; i++) {
 		orphaned += v->tasks[i].orphaned;
@@ -27,59 +252,25 @@ int asnap_render_tasks_text(FILE *out, const struct asnap_tasks_render *v)
 	fprintf(out, "%u task%s: %u pending (%u orphaned: waiting on a future nothing live can "
 		     "resolve), %u done\n",
 		v->count, v->count == 1 ? "" : "s", pending, orphaned, done);
-	for (uint32_t i = 0; i < v->count; i++) {
-		const struct asnap_task_view *t = &v->tasks[i];
-		fprintf(out, "\n%-9s %s 0x%" PRIx64 "  retains %s\n", asnap_task_verdict(t),
-			asnap_obj_describe(s, t->node, what, sizeof(what)), s->g->addr[t->node],
-			asnap_fmt_bytes(a, t->retained));
-		/* where it is in the program's own code, then where in the
-		 * library it actually waits */
-		uint32_t at = asnap_snap_site_node(s, t->node);
-		const struct asnap_aio_coro *c = asnap_aio_coro(&s->aio, at);
-		if (c && c->file) {
-			const char *verb = t->state == ASNAP_FUT_PENDING ? "suspended" : "ended";
-			fprintf(out, "  %s at %s in %s", verb, asnap_snap_own_site(s, at, site, sizeof(site)),
-				asnap_graph_string(s->g, c->qualname));
-			const struct asnap_aio_coro *leaf = asnap_aio_coro(&s->aio, t->leaf);
-			if (leaf && leaf != c && leaf->file)
-				fprintf(out, ", waiting in %s at %s", asnap_graph_string(s->g, leaf->qualname),
-					asnap_snap_own_site(s, t->leaf, site, sizeof(site)));
-			fputc('\n', out);
-		}
-		if (t->chain_len) {
-			fputs("  await chain: ", out);
-			for (uint32_t k = 0; k < t->chain_len; k++) {
-				uint32_t x = t->chain[k];
-				const struct asnap_aio_future *f = asnap_aio_future(&s->aio, x);
-				fprintf(out, "%s%s", k ? " -> " : "", asnap_obj_describe(s, x, what, sizeof(what)));
-				if (asnap_aio_coro(&s->aio, x) && asnap_snap_own_site(s, x, site, sizeof(site))[0])
-					fprintf(out, " (%s)", site);
-				if (f)
-					fprintf(out, " (%s, %" PRId64 " callback%s)", asnap_fut_state_name(f->state),
-						f->callbacks, f->callbacks == 1 ? "" : "s");
-			}
-			fputc('\n', out);
-		}
-		if (t->nrefs) {
-			fputs("  referenced by: ", out);
-			for (uint32_t k = 0; k < t->nrefs; k++) {
-				const struct asnap_task_ref *r = &t->refs[k];
-				const char *lab = ref_label(s, r->label);
-				fprintf(out, "%s%s", k ? "; " : "", asnap_obj_describe(s, r->node, what, sizeof(what)));
-				if (lab)
-					fprintf(out, ".%s", lab);
-				const char *module = asnap_obj_module_name(s, r->holder);
-				if (module) /* a module global: __main__.background */
-					fprintf(out, " (%s.%s)", module, asnap_graph_string(s->g, r->holder_label));
-				else if (r->holder != ASNAP_NO_NODE)
-					fprintf(out, " (%s.%s)", asnap_obj_describe(s, r->holder, what, sizeof(what)),
-						asnap_graph_string(s->g, r->holder_label));
-			}
-			if (t->more_refs)
-				fprintf(out, "; %u more", t->more_refs);
-			fputc('\n', out);
-		}
+	if (v->each) {
+		for (uint32_t i = 0; i < v->count; i++)
+			task_block(out, v->s, &v->tasks[i]);
+		return 0;
 	}
+	struct grouping gr = {0};
+	if (group_tasks(&gr, v) < 0) {
+		grouping_release(&gr);
+		return -1;
+	}
+	/* in the order of each group's first task: the most suspicious first */
+	for (uint32_t k = 0; k < gr.ngroups; k++) {
+		const struct group *g = &gr.groups[k];
+		if (g->count == 1)
+			task_block(out, v->s, &v->tasks[g->members[0]]);
+		else
+			group_block(out, v, &gr, g);
+	}
+	grouping_release(&gr);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import re
 import sys
 import textwrap
 
@@ -58,6 +59,40 @@ TWO_LOOPS = textwrap.dedent(r'''
     asyncio.run(main(sys.argv[1]))
 ''')
 
+# Tasks alike and not: six in a list and four in a set waiting in the same
+# place, two in the list waiting elsewhere, one alone.
+ALIKE = textwrap.dedent(r'''
+    import asyncio, sys
+    import asyncsnap
+
+    async def wait(event):
+        await event.wait()
+
+    async def other(event):
+        await event.wait()
+
+    async def alone(event):
+        await event.wait()
+
+    async def main(path):
+        event = asyncio.Event()
+        in_list = [asyncio.create_task(wait(event), name="list-%d" % i) for i in range(6)]
+        in_list += [asyncio.create_task(other(event), name="other-%d" % i) for i in range(2)]
+        in_set = {asyncio.create_task(wait(event), name="set-%d" % i) for i in range(4)}
+        lone = asyncio.create_task(alone(event), name="lone")
+        await asyncio.sleep(0)
+        asyncsnap.take(path, fsync=False, values=True)
+        event.set()
+        await asyncio.gather(*in_list, *in_set, lone)
+
+    asyncio.run(main(sys.argv[1]))
+''')
+
+
+def blocks(text):
+    """The blocks of `tasks` text after its summary line, as lists of lines."""
+    return [b.splitlines() for b in text.split("\n\n")[1:]]
+
 
 class TasksTest(TempDirTest):
     def test_leaky_service_orphans_first_and_main_last(self):
@@ -81,8 +116,10 @@ class TasksTest(TempDirTest):
         self.assertIn("watchers", held)
         text = run("tasks", paths[-1])
         self.assertEqual(text.returncode, 0)
-        self.assertIn("orphaned", text.stdout)
         self.assertIn("await chain:", text.stdout)
+        # the 150 watchers are one block, the main task another
+        self.assertEqual([b[0].split()[:2] for b in blocks(text.stdout)],
+                         [["orphaned", "150"], ["main", "_asyncio.Task"]])
 
     def test_one_object_shape_in_every_command(self):
         """The same object prints the same fields from tasks, path, leaks and
@@ -110,6 +147,42 @@ class TasksTest(TempDirTest):
         again = run_json("path", "--json", paths[-1], top["addr"])["target"]
         for k in core:
             self.assertEqual(top.get(k), again.get(k), k)
+
+    def test_tasks_alike_are_one_block(self):
+        snap = self.path("alike.snap")
+        run_source(self, "alike.py", ALIKE, snap)
+        every = run_json("tasks", "--json", snap)["tasks"]
+        self.assertEqual(len(every), 14)  # --json lists each: 6 + 2 + 4 + 1 and main
+        text = run("tasks", snap)
+        self.assertEqual(text.returncode, 0, text.stderr)
+        self.assertTrue(text.stdout.startswith("14 tasks: 14 pending"), text.stdout)
+        groups = {}
+        for b in blocks(text.stdout):
+            head = b[0].split()
+            if "alike" in b[0]:
+                names = re.findall(r"'([^']*)' 0x[0-9a-f]+", b[-1])
+                groups[tuple(sorted({n.split("-")[0] for n in names}))] = (int(head[1]), b)
+            else:
+                groups[(head[2].strip("'"),)] = (1, b)
+        # the list's index does not split a group; the place and the holder do
+        self.assertEqual({k: n for k, (n, _) in groups.items()},
+                         {("list",): 6, ("other",): 2, ("set",): 4, ("lone",): 1, ("Task-1",): 1})
+        n, b = groups[("list",)]
+        self.assertIn("referenced by: list.[i] (coroutine main.in_list)", "\n".join(b))
+        self.assertIn("in wait", b[1])
+        # the first three in the order of --json (the most suspicious first)
+        first = [t["name"] for t in every if t["name"].startswith("list-")][:3]
+        self.assertEqual(re.findall(r"'([^']*)' 0x", b[-1]), first)
+        self.assertTrue(b[-1].endswith("and 3 more (--each: one block per task)"), b[-1])
+        self.assertIn("set (coroutine main.in_set)", "\n".join(groups[("set",)][1]))
+        self.assertIn("in other", groups[("other",)][1][1])
+        self.assertNotIn("alike", groups[("lone",)][1][0])
+        # --each: one block per task, with each one's own index
+        each = blocks(run("tasks", "--each", snap).stdout)
+        self.assertEqual(len(each), 14)
+        self.assertFalse([b for b in each if "alike" in b[0]])
+        indexes = re.findall(r"list\.\[(\d+)\]", "\n".join(l for b in each for l in b))
+        self.assertEqual(sorted(map(int, indexes)), list(range(8)))
 
     def test_fixed_service_has_only_its_main_task(self):
         paths = run_program("leaky_service.py", "--dir", self.dir, "--rounds", "1", "--fixed")
