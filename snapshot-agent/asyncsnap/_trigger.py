@@ -178,15 +178,23 @@ def _on_signal(signum, frame):
         # when this snapshot is done (_serve_waiting)
         st.dropped += 1
         return
-    if st.fork and _fork_would_block():
+    # Python code the collector called (a __del__, a weakref callback)
+    # is where a signal handler runs mid-collection: the walk cannot pause
+    # the collector from inside it. Try again once it is done.
+    collecting = _core._agent.gc_collecting()
+    if collecting or (st.fork and _fork_would_block()):
         if st.deferred < _DEFER_MAX:
             st.deferred += 1
             _signal_later(st)
             return
         # nothing has let go of it: give up on this one, and say why
         st.deferred = 0
-        e = _core.SnapshotError("cannot fork: concurrent.futures' shutdown lock has been held "
-                               "for %g seconds" % (_DEFER_MAX * _DEFER_S))
+        if collecting:
+            e = _core.SnapshotError("a garbage collection has been running finalizers for %g "
+                                   "seconds" % (_DEFER_MAX * _DEFER_S))
+        else:
+            e = _core.SnapshotError("cannot fork: concurrent.futures' shutdown lock has been "
+                                   "held for %g seconds" % (_DEFER_MAX * _DEFER_S))
         _core._say_failed(e)
         _core._write_status(_claim_request(st), _core._failed(e))
         return
@@ -275,8 +283,8 @@ def _serve_waiting():
         pass
 
 
-# How long a snapshot is put off while forking would block: 20 ms at a
-# time, 10 seconds in all.
+# How long a snapshot is put off while forking would block, or while the
+# collector runs finalizers: 20 ms at a time, 10 seconds in all.
 _DEFER_S = 0.02
 _DEFER_MAX = 500
 # A signal with no request to serve within this many seconds of one that

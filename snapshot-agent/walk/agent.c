@@ -12,6 +12,7 @@
 
 #include "asyncsnap/format.h"
 #include "floor.h"
+#include "internals.h"
 #include "pyver.h"
 #include "walk.h"
 
@@ -110,6 +111,17 @@ PyDoc_STRVAR(remove_on_termination_doc,
 "Remove path if SIGTERM or SIGHUP ends the process while their action is\n"
 "still the default; None forgets the path.");
 
+PyDoc_STRVAR(gc_collecting_doc, "gc_collecting() -> bool\n\n"
+"Whether the cycle collector is collecting: a finalizer it called is\n"
+"running (a snapshot cannot be taken until it is done).");
+
+static PyObject *agent_gc_collecting(PyObject *self, PyObject *unused)
+{
+	(void)self;
+	(void)unused;
+	return PyBool_FromLong(asnap_py_gc_collecting());
+}
+
 static PyObject *agent_remove_on_termination(PyObject *self, PyObject *arg)
 {
 	(void)self;
@@ -146,6 +158,7 @@ static PyObject *agent_remove_on_termination(PyObject *self, PyObject *arg)
 static PyMethodDef methods[] = {
 	{"remove_on_termination", agent_remove_on_termination, METH_O,
 	 remove_on_termination_doc},
+	{"gc_collecting", agent_gc_collecting, METH_NOARGS, gc_collecting_doc},
 	{"snapshot", (PyCFunction)(void (*)(void))agent_snapshot, METH_VARARGS | METH_KEYWORDS,
 	 snapshot_doc},
 	{"_floor", asnap_floor, METH_VARARGS,
