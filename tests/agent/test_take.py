@@ -46,7 +46,8 @@ class TakeTest(TempDirTest):
                 continue
             doc = inspect.getdoc(getattr(ext, name)).splitlines()[0]
             args = doc[doc.index("(") + 1:doc.index(")")]
-            self.assertEqual([a.split("=")[0].strip() for a in args.split(",")], params, name)
+            self.assertEqual([a.split("=")[0].strip() for a in args.split(",") if a.strip()],
+                             params, name)
         self.assertTrue(os.path.exists(os.path.join(os.path.dirname(stub_path), "py.typed")))
 
     def test_floor_visits_what_the_collector_tracks(self):
