@@ -17,8 +17,9 @@ static const char about[] =
 	"on a future nothing live can resolve), pending tasks that are garbage,\n"
 	"finished tasks still kept alive, then waiting ones; the larger first.\n"
 	"Tasks alike (the same verdict, type, suspension point, await chain and\n"
-	"referrers, a list index aside) are one block with their count, total size\n"
-	"and the first three by name; --each prints one block per task.\n";
+	"referrers; a list index and the names of other tasks aside) are one block\n"
+	"with their count, total size and the first three by name; --each prints\n"
+	"one block per task.\n";
 
 int cmd_tasks(int argc, char **argv)
 {

@@ -29,11 +29,25 @@ static bool is_index(const char *lab)
 	return i > 1 && lab[i] == ']' && !lab[i + 1];
 }
 
+/* An object as the lines of tasks alike name it: another task by its type
+ * alone (each of 100 handler tasks awaits a task of its own), the rest as
+ * ever. */
+static const char *describe(const struct asnap_snap *s, uint32_t v, bool alike, char *buf,
+			    size_t len)
+{
+	if (alike && asnap_aio_task(&s->aio, v) && asnap_aio_name(&s->aio, v)) {
+		const char *type = asnap_graph_string(s->g, s->g->type[v]);
+		snprintf(buf, len, "%s '...'", strncmp(type, "builtins.", 9) ? type : type + 9);
+		return buf;
+	}
+	return asnap_obj_describe(s, v, buf, len);
+}
+
 /* The lines under a task's first: where it is suspended, its await chain,
- * what references it. any_index prints a container index as "[i]" (the
- * lines of a group of tasks alike). */
+ * what references it. alike: the lines of a group of tasks alike, where a
+ * container index prints as "[i]" and another task without its name. */
 static void task_lines(FILE *out, const struct asnap_snap *s, const struct asnap_task_view *t,
-		       bool any_index)
+		       bool alike)
 {
 	char what[300], site[600];
 	/* where it is in the program's own code, then where in the library it
@@ -55,7 +69,7 @@ static void task_lines(FILE *out, const struct asnap_snap *s, const struct asnap
 		for (uint32_t k = 0; k < t->chain_len; k++) {
 			uint32_t x = t->chain[k];
 			const struct asnap_aio_future *f = asnap_aio_future(&s->aio, x);
-			fprintf(out, "%s%s", k ? " -> " : "", asnap_obj_describe(s, x, what, sizeof(what)));
+			fprintf(out, "%s%s", k ? " -> " : "", describe(s, x, alike, what, sizeof(what)));
 			if (asnap_aio_coro(&s->aio, x) && asnap_snap_own_site(s, x, site, sizeof(site))[0])
 				fprintf(out, " (%s)", site);
 			if (f)
@@ -69,14 +83,14 @@ static void task_lines(FILE *out, const struct asnap_snap *s, const struct asnap
 		for (uint32_t k = 0; k < t->nrefs; k++) {
 			const struct asnap_task_ref *r = &t->refs[k];
 			const char *lab = ref_label(s, r->label);
-			fprintf(out, "%s%s", k ? "; " : "", asnap_obj_describe(s, r->node, what, sizeof(what)));
+			fprintf(out, "%s%s", k ? "; " : "", describe(s, r->node, alike, what, sizeof(what)));
 			if (lab)
-				fprintf(out, ".%s", any_index && is_index(lab) ? "[i]" : lab);
+				fprintf(out, ".%s", alike && is_index(lab) ? "[i]" : lab);
 			const char *module = asnap_obj_module_name(s, r->holder);
 			if (module) /* a module global: __main__.background */
 				fprintf(out, " (%s.%s)", module, asnap_graph_string(s->g, r->holder_label));
 			else if (r->holder != ASNAP_NO_NODE)
-				fprintf(out, " (%s.%s)", asnap_obj_describe(s, r->holder, what, sizeof(what)),
+				fprintf(out, " (%s.%s)", describe(s, r->holder, alike, what, sizeof(what)),
 					asnap_graph_string(s->g, r->holder_label));
 		}
 		if (t->more_refs)
@@ -96,8 +110,8 @@ static void task_block(FILE *out, const struct asnap_snap *s, const struct asnap
 
 /*
  * Tasks alike: the same verdict and type, and the same lines under the
- * first (where suspended, await chain, referrers, a container's index
- * aside). A service's 100,000 tasks of one kind are one block, with its
+ * first (where suspended, await chain, referrers; a container's index and
+ * the names of other tasks aside). A service's 100,000 tasks of one kind are one block, with its
  * count and the first few by name; --each prints one block per task.
  */
 enum { EXAMPLES = 3 };

@@ -60,7 +60,9 @@ TWO_LOOPS = textwrap.dedent(r'''
 ''')
 
 # Tasks alike and not: six in a list and four in a set waiting in the same
-# place, two in the list waiting elsewhere, one alone.
+# place, two in the list waiting elsewhere, one alone; three that each
+# await a task of their own (as a server's connection tasks await their
+# request's handler task), and those three.
 ALIKE = textwrap.dedent(r'''
     import asyncio, sys
     import asyncsnap
@@ -74,16 +76,21 @@ ALIKE = textwrap.dedent(r'''
     async def alone(event):
         await event.wait()
 
+    async def parent(event, i):
+        await asyncio.create_task(wait(event), name="child-%d" % i)
+
     async def main(path):
         event = asyncio.Event()
         in_list = [asyncio.create_task(wait(event), name="list-%d" % i) for i in range(6)]
         in_list += [asyncio.create_task(other(event), name="other-%d" % i) for i in range(2)]
         in_set = {asyncio.create_task(wait(event), name="set-%d" % i) for i in range(4)}
         lone = asyncio.create_task(alone(event), name="lone")
+        parents = [asyncio.create_task(parent(event, i), name="parent-%d" % i) for i in range(3)]
+        await asyncio.sleep(0)
         await asyncio.sleep(0)
         asyncsnap.take(path, fsync=False, values=True)
         event.set()
-        await asyncio.gather(*in_list, *in_set, lone)
+        await asyncio.gather(*in_list, *in_set, lone, *parents)
 
     asyncio.run(main(sys.argv[1]))
 ''')
@@ -152,10 +159,10 @@ class TasksTest(TempDirTest):
         snap = self.path("alike.snap")
         run_source(self, "alike.py", ALIKE, snap)
         every = run_json("tasks", "--json", snap)["tasks"]
-        self.assertEqual(len(every), 14)  # --json lists each: 6 + 2 + 4 + 1 and main
+        self.assertEqual(len(every), 20)  # --json lists each: 6 + 2 + 4 + 1 + 3 + 3 and main
         text = run("tasks", snap)
         self.assertEqual(text.returncode, 0, text.stderr)
-        self.assertTrue(text.stdout.startswith("14 tasks: 14 pending"), text.stdout)
+        self.assertTrue(text.stdout.startswith("20 tasks: 20 pending"), text.stdout)
         groups = {}
         for b in blocks(text.stdout):
             head = b[0].split()
@@ -166,22 +173,29 @@ class TasksTest(TempDirTest):
                 groups[(head[2].strip("'"),)] = (1, b)
         # the list's index does not split a group; the place and the holder do
         self.assertEqual({k: n for k, (n, _) in groups.items()},
-                         {("list",): 6, ("other",): 2, ("set",): 4, ("lone",): 1, ("Task-1",): 1})
+                         {("list",): 6, ("other",): 2, ("set",): 4, ("lone",): 1, ("Task-1",): 1,
+                          ("parent",): 3, ("child",): 3})
+        # the task each parent awaits, and each child's parent, go unnamed
+        self.assertRegex(groups[("parent",)][1][2], r"-> _asyncio\.Task '\.\.\.'$")
+        self.assertIn("_asyncio.Task '...'._fut_waiter", groups[("child",)][1][3])
         n, b = groups[("list",)]
-        self.assertIn("referenced by: list.[i] (coroutine main.in_list)", "\n".join(b))
+        # (3.9 and 3.10: the frame holds the locals)
+        self.assertRegex("\n".join(b),
+                         r"referenced by: list\.\[i\] \((coroutine|frame) main\.in_list\)")
         self.assertIn("in wait", b[1])
         # the first three in the order of --json (the most suspicious first)
         first = [t["name"] for t in every if t["name"].startswith("list-")][:3]
         self.assertEqual(re.findall(r"'([^']*)' 0x", b[-1]), first)
         self.assertTrue(b[-1].endswith("and 3 more (--each: one block per task)"), b[-1])
-        self.assertIn("set (coroutine main.in_set)", "\n".join(groups[("set",)][1]))
+        self.assertRegex("\n".join(groups[("set",)][1]), r"set \((coroutine|frame) main\.in_set\)")
         self.assertIn("in other", groups[("other",)][1][1])
         self.assertNotIn("alike", groups[("lone",)][1][0])
         # --each: one block per task, with each one's own index
         each = blocks(run("tasks", "--each", snap).stdout)
-        self.assertEqual(len(each), 14)
+        self.assertEqual(len(each), 20)
         self.assertFalse([b for b in each if "alike" in b[0]])
-        indexes = re.findall(r"list\.\[(\d+)\]", "\n".join(l for b in each for l in b))
+        indexes = re.findall(r"list\.\[(\d+)\] \((?:coroutine|frame) main\.in_list\)",
+                             "\n".join(l for b in each for l in b))
         self.assertEqual(sorted(map(int, indexes)), list(range(8)))
 
     def test_fixed_service_has_only_its_main_task(self):

@@ -196,7 +196,8 @@ class Live(unittest.TestCase):
 
     def check(self):
         want = expectation(self.program)
-        status, found = leaks(*self.serve_and_snapshot(False))
+        self.leaky = self.serve_and_snapshot(False)
+        status, found = leaks(*self.leaky)
         summaries = [f["summary"] for f in found]
         self.assertEqual(status, 1, "no finding on the leaky %s" % self.program)
         self.assertEqual(found[0]["check"], want["check"], summaries)
@@ -215,6 +216,17 @@ class LiveFastapiTasks(Live):
 
     def test_uvicorn_uvloop(self):
         self.check()
+        # `asyncsnap tasks`: the 120 audit tasks kept are one block, not 120
+        snap = self.leaky[-1]
+        every = json.loads(self.asnap("tasks", "--json", snap).stdout)["tasks"]
+        audits = [t for t in every if t.get("qualname") == "audit"]
+        self.assertEqual(len(audits), 3 * self.burst)
+        text = self.asnap("tasks", snap)
+        self.assertEqual(text.returncode, 0, text.stderr)
+        blocks = text.stdout.split("\n\n")[1:]
+        alike = [b for b in blocks if " in audit" in b]
+        self.assertEqual(len(alike), 1, text.stdout[:3000])
+        self.assertRegex(alike[0], r"^finished +%d _asyncio\.Task tasks alike" % len(audits))
 
 
 class LiveAiohttpTimers(Live):
