@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import unittest
@@ -356,6 +357,61 @@ class IdleTest(AttachTest):
         self.assertEqual(p.stderr.read(), "")
         self.assertEqual([n for n in os.listdir(self.dir) if n.endswith(".snap")], [])
         self.assertNothingLeft()
+
+
+# The main thread inside a garbage collection until FLAG exists: a __del__
+# the collector calls, where the attach's code runs (the main thread's
+# only Python code then).
+IN_COLLECTION = textwrap.dedent(r"""
+    import gc, os, sys, time
+    FLAG = sys.argv[1]
+    class Held:
+        def __del__(self):
+            while not os.path.exists(FLAG):
+                time.sleep(0.01)
+    print("listening 0", flush=True)
+    c = Held()
+    c.me = c
+    del c
+    gc.collect()
+    print("collected", flush=True)
+    while True:
+        time.sleep(0.05)
+""")
+
+LOOP = textwrap.dedent(r"""
+    import time
+    print("listening 0", flush=True)
+    while True:
+        time.sleep(0.01)
+""")
+
+
+class WhereItRunsTest(AttachTest):
+    def test_inside_a_garbage_collection_it_waits_for_the_end(self):
+        # no walk can start inside a collection: a thread of the attach
+        # takes the snapshot once it is over (it failed: "a garbage
+        # collection is in progress")
+        flag = self.path("flag")
+        p, _ = self.target(self.python, self.program("held.py", IN_COLLECTION), flag)
+        time.sleep(0.3)
+        timer = threading.Timer(1.5, lambda: open(flag, "w").close())
+        timer.start()
+        self.addCleanup(timer.cancel)
+        snap = self.attach_ok(p.pid, "--timeout", "30")
+        self.assertEqual(p.stdout.readline(), "collected\n")
+        self.assertEqual(run("info", snap).returncode, 0)
+        self.assertIsNone(p.poll())
+        self.assertNothingLeft()
+
+    def test_a_directory_named_asyncsnap_beside_the_script_is_not_the_agent(self):
+        # (where a user keeps snapshots, say): on sys.path it is a namespace
+        # package named asyncsnap, which the attach took for the agent
+        os.mkdir(self.path("asyncsnap"))
+        p, _ = self.target(self.python, self.program("loop.py", LOOP))
+        snap = self.attach_ok(p.pid, "--timeout", "30")
+        self.assertEqual(run("info", snap).returncode, 0)
+        self.assertIsNone(p.poll())
 
 
 class PsAllTest(AttachTest):
