@@ -22,10 +22,25 @@ def snaps(directory):
                   key=lambda n: int(n.rsplit("-", 1)[1][:-5]))
 
 
+# What child() programs can call: wait (30 s at most) for a snapshot in
+# directory d, then for the fork-mode child writing one to be reaped.
+WAIT_SNAPSHOT = """
+def wait_snapshot(d):
+    import asyncsnap, os, time
+    deadline = time.monotonic() + 30
+    while (not [n for n in os.listdir(d) if n.endswith(".snap")]
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
+    while asyncsnap._children:
+        time.sleep(0.01)
+"""
+
+
 class TriggerTest(TempDirTest):
     def child(self, code):
         env = dict(os.environ, XDG_RUNTIME_DIR=self.dir)
-        p = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+        code = WAIT_SNAPSHOT + textwrap.dedent(code)
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True,
                            text=True, env=env, cwd=self.dir, timeout=120)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stderr, "")
@@ -78,12 +93,7 @@ class TriggerTest(TempDirTest):
                 for _ in range(10):
                     time.sleep(0.01)  # the handler runs here
                 assert not asyncsnap._children
-            deadline = time.monotonic() + 30
-            while (not [n for n in os.listdir(%r) if n.endswith(".snap")]
-                   and time.monotonic() < deadline):
-                time.sleep(0.01)
-            while asyncsnap._children:
-                time.sleep(0.01)
+            wait_snapshot(%r)
         """ % (self.dir, self.dir))
         self.assertEqual(len(snaps(self.dir)), 1)
 
@@ -95,8 +105,8 @@ class TriggerTest(TempDirTest):
         for fork in (False, True):
             d = os.path.join(self.dir, "fork" if fork else "here")
             os.mkdir(d)
-            p = subprocess.run([sys.executable, "-c", textwrap.dedent("""
-                import asyncsnap, gc, os, signal, sys, time
+            out = self.child("""
+                import asyncsnap, gc, os, signal, time
                 asyncsnap.install(directory=%r, fork=%r)
                 class Cycle:
                     def __del__(self):
@@ -108,17 +118,9 @@ class TriggerTest(TempDirTest):
                 c.me = c
                 del c
                 gc.collect()
-                deadline = time.monotonic() + 30
-                while (not [n for n in os.listdir(%r) if n.endswith(".snap")]
-                       and time.monotonic() < deadline):
-                    time.sleep(0.01)
-                while asyncsnap._children:
-                    time.sleep(0.01)
-            """ % (d, fork, d))], capture_output=True, text=True,
-                env=dict(os.environ, XDG_RUNTIME_DIR=self.dir), timeout=120)
-            self.assertEqual(p.returncode, 0, p.stderr)
-            self.assertEqual(p.stdout, "in collection: True\n")
-            self.assertEqual(p.stderr, "")  # no "snapshot failed"
+                wait_snapshot(%r)
+            """ % (d, fork, d))  # and no "snapshot failed" on stderr
+            self.assertEqual(out, "in collection: True\n")
             self.assertEqual(len(snaps(d)), 1, (fork, os.listdir(d)))
 
     def test_on_tasks_fires_at_each_multiple(self):
