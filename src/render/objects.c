@@ -9,7 +9,7 @@
 #include "render/json.h"
 #include "render/objects.h"
 
-static const char *short_type(const struct asnap_snap *s, uint32_t v)
+const char *asnap_obj_type_name(const struct asnap_snap *s, uint32_t v)
 {
 	const char *t = asnap_graph_string(s->g, s->g->type[v]);
 	return strncmp(t, "builtins.", 9) == 0 ? t + 9 : t;
@@ -25,13 +25,13 @@ const char *asnap_obj_describe(const struct asnap_snap *s, uint32_t v, char *buf
 	if (!s->has_aio) {
 		const char *rec = asnap_obj_record_name(s->g, v);
 		if (rec)
-			snprintf(buf, len, "%s %s", short_type(s, v), rec);
+			snprintf(buf, len, "%s %s", asnap_obj_type_name(s, v), rec);
 		else
-			snprintf(buf, len, "%s", short_type(s, v));
+			snprintf(buf, len, "%s", asnap_obj_type_name(s, v));
 		return buf;
 	}
 	uint32_t name = asnap_aio_name(&s->aio, v);
-	const char *type = short_type(s, v);
+	const char *type = asnap_obj_type_name(s, v);
 	const char *module = asnap_obj_module_name(s, v);
 	if (module)
 		snprintf(buf, len, "module %s", module);

@@ -15,6 +15,9 @@
 
 /* "Task 'watch-3'", "coroutine Service.watch", "list" into buf. */
 const char *asnap_obj_describe(const struct asnap_snap *s, uint32_t v, char *buf, size_t len);
+
+/* v's type as people say it: builtins by their bare name ("list"). */
+const char *asnap_obj_type_name(const struct asnap_snap *s, uint32_t v);
 /*
  * An object in every command's JSON (docs/ANALYZE.md, "An object"): "addr",
  * "type", "size", "name" (when its records have one); with retention r

@@ -36,8 +36,7 @@ static const char *describe(const struct asnap_snap *s, uint32_t v, bool alike, 
 			    size_t len)
 {
 	if (alike && asnap_aio_task(&s->aio, v) && asnap_aio_name(&s->aio, v)) {
-		const char *type = asnap_graph_string(s->g, s->g->type[v]);
-		snprintf(buf, len, "%s '...'", strncmp(type, "builtins.", 9) ? type : type + 9);
+		snprintf(buf, len, "%s '...'", asnap_obj_type_name(s, v));
 		return buf;
 	}
 	return asnap_obj_describe(s, v, buf, len);
@@ -111,8 +110,9 @@ static void task_block(FILE *out, const struct asnap_snap *s, const struct asnap
 /*
  * Tasks alike: the same verdict and type, and the same lines under the
  * first (where suspended, await chain, referrers; a container's index and
- * the names of other tasks aside). A service's 100,000 tasks of one kind are one block, with its
- * count and the first few by name; --each prints one block per task.
+ * the names of other tasks aside). A service's 100,000 tasks of one kind
+ * are one block, with their count and the first few by name; --each
+ * prints one block per task.
  */
 enum { EXAMPLES = 3 };
 
@@ -230,11 +230,9 @@ static void group_block(FILE *out, const struct asnap_tasks_render *v, const str
 	char a[32], b[32], n[32];
 	const struct asnap_task_view *first = &v->tasks[g->members[0]];
 	const char *verdict = gr->keys + g->key;
-	const char *type = asnap_graph_string(s->g, s->g->type[first->node]);
-	if (strncmp(type, "builtins.", 9) == 0)
-		type += 9;
 	fprintf(out, "\n%-9s %s %s tasks alike  retain %s in all, %s the largest\n", verdict,
-		asnap_fmt_count(n, g->count), type, asnap_fmt_bytes(a, g->retained),
+		asnap_fmt_count(n, g->count), asnap_obj_type_name(s, first->node),
+		asnap_fmt_bytes(a, g->retained),
 		asnap_fmt_bytes(b, g->largest));
 	/* the lines, from the key: past the verdict and the type */
 	const char *lines = (const char *)memchr(verdict, 0, g->key_len) + 1;
