@@ -1,10 +1,10 @@
 """Benchmark: how fast the agent walks a big heap, and how big the file is.
 
-    PYTHONPATH=build/snapshot-agent python3 bench/walk.py [--objects N] [--runs R]
+    PYTHONPATH=build/snapshot-agent python3 bench/walk.py [--objects N] [--runs R] [--shape S]
 
 Builds a heap of about N objects shaped like an asyncio service's (instances
 with dicts, lists, tuples, strings, ints, bytes, suspended coroutines and
-tasks), takes R snapshots and prints, per run and as the median: objects,
+tasks; with --shape ints, one list of N distinct ints instead), takes R snapshots and prints, per run and as the median: objects,
 edges, pause (ms), objects/s of the walk, file bytes and bytes/object; then
 the same for `asyncsnap info` reading the file back, when the command is
 found (ASYNCSNAP_CLI or PATH).
@@ -53,9 +53,15 @@ def build(n, loop):
     return records, futs, tasks
 
 
+def build_ints(n):
+    """One list of n distinct ints (issue 17's 5M-int list): n + 1 objects,
+    n references labelled by index."""
+    return [1000 + i for i in range(n)]
+
+
 async def main(args):
     loop = asyncio.get_running_loop()
-    heap = build(args.objects, loop)
+    heap = build(args.objects, loop) if args.shape == "service" else build_ints(args.objects)
     await asyncio.sleep(0)  # let the tasks start and suspend
     gc.collect()
     cli = os.environ.get("ASYNCSNAP_CLI") or shutil.which("asyncsnap")
@@ -116,4 +122,5 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--objects", type=int, default=1_000_000)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--shape", choices=("service", "ints"), default="service")
     asyncio.run(main(p.parse_args()))

@@ -29,23 +29,31 @@ extern "C" {
 #endif
 
 /* The format version this library writes, and the newest it reads. */
-#define ASNAP_FORMAT_VERSION 1u
+#define ASNAP_FORMAT_VERSION 2u
 
 /* Node flags (docs/FORMAT.md "Node flags"). */
 #define ASNAP_NODE_GC_TRACKED 0x1u /* tracked by the cycle collector */
 #define ASNAP_NODE_SYNTHETIC  0x2u /* not a Python object (e.g. a thread frame) */
 #define ASNAP_NODE_IMMORTAL   0x4u /* an immortal object (3.12+) */
 
-/* Edge kinds. */
+/* Edge kinds, and the flag that can be or-ed into either. */
 enum asnap_edge_kind {
 	ASNAP_EDGE_STRONG = 0, /* a counted reference: keeps its target alive */
 	ASNAP_EDGE_WEAK = 1,   /* never keeps its target alive */
+	/*
+	 * Format 2: the label is not a string id but an index i, and reads
+	 * "[i]" (a list's or tuple's item). The writer needs no string for it;
+	 * the reader hands the edge over with this flag and label = i, and once
+	 * the file is read defines the strings "[0]" ... (see
+	 * asnap_reader_index_base).
+	 */
+	ASNAP_EDGE_INDEX = 2,
 };
 
 struct asnap_edge {
 	uint32_t target; /* node id */
-	uint32_t label;  /* string id, 0 for none */
-	uint8_t kind;    /* enum asnap_edge_kind */
+	uint32_t label;  /* string id, 0 for none; the index with ASNAP_EDGE_INDEX */
+	uint8_t kind;    /* enum asnap_edge_kind: STRONG or WEAK, maybe | INDEX */
 };
 
 struct asnap_node {
@@ -157,7 +165,13 @@ int asnap_writer_header(struct asnap_writer *w, const char *json, size_t len);
 uint32_t asnap_writer_intern(struct asnap_writer *w, const char *s, size_t len);
 uint32_t asnap_writer_intern_cstr(struct asnap_writer *w, const char *s);
 
-/* Append a node; node->id must be the number of nodes written so far. */
+/*
+ * Append a node; node->id must be the number of nodes written so far. An
+ * edge with ASNAP_EDGE_INDEX has an index for label (at most
+ * ASNAP_INDEX_MAX); a file with one is format 2 (needs-version 2), any
+ * other file stays readable by format 1 readers.
+ */
+#define ASNAP_INDEX_MAX 0x7FFFFFFEu
 int asnap_writer_node(struct asnap_writer *w, const struct asnap_node *node);
 
 int asnap_writer_record(struct asnap_writer *w, const struct asnap_record *rec);
@@ -307,6 +321,15 @@ int asnap_reader_next(struct asnap_reader *r, struct asnap_item *item,
  */
 const char *asnap_reader_string(const struct asnap_reader *r, uint32_t id, size_t *len);
 uint32_t asnap_reader_string_count(const struct asnap_reader *r);
+
+/*
+ * Once the whole file is read (asnap_reader_next returned its end item): if
+ * it has index labels (ASNAP_EDGE_INDEX), the reader has defined the
+ * strings "[0]", "[1]", ... "[k]" (k the largest index) after the file's
+ * own, and the label of an edge with index i is the string id base + i.
+ * Returns base, or 0 when the file has no index label (or is not read yet).
+ */
+uint32_t asnap_reader_index_base(const struct asnap_reader *r);
 
 /*
  * Charge what the reader allocates from now on (string table, chunk and

@@ -123,7 +123,7 @@ static uint32_t str_label(struct walk *wk, PyObject *name)
 	return id;
 }
 
-uint32_t walk_label_id(struct walk *wk, const struct label *l)
+uint32_t walk_label_id(struct walk *wk, const struct label *l, uint8_t *kind)
 {
 	switch (l->kind) {
 	case LABEL_CSTR:
@@ -135,27 +135,11 @@ uint32_t walk_label_id(struct walk *wk, const struct label *l)
 		return refs_key_is_label(l->name) ? str_label(wk, l->name) : wk->value_label;
 	case LABEL_VALUE:
 		return wk->value_label;
-	case LABEL_INDEX: {
-		if (l->index < wk->nindex_label && wk->index_label[l->index])
-			return wk->index_label[l->index];
-		char buf[16];
-		int n = snprintf(buf, sizeof(buf), "[%u]", l->index);
-		uint32_t id = asnap_writer_intern(wk->w, buf, (size_t)n);
-		if (l->index >= wk->nindex_label && l->index < INDEX_LABELS_MAX) {
-			size_t cap = wk->nindex_label ? wk->nindex_label : 1024;
-			while (cap <= l->index)
-				cap *= 2;
-			uint32_t *t = realloc(wk->index_label, cap * sizeof(*t));
-			if (t) {
-				memset(t + wk->nindex_label, 0, (cap - wk->nindex_label) * sizeof(*t));
-				wk->index_label = t;
-				wk->nindex_label = cap;
-			}
-		}
-		if (l->index < wk->nindex_label)
-			wk->index_label[l->index] = id;
-		return id;
-	}
+	case LABEL_INDEX:
+		if (l->index > ASNAP_INDEX_MAX)
+			return 0;
+		*kind |= ASNAP_EDGE_INDEX;
+		return l->index;
 	default:
 		return 0;
 	}

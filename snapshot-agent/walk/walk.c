@@ -111,7 +111,8 @@ static int edge_ref(void *ctx, PyObject *child, const struct label *label, uint8
 	uint32_t id = walk_add_object(wk, child);
 	if (id == UINT32_MAX)
 		return 1;
-	return push_edge(wk, id, walk_label_id(wk, label), kind) < 0 ? 1 : 0;
+	uint32_t l = walk_label_id(wk, label, &kind);
+	return push_edge(wk, id, l, kind) < 0 ? 1 : 0;
 }
 
 static int edge_local(PyObject *name, PyObject *value, void *arg)
@@ -330,7 +331,6 @@ out:
 	free(wk.tinfo);
 	free(wk.edges);
 	free(wk.threads);
-	free(wk.index_label);
 	stats->pause_ms = now_ms() - t0;
 	return rc;
 }

@@ -21,7 +21,6 @@
 
 #define VALUE_PREFIX_MAX 64 /* bytes of a str/bytes value kept with values=True */
 #define TYPE_NAME_MAX 512
-#define INDEX_LABELS_MAX (1u << 22) /* "[i]" labels cached up to this index */
 
 /* Frames executing on a thread are not objects on 3.11+: they enter the
  * node table as their address with this bit set ("bare" frames). */
@@ -73,8 +72,6 @@ struct walk {
 	/* label string ids, interned on first use */
 	struct ptrmap label_cstr;  /* const char * -> id */
 	struct ptrmap label_obj;   /* str object -> id */
-	uint32_t *index_label;     /* [i] -> string id, 0 until interned */
-	size_t nindex_label;
 	uint32_t value_label;      /* for dict keys that are not shown */
 	uint32_t frame_type;       /* "builtins.frame" for bare frames */
 
@@ -112,8 +109,12 @@ uint32_t walk_add_object(struct walk *wk, const void *op);
  * would cache an encoded copy inside it); see emit.c.
  */
 size_t walk_str_utf8(PyObject *s, char *buf, size_t cap, bool *complete);
-/* The string id of an edge label, interned on first use. */
-uint32_t walk_label_id(struct walk *wk, const struct label *l);
+/*
+ * The label of an edge: a string id, interned on first use; or for an item
+ * index, the index itself, with ASNAP_EDGE_INDEX or-ed into *kind (no string:
+ * the analyzer names it "[i]").
+ */
+uint32_t walk_label_id(struct walk *wk, const struct label *l, uint8_t *kind);
 
 /* ---- sizes.c ---- */
 

@@ -16,6 +16,10 @@
 #define PREAMBLE_CONTENT_SIZE 16u
 #define PREAMBLE_SIZE (8u + PREAMBLE_CONTENT_SIZE)
 #define PREAMBLE_MAGIC "ASYNCSNP"
+#define PREAMBLE_NEEDS_AT 20u /* file offset of needs-version */
+
+/* An index label (format 2) is below the file's edge count + this. */
+#define INDEX_SLACK 65536u
 #define ZSTD_FRAME_MAGIC 0xFD2FB528u
 
 /* Chunk types; bit 0x80 marks a chunk an older reader may skip. */

@@ -47,6 +47,7 @@ struct asnap_reader {
 	struct stat st;    /* as opened */
 	uint64_t file_size;
 	uint32_t version;
+	uint8_t edge_kinds;  /* the edge kind bits the file may use */
 	bool eof;          /* no more file input */
 	bool frame_done;   /* zstd reported the end of the body frame */
 	bool finished;     /* the end item was handed out */
@@ -93,6 +94,8 @@ struct asnap_reader {
 	bool header_seen;
 	struct asnap_totals seen;
 	uint64_t max_ref;       /* highest referenced node id + 1 */
+	uint64_t index_count;   /* highest index label + 1 (format 2), 0 if none */
+	uint32_t index_base;    /* string id of "[0]", once defined at the end */
 };
 
 static int rfail(struct asnap_reader *r, enum asnap_status st, const char *fmt, ...)
@@ -348,13 +351,9 @@ static bool node_ref(struct asnap_reader *r, uint32_t id)
 	return true;
 }
 
-static int parse_strings(struct asnap_reader *r)
+/* Room in the string table for count more strings. */
+static int reserve_strings(struct asnap_reader *r, uint64_t count)
 {
-	uint64_t count;
-	if (!get_varint(r, &r->cur, r->end, &count))
-		return -1;
-	if (count == 0 || count > (uint64_t)(r->end - r->cur))
-		return corrupt(r, "bad string count");
 	if ((uint64_t)r->nstrings + count >= UINT32_MAX)
 		return rfail(r, ASNAP_ERR_LIMIT, "more than 2^32 strings");
 	if (r->nstrings + count + 1 > r->str_cap) {
@@ -369,6 +368,18 @@ static int parse_strings(struct asnap_reader *r)
 		r->str_off = off;
 		r->str_cap = (uint32_t)(cap > UINT32_MAX ? UINT32_MAX : cap);
 	}
+	return 0;
+}
+
+static int parse_strings(struct asnap_reader *r)
+{
+	uint64_t count;
+	if (!get_varint(r, &r->cur, r->end, &count))
+		return -1;
+	if (count == 0 || count > (uint64_t)(r->end - r->cur))
+		return corrupt(r, "bad string count");
+	if (reserve_strings(r, count) < 0)
+		return -1;
 	for (uint64_t i = 0; i < count; i++) {
 		uint64_t len;
 		if (!get_varint(r, &r->cur, r->end, &len))
@@ -462,10 +473,16 @@ static int read_edges(struct asnap_reader *r, uint32_t source, uint64_t n)
 		if (target >= (uint64_t)UINT32_MAX - 1)
 			return corrupt(r, "edge to an impossible node id");
 		uint8_t kind = *k->p++;
-		if (kind > ASNAP_EDGE_WEAK)
+		if (kind & ~r->edge_kinds)
 			return corrupt(r, "unknown edge kind");
-		if (label > r->nstrings)
+		if (kind & ASNAP_EDGE_INDEX) {
+			if (label > ASNAP_INDEX_MAX)
+				return corrupt(r, "edge index label too large");
+			if (label + 1 > r->index_count)
+				r->index_count = label + 1;
+		} else if (label > r->nstrings) {
 			return corrupt(r, "edge label is an undefined string");
+		}
 		r->edges[i] = (struct asnap_edge){(uint32_t)target, (uint32_t)label, kind};
 		node_ref(r, (uint32_t)target);
 	}
@@ -692,6 +709,41 @@ static int parse_counted(struct asnap_reader *r)
 	return 0;
 }
 
+/* The strings "[0]" ... "[index_count - 1]", after the file's own. */
+static int define_index_strings(struct asnap_reader *r)
+{
+	uint64_t n = r->index_count, bytes = 0;
+	/* "[", the digits, "]" and the NUL of the indexes with d digits */
+	for (uint64_t lo = 0, hi = 10, d = 1; lo < n; lo = hi, hi *= 10, d++)
+		bytes += ((hi < n ? hi : n) - lo) * (d + 3);
+	if (reserve_strings(r, n) < 0 || charge(r, bytes) < 0)
+		return -1;
+	if (!bytebuf_reserve(&r->blob, bytes))
+		return rfail(r, ASNAP_ERR_NOMEM, "out of memory");
+	r->index_base = r->nstrings + 1;
+	/* "[i]\0" in s, i counted up in decimal in place: s + 1 .. s + 1 + nd */
+	char s[24] = "[0]";
+	size_t nd = 1;
+	for (uint64_t i = 0; i < n; i++) {
+		r->str_off[++r->nstrings] = r->blob.len;
+		bytebuf_put(&r->blob, s, nd + 3);
+		size_t j = nd;
+		while (j > 0 && s[j] == '9')
+			s[j--] = '0';
+		if (j > 0) {
+			s[j]++;
+		} else {
+			memmove(s + 2, s + 1, nd);
+			s[1] = '1';
+			s[++nd + 1] = ']';
+			s[nd + 2] = '\0';
+		}
+	}
+	if (r->blob.failed)
+		return rfail(r, ASNAP_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
 static int parse_end(struct asnap_reader *r, struct asnap_item *item)
 {
 	struct asnap_totals t;
@@ -709,6 +761,11 @@ static int parse_end(struct asnap_reader *r, struct asnap_item *item)
 		return rfail(r, ASNAP_ERR_CORRUPT,
 			     "corrupt file: a reference to node %llu, but the file has %llu nodes",
 			     (unsigned long long)(r->max_ref - 1), (unsigned long long)r->seen.nodes);
+	if (r->index_count > r->seen.edges + INDEX_SLACK)
+		return rfail(r, ASNAP_ERR_CORRUPT,
+			     "corrupt file: an index label %llu, but the file has %llu edges",
+			     (unsigned long long)(r->index_count - 1),
+			     (unsigned long long)r->seen.edges);
 	const uint8_t *trailer = r->cur;
 	/* The body frame must end here, checksum verified, with nothing after. */
 	uint8_t extra;
@@ -725,6 +782,8 @@ static int parse_end(struct asnap_reader *r, struct asnap_item *item)
 		return -1;
 	if (r->in.size > r->in.pos)
 		return rfail(r, ASNAP_ERR_CORRUPT, "corrupt file: trailing bytes after the snapshot");
+	if (r->index_count && define_index_strings(r) < 0)
+		return -1;
 	item->kind = ASNAP_ITEM_END;
 	item->u.end.totals = t;
 	/* The trailer stays valid in the payload buffer; NUL-terminate a copy. */
@@ -891,6 +950,7 @@ static int check_preamble(struct asnap_reader *r, struct asnap_error *err)
 				       "this asyncsnap reads format version %u",
 				       version, ASNAP_FORMAT_VERSION);
 	r->version = version;
+	r->edge_kinds = ASNAP_EDGE_WEAK | (needs >= 2 ? ASNAP_EDGE_INDEX : 0);
 	/* skip any preamble bytes a later version added */
 	if (size > PREAMBLE_CONTENT_SIZE) {
 		if (r->pipe) {
@@ -1024,6 +1084,11 @@ const char *asnap_reader_string(const struct asnap_reader *r, uint32_t id, size_
 uint32_t asnap_reader_string_count(const struct asnap_reader *r)
 {
 	return r->nstrings;
+}
+
+uint32_t asnap_reader_index_base(const struct asnap_reader *r)
+{
+	return r->index_base;
 }
 
 void asnap_reader_set_budget(struct asnap_reader *r, struct asnap_budget *b)

@@ -71,6 +71,7 @@ struct asnap_writer {
 
 	struct asnap_totals totals;
 	uint64_t max_ref;       /* highest node id referenced, +1; 0 if none */
+	uint64_t index_count;   /* highest index label + 1; 0 if none (format 1) */
 };
 
 static int fail(struct asnap_writer *w, enum asnap_status st, const char *fmt, ...)
@@ -319,13 +320,22 @@ static void put_edges(struct asnap_writer *w, uint32_t source,
 		      const struct asnap_edge *e, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		if (e[i].kind > ASNAP_EDGE_WEAK) {
+		if (e[i].kind & ~(ASNAP_EDGE_WEAK | ASNAP_EDGE_INDEX)) {
 			fail(w, ASNAP_ERR_USAGE, "edge of node %u has unknown kind %u",
 			     source, e[i].kind);
 			return;
 		}
-		if (!string_ok(w, e[i].label, "an edge label"))
+		if (e[i].kind & ASNAP_EDGE_INDEX) {
+			if (e[i].label > ASNAP_INDEX_MAX) {
+				fail(w, ASNAP_ERR_USAGE, "edge of node %u has index %u, over %u",
+				     source, e[i].label, ASNAP_INDEX_MAX);
+				return;
+			}
+			if ((uint64_t)e[i].label + 1 > w->index_count)
+				w->index_count = (uint64_t)e[i].label + 1;
+		} else if (!string_ok(w, e[i].label, "an edge label")) {
 			return;
+		}
 		if ((uint64_t)e[i].target + 1 > w->max_ref)
 			w->max_ref = (uint64_t)e[i].target + 1;
 		bytebuf_varint(&w->col[COL_TARGET],
@@ -657,7 +667,8 @@ struct asnap_writer *asnap_writer_create(const char *path,
 	put_le32(pre + 4, PREAMBLE_CONTENT_SIZE);
 	memcpy(pre + 8, PREAMBLE_MAGIC, 8);
 	put_le32(pre + 16, ASNAP_FORMAT_VERSION);
-	put_le32(pre + 20, ASNAP_FORMAT_VERSION); /* oldest reader able to read it */
+	/* the oldest reader able to read it: 2 once an index label is written */
+	put_le32(pre + PREAMBLE_NEEDS_AT, 1);
 	if (write_all(w, pre, sizeof(pre)) < 0) {
 		asnap_error_set(err, w->err.status, "%s", w->err.message);
 		goto error;
@@ -700,6 +711,20 @@ int asnap_writer_commit(struct asnap_writer *w, const char *trailer, size_t trai
 	if (w->max_ref > w->totals.nodes)
 		fail(w, ASNAP_ERR_USAGE, "node %llu is referenced but was never written",
 		     (unsigned long long)(w->max_ref - 1));
+	/* what readers require of index labels (docs/FORMAT.md "Edges") */
+	if (w->index_count > w->totals.edges + INDEX_SLACK)
+		fail(w, ASNAP_ERR_USAGE, "index label %llu in a file of %llu edges",
+		     (unsigned long long)(w->index_count - 1),
+		     (unsigned long long)w->totals.edges);
+	/* a file with index labels needs a format 2 reader: say so in the
+	 * preamble (written at create, when that was not known yet) */
+	if (w->err.status == ASNAP_OK && w->index_count) {
+		uint8_t needs[4];
+		put_le32(needs, 2);
+		if (pwrite(w->fd, needs, sizeof(needs), PREAMBLE_NEEDS_AT) != sizeof(needs))
+			fail(w, ASNAP_ERR_IO, "cannot write '%s': %s", w->tmp_path,
+			     strerror(errno));
+	}
 	if (w->err.status == ASNAP_OK) {
 		struct bytebuf end = {0};
 		bytebuf_varint(&end, w->totals.strings);

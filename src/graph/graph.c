@@ -150,6 +150,28 @@ static bool set_start(struct builder *b, uint32_t v, uint64_t m)
 	return true;
 }
 
+/*
+ * The label column as loaded: a string id, or for an index label i (format
+ * 2) UINT32_MAX - 1 - i, which no string id of the file reaches (the reader
+ * keeps the file's strings and the indexes within 2^32 - 1 ids together);
+ * index_labels() turns it into the string id of "[i]" once the file is read.
+ */
+static inline uint32_t edge_label(const struct asnap_edge *e)
+{
+	return e->kind & ASNAP_EDGE_INDEX ? UINT32_MAX - 1 - e->label : e->label;
+}
+
+static void index_labels(struct asnap_graph *g, const struct asnap_reader *rd)
+{
+	uint32_t base = asnap_reader_index_base(rd);
+	if (!base || !g->edge_label)
+		return;
+	uint32_t *label = g->edge_label;
+	for (uint64_t e = 0; e < g->m; e++)
+		if (label[e] >= base)
+			label[e] = base + (UINT32_MAX - 1 - label[e]);
+}
+
 static bool add_edges(struct builder *b, const struct asnap_edge *e, uint32_t n)
 {
 	struct asnap_graph *g = b->g;
@@ -165,9 +187,9 @@ static bool add_edges(struct builder *b, const struct asnap_edge *e, uint32_t n)
 	for (uint32_t i = 0; i < n; i++, m++) {
 		target[i] = e[i].target;
 		if (label)
-			label[i] = e[i].label;
+			label[i] = edge_label(&e[i]);
 		/* every byte is assigned when its first bit is */
-		uint8_t bit = (uint8_t)((e[i].kind == ASNAP_EDGE_WEAK) << (m & 7));
+		uint8_t bit = (uint8_t)((e[i].kind & ASNAP_EDGE_WEAK) << (m & 7));
 		if (m & 7)
 			weak[m >> 3] |= bit;
 		else
@@ -225,10 +247,10 @@ static bool refill_edges(struct builder *b, const struct asnap_edge *e, uint32_t
 		return false;
 	for (uint32_t i = 0; i < n; i++, b->e++) {
 		if (g->edge_target[b->e] != e[i].target ||
-		    asnap_graph_edge_is_weak(g, b->e) != (e[i].kind == ASNAP_EDGE_WEAK))
+		    asnap_graph_edge_is_weak(g, b->e) != (bool)(e[i].kind & ASNAP_EDGE_WEAK))
 			return false;
 		if (b->want & ASNAP_COL_LABEL)
-			g->edge_label[b->e] = e[i].label;
+			g->edge_label[b->e] = edge_label(&e[i]);
 	}
 	return true;
 }
@@ -515,6 +537,7 @@ struct asnap_graph *asnap_graph_load_columns(const char *path, uint32_t columns,
 		goto nomem;
 	if (rc < 0)
 		goto error;
+	index_labels(g, g->strings);
 	/* Give back what the hints or the doubling reserved beyond the end. */
 	if (b.cap_n > g->n + 1u && !reserve_nodes_exact(&b))
 		goto nomem;
@@ -564,8 +587,10 @@ int asnap_graph_load_more(struct asnap_graph *g, uint32_t columns, struct asnap_
 	else if (got == -2 || (got == 1 && asnap_reader_string_count(rd) !=
 						   asnap_reader_string_count(g->strings)))
 		asnap_error_set(err, ASNAP_ERR_CORRUPT, "the file changed while it was being read");
-	else if (got == 1)
+	else if (got == 1) {
+		index_labels(g, rd);
 		rc = 0;
+	}
 out:
 	asnap_reader_destroy(rd);
 	if (rc == 0) {

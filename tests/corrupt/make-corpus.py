@@ -173,6 +173,7 @@ class Snap:
         self.trailer = b'{"objects": 5}'
         self.totals = None  # override (strings, nodes, edges, records, roots)
         self.node_chunks = 1
+        self.version, self.needs = 1, 1  # preamble (2, 2: index labels allowed)
 
     def strings_chunk(self):
         p = varint(len(self.strings)) + b"".join(varint(len(s)) + s for s in self.strings)
@@ -231,7 +232,7 @@ class Snap:
         return out
 
     def file(self, **kw):
-        return preamble() + raw_frame(self.chunks(), **kw)
+        return preamble(self.version, self.needs) + raw_frame(self.chunks(), **kw)
 
 
 def with_chunks(chunks, **kw):
@@ -263,8 +264,8 @@ def corrupt_cases():
         ("bare-zstd.snap", good[24:], "a zstd stream without the asyncsnap preamble"),
         ("other-skippable.snap", good[:8] + b"OTHERPRG" + good[16:],
          "a zstd skippable frame of another program"),
-        ("future-version.snap", preamble(2, 2) + good[24:],
-         "written by a newer asyncsnap (format version 2)"),
+        ("future-version.snap", preamble(3, 3) + good[24:],
+         "written by a newer asyncsnap (format version 3)"),
         ("version-zero.snap", preamble(0, 0) + good[24:], "corrupt preamble: bad version 0/0"),
         ("needs-above-version.snap", preamble(1, 3) + good[24:], "bad version 1/3"),
         ("preamble-size-small.snap", struct.pack("<I", 0x184D2A5A) + struct.pack("<I", 8) + good[8:],
@@ -379,6 +380,16 @@ def corrupt_cases():
             nodes=[(1, 8, 1, 1 << 33, [])])
     variant("edge-kind-unknown.snap", "corrupt node section: unknown edge kind",
             nodes=[(1, 8, 1, 1, [(0, 2, 0)])])
+    # format 2: kind | 2 (INDEX) makes the label an index ("[i]")
+    variant("edge-index-in-format-1.snap", "corrupt node section: unknown edge kind",
+            nodes=[(1, 8, 1, 1, [(0, 2, 0)])], version=2, needs=1)
+    variant("edge-kind-unknown-format-2.snap", "corrupt node section: unknown edge kind",
+            nodes=[(1, 8, 1, 1, [(0, 4, 0)])], version=2, needs=2)
+    variant("edge-index-too-large.snap", "corrupt node section: edge index label too large",
+            nodes=[(1, 8, 1, 1, [(0, 2, 1 << 31)])], version=2, needs=2)
+    variant("edge-index-past-edges.snap",
+            "corrupt file: an index label 65537, but the file has 1 edges",
+            nodes=[(1, 8, 1, 1, [(0, 2, 65537)])], records=[], roots=[], version=2, needs=2)
     variant("edge-label-undefined.snap", "corrupt node section: edge label is an undefined string",
             nodes=[(1, 8, 1, 1, [(0, 0, 500)])])
     variant("edge-count-past-columns.snap",
@@ -467,8 +478,9 @@ def corrupt_cases():
     # -- valid files of hostile shapes: cycles that break naive dominator
     # code, self-loops, unreachable cycles, roots inside cycles, forward
     # references, and a header whose size hints claim 2^40 objects
-    def shape(name, nodes, roots, records=(), header=None, chunks_n=1):
+    def shape(name, nodes, roots, records=(), header=None, chunks_n=1, version=1):
         v = Snap(nodes=nodes)
+        v.version = v.needs = version
         v.roots = list(roots)
         v.records = list(records)
         v.node_chunks = chunks_n
@@ -497,6 +509,11 @@ def corrupt_cases():
     shape("shape-duplicate-edges.snap", [(1, 8, 1, 1, [(1, 0, 0)] * 5 + [(2, 1, 0)] * 3),
                                          (2, 8, 1, 1, [(0, 1, 0)]), (2, 8, 1, 1, [])],
           [(0, 12, 0), (0, 12, 0), (2, 13, 0)])
+    # format 2: a list whose items are index labels (strong and weak), in a
+    # chunk each, beside an ordinary label
+    shape("shape-list-index.snap", [(2, 8, 1, 1, [(1 + i, i & 1, 0) for i in range(3)] +
+                                     [(1 + i, 2 | (i & 1), i) for i in range(12)] + [(0, 0, 5)])] +
+          [(1, 8, 1, 1, [(0, 2, 0)]) for _ in range(12)], [(0, 12, 0)], chunks_n=3, version=2)
     # task and coroutine records pointing at each other in a cycle
     shape("shape-task-cycle.snap", [(4, 100, 1, 1, [(1, 0, 14)]), (3, 100, 1, 1, [(2, 0, 17)]),
                                     (1, 100, 1, 1, [(0, 0, 5)])], [],
@@ -545,9 +562,10 @@ def main():
     with open(os.path.join(CORRUPT, "MANIFEST"), "w") as f:
         f.write("\n".join(lines) + "\n")
     # fuzz seeds: the small valid files, whole and as chunk streams
-    shutil.rmtree(SEEDS, ignore_errors=True)
-    os.makedirs(os.path.join(SEEDS, "file"))
-    os.makedirs(os.path.join(SEEDS, "body"))
+    # (not regress/: the fuzzer's findings, kept by hand)
+    for sub in ("file", "body"):
+        shutil.rmtree(os.path.join(SEEDS, sub), ignore_errors=True)
+        os.makedirs(os.path.join(SEEDS, sub))
     for name, data, msg in corrupt_cases():
         if msg is None:
             with open(os.path.join(SEEDS, "file", name), "wb") as f:

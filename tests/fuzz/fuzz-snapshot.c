@@ -85,10 +85,11 @@ static int write_all(int fd, const void *p, size_t n)
 }
 
 #ifdef FUZZ_BODY
-/* The 24-byte preamble of docs/FORMAT.md section 2, version 1. */
+/* The 24-byte preamble of docs/FORMAT.md section 2: version 2, needs 2
+ * (every edge kind allowed, index labels included). */
 static const uint8_t preamble[24] = {
 	0x5a, 0x2a, 0x4d, 0x18, 16, 0, 0, 0, 'A', 'S', 'Y', 'N', 'C', 'S', 'N', 'P',
-	1, 0, 0, 0, 1, 0, 0, 0,
+	2, 0, 0, 0, 2, 0, 0, 0,
 };
 
 static int write_file(int fd, const uint8_t *data, size_t size)

@@ -277,6 +277,77 @@ START_TEST(graph_load_refuses_a_declared_size_over_the_budget_before_reading_it)
 }
 END_TEST
 
+/* A list of n items (node 0 -> nodes 1..n, format 2 index labels) and an
+ * attribute edge (node 1 -> node 0, "attr"). */
+static void write_list(const char *path, uint32_t n)
+{
+	struct asnap_writer *w = test_writer(path, "{}");
+	uint32_t t = asnap_writer_intern_cstr(w, "builtins.list");
+	struct asnap_edge *e = malloc(n * sizeof(*e));
+	for (uint32_t i = 0; i < n; i++)
+		e[i] = (struct asnap_edge){1 + i, i, ASNAP_EDGE_STRONG | ASNAP_EDGE_INDEX};
+	struct asnap_node node = {.id = 0, .type = t, .nedges = n, .edges = e};
+	ck_assert_int_eq(asnap_writer_node(w, &node), 0);
+	struct asnap_edge back = {0, asnap_writer_intern_cstr(w, "attr"), ASNAP_EDGE_WEAK};
+	for (uint32_t i = 1; i <= n; i++) {
+		node = (struct asnap_node){.id = i, .type = t, .nedges = i == 1, .edges = &back};
+		ck_assert_int_eq(asnap_writer_node(w, &node), 0);
+	}
+	struct asnap_error err = {0};
+	ck_assert_int_eq(asnap_writer_commit(w, NULL, 0, NULL, &err), 0);
+	asnap_writer_destroy(w);
+	free(e);
+}
+
+static void check_list_labels(const struct asnap_graph *g, uint32_t n)
+{
+	ck_assert_uint_eq(asnap_graph_edge_end(g, 0) - asnap_graph_edge_begin(g, 0), n);
+	char want[16];
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t e = asnap_graph_edge_begin(g, 0) + i;
+		snprintf(want, sizeof(want), "[%u]", i);
+		ck_assert_str_eq(asnap_graph_string(g, g->edge_label[e]), want);
+		ck_assert(!asnap_graph_edge_is_weak(g, e));
+	}
+	uint64_t e = asnap_graph_edge_begin(g, 1);
+	ck_assert_str_eq(asnap_graph_string(g, g->edge_label[e]), "attr");
+	ck_assert(asnap_graph_edge_is_weak(g, e));
+	ck_assert_uint_eq(asnap_graph_find_string(g, "[12345]"), g->edge_label[12345]);
+}
+
+/* Format 2 index labels become the strings "[i]" whether the labels are
+ * loaded with the graph or after it; their strings are charged, and given
+ * back. */
+START_TEST(graph_names_index_labels_and_charges_their_strings)
+{
+	struct tmpdir d = tmpdir_create();
+	char *path = tmpdir_path(&d, "list.snap");
+	enum { N = 200000 };
+	write_list(path, N);
+	struct asnap_error err = {0};
+	struct asnap_budget *meter = &asnap_graph_budget.meter;
+	uint64_t before = meter->used;
+
+	struct asnap_graph *g = asnap_graph_load(path, &err);
+	ck_assert_msg(g, "%s", err.message);
+	check_list_labels(g, N);
+	/* the strings "[0]".."[199999]": 1.4 MB of text, 1.6 MB of offsets */
+	ck_assert_uint_ge(meter->used - before, 3 * MiB);
+	asnap_graph_destroy(g);
+	ck_assert_uint_eq(meter->used, before);
+
+	g = asnap_graph_load_columns(path, ASNAP_COL_ALL & ~ASNAP_COL_LABEL, &err);
+	ck_assert_msg(g, "%s", err.message);
+	ck_assert_ptr_null(g->edge_label);
+	ck_assert_int_eq(asnap_graph_load_more(g, ASNAP_COL_LABEL, &err), 0);
+	check_list_labels(g, N);
+	asnap_graph_destroy(g);
+	ck_assert_uint_eq(meter->used, before);
+	free(path);
+	tmpdir_destroy(&d);
+}
+END_TEST
+
 static Suite *budget_suite(void)
 {
 	Suite *s = suite_create("budget");
@@ -289,6 +360,7 @@ static Suite *budget_suite(void)
 	tcase_add_test(tc, graph_estimate_counts_columns_and_work);
 	tcase_add_test(tc, graph_load_charges_about_its_estimate_and_refuses_beyond_the_budget);
 	tcase_add_test(tc, graph_load_refuses_a_declared_size_over_the_budget_before_reading_it);
+	tcase_add_test(tc, graph_names_index_labels_and_charges_their_strings);
 	suite_add_tcase(s, tc);
 	return s;
 }

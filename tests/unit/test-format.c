@@ -229,6 +229,114 @@ START_TEST(round_trip_keeps_nodes_edges_strings_records_roots)
 }
 END_TEST
 
+/* Format 2: an edge labelled with an index carries the number, and reads
+ * back as "[i]" once the file is read; the preamble says it needs format 2
+ * only when such an edge was written. */
+START_TEST(index_labels_round_trip_and_need_format_2)
+{
+	struct tmpdir d = tmpdir_create();
+	char *path = tmpdir_path(&d, "i.snap");
+	struct asnap_writer *w = test_writer(path, "{}");
+	uint32_t t = asnap_writer_intern_cstr(w, "builtins.list");
+	uint32_t attr = asnap_writer_intern_cstr(w, "attr");
+	enum { ITEMS = 1003 };
+	static struct asnap_edge e[ITEMS + 2];
+	for (uint32_t i = 0; i < ITEMS; i++)
+		e[i] = (struct asnap_edge){1, i, ASNAP_EDGE_STRONG | ASNAP_EDGE_INDEX};
+	e[ITEMS] = (struct asnap_edge){1, attr, ASNAP_EDGE_STRONG};
+	e[ITEMS + 1] = (struct asnap_edge){1, 7, ASNAP_EDGE_WEAK | ASNAP_EDGE_INDEX};
+	struct asnap_node n0 = {.id = 0, .type = t, .nedges = ITEMS + 2, .edges = e};
+	struct asnap_node n1 = {.id = 1, .type = t};
+	ck_assert_int_eq(asnap_writer_node(w, &n0), 0);
+	ck_assert_int_eq(asnap_writer_node(w, &n1), 0);
+	/* a string defined after the index edges: the indexes' strings come
+	 * after it all the same */
+	uint32_t late = asnap_writer_intern_cstr(w, "late");
+	struct asnap_error err = {0};
+	ck_assert_int_eq(asnap_writer_commit(w, NULL, 0, NULL, &err), 0);
+	asnap_writer_destroy(w);
+
+	struct blob f = blob_read(path);
+	ck_assert_uint_eq(f.data[16], 2); /* version */
+	ck_assert_uint_eq(f.data[20], 2); /* needs */
+	blob_release(&f);
+
+	struct asnap_reader *r = asnap_reader_open(path, &err);
+	ck_assert_msg(r, "%s", err.message);
+	struct asnap_item it;
+	int rc;
+	uint32_t nodes = 0;
+	while ((rc = asnap_reader_next(r, &it, &err)) == 1) {
+		if (it.kind == ASNAP_ITEM_NODE && nodes++ == 0) {
+			ck_assert_uint_eq(it.u.node.nedges, ITEMS + 2);
+			for (uint32_t i = 0; i < ITEMS + 2; i++) {
+				ck_assert_uint_eq(it.u.node.edges[i].kind, e[i].kind);
+				ck_assert_uint_eq(it.u.node.edges[i].label, e[i].label);
+			}
+			ck_assert_uint_eq(asnap_reader_index_base(r), 0); /* not yet */
+		}
+	}
+	ck_assert_msg(rc == 0, "%s", err.message);
+	uint32_t base = asnap_reader_index_base(r);
+	ck_assert_uint_eq(base, late + 1);
+	ck_assert_uint_eq(asnap_reader_string_count(r), base + ITEMS - 1);
+	ck_assert_str_eq(str(r, base), "[0]");
+	ck_assert_str_eq(str(r, base + 7), "[7]");
+	ck_assert_str_eq(str(r, base + 9), "[9]");
+	ck_assert_str_eq(str(r, base + 10), "[10]");
+	ck_assert_str_eq(str(r, base + 99), "[99]");
+	ck_assert_str_eq(str(r, base + 100), "[100]");
+	size_t len;
+	ck_assert_str_eq(asnap_reader_string(r, base + ITEMS - 1, &len), "[1002]");
+	ck_assert_uint_eq(len, 6);
+	ck_assert_str_eq(str(r, late), "late");
+	asnap_reader_destroy(r);
+
+	/* without an index label: still what a format 1 reader reads */
+	write_small(path);
+	f = blob_read(path);
+	ck_assert_uint_eq(f.data[16], 2);
+	ck_assert_uint_eq(f.data[20], 1);
+	blob_release(&f);
+	free(path);
+	tmpdir_destroy(&d);
+}
+END_TEST
+
+START_TEST(writer_refuses_bad_index_labels)
+{
+	struct tmpdir d = tmpdir_create();
+	char *path = tmpdir_path(&d, "i.snap");
+	struct asnap_error err = {0};
+	/* an index over ASNAP_INDEX_MAX, an unknown kind bit */
+	static const struct asnap_edge bad[] = {
+		{0, ASNAP_INDEX_MAX + 1, ASNAP_EDGE_INDEX},
+		{0, 0, 4},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct asnap_writer *w = test_writer(path, "{}");
+		struct asnap_node n = {.id = 0, .nedges = 1, .edges = &bad[i]};
+		ck_assert_int_eq(asnap_writer_node(w, &n), -1);
+		ck_assert_int_eq(asnap_writer_commit(w, NULL, 0, NULL, &err), -1);
+		ck_assert_int_eq(err.status, ASNAP_ERR_USAGE);
+		asnap_writer_destroy(w);
+	}
+	/* an index no reader would take: beyond the file's edges + 65536 */
+	struct asnap_writer *w = test_writer(path, "{}");
+	struct asnap_edge far = {0, 70000, ASNAP_EDGE_INDEX};
+	err = (struct asnap_error){0};
+	struct asnap_node n = {.id = 0, .nedges = 1, .edges = &far};
+	ck_assert_int_eq(asnap_writer_node(w, &n), 0);
+	ck_assert_int_eq(asnap_writer_commit(w, NULL, 0, NULL, &err), -1);
+	ck_assert_int_eq(err.status, ASNAP_ERR_USAGE);
+	ck_assert_msg(strstr(err.message, "index label 70000"), "%s", err.message);
+	asnap_writer_destroy(w);
+	ck_assert_int_eq(tmpdir_count(&d), 0);
+	free(path);
+	tmpdir_destroy(&d);
+}
+END_TEST
+
 START_TEST(snapshot_is_a_plain_zstd_stream_after_the_preamble)
 {
 	struct tmpdir d = tmpdir_create();
@@ -552,13 +660,14 @@ START_TEST(reader_refuses_newer_version_and_reads_compatible_one)
 	char msg[256];
 	write_small(p);
 	struct blob f = blob_read(p);
-	/* a file that needs format 2 to be read */
-	f.data[16] = 2;
-	f.data[20] = 2;
+	/* a file that needs format 3 to be read */
+	f.data[16] = 3;
+	f.data[20] = 3;
 	blob_write(p, f.data, f.len);
 	ck_assert_int_eq(read_all(p, msg, sizeof(msg)), ASNAP_ERR_VERSION);
 	ck_assert_ptr_nonnull(strstr(msg, "newer asyncsnap"));
-	/* written by format 2 but readable by 1: accepted */
+	ck_assert_ptr_nonnull(strstr(msg, "reads format version 2"));
+	/* written by format 3 but readable by 2 (or 1): accepted */
 	f.data[20] = 1;
 	blob_write(p, f.data, f.len);
 	ck_assert_int_eq(read_all(p, msg, sizeof(msg)), ASNAP_OK);
@@ -599,6 +708,19 @@ static const uint8_t overlong_varint[] = {HDR, 0x02, 0x0B, 0x80, 0x80, 0x80, 0x8
 static const uint8_t header_not_json[] = {0x01, 0x02, 'h', 'i', END(0, 0, 0)};
 static const uint8_t edges_without_node[] = {HDR, 0x06, 0x08, 0x00, 0x01, 1, 0x00, 1, 0x00, 1, 0x00,
 					     END(0, 0, 0)};
+/* one node whose one edge has kind byte `kind` and label varint `label...` */
+#define NODE1_EDGE(kind, ...) 0x03, 0x13 + VA_NARGS(__VA_ARGS__), 0x00, 0x01, 1, 0x20, 1, 0x01, \
+		1, 0x10, 1, 0x01, 1, 0x00, 1, 0x01, 1, 0x00, 1, (kind), VA_NARGS(__VA_ARGS__), __VA_ARGS__
+#define VA_NARGS(...) (sizeof((uint8_t[]){__VA_ARGS__}))
+static const uint8_t index_edge[] = {HDR, STR1, NODE1_EDGE(0x02, 0x03), END(1, 1, 1)};
+static const uint8_t weak_index_edge[] = {HDR, STR1, NODE1_EDGE(0x03, 0x00), END(1, 1, 1)};
+static const uint8_t unknown_kind[] = {HDR, STR1, NODE1_EDGE(0x04, 0x00), END(1, 1, 1)};
+/* index 65537: past 1 edge + the slack */
+static const uint8_t index_past_edges[] = {HDR, STR1, NODE1_EDGE(0x02, 0x81, 0x80, 0x04),
+					   END(1, 1, 1)};
+/* index 2^31: over ASNAP_INDEX_MAX */
+static const uint8_t index_too_large[] = {HDR, STR1, NODE1_EDGE(0x02, 0x80, 0x80, 0x80, 0x80, 0x08),
+					  END(1, 1, 1)};
 static const uint8_t deep_list[] = {HDR, STR1, NODE1(0), 0x04, 0x17, 0x01, 0x00, 0x01, 0x01, 0x01,
 				    6, 1, 6, 1, 6, 1, 6, 1, 6, 1, 6, 1, 6, 1, 6, 1, 6, 1, END(1, 1, 1)};
 
@@ -631,6 +753,34 @@ START_TEST(reader_rejects_inconsistent_snapshots)
 			ck_assert_msg(strstr(msg, cases[i].words), "%s: message '%s' lacks '%s'",
 				      cases[i].name, msg, cases[i].words);
 	}
+	/* format 2: index labels, only in a file that says it needs format 2 */
+	static const struct crafted v2[] = {
+		{"good", good, sizeof(good), ASNAP_OK, NULL},
+		{"index edge", index_edge, sizeof(index_edge), ASNAP_OK, NULL},
+		{"weak index edge", weak_index_edge, sizeof(weak_index_edge), ASNAP_OK, NULL},
+		{"unknown kind", unknown_kind, sizeof(unknown_kind), ASNAP_ERR_CORRUPT, "edge kind"},
+		{"index past edges", index_past_edges, sizeof(index_past_edges), ASNAP_ERR_CORRUPT,
+		 "index label 65537, but the file has 1 edges"},
+		{"index too large", index_too_large, sizeof(index_too_large), ASNAP_ERR_CORRUPT,
+		 "index label too large"},
+	};
+	for (size_t i = 0; i < sizeof(v2) / sizeof(v2[0]); i++) {
+		write_crafted_as(p, v2[i].body, v2[i].len, 2, 2);
+		char msg[256] = "";
+		enum asnap_status st = read_all(p, msg, sizeof(msg));
+		ck_assert_msg(st == v2[i].want, "v2 %s: status %d (%s)", v2[i].name, st, msg);
+		if (v2[i].words)
+			ck_assert_msg(strstr(msg, v2[i].words), "v2 %s: message '%s' lacks '%s'",
+				      v2[i].name, msg, v2[i].words);
+	}
+	/* the same index edge in a file a format 1 reader would read */
+	char msg[256] = "";
+	write_crafted_as(p, index_edge, sizeof(index_edge), 2, 1);
+	ck_assert_int_eq(read_all(p, msg, sizeof(msg)), ASNAP_ERR_CORRUPT);
+	ck_assert_ptr_nonnull(strstr(msg, "unknown edge kind"));
+	write_crafted(p, index_edge, sizeof(index_edge));
+	ck_assert_int_eq(read_all(p, msg, sizeof(msg)), ASNAP_ERR_CORRUPT);
+
 	/* trailing bytes after the body frame */
 	write_small(p);
 	struct blob f = blob_read(p);
@@ -679,6 +829,8 @@ static Suite *format_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, round_trip_keeps_nodes_edges_strings_records_roots);
 	tcase_add_test(tc, snapshot_is_a_plain_zstd_stream_after_the_preamble);
+	tcase_add_test(tc, index_labels_round_trip_and_need_format_2);
+	tcase_add_test(tc, writer_refuses_bad_index_labels);
 	tcase_add_test(tc, writer_creates_0600_and_leaves_no_temporary_file);
 	tcase_add_test(tc, abandoned_writer_leaves_nothing);
 	tcase_add_test(tc, writer_rejects_dangling_references_and_leaves_nothing);

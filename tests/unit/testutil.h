@@ -162,15 +162,23 @@ static inline void write_snapshot_with_body(const char *path, const struct blob 
 	ZSTD_freeCCtx(c);
 }
 
-/* A snapshot file whose decompressed body is exactly body[0..len). */
+/* A snapshot file of format version/needs whose decompressed body is
+ * exactly body[0..len). */
+static inline void write_crafted_as(const char *path, const uint8_t *body, size_t len,
+				    uint8_t version, uint8_t needs)
+{
+	uint8_t pre[TEST_PREAMBLE_SIZE] = {
+		0x5A, 0x2A, 0x4D, 0x18, 16, 0, 0, 0, 'A', 'S', 'Y', 'N', 'C', 'S', 'N', 'P',
+		version, 0, 0, 0, needs, 0, 0, 0,
+	};
+	struct blob file = {pre, sizeof(pre)};
+	write_snapshot_with_body(path, &file, body, len);
+}
+
+/* A format 1 snapshot file whose decompressed body is exactly body[0..len). */
 static inline void write_crafted(const char *path, const uint8_t *body, size_t len)
 {
-	static const uint8_t pre[TEST_PREAMBLE_SIZE] = {
-		0x5A, 0x2A, 0x4D, 0x18, 16, 0, 0, 0, 'A', 'S', 'Y', 'N', 'C', 'S', 'N', 'P',
-		1, 0, 0, 0, 1, 0, 0, 0,
-	};
-	struct blob file = {(uint8_t *)pre, sizeof(pre)};
-	write_snapshot_with_body(path, &file, body, len);
+	write_crafted_as(path, body, len, 1, 1);
 }
 
 /* A small but complete snapshot: a few nodes, edges, a record, a root. */
