@@ -13,6 +13,23 @@
 
 #include "graph/graph.h"
 
+/*
+ * How many random graphs a test checks: under AddressSanitizer (the
+ * sanitizer pass of scripts/test.sh, ~4x slower) a quarter. What ASan
+ * catches shows on the first shapes; the plain build checks them all
+ * against igraph.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define RANDOM_GRAPHS(n) ((n) / 4)
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RANDOM_GRAPHS(n) ((n) / 4)
+#endif
+#endif
+#ifndef RANDOM_GRAPHS
+#define RANDOM_GRAPHS(n) (n)
+#endif
+
 struct edge_list {
 	uint32_t n;
 	uint64_t m, cap;

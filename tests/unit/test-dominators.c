@@ -16,7 +16,7 @@
 #include "graphutil.h"
 #include "testutil.h"
 
-#define SEEDS 400u
+#define SEEDS RANDOM_GRAPHS(400u)
 
 struct analysed {
 	struct asnap_graph *g;

@@ -10,7 +10,7 @@
 #include "graph/scc.h"
 #include "graphutil.h"
 
-#define SEEDS 500u
+#define SEEDS RANDOM_GRAPHS(500u)
 
 START_TEST(scc_matches_igraph_on_random_graphs)
 {
