@@ -1232,7 +1232,12 @@ static bool deliver(struct attach_job *j, const struct take_answer *ans, int fd,
 	}
 	if (!output && access(dest, F_OK) == 0)
 		return job_fail(j, "'%s' exists already: name another file with -o", dest);
-	if (rename(ans->path, dest) != 0) {
+	if (cli_output_in_place(dest)) {
+		/* a device, a pipe or a link: copied into, never renamed over */
+		if (take_copy_file(fd, dest, why, sizeof(why)) < 0)
+			return job_fail(j, "cannot write '%s': %s", dest, why);
+		unlink(ans->path);
+	} else if (rename(ans->path, dest) != 0) {
 		if (errno != EXDEV)
 			return job_fail(j, "cannot write '%s': %s", dest, strerror(errno));
 		if (take_copy_file(fd, dest, why, sizeof(why)) < 0)

@@ -186,13 +186,19 @@ int cli_finish_output(int status);
 
 /*
  * A command's output: standard output, or (-o FILE) a temporary file
- * beside FILE, mode 0600, renamed over it only when complete.
+ * beside FILE, mode 0600, renamed over it only when complete; or, when
+ * FILE exists and is not a regular file (/dev/null, a FIFO, a symbolic
+ * link such as /dev/stdout), FILE itself, written in place: a rename would
+ * replace the device node or the link.
  */
 struct cli_output {
 	FILE *fp;         /* write here */
 	const char *path; /* FILE, or NULL for standard output */
-	char *tmp;
+	char *tmp;        /* NULL for standard output and in place */
 };
+/* path exists and is not a regular file (a device, a pipe, a symbolic
+ * link, a directory): an output is written into it in place. */
+bool cli_output_in_place(const char *path);
 /* 0, or -1 with the error reported. */
 int cli_output_open(struct cli_output *o, const char *path);
 /*

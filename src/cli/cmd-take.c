@@ -79,6 +79,7 @@ double take_now_s(void)
  * rename: for -o across file systems. */
 int take_copy_file(int in, const char *dst, char *why, size_t why_size)
 {
+	bool in_place = cli_output_in_place(dst);
 	char tmp[PATH_MAX];
 	const char *slash = strrchr(dst, '/');
 	int n = slash ? snprintf(tmp, sizeof(tmp), "%.*s/.%s.XXXXXX", (int)(slash - dst), dst, slash + 1)
@@ -91,7 +92,8 @@ int take_copy_file(int in, const char *dst, char *why, size_t why_size)
 		snprintf(why, why_size, "%s", strerror(errno));
 		return -1;
 	}
-	int out = mkstemp(tmp);
+	int out = in_place ? open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+			   : mkstemp(tmp);
 	if (out < 0) {
 		snprintf(why, why_size, "%s", strerror(errno));
 		return -1;
@@ -119,7 +121,7 @@ int take_copy_file(int in, const char *dst, char *why, size_t why_size)
 		if (rc)
 			break;
 	}
-	if (rc == 0 && (fsync(out) != 0 || fchmod(out, 0600) != 0))
+	if (rc == 0 && !in_place && (fsync(out) != 0 || fchmod(out, 0600) != 0))
 		rc = -1;
 	if (rc)
 		snprintf(why, why_size, "%s", strerror(errno));
@@ -127,11 +129,11 @@ int take_copy_file(int in, const char *dst, char *why, size_t why_size)
 		snprintf(why, why_size, "%s", strerror(errno));
 		rc = -1;
 	}
-	if (rc == 0 && rename(tmp, dst) != 0) {
+	if (rc == 0 && !in_place && rename(tmp, dst) != 0) {
 		snprintf(why, why_size, "%s", strerror(errno));
 		rc = -1;
 	}
-	if (rc)
+	if (rc && !in_place)
 		unlink(tmp);
 	return rc;
 }
@@ -357,7 +359,13 @@ static bool move_to_output(const struct take_answer *ans, int fd, const char *ou
 {
 	char why[512];
 	struct stat st;
-	if (rename(ans->path, output) == 0) {
+	if (cli_output_in_place(output)) {
+		/* a device, a pipe or a link: copied into, never renamed over */
+		if (take_copy_file(fd, output, why, sizeof(why)) < 0)
+			return say(msg, msize, "cannot write '%s': %s (the snapshot is '%s')", output,
+				   why, ans->path);
+		unlink(ans->path);
+	} else if (rename(ans->path, output) == 0) {
 		/* the name may have been swapped between the check and the
 		 * rename: what is now at output must be the checked file */
 		if (lstat(output, &st) != 0 || (unsigned long long)st.st_dev != ans->dev ||

@@ -3,18 +3,38 @@
  * given with -o that appears complete or not at all.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+
+bool cli_output_in_place(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
 
 int cli_output_open(struct cli_output *o, const char *path)
 {
 	*o = (struct cli_output){.fp = stdout, .path = path};
 	if (!path)
 		return 0;
+	if (cli_output_in_place(path)) {
+		/* (a link to nothing: its target is created, mode 0600) */
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		o->fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!o->fp) {
+			cli_error("cannot write '%s': %s", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		return 0;
+	}
 	size_t n = strlen(path) + sizeof(".XXXXXX");
 	o->tmp = malloc(n);
 	if (!o->tmp) {
@@ -49,11 +69,11 @@ int cli_output_close(struct cli_output *o, bool ok)
 	}
 	if (ok && !written)
 		cli_error("cannot write '%s': %s", o->path, strerror(saved ? saved : EIO));
-	if (ok && written && rename(o->tmp, o->path) != 0) {
+	if (ok && written && o->tmp && rename(o->tmp, o->path) != 0) {
 		cli_error("cannot write '%s': %s", o->path, strerror(errno));
 		written = false;
 	}
-	if (!ok || !written)
+	if ((!ok || !written) && o->tmp)
 		unlink(o->tmp);
 	free(o->tmp);
 	*o = (struct cli_output){0};

@@ -44,7 +44,8 @@ struct asnap_writer {
 	struct asnap_error err;
 	int fd;
 	char *path;
-	char *tmp_path;
+	char *tmp_path;         /* NULL when the target is written in place */
+	bool stream;            /* the target is a device or a pipe: in place */
 	bool committed;
 	bool header_written;
 	bool no_fsync;
@@ -96,6 +97,12 @@ static int fail_nomem(struct asnap_writer *w)
 
 /* ---- output ---------------------------------------------------------- */
 
+/* The file being written: the temporary one, or a stream's path. */
+static const char *target(const struct asnap_writer *w)
+{
+	return w->tmp_path ? w->tmp_path : w->path;
+}
+
 static int write_all(struct asnap_writer *w, const void *buf, size_t n)
 {
 	const uint8_t *p = buf;
@@ -105,7 +112,7 @@ static int write_all(struct asnap_writer *w, const void *buf, size_t n)
 			if (errno == EINTR)
 				continue;
 			return fail(w, ASNAP_ERR_IO, "cannot write '%s': %s",
-				    w->tmp_path, strerror(errno));
+				    target(w), strerror(errno));
 		}
 		p += k;
 		n -= (size_t)k;
@@ -634,13 +641,28 @@ struct asnap_writer *asnap_writer_create(const char *path,
 		goto error;
 	}
 	w->path = strdup(path);
-	w->tmp_path = make_tmp_template(path, tag);
-	if (!w->path || !w->tmp_path) {
+	/* What exists and is not a regular file (/dev/null, a FIFO a reader
+	 * waits on, a symbolic link such as /dev/stdout) is written in place,
+	 * as a stream: renaming a file over it would replace the device node
+	 * or the link itself. */
+	struct stat st;
+	w->stream = lstat(path, &st) == 0 && !S_ISREG(st.st_mode);
+	if (w->stream) {
+		w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (w->fd < 0) {
+			asnap_error_set(err, ASNAP_ERR_IO, "cannot write '%s': %s", path,
+					strerror(errno));
+			goto error;
+		}
+	}
+	w->tmp_path = w->stream ? NULL : make_tmp_template(path, tag);
+	if (!w->path || (!w->stream && !w->tmp_path)) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
 		goto error;
 	}
 	/* mkostemps creates the file O_EXCL with mode 0600. */
-	w->fd = mkostemps(w->tmp_path, 4, O_CLOEXEC);
+	if (!w->stream)
+		w->fd = mkostemps(w->tmp_path, 4, O_CLOEXEC);
 	if (w->fd < 0) {
 		asnap_error_set(err, ASNAP_ERR_IO, "cannot create a file in the directory of '%s': %s",
 				path, strerror(errno));
@@ -667,8 +689,9 @@ struct asnap_writer *asnap_writer_create(const char *path,
 	put_le32(pre + 4, PREAMBLE_CONTENT_SIZE);
 	memcpy(pre + 8, PREAMBLE_MAGIC, 8);
 	put_le32(pre + 16, ASNAP_FORMAT_VERSION);
-	/* the oldest reader able to read it: 2 once an index label is written */
-	put_le32(pre + PREAMBLE_NEEDS_AT, 1);
+	/* the oldest reader able to read it: 2 once an index label is written
+	 * (set at commit); a stream cannot be rewritten: 2 from the start */
+	put_le32(pre + PREAMBLE_NEEDS_AT, w->stream ? 2 : 1);
 	if (write_all(w, pre, sizeof(pre)) < 0) {
 		asnap_error_set(err, w->err.status, "%s", w->err.message);
 		goto error;
@@ -718,7 +741,7 @@ int asnap_writer_commit(struct asnap_writer *w, const char *trailer, size_t trai
 		     (unsigned long long)w->totals.edges);
 	/* a file with index labels needs a format 2 reader: say so in the
 	 * preamble (written at create, when that was not known yet) */
-	if (w->err.status == ASNAP_OK && w->index_count) {
+	if (w->err.status == ASNAP_OK && w->index_count && !w->stream) {
 		uint8_t needs[4];
 		put_le32(needs, 2);
 		if (pwrite(w->fd, needs, sizeof(needs), PREAMBLE_NEEDS_AT) != sizeof(needs))
@@ -741,19 +764,20 @@ int asnap_writer_commit(struct asnap_writer *w, const char *trailer, size_t trai
 			compress(w, NULL, 0, ZSTD_e_end);
 		bytebuf_release(&end);
 	}
-	if (w->err.status == ASNAP_OK && !w->no_fsync && fsync(w->fd) < 0)
+	if (w->err.status == ASNAP_OK && !w->no_fsync && !w->stream && fsync(w->fd) < 0)
 		fail(w, ASNAP_ERR_IO, "cannot write '%s': %s", w->tmp_path, strerror(errno));
 	struct stat st = {0};
 	if (w->err.status == ASNAP_OK && fstat(w->fd, &st) < 0)
-		fail(w, ASNAP_ERR_IO, "cannot write '%s': %s", w->tmp_path, strerror(errno));
+		fail(w, ASNAP_ERR_IO, "cannot write '%s': %s", target(w), strerror(errno));
 	if (w->fd >= 0 && close(w->fd) < 0)
-		fail(w, ASNAP_ERR_IO, "cannot write '%s': %s", w->tmp_path, strerror(errno));
+		fail(w, ASNAP_ERR_IO, "cannot write '%s': %s", target(w), strerror(errno));
 	w->fd = -1;
-	if (w->err.status == ASNAP_OK && rename(w->tmp_path, w->path) < 0)
+	if (w->err.status == ASNAP_OK && !w->stream && rename(w->tmp_path, w->path) < 0)
 		fail(w, ASNAP_ERR_IO, "cannot rename '%s' to '%s': %s", w->tmp_path, w->path,
 		     strerror(errno));
 	if (w->err.status != ASNAP_OK) {
-		unlink(w->tmp_path);
+		if (w->tmp_path)
+			unlink(w->tmp_path);
 		w->committed = true; /* nothing left to clean up */
 		asnap_error_set(err, w->err.status, "%s", w->err.message);
 		return -1;

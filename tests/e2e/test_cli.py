@@ -2,10 +2,13 @@
 
 import json
 import os
+import stat
 import struct
 import subprocess
+import sys
+import threading
 
-from e2e import TempDirTest, cli, fixture_snapshots, run, run_json
+from e2e import TempDirTest, agent_python, cli, fixture_snapshots, run, run_json
 
 import unittest
 
@@ -143,6 +146,101 @@ class BadInputTest(TempDirTest):
         struct.pack_into("<II", data, 16, 7, 7)
         path = self.write("future.snap", bytes(data))
         self.assertInputError(run("info", path), path, "newer")
+
+
+class Drain(threading.Thread):
+    """Reads a FIFO to its end, as a program waiting on it would."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path, self.data = path, None
+        self.start()
+
+    def run(self):
+        with open(self.path, "rb") as f:
+            self.data = f.read()
+
+    def result(self):
+        self.join(60)
+        if self.is_alive():  # the writer never opened it: let the open return
+            os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
+            self.join(10)
+        return self.data
+
+
+class InPlaceOutputTest(TempDirTest):
+    """-o naming what exists and is not a regular file (/dev/null, a FIFO,
+    a link such as /dev/stdout) is written into, never renamed over: as
+    root, a rename over /dev/null replaced the device with a file."""
+
+    def outputs(self, snap):
+        """(command args with OUT for the output, what its output starts with)"""
+        return [(("report", "-o", "OUT", snap), b"<!DOCTYPE html>"),
+                (("export", "--format", "heapsnapshot", "-o", "OUT", snap), b'{"snapshot":')]
+
+    def take_in_agent(self, target, values=False):
+        python, env = agent_python()
+        return subprocess.run([python, "-c", "import asyncsnap, sys; asyncsnap.take(sys.argv[1])",
+                               target], capture_output=True, text=True, env=env, timeout=120)
+
+    def test_a_fifo_gets_the_output_and_stays_a_fifo(self):
+        snap = any_snapshot()
+        fifo = self.path("out.fifo")
+        os.mkfifo(fifo)
+        for args, head in self.outputs(snap):
+            with self.subTest(args[0]):
+                reader = Drain(fifo)
+                p = run(*[fifo if a == "OUT" else a for a in args])
+                self.assertEqual(p.returncode, 0, p.stderr)
+                data = reader.result()
+                self.assertTrue(data and data.startswith(head), (data or b"")[:80])
+                self.assertTrue(stat.S_ISFIFO(os.lstat(fifo).st_mode))
+        # a snapshot written by the agent into it, then read back
+        try:
+            agent_python()
+        except unittest.SkipTest as e:
+            print("\n(agent into a FIFO skipped: %s)" % e, file=sys.stderr)
+            return
+        reader = Drain(fifo)
+        p = self.take_in_agent(fifo)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        snap = self.write("from-fifo.snap", reader.result())
+        self.assertTrue(stat.S_ISFIFO(os.lstat(fifo).st_mode))
+        self.assertEqual(run("info", snap).returncode, 0)
+        self.assertEqual(sorted(os.listdir(self.dir)), ["from-fifo.snap", "out.fifo"])
+
+    def test_a_link_is_written_through_and_stays_a_link(self):
+        snap = any_snapshot()
+        target, link = self.path("target.html"), self.path("link.html")
+        os.symlink("target.html", link)
+        p = run("report", "-o", link, snap)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.islink(link))
+        self.assertEqual(stat.S_IMODE(os.stat(target).st_mode), 0o600)
+        with open(target, "rb") as f:
+            self.assertTrue(f.read().startswith(b"<!DOCTYPE html>"))
+        self.assertEqual(sorted(os.listdir(self.dir)), ["link.html", "target.html"])
+
+    def test_a_device_stays_a_device(self):
+        if os.geteuid() != 0:
+            self.skipTest("making a device node needs root")
+        snap = any_snapshot()
+        null = self.path("null")  # what /dev/null is, made here
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        for args, _ in self.outputs(snap):
+            with self.subTest(args[0]):
+                p = run(*[null if a == "OUT" else a for a in args])
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertTrue(stat.S_ISCHR(os.lstat(null).st_mode))
+        try:
+            agent_python()
+        except unittest.SkipTest as e:
+            print("\n(agent into a device skipped: %s)" % e, file=sys.stderr)
+            return
+        p = self.take_in_agent(null)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(stat.S_ISCHR(os.lstat(null).st_mode))
+        self.assertEqual(os.listdir(self.dir), ["null"])
 
 
 class FixtureSnapshotsTest(TempDirTest):

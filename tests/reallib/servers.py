@@ -98,9 +98,13 @@ class Postgres:
         if as_pg:
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         data = os.path.join(self.dir, "data")
-        subprocess.run(as_pg + [os.path.join(self.bin, "initdb"), "-D", data, "-A", "trust",
-                                "-U", "postgres", "--no-sync"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        init = subprocess.run(as_pg + [os.path.join(self.bin, "initdb"), "-D", data, "-A",
+                                       "trust", "-U", "postgres", "--no-sync"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if init.returncode != 0:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise RuntimeError("initdb failed (%d): %s" % (
+                init.returncode, (init.stderr.strip().splitlines() or [""])[-1]))
         self.proc = subprocess.Popen(
             as_pg + [os.path.join(self.bin, "postgres"), "-D", data, "-p", str(self.port),
                      "-h", "127.0.0.1", "-k", self.dir, "-c", "fsync=off"],
