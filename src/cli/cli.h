@@ -201,6 +201,10 @@ struct cli_output {
 bool cli_output_in_place(const char *path);
 /* 0, or -1 with the error reported. */
 int cli_output_open(struct cli_output *o, const char *path);
+/* A usage error (reported) if the output path names one of the n input
+ * files (the same file, by device and inode): writing it would destroy
+ * the snapshot being read. */
+bool cli_output_is_input(const char *cmd, const char *path, char *const *inputs, size_t n);
 /*
  * Finish: with ok, flush and (for a file) rename into place; without it
  * (the command failed and said why), remove the temporary file. EXIT_OK,

@@ -175,6 +175,8 @@ int cmd_export(int argc, char **argv)
 						       "is only for --format dot)");
 	if (args == 2 && type)
 		return cli_usage_error("export", "give an object address or --type, not both");
+	if (cli_output_is_input("export", output, ops.v, 1))
+		return EXIT_ERROR;
 	const char *path = ops.v[0];
 	uint64_t addr = 0;
 	if (args == 2 && cli_target_parse_addr("export", ops.v[1], &addr) != 0)

@@ -70,6 +70,8 @@ int cmd_report(int argc, char **argv)
 		output = NULL;
 	if (!output && isatty(STDOUT_FILENO))
 		return cli_usage_error("report", "give -o FILE: the page is HTML, not for a terminal");
+	if (cli_output_is_input("report", output, ops.v, (size_t)ops.n))
+		return EXIT_ERROR;
 
 	uint32_t n = (uint32_t)ops.n;
 	status = EXIT_ERROR;

@@ -18,6 +18,20 @@ bool cli_output_in_place(const char *path)
 	return lstat(path, &st) == 0 && !S_ISREG(st.st_mode);
 }
 
+bool cli_output_is_input(const char *cmd, const char *path, char *const *inputs, size_t n)
+{
+	struct stat out, in;
+	if (!path || stat(path, &out) != 0 || !S_ISREG(out.st_mode))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (stat(inputs[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+			cli_usage_error(cmd, "-o '%s' is the snapshot '%s' it reads: name another "
+					"file", path, inputs[i]);
+			return true;
+		}
+	return false;
+}
+
 int cli_output_open(struct cli_output *o, const char *path)
 {
 	*o = (struct cli_output){.fp = stdout, .path = path};

@@ -221,6 +221,21 @@ class InPlaceOutputTest(TempDirTest):
             self.assertTrue(f.read().startswith(b"<!DOCTYPE html>"))
         self.assertEqual(sorted(os.listdir(self.dir)), ["link.html", "target.html"])
 
+    def test_an_output_naming_its_input_is_refused(self):
+        with open(any_snapshot(), "rb") as f:
+            data = f.read()
+        snap = self.write("a.snap", data)
+        os.link(snap, self.path("same.snap"))  # the same file by another name
+        for args in (("report", "-o", "OUT", snap, snap), ("export", "--format", "heapsnapshot",
+                                                          "-o", "OUT", snap)):
+            for out in (snap, self.path("same.snap")):
+                with self.subTest(args[0], out=out):
+                    p = run(*[out if a == "OUT" else a for a in args])
+                    self.assertEqual(p.returncode, 2, p.stderr)
+                    self.assertIn("is the snapshot '%s' it reads" % snap, p.stderr)
+                    with open(snap, "rb") as f:
+                        self.assertEqual(f.read(), data)
+
     def test_a_device_stays_a_device(self):
         if os.geteuid() != 0:
             self.skipTest("making a device node needs root")
