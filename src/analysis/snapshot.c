@@ -202,6 +202,8 @@ struct asnap_snap *asnap_snap_load(const char *path, unsigned layers, struct asn
 		goto error;
 	}
 	read_header(s);
+	s->func_label = asnap_graph_find_string(s->g, "__func__");
+	s->globals_label = asnap_graph_find_string(s->g, "__globals__");
 	if (asnap_snap_add_layers(s, layers & ~ASNAP_SNAP_RETENTION, err) < 0)
 		goto error;
 	return s;
@@ -480,10 +482,9 @@ const char *asnap_snap_module_name(const struct asnap_snap *s, uint32_t dict)
 	return NULL;
 }
 
-/* The target of v's first reference labelled `label`, or ASNAP_NO_NODE. */
-static uint32_t labelled(const struct asnap_graph *g, uint32_t v, const char *label)
+/* The target of v's first reference labelled id, or ASNAP_NO_NODE. */
+static uint32_t labelled(const struct asnap_graph *g, uint32_t v, uint32_t id)
 {
-	uint32_t id = asnap_graph_find_string(g, label);
 	if (!id || v >= g->n)
 		return ASNAP_NO_NODE;
 	for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++)
@@ -509,9 +510,9 @@ bool asnap_snap_is_user(const struct asnap_snap *s, uint32_t v)
 	uint32_t fn = h ? h->callback : v;
 	const char *type = fn < g->n ? asnap_graph_string(g, g->type[fn]) : "";
 	if (!strcmp(type, "builtins.method"))
-		fn = labelled(g, fn, "__func__");
+		fn = labelled(g, fn, s->func_label);
 	if (fn < g->n && asnap_string_eq(g, g->type[fn], "builtins.function")) {
-		const char *module = asnap_snap_module_name(s, labelled(g, fn, "__globals__"));
+		const char *module = asnap_snap_module_name(s, labelled(g, fn, s->globals_label));
 		return module && !asnap_usercode_library_type(&s->code, module);
 	}
 	return !h && !asnap_usercode_library_type(&s->code, asnap_graph_string(g, g->type[v]));

@@ -49,6 +49,9 @@ struct asnap_snap {
 	 * to it against the references (whose coroutine holds what holds it). */
 	uint32_t *future_owner;
 	uint32_t module_type;       /* string id of builtins.module, or 0 */
+	/* string ids of "__func__" and "__globals__" (0: none), looked up
+	 * once: asnap_snap_is_user follows them for object after object */
+	uint32_t func_label, globals_label;
 	struct asnap_module_dict *module_dicts; /* sorted by dict */
 	uint32_t nmodule_dicts;
 };

@@ -1,6 +1,7 @@
 /*
  * strings.c - see strings.h.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,14 +10,18 @@
 void asnap_strings_resolve(const struct asnap_graph *g, const char *const *names, uint32_t *ids,
 			   size_t n)
 {
-	size_t maxlen = 0;
+	size_t maxlen = 0, lens[64];
+	bool index = false; /* a name like "[3]": the reader's index strings too */
 	for (size_t i = 0; i < n; i++) {
 		ids[i] = 0;
 		size_t l = strlen(names[i]);
+		if (i < 64)
+			lens[i] = l;
 		if (l > maxlen)
 			maxlen = l;
+		index |= names[i][0] == '[';
 	}
-	uint32_t count = asnap_reader_string_count(g->strings);
+	uint32_t count = index ? asnap_reader_string_count(g->strings) : asnap_graph_named_strings(g);
 	size_t left = n;
 	for (uint32_t id = 1; id <= count && left; id++) {
 		size_t len;
@@ -25,7 +30,8 @@ void asnap_strings_resolve(const struct asnap_graph *g, const char *const *names
 			continue;
 		for (size_t i = 0; i < n; i++) {
 			/* s may hold a NUL: compare lengths, then bytes */
-			if (!ids[i] && strlen(names[i]) == len && memcmp(names[i], s, len) == 0) {
+			if (!ids[i] && (i < 64 ? lens[i] : strlen(names[i])) == len &&
+			    memcmp(names[i], s, len) == 0) {
 				ids[i] = id;
 				left--;
 			}

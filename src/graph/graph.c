@@ -779,10 +779,17 @@ void asnap_graph_drop_reverse(struct asnap_graph *g)
 	g->rev_source = NULL;
 }
 
+uint32_t asnap_graph_named_strings(const struct asnap_graph *g)
+{
+	uint32_t base = asnap_reader_index_base(g->strings);
+	return base ? base - 1 : asnap_reader_string_count(g->strings);
+}
+
 uint32_t asnap_graph_find_string(const struct asnap_graph *g, const char *s)
 {
 	size_t want = strlen(s);
-	uint32_t count = asnap_reader_string_count(g->strings);
+	uint32_t count = s[0] == '[' ? asnap_reader_string_count(g->strings)
+				     : asnap_graph_named_strings(g);
 	for (uint32_t id = 1; id <= count; id++) {
 		size_t len;
 		const char *t = asnap_reader_string(g->strings, id, &len);

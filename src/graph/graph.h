@@ -235,6 +235,13 @@ static inline uint32_t asnap_graph_in_degree(const struct asnap_graph *g, uint32
 
 /* The id of string s in the snapshot's table, 0 if it is not there. */
 uint32_t asnap_graph_find_string(const struct asnap_graph *g, const char *s);
+/*
+ * The ids a search for a string named like an identifier (not "[i]") needs
+ * to look at: 1 .. this. The strings "[0]" ... a format 2 file's reader
+ * defines after the file's own (asnap_reader_index_base) are left out: a
+ * list of 5M items has 5M of them.
+ */
+uint32_t asnap_graph_named_strings(const struct asnap_graph *g);
 
 /* The node at address addr, or ASNAP_NO_NODE. Linear: for one-off lookups. */
 uint32_t asnap_graph_find_addr(const struct asnap_graph *g, uint64_t addr);

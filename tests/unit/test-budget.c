@@ -313,6 +313,9 @@ static void check_list_labels(const struct asnap_graph *g, uint32_t n)
 	ck_assert_str_eq(asnap_graph_string(g, g->edge_label[e]), "attr");
 	ck_assert(asnap_graph_edge_is_weak(g, e));
 	ck_assert_uint_eq(asnap_graph_find_string(g, "[12345]"), g->edge_label[12345]);
+	/* searches for names pass over the index strings, defined last */
+	ck_assert_uint_eq(asnap_graph_named_strings(g), g->edge_label[0] - 1);
+	ck_assert_uint_eq(asnap_graph_find_string(g, "attr"), g->edge_label[e]);
 }
 
 /* Format 2 index labels become the strings "[i]" whether the labels are
