@@ -140,12 +140,13 @@ struct asnap_writer;
  * Start a snapshot that will become `path`. The bytes go to a new
  * temporary file beside it (same directory, mode 0600, a random name that
  * does not reveal `path`: .asyncsnap-XXXXXX.tmp), which asnap_writer_commit
- * renames to `path`; until then `path` is untouched. When `path` exists
- * and is not a regular file (a device such as /dev/null, a FIFO, a
- * symbolic link such as /dev/stdout), it is opened and written in place
- * instead, as a stream: no temporary file, no rename, no fsync, and the
- * preamble says needs-version 2 from the start (it cannot be rewritten at
- * commit). opts may be NULL. Returns NULL and fills *err on failure.
+ * renames to `path`; until then `path` is untouched. A symbolic link to a
+ * regular file: the file it names is replaced that way, the link stays.
+ * When `path` is not a regular file (a device such as /dev/null, a FIFO,
+ * /dev/stdout on a pipe) or a link to nothing, it is opened and written in
+ * place instead, as a stream: no temporary file, no rename, no fsync, and
+ * the preamble says needs-version 2 from the start (it cannot be rewritten
+ * at commit). opts may be NULL. Returns NULL and fills *err on failure.
  */
 struct asnap_writer *asnap_writer_create(const char *path,
 					 const struct asnap_writer_options *opts,

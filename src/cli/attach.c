@@ -1232,8 +1232,10 @@ static bool deliver(struct attach_job *j, const struct take_answer *ans, int fd,
 	}
 	if (!output && access(dest, F_OK) == 0)
 		return job_fail(j, "'%s' exists already: name another file with -o", dest);
-	if (cli_output_in_place(dest)) {
-		/* a device, a pipe or a link: copied into, never renamed over */
+	struct stat st;
+	if (lstat(dest, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* a device, a pipe or a link: copied into (or to the file the
+		 * link names), never renamed over */
 		if (take_copy_file(fd, dest, why, sizeof(why)) < 0)
 			return job_fail(j, "cannot write '%s': %s", dest, why);
 		unlink(ans->path);

@@ -75,11 +75,10 @@ double take_now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Copy the open file in to dst through a temporary file beside dst, then
- * rename: for -o across file systems. */
-int take_copy_file(int in, const char *dst, char *why, size_t why_size)
+/* take_copy_file's copy: into dst itself, or into a temporary file beside
+ * it, then renamed to it. */
+static int copy_into(int in, const char *dst, bool in_place, char *why, size_t why_size)
 {
-	bool in_place = cli_output_in_place(dst);
 	char tmp[PATH_MAX];
 	const char *slash = strrchr(dst, '/');
 	int n = slash ? snprintf(tmp, sizeof(tmp), "%.*s/.%s.XXXXXX", (int)(slash - dst), dst, slash + 1)
@@ -135,6 +134,21 @@ int take_copy_file(int in, const char *dst, char *why, size_t why_size)
 	}
 	if (rc && !in_place)
 		unlink(tmp);
+	return rc;
+}
+
+/* For -o across file systems, or onto what is not a regular file. */
+int take_copy_file(int in, const char *output, char *why, size_t why_size)
+{
+	bool in_place;
+	char *real = cli_output_dest(output, &in_place);
+	if (!real && !in_place) {
+		snprintf(why, why_size, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	const char *dst = in_place ? output : real;
+	int rc = copy_into(in, dst, in_place, why, why_size);
+	free(real);
 	return rc;
 }
 
@@ -359,8 +373,9 @@ static bool move_to_output(const struct take_answer *ans, int fd, const char *ou
 {
 	char why[512];
 	struct stat st;
-	if (cli_output_in_place(output)) {
-		/* a device, a pipe or a link: copied into, never renamed over */
+	if (lstat(output, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* a device, a pipe or a link: copied into (or to the file the
+		 * link names), never renamed over */
 		if (take_copy_file(fd, output, why, sizeof(why)) < 0)
 			return say(msg, msize, "cannot write '%s': %s (the snapshot is '%s')", output,
 				   why, ans->path);

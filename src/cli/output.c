@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,20 @@
 
 #include "cli/cli.h"
 
-bool cli_output_in_place(const char *path)
+char *cli_output_dest(const char *path, bool *in_place)
 {
 	struct stat st;
-	return lstat(path, &st) == 0 && !S_ISREG(st.st_mode);
+	*in_place = false;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		*in_place = true; /* a device, a pipe, a directory (which fails) */
+		return NULL;
+	}
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		char *real = realpath(path, NULL);
+		*in_place = !real && errno != ENOMEM; /* a link to nothing */
+		return real;
+	}
+	return strdup(path);
 }
 
 bool cli_output_is_input(const char *cmd, const char *path, char *const *inputs, size_t n)
@@ -37,7 +48,9 @@ int cli_output_open(struct cli_output *o, const char *path)
 	*o = (struct cli_output){.fp = stdout, .path = path};
 	if (!path)
 		return 0;
-	if (cli_output_in_place(path)) {
+	bool in_place;
+	o->dest = cli_output_dest(path, &in_place);
+	if (in_place) {
 		/* (a link to nothing: its target is created, mode 0600) */
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		o->fp = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -49,13 +62,15 @@ int cli_output_open(struct cli_output *o, const char *path)
 		}
 		return 0;
 	}
-	size_t n = strlen(path) + sizeof(".XXXXXX");
-	o->tmp = malloc(n);
+	size_t n = o->dest ? strlen(o->dest) + sizeof(".XXXXXX") : 0;
+	o->tmp = o->dest ? malloc(n) : NULL;
 	if (!o->tmp) {
 		cli_error("out of memory");
+		free(o->dest);
+		o->dest = NULL;
 		return -1;
 	}
-	snprintf(o->tmp, n, "%s.XXXXXX", path);
+	snprintf(o->tmp, n, "%s.XXXXXX", o->dest);
 	int fd = mkstemp(o->tmp); /* mode 0600 */
 	o->fp = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!o->fp) {
@@ -65,7 +80,8 @@ int cli_output_open(struct cli_output *o, const char *path)
 			unlink(o->tmp);
 		}
 		free(o->tmp);
-		o->tmp = NULL;
+		free(o->dest);
+		o->tmp = o->dest = NULL;
 		return -1;
 	}
 	return 0;
@@ -83,13 +99,14 @@ int cli_output_close(struct cli_output *o, bool ok)
 	}
 	if (ok && !written)
 		cli_error("cannot write '%s': %s", o->path, strerror(saved ? saved : EIO));
-	if (ok && written && o->tmp && rename(o->tmp, o->path) != 0) {
+	if (ok && written && o->tmp && rename(o->tmp, o->dest) != 0) {
 		cli_error("cannot write '%s': %s", o->path, strerror(errno));
 		written = false;
 	}
 	if ((!ok || !written) && o->tmp)
 		unlink(o->tmp);
 	free(o->tmp);
+	free(o->dest);
 	*o = (struct cli_output){0};
 	return ok && written ? EXIT_OK : EXIT_ERROR;
 }

@@ -52,9 +52,11 @@ enum take_wait take_await_answer(const char *status, long pid, long long start_t
  * request): the descriptor, or -1 with the reason in why. */
 int take_open_answered(const struct take_answer *ans, uid_t uid, const struct timespec *requested,
 		       char *why, size_t why_size);
-/* Copy the open file in to dst through a temporary file beside dst, then
- * rename: 0, or -1 with the reason in why. */
-int take_copy_file(int in, const char *dst, char *why, size_t why_size);
+/* Copy the open file in to output through a temporary file beside it,
+ * then rename; a link to a regular file: to the file it names (the link
+ * stays); a device, a pipe, a link to nothing: into output itself
+ * (cli_output_dest). 0, or -1 with the reason in why. */
+int take_copy_file(int in, const char *output, char *why, size_t why_size);
 
 /* `take --attach` (attach.c): snapshot process pid, which has no agent,
  * by sys.remote_exec (3.14+) or gdb (3.9-3.13); the snapshot goes to

@@ -640,13 +640,19 @@ struct asnap_writer *asnap_writer_create(const char *path,
 			       "digits");
 		goto error;
 	}
-	w->path = strdup(path);
-	/* What exists and is not a regular file (/dev/null, a FIFO a reader
-	 * waits on, a symbolic link such as /dev/stdout) is written in place,
-	 * as a stream: renaming a file over it would replace the device node
-	 * or the link itself. */
+	/* What is not a regular file (/dev/null, a FIFO a reader waits on,
+	 * /dev/stdout when it is a pipe) is written in place, as a stream:
+	 * renaming a file over it would replace the device node. A symbolic
+	 * link to a regular file: the file it names is replaced, the link
+	 * stays; a link to nothing is written through, in place. */
 	struct stat st;
-	w->stream = lstat(path, &st) == 0 && !S_ISREG(st.st_mode);
+	w->stream = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+	if (!w->stream && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		w->path = realpath(path, NULL);
+		w->stream = !w->path && errno != ENOMEM;
+	}
+	if (!w->path)
+		w->path = strdup(path);
 	if (w->stream) {
 		w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (w->fd < 0) {
@@ -655,7 +661,7 @@ struct asnap_writer *asnap_writer_create(const char *path,
 			goto error;
 		}
 	}
-	w->tmp_path = w->stream ? NULL : make_tmp_template(path, tag);
+	w->tmp_path = w->stream || !w->path ? NULL : make_tmp_template(w->path, tag);
 	if (!w->path || (!w->stream && !w->tmp_path)) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
 		goto error;

@@ -213,13 +213,39 @@ class InPlaceOutputTest(TempDirTest):
         snap = any_snapshot()
         target, link = self.path("target.html"), self.path("link.html")
         os.symlink("target.html", link)
-        p = run("report", "-o", link, snap)
+        # to nothing: the target is created; then to that file, which is
+        # replaced whole (a new file renamed over it, never truncated first)
+        for _ in range(2):
+            p = run("report", "-o", link, snap)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertTrue(os.path.islink(link))
+            self.assertEqual(stat.S_IMODE(os.stat(target).st_mode), 0o600)
+            with open(target, "rb") as f:
+                self.assertTrue(f.read().startswith(b"<!DOCTYPE html>"))
+            self.assertEqual(sorted(os.listdir(self.dir)), ["link.html", "target.html"])
+        before = os.stat(target).st_ino
+        p = run("export", "--format", "heapsnapshot", "-o", link, snap)
         self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotEqual(os.stat(target).st_ino, before)  # renamed into place
         self.assertTrue(os.path.islink(link))
-        self.assertEqual(stat.S_IMODE(os.stat(target).st_mode), 0o600)
+        # an error leaves the file the link names as it was
         with open(target, "rb") as f:
-            self.assertTrue(f.read().startswith(b"<!DOCTYPE html>"))
-        self.assertEqual(sorted(os.listdir(self.dir)), ["link.html", "target.html"])
+            data = f.read()
+        bad = self.write("bad.snap", b"not a snapshot")
+        self.assertEqual(run("export", "--format", "heapsnapshot", "-o", link, bad).returncode, 2)
+        with open(target, "rb") as f:
+            self.assertEqual(f.read(), data)
+
+    def test_the_agent_writes_through_a_link(self):
+        link, target = self.path("latest.snap"), self.path("t.snap")
+        os.symlink("t.snap", link)
+        for _ in range(2):  # to nothing, then to the snapshot written
+            p = self.take_in_agent(link)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertTrue(os.path.islink(link))
+            self.assertEqual(run("info", target).returncode, 0)
+            self.assertEqual(stat.S_IMODE(os.stat(target).st_mode), 0o600)
+            self.assertEqual(sorted(os.listdir(self.dir)), ["latest.snap", "t.snap"])
 
     def test_an_output_naming_its_input_is_refused(self):
         with open(any_snapshot(), "rb") as f:
