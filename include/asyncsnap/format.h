@@ -148,6 +148,16 @@ struct asnap_writer;
  * the preamble says needs-version 2 from the start (it cannot be rewritten
  * at commit). opts may be NULL. Returns NULL and fills *err on failure.
  */
+/*
+ * Where an output named path goes, by the rule asnap_writer_create follows
+ * (and the asyncsnap command's -o): the file to rename a finished
+ * temporary file onto (malloc'd: path, or the regular file a symbolic link
+ * names), or NULL with *in_place true when path is to be opened and
+ * written as it is (not a regular file, or a link to nothing). NULL with
+ * *in_place false: out of memory.
+ */
+char *asnap_output_dest(const char *path, bool *in_place);
+
 struct asnap_writer *asnap_writer_create(const char *path,
 					 const struct asnap_writer_options *opts,
 					 struct asnap_error *err);

@@ -190,7 +190,8 @@ int cli_finish_output(int status);
  * link to a regular file: the file it names is replaced that way, the link
  * stays. What is not a regular file (/dev/null, a FIFO, /dev/stdout when
  * it is a pipe) and a link to nothing: FILE itself, written in place, as a
- * rename would replace the device node or the link.
+ * rename would replace the device node or the link. The rule is the
+ * snapshot writer's: asnap_output_dest.
  */
 struct cli_output {
 	FILE *fp;         /* write here */
@@ -198,13 +199,6 @@ struct cli_output {
 	char *tmp;        /* NULL for standard output and in place */
 	char *dest;       /* what tmp is renamed to: FILE, or the file its link names */
 };
-/*
- * Where an output named path goes: the file to rename a finished temporary
- * file onto (malloc'd: path, or the regular file a link names), or NULL
- * with *in_place true when path is to be opened and written as it is.
- * NULL with *in_place false: out of memory.
- */
-char *cli_output_dest(const char *path, bool *in_place);
 /* 0, or -1 with the error reported. */
 int cli_output_open(struct cli_output *o, const char *path);
 /* A usage error (reported) if the output path names one of the n input

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "asyncsnap/format.h"
 #include "cli/cli.h"
 #include "cli/live.h"
 #include "cli/take.h"
@@ -141,7 +142,7 @@ static int copy_into(int in, const char *dst, bool in_place, char *why, size_t w
 int take_copy_file(int in, const char *output, char *why, size_t why_size)
 {
 	bool in_place;
-	char *real = cli_output_dest(output, &in_place);
+	char *real = asnap_output_dest(output, &in_place);
 	if (!real && !in_place) {
 		snprintf(why, why_size, "%s", strerror(ENOMEM));
 		return -1;

@@ -4,30 +4,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "asyncsnap/format.h"
 #include "cli/cli.h"
-
-char *cli_output_dest(const char *path, bool *in_place)
-{
-	struct stat st;
-	*in_place = false;
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		*in_place = true; /* a device, a pipe, a directory (which fails) */
-		return NULL;
-	}
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		char *real = realpath(path, NULL);
-		*in_place = !real && errno != ENOMEM; /* a link to nothing */
-		return real;
-	}
-	return strdup(path);
-}
 
 bool cli_output_is_input(const char *cmd, const char *path, char *const *inputs, size_t n)
 {
@@ -49,7 +33,7 @@ int cli_output_open(struct cli_output *o, const char *path)
 	if (!path)
 		return 0;
 	bool in_place;
-	o->dest = cli_output_dest(path, &in_place);
+	o->dest = asnap_output_dest(path, &in_place);
 	if (in_place) {
 		/* (a link to nothing: its target is created, mode 0600) */
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -55,7 +55,7 @@ int take_open_answered(const struct take_answer *ans, uid_t uid, const struct ti
 /* Copy the open file in to output through a temporary file beside it,
  * then rename; a link to a regular file: to the file it names (the link
  * stays); a device, a pipe, a link to nothing: into output itself
- * (cli_output_dest). 0, or -1 with the reason in why. */
+ * (asnap_output_dest). 0, or -1 with the reason in why. */
 int take_copy_file(int in, const char *output, char *why, size_t why_size);
 
 /* `take --attach` (attach.c): snapshot process pid, which has no agent,

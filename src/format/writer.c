@@ -606,6 +606,22 @@ static char *make_tmp_template(const char *path, const char *tag)
 	return t;
 }
 
+char *asnap_output_dest(const char *path, bool *in_place)
+{
+	struct stat st;
+	*in_place = false;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		*in_place = true; /* a device, a pipe, a directory (which fails) */
+		return NULL;
+	}
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		char *real = realpath(path, NULL);
+		*in_place = !real && errno != ENOMEM; /* a link to nothing */
+		return real;
+	}
+	return strdup(path);
+}
+
 static bool valid_tag(const char *tag)
 {
 	size_t n = strlen(tag);
@@ -640,19 +656,10 @@ struct asnap_writer *asnap_writer_create(const char *path,
 			       "digits");
 		goto error;
 	}
-	/* What is not a regular file (/dev/null, a FIFO a reader waits on,
-	 * /dev/stdout when it is a pipe) is written in place, as a stream:
-	 * renaming a file over it would replace the device node. A symbolic
-	 * link to a regular file: the file it names is replaced, the link
-	 * stays; a link to nothing is written through, in place. */
-	struct stat st;
-	w->stream = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
-	if (!w->stream && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		w->path = realpath(path, NULL);
-		w->stream = !w->path && errno != ENOMEM;
-	}
-	if (!w->path)
-		w->path = strdup(path);
+	bool in_place;
+	char *dest = asnap_output_dest(path, &in_place);
+	w->stream = in_place;
+	w->path = in_place ? strdup(path) : dest;
 	if (w->stream) {
 		w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (w->fd < 0) {
