@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "analysis/stats.h"
+#include "util/bigarray.h"
 #include "util/order.h"
 
 static int cmp_bytes(const void *a, const void *b)
@@ -48,8 +49,8 @@ int asnap_stats_compute(const struct asnap_graph *g, struct asnap_stats *s)
 	*s = (struct asnap_stats){0};
 	/* String ids are dense, so a table indexed by type id is the histogram. */
 	uint32_t nstr = asnap_reader_string_count(g->strings) + 1;
-	struct asnap_type_stat *by_id = calloc(nstr, sizeof(*by_id));
-	uint64_t *kinds = calloc(nstr, sizeof(*kinds));
+	struct asnap_type_stat *by_id = asnap_big_zalloc(nstr, sizeof(*by_id));
+	uint64_t *kinds = asnap_big_zalloc(nstr, sizeof(*kinds));
 	if (!by_id || !kinds)
 		goto nomem;
 	for (uint32_t v = 0; v < g->n; v++) {

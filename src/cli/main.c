@@ -3,6 +3,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "asyncsnap/format.h"
 #include "cli/cli.h"
@@ -57,8 +60,24 @@ static void usage(FILE *out)
 	      "Exit status: 0 success, 1 findings reported, 2 usage or input error.\n", out);
 }
 
+/*
+ * A fixed threshold above which malloc maps each block on its own. glibc
+ * raises its threshold to the size of every mapped block freed (up to 32
+ * MiB), after which the graph's growing arrays live in the heap, where
+ * realloc copies them into fresh pages at each doubling instead of
+ * remapping them, and they miss the huge pages util/bigarray.h asks for
+ * (loading a 1.8M-object snapshot: a fifth of its page faults).
+ */
+static void map_big_blocks(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+	map_big_blocks();
 	/* the one global option: --max-memory SIZE (or =SIZE) before the command */
 	while (argc >= 2 && strncmp(argv[1], "--max-memory", 12) == 0 &&
 	       (argv[1][12] == '\0' || argv[1][12] == '=')) {

@@ -170,7 +170,7 @@ static int corrupt(struct asnap_reader *r, const char *what)
  * descriptor; plain read(2) where pread(2) cannot be (a pipe). */
 static ssize_t rread(struct asnap_reader *r, void *buf, size_t n)
 {
-	ssize_t k;
+	ssize_t k = 0;
 	if (!r->pipe) {
 		k = pread(r->fd, buf, n, (off_t)r->pos);
 		if (k < 0 && errno == ESPIPE)

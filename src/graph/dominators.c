@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/bigarray.h"
+#include "util/bigarray.h"
 #include "graph/dominators.h"
 #include "util/order.h"
 

@@ -6,7 +6,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "graph/bigarray.h"
+#include "util/bigarray.h"
 #include "graph/graph.h"
 #include "util/order.h"
 
@@ -319,7 +319,12 @@ static bool add_record(struct builder *b, const struct asnap_record *rec)
 	if (!charge(b, bytes))
 		return false;
 	if (g->nrecords == b->cap_records) {
-		uint64_t cap = b->cap_records ? b->cap_records * 2 : 256;
+		/* first, what the file could hold (agents' files hold a
+		 * record per 20 to 100 bytes): address space, never written
+		 * beyond what is used, and no growing after */
+		uint64_t cap = b->cap_records ? b->cap_records * 2 : g->file_size / 16;
+		if (cap < 256)
+			cap = 256;
 		if (!grow((void **)&g->records, sizeof(*g->records), cap))
 			return false;
 		b->cap_records = cap;
@@ -438,6 +443,39 @@ static int cmp_record(const void *a, const void *b)
 	return c ? c : asnap_asc_u64(x->kind, y->kind);
 }
 
+/*
+ * Records sorted by node, then kind. The agent writes them in the order of
+ * their nodes, a node's few in any order: then only each node's run needs
+ * sorting, in place (qsort would copy all of them through a buffer of
+ * fresh pages). Any other order, and long runs, go to qsort.
+ */
+static void sort_records(struct asnap_graph *g)
+{
+	struct asnap_record *r = g->records;
+	uint64_t n = g->nrecords;
+	for (uint64_t i = 1; i < n; i++) {
+		if (r[i - 1].node > r[i].node) {
+			qsort(r, n, sizeof(*r), cmp_record);
+			return;
+		}
+	}
+	for (uint64_t lo = 0, hi; lo < n; lo = hi) {
+		for (hi = lo + 1; hi < n && r[hi].node == r[lo].node; hi++)
+			;
+		if (hi - lo > 16) {
+			qsort(r + lo, hi - lo, sizeof(*r), cmp_record);
+			continue;
+		}
+		for (uint64_t i = lo + 1; i < hi; i++) {
+			struct asnap_record x = r[i];
+			uint64_t j = i;
+			for (; j > lo && cmp_record(&r[j - 1], &x) > 0; j--)
+				r[j] = r[j - 1];
+			r[j] = x;
+		}
+	}
+}
+
 /* Every item of rd into the graph: 1 done, 0 out of memory, -1 *err (the
  * reader's), -2 the file no longer holds the graph of the first pass. */
 static int load_items(struct builder *b, struct asnap_reader *rd, struct asnap_error *err)
@@ -509,8 +547,8 @@ static int load_items(struct builder *b, struct asnap_reader *rd, struct asnap_e
 	}
 	if (b->again && (b->v != g->n || b->e != g->m))
 		return -2;
-	if ((b->want & ASNAP_COL_RECORDS) && g->nrecords > 1)
-		qsort(g->records, g->nrecords, sizeof(*g->records), cmp_record);
+	if (b->want & ASNAP_COL_RECORDS)
+		sort_records(g);
 	return 1;
 }
 

@@ -3,7 +3,7 @@
  */
 #include <stdlib.h>
 
-#include "graph/bigarray.h"
+#include "util/bigarray.h"
 #include "graph/roots.h"
 
 static int push(struct asnap_rootset *rs, struct asnap_root_ref r, struct asnap_error *err)

@@ -12,7 +12,7 @@
  */
 #include <stdlib.h>
 
-#include "graph/bigarray.h"
+#include "util/bigarray.h"
 #include "graph/scc.h"
 
 /* Ask for the rindex[] cells of the first edges of a node about to be
