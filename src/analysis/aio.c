@@ -6,6 +6,7 @@
 
 #include "analysis/aio.h"
 #include "analysis/strings.h"
+#include "util/bigarray.h"
 
 /* Every string the records are read by, resolved to ids in one pass. */
 enum {
@@ -369,6 +370,56 @@ bool asnap_aio_awaited_by_edge(const struct asnap_aio *a, uint32_t v, uint64_t e
 	return a->awaited_by_set && v < a->g->n && (a->awaited_by_set[v >> 3] >> (v & 7)) & 1;
 }
 
+/* Each array as long as the records of its kinds: no growing (200,000
+ * tasks' coroutines were copied ten times over). */
+static bool reserve(struct asnap_aio *a, const struct reader *r, struct caps *cap)
+{
+	const uint32_t *id = r->id;
+	const struct asnap_graph *g = a->g;
+	struct caps n = {0};
+	for (uint64_t i = 0; i < g->nrecords; i++) {
+		uint32_t k = g->records[i].kind;
+		if (k == 0)
+			continue;
+		if (k == id[K_TASK])
+			n.tasks++;
+		else if (k == id[K_FUTURE])
+			n.futures++;
+		else if (k == id[K_COROUTINE] || k == id[K_GENERATOR] || k == id[K_ASYNC_GENERATOR])
+			n.coros++;
+		else if (k == id[K_HANDLE])
+			n.handles++;
+		else if (k == id[K_LOOP])
+			n.loops++;
+		else if (k == id[K_SOCKET])
+			n.sockets++;
+		else if (k == id[K_FRAME])
+			n.frames++;
+	}
+	struct {
+		void **arr;
+		uint32_t want, *cap;
+		size_t elem;
+	} const arrays[] = {
+		{(void **)&a->tasks, n.tasks, &cap->tasks, sizeof(*a->tasks)},
+		{(void **)&a->futures, n.futures, &cap->futures, sizeof(*a->futures)},
+		{(void **)&a->coros, n.coros, &cap->coros, sizeof(*a->coros)},
+		{(void **)&a->handles, n.handles, &cap->handles, sizeof(*a->handles)},
+		{(void **)&a->loops, n.loops, &cap->loops, sizeof(*a->loops)},
+		{(void **)&a->sockets, n.sockets, &cap->sockets, sizeof(*a->sockets)},
+		{(void **)&a->frames, n.frames, &cap->frames, sizeof(*a->frames)},
+	};
+	for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++) {
+		if (!arrays[i].want)
+			continue;
+		*arrays[i].arr = asnap_big_alloc(arrays[i].want, arrays[i].elem);
+		if (!*arrays[i].arr)
+			return false;
+		*arrays[i].cap = arrays[i].want;
+	}
+	return true;
+}
+
 int asnap_aio_build(const struct asnap_graph *g, struct asnap_aio *a, struct asnap_error *err)
 {
 	*a = (struct asnap_aio){.g = g};
@@ -379,11 +430,13 @@ int asnap_aio_build(const struct asnap_graph *g, struct asnap_aio *a, struct asn
 	a->dict_label = asnap_graph_find_string(g, "__dict__");
 	a->int_type = asnap_graph_find_string(g, "builtins.int");
 	a->float_type = asnap_graph_find_string(g, "builtins.float");
-	a->kind = calloc((size_t)g->n + 1, 1);
-	a->index = malloc(((size_t)g->n + 1) * sizeof(*a->index));
+	a->kind = asnap_big_zalloc((size_t)g->n + 1, 1);
+	a->index = asnap_big_alloc((size_t)g->n + 1, sizeof(*a->index));
 	if (!a->kind || !a->index)
 		goto nomem;
 	struct caps cap = {0};
+	if (!reserve(a, &r, &cap))
+		goto nomem;
 	for (uint64_t i = 0; i < g->nrecords; i++) {
 		/* a kind absent from the snapshot has id 0, which no record has */
 		if (g->records[i].kind == 0)

@@ -6,6 +6,7 @@
 
 #include "analysis/strings.h"
 #include "analysis/tasks.h"
+#include "util/bigarray.h"
 #include "util/order.h"
 
 #define MAX_CHAIN 64
@@ -312,27 +313,56 @@ static void sort_refs(const struct asnap_graph *g, struct asnap_task_ref *r, uin
 	}
 }
 
-/* Who references v (reverse index needed); at most MAX_REFS. */
-static int fill_refs(const struct asnap_graph *g, struct asnap_task_view *t,
+/* Pools for the tasks' chains and referrers, one block each for all
+ * tasks (a block per task made 400,000 small allocations for 200,000
+ * tasks, and the chains' took 256 bytes each to hold four ids). While
+ * they grow a task's list is an offset; the pointers are set at the end. */
+struct pools {
+	uint32_t *chain;
+	uint64_t nchain, cap_chain;
+	struct asnap_task_ref *refs;
+	uint64_t nrefs, cap_refs;
+};
+
+static bool pool_room(void **p, uint64_t *cap, uint64_t need, size_t elem)
+{
+	if (need <= *cap)
+		return true;
+	uint64_t c = *cap ? *cap * 2 : 1024;
+	while (c < need)
+		c *= 2;
+	void *q = asnap_big_realloc(*p, (size_t)c, elem);
+	if (!q)
+		return false;
+	*p = q;
+	*cap = c;
+	return true;
+}
+
+/* Who references v (reverse index needed); at most MAX_REFS, appended to
+ * the pool. */
+static int fill_refs(const struct asnap_graph *g, struct asnap_task_view *t, struct pools *pl,
 		     struct asnap_edge_finder *edges)
 {
 	uint32_t v = t->node;
 	uint32_t n = g->rev_start[v + 1] - g->rev_start[v];
-	t->refs = calloc(n < MAX_REFS ? (n ? n : 1) : MAX_REFS, sizeof(*t->refs));
-	if (!t->refs)
+	if (!pool_room((void **)&pl->refs, &pl->cap_refs,
+		       pl->nrefs + (n < MAX_REFS ? n : MAX_REFS), sizeof(*pl->refs)))
 		return -1;
+	struct asnap_task_ref *refs = pl->refs + pl->nrefs;
 	for (uint32_t i = g->rev_start[v]; i < g->rev_start[v + 1]; i++) {
 		uint32_t r = g->rev_source[i];
 		if (t->nrefs == MAX_REFS) {
 			t->more_refs++;
 			continue;
 		}
-		struct asnap_task_ref *ref = &t->refs[t->nrefs++];
+		struct asnap_task_ref *ref = &refs[t->nrefs++];
 		/* a set of 100k tasks is scanned once, not once per task */
 		uint64_t e = asnap_edge_finder_find(edges, g, r, v);
 		ref->node = r;
 		ref->label = e != UINT64_MAX ? g->edge_label[e] : 0;
 		ref->holder = ASNAP_NO_NODE;
+		ref->holder_label = 0;
 		if (is_container(asnap_graph_string(g, g->type[r])) &&
 		    g->rev_start[r + 1] > g->rev_start[r]) {
 			/* the first holder of the container that labels it */
@@ -347,8 +377,25 @@ static int fill_refs(const struct asnap_graph *g, struct asnap_task_view *t,
 			}
 		}
 	}
-	sort_refs(g, t->refs, t->nrefs);
+	sort_refs(g, refs, t->nrefs);
+	pl->nrefs += t->nrefs;
 	return 0;
+}
+
+/* The pools' pointers into each task, in the order they were filled. */
+static void point_into_pools(struct asnap_task_view *v, uint32_t nt, struct pools *pl)
+{
+	uint64_t c = 0, r = 0;
+	for (uint32_t i = 0; i < nt; i++) {
+		v[i].chain = pl->chain + c;
+		c += v[i].chain_len;
+		v[i].refs = pl->refs ? pl->refs + r : NULL;
+		r += v[i].nrefs;
+	}
+	/* the element past the last owns the pools */
+	v[nt].chain = pl->chain;
+	v[nt].refs = pl->refs;
+	*pl = (struct pools){0};
 }
 
 int asnap_tasks_view(struct asnap_snap *s, bool referrers, struct asnap_task_view **out,
@@ -361,9 +408,11 @@ int asnap_tasks_view(struct asnap_snap *s, bool referrers, struct asnap_task_vie
 	if (asnap_snap_retention(s, err) < 0)
 		return -1;
 	uint8_t *orphaned = NULL, *main = NULL;
+	struct pools pl = {0};
 	struct asnap_task_view *v = calloc((size_t)nt + 1, sizeof(*v));
 	main = calloc((size_t)nt + 1, 1);
-	if (!v || !main)
+	if (!v || !main || !pool_room((void **)&pl.chain, &pl.cap_chain, (uint64_t)nt * 4 + 1,
+				      sizeof(*pl.chain)))
 		goto nomem;
 	if (asnap_tasks_orphaned(s, &orphaned, err) < 0)
 		goto error;
@@ -383,20 +432,22 @@ int asnap_tasks_view(struct asnap_snap *s, bool referrers, struct asnap_task_vie
 		x->garbage = asnap_dom_is_garbage(&s->ret.dom, t->node);
 		x->retained = s->ret.dom.retained[t->node];
 		x->leaf = asnap_aio_leaf_coro(a, t->coro, MAX_CHAIN);
-		x->chain = malloc(MAX_CHAIN * sizeof(*x->chain));
-		if (!x->chain)
+		if (!pool_room((void **)&pl.chain, &pl.cap_chain, pl.nchain + MAX_CHAIN,
+			       sizeof(*pl.chain)))
 			goto nomem;
+		uint32_t *chain = pl.chain + pl.nchain;
 		uint32_t c = t->coro;
 		while (x->chain_len + 1 < MAX_CHAIN && c != ASNAP_NO_NODE) {
-			x->chain[x->chain_len++] = c;
+			chain[x->chain_len++] = c;
 			const struct asnap_aio_coro *co = asnap_aio_coro(a, c);
 			if (!co || co->awaiting == c)
 				break;
 			c = co->awaiting;
 		}
 		if (t->waiting_on != ASNAP_NO_NODE &&
-		    (x->chain_len == 0 || x->chain[x->chain_len - 1] != t->waiting_on))
-			x->chain[x->chain_len++] = t->waiting_on;
+		    (x->chain_len == 0 || chain[x->chain_len - 1] != t->waiting_on))
+			chain[x->chain_len++] = t->waiting_on;
+		pl.nchain += x->chain_len;
 		if (x->orphaned)
 			x->score = 5;
 		else if (x->state == ASNAP_FUT_PENDING && x->garbage)
@@ -412,7 +463,7 @@ int asnap_tasks_view(struct asnap_snap *s, bool referrers, struct asnap_task_vie
 			goto error;
 		struct asnap_edge_finder edges = {0};
 		for (uint32_t i = 0; i < nt; i++) {
-			if (fill_refs(s->g, &v[i], &edges) < 0) {
+			if (fill_refs(s->g, &v[i], &pl, &edges) < 0) {
 				asnap_edge_finder_release(&edges);
 				if (!had_reverse)
 					asnap_graph_drop_reverse(s->g);
@@ -423,6 +474,7 @@ int asnap_tasks_view(struct asnap_snap *s, bool referrers, struct asnap_task_vie
 		if (!had_reverse)
 			asnap_graph_drop_reverse(s->g);
 	}
+	point_into_pools(v, nt, &pl);
 	if (nt > 1)
 		qsort(v, nt, sizeof(*v), by_score);
 	free(orphaned);
@@ -433,7 +485,9 @@ int asnap_tasks_view(struct asnap_snap *s, bool referrers, struct asnap_task_vie
 nomem:
 	asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory describing tasks");
 error:
-	asnap_tasks_free(v, nt);
+	free(pl.chain);
+	free(pl.refs);
+	free(v);
 	free(orphaned);
 	free(main);
 	return -1;
@@ -443,10 +497,8 @@ void asnap_tasks_free(struct asnap_task_view *t, uint32_t count)
 {
 	if (!t)
 		return;
-	for (uint32_t i = 0; i < count; i++) {
-		free(t[i].chain);
-		free(t[i].refs);
-	}
+	free(t[count].chain);
+	free(t[count].refs);
 	free(t);
 }
 

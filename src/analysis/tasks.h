@@ -59,7 +59,9 @@ int asnap_tasks_orphaned(const struct asnap_snap *s, uint8_t **orphaned, struct 
 /*
  * A view of every task, most suspicious first. With referrers, also what
  * references each (builds the reverse index of s->g for the time of the
- * call). Needs the retention. *out (free with asnap_tasks_free), *count.
+ * call). Needs the retention. *out (free with asnap_tasks_free), *count;
+ * the chains and referrers of all tasks are held by the element past the
+ * last.
  */
 int asnap_tasks_view(struct asnap_snap *s, bool referrers, struct asnap_task_view **out,
 		     uint32_t *count, struct asnap_error *err);

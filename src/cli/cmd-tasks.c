@@ -38,7 +38,7 @@ int cmd_tasks(int argc, char **argv)
 	int status;
 	if (!cli_parse(&spec, argc, argv, &ops, &status))
 		return status;
-	struct asnap_snap *s = cli_snap_load(ops.v[0], ASNAP_SNAP_MATCH, true);
+	struct asnap_snap *s = cli_snap_load(ops.v[0], ASNAP_SNAP_AIO, true);
 	if (!s)
 		return EXIT_ERROR;
 	status = EXIT_ERROR;
