@@ -447,7 +447,7 @@ int asnap_aio_build(const struct asnap_graph *g, struct asnap_aio *a, struct asn
 	a->awaited_by_label[0] = asnap_graph_find_string(g, "_asyncio_awaited_by");
 	a->awaited_by_label[1] = asnap_graph_find_string(g, "_Future__asyncio_awaited_by");
 	if (a->awaited_by_label[0] || a->awaited_by_label[1]) {
-		a->awaited_by_set = calloc((size_t)g->n / 8 + 1, 1);
+		a->awaited_by_set = asnap_big_zalloc((size_t)g->n / 8 + 1, 1);
 		if (!a->awaited_by_set)
 			goto nomem;
 		uint32_t set_type = asnap_graph_find_string(g, "builtins.set");

@@ -9,6 +9,7 @@
 
 #include "analysis/checks/internal.h"
 #include "graph/paths.h"
+#include "util/bigarray.h"
 #include "util/order.h"
 
 /* The fewest objects a growth finding is about: one object that appeared
@@ -299,7 +300,7 @@ int grouping_emit(struct grouping *gr, int check, summary_fn summary)
 		bool certain = g->ncertain > 0 && g->ncertain >= gr->min_certain;
 		bool grew = count_grows(ctx, g);
 		uint32_t npersist = 0, nborn_kept = 0;
-		uint8_t *pers = calloc(g->nmembers, 1);
+		uint8_t *pers = asnap_big_zalloc(g->nmembers, 1);
 		if (!pers)
 			return nomem(ctx);
 		/* Lifetimes are the evidence of growth, and for a finding certain
@@ -323,7 +324,7 @@ int grouping_emit(struct grouping *gr, int check, summary_fn summary)
 			continue;
 		}
 		struct asnap_finding f = {.check = check, .nsnap = ctx->nsnap};
-		f.objects = calloc(g->nmembers, sizeof(*f.objects));
+		f.objects = asnap_big_zalloc(g->nmembers, sizeof(*f.objects));
 		f.growth = malloc(ctx->nsnap * sizeof(*f.growth));
 		f.group = strdup(gr->keys.keys[gi]);
 		f.site = g->site ? strdup(g->site) : NULL;

@@ -8,6 +8,7 @@
 
 #include "analysis/diff.h"
 #include "analysis/strings.h"
+#include "util/bigarray.h"
 #include "util/order.h"
 
 #define MAX_SIG_STEPS 64
@@ -241,10 +242,10 @@ static int born_clusters(struct asnap_snap **snaps, uint32_t n, struct asnap_dif
 	if (asnap_snap_retention(last, err) < 0)
 		return -1;
 	const struct asnap_retention *r = &last->ret;
-	uint8_t *born = calloc((size_t)g->n + 1, 1);
-	uint32_t *pred = malloc(((size_t)g->n + 1) * sizeof(*pred));
-	uint32_t *order = malloc(((size_t)g->n + 1) * sizeof(*order));
-	uint32_t *top = malloc(((size_t)g->n + 1) * sizeof(*top));
+	uint8_t *born = asnap_big_zalloc((size_t)g->n + 1, 1);
+	uint32_t *pred = asnap_big_alloc((size_t)g->n + 1, sizeof(*pred));
+	uint32_t *order = asnap_big_alloc((size_t)g->n + 1, sizeof(*order));
+	uint32_t *top = asnap_big_alloc((size_t)g->n + 1, sizeof(*top));
 	struct cluster_slot *slots = NULL;
 	uint32_t nslots = 0;
 	/* 100k new objects in one list: the list is scanned once */

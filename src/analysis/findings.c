@@ -21,6 +21,7 @@
 #include "analysis/checks/internal.h"
 #include "analysis/strings.h"
 #include "graph/paths.h"
+#include "util/bigarray.h"
 #include "util/order.h"
 
 /* A consequence covers at least this share of a finding's objects. */
@@ -56,7 +57,7 @@ static uint8_t *loop_internals(const struct asnap_snap *s)
 {
 	const struct asnap_graph *g = s->g;
 	const struct asnap_aio *a = &s->aio;
-	uint8_t *set = calloc((size_t)g->n / 8 + 1, 1);
+	uint8_t *set = asnap_big_zalloc((size_t)g->n / 8 + 1, 1);
 	if (!set)
 		return NULL;
 	static const char *const names[] = {"_selector", "_fd_to_key", "_map", "_ready",
@@ -186,13 +187,13 @@ static int tree_build(const struct asnap_domtree *d, struct tree *t)
 {
 	uint32_t n = d->n;
 	*t = (struct tree){.n = n};
-	uint32_t *start = calloc((size_t)n + 2, sizeof(*start));
-	uint32_t *child = malloc(((size_t)n + 1) * sizeof(*child));
-	uint32_t *stack = malloc(((size_t)n + 1) * sizeof(*stack));
-	uint32_t *next = malloc(((size_t)n + 1) * sizeof(*next));
-	t->tin = malloc(((size_t)n + 1) * sizeof(*t->tin));
-	t->last = malloc(((size_t)n + 1) * sizeof(*t->last));
-	t->order = malloc(((size_t)n + 1) * sizeof(*t->order));
+	uint32_t *start = asnap_big_zalloc((size_t)n + 2, sizeof(*start));
+	uint32_t *child = asnap_big_alloc((size_t)n + 1, sizeof(*child));
+	uint32_t *stack = asnap_big_alloc((size_t)n + 1, sizeof(*stack));
+	uint32_t *next = asnap_big_alloc((size_t)n + 1, sizeof(*next));
+	t->tin = asnap_big_alloc((size_t)n + 1, sizeof(*t->tin));
+	t->last = asnap_big_alloc((size_t)n + 1, sizeof(*t->last));
+	t->order = asnap_big_alloc((size_t)n + 1, sizeof(*t->order));
 	int rc = -1;
 	if (!start || !child || !stack || !next || !t->tin || !t->last || !t->order)
 		goto out;
@@ -275,7 +276,7 @@ static int set_retained(struct work *w, const struct asnap_finding *f, uint8_t *
 	const struct asnap_domtree *d = &w->s->ret.dom;
 	const struct tree *t = &w->tree;
 	*bytes = 0;
-	*freed = calloc((size_t)g->n / 8 + 1, 1);
+	*freed = asnap_big_zalloc((size_t)g->n / 8 + 1, 1);
 	if (!*freed)
 		return -1;
 	uint32_t lo = UINT32_MAX, hi = 0;
@@ -671,13 +672,13 @@ int findings_settle(struct check_ctx *ctx)
 	struct work w = {.s = s};
 	uint8_t **freed = calloc(nf, sizeof(*freed));
 	uint32_t *parent = malloc(nf * sizeof(*parent));
-	uint32_t *cov = calloc((size_t)nf * nf * 3, sizeof(*cov)); /* [f][g]: freed, reached, near */
+	uint32_t *cov = asnap_big_zalloc((size_t)nf * nf * 3, sizeof(*cov)); /* [f][g]: freed, reached, near */
 	uint8_t *modules = asnap_retention_module_set(&s->ret);
-	w.mark = calloc((size_t)g->n + 1, sizeof(*w.mark));
-	w.held = calloc((size_t)g->n + 1, sizeof(*w.held));
-	w.depth = malloc(((size_t)g->n + 1) * sizeof(*w.depth));
-	w.queue = malloc(((size_t)g->n + 1) * sizeof(*w.queue));
-	w.member = calloc((size_t)g->n + 1, 1);
+	w.mark = asnap_big_zalloc((size_t)g->n + 1, sizeof(*w.mark));
+	w.held = asnap_big_zalloc((size_t)g->n + 1, sizeof(*w.held));
+	w.depth = asnap_big_alloc((size_t)g->n + 1, sizeof(*w.depth));
+	w.queue = asnap_big_alloc((size_t)g->n + 1, sizeof(*w.queue));
+	w.member = asnap_big_zalloc((size_t)g->n + 1, 1);
 	int rc = -1;
 	if (!freed || !parent || !cov || !modules || !w.mark || !w.held || !w.depth || !w.queue || !w.member ||
 	    tree_build(&s->ret.dom, &w.tree) < 0)

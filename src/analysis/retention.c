@@ -8,13 +8,14 @@
 
 #include "analysis/retention.h"
 #include "graph/paths.h"
+#include "util/bigarray.h"
 #include "util/order.h"
 
 /* Node -> its root, once the roots are final. */
 static int index_roots(struct asnap_retention *r, struct asnap_error *err)
 {
 	const struct asnap_graph *g = r->g;
-	r->root_of = malloc(((size_t)g->n + 1) * sizeof(*r->root_of));
+	r->root_of = asnap_big_alloc((size_t)g->n + 1, sizeof(*r->root_of));
 	if (!r->root_of)
 		return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
 	memset(r->root_of, 0xff, ((size_t)g->n + 1) * sizeof(*r->root_of));
@@ -125,7 +126,7 @@ static int start_rank(const char *type, bool *interesting)
 uint8_t *asnap_retention_module_set(const struct asnap_retention *r)
 {
 	const struct asnap_graph *g = r->g;
-	uint8_t *set = calloc((size_t)g->n / 8 + 1, 1);
+	uint8_t *set = asnap_big_zalloc((size_t)g->n / 8 + 1, 1);
 	if (!set)
 		return NULL;
 	uint32_t module = asnap_graph_find_string(g, "builtins.module");
@@ -292,7 +293,7 @@ static int component_sizes(const struct asnap_retention *r, const uint8_t *want,
 	const struct asnap_graph *g = r->g;
 	const uint32_t *comp = r->scc.comp;
 	uint32_t n = g->n;
-	uint32_t *stamp = calloc((size_t)n + 1, sizeof(*stamp));
+	uint32_t *stamp = asnap_big_zalloc((size_t)n + 1, sizeof(*stamp));
 	if (!stamp)
 		return -1;
 	for (uint32_t v = 0; v < n; v++) {
@@ -351,9 +352,9 @@ int asnap_cycles_search(const struct asnap_retention *r, struct asnap_cycle **ou
 	/* Rank of each type id, once, instead of string compares per node. */
 	uint32_t nstr = asnap_reader_string_count(g->strings) + 1;
 	uint8_t *rank = calloc(nstr, 1), *interesting_type = calloc(nstr, 1);
-	uint32_t *members = calloc((size_t)ncomp + 1, sizeof(*members));
-	uint32_t *start = malloc(((size_t)ncomp + 1) * sizeof(*start));
-	uint8_t *cyclic = calloc((size_t)ncomp + 1, 1);
+	uint32_t *members = asnap_big_zalloc((size_t)ncomp + 1, sizeof(*members));
+	uint32_t *start = asnap_big_alloc((size_t)ncomp + 1, sizeof(*start));
+	uint8_t *cyclic = asnap_big_zalloc((size_t)ncomp + 1, 1);
 	uint64_t *comp_ret = NULL, *comp_bytes = NULL;
 	uint8_t *avoid = NULL, *used = NULL, *counted = NULL;
 	uint32_t *mark = NULL;
@@ -396,9 +397,9 @@ int asnap_cycles_search(const struct asnap_retention *r, struct asnap_cycle **ou
 	}
 	if (asnap_path_ws_init(&ws, n, err) < 0)
 		goto cleanup;
-	comp_ret = calloc((size_t)ncomp + 1, sizeof(*comp_ret));
-	comp_bytes = calloc((size_t)ncomp + 1, sizeof(*comp_bytes));
-	counted = calloc((size_t)ncomp + 1, 1);
+	comp_ret = asnap_big_zalloc((size_t)ncomp + 1, sizeof(*comp_ret));
+	comp_bytes = asnap_big_zalloc((size_t)ncomp + 1, sizeof(*comp_bytes));
+	counted = asnap_big_zalloc((size_t)ncomp + 1, 1);
 	if (!comp_ret || !comp_bytes || !counted)
 		goto nomem;
 	for (uint32_t c = 0; c < ncomp; c++)
@@ -420,7 +421,7 @@ int asnap_cycles_search(const struct asnap_retention *r, struct asnap_cycle **ou
 	}
 	if (nstarts) {
 		starts = malloc(nstarts * sizeof(*starts));
-		used = calloc((size_t)n / 8 + 1, 1);
+		used = asnap_big_zalloc((size_t)n / 8 + 1, 1);
 		avoid = asnap_retention_module_set(r);
 		if (!starts || !used || !avoid)
 			goto nomem;
@@ -458,8 +459,8 @@ int asnap_cycles_search(const struct asnap_retention *r, struct asnap_cycle **ou
 	/* Group by shape: sorted by key, the best of each run first. */
 	if (fd.n) {
 		qsort(fd.f, fd.n, sizeof(*fd.f), by_key);
-		cycles = calloc(fd.n, sizeof(*cycles));
-		mark = calloc((size_t)n + 1, sizeof(*mark));
+		cycles = asnap_big_zalloc(fd.n, sizeof(*cycles));
+		mark = asnap_big_zalloc((size_t)n + 1, sizeof(*mark));
 		if (!cycles || !mark)
 			goto nomem;
 	}

@@ -10,6 +10,7 @@
 
 #include "analysis/snapshot.h"
 #include "analysis/strings.h"
+#include "util/bigarray.h"
 #include "util/order.h"
 
 static uint64_t mix(uint64_t x)
@@ -26,7 +27,7 @@ static int index_addresses(struct asnap_snap *s)
 	uint64_t size = 16;
 	while (size < (uint64_t)g->n * 2)
 		size *= 2;
-	s->addr_slots = calloc(size, sizeof(*s->addr_slots));
+	s->addr_slots = asnap_big_zalloc(size, sizeof(*s->addr_slots));
 	if (!s->addr_slots)
 		return -1;
 	s->addr_mask = size - 1;
@@ -456,7 +457,7 @@ static int index_modules(struct asnap_snap *s)
 			}
 		}
 		if (!pass) {
-			s->module_dicts = malloc(((size_t)n + 1) * sizeof(*s->module_dicts));
+			s->module_dicts = asnap_big_alloc((size_t)n + 1, sizeof(*s->module_dicts));
 			if (!s->module_dicts)
 				return -1;
 		} else {

@@ -181,15 +181,15 @@ int asnap_tasks_orphaned(const struct asnap_snap *s, uint8_t **orphaned, struct 
 	uint8_t *main = NULL, *out = NULL;
 	int rc = -1;
 	*orphaned = NULL;
-	w.st = calloc((size_t)g->n + 1, 1);
+	w.st = asnap_big_zalloc((size_t)g->n + 1, 1);
 	/* a node is queued once when reached and at most once more on waking */
-	w.queue = malloc(((size_t)g->n * 2 + 1) * sizeof(*w.queue));
-	w.woken = calloc((size_t)nt + 1, 1);
-	main = calloc((size_t)nt + 1, 1);
-	out = calloc((size_t)nt + 1, 1);
-	w.chain_start = calloc((size_t)nt + 1, sizeof(*w.chain_start));
-	w.chain = malloc(((size_t)nt * MAX_CHAIN + 1) * sizeof(*w.chain));
-	w.waiters = malloc(((size_t)nt + 1) * sizeof(*w.waiters));
+	w.queue = asnap_big_alloc((size_t)g->n * 2 + 1, sizeof(*w.queue));
+	w.woken = asnap_big_zalloc((size_t)nt + 1, 1);
+	main = asnap_big_zalloc((size_t)nt + 1, 1);
+	out = asnap_big_zalloc((size_t)nt + 1, 1);
+	w.chain_start = asnap_big_zalloc((size_t)nt + 1, sizeof(*w.chain_start));
+	w.chain = asnap_big_alloc((size_t)nt * MAX_CHAIN + 1, sizeof(*w.chain));
+	w.waiters = asnap_big_alloc((size_t)nt + 1, sizeof(*w.waiters));
 	if (!w.st || !w.queue || !w.woken || !main || !out || !w.chain_start || !w.chain ||
 	    !w.waiters)
 		goto nomem;
@@ -409,8 +409,8 @@ int asnap_tasks_view(struct asnap_snap *s, bool referrers, struct asnap_task_vie
 		return -1;
 	uint8_t *orphaned = NULL, *main = NULL;
 	struct pools pl = {0};
-	struct asnap_task_view *v = calloc((size_t)nt + 1, sizeof(*v));
-	main = calloc((size_t)nt + 1, 1);
+	struct asnap_task_view *v = asnap_big_zalloc((size_t)nt + 1, sizeof(*v));
+	main = asnap_big_zalloc((size_t)nt + 1, 1);
 	if (!v || !main || !pool_room((void **)&pl.chain, &pl.cap_chain, (uint64_t)nt * 4 + 1,
 				      sizeof(*pl.chain)))
 		goto nomem;

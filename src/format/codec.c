@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "codec.h"
+#include "util/bigarray.h"
 
 bool bytebuf_reserve(struct bytebuf *b, size_t extra)
 {
@@ -19,7 +20,7 @@ bool bytebuf_reserve(struct bytebuf *b, size_t extra)
 		}
 		cap *= 2;
 	}
-	uint8_t *p = realloc(b->data, cap);
+	uint8_t *p = asnap_big_realloc(b->data, cap, 1);
 	if (!p) {
 		b->failed = true;
 		return false;

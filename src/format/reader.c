@@ -23,6 +23,7 @@
 
 #include "asyncsnap/format.h"
 #include "codec.h"
+#include "util/bigarray.h"
 
 /* Payload bytes read per step, so that a forged length costs nothing. */
 #define READ_STEP (1u << 20)
@@ -362,7 +363,7 @@ static int reserve_strings(struct asnap_reader *r, uint64_t count)
 			cap *= 2;
 		if (charge(r, (cap - r->str_cap) * sizeof(*r->str_off)) < 0)
 			return -1;
-		uint64_t *off = realloc(r->str_off, cap * sizeof(*off));
+		uint64_t *off = asnap_big_realloc(r->str_off, cap, sizeof(*off));
 		if (!off)
 			return rfail(r, ASNAP_ERR_NOMEM, "out of memory");
 		r->str_off = off;

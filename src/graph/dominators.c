@@ -500,8 +500,8 @@ int asnap_dom_children(const struct asnap_domtree *d, uint32_t **startp, uint32_
 		       struct asnap_error *err)
 {
 	uint32_t n = d->n;
-	uint32_t *start = calloc((size_t)n + 2, sizeof(*start));
-	uint32_t *child = malloc(((size_t)n + 1) * sizeof(*child));
+	uint32_t *start = asnap_big_zalloc((size_t)n + 2, sizeof(*start));
+	uint32_t *child = asnap_big_alloc((size_t)n + 1, sizeof(*child));
 	if (!start || !child) {
 		free(start);
 		free(child);
@@ -550,9 +550,9 @@ int asnap_dom_kids_find(const struct asnap_domtree *d, const uint32_t *parents, 
 {
 	uint32_t n = d->n;
 	*out = (struct asnap_dom_kids){0};
-	uint8_t *asked = calloc((size_t)n / 8 + 1, 1);
-	out->parents = malloc(((size_t)np + 1) * sizeof(*out->parents));
-	out->start = calloc((size_t)np + 2, sizeof(*out->start));
+	uint8_t *asked = asnap_big_zalloc((size_t)n / 8 + 1, 1);
+	out->parents = asnap_big_alloc((size_t)np + 1, sizeof(*out->parents));
+	out->start = asnap_big_zalloc((size_t)np + 2, sizeof(*out->start));
 	if (!asked || !out->parents || !out->start)
 		goto nomem;
 	memcpy(out->parents, parents, (size_t)np * sizeof(*parents));

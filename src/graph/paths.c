@@ -5,12 +5,13 @@
 #include <string.h>
 
 #include "graph/paths.h"
+#include "util/bigarray.h"
 
 int asnap_path_ws_init(struct asnap_path_ws *ws, uint32_t n, struct asnap_error *err)
 {
 	ws->n = n;
-	ws->pred = malloc(((size_t)n + 1) * sizeof(*ws->pred));
-	ws->queue = malloc(((size_t)n + 1) * sizeof(*ws->queue));
+	ws->pred = asnap_big_alloc((size_t)n + 1, sizeof(*ws->pred));
+	ws->queue = asnap_big_alloc((size_t)n + 1, sizeof(*ws->queue));
 	if (!ws->pred || !ws->queue) {
 		asnap_path_ws_finish(ws);
 		return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory finding paths");

@@ -31,7 +31,7 @@ int asnap_roots_find(const struct asnap_graph *g, struct asnap_rootset *rs,
 		     struct asnap_error *err)
 {
 	*rs = (struct asnap_rootset){0};
-	uint8_t *seen = calloc((size_t)g->n / 8 + 1, 1);
+	uint8_t *seen = asnap_big_zalloc((size_t)g->n / 8 + 1, 1);
 	uint32_t *indeg = NULL;
 	int rc = -1;
 	if (!seen)

@@ -17,6 +17,7 @@
 #include "render/collapsed.h"
 #include "render/json.h"
 #include "render/retention.h"
+#include "util/bigarray.h"
 
 /* A growing byte buffer. */
 struct buf {
@@ -221,7 +222,7 @@ static uint32_t *dominator_labels(const struct asnap_retention *r)
 {
 	const struct asnap_graph *g = r->g;
 	const uint32_t *idom = r->dom.idom;
-	uint32_t *label = calloc((size_t)g->n + 1, sizeof(*label));
+	uint32_t *label = asnap_big_zalloc((size_t)g->n + 1, sizeof(*label));
 	if (!label)
 		return NULL;
 	for (uint32_t u = 0; u < g->n; u++) {
@@ -274,8 +275,8 @@ int asnap_render_collapsed(FILE *out, const struct asnap_retention *r, unsigned 
 	int rc = -1;
 	if (!label || asnap_dom_children(&r->dom, &start, &child, err) < 0)
 		goto out;
-	stack = malloc(((size_t)n + 1) * sizeof(*stack));
-	node_frame = malloc(((size_t)n + 1) * sizeof(*node_frame));
+	stack = asnap_big_alloc((size_t)n + 1, sizeof(*stack));
+	node_frame = asnap_big_alloc((size_t)n + 1, sizeof(*node_frame));
 	t.cap = 1024;
 	t.f = malloc(t.cap * sizeof(*t.f));
 	if (!stack || !node_frame || !t.f || trie_grow_slots(&t) < 0)

@@ -6,6 +6,7 @@
 
 #include "render/json.h"
 #include "render/render.h"
+#include "util/bigarray.h"
 #include "util/order.h"
 
 /* Roots ordered by node, so that each object finds its own. */
@@ -23,7 +24,7 @@ static int cmp_root(const void *a, const void *b, void *graph)
 
 static int root_index_init(struct root_index *ri, const struct asnap_graph *g)
 {
-	ri->order = malloc((g->nroots ? g->nroots : 1) * sizeof(*ri->order));
+	ri->order = asnap_big_alloc(g->nroots ? g->nroots : 1, sizeof(*ri->order));
 	if (!ri->order)
 		return -1;
 	for (uint64_t i = 0; i < g->nroots; i++)

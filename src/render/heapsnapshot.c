@@ -19,6 +19,7 @@
 #include "graph/roots.h"
 #include "render/heapsnapshot.h"
 #include "render/json.h"
+#include "util/bigarray.h"
 
 #define NODE_FIELDS 7
 
@@ -111,7 +112,7 @@ int asnap_render_heapsnapshot(FILE *out, const struct asnap_graph *g, struct asn
 		s_kind[k] = nstrings + 2 + k;
 
 	/* V8 node type per distinct type string, computed once */
-	types = malloc(((size_t)nstrings + 1) * sizeof(*types));
+	types = asnap_big_alloc((size_t)nstrings + 1, sizeof(*types));
 	if (!types) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
 		goto out;

@@ -13,6 +13,7 @@
 #include "render/report.h"
 #include "render/report/assets.h"
 #include "render/retention.h"
+#include "util/bigarray.h"
 
 /* ---- sections other commands already print as JSON ------------------- */
 
@@ -287,8 +288,8 @@ static int tree_pick(const struct asnap_snap *s, uint32_t budget, struct tree *t
 		budget = n;
 	if (asnap_dom_children(d, &start, &child, err) < 0)
 		return -1;
-	count = malloc(((size_t)n + 1) * sizeof(*count));
-	uint32_t *order = malloc(((size_t)n + 1) * sizeof(*order));
+	count = asnap_big_alloc((size_t)n + 1, sizeof(*count));
+	uint32_t *order = asnap_big_alloc((size_t)n + 1, sizeof(*order));
 	heap = malloc(((size_t)budget + 2) * sizeof(*heap));
 	if (!count || !order || !heap || tree_alloc(t, 2 * budget + 2) < 0 ||
 	    map_init(&map, budget + 1) < 0) {

@@ -9,6 +9,7 @@
 #include "render/objects.h"
 #include "render/retention.h"
 #include "render/text.h"
+#include "util/bigarray.h"
 
 bool asnap_type_matches(const char *full, const char *type)
 {
@@ -150,7 +151,7 @@ static int tree_build(struct tree *t, const uint32_t *nodes, uint32_t n, bool fr
 	struct asnap_error err = {0};
 	unsigned levels = t->v->depth - 1 + (from_root ? 1 : 0); /* levels that have children shown */
 	t->first = from_root ? 1 : 0;
-	uint32_t *cur = malloc(((size_t)n + 1) * sizeof(*cur));
+	uint32_t *cur = asnap_big_alloc((size_t)n + 1, sizeof(*cur));
 	if (!cur)
 		return -1;
 	memcpy(cur, nodes, (size_t)n * sizeof(*nodes));

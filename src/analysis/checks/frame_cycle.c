@@ -28,6 +28,7 @@
 
 #include "analysis/checks/internal.h"
 #include "graph/paths.h"
+#include "util/bigarray.h"
 
 #define MAX_DEPTH ASNAP_CYCLES_MAX_LEN
 #define MAX_VISIT 50000
@@ -40,7 +41,7 @@ static uint8_t *stack_frames(const struct asnap_snap *s)
 	static const char *const name[] = {"thread"};
 	uint32_t thread;
 	asnap_strings_resolve(g, name, &thread, 1);
-	uint8_t *on = calloc((size_t)g->n + 1, 1);
+	uint8_t *on = asnap_big_zalloc((size_t)g->n + 1, 1);
 	if (!on || !thread)
 		return on;
 	for (uint64_t i = 0; i < g->nroots; i++)
@@ -160,7 +161,7 @@ static int scan_last(struct grouping *gr, bool *garbage_coros)
 	const struct asnap_aio *a = &s->aio;
 	struct asnap_path_ws ws = {0};
 	uint8_t *avoid = asnap_retention_module_set(&s->ret);
-	uint8_t *used = calloc((size_t)g->n + 1, 1);
+	uint8_t *used = asnap_big_zalloc((size_t)g->n + 1, 1);
 	uint8_t *stack = stack_frames(s);
 	uint32_t cyc[MAX_DEPTH];
 	int rc = 0;

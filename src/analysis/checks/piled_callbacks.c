@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "analysis/checks/internal.h"
+#include "util/bigarray.h"
 #include "util/order.h"
 
 #define PILED_MIN 100        /* one snapshot: this many on one object */
@@ -157,8 +158,8 @@ static int snapinfo_init(struct snapinfo *si, const struct asnap_snap *s)
 	const struct asnap_aio *a = &s->aio;
 	*si = (struct snapinfo){.s = s, .g = g};
 	asnap_strings_resolve(g, id_names, si->id, NIDS);
-	si->awaited = calloc((size_t)g->n / 8 + 1, 1);
-	si->holder = malloc(((size_t)g->n + 1) * sizeof(*si->holder));
+	si->awaited = asnap_big_zalloc((size_t)g->n / 8 + 1, 1);
+	si->holder = asnap_big_alloc((size_t)g->n + 1, sizeof(*si->holder));
 	if (!si->awaited || !si->holder)
 		return -1;
 	for (uint32_t i = 0; i < a->ntasks; i++)
@@ -425,9 +426,9 @@ static int find_owners(const struct snapinfo *si, const uint32_t *targets, uint3
 		       char **owners)
 {
 	const struct asnap_graph *g = si->g;
-	uint8_t *want = calloc((size_t)g->n / 8 + 1, 1);
-	uint32_t *best = malloc(((size_t)n + 1) * 2 * sizeof(*best)); /* (src, label) */
-	int *rank = calloc((size_t)n + 1, sizeof(*rank));
+	uint8_t *want = asnap_big_zalloc((size_t)g->n / 8 + 1, 1);
+	uint32_t *best = asnap_big_alloc(((size_t)n + 1) * 2, sizeof(*best)); /* (src, label) */
+	int *rank = asnap_big_zalloc((size_t)n + 1, sizeof(*rank));
 	if (!want || !best || !rank) {
 		free(want);
 		free(best);
@@ -561,7 +562,7 @@ static uint32_t *task_referrers(const struct snapinfo *si)
 {
 	const struct asnap_graph *g = si->g;
 	const struct asnap_aio *a = &si->s->aio;
-	uint32_t *nref = calloc((size_t)g->n + 1, sizeof(*nref));
+	uint32_t *nref = asnap_big_zalloc((size_t)g->n + 1, sizeof(*nref));
 	if (!nref)
 		return NULL;
 	for (uint32_t v = 0; v < g->n; v++) {
@@ -662,7 +663,7 @@ static int by_addr(const void *x, const void *y)
 static uint32_t kept(const struct snapinfo *last, const struct vec *now,
 		     const struct snapinfo *then, const struct vec *before)
 {
-	uint64_t *addrs = malloc(((size_t)before->n + 1) * sizeof(*addrs));
+	uint64_t *addrs = asnap_big_alloc((size_t)before->n + 1, sizeof(*addrs));
 	if (!addrs)
 		return 0;
 	for (uint32_t i = 0; i < before->n; i++)
@@ -958,7 +959,7 @@ static int follow_growth(struct check_ctx *ctx, struct snapinfo *infos, uint32_t
 	uint32_t L = ctx->nsnap - 1;
 	struct snapinfo *last = &infos[L];
 	uint8_t *same = malloc((size_t)nc + 1), *grows = malloc((size_t)nc + 1);
-	uint32_t *w = malloc(((size_t)nc + 1) * sizeof(*w));
+	uint32_t *w = asnap_big_alloc((size_t)nc + 1, sizeof(*w));
 	int rc = -1;
 	if (!same || !grows || !w)
 		goto out;
@@ -1088,9 +1089,9 @@ int check_piled_callbacks(struct check_ctx *ctx)
 		goto out;
 	/* the piles that may fire, and the owners of their holders: one pass
 	 * over each snapshot's references for all of them */
-	cand = malloc(((size_t)ps.n + 1) * sizeof(*cand));
-	targets = malloc(((size_t)ps.n + 1) * sizeof(*targets));
-	owners = calloc((size_t)ps.n + 1, sizeof(*owners));
+	cand = asnap_big_alloc((size_t)ps.n + 1, sizeof(*cand));
+	targets = asnap_big_alloc((size_t)ps.n + 1, sizeof(*targets));
+	owners = asnap_big_zalloc((size_t)ps.n + 1, sizeof(*owners));
 	if (!cand || !targets || !owners ||
 	    pick_candidates(ctx, &ps, across, cand, targets, &nc) < 0 ||
 	    find_owners(last, targets, nc, owners) < 0)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "analysis/checks/internal.h"
+#include "util/bigarray.h"
 
 enum { OWNED = 1, NEAR_FRAME = 2 };
 
@@ -36,7 +37,7 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 	const struct asnap_snap *s = gr->ctx->snaps[snap];
 	const struct asnap_graph *g = s->g;
 	const struct asnap_aio *a = &s->aio;
-	uint8_t *mark = calloc((size_t)g->n + 1, 1);
+	uint8_t *mark = asnap_big_zalloc((size_t)g->n + 1, 1);
 	if (!mark)
 		return nomem(gr->ctx);
 	for (uint32_t i = 0; i < a->ntasks; i++)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "analysis/checks/internal.h"
+#include "util/bigarray.h"
 
 #define PILE_MIN 1000
 #define SELF_FIRING 600.0
@@ -25,7 +26,7 @@
 static uint8_t *selector_handles(const struct asnap_snap *s)
 {
 	const struct asnap_graph *g = s->g;
-	uint8_t *mark = calloc((size_t)g->n + 1, 1);
+	uint8_t *mark = asnap_big_zalloc((size_t)g->n + 1, 1);
 	if (!mark)
 		return NULL;
 	/* asyncio's selector keys, and uvloop's pollers of add_reader() fds */

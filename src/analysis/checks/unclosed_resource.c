@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "analysis/checks/internal.h"
+#include "util/bigarray.h"
 
 #define MAX_UP 100000
 
@@ -86,8 +87,8 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 	struct asnap_rules_bound b;
 	if (asnap_rules_bind(rules, g, &b, ctx->err) < 0)
 		return -1;
-	uint8_t *open = calloc((size_t)g->n + 1, 1);
-	uint8_t *orphan_task = last ? calloc((size_t)g->n + 1, 1) : NULL;
+	uint8_t *open = asnap_big_zalloc((size_t)g->n + 1, 1);
+	uint8_t *orphan_task = last ? asnap_big_zalloc((size_t)g->n + 1, 1) : NULL;
 	int rc = 0;
 	if (!open || (last && !orphan_task)) {
 		rc = nomem(ctx);
@@ -190,9 +191,9 @@ int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
 		asnap_rules_release(&builtin);
 		return -1;
 	}
-	uint8_t *part = calloc((size_t)g->n + 1, 1);
-	uint8_t *depth = calloc((size_t)g->n + 1, 1);
-	uint32_t *queue = malloc(((size_t)g->n + 1) * sizeof(*queue));
+	uint8_t *part = asnap_big_zalloc((size_t)g->n + 1, 1);
+	uint8_t *depth = asnap_big_zalloc((size_t)g->n + 1, 1);
+	uint32_t *queue = asnap_big_alloc((size_t)g->n + 1, sizeof(*queue));
 	int rc = 0;
 	if (!part || !depth || !queue) {
 		free(part);
