@@ -1,6 +1,6 @@
 // bench/memlab/analyze.js - memlab analyzing a .heapsnapshot, timed.
 //
-//     node --max-old-space-size=MiB analyze.js FILE.heapsnapshot [0xADDR ...]
+//     node --max-old-space-size=MiB analyze.js FILE.heapsnapshot [ID ...]
 //
 // Run by bench/memlab/run.sh with NODE_PATH at the memlab it installed.
 // Times getFullHeapFromFile (@memlab/heap-analysis): what every memlab heap
@@ -10,9 +10,8 @@
 // part is timed apart by wrapping core.utils.getSnapshotFromFile, which
 // getFullHeapFromFile calls. Prints one JSON line on stdout: versions,
 // counts, seconds, peak RSS, the retained size memlab gives the synthetic
-// root, its own largest retainer, and every 0xADDR asked for (the export's
-// node id is the address with its low bit set; memlab reads ids into a
-// Uint32Array, so it is looked up by its low 32 bits).
+// root, its own largest retainer, and every node ID asked for (the export's
+// node id of an object is 2v + 3, v its number in `asyncsnap dump`).
 'use strict';
 const core = require('@memlab/core');
 const {getFullHeapFromFile} = require('@memlab/heap-analysis');
@@ -57,10 +56,8 @@ core.utils.getSnapshotFromFile = async (...args) => {
     }
   });
   const asked = {};
-  for (const addr of process.argv.slice(3)) {
-    const id = Number((BigInt(addr) | 1n) & 0xffffffffn);
-    asked[addr] = describe(heap.getNodeById(id));
-  }
+  for (const id of process.argv.slice(3))
+    asked[id] = describe(heap.getNodeById(Number(id)));
   const pkg = name => require(name + '/package.json').version;
   console.log(JSON.stringify({
     node: process.version,

@@ -90,9 +90,20 @@ bench_one() {
     "$cli" info --json "$snap" > "$dir/$label.info.json"
     # the cross-check's reference, not timed
     "$cli" dominators --json --top 1 --depth 0 "$snap" > "$dir/$label.dom.json"
-    local top
+    local top top_id
     top=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["top"][0]["addr"])' \
         "$dir/$label.dom.json")
+    # its node id in the export: 2v + 3, v its number in `dump` (heapsnapshot.c)
+    top_id=$("$cli" dump --json "$snap" | python3 -c '
+import json, sys
+found = None
+for line in sys.stdin:  # to the end: dump is not cut short (pipefail)
+    if found is None:
+        o = json.loads(line)
+        if o.get("addr") == sys.argv[1]:
+            found = 2 * o["id"] + 3
+print(found)' "$top")
+    echo "$top_id" > "$dir/$label.top_id"
     for r in $(seq "$runs"); do
         t0=$EPOCHREALTIME
         /usr/bin/time -o "$dir/$label.asnap.$r.time" -f "%e %U %S %M" \
@@ -101,7 +112,7 @@ bench_one() {
         echo "$t0 $t1" > "$dir/$label.asnap.$r.wall"
         t0=$EPOCHREALTIME
         NODE_PATH="$mod/node_modules" /usr/bin/time -o "$dir/$label.memlab.$r.time" -f "%e %U %S %M" \
-            node --max-old-space-size="$node_heap_mib" "$here/analyze.js" "$export" "$top" \
+            node --max-old-space-size="$node_heap_mib" "$here/analyze.js" "$export" "$top_id" \
             > "$dir/$label.memlab.$r.json" ||
             { echo "bench/memlab/run.sh: memlab failed on $export" >&2; exit 1; }
         t1=$EPOCHREALTIME
@@ -160,7 +171,7 @@ print("  per run, wall s: asyncsnap %s; memlab in node %s, process %s" % (
 # cross-check: retained sizes of the same nodes
 m = ml[0]
 top = dom["top"][0]
-mt = m["asked"].get(top["addr"])
+mt = m["asked"].get(open(p("top_id")).read().strip())
 rows = [("all roots: super-root / %s" % m["root"]["name"], dom["bytes"], m["root"]["retained"]),
         ("largest retainer %s %s" % (top["type"], top["addr"]), top["retained"],
          mt["retained"] if mt else None)]
@@ -191,7 +202,8 @@ bench_one real "$dir/real.snap" \
     "real: Python $(python3 -c 'import sys; print(sys.version.split()[0])') heap of bench/walk.py, --objects $objects"
 if [ "$synthetic" = 1 ]; then
     "$build/bench/bench-graph" --keep "$dir" --ours "$objects" > "$dir/bench-graph.out"
-    bench_one synthetic "$dir/bench-$objects.snap" "synthetic: bench-graph --keep DIR $objects"
+    synth=("$dir"/bench-"$objects"-r*.snap) # bench-graph names it by its size and references
+    bench_one synthetic "${synth[0]}" "synthetic: bench-graph --keep DIR $objects"
 fi
 echo
 echo "load after: $(uptime | sed 's/.*load average/load average/')"
