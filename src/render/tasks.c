@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/codec.h"
 #include "render/json.h"
 #include "render/leaks.h"
 #include "render/objects.h"
@@ -42,52 +43,21 @@ static const char *describe(const struct asnap_snap *s, uint32_t v, bool alike, 
 	return asnap_obj_describe(s, v, buf, len);
 }
 
-/* A growing string: the lines of a task are made once in one, to print
- * or to compare (200,000 tasks through fprintf into a memory stream spent
- * a fifth of `tasks` in stdio). */
-struct text {
-	char *p;
-	size_t len, cap;
-	bool nomem;
-};
-
-static bool text_room(struct text *t, size_t n)
+/* The lines of a task are made once in a buffer (format/codec.h), to
+ * print or to compare (200,000 tasks through fprintf into a memory stream
+ * spent a fifth of `tasks` in stdio). */
+static void put(struct bytebuf *t, const char *str)
 {
-	if (t->nomem)
-		return false;
-	if (t->len + n + 1 <= t->cap)
-		return true;
-	size_t cap = t->cap ? t->cap : 1024;
-	while (cap < t->len + n + 1)
-		cap *= 2;
-	char *p = realloc(t->p, cap);
-	if (!p) {
-		t->nomem = true;
-		return false;
-	}
-	t->p = p;
-	t->cap = cap;
-	return true;
-}
-
-static void put(struct text *t, const char *str)
-{
-	size_t n = strlen(str);
-	if (text_room(t, n)) {
-		memcpy(t->p + t->len, str, n + 1);
-		t->len += n;
-	}
+	bytebuf_put(t, str, strlen(str));
 }
 
 /* str with its terminating NUL, which stays part of the text */
-static void put0(struct text *t, const char *str)
+static void put0(struct bytebuf *t, const char *str)
 {
-	put(t, str);
-	if (text_room(t, 1))
-		t->p[++t->len] = 0;
+	bytebuf_put(t, str, strlen(str) + 1);
 }
 
-static void put_int(struct text *t, int64_t n)
+static void put_int(struct bytebuf *t, int64_t n)
 {
 	char num[24];
 	snprintf(num, sizeof(num), "%" PRId64, n);
@@ -97,7 +67,7 @@ static void put_int(struct text *t, int64_t n)
 /* The lines under a task's first: where it is suspended, its await chain,
  * what references it. alike: the lines of a group of tasks alike, where a
  * container index prints as "[i]" and another task without its name. */
-static void task_lines(struct text *out, const struct asnap_snap *s,
+static void task_lines(struct bytebuf *out, const struct asnap_snap *s,
 		       const struct asnap_task_view *t, bool alike)
 {
 	char what[300], site[600];
@@ -176,7 +146,7 @@ static void task_lines(struct text *out, const struct asnap_snap *s,
 	}
 }
 
-static void task_block(FILE *out, struct text *lines, const struct asnap_snap *s,
+static void task_block(FILE *out, struct bytebuf *lines, const struct asnap_snap *s,
 		       const struct asnap_task_view *t)
 {
 	char a[32], what[300];
@@ -186,7 +156,7 @@ static void task_block(FILE *out, struct text *lines, const struct asnap_snap *s
 	lines->len = 0;
 	task_lines(lines, s, t, false);
 	if (lines->len)
-		fwrite(lines->p, 1, lines->len, out);
+		fwrite(lines->data, 1, lines->len, out);
 }
 
 /*
@@ -284,7 +254,7 @@ static int group_tasks(struct grouping *gr, const struct asnap_tasks_render *v)
 		gr->nslots *= 2;
 	gr->groups = malloc(sizeof(*gr->groups) * gr->cap);
 	gr->slots = calloc(gr->nslots, sizeof(*gr->slots));
-	struct text key = {0};
+	struct bytebuf key = {0};
 	int rc = gr->groups && gr->slots ? 0 : -1;
 	for (uint32_t i = 0; rc == 0 && i < v->count; i++) {
 		const struct asnap_task_view *t = &v->tasks[i];
@@ -294,8 +264,9 @@ static int group_tasks(struct grouping *gr, const struct asnap_tasks_render *v)
 		put0(&key, asnap_task_verdict(t));
 		put0(&key, type);
 		task_lines(&key, s, t, true);
-		struct group *g = !key.nomem && grow_keys(gr, key.len) ? group_of(gr, key.p, key.len)
-								      : NULL;
+		struct group *g = !key.failed && grow_keys(gr, key.len)
+					  ? group_of(gr, (const char *)key.data, key.len)
+					  : NULL;
 		if (!g) {
 			rc = -1;
 			break;
@@ -307,7 +278,7 @@ static int group_tasks(struct grouping *gr, const struct asnap_tasks_render *v)
 		if (t->retained > g->largest)
 			g->largest = t->retained;
 	}
-	free(key.p);
+	bytebuf_release(&key);
 	return rc;
 }
 
@@ -352,7 +323,7 @@ int asnap_render_tasks_text(FILE *out, const struct asnap_tasks_render *v)
 	fprintf(out, "%u task%s: %u pending (%u orphaned: waiting on a future nothing live can "
 		     "resolve), %u done\n",
 		v->count, v->count == 1 ? "" : "s", pending, orphaned, done);
-	struct text lines = {0};
+	struct bytebuf lines = {0};
 	struct grouping gr = {0};
 	int rc = 0;
 	if (v->each) {
@@ -372,9 +343,9 @@ int asnap_render_tasks_text(FILE *out, const struct asnap_tasks_render *v)
 		}
 	}
 	grouping_release(&gr);
-	if (lines.nomem)
+	if (lines.failed)
 		rc = -1;
-	free(lines.p);
+	bytebuf_release(&lines);
 	return rc;
 }
 
