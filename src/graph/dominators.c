@@ -32,8 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/bigarray.h"
 #include "graph/dominators.h"
+#include "util/bigarray.h"
 #include "util/order.h"
 
 /*

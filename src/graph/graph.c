@@ -6,8 +6,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "util/bigarray.h"
 #include "graph/graph.h"
+#include "util/bigarray.h"
 #include "util/order.h"
 
 /* The most nodes a header's size hint may make us reserve per file byte. */

@@ -3,8 +3,8 @@
  */
 #include <stdlib.h>
 
-#include "util/bigarray.h"
 #include "graph/roots.h"
+#include "util/bigarray.h"
 
 static int push(struct asnap_rootset *rs, struct asnap_root_ref r, struct asnap_error *err)
 {

@@ -12,8 +12,8 @@
  */
 #include <stdlib.h>
 
-#include "util/bigarray.h"
 #include "graph/scc.h"
+#include "util/bigarray.h"
 
 /* Ask for the rindex[] cells of the first edges of a node about to be
  * scanned, so that their misses overlap instead of queueing. */
