@@ -78,13 +78,16 @@ START_TEST(orphaned_tasks_first_each_with_its_holders)
 {
 	struct tmpdir d = tmpdir_create();
 	char *path = tmpdir_path(&d, "a.snap");
-	service(path, 300); /* 300 references from one list and one set */
+	/* 1000 references from one list and one set: more referrers and
+	 * chains than the view's pools first hold, so they grow while tasks
+	 * are filled */
+	service(path, 1000);
 	struct asnap_snap *s = load(path);
 	struct asnap_error err = {0};
 	struct asnap_task_view *v;
 	uint32_t n;
 	ck_assert_msg(asnap_tasks_view(s, true, &v, &n, &err) == 0, "%s", err.message);
-	ck_assert_uint_eq(n, 300);
+	ck_assert_uint_eq(n, 1000);
 	uint32_t orphaned = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const char *name = asnap_graph_string(s->g, v[i].name);
@@ -118,9 +121,14 @@ START_TEST(orphaned_tasks_first_each_with_its_holders)
 			}
 		}
 		ck_assert(in_list && in_set);
-		ck_assert_uint_gt(v[i].chain_len, 0);
+		/* its own chain: its coroutine, then the future it waits on */
+		ck_assert_uint_eq(v[i].chain_len, 2);
+		ck_assert_uint_eq(v[i].chain[0], v[i].coro);
+		ck_assert_uint_eq(v[i].chain[1], v[i].waiting_on);
+		ck_assert_str_eq(asnap_graph_string(s->g, s->g->type[v[i].chain[1]]),
+				 "_asyncio.Future");
 	}
-	ck_assert_uint_eq(orphaned, 150);
+	ck_assert_uint_eq(orphaned, 500);
 	asnap_tasks_free(v, n);
 	asnap_snap_destroy(s);
 	free(path);
