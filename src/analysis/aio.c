@@ -336,25 +336,54 @@ static int read_frame(struct asnap_aio *a, const struct reader *r, struct caps *
 	return 0;
 }
 
+/* Which array a record of kind k goes to. */
+enum rec_class { R_TASK, R_FUTURE, R_CORO, R_HANDLE, R_LOOP, R_SOCKET, R_FRAME, R_NONE };
+
+static enum rec_class record_class(const uint32_t *id, uint32_t k)
+{
+	/* a kind absent from the snapshot has id 0, which no record has */
+	if (k == 0)
+		return R_NONE;
+	if (k == id[K_TASK])
+		return R_TASK;
+	if (k == id[K_FUTURE])
+		return R_FUTURE;
+	if (k == id[K_COROUTINE] || k == id[K_GENERATOR] || k == id[K_ASYNC_GENERATOR])
+		return R_CORO;
+	if (k == id[K_HANDLE])
+		return R_HANDLE;
+	if (k == id[K_LOOP])
+		return R_LOOP;
+	if (k == id[K_SOCKET])
+		return R_SOCKET;
+	if (k == id[K_FRAME])
+		return R_FRAME;
+	return R_NONE;
+}
+
 static int add_record(struct asnap_aio *a, const struct reader *r, struct caps *cap,
 		      const struct asnap_record *rec)
 {
-	const uint32_t *id = r->id;
-	uint32_t k = rec->kind, v = rec->node;
+	uint32_t v = rec->node;
 	if (v >= a->g->n)
 		return 0;
-	if (k == id[K_TASK] || k == id[K_FUTURE])
+	switch (record_class(r->id, rec->kind)) {
+	case R_TASK:
+	case R_FUTURE:
 		return read_task_or_future(a, r, cap, rec, v);
-	if (k == id[K_COROUTINE] || k == id[K_GENERATOR] || k == id[K_ASYNC_GENERATOR])
+	case R_CORO:
 		return read_coro(a, r, cap, rec, v);
-	if (k == id[K_HANDLE])
+	case R_HANDLE:
 		return read_handle(a, r, cap, rec, v);
-	if (k == id[K_LOOP])
+	case R_LOOP:
 		return read_loop(a, r, cap, rec, v);
-	if (k == id[K_SOCKET])
+	case R_SOCKET:
 		return read_socket(a, r, cap, rec, v);
-	if (k == id[K_FRAME])
+	case R_FRAME:
 		return read_frame(a, r, cap, rec, v);
+	case R_NONE:
+		break;
+	}
 	return 0;
 }
 
@@ -374,40 +403,22 @@ bool asnap_aio_awaited_by_edge(const struct asnap_aio *a, uint32_t v, uint64_t e
  * tasks' coroutines were copied ten times over). */
 static bool reserve(struct asnap_aio *a, const struct reader *r, struct caps *cap)
 {
-	const uint32_t *id = r->id;
 	const struct asnap_graph *g = a->g;
-	struct caps n = {0};
-	for (uint64_t i = 0; i < g->nrecords; i++) {
-		uint32_t k = g->records[i].kind;
-		if (k == 0)
-			continue;
-		if (k == id[K_TASK])
-			n.tasks++;
-		else if (k == id[K_FUTURE])
-			n.futures++;
-		else if (k == id[K_COROUTINE] || k == id[K_GENERATOR] || k == id[K_ASYNC_GENERATOR])
-			n.coros++;
-		else if (k == id[K_HANDLE])
-			n.handles++;
-		else if (k == id[K_LOOP])
-			n.loops++;
-		else if (k == id[K_SOCKET])
-			n.sockets++;
-		else if (k == id[K_FRAME])
-			n.frames++;
-	}
+	uint32_t n[R_NONE + 1] = {0};
+	for (uint64_t i = 0; i < g->nrecords; i++)
+		n[record_class(r->id, g->records[i].kind)]++;
 	struct {
 		void **arr;
 		uint32_t want, *cap;
 		size_t elem;
 	} const arrays[] = {
-		{(void **)&a->tasks, n.tasks, &cap->tasks, sizeof(*a->tasks)},
-		{(void **)&a->futures, n.futures, &cap->futures, sizeof(*a->futures)},
-		{(void **)&a->coros, n.coros, &cap->coros, sizeof(*a->coros)},
-		{(void **)&a->handles, n.handles, &cap->handles, sizeof(*a->handles)},
-		{(void **)&a->loops, n.loops, &cap->loops, sizeof(*a->loops)},
-		{(void **)&a->sockets, n.sockets, &cap->sockets, sizeof(*a->sockets)},
-		{(void **)&a->frames, n.frames, &cap->frames, sizeof(*a->frames)},
+		{(void **)&a->tasks, n[R_TASK], &cap->tasks, sizeof(*a->tasks)},
+		{(void **)&a->futures, n[R_FUTURE], &cap->futures, sizeof(*a->futures)},
+		{(void **)&a->coros, n[R_CORO], &cap->coros, sizeof(*a->coros)},
+		{(void **)&a->handles, n[R_HANDLE], &cap->handles, sizeof(*a->handles)},
+		{(void **)&a->loops, n[R_LOOP], &cap->loops, sizeof(*a->loops)},
+		{(void **)&a->sockets, n[R_SOCKET], &cap->sockets, sizeof(*a->sockets)},
+		{(void **)&a->frames, n[R_FRAME], &cap->frames, sizeof(*a->frames)},
 	};
 	for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++) {
 		if (!arrays[i].want)
@@ -437,13 +448,9 @@ int asnap_aio_build(const struct asnap_graph *g, struct asnap_aio *a, struct asn
 	struct caps cap = {0};
 	if (!reserve(a, &r, &cap))
 		goto nomem;
-	for (uint64_t i = 0; i < g->nrecords; i++) {
-		/* a kind absent from the snapshot has id 0, which no record has */
-		if (g->records[i].kind == 0)
-			continue;
+	for (uint64_t i = 0; i < g->nrecords; i++)
 		if (add_record(a, &r, &cap, &g->records[i]) < 0)
 			goto nomem;
-	}
 	a->awaited_by_label[0] = asnap_graph_find_string(g, "_asyncio_awaited_by");
 	a->awaited_by_label[1] = asnap_graph_find_string(g, "_Future__asyncio_awaited_by");
 	if (a->awaited_by_label[0] || a->awaited_by_label[1]) {

@@ -91,7 +91,8 @@ static inline void *asnap_big_zalloc(size_t count, size_t size)
 }
 
 /*
- * realloc for blocks from asnap_big_alloc. A block that becomes big moves
+ * realloc for a block from malloc or asnap_big_alloc (NULL: a new one),
+ * freed with free like them. A block that becomes big moves
  * to a block of asnap_big_alloc (copying the little it holds); a big one
  * is grown by realloc, which moves it with mremap, without copying and
  * without holding both: it may lose its huge-page alignment, so the
