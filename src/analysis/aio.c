@@ -7,6 +7,7 @@
 #include "analysis/aio.h"
 #include "analysis/strings.h"
 #include "util/bigarray.h"
+#include "util/grow.h"
 
 /* Every string the records are read by, resolved to ids in one pass. */
 enum {
@@ -101,14 +102,10 @@ static uint8_t gen_state(const struct reader *r, const struct asnap_value *v)
 /* Grow an array of `elem`-byte items to hold one more. */
 static void *push(void **arr, uint32_t *count, uint32_t *cap, size_t elem)
 {
-	if (*count == *cap) {
-		uint32_t c = *cap ? *cap * 2 : 64;
-		void *p = realloc(*arr, (size_t)c * elem);
-		if (!p)
-			return NULL;
-		*arr = p;
-		*cap = c;
-	}
+	void *p = asnap_grow(*arr, *count, cap, elem, 64);
+	if (!p)
+		return NULL;
+	*arr = p;
 	void *slot = (char *)*arr + (size_t)(*count)++ * elem;
 	memset(slot, 0, elem);
 	return slot;

@@ -11,6 +11,7 @@
 #include "graph/paths.h"
 #include "util/bigarray.h"
 #include "util/order.h"
+#include "util/grow.h"
 
 /* The fewest objects a growth finding is about: one object that appeared
  * and stayed (a frame materialized on demand, a connection opened) is not
@@ -147,14 +148,10 @@ struct group *group_add(struct grouping *gr, uint32_t snap, const char *key, uin
 	if (idx == UINT32_MAX)
 		goto fail;
 	if (idx == gr->ngroups) {
-		if (gr->ngroups == gr->cap) {
-			uint32_t cap = gr->cap ? gr->cap * 2 : 16;
-			struct group *more = realloc(gr->groups, cap * sizeof(*more));
-			if (!more)
-				goto fail;
-			gr->groups = more;
-			gr->cap = cap;
-		}
+		struct group *more = asnap_grow(gr->groups, gr->ngroups, &gr->cap, sizeof(*more), 16);
+		if (!more)
+			goto fail;
+		gr->groups = more;
 		struct group *ng = &gr->groups[gr->ngroups];
 		*ng = (struct group){0};
 		ng->counts = calloc(gr->ctx->nsnap, sizeof(*ng->counts));
@@ -166,14 +163,10 @@ struct group *group_add(struct grouping *gr, uint32_t snap, const char *key, uin
 	g->counts[snap]++;
 	if (snap + 1 != gr->ctx->nsnap || v == ASNAP_NO_NODE)
 		return g;
-	if (g->nmembers == g->cap) {
-		uint32_t cap = g->cap ? g->cap * 2 : 16;
-		struct member *more = realloc(g->members, cap * sizeof(*more));
-		if (!more)
-			goto fail;
-		g->members = more;
-		g->cap = cap;
-	}
+	struct member *more = asnap_grow(g->members, g->nmembers, &g->cap, sizeof(*more), 16);
+	if (!more)
+		goto fail;
+	g->members = more;
 	g->members[g->nmembers++] = (struct member){v, certain, 0};
 	if (certain)
 		g->ncertain++;
@@ -366,15 +359,11 @@ int grouping_emit(struct grouping *gr, int check, summary_fn summary)
 		}
 		f.summary = strdup(buf);
 		struct asnap_findings *out = ctx->out;
-		if (f.summary && out->count == out->cap) {
-			uint32_t cap = out->cap ? out->cap * 2 : 8;
-			struct asnap_finding *more = realloc(out->items, cap * sizeof(*more));
-			if (more) {
-				out->items = more;
-				out->cap = cap;
-			}
-		}
-		if (!f.summary || out->count == out->cap) {
+		struct asnap_finding *more =
+			asnap_grow(out->items, out->count, &out->cap, sizeof(*more), 8);
+		if (more)
+			out->items = more;
+		if (!f.summary || !more) {
 			asnap_finding_release(&f);
 			return nomem(ctx);
 		}

@@ -10,6 +10,7 @@
 #include "analysis/strings.h"
 #include "util/bigarray.h"
 #include "util/order.h"
+#include "util/grow.h"
 
 #define MAX_SIG_STEPS 64
 
@@ -28,17 +29,12 @@ static struct asnap_diff_row *row_for(struct table_builder *t, const char *key)
 	uint32_t i = asnap_strmap_intern(&t->keys, key, strlen(key));
 	if (i == UINT32_MAX)
 		goto fail;
-	if (i >= t->cap) {
-		uint32_t cap = t->cap ? t->cap * 2 : 64;
-		while (cap <= i)
-			cap *= 2;
-		struct asnap_diff_row *more = realloc(t->rows, cap * sizeof(*more));
-		if (!more)
-			goto fail;
-		memset(more + t->cap, 0, (cap - t->cap) * sizeof(*more));
-		t->rows = more;
-		t->cap = cap;
-	}
+	uint32_t had = t->cap;
+	struct asnap_diff_row *more = asnap_grow(t->rows, i, &t->cap, sizeof(*more), 64);
+	if (!more)
+		goto fail;
+	memset(more + had, 0, (t->cap - had) * sizeof(*more));
+	t->rows = more;
 	struct asnap_diff_row *r = &t->rows[i];
 	if (!r->count) {
 		r->count = calloc(t->nsnap, sizeof(*r->count));
@@ -341,13 +337,11 @@ static int born_clusters(struct asnap_snap **snaps, uint32_t n, struct asnap_dif
 		while (slots[j].index && slots[j].sig != sig)
 			j = (j + 1) & (nslots - 1);
 		if (!slots[j].index) {
-			if (d->nclusters == cap) {
-				cap = cap ? cap * 2 : 64;
-				struct asnap_diff_cluster *more = realloc(d->clusters, cap * sizeof(*more));
-				if (!more)
-					goto nomem;
-				d->clusters = more;
-			}
+			struct asnap_diff_cluster *more =
+				asnap_grow(d->clusters, d->nclusters, &cap, sizeof(*more), 64);
+			if (!more)
+				goto nomem;
+			d->clusters = more;
 			d->clusters[d->nclusters] = (struct asnap_diff_cluster){.rep = v};
 			slots[j] = (struct cluster_slot){sig, ++d->nclusters};
 		}

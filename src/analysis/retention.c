@@ -10,6 +10,7 @@
 #include "graph/paths.h"
 #include "util/bigarray.h"
 #include "util/order.h"
+#include "util/grow.h"
 
 /* Node -> its root, once the roots are final. */
 static int index_roots(struct asnap_retention *r, struct asnap_error *err)
@@ -197,14 +198,10 @@ static bool shape_key(struct finder *fd, struct found *x)
 static bool add_found(struct finder *fd, const uint32_t *nodes, uint32_t len, uint32_t comp,
 		      uint64_t retained, bool garbage, bool whole)
 {
-	if (fd->n == fd->cap) {
-		uint32_t cap = fd->cap ? fd->cap * 2 : 64;
-		struct found *more = realloc(fd->f, cap * sizeof(*more));
-		if (!more)
-			return false;
-		fd->f = more;
-		fd->cap = cap;
-	}
+	struct found *more = asnap_grow(fd->f, fd->n, &fd->cap, sizeof(*more), 64);
+	if (!more)
+		return false;
+	fd->f = more;
 	struct found *x = &fd->f[fd->n];
 	*x = (struct found){.len = len, .comp = comp, .retained = retained, .garbage = garbage,
 			    .whole = whole};

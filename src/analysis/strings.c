@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "analysis/strings.h"
+#include "util/grow.h"
 
 void asnap_strings_resolve(const struct asnap_graph *g, const char *const *names, uint32_t *ids,
 			   size_t n)
@@ -119,14 +120,10 @@ uint32_t asnap_strmap_intern(struct asnap_strmap *m, const char *s, size_t len)
 	uint32_t *slot = slot_of(m, s, len);
 	if (*slot)
 		return *slot - 1;
-	if (m->count == m->cap) {
-		uint32_t cap = m->cap ? m->cap * 2 : 32;
-		char **k = realloc(m->keys, cap * sizeof(*k));
-		if (!k)
-			return UINT32_MAX;
-		m->keys = k;
-		m->cap = cap;
-	}
+	char **k = asnap_grow(m->keys, m->count, &m->cap, sizeof(*k), 32);
+	if (!k)
+		return UINT32_MAX;
+	m->keys = k;
 	char *copy = malloc(len + 1);
 	if (!copy)
 		return UINT32_MAX;

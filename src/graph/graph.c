@@ -9,6 +9,7 @@
 #include "graph/graph.h"
 #include "util/bigarray.h"
 #include "util/order.h"
+#include "util/grow.h"
 
 /* The most nodes a header's size hint may make us reserve per file byte. */
 #define HINT_PER_FILE_BYTE 64u
@@ -137,14 +138,10 @@ static bool set_start(struct builder *b, uint32_t v, uint64_t m)
 	struct asnap_graph *g = b->g;
 	g->edge_off[v] = (uint32_t)m;
 	while (((uint64_t)g->nedge_hi + 1) << 32 <= m) {
-		if (g->nedge_hi == b->cap_hi) {
-			uint32_t cap = b->cap_hi ? b->cap_hi * 2 : 4;
-			uint32_t *hi = realloc(g->edge_hi, cap * sizeof(*hi));
-			if (!hi)
-				return false;
-			g->edge_hi = hi;
-			b->cap_hi = cap;
-		}
+		uint32_t *hi = asnap_grow(g->edge_hi, g->nedge_hi, &b->cap_hi, sizeof(*hi), 4);
+		if (!hi)
+			return false;
+		g->edge_hi = hi;
 		g->edge_hi[g->nedge_hi++] = v;
 	}
 	return true;
@@ -203,14 +200,10 @@ static bool add_edges(struct builder *b, const struct asnap_edge *e, uint32_t n)
 static bool add_big_size(struct builder *b, uint32_t v, uint64_t size)
 {
 	struct asnap_graph *g = b->g;
-	if (g->nsize_big == b->cap_big) {
-		uint32_t cap = b->cap_big ? b->cap_big * 2 : 16;
-		struct asnap_big_size *more = realloc(g->size_big, cap * sizeof(*more));
-		if (!more)
-			return false;
-		g->size_big = more;
-		b->cap_big = cap;
-	}
+	struct asnap_big_size *more = asnap_grow(g->size_big, g->nsize_big, &b->cap_big, sizeof(*more), 16);
+	if (!more)
+		return false;
+	g->size_big = more;
 	g->size_big[g->nsize_big++] = (struct asnap_big_size){v, size};
 	return true;
 }
@@ -930,14 +923,10 @@ static struct asnap_edge_table *finder_build(struct asnap_edge_finder *f, uint32
 	if ((!f->index || (uint64_t)(f->ntables + 1) * 2 > (uint64_t)f->index_mask + 1) &&
 	    !finder_grow_index(f))
 		return NULL;
-	if (f->ntables == f->cap) {
-		uint32_t cap = f->cap ? f->cap * 2 : 8;
-		struct asnap_edge_table *more = realloc(f->tables, cap * sizeof(*more));
-		if (!more)
-			return NULL;
-		f->tables = more;
-		f->cap = cap;
-	}
+	struct asnap_edge_table *more = asnap_grow(f->tables, f->ntables, &f->cap, sizeof(*more), 8);
+	if (!more)
+		return NULL;
+	f->tables = more;
 	struct asnap_edge_table t = {.source = v, .mask = (uint32_t)(slots - 1)};
 	t.target = malloc(slots * sizeof(*t.target));
 	t.edge = malloc(slots * sizeof(*t.edge));

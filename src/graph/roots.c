@@ -5,17 +5,14 @@
 
 #include "graph/roots.h"
 #include "util/bigarray.h"
+#include "util/grow.h"
 
 static int push(struct asnap_rootset *rs, struct asnap_root_ref r, struct asnap_error *err)
 {
-	if (rs->count == rs->cap) {
-		uint32_t cap = rs->cap ? rs->cap * 2 : 256;
-		struct asnap_root_ref *items = realloc(rs->items, (size_t)cap * sizeof(*items));
-		if (!items)
-			return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory finding roots");
-		rs->items = items;
-		rs->cap = cap;
-	}
+	struct asnap_root_ref *items = asnap_grow(rs->items, rs->count, &rs->cap, sizeof(*items), 256);
+	if (!items)
+		return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory finding roots");
+	rs->items = items;
 	rs->items[rs->count++] = r;
 	return 0;
 }

@@ -14,42 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/codec.h"
 #include "render/collapsed.h"
 #include "render/json.h"
 #include "render/retention.h"
 #include "util/bigarray.h"
-
-/* A growing byte buffer. */
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void buf_reserve(struct buf *b, size_t more)
-{
-	if (b->failed || b->len + more <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		b->failed = true;
-		return;
-	}
-	b->p = p;
-	b->cap = cap;
-}
-
-static void buf_add(struct buf *b, const char *s, size_t len)
-{
-	buf_reserve(b, len);
-	if (b->failed)
-		return;
-	memcpy(b->p + b->len, s, len);
-	b->len += len;
-}
+#include "util/grow.h"
 
 /*
  * Bytes of the snapshot as frame text: ';' (the frame separator), white
@@ -57,11 +27,10 @@ static void buf_add(struct buf *b, const char *s, size_t len)
  * '_', as do U+0085, U+2028 and U+2029, which some readers take for line
  * breaks; invalid UTF-8 becomes U+FFFD.
  */
-static void buf_add_sanitized(struct buf *b, const char *s, size_t len)
+static void put_sanitized(struct bytebuf *b, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	buf_reserve(b, len * 3);
-	if (b->failed)
+	if (!bytebuf_reserve(b, len * 3))
 		return;
 	for (size_t i = 0; i < len;) {
 		unsigned char c = p[i];
@@ -70,14 +39,14 @@ static void buf_add_sanitized(struct buf *b, const char *s, size_t len)
 			      (k == 3 && c == 0xE2 && p[i + 1] == 0x80 &&
 			       (p[i + 2] == 0xA8 || p[i + 2] == 0xA9));
 		if (k && !breaks) {
-			memcpy(b->p + b->len, p + i, k);
+			memcpy(b->data + b->len, p + i, k);
 			b->len += k;
 			i += k;
 		} else if (k || c <= 0x20 || c == 0x7f || c == ';') {
-			b->p[b->len++] = '_';
+			b->data[b->len++] = '_';
 			i += k ? k : 1;
 		} else {
-			memcpy(b->p + b->len, "\xEF\xBF\xBD", 3); /* U+FFFD */
+			memcpy(b->data + b->len, "\xEF\xBF\xBD", 3); /* U+FFFD */
 			b->len += 3;
 			i++;
 		}
@@ -97,7 +66,7 @@ struct frame {
 struct trie {
 	struct frame *f; /* f[0] is the top: no frame, the super-root */
 	uint32_t count, cap;
-	struct buf chars;
+	struct bytebuf chars;
 	uint32_t *slots; /* frame index, 0 for an empty slot */
 	uint64_t mask;
 };
@@ -137,21 +106,15 @@ static uint32_t trie_child(struct trie *t, uint32_t parent, const char *s, size_
 	for (uint32_t i; (i = t->slots[slot]); slot = (slot + 1) & t->mask) {
 		const struct frame *f = &t->f[i];
 		if (f->hash == h && f->parent == parent && f->len == len &&
-		    memcmp(t->chars.p + f->text, s, len) == 0)
+		    memcmp((const char *)t->chars.data + f->text, s, len) == 0)
 			return i;
 	}
-	if (t->count == UINT32_MAX)
+	struct frame *f = asnap_grow(t->f, t->count, &t->cap, sizeof(*f), 1024);
+	if (!f)
 		return 0;
-	if (t->count == t->cap) {
-		uint32_t cap = t->cap > UINT32_MAX / 2 ? UINT32_MAX : t->cap * 2;
-		struct frame *f = realloc(t->f, (size_t)cap * sizeof(*f));
-		if (!f)
-			return 0;
-		t->f = f;
-		t->cap = cap;
-	}
+	t->f = f;
 	uint64_t at = t->chars.len;
-	buf_add(&t->chars, s, len);
+	bytebuf_put(&t->chars, s, len);
 	if (t->chars.failed)
 		return 0;
 	uint32_t i = t->count++;
@@ -169,7 +132,7 @@ static uint32_t trie_child(struct trie *t, uint32_t parent, const char *s, size_
 }
 
 /* "TYPE[ NAME][ (LABEL)]" of object v into b. */
-static void object_frame(struct buf *b, const struct asnap_graph *g, uint32_t v, uint32_t label)
+static void object_frame(struct bytebuf *b, const struct asnap_graph *g, uint32_t v, uint32_t label)
 {
 	size_t len;
 	const char *type = asnap_graph_string_len(g, g->type[v], &len);
@@ -179,37 +142,37 @@ static void object_frame(struct buf *b, const struct asnap_graph *g, uint32_t v,
 		len -= 9;
 	}
 	size_t at = b->len;
-	buf_add_sanitized(b, type, len);
+	put_sanitized(b, type, len);
 	if (b->len == at)
-		buf_add(b, "?", 1);
+		bytebuf_put(b, "?", 1);
 	const char *name = asnap_render_node_name(g, v);
 	if (name && *name) {
-		buf_add(b, task ? " '" : " ", task ? 2 : 1);
-		buf_add_sanitized(b, name, strlen(name));
+		bytebuf_put(b, task ? " '" : " ", task ? 2 : 1);
+		put_sanitized(b, name, strlen(name));
 		if (task)
-			buf_add(b, "'", 1);
+			bytebuf_put(b, "'", 1);
 	}
 	if (label) {
 		const char *s = asnap_graph_string_len(g, label, &len);
-		buf_add(b, " (", 2);
-		buf_add_sanitized(b, s, len);
-		buf_add(b, ")", 1);
+		bytebuf_put(b, " (", 2);
+		put_sanitized(b, s, len);
+		bytebuf_put(b, ")", 1);
 	}
 }
 
 /* How the super-root holds v, a child of it, as the first frame. */
-static void group_frame(struct buf *b, const struct asnap_retention *r, uint32_t v)
+static void group_frame(struct bytebuf *b, const struct asnap_retention *r, uint32_t v)
 {
 	uint32_t idx = r->root_of[v];
 	if (asnap_dom_is_garbage(&r->dom, v)) {
-		buf_add(b, "(unreachable)", 13);
+		bytebuf_put(b, "(unreachable)", 13);
 	} else if (idx != ASNAP_NO_NODE && idx < r->roots.nreal) {
 		const char *kind = asnap_render_root_kind(r, v);
-		buf_add(b, "(root: ", 7);
-		buf_add_sanitized(b, kind, strlen(kind));
-		buf_add(b, ")", 1);
+		bytebuf_put(b, "(root: ", 7);
+		put_sanitized(b, kind, strlen(kind));
+		bytebuf_put(b, ")", 1);
 	} else {
-		buf_add(b, "(several roots)", 15);
+		bytebuf_put(b, "(several roots)", 15);
 	}
 }
 
@@ -251,7 +214,7 @@ static void print_stacks(FILE *out, const struct trie *t, uint32_t *chain)
 			chain[depth++] = x;
 		while (depth--) {
 			const struct frame *f = &t->f[chain[depth]];
-			fwrite(t->chars.p + f->text, 1, f->len, out);
+			fwrite((const char *)t->chars.data + f->text, 1, f->len, out);
 			if (depth)
 				fputc(';', out);
 		}
@@ -269,7 +232,7 @@ int asnap_render_collapsed(FILE *out, const struct asnap_retention *r, unsigned 
 	if (max_depth > UINT32_MAX - 8)
 		max_depth = UINT32_MAX - 8;
 	struct trie t = {0};
-	struct buf frame = {0};
+	struct bytebuf frame = {0};
 	uint32_t *start = NULL, *child = NULL, *stack = NULL, *node_frame = NULL, *chain = NULL;
 	uint32_t *label = dominator_labels(r);
 	int rc = -1;
@@ -297,7 +260,7 @@ int asnap_render_collapsed(FILE *out, const struct asnap_retention *r, unsigned 
 		if (p == n) {
 			frame.len = 0;
 			group_frame(&frame, r, v);
-			pf = frame.failed ? 0 : trie_child(&t, 0, frame.p, frame.len);
+			pf = frame.failed ? 0 : trie_child(&t, 0, (const char *)frame.data, frame.len);
 			if (!pf)
 				goto out;
 		}
@@ -306,10 +269,10 @@ int asnap_render_collapsed(FILE *out, const struct asnap_retention *r, unsigned 
 		} else {
 			frame.len = 0;
 			if (t.f[pf].depth == limit)
-				buf_add(&frame, "(deeper)", 8);
+				bytebuf_put(&frame, "(deeper)", 8);
 			else
 				object_frame(&frame, g, v, label[v]);
-			f = frame.failed ? 0 : trie_child(&t, pf, frame.p, frame.len);
+			f = frame.failed ? 0 : trie_child(&t, pf, (const char *)frame.data, frame.len);
 			if (!f)
 				goto out;
 		}
@@ -332,9 +295,9 @@ out:
 	free(stack);
 	free(node_frame);
 	free(chain);
-	free(frame.p);
+	bytebuf_release(&frame);
 	free(t.f);
-	free(t.chars.p);
+	bytebuf_release(&t.chars);
 	free(t.slots);
 	return rc;
 }

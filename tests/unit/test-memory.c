@@ -18,6 +18,7 @@
 #include "heap.h"
 #include "util/arena.h"
 #include "util/bigarray.h"
+#include "util/grow.h"
 
 #define MiB ((size_t)1 << 20)
 
@@ -99,6 +100,41 @@ START_TEST(big_realloc_keeps_contents_growing_and_shrinking)
 	ck_assert_ptr_nonnull(p);
 	assert_filled(p, 1000, 5);
 	free(p);
+}
+END_TEST
+
+START_TEST(grow_doubles_keeps_contents_and_refuses_overflow)
+{
+	uint32_t *v = NULL, cap = 0;
+	for (uint32_t n = 0; n < 1000; n++) {
+		uint32_t had = cap;
+		uint32_t *more = asnap_grow(v, n, &cap, sizeof(*v), 16);
+		ck_assert_ptr_nonnull(more);
+		ck_assert_uint_gt(cap, n);
+		if (n < had)
+			ck_assert_ptr_eq(more, v); /* room already: untouched */
+		else
+			ck_assert_uint_eq(cap, had ? had * 2 : 16);
+		v = more;
+		v[n] = n * 7;
+	}
+	ck_assert_uint_eq(cap, 1024);
+	for (uint32_t n = 0; n < 1000; n++)
+		ck_assert_uint_eq(v[n], n * 7);
+	/* room for an element far past the end: doubled until it fits */
+	uint32_t *far = asnap_grow(v, 5000, &cap, sizeof(*v), 16);
+	ck_assert_ptr_nonnull(far);
+	ck_assert_uint_eq(cap, 8192);
+	ck_assert_uint_eq(far[999], 999 * 7);
+	free(far);
+
+	/* refusals leave the block and its count as they were */
+	uint32_t full = UINT32_MAX, big = UINT32_MAX / 2 + 1;
+	char one;
+	ck_assert_ptr_null(asnap_grow(&one, UINT32_MAX, &full, 1, 16));
+	ck_assert_uint_eq(full, UINT32_MAX);
+	ck_assert_ptr_null(asnap_grow(&one, big, &big, SIZE_MAX / 2, 16));
+	ck_assert_uint_eq(big, UINT32_MAX / 2 + 1);
 }
 END_TEST
 
@@ -237,6 +273,7 @@ static Suite *memory_suite(void)
 	tcase_add_test(tc, big_allocations_refuse_sizes_that_overflow);
 	tcase_add_test(tc, big_zalloc_is_zeroed);
 	tcase_add_test(tc, big_realloc_keeps_contents_growing_and_shrinking);
+	tcase_add_test(tc, grow_doubles_keeps_contents_and_refuses_overflow);
 	tcase_add_test(tc, arena_keeps_every_allocation_apart_across_its_blocks);
 	tcase_add_test(tc, records_of_a_node_written_in_any_order_are_sorted);
 	tcase_add_test(tc, a_node_with_many_records_and_nodes_out_of_order_are_sorted);

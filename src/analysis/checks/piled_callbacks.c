@@ -38,6 +38,7 @@
 #include "analysis/checks/internal.h"
 #include "util/bigarray.h"
 #include "util/order.h"
+#include "util/grow.h"
 
 #define PILED_MIN 100        /* one snapshot: this many on one object */
 #define PILED_GROWTH_MIN 10  /* across snapshots: at least this many at the end */
@@ -75,16 +76,12 @@ static void vec_push(struct vec *a, uint32_t x)
 {
 	if (a->failed)
 		return;
-	if (a->n == a->cap) {
-		uint32_t cap = a->cap ? a->cap * 2 : 16;
-		uint32_t *more = realloc(a->v, cap * sizeof(*more));
-		if (!more) {
-			a->failed = true;
-			return;
-		}
-		a->v = more;
-		a->cap = cap;
+	uint32_t *more = asnap_grow(a->v, a->n, &a->cap, sizeof(*more), 16);
+	if (!more) {
+		a->failed = true;
+		return;
 	}
+	a->v = more;
 	a->v[a->n++] = x;
 }
 
@@ -506,14 +503,10 @@ static struct pile *pile_get(struct piles *ps, uint32_t from, enum pile_kind kin
 	for (uint32_t i = from; i < ps->n; i++)
 		if (ps->p[i].holder == holder && ps->p[i].kind == kind && !strcmp(ps->p[i].key, key))
 			return &ps->p[i];
-	if (ps->n == ps->cap) {
-		uint32_t cap = ps->cap ? ps->cap * 2 : 16;
-		struct pile *more = realloc(ps->p, cap * sizeof(*more));
-		if (!more)
-			return NULL;
-		ps->p = more;
-		ps->cap = cap;
-	}
+	struct pile *more = asnap_grow(ps->p, ps->n, &ps->cap, sizeof(*more), 16);
+	if (!more)
+		return NULL;
+	ps->p = more;
 	struct pile *p = &ps->p[ps->n++];
 	*p = (struct pile){.kind = kind, .holder = holder};
 	snprintf(p->key, sizeof(p->key), "%s", key);
