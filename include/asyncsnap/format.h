@@ -355,6 +355,15 @@ uint32_t asnap_reader_index_base(const struct asnap_reader *r);
  */
 void asnap_reader_set_budget(struct asnap_reader *r, struct asnap_budget *b);
 
+/*
+ * Once the whole file is read (asnap_reader_next returned 0): give back
+ * what only reading needed - the decompressor and its window, the chunk
+ * and edge buffers, the last record's values - crediting them to the
+ * budget, and keep the string table (asnap_reader_string) and what
+ * asnap_reader_reopen needs. Before the end, a no-op.
+ */
+void asnap_reader_trim(struct asnap_reader *r);
+
 /* Size of the file on disk. */
 uint64_t asnap_reader_file_size(const struct asnap_reader *r);
 /* The format version the file was written with. */

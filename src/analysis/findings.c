@@ -257,28 +257,25 @@ struct work {
 	uint32_t *held;  /* n: the stamp of the search from the roots that saw v */
 	uint32_t stamp;
 	uint32_t *queue; /* n + 1 */
-	uint32_t *depth; /* n: for the bounded searches */
+	uint8_t *depth;  /* n: for the bounded searches (at most REACH_DEPTH) */
 	uint8_t *member; /* n: in the set being looked at */
 };
 
 /*
- * The objects that freeing the set objs[0..n) would free, into *freed (a
- * bitset of g->n bits, allocated), and their bytes. Only the subtree of the
+ * The objects that freeing f's objects would free, into freed (a bitset of
+ * g->n bits, cleared here), and their bytes. Only the subtree of the
  * set's lowest common dominator can lose objects: everything else has a
  * path from a root that avoids that dominator and so the whole set. A
  * breadth-first search from the dominator (or from the roots, when it is
  * the super-root) that does not enter the set finds what stays.
  */
-static int set_retained(struct work *w, const struct asnap_finding *f, uint8_t **freed,
-			uint64_t *bytes)
+static uint64_t set_retained(struct work *w, const struct asnap_finding *f, uint8_t *freed)
 {
 	const struct asnap_graph *g = w->s->g;
 	const struct asnap_domtree *d = &w->s->ret.dom;
 	const struct tree *t = &w->tree;
-	*bytes = 0;
-	*freed = asnap_big_zalloc((size_t)g->n / 8 + 1, 1);
-	if (!*freed)
-		return -1;
+	uint64_t bytes = 0;
+	memset(freed, 0, (size_t)g->n / 8 + 1);
 	uint32_t lo = UINT32_MAX, hi = 0;
 	for (uint32_t i = 0; i < f->nobjects; i++) {
 		uint32_t v = f->objects[i].node;
@@ -326,12 +323,12 @@ static int set_retained(struct work *w, const struct asnap_finding *f, uint8_t *
 		uint32_t v = t->order[k];
 		if (v == g->n || w->mark[v] == stamp)
 			continue;
-		set_bit(*freed, v);
-		*bytes += asnap_graph_size(g, v);
+		set_bit(freed, v);
+		bytes += asnap_graph_size(g, v);
 	}
 	for (uint32_t i = 0; i < f->nobjects; i++)
 		w->member[f->objects[i].node] = 0;
-	return 0;
+	return bytes;
 }
 
 /*
@@ -559,16 +556,19 @@ static int by_rank(const void *x, const void *y)
 /* ---- all of it ---------------------------------------------------------- */
 
 /*
- * cov[(i * nf + j) * 3 + 0..2]: how many of finding i's objects freeing j's
- * objects would free, j's objects reach (held by nothing else but the
- * loop), and j's objects hold near them.
+ * Each finding's retained bytes (what freeing all its objects together
+ * frees), and cov[(i * nf + j) * 3 + 0..2]: how many of finding i's objects
+ * freeing j's objects would free, j's objects reach (held by nothing else
+ * but the loop), and j's objects hold near them. freed: a bitset of g->n
+ * bits, for one finding at a time.
  */
-static void measure_coverage(struct work *w, struct check_ctx *ctx, uint8_t **freed,
+static void measure_coverage(struct work *w, struct check_ctx *ctx, uint8_t *freed,
 			     const uint8_t *modules, uint32_t *cov)
 {
 	struct asnap_findings *out = ctx->out;
 	uint32_t nf = out->count;
 	for (uint32_t j = 0; j < nf; j++) {
+		out->items[j].retained = set_retained(w, &out->items[j], freed);
 		/* i's objects are j's consequences when freeing j's would free
 		 * them, or when j's objects reach them and nothing but j's
 		 * objects and the event loop holds them (an unclosed client's
@@ -582,7 +582,7 @@ static void measure_coverage(struct work *w, struct check_ctx *ctx, uint8_t **fr
 				continue;
 			for (uint32_t k = 0; k < f->nobjects; k++) {
 				uint32_t v = f->objects[k].node;
-				bool fr = bit(freed[j], v);
+				bool fr = bit(freed, v);
 				cov[((size_t)i * nf + j) * 3] += fr;
 				cov[((size_t)i * nf + j) * 3 + 1] +=
 					fr || (w->mark[v] == stamp && w->held[v] != held);
@@ -670,7 +670,9 @@ int findings_settle(struct check_ctx *ctx)
 	if (!nf)
 		return 0;
 	struct work w = {.s = s};
-	uint8_t **freed = calloc(nf, sizeof(*freed));
+	/* the tree first: its building needs as much again, freed at once */
+	int rc = tree_build(&s->ret.dom, &w.tree);
+	uint8_t *freed = asnap_big_alloc((size_t)g->n / 8 + 1, 1);
 	uint32_t *parent = malloc(nf * sizeof(*parent));
 	uint32_t *cov = asnap_big_zalloc((size_t)nf * nf * 3, sizeof(*cov)); /* [f][g]: freed, reached, near */
 	uint8_t *modules = asnap_retention_module_set(&s->ret);
@@ -679,18 +681,12 @@ int findings_settle(struct check_ctx *ctx)
 	w.depth = asnap_big_alloc((size_t)g->n + 1, sizeof(*w.depth));
 	w.queue = asnap_big_alloc((size_t)g->n + 1, sizeof(*w.queue));
 	w.member = asnap_big_zalloc((size_t)g->n + 1, 1);
-	int rc = -1;
-	if (!freed || !parent || !cov || !modules || !w.mark || !w.held || !w.depth || !w.queue || !w.member ||
-	    tree_build(&s->ret.dom, &w.tree) < 0)
+	if (rc < 0 || !freed || !parent || !cov || !modules || !w.mark || !w.held || !w.depth ||
+	    !w.queue || !w.member)
 		goto nomem;
+	rc = -1;
 	if (!ctx->loop_internals && !(ctx->loop_internals = loop_internals(s)))
 		goto nomem;
-	for (uint32_t i = 0; i < nf; i++) {
-		uint64_t bytes;
-		if (set_retained(&w, &out->items[i], &freed[i], &bytes) < 0)
-			goto nomem;
-		out->items[i].retained = bytes;
-	}
 	measure_coverage(&w, ctx, freed, modules, cov);
 	pick_parents(out, cov, parent);
 	break_rings(out, parent);
@@ -721,8 +717,6 @@ int findings_settle(struct check_ctx *ctx)
 nomem:
 	rc = nomem(ctx);
 out:
-	for (uint32_t i = 0; freed && i < nf; i++)
-		free(freed[i]);
 	free(freed);
 	free(parent);
 	free(cov);

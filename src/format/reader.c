@@ -1109,8 +1109,39 @@ void asnap_reader_set_budget(struct asnap_reader *r, struct asnap_budget *b)
 		int wlog = 10;
 		while (wlog < 27 && ((uint64_t)2 << wlog) <= b->limit / 2)
 			wlog++;
-		ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_windowLogMax, wlog);
+		if (r->dctx)
+			ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_windowLogMax, wlog);
 	}
+}
+
+void asnap_reader_trim(struct asnap_reader *r)
+{
+	if (!r->finished || r->failed)
+		return;
+	ZSTD_freeDCtx(r->dctx);
+	r->dctx = NULL;
+	free(r->ibuf);
+	r->ibuf = NULL;
+	r->ibuf_cap = 0;
+	r->in = (ZSTD_inBuffer){0};
+	bytebuf_release(&r->payload);
+	r->cur = r->end = NULL;
+	free(r->edges);
+	r->edges = NULL;
+	r->edges_cap = 0;
+	free(r->props);
+	r->props = NULL;
+	r->props_cap = 0;
+	while (r->values) {
+		struct vblock *next = r->values->next;
+		free(r->values);
+		r->values = next;
+	}
+	/* all that is charged as buffers is freed above; the string table is not */
+	asnap_budget_credit_buffer(r->budget, r->charged_buffers);
+	r->charged -= r->charged_buffers;
+	r->charged_buffers = 0;
+	r->dctx_charged = 0;
 }
 
 uint64_t asnap_reader_file_size(const struct asnap_reader *r)

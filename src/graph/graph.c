@@ -569,6 +569,7 @@ struct asnap_graph *asnap_graph_load_columns(const char *path, uint32_t columns,
 	if (rc < 0)
 		goto error;
 	index_labels(g, g->strings);
+	asnap_reader_trim(g->strings); /* the strings stay; the decoding buffers go */
 	/* Give back what the hints or the doubling reserved beyond the end. */
 	if (b.cap_n > g->n + 1u && !reserve_nodes_exact(&b))
 		goto nomem;

@@ -153,8 +153,41 @@ START_TEST(reader_charges_its_string_table_and_gives_it_back)
 	ck_assert_msg(rc == 0, "%s", err.message);
 	ck_assert_uint_ge(ample.used, 16 * MiB);
 	ck_assert_uint_le(ample.used, 24 * MiB);
+	ck_assert_uint_gt(ample.buffers, 0);
+	/* trimmed: the decoding buffers are given back, the strings stay
+	 * charged and readable, and the reader stays at its end */
+	uint32_t nstrings = asnap_reader_string_count(r);
+	size_t len0 = 0;
+	const char *s0 = asnap_reader_string(r, nstrings, &len0);
+	ck_assert_ptr_nonnull(s0);
+	char *copy = strdup(s0);
+	uint64_t before = ample.used, buffers = ample.buffers;
+	asnap_reader_trim(r);
+	ck_assert_uint_eq(ample.buffers, 0);
+	ck_assert_uint_eq(ample.used, before - buffers);
+	ck_assert_uint_ge(ample.used, 16 * MiB);
+	size_t len1 = 0;
+	ck_assert_str_eq(asnap_reader_string(r, nstrings, &len1), copy);
+	ck_assert_uint_eq(len1, len0);
+	ck_assert_int_eq(asnap_reader_next(r, &it, &err), 0);
+	asnap_reader_trim(r); /* twice: nothing more to give back */
+	ck_assert_uint_eq(ample.used, before - buffers);
+	struct asnap_reader *again = asnap_reader_reopen(r, &err);
+	ck_assert_msg(again, "%s", err.message);
+	asnap_reader_destroy(again);
+	free(copy);
 	asnap_reader_destroy(r);
 	ck_assert_uint_eq(ample.used, 0);
+
+	/* before its end, trimming does nothing: the reader reads on */
+	asnap_error_clear(&err);
+	r = asnap_reader_open(path, &err);
+	ck_assert_int_eq(asnap_reader_next(r, &it, &err), 1);
+	asnap_reader_trim(r);
+	while ((rc = asnap_reader_next(r, &it, &err)) == 1)
+		;
+	ck_assert_msg(rc == 0, "%s", err.message);
+	asnap_reader_destroy(r);
 	free(path);
 	tmpdir_destroy(&d);
 }
