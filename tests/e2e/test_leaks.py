@@ -128,7 +128,7 @@ class FixturePairsTest(TempDirTest):
     def test_frame_cycle(self):
         python, env = agent_python()
         out = []
-        for args in ((), ("--fixed",)):
+        for args in ((), ("--fixed",), ("--on-object",), ("--on-object", "--fixed")):
             path = self.path("fc%d.snap" % len(out))
             p = subprocess.run([python, os.path.join(os.path.dirname(__file__), "..", "..",
                                                      "fixtures", "programs", "frame_cycle.py"),
@@ -141,7 +141,20 @@ class FixturePairsTest(TempDirTest):
         self.assertEqual(f["count"], 3)
         self.assertTrue(f["path_is_cycle"])
         self.assertIn("builtins.traceback", [n["type"] for n in f["path"]])
+        self.assertIn("an exception kept in a local leads back", f["summary"])
         self.assertEqual(findings(out[1]), (0, []))
+        # kept by an object the frame's self leads to, not by a local: the
+        # summary says so (the chain shows self -> errors -> the exception)
+        _, found = findings(out[2])
+        # frames are named by qualified name on 3.11+, by bare name before
+        group = "Fetcher.fetch" if ("frame-cycle", "Fetcher.fetch") in [
+            (x["check"], x["group"]) for x in found] else "fetch"
+        f = self.assertFinding(found, "frame-cycle", group)
+        self.assertEqual(f["count"], 3)
+        self.assertIn("is kept by an object the frame's locals reach", f["summary"])
+        self.assertNotIn("kept in a local", f["summary"])
+        self.assertIn("errors", [n.get("label") for n in f["path"]])
+        self.assertEqual(findings(out[3]), (0, []))
 
 
 class LeakyServiceTest(TempDirTest):

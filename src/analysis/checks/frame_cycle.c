@@ -256,11 +256,18 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 		return;
 	}
 	bool tb = g->cycle && has_type(s, g->cycle, g->cycle_len, "builtins.traceback");
+	/* the exception in a local of the frame, or held by what the frame's
+	 * locals lead to (self.last_error = exc): the chain shows which */
+	bool local = tb && own_exception(s->g, g->cycle, g->cycle_len,
+					 asnap_graph_find_string(s->g, "builtins.traceback"),
+					 asnap_graph_find_string(s->g, "__traceback__"));
 	snprintf(buf, len, "%u reference cycle%s through %s() %s%s", g->ncertain,
 		 g->ncertain == 1 ? "" : "s", key,
-		 tb ? "frames: an exception kept in a local leads back to its frame through "
-		      "__traceback__"
-		    : "frames: the frame's locals lead back to it",
+		 local ? "frames: an exception kept in a local leads back to its frame through "
+			 "__traceback__"
+		 : tb ? "frames: an exception whose __traceback__ leads back to the frame is kept by "
+			"an object the frame's locals reach"
+		      : "frames: the frame's locals lead back to it",
 		 garbage ? "; no root reaches them and the cycle collector is disabled "
 			   "(gc.disable())"
 			 : "");
