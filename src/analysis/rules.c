@@ -83,6 +83,20 @@ const char asnap_builtin_rules[] =
 	" {\"type\": \"aiomysql.connection.Connection\",\n"
 	"  \"open_when\": {\"attr\": \"_writer\", \"not\": null},\n"
 	"  \"fix\": \"conn.close() or await conn.ensure_closed(); release pooled ones with pool.release(conn)\"}\n"
+	"],\n"
+	/* where client libraries pool their connections: transports deep
+	 * inside them are the pool's, counted once, not one each. aiohttp's
+	 * idle ones: _conns, a dict of lists (3.8) or deques (3.9+) of
+	 * (protocol, time) tuples, each protocol holding its transport; those
+	 * in use (_acquired) stay counted one each, so that responses never
+	 * released still show. httpcore 0.x keeps its connections in _pool,
+	 * 1.x in _connections; asyncpg's pool one holder per connection in
+	 * _holders (idle and in use alike, for both) */
+	" \"pools\": [\n"
+	" {\"type\": \"aiohttp.connector.TCPConnector\", \"holds\": [\"_conns\"]},\n"
+	" {\"type\": \"aiohttp.connector.UnixConnector\", \"holds\": [\"_conns\"]},\n"
+	" {\"type\": \"httpcore.AsyncConnectionPool\", \"holds\": [\"_pool\", \"_connections\"]},\n"
+	" {\"type\": \"asyncpg.pool.Pool\", \"holds\": [\"_holders\"]}\n"
 	"]}\n";
 
 enum cond_op { C_EQUALS, C_NOT, C_ALL, C_ANY };
@@ -124,6 +138,9 @@ void asnap_rules_release(struct asnap_rules *r)
 	for (uint32_t i = 0; i < r->count; i++)
 		rule_free(&r->items[i]);
 	free(r->items);
+	for (uint32_t i = 0; i < r->npools; i++)
+		free(r->pools[i].holds);
+	free(r->pools);
 	for (uint32_t i = 0; i < r->nnames; i++)
 		free(r->names[i]);
 	free(r->names);
@@ -257,6 +274,48 @@ static int parse_idle(struct asnap_rules *r, const cJSON *j, struct asnap_rule *
 	return 0;
 }
 
+/* {"type": POOL, "holds": [NAME, ...]}: one entry of "pools". */
+static int add_pool(struct asnap_rules *r, const cJSON *j, int i, struct asnap_error *err)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+	const cJSON *holds = cJSON_GetObjectItemCaseSensitive(j, "holds");
+	if (!cJSON_IsObject(j) || !cJSON_IsString(type) || !type->valuestring[0])
+		return asnap_error_set(err, ASNAP_ERR_CORRUPT, "pool %d: \"type\" must be a type name",
+				       i);
+	int n = cJSON_GetArraySize(holds);
+	const cJSON *h;
+	bool names = cJSON_IsArray(holds) && n > 0;
+	if (names)
+		cJSON_ArrayForEach(h, holds)
+			names = names && cJSON_IsString(h) && h->valuestring[0];
+	if (!names)
+		return asnap_error_set(err, ASNAP_ERR_CORRUPT,
+				       "pool %d (%s): \"holds\" must be a list of attribute names", i,
+				       type->valuestring);
+	struct asnap_pool_rule pool = {.holds = calloc((size_t)n, sizeof(uint32_t))};
+	if (!pool.holds || name_index(r, type->valuestring, &pool.type) < 0)
+		goto nomem;
+	cJSON_ArrayForEach(h, holds)
+		if (name_index(r, h->valuestring, &pool.holds[pool.nholds++]) < 0)
+			goto nomem;
+	for (uint32_t k = 0; k < r->npools; k++) {
+		if (r->pools[k].type == pool.type) {
+			free(r->pools[k].holds);
+			r->pools[k] = pool;
+			return 0;
+		}
+	}
+	struct asnap_pool_rule *more = realloc(r->pools, (r->npools + 1) * sizeof(*more));
+	if (!more)
+		goto nomem;
+	r->pools = more;
+	r->pools[r->npools++] = pool;
+	return 0;
+nomem:
+	free(pool.holds);
+	return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
+}
+
 int asnap_rules_add_json(struct asnap_rules *r, const char *json, struct asnap_error *err)
 {
 	char why[200] = "";
@@ -265,10 +324,18 @@ int asnap_rules_add_json(struct asnap_rules *r, const char *json, struct asnap_e
 		return asnap_error_set(err, ASNAP_ERR_CORRUPT, "not valid JSON");
 	int rc = -1;
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "rules");
-	if (!cJSON_IsObject(doc) || !cJSON_IsArray(list)) {
-		asnap_error_set(err, ASNAP_ERR_CORRUPT, "expected {\"rules\": [...]}");
+	const cJSON *pools = cJSON_GetObjectItemCaseSensitive(doc, "pools");
+	if (!cJSON_IsObject(doc) || (list && !cJSON_IsArray(list)) || (pools && !cJSON_IsArray(pools)) ||
+	    (!list && !pools)) {
+		asnap_error_set(err, ASNAP_ERR_CORRUPT,
+				"expected {\"rules\": [...]} (and/or \"pools\": [...])");
 		goto out;
 	}
+	int ip = 0;
+	const cJSON *pj;
+	cJSON_ArrayForEach(pj, pools)
+		if (add_pool(r, pj, ++ip, err) < 0)
+			goto out;
 	int i = 0;
 	const cJSON *j;
 	cJSON_ArrayForEach(j, list)
@@ -403,6 +470,17 @@ void asnap_rules_unbind(struct asnap_rules_bound *b)
 	free(b->rule_of_type);
 	free(b->name_ids);
 	*b = (struct asnap_rules_bound){0};
+}
+
+const struct asnap_pool_rule *asnap_rules_pool_for(const struct asnap_rules_bound *b,
+						   const struct asnap_graph *g, uint32_t v)
+{
+	for (uint32_t i = 0; i < b->rules->npools; i++) {
+		uint32_t t = b->name_ids[b->rules->pools[i].type];
+		if (t && t == g->type[v])
+			return &b->rules->pools[i];
+	}
+	return NULL;
 }
 
 const struct asnap_rule *asnap_rules_for(const struct asnap_rules_bound *b,

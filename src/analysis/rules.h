@@ -18,6 +18,19 @@
  * Optional "idle_in": {"type": POOL, "attr": NAME} names a library's pool
  * of idle instances (redis-py's ConnectionPool._available_connections):
  * the unclosed-resource check counts each pool's idle instances as one.
+ *
+ * Beside "rules", an optional "pools" list says where a library's pool
+ * keeps its connections, whatever resource is at their end:
+ *
+ *   {"pools": [{"type": "aiohttp.connector.TCPConnector",
+ *               "holds": ["_conns"]}]}
+ *
+ * The open resources an object of that type reaches from those attributes
+ * - in containers, or inside the library's own objects there (a protocol
+ * holding its transport), within POOL_DEPTH references and through none
+ * of the program's objects, tasks, coroutines, frames, handles, futures,
+ * loops, functions, types or modules - are the pool's: a pool keeps as
+ * many connections as were ever in use at once, so they count as one.
  */
 #ifndef ASNAP_ANALYSIS_RULES_H
 #define ASNAP_ANALYSIS_RULES_H
@@ -42,9 +55,18 @@ struct asnap_rule {
 	uint32_t idle_type, idle_attr;
 };
 
+/* "pools": [{"type": POOL, "holds": [NAME, ...]}] (indices in asnap_rules.names) */
+struct asnap_pool_rule {
+	uint32_t type;
+	uint32_t *holds;
+	uint32_t nholds;
+};
+
 struct asnap_rules {
 	struct asnap_rule *items;
 	uint32_t count;
+	struct asnap_pool_rule *pools;
+	uint32_t npools;
 	char **names;   /* attribute names used by the conditions */
 	uint32_t nnames;
 };
@@ -54,9 +76,10 @@ extern const char asnap_builtin_rules[];
 
 void asnap_rules_init(struct asnap_rules *r);
 /*
- * Add the rules of a JSON document to r. A rule for a type already there
- * replaces it (so a rules file can override a built-in rule). 0, or -1
- * with *err naming the problem ("rule 2: \"type\" must be a string").
+ * Add the rules and pools of a JSON document to r. A rule or pool for a
+ * type already there replaces it (so a rules file can override a built-in
+ * one). 0, or -1 with *err naming the problem ("rule 2: \"type\" must be
+ * a string").
  */
 int asnap_rules_add_json(struct asnap_rules *r, const char *json, struct asnap_error *err);
 /* Read a rules file and add its rules. 0, or -1 with *err. */
@@ -78,6 +101,9 @@ void asnap_rules_unbind(struct asnap_rules_bound *b);
 /* The rule that covers node v's type, or NULL. */
 const struct asnap_rule *asnap_rules_for(const struct asnap_rules_bound *b,
 					 const struct asnap_graph *g, uint32_t v);
+/* The pool entry for node v's type, or NULL. */
+const struct asnap_pool_rule *asnap_rules_pool_for(const struct asnap_rules_bound *b,
+						   const struct asnap_graph *g, uint32_t v);
 /* Whether node v (covered by rule) is open. */
 bool asnap_rules_open(const struct asnap_rules_bound *b, const struct asnap_rule *rule,
 		      const struct asnap_aio *a, uint32_t v);

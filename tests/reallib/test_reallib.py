@@ -43,6 +43,7 @@ LIBRARIES = ("aiohttp", "redis", "asyncpg", "httpx", "fastapi", "uvicorn", "webs
 PROGRAMS = {
     "aiohttp_session": ("asyncio", "uvloop"),
     "aiohttp_frame_cycle": ("asyncio", "uvloop"),
+    "pool_warmup": ("asyncio", "uvloop"),
     "redis_client": ("asyncio", "uvloop"),
     "redis_unawaited": ("asyncio",),
     "redis_replies": ("asyncio", "uvloop"),

@@ -195,6 +195,10 @@ START_TEST(rules_file_errors_name_the_rule)
 		"\"idle_in\": {\"type\": \"P\"}}]}",
 		"{\"rules\": [{\"type\": \"x\", \"open_when\": {\"attr\": \"a\", \"not\": null}, "
 		"\"idle_in\": \"P._idle\"}]}",
+		"{}", "{\"pools\": 3}", "{\"pools\": [{\"holds\": [\"_c\"]}]}",
+		"{\"pools\": [{\"type\": \"P\"}]}", "{\"pools\": [{\"type\": \"P\", \"holds\": []}]}",
+		"{\"pools\": [{\"type\": \"P\", \"holds\": [\"\"]}]}",
+		"{\"pools\": [{\"type\": \"P\", \"holds\": \"_c\"}]}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err = (struct asnap_error){0};
@@ -205,6 +209,19 @@ START_TEST(rules_file_errors_name_the_rule)
 	asnap_rules_add_json(&r, "{\"rules\": [{\"type\": \"x\", \"open_when\": {\"attr\": \"a\", "
 				 "\"not\": \"s\"}}]}", &err);
 	ck_assert_ptr_nonnull(strstr(err.message, "rule 1"));
+	err = (struct asnap_error){0};
+	asnap_rules_add_json(&r, "{\"pools\": [{\"type\": \"P\", \"holds\": [\"a\"]}, "
+				 "{\"type\": \"Q\", \"holds\": [3]}]}", &err);
+	ck_assert_str_eq(err.message, "pool 2 (Q): \"holds\" must be a list of attribute names");
+	/* pools alone are a rules file; one for a type already there replaces it */
+	uint32_t npools = r.npools;
+	ck_assert_int_eq(asnap_rules_add_json(&r, "{\"pools\": [{\"type\": \"mylib.Pool\", "
+						  "\"holds\": [\"_a\", \"_b\"]}]}", &err), 0);
+	ck_assert_int_eq(asnap_rules_add_json(&r, "{\"pools\": [{\"type\": \"mylib.Pool\", "
+						  "\"holds\": [\"_c\"]}]}", &err), 0);
+	ck_assert_uint_eq(r.npools, npools + 1);
+	ck_assert_uint_eq(r.pools[r.npools - 1].nholds, 1);
+	ck_assert_str_eq(r.names[r.pools[r.npools - 1].holds[0]], "_c");
 	asnap_rules_release(&r);
 	asnap_rules_release(NULL);
 }

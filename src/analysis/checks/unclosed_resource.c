@@ -31,20 +31,153 @@ static bool idle_for(const struct asnap_rules_bound *b, const struct asnap_rule 
 	       b->name_ids[r->idle_attr] == label;
 }
 
+/* How far a pool's connections reach their resources: aiohttp's _conns
+ * dict -> deque -> (protocol, time) tuple -> protocol -> transport is 5;
+ * httpcore's list -> connection -> HTTP/1.1 connection -> stream -> anyio
+ * stream -> transport 6. */
+#define POOL_DEPTH 8
+/* Objects one pool's search may visit. */
+#define POOL_BUDGET 100000
+
+/* Where p's attributes are: p itself, and its __dict__ when the snapshot
+ * has one (3.9, 3.10, and instances whose dict 3.11+ has made real). */
+static void attr_holders(const struct asnap_snap *s, uint32_t p, uint32_t holder[2])
+{
+	const struct asnap_graph *g = s->g;
+	holder[0] = p;
+	holder[1] = ASNAP_NO_NODE;
+	for (uint64_t e = asnap_graph_edge_begin(g, p); e < asnap_graph_edge_end(g, p); e++)
+		if (s->aio.dict_label && g->edge_label[e] == s->aio.dict_label)
+			holder[1] = g->edge_target[e];
+}
+
+/* What a pool's search does not go through: what runs or schedules
+ * (tasks, coroutines, frames, handles, futures, loops), the program's own
+ * objects, and what leads everywhere (functions, methods, types, code,
+ * modules). */
+struct pool_walk {
+	uint32_t stop_types[6];
+	uint32_t *seen;   /* n + 1: the stamp of the pool search that saw v */
+	uint32_t *queue;  /* n + 1 */
+	uint8_t *depth;   /* n + 1 */
+};
+
+static bool pool_passes(const struct pool_walk *w, const struct asnap_snap *s, uint32_t v)
+{
+	uint8_t k = s->aio.kind[v];
+	if (k == ASNAP_AIO_TASK || k == ASNAP_AIO_CORO || k == ASNAP_AIO_FRAME ||
+	    k == ASNAP_AIO_HANDLE || k == ASNAP_AIO_FUTURE || k == ASNAP_AIO_LOOP)
+		return false;
+	for (size_t i = 0; i < sizeof(w->stop_types) / sizeof(w->stop_types[0]); i++)
+		if (w->stop_types[i] && s->g->type[v] == w->stop_types[i])
+			return false;
+	return !asnap_snap_is_user(s, v);
+}
+
+/* Mark the open resources pool p holds under its "holds" attributes
+ * (docs/CHECKS.md "Resource rules"): bit 8 for each, bit 4 for all but
+ * the first. A resource inside another (bit 2) is the other's. */
+static void pool_holds(struct pool_walk *w, const struct asnap_rules_bound *b,
+		       const struct asnap_snap *s, const struct asnap_pool_rule *pr, uint32_t p,
+		       uint32_t stamp, uint8_t *open)
+{
+	const struct asnap_graph *g = s->g;
+	uint32_t head = 0, tail = 0, budget = POOL_BUDGET;
+	bool kept = false;
+	w->seen[p] = stamp;
+	uint32_t holder[2];
+	attr_holders(s, p, holder);
+	for (int k = 0; k < 2 && holder[k] != ASNAP_NO_NODE; k++) {
+		uint32_t h = holder[k];
+		for (uint64_t e = asnap_graph_edge_begin(g, h); e < asnap_graph_edge_end(g, h); e++) {
+			uint32_t x = g->edge_target[e], label = g->edge_label[e];
+			bool held = false;
+			for (uint32_t i = 0; i < pr->nholds && !held; i++)
+				held = label && b->name_ids[pr->holds[i]] == label;
+			if (!held || !asnap_graph_edge_is_strong(g, e) || w->seen[x] == stamp)
+				continue;
+			w->seen[x] = stamp;
+			w->depth[x] = 1;
+			w->queue[tail++] = x;
+		}
+	}
+	while (head < tail && budget--) {
+		uint32_t v = w->queue[head++];
+		if (open[v] & 1) {
+			if (!(open[v] & 2)) {
+				open[v] |= kept ? 12 : 8;
+				kept = true;
+			}
+			continue; /* its parts are its own */
+		}
+		if (w->depth[v] >= POOL_DEPTH || !pool_passes(w, s, v))
+			continue;
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			uint32_t x = g->edge_target[e];
+			if (!asnap_graph_edge_is_strong(g, e) || w->seen[x] == stamp)
+				continue;
+			w->seen[x] = stamp;
+			w->depth[x] = (uint8_t)(w->depth[v] + 1);
+			w->queue[tail++] = x;
+		}
+	}
+}
+
+/* The connections of the pools of the rules' "pools" (see pool_holds). 0,
+ * or -1 out of memory. */
+static int pools_hold(const struct asnap_rules_bound *b, const struct asnap_snap *s, uint8_t *open)
+{
+	const struct asnap_graph *g = s->g;
+	bool any = false;
+	for (uint32_t i = 0; i < b->rules->npools && !any; i++)
+		any = b->name_ids[b->rules->pools[i].type] != 0;
+	if (!any)
+		return 0;
+	struct pool_walk w = {0};
+	static const char *const stop[] = {"builtins.type", "builtins.module", "builtins.function",
+					   "builtins.method", "builtins.code",
+					   "builtins.builtin_function_or_method"};
+	asnap_strings_resolve(g, stop, w.stop_types, sizeof(stop) / sizeof(stop[0]));
+	uint32_t stamp = 0;
+	int rc = 0;
+	for (uint32_t p = 0; p < g->n; p++) {
+		const struct asnap_pool_rule *pr = asnap_rules_pool_for(b, g, p);
+		if (!pr)
+			continue;
+		if (!w.seen) {
+			w.seen = asnap_big_zalloc((size_t)g->n + 1, sizeof(*w.seen));
+			w.queue = asnap_big_alloc((size_t)g->n + 1, sizeof(*w.queue));
+			w.depth = asnap_big_alloc((size_t)g->n + 1, 1);
+			if (!w.seen || !w.queue || !w.depth) {
+				rc = -1;
+				break;
+			}
+		}
+		pool_holds(&w, b, s, pr, p, ++stamp, open);
+	}
+	free(w.seen);
+	free(w.queue);
+	free(w.depth);
+	return rc;
+}
+
 /* Mark (bit 8) every open resource idle in a pool - one that an object of
  * its rule's "idle_in" type holds under that attribute, or that is in the
- * container it holds there - and (bit 4) all but one per pool. */
-static void one_per_pool(const struct asnap_rules_bound *b, const struct asnap_snap *s,
-			 uint8_t *open)
+ * container it holds there, or that a pool of the rules' "pools" holds -
+ * and (bit 4) all but one per pool. 0, or -1 out of memory. */
+static int one_per_pool(const struct asnap_rules_bound *b, const struct asnap_snap *s,
+			uint8_t *open)
 {
 	const struct asnap_graph *g = s->g;
 	const struct asnap_rules *rules = b->rules;
+	if (pools_hold(b, s, open) < 0)
+		return -1;
 	bool any = false;
 	for (uint32_t i = 0; i < rules->count && !any; i++)
 		any = rules->items[i].has_idle && b->name_ids[rules->items[i].idle_type] &&
 		      b->name_ids[rules->items[i].idle_attr];
 	if (!any)
-		return;
+		return 0;
 	for (uint32_t p = 0; p < g->n; p++) {
 		bool pool = false;
 		for (uint32_t i = 0; i < rules->count && !pool; i++)
@@ -53,28 +186,36 @@ static void one_per_pool(const struct asnap_rules_bound *b, const struct asnap_s
 		if (!pool)
 			continue;
 		bool kept = false;
-		for (uint64_t e = asnap_graph_edge_begin(g, p); e < asnap_graph_edge_end(g, p); e++) {
-			uint32_t w = g->edge_target[e], label = g->edge_label[e];
-			if (!label || !asnap_graph_edge_is_strong(g, e))
-				continue;
-			if ((open[w] & 1) && idle_for(b, asnap_rules_for(b, g, w), g->type[p], label)) {
-				open[w] |= kept ? 12 : 8;
-				kept = true;
-				continue;
-			}
-			if (!is_container_type(node_type(s, w)))
-				continue;
-			for (uint64_t f = asnap_graph_edge_begin(g, w); f < asnap_graph_edge_end(g, w);
-			     f++) {
-				uint32_t x = g->edge_target[f];
-				if (!(open[x] & 1) || (open[x] & 8) || !asnap_graph_edge_is_strong(g, f) ||
-				    !idle_for(b, asnap_rules_for(b, g, x), g->type[p], label))
+		uint32_t holder[2];
+		attr_holders(s, p, holder);
+		for (int k = 0; k < 2 && holder[k] != ASNAP_NO_NODE; k++) {
+			uint32_t h = holder[k];
+			for (uint64_t e = asnap_graph_edge_begin(g, h); e < asnap_graph_edge_end(g, h); e++) {
+				uint32_t w = g->edge_target[e], label = g->edge_label[e];
+				if (!label || !asnap_graph_edge_is_strong(g, e))
 					continue;
-				open[x] |= kept ? 12 : 8;
-				kept = true;
+				if ((open[w] & 1) &&
+				    idle_for(b, asnap_rules_for(b, g, w), g->type[p], label)) {
+					open[w] |= kept ? 12 : 8;
+					kept = true;
+					continue;
+				}
+				if (!is_container_type(node_type(s, w)))
+					continue;
+				for (uint64_t f = asnap_graph_edge_begin(g, w);
+				     f < asnap_graph_edge_end(g, w); f++) {
+					uint32_t x = g->edge_target[f];
+					if (!(open[x] & 1) || (open[x] & 8) ||
+					    !asnap_graph_edge_is_strong(g, f) ||
+					    !idle_for(b, asnap_rules_for(b, g, x), g->type[p], label))
+						continue;
+					open[x] |= kept ? 12 : 8;
+					kept = true;
+				}
 			}
 		}
 	}
+	return 0;
 }
 
 static int scan(struct grouping *gr, uint32_t snap, void *state)
@@ -128,7 +269,10 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 				if (l && (l == self_pipe[0] || l == self_pipe[1]) && open[g->edge_target[e]])
 					open[g->edge_target[e]] |= 2;
 			}
-	one_per_pool(&b, s, open);
+	if (one_per_pool(&b, s, open) < 0) {
+		rc = nomem(ctx);
+		goto out;
+	}
 	/* count each pool's idle instances once */
 	for (uint32_t v = 0; v < g->n; v++)
 		open[v] &= (uint8_t)~8;
@@ -210,7 +354,11 @@ int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
 		if (r && asnap_rules_open(&b, r, a, v))
 			part[v] = 1;
 	}
-	one_per_pool(&b, s, part);
+	if (one_per_pool(&b, s, part) < 0) {
+		free(part);
+		rc = nomem(ctx);
+		goto out;
+	}
 	uint32_t head = 0, tail = 0;
 	for (uint32_t v = 0; v < g->n; v++) {
 		if (part[v] & 8)
