@@ -140,6 +140,80 @@ static void wake_task(struct wake *w, uint32_t t)
 	}
 }
 
+/* How far a live handle's callback and arguments reach for a task they
+ * can cancel or resume: bound method -> its object -> (__dict__ ->) task,
+ * as asyncio.timeout's and async_timeout's TimerHandle -> Timeout._on_timeout
+ * -> Timeout -> _task; a function -> __closure__ -> cell -> task; or an
+ * argument itself. */
+#define HANDLE_DEPTH 3
+#define HANDLE_BUDGET 64
+
+/* What the search from a handle does not follow: into what leads
+ * everywhere (a function's globals and builtins, its code, classes). */
+struct handle_walk {
+	uint32_t skip_label[4];
+	uint32_t type_type;
+};
+
+static void handle_walk_init(struct handle_walk *hw, const struct asnap_graph *g)
+{
+	static const char *const labels[] = {"__globals__", "__builtins__", "__class__", "__code__"};
+	asnap_strings_resolve(g, labels, hw->skip_label, 4);
+	hw->type_type = asnap_graph_find_string(g, "builtins.type");
+}
+
+/*
+ * A handle reached from live code will run (a cancelled one has let go of
+ * its callback): a blocked task its callback or arguments reach within
+ * HANDLE_DEPTH references - not through modules, types, loops or other
+ * handles - can be cancelled or resumed by it (a timeout cancels the task
+ * it guards), so that task is not orphaned, whatever it awaits.
+ */
+static void wake_from_handle(struct wake *w, const struct handle_walk *hw, uint32_t h)
+{
+	const struct asnap_graph *g = w->s->g;
+	const struct asnap_aio *a = &w->s->aio;
+	const struct asnap_aio_handle *hd = &a->handles[a->index[h]];
+	uint32_t seen[HANDLE_BUDGET], depth[HANDLE_BUDGET];
+	uint32_t n = 0, head = 0;
+	if (hd->cancelled)
+		return;
+	if (hd->callback != ASNAP_NO_NODE && hd->callback < g->n) {
+		seen[n] = hd->callback;
+		depth[n++] = 0;
+	}
+	if (hd->args != ASNAP_NO_NODE && hd->args < g->n && hd->args != hd->callback) {
+		seen[n] = hd->args;
+		depth[n++] = 0;
+	}
+	while (head < n) {
+		uint32_t v = seen[head], d = depth[head++];
+		uint8_t kind = a->kind[v];
+		if (kind == ASNAP_AIO_TASK) {
+			wake_task(w, a->index[v]);
+			continue;
+		}
+		if (d >= HANDLE_DEPTH || kind == ASNAP_AIO_HANDLE || kind == ASNAP_AIO_LOOP ||
+		    (w->s->module_type && g->type[v] == w->s->module_type) ||
+		    (hw->type_type && g->type[v] == hw->type_type))
+			continue;
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			uint32_t x = g->edge_target[e], label = g->edge_label ? g->edge_label[e] : 0;
+			bool skip = !asnap_graph_edge_is_strong(g, e);
+			for (uint32_t i = 0; i < n && !skip; i++)
+				skip = seen[i] == x;
+			for (int i = 0; i < 4 && !skip; i++)
+				skip = label && label == hw->skip_label[i];
+			if (skip)
+				continue;
+			if (n == HANDLE_BUDGET)
+				return;
+			seen[n] = x;
+			depth[n++] = d + 1;
+		}
+	}
+}
+
 /* Frame objects of finished calls: no "frame" record property says they
  * run (executing) or belong to a generator that may resume. */
 struct dead_frames {
@@ -219,6 +293,8 @@ int asnap_tasks_orphaned(const struct asnap_snap *s, uint8_t **orphaned, struct 
 	}
 	struct dead_frames df;
 	dead_frames_init(&df, g);
+	struct handle_walk hw;
+	handle_walk_init(&hw, g);
 	while (w.head < w.tail) {
 		uint32_t v = w.queue[w.head++];
 		uint8_t st = w.st[v];
@@ -235,6 +311,8 @@ int asnap_tasks_orphaned(const struct asnap_snap *s, uint8_t **orphaned, struct 
 			continue;
 		}
 		w.st[v] |= EXPANDED;
+		if (a->kind[v] == ASNAP_AIO_HANDLE)
+			wake_from_handle(&w, &hw, v);
 		if (st & WAITED) {
 			/* binary search for the first waiter on v */
 			uint32_t lo = 0, hi = w.nwaiters;

@@ -95,6 +95,43 @@ ALIKE = textwrap.dedent(r'''
     asyncio.run(main(sys.argv[1]))
 ''')
 
+# Tasks awaiting futures that nothing else holds: the unguarded one can
+# never finish (orphaned); one guarded by a timeout, or whose cancel() a
+# timer will call, is not: the live timer reaches it.
+GUARDED = textwrap.dedent(r'''
+    import asyncio, sys
+    import asyncsnap
+
+    async def bare(fut):
+        await fut
+
+    async def later(fut):
+        await fut
+
+    async def timed(fut):
+        try:
+            async with asyncio.timeout(60):
+                await fut
+        except TimeoutError:
+            pass
+
+    async def main(out):
+        loop = asyncio.get_running_loop()
+        guarded = [asyncio.create_task(bare(loop.create_future())),
+                   asyncio.create_task(later(loop.create_future())),
+                   asyncio.create_task(asyncio.wait_for(loop.create_future(), 60))]
+        loop.call_later(60, guarded[1].cancel)
+        if hasattr(asyncio, "timeout"):
+            guarded.append(asyncio.create_task(timed(loop.create_future())))
+        await asyncio.sleep(0.05)
+        asyncsnap.take(out)
+        for t in guarded:
+            t.cancel()
+        await asyncio.gather(*guarded, return_exceptions=True)
+
+    asyncio.run(main(sys.argv[1]))
+''')
+
 
 def blocks(text):
     """The blocks of `tasks` text after its summary line, as lists of lines."""
@@ -197,6 +234,20 @@ class TasksTest(TempDirTest):
         indexes = re.findall(r"list\.\[(\d+)\] \((?:coroutine|frame) main\.in_list\)",
                              "\n".join(l for b in each for l in b))
         self.assertEqual(sorted(map(int, indexes)), list(range(8)))
+
+    def test_a_live_timer_that_reaches_a_task_can_wake_it(self):
+        snap = self.path("guarded.snap")
+        run_source(self, "guarded.py", GUARDED, snap)
+        # (task names are not in a default snapshot: their coroutines tell them apart)
+        verdicts = {t["qualname"].split(".")[-1]: t["orphaned"]
+                    for t in run_json("tasks", "--json", snap)["tasks"]
+                    if t.get("qualname", "").split(".")[-1] in ("bare", "later", "wait_for", "timed")}
+        want = {"bare": True, "later": False, "wait_for": False}
+        if "timed" in verdicts:  # 3.11+
+            want["timed"] = False
+        self.assertEqual(verdicts, want)
+        _, found = findings(snap)
+        self.assertEqual([(f["check"], f["count"]) for f in found], [("pending-task", 1)])
 
     def test_fixed_service_has_only_its_main_task(self):
         paths = run_program("leaky_service.py", "--dir", self.dir, "--rounds", "1", "--fixed")
