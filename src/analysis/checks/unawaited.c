@@ -5,9 +5,11 @@
  * A created coroutine is owned when it is a task's coroutine or a scheduled
  * handle leads to it within three references (call_soon_threadsafe,
  * run_coroutine_threadsafe, a functools.partial): those will run. One held
- * directly by a frame or a live coroutine may be awaited in a moment, so
- * it is only reported when its group grows across snapshots; anything else
- * (kept in a list, an attribute, a closure) is reported from one snapshot.
+ * directly by a frame or a live coroutine may be awaited in a moment, and
+ * one in an asyncio queue waits for the consumer that gets it (a job queue
+ * of coroutines), so those are only reported when their group grows
+ * across snapshots; anything else (kept in a list, an attribute, a
+ * closure) is reported from one snapshot.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,24 @@ static void own_from(const struct asnap_snap *s, uint8_t *mark, uint32_t v, unsi
 	}
 }
 
+/* The coroutines an asyncio queue holds for its consumers: in its _queue
+ * (a deque, or the list of a PriorityQueue or LifoQueue), as items or in
+ * (priority, coroutine) tuples; its attributes may sit in its __dict__. */
+static void queued(const struct asnap_snap *s, uint8_t *mark, uint32_t v, unsigned depth)
+{
+	const struct asnap_graph *g = s->g;
+	for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+		uint32_t w = g->edge_target[e];
+		uint8_t k = s->aio.kind[w];
+		if (!asnap_graph_edge_is_strong(g, e))
+			continue;
+		if (k == ASNAP_AIO_CORO)
+			mark[w] |= NEAR_FRAME;
+		else if (depth > 1 && k == ASNAP_AIO_NONE)
+			queued(s, mark, w, depth - 1);
+	}
+}
+
 static int scan(struct grouping *gr, uint32_t snap, void *state)
 {
 	(void)state;
@@ -46,6 +66,13 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 	for (uint32_t i = 0; i < a->nhandles; i++)
 		if (!a->handles[i].cancelled)
 			own_from(s, mark, a->handles[i].node, 3);
+	static const char *const queue_types[] = {"asyncio.queues.Queue", "asyncio.queues.PriorityQueue",
+						  "asyncio.queues.LifoQueue"};
+	uint32_t qt[3];
+	asnap_strings_resolve(g, queue_types, qt, 3);
+	for (uint32_t v = 0; v < g->n && (qt[0] || qt[1] || qt[2]); v++)
+		if (g->type[v] && (g->type[v] == qt[0] || g->type[v] == qt[1] || g->type[v] == qt[2]))
+			queued(s, mark, v, 4);
 	/* held directly by a frame or a live coroutine */
 	for (uint32_t v = 0; v < g->n; v++) {
 		uint8_t k = a->kind[v];
