@@ -39,16 +39,36 @@ static bool idle_for(const struct asnap_rules_bound *b, const struct asnap_rule 
 /* Objects one pool's search may visit. */
 #define POOL_BUDGET 100000
 
-/* Where p's attributes are: p itself, and its __dict__ when the snapshot
- * has one (3.9, 3.10, and instances whose dict 3.11+ has made real). */
-static void attr_holders(const struct asnap_snap *s, uint32_t p, uint32_t holder[2])
+/* The references of an object's attributes: its own, then its __dict__'s
+ * when the snapshot has one (3.9, 3.10, and instances whose dict 3.11+ has
+ * made real). for (attrs_init(&it, s, p); attrs_next(&it, &e);) ... */
+struct attrs {
+	const struct asnap_graph *g;
+	uint32_t dict;
+	uint64_t e, end;
+};
+
+static void attrs_init(struct attrs *it, const struct asnap_snap *s, uint32_t p)
 {
 	const struct asnap_graph *g = s->g;
-	holder[0] = p;
-	holder[1] = ASNAP_NO_NODE;
-	for (uint64_t e = asnap_graph_edge_begin(g, p); e < asnap_graph_edge_end(g, p); e++)
+	*it = (struct attrs){.g = g, .dict = ASNAP_NO_NODE, .e = asnap_graph_edge_begin(g, p),
+			     .end = asnap_graph_edge_end(g, p)};
+	for (uint64_t e = it->e; e < it->end; e++)
 		if (s->aio.dict_label && g->edge_label[e] == s->aio.dict_label)
-			holder[1] = g->edge_target[e];
+			it->dict = g->edge_target[e];
+}
+
+static bool attrs_next(struct attrs *it, uint64_t *edge)
+{
+	if (it->e == it->end && it->dict != ASNAP_NO_NODE) {
+		it->e = asnap_graph_edge_begin(it->g, it->dict);
+		it->end = asnap_graph_edge_end(it->g, it->dict);
+		it->dict = ASNAP_NO_NODE;
+	}
+	if (it->e == it->end)
+		return false;
+	*edge = it->e++;
+	return true;
 }
 
 /* What a pool's search does not go through: what runs or schedules
@@ -85,21 +105,18 @@ static void pool_holds(struct pool_walk *w, const struct asnap_rules_bound *b,
 	uint32_t head = 0, tail = 0, budget = POOL_BUDGET;
 	bool kept = false;
 	w->seen[p] = stamp;
-	uint32_t holder[2];
-	attr_holders(s, p, holder);
-	for (int k = 0; k < 2 && holder[k] != ASNAP_NO_NODE; k++) {
-		uint32_t h = holder[k];
-		for (uint64_t e = asnap_graph_edge_begin(g, h); e < asnap_graph_edge_end(g, h); e++) {
-			uint32_t x = g->edge_target[e], label = g->edge_label[e];
-			bool held = false;
-			for (uint32_t i = 0; i < pr->nholds && !held; i++)
-				held = label && b->name_ids[pr->holds[i]] == label;
-			if (!held || !asnap_graph_edge_is_strong(g, e) || w->seen[x] == stamp)
-				continue;
-			w->seen[x] = stamp;
-			w->depth[x] = 1;
-			w->queue[tail++] = x;
-		}
+	struct attrs it;
+	uint64_t e;
+	for (attrs_init(&it, s, p); attrs_next(&it, &e);) {
+		uint32_t x = g->edge_target[e], label = g->edge_label[e];
+		bool held = false;
+		for (uint32_t i = 0; i < pr->nholds && !held; i++)
+			held = label && b->name_ids[pr->holds[i]] == label;
+		if (!held || !asnap_graph_edge_is_strong(g, e) || w->seen[x] == stamp)
+			continue;
+		w->seen[x] = stamp;
+		w->depth[x] = 1;
+		w->queue[tail++] = x;
 	}
 	while (head < tail && budget--) {
 		uint32_t v = w->queue[head++];
@@ -112,9 +129,9 @@ static void pool_holds(struct pool_walk *w, const struct asnap_rules_bound *b,
 		}
 		if (w->depth[v] >= POOL_DEPTH || !pool_passes(w, s, v))
 			continue;
-		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
-			uint32_t x = g->edge_target[e];
-			if (!asnap_graph_edge_is_strong(g, e) || w->seen[x] == stamp)
+		for (uint64_t f = asnap_graph_edge_begin(g, v); f < asnap_graph_edge_end(g, v); f++) {
+			uint32_t x = g->edge_target[f];
+			if (!asnap_graph_edge_is_strong(g, f) || w->seen[x] == stamp)
 				continue;
 			w->seen[x] = stamp;
 			w->depth[x] = (uint8_t)(w->depth[v] + 1);
@@ -186,32 +203,27 @@ static int one_per_pool(const struct asnap_rules_bound *b, const struct asnap_sn
 		if (!pool)
 			continue;
 		bool kept = false;
-		uint32_t holder[2];
-		attr_holders(s, p, holder);
-		for (int k = 0; k < 2 && holder[k] != ASNAP_NO_NODE; k++) {
-			uint32_t h = holder[k];
-			for (uint64_t e = asnap_graph_edge_begin(g, h); e < asnap_graph_edge_end(g, h); e++) {
-				uint32_t w = g->edge_target[e], label = g->edge_label[e];
-				if (!label || !asnap_graph_edge_is_strong(g, e))
+		struct attrs it;
+		uint64_t e;
+		for (attrs_init(&it, s, p); attrs_next(&it, &e);) {
+			uint32_t w = g->edge_target[e], label = g->edge_label[e];
+			if (!label || !asnap_graph_edge_is_strong(g, e))
+				continue;
+			if ((open[w] & 1) && idle_for(b, asnap_rules_for(b, g, w), g->type[p], label)) {
+				open[w] |= kept ? 12 : 8;
+				kept = true;
+				continue;
+			}
+			if (!is_container_type(node_type(s, w)))
+				continue;
+			for (uint64_t f = asnap_graph_edge_begin(g, w); f < asnap_graph_edge_end(g, w);
+			     f++) {
+				uint32_t x = g->edge_target[f];
+				if (!(open[x] & 1) || (open[x] & 8) || !asnap_graph_edge_is_strong(g, f) ||
+				    !idle_for(b, asnap_rules_for(b, g, x), g->type[p], label))
 					continue;
-				if ((open[w] & 1) &&
-				    idle_for(b, asnap_rules_for(b, g, w), g->type[p], label)) {
-					open[w] |= kept ? 12 : 8;
-					kept = true;
-					continue;
-				}
-				if (!is_container_type(node_type(s, w)))
-					continue;
-				for (uint64_t f = asnap_graph_edge_begin(g, w);
-				     f < asnap_graph_edge_end(g, w); f++) {
-					uint32_t x = g->edge_target[f];
-					if (!(open[x] & 1) || (open[x] & 8) ||
-					    !asnap_graph_edge_is_strong(g, f) ||
-					    !idle_for(b, asnap_rules_for(b, g, x), g->type[p], label))
-						continue;
-					open[x] |= kept ? 12 : 8;
-					kept = true;
-				}
+				open[x] |= kept ? 12 : 8;
+				kept = true;
 			}
 		}
 	}
