@@ -130,11 +130,13 @@ START_TEST(grow_doubles_keeps_contents_and_refuses_overflow)
 
 	/* refusals leave the block and its count as they were */
 	uint32_t full = UINT32_MAX, big = UINT32_MAX / 2 + 1;
-	char one;
-	ck_assert_ptr_null(asnap_grow(&one, UINT32_MAX, &full, 1, 16));
+	char *one = malloc(1);
+	ck_assert_ptr_nonnull(one);
+	ck_assert_ptr_null(asnap_grow(one, UINT32_MAX, &full, 1, 16));
 	ck_assert_uint_eq(full, UINT32_MAX);
-	ck_assert_ptr_null(asnap_grow(&one, big, &big, SIZE_MAX / 2, 16));
+	ck_assert_ptr_null(asnap_grow(one, big, &big, SIZE_MAX / 2, 16));
 	ck_assert_uint_eq(big, UINT32_MAX / 2 + 1);
+	free(one);
 }
 END_TEST
 
