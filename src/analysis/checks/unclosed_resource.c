@@ -71,17 +71,18 @@ static bool attrs_next(struct attrs *it, uint64_t *edge)
 	return true;
 }
 
-/* What a pool's search does not go through: what runs or schedules
- * (tasks, coroutines, frames, handles, futures, loops), the program's own
- * objects, and what leads everywhere (functions, methods, types, code,
- * modules). */
+/* The pools' searches, one after another (each its own stamp). */
 struct pool_walk {
-	uint32_t stop_types[6];
+	uint32_t stop_types[6]; /* string ids of the types pool_passes stops at */
 	uint32_t *seen;   /* n + 1: the stamp of the pool search that saw v */
 	uint32_t *queue;  /* n + 1 */
 	uint8_t *depth;   /* n + 1 */
 };
 
+/* What a pool's search does not go through: what runs or schedules
+ * (tasks, coroutines, frames, handles, futures, loops), the program's own
+ * objects, and what leads everywhere (functions, methods, types, code,
+ * modules). */
 static bool pool_passes(const struct pool_walk *w, const struct asnap_snap *s, uint32_t v)
 {
 	uint8_t k = s->aio.kind[v];
