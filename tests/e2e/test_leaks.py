@@ -154,6 +154,11 @@ class FixturePairsTest(TempDirTest):
         self.assertIn("is kept by an object the frame's locals reach", f["summary"])
         self.assertNotIn("kept in a local", f["summary"])
         self.assertIn("errors", [n.get("label") for n in f["path"]])
+        # what each cycle costs is its exception, traceback and frame, not the
+        # Fetcher (and its 1 MiB cache) that the cycle passes through
+        for o in f["objects"]:
+            self.assertGreater(o["retained"], 0)
+            self.assertLess(o["retained"], 1 << 19)
         self.assertEqual(findings(out[3]), (0, []))
 
 

@@ -73,19 +73,62 @@ static bool has_type(const struct asnap_snap *s, const uint32_t *cyc, uint32_t n
 	return false;
 }
 
-/* Bytes the cycle keeps: retained sizes of its members not dominated by
- * another member. */
-static uint64_t cycle_retained(const struct asnap_snap *s, const uint32_t *cyc, uint32_t n)
+/* The cycle's own members: frames, coroutines and generators, tracebacks,
+ * and an exception (what refers to its traceback by __traceback__). The
+ * others - the program's objects a frame's self or locals lead to on the
+ * way round - are kept for reasons of their own. */
+static bool own_member(const struct asnap_snap *s, const uint32_t *cyc, uint32_t n, uint32_t i,
+		       uint32_t traceback, uint32_t tb_label)
 {
+	const struct asnap_graph *g = s->g;
+	uint8_t k = s->aio.kind[cyc[i]];
+	if (k == ASNAP_AIO_FRAME || k == ASNAP_AIO_CORO || (traceback && g->type[cyc[i]] == traceback))
+		return true;
+	uint64_t e = asnap_graph_edge_between(g, cyc[i], cyc[(i + 1) % n]);
+	return tb_label && e != UINT64_MAX && g->edge_label[e] == tb_label;
+}
+
+enum { UNDECIDED, COUNTED, COVERED, PASSED };
+
+/* Whether member i counts (see cycle_retained): by the member that is its
+ * immediate dominator, when one is. */
+static uint8_t decide(const struct asnap_snap *s, const uint32_t *cyc, uint32_t n,
+		      const bool *own, uint8_t *state, uint32_t i)
+{
+	if (state[i] != UNDECIDED)
+		return state[i];
+	uint32_t up = s->ret.dom.idom[cyc[i]], j = 0;
+	while (j < n && cyc[j] != up)
+		j++;
+	uint8_t above = j < n ? decide(s, cyc, n, own, state, j) : PASSED;
+	if (above == COUNTED || above == COVERED)
+		state[i] = COVERED;
+	else
+		state[i] = own[i] ? COUNTED : PASSED;
+	return state[i];
+}
+
+/*
+ * Bytes the cycle keeps: the retained sizes of its topmost members in the
+ * dominator tree (those whose immediate dominator is not a member) - when
+ * garbage, all of it is the cycle's. Where such a member is one of the
+ * program's objects that the cycle passes through (a long-lived client
+ * whose errors list keeps the exception), its retained size is the whole
+ * object's, not the cycle's: the cycle's own members below it count
+ * instead (the exception, with its traceback and frame).
+ */
+static uint64_t cycle_retained(const struct asnap_snap *s, const uint32_t *cyc, uint32_t n,
+			       uint32_t traceback, uint32_t tb_label)
+{
+	bool own[MAX_DEPTH];
+	uint8_t state[MAX_DEPTH] = {UNDECIDED};
+	for (uint32_t i = 0; i < n; i++)
+		own[i] = own_member(s, cyc, n, i, traceback, tb_label) ||
+			 asnap_dom_is_garbage(&s->ret.dom, cyc[i]);
 	uint64_t sum = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t d = s->ret.dom.idom[cyc[i]];
-		bool inside = false;
-		for (uint32_t j = 0; j < n && !inside; j++)
-			inside = cyc[j] == d;
-		if (!inside)
+	for (uint32_t i = 0; i < n; i++)
+		if (decide(s, cyc, n, own, state, i) == COUNTED)
 			sum += s->ret.dom.retained[cyc[i]];
-	}
 	return sum;
 }
 
@@ -215,7 +258,7 @@ static int scan_last(struct grouping *gr, bool *garbage_coros)
 			struct group *grp = group_add(gr, ctx->nsnap - 1, key, v, certain, site);
 			if (!grp)
 				goto nomem_out;
-			uint64_t kept = cycle_retained(s, cyc, n);
+			uint64_t kept = cycle_retained(s, cyc, n, traceback, tb_label);
 			grp->members[grp->nmembers - 1].retained = kept;
 			if (!grp->cycle || kept > grp->cycle_retained) {
 				uint32_t *copy = malloc(n * sizeof(*copy));
