@@ -310,6 +310,9 @@ int grouping_emit(struct grouping *gr, int check, summary_fn summary)
 				nborn_kept += (life & BORN_KEPT) != 0;
 			}
 		}
+		if (certain && !grew && checks[check]->pile && ctx->nsnap >= 2 && ctx->same_process &&
+		    (uint64_t)npersist * 2 < g->ncertain)
+			certain = false; /* a pile that turns over and does not grow */
 		if (grew)
 			grew = survivors_grow(ctx, g, npersist, nborn_kept);
 		if (!certain && !grew) {

@@ -41,6 +41,70 @@ JOB_QUEUE = textwrap.dedent(r'''
     asyncio.run(main(sys.argv[1], sys.argv[2] == "worker"))
 ''')
 
+# A cache of tasks (one fetch in flight per key, the finished task kept as
+# the cached result) in a dict: 150 entries at each snapshot. "fifo" evicts
+# the oldest beyond 150, so the tasks are replaced between snapshots;
+# "forever" evicts nothing, so finished tasks pile up; "idle" fills it once
+# and then does nothing between snapshots.
+TASK_CACHE = textwrap.dedent(r'''
+    import asyncio, sys
+    import asyncsnap
+
+    class Cache:
+        def __init__(self, mode):
+            self.mode, self.tasks = mode, {}
+
+        async def fetch(self, key):
+            await asyncio.sleep(0)
+            return key * 2
+
+        def get(self, key):
+            t = self.tasks.get(key)
+            if t is None:
+                t = self.tasks[key] = asyncio.ensure_future(self.fetch(key))
+                while self.mode == "fifo" and len(self.tasks) > 150:
+                    del self.tasks[next(iter(self.tasks))]
+            return t
+
+    async def main(out, mode):
+        c = Cache(mode)
+        for k in range(3):
+            if mode != "idle" or k == 0:
+                for i in range(150):
+                    await c.get(k * 1000 + i)
+            print(asyncsnap.take("%s-%d.snap" % (out, k + 1)))
+
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
+''')
+
+
+class TaskCacheTest(TempDirTest):
+    """retained-task's pile of 100 finished tasks in one container is a
+    guess from one snapshot; several snapshots settle it."""
+
+    def snaps(self, mode):
+        return run_source(self, "cache.py", TASK_CACHE, self.path(mode), mode).split()
+
+    def groups(self, *paths):
+        return [(f["check"], f["group"], f["growth"]) for f in findings(*paths)[1]]
+
+    def test_a_bounded_cache_of_tasks_that_turns_over_is_no_leak(self):
+        paths = self.snaps("fifo")
+        self.assertEqual(findings(*paths), (0, []))
+        # one snapshot cannot tell a cache from a pile: it says what it sees
+        self.assertEqual(self.groups(paths[-1]), [("retained-task", "Cache.fetch", [150])])
+
+    def test_tasks_kept_forever_grow(self):
+        paths = self.snaps("forever")
+        self.assertEqual(self.groups(*paths),
+                         [("retained-task", "Cache.fetch", [150, 300, 450])])
+
+    def test_a_pile_that_stays_is_still_reported(self):
+        # the same tasks in every snapshot: nothing says they will ever go
+        paths = self.snaps("idle")
+        self.assertEqual(self.groups(*paths),
+                         [("retained-task", "Cache.fetch", [150, 150, 150])])
+
 
 class GarbageCyclesTest(TempDirTest):
     def snaps(self, collector, *extra):

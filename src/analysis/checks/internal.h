@@ -81,6 +81,12 @@ struct check_def {
 	summary_fn summary;   /* the line for a group that fires */
 	/* A group fires on certainty at this many certain members (0: 1). */
 	uint32_t min_certain;
+	/* Certainty from one snapshot is by count (a pile of many), which
+	 * several snapshots of one process settle: a pile whose count does
+	 * not grow and whose objects are replaced (fewer than half of its
+	 * certain ones in the last snapshot were alive in the earlier ones) is
+	 * a bounded window - a cache of tasks - and does not fire. */
+	bool pile;
 	/* Scan the last snapshot first, then the others oldest first. */
 	bool last_first;
 	/* Optional: state for scan (0, or -1 with ctx->err), and its release. */

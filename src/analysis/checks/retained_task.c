@@ -3,8 +3,10 @@
  * that application containers keep alive, with their coroutines, results
  * and exceptions. From one snapshot: at least RETAINED_MIN finished tasks
  * in one set, list, dict or deque that is not a local of a running frame
- * (a batch just gathered is fine). Across snapshots: finished tasks of a
- * coroutine that grow in number and persist. Garbage is not counted.
+ * (a batch just gathered is fine), unless several snapshots show that
+ * pile not growing while its tasks are replaced (a bounded cache of
+ * tasks). Across snapshots: finished tasks of a coroutine that grow in
+ * number and persist. Garbage is not counted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,4 +130,5 @@ const struct check_def check_retained_task = {
 	.summary = summary,
 	.prepare = prepare,
 	.release = free,
+	.pile = true,
 };
