@@ -104,14 +104,16 @@ int asnap_render_diff_text(FILE *out, const struct asnap_diff_view *v)
 	if (!d->has_born)
 		return 0;
 	fprintf(out, "\nborn between the first two snapshots and alive in every later one: %s "
-		     "objects, %s, in %u clusters by retaining path\n",
-		asnap_fmt_count(a, d->born_objects), asnap_fmt_bytes(b, d->born_bytes), d->nclusters);
+		     "object%s, %s, in %u cluster%s by retaining path\n",
+		asnap_fmt_count(a, d->born_objects), d->born_objects == 1 ? "" : "s",
+		asnap_fmt_bytes(b, d->born_bytes), d->nclusters, d->nclusters == 1 ? "" : "s");
 	for (uint32_t i = 0; i < d->nclusters && i < v->top; i++) {
 		const struct asnap_diff_cluster *c = &d->clusters[i];
 		char r[32];
-		fprintf(out, "\ncluster %u: %s objects (%s) under %u top object%s retaining %s\n", i + 1,
-			asnap_fmt_count(a, c->objects), asnap_fmt_bytes(b, c->bytes), c->tops,
-			c->tops == 1 ? "" : "s", asnap_fmt_bytes(r, c->retained));
+		fprintf(out, "\ncluster %u: %s object%s (%s) under %u top object%s retaining %s\n",
+			i + 1, asnap_fmt_count(a, c->objects), c->objects == 1 ? "" : "s",
+			asnap_fmt_bytes(b, c->bytes), c->tops, c->tops == 1 ? "" : "s",
+			asnap_fmt_bytes(r, c->retained));
 		if (c->path_len)
 			asnap_obj_chain_text(out, last, c->path, c->path_len, false, "  ");
 	}

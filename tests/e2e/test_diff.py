@@ -30,6 +30,11 @@ class DiffTest(TempDirTest):
         self.assertEqual(text.returncode, 0, text.stderr)
         self.assertIn("growth by type", text.stdout)
         self.assertIn("cluster 1:", text.stdout)
+        # counts agree with their nouns: "1 object", never "1 objects"
+        self.assertNotRegex(text.stdout, r"(?<![\d,])1 (objects|clusters|top objects)\b")
+        for cl in born["clusters"]:
+            if cl["objects"] == 1:
+                self.assertRegex(text.stdout, r": 1 object \(")
 
     def test_two_snapshots_have_no_clusters(self):
         a, b, _ = run_program("leaky_service.py", "--dir", self.dir, "--rounds", "1")
