@@ -118,7 +118,8 @@ int asnap_render_diff_text(FILE *out, const struct asnap_diff_view *v)
 			asnap_obj_chain_text(out, last, c->path, c->path_len, false, "  ");
 	}
 	if (d->nclusters > v->top)
-		fprintf(out, "\n... %u more clusters\n", d->nclusters - v->top);
+		fprintf(out, "\n... %u more cluster%s\n", d->nclusters - v->top,
+			d->nclusters - v->top == 1 ? "" : "s");
 	return 0;
 }
 

@@ -269,9 +269,10 @@ int asnap_render_dominators_text(FILE *out, const struct asnap_dominators_view *
 		asnap_fmt_count(a, r->roots.nreal), asnap_fmt_count(b, s.by_kind[ASNAP_ROOT_AGENT]),
 		asnap_fmt_count(c, s.by_kind[ASNAP_ROOT_MODULE]),
 		asnap_fmt_count(d, s.by_kind[ASNAP_ROOT_EXTERNAL]));
-	fprintf(out, "unreachable  %s objects, %s in %s groups (garbage awaiting the cycle collector)\n",
-		asnap_fmt_count(a, s.garbage_objects), asnap_fmt_bytes(b, s.garbage_bytes),
-		asnap_fmt_count(c, s.groups));
+	fprintf(out, "unreachable  %s object%s, %s in %s group%s (garbage awaiting the cycle collector)\n",
+		asnap_fmt_count(a, s.garbage_objects), s.garbage_objects == 1 ? "" : "s",
+		asnap_fmt_bytes(b, s.garbage_bytes), asnap_fmt_count(c, s.groups),
+		s.groups == 1 ? "" : "s");
 
 	uint32_t *best = malloc((size_t)v->top * sizeof(*best));
 	struct tree t = {.v = v};
