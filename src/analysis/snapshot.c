@@ -310,6 +310,50 @@ static uint64_t addr_or_zero(const struct asnap_graph *g, uint32_t v)
 	return v < g->n ? g->addr[v] : 0;
 }
 
+/*
+ * A frame that no longer runs (no live generator owns it) and a coroutine
+ * not yet started refer to what they will always refer to: their locals,
+ * arguments, code. One at a reused address - the allocator hands the
+ * address of a freed frame to the next frame of that function - refers to
+ * other objects.
+ */
+static bool settled(const struct asnap_snap *s, uint32_t v)
+{
+	const struct asnap_aio *a = &s->aio;
+	if (a->kind[v] == ASNAP_AIO_CORO)
+		return a->coros[a->index[v]].state == ASNAP_GEN_CREATED;
+	const struct asnap_aio_frame *f = asnap_aio_frame(a, v);
+	if (!f || f->executing)
+		return false;
+	const struct asnap_aio_coro *owner = asnap_aio_coro(a, f->generator);
+	return !owner || owner->state == ASNAP_GEN_CLOSED;
+}
+
+/* Strong references of v (in a) and w (in b) to the same addresses, in the
+ * same order; those to frames aside (a frame object may be made on demand
+ * between two snapshots). */
+static bool same_references(const struct asnap_snap *a, uint32_t v, const struct asnap_snap *b,
+			    uint32_t w)
+{
+	const struct asnap_graph *ga = a->g, *gb = b->g;
+	uint64_t e = asnap_graph_edge_begin(ga, v), ee = asnap_graph_edge_end(ga, v);
+	uint64_t f = asnap_graph_edge_begin(gb, w), fe = asnap_graph_edge_end(gb, w);
+	for (;;) {
+		while (e < ee && (!asnap_graph_edge_is_strong(ga, e) ||
+				  a->aio.kind[ga->edge_target[e]] == ASNAP_AIO_FRAME))
+			e++;
+		while (f < fe && (!asnap_graph_edge_is_strong(gb, f) ||
+				  b->aio.kind[gb->edge_target[f]] == ASNAP_AIO_FRAME))
+			f++;
+		if (e == ee || f == fe)
+			return e == ee && f == fe;
+		if (ga->addr[ga->edge_target[e]] != gb->addr[gb->edge_target[f]])
+			return false;
+		e++;
+		f++;
+	}
+}
+
 uint32_t asnap_snap_match(const struct asnap_snap *from, uint32_t v, const struct asnap_snap *in)
 {
 	const struct asnap_graph *ga = from->g, *gb = in->g;
@@ -363,6 +407,9 @@ uint32_t asnap_snap_match(const struct asnap_snap *from, uint32_t v, const struc
 	default:
 		break;
 	}
+	if ((a->kind[v] == ASNAP_AIO_FRAME || a->kind[v] == ASNAP_AIO_CORO) && settled(from, v) &&
+	    settled(in, w) && !same_references(from, v, in, w))
+		return ASNAP_NO_NODE;
 	return w;
 }
 

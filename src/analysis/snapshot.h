@@ -149,9 +149,12 @@ bool asnap_snap_same_process(const struct asnap_snap *a, const struct asnap_snap
  *    against the references: a protocol's "closed" future belongs to its
  *    connection's handler task), or to none in both;
  *  - a coroutine or generator: the same qualified name, started in both or
- *    in neither, run by the same task (or by none in both);
+ *    in neither, run by the same task (or by none in both); one not yet
+ *    started, references to the same objects (its arguments);
  *  - a frame: the same function and first line, and, once it no longer
- *    runs, the same line;
+ *    runs (no live generator owns it), the same line and references to the
+ *    same objects (its locals: a new frame of that function at a reused
+ *    address refers to others);
  *  - a handle: the same callback name; a timer's deadline (`when`, fixed at
  *    creation) is the same, another handle's callback is the same object.
  * Only meaningful for snapshots of one process. ASNAP_NO_NODE if none.

@@ -63,7 +63,10 @@ int asnap_render_leaks_text(FILE *out, const struct asnap_leaks_view *v)
 				asnap_obj_chain_text(out, last, x->path, x->path_len, true, "    ");
 			} else {
 				const char *root = asnap_obj_root_kind(last, x->path[0]);
-				fprintf(out, "  kept alive by (root: %s):\n", root ? root : "?");
+				if (root && !strcmp(root, "unreachable"))
+					fputs("  garbage that no root reaches, held together by:\n", out);
+				else
+					fprintf(out, "  kept alive by (root: %s):\n", root ? root : "?");
 				asnap_obj_chain_text(out, last, x->path, x->path_len, false, "    ");
 			}
 		}

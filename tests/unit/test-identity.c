@@ -131,6 +131,137 @@ START_TEST(steady_population_is_not_growth)
 END_TEST
 
 /*
+ * Snapshot of a callback-style client: `count` pending futures in a
+ * registry that nothing awaits (each resolved when its reply comes), slot
+ * i at the same address in every snapshot: what the allocator does with
+ * freed futures of one size. Nothing tells a new future from an old one.
+ */
+static void write_registry(const char *path, uint32_t count)
+{
+	static struct heap h;
+	heap_init(&h);
+	uint32_t mods = heap_node(&h, "builtins.dict", 0x10000, 64);
+	uint32_t reg = heap_node(&h, "builtins.dict", 0x10100, 64);
+	heap_edge(&h, mods, reg, "pending");
+	heap_root(&h, mods, "sys.modules");
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t f = heap_node(&h, "_asyncio.Future", 0x7f0000000000ull + i * 0x100, 100);
+		heap_edge(&h, reg, f, "value");
+		heap_rec(&h, f, "future");
+		heap_str(&h, "state", "pending");
+	}
+	heap_write(&h, path, 7);
+}
+
+static struct asnap_findings registry_findings(const uint32_t count[3])
+{
+	struct tmpdir d = tmpdir_create();
+	char *p[3] = {tmpdir_path(&d, "a"), tmpdir_path(&d, "b"), tmpdir_path(&d, "c")};
+	struct asnap_error err = {0};
+	struct asnap_snap *s[3];
+	for (int i = 0; i < 3; i++) {
+		write_registry(p[i], count[i]);
+		ck_assert_msg((s[i] = asnap_snap_load(p[i], ASNAP_SNAP_MATCH, &err)), "%s", err.message);
+	}
+	struct asnap_checks_options opt = {FUTURES, NULL};
+	struct asnap_findings f;
+	ck_assert_msg(asnap_checks_run(s, 3, &opt, &f, &err) == 0, "%s", err.message);
+	for (int i = 0; i < 3; i++) {
+		asnap_snap_destroy(s[i]);
+		free(p[i]);
+	}
+	tmpdir_destroy(&d);
+	return f;
+}
+
+/* 10 -> 12 -> 12 in flight at reused addresses: the two "born and kept"
+ * are the allocator's doing. A count that does not rise at every snapshot
+ * is no growth. */
+START_TEST(wobble_at_reused_addresses_is_not_growth)
+{
+	struct asnap_findings f = registry_findings((uint32_t[]){10, 12, 12});
+	assert_none(&f);
+	f = registry_findings((uint32_t[]){10, 10, 12});
+	assert_none(&f);
+}
+END_TEST
+
+/* Rising at every snapshot: growth (the same slots, so nothing can tell it
+ * from a new population there). */
+START_TEST(rising_at_every_snapshot_is_growth)
+{
+	struct asnap_findings f = registry_findings((uint32_t[]){10, 20, 30});
+	ck_assert_uint_eq(f.count, 1);
+	ck_assert_int_eq(f.items[0].check, ASNAP_CHECK_PENDING_FUTURE);
+	ck_assert_uint_eq(f.items[0].count, 30);
+	asnap_findings_release(&f);
+}
+END_TEST
+
+/* A finished frame (kept by a traceback) at 0x7f..100 referring to a local
+ * at `local`; a coroutine not yet started at 0x7f..200 with its argument
+ * at `arg`. */
+static struct asnap_snap *write_settled(const char *path, uint64_t local, uint64_t arg)
+{
+	static struct heap h;
+	heap_init(&h);
+	uint32_t mods = heap_node(&h, "builtins.dict", 0x10000, 64);
+	uint32_t errs = heap_node(&h, "builtins.list", 0x10100, 64);
+	uint32_t fr = heap_node(&h, "builtins.frame", 0x7f0000000100ull, 400);
+	uint32_t lo = heap_node(&h, "builtins.bytes", local, 1000);
+	uint32_t co = heap_node(&h, "builtins.coroutine", 0x7f0000000200ull, 200);
+	uint32_t ar = heap_node(&h, "builtins.bytes", arg, 1000);
+	heap_edge(&h, mods, errs, "errors");
+	heap_edge(&h, errs, fr, NULL);
+	heap_edge(&h, errs, co, NULL);
+	heap_edge(&h, fr, lo, "payload");
+	heap_edge(&h, co, ar, "payload");
+	heap_root(&h, mods, "sys.modules");
+	heap_rec(&h, fr, "frame");
+	heap_str(&h, "qualname", "handle");
+	heap_int(&h, "first_line", 10);
+	heap_int(&h, "line", 12);
+	heap_bool(&h, "executing", false);
+	heap_rec(&h, co, "coroutine");
+	heap_str(&h, "state", "created");
+	heap_str(&h, "qualname", "job");
+	heap_write(&h, path, 7);
+	struct asnap_error err = {0};
+	struct asnap_snap *s = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
+	ck_assert_msg(s, "%s", err.message);
+	return s;
+}
+
+/* A frame that no longer runs and a coroutine not yet started are the same
+ * objects in two snapshots only when they refer to the same objects: the
+ * next frame of a function, or the next job(), at a freed one's address
+ * refers to others. */
+START_TEST(settled_frames_and_coroutines_keep_their_references)
+{
+	struct tmpdir d = tmpdir_create();
+	char *pa = tmpdir_path(&d, "a"), *pb = tmpdir_path(&d, "b"), *pc = tmpdir_path(&d, "c");
+	struct asnap_snap *a = write_settled(pa, 0x7f0000010000ull, 0x7f0000020000ull);
+	struct asnap_snap *same = write_settled(pb, 0x7f0000010000ull, 0x7f0000020000ull);
+	struct asnap_snap *other = write_settled(pc, 0x7f0000030000ull, 0x7f0000040000ull);
+	uint32_t fr = asnap_snap_find_addr(a, 0x7f0000000100ull);
+	uint32_t co = asnap_snap_find_addr(a, 0x7f0000000200ull);
+	ck_assert_uint_ne(fr, ASNAP_NO_NODE);
+	ck_assert_uint_ne(co, ASNAP_NO_NODE);
+	ck_assert_uint_eq(asnap_snap_match(a, fr, same), asnap_snap_find_addr(same, 0x7f0000000100ull));
+	ck_assert_uint_eq(asnap_snap_match(a, co, same), asnap_snap_find_addr(same, 0x7f0000000200ull));
+	ck_assert_uint_eq(asnap_snap_match(a, fr, other), ASNAP_NO_NODE);
+	ck_assert_uint_eq(asnap_snap_match(a, co, other), ASNAP_NO_NODE);
+	asnap_snap_destroy(a);
+	asnap_snap_destroy(same);
+	asnap_snap_destroy(other);
+	free(pa);
+	free(pb);
+	free(pc);
+	tmpdir_destroy(&d);
+}
+END_TEST
+
+/*
  * Snapshot k of a client of a connection pool: `pools` pools (held in a
  * list of the program's), each with `idle` open connections in its idle
  * list `_idle`; each connection's stream (library objects) holds a pending
@@ -295,6 +426,9 @@ int main(void)
 	tcase_add_test(tc, survivors_that_grow_are_a_leak);
 	tcase_add_test(tc, reused_addresses_are_not_survivors);
 	tcase_add_test(tc, steady_population_is_not_growth);
+	tcase_add_test(tc, wobble_at_reused_addresses_is_not_growth);
+	tcase_add_test(tc, rising_at_every_snapshot_is_growth);
+	tcase_add_test(tc, settled_frames_and_coroutines_keep_their_references);
 	tcase_add_test(tc, idle_connections_of_one_pool_are_not_growth);
 	tcase_add_test(tc, connections_deep_in_a_pool_are_not_growth);
 	tcase_add_test(tc, pools_that_pile_up_are_growth);

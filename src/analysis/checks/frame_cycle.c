@@ -170,19 +170,25 @@ static int scan_earlier(struct grouping *gr, uint32_t snap, bool garbage_coros)
 /*
  * Garbage that survives is a leak only when the collector is not running
  * as it should: automatic collection is off (gc.set_threshold(0)), or a
- * full collection ran between the first snapshot and the last and the
- * garbage is still there (gc.freeze(), finalizers, a collector that cannot
- * free it). Otherwise garbage - even garbage seen in several snapshots, a
- * few seconds of an idle program where no collection ran - is freed the
- * next time the collector runs.
+ * full collection ran while the survivors that prove growth were alive
+ * and the garbage is still there (gc.freeze(), finalizers, a collector
+ * that cannot free it). Those survivors are alive from the second
+ * snapshot on (from the first, with two snapshots; see checks.c), so the
+ * collection must have run after it: garbage made after the one full
+ * collection between the first two snapshots has met none yet. Otherwise
+ * garbage - even garbage seen in several snapshots, a few seconds of an
+ * idle program where no collection ran - is freed the next time the
+ * collector runs.
  */
 static bool collector_stalled(const struct check_ctx *ctx)
 {
-	const struct asnap_snap *first = ctx->snaps[0], *last = ctx->last;
+	const struct asnap_snap *last = ctx->last;
 	if (last->gc_threshold0 == 0)
 		return true;
-	return ctx->nsnap > 1 && ctx->same_process && first->gc_full >= 0 &&
-	       last->gc_full > first->gc_full;
+	if (ctx->nsnap < 2 || !ctx->same_process)
+		return false;
+	const struct asnap_snap *since = ctx->snaps[ctx->nsnap == 2 ? 0 : 1];
+	return since->gc_full >= 0 && last->gc_full > since->gc_full;
 }
 
 /* The cycle is frame -[local]-> exception -[__traceback__]-> traceback ...

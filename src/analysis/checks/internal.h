@@ -46,6 +46,7 @@ struct grouping {
 	uint32_t ngroups, cap;
 	bool failed;              /* out of memory */
 	uint32_t min_certain;     /* a group fires on certainty at this many (default 1) */
+	bool pile, consumed;      /* see struct check_def */
 };
 
 void grouping_init(struct grouping *gr, struct check_ctx *ctx);
@@ -81,12 +82,16 @@ struct check_def {
 	summary_fn summary;   /* the line for a group that fires */
 	/* A group fires on certainty at this many certain members (0: 1). */
 	uint32_t min_certain;
-	/* Certainty from one snapshot is by count (a pile of many), which
-	 * several snapshots of one process settle: a pile whose count does
-	 * not grow and whose objects are replaced (fewer than half of its
-	 * certain ones in the last snapshot were alive in the earlier ones) is
-	 * a bounded window - a cache of tasks - and does not fire. */
+	/* Certainty from one snapshot is by count (a pile of many: at least
+	 * min_certain), a guess that several snapshots of one process settle:
+	 * a pile whose count does not grow is bounded (a cache of tasks, one
+	 * timer per live session) and does not fire. */
 	bool pile;
+	/* Its certain objects may be consumed by the program (a backlog that
+	 * workers drain): with several snapshots of one process, a group that
+	 * does not grow and whose objects of the first snapshot are (nearly:
+	 * 9 in 10) all gone by the last does not fire. */
+	bool consumed;
 	/* Scan the last snapshot first, then the others oldest first. */
 	bool last_first;
 	/* Optional: state for scan (0, or -1 with ctx->err), and its release. */

@@ -1014,6 +1014,7 @@ static int group_piles(struct check_ctx *ctx, struct piles *ps)
 	uint32_t L = ctx->nsnap - 1;
 	struct grouping gr;
 	grouping_init(&gr, ctx);
+	gr.pile = true; /* one snapshot: PILED_MIN on one object */
 	char key[512];
 	for (uint32_t i = 0; i < ps->n && !gr.failed; i++) {
 		struct pile *p = &ps->p[i];

@@ -4,8 +4,7 @@
  * and exceptions. From one snapshot: at least RETAINED_MIN finished tasks
  * in one set, list, dict or deque that is not a local of a running frame
  * (a batch just gathered is fine), unless several snapshots show that
- * pile not growing while its tasks are replaced (a bounded cache of
- * tasks). Across snapshots: finished tasks of a coroutine that grow in
+ * pile not growing (a bounded cache of tasks). Across snapshots: finished tasks of a coroutine that grow in
  * number and persist. Garbage is not counted.
  */
 #include <stdio.h>

@@ -4,7 +4,8 @@
  *
  * A created coroutine is owned when it is a task's coroutine or a scheduled
  * handle leads to it within three references (call_soon_threadsafe,
- * run_coroutine_threadsafe, a functools.partial): those will run. One held
+ * run_coroutine_threadsafe, a functools.partial, a lambda's closure): those
+ * will run. One held
  * directly by a frame or a live coroutine may be awaited in a moment, and
  * one in an asyncio queue waits for the consumer that gets it (a job queue
  * of coroutines), so those are only reported when their group grows
@@ -19,7 +20,13 @@
 
 enum { OWNED = 1, NEAR_FRAME = 2 };
 
-static void own_from(const struct asnap_snap *s, uint8_t *mark, uint32_t v, unsigned depth)
+/* What a scheduled handle leads to, within `depth` strong references; a
+ * function's closure (its __closure__ tuple, then a cell) counts as one,
+ * like an attribute: call_later(d, lambda: ensure_future(coro)) runs coro.
+ * `cells` bounds the closures followed through (a closure may hold its own
+ * function). */
+static void own_from(const struct asnap_snap *s, uint8_t *mark, uint32_t v, unsigned depth,
+		     const uint32_t *ids, unsigned cells)
 {
 	const struct asnap_graph *g = s->g;
 	for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
@@ -28,8 +35,12 @@ static void own_from(const struct asnap_snap *s, uint8_t *mark, uint32_t v, unsi
 		uint32_t w = g->edge_target[e];
 		if (s->aio.kind[w] == ASNAP_AIO_CORO)
 			mark[w] |= OWNED;
+		else if (ids[0] && g->edge_label[e] == ids[0] && cells)
+			own_from(s, mark, w, depth + 1, ids, cells - 1); /* the tuple: free */
+		else if (ids[1] && g->type[w] == ids[1] && cells)
+			own_from(s, mark, w, depth, ids, cells - 1);     /* a cell: free */
 		else if (depth > 1)
-			own_from(s, mark, w, depth - 1);
+			own_from(s, mark, w, depth - 1, ids, cells);
 	}
 }
 
@@ -63,9 +74,14 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 	for (uint32_t i = 0; i < a->ntasks; i++)
 		if (a->tasks[i].coro < g->n)
 			mark[a->tasks[i].coro] |= OWNED;
+	static const char *const closure_names[] = {"__closure__", "builtins.cell"};
+	uint32_t closure[2];
+	asnap_strings_resolve(g, closure_names, closure, 2);
+	if (!g->edge_label)
+		closure[0] = 0;
 	for (uint32_t i = 0; i < a->nhandles; i++)
 		if (!a->handles[i].cancelled)
-			own_from(s, mark, a->handles[i].node, 3);
+			own_from(s, mark, a->handles[i].node, 3, closure, 4);
 	static const char *const queue_types[] = {"asyncio.queues.Queue", "asyncio.queues.PriorityQueue",
 						  "asyncio.queues.LifoQueue"};
 	uint32_t qt[3];
@@ -130,4 +146,5 @@ const struct check_def check_unawaited_coroutine = {
 		 "never keep a coroutine object around without running it",
 	.scan = scan,
 	.summary = summary,
+	.consumed = true,
 };

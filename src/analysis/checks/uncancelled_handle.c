@@ -8,8 +8,11 @@
  * open transport (held by the selector's keys; uvloop's add_reader handles
  * by its UVPoll objects) are not scheduled callbacks
  * at all: they live exactly as long as the transport is open, which is
- * unclosed-resource's business, so they are never counted here. A timer
- * that will fire by itself says when ("firing in 290-300 s").
+ * unclosed-resource's business, so they are never counted here; nor are
+ * the handles in a loop's ready queue, which run at its next iteration.
+ * A timer that will fire by itself says when ("firing in 290-300 s").
+ * Several snapshots of a pile that does not grow (one cancellable idle
+ * timer per live session) are no finding.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,22 @@ static uint8_t *selector_handles(const struct asnap_snap *s)
 	return mark;
 }
 
+/* Mark the handles waiting in a loop's ready queue: they run at its next
+ * iteration (a burst of call_soon_threadsafe from a thread), so they
+ * cannot pile up however many there are. */
+static void ready_handles(const struct asnap_snap *s, uint8_t *mark)
+{
+	const struct asnap_graph *g = s->g;
+	for (uint32_t i = 0; i < s->aio.nloops; i++) {
+		uint32_t q = s->aio.loops[i].ready;
+		if (q >= g->n)
+			continue;
+		for (uint64_t e = asnap_graph_edge_begin(g, q); e < asnap_graph_edge_end(g, q); e++)
+			if (asnap_aio_handle(&s->aio, g->edge_target[e]))
+				mark[g->edge_target[e]] = 1;
+	}
+}
+
 /* When a timer fires, in loop time; 0 if unknown (no `when`, or a whole
  * number only the "_when" attribute has: call_at(ceil(...))). */
 static double timer_when(const struct asnap_snap *s, const struct asnap_aio_handle *h,
@@ -81,14 +100,15 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 	const struct asnap_aio *a = &s->aio;
 	char key[512];
 	uint32_t when_id = asnap_graph_find_string(s->g, "_when");
-	uint8_t *registered = selector_handles(s);
-	if (!registered)
+	uint8_t *skip = selector_handles(s); /* registered for a transport, or ready */
+	if (!skip)
 		return nomem(ctx);
+	ready_handles(s, skip);
 	for (uint32_t i = 0; i < a->nhandles; i++) {
 		const struct asnap_aio_handle *h = &a->handles[i];
 		/* a timer that already fired (no longer in the loop's heap) is
 		 * done, whoever still refers to its handle */
-		if (h->cancelled || registered[h->node] || (h->timer && !h->scheduled) ||
+		if (h->cancelled || skip[h->node] || (h->timer && !h->scheduled) ||
 		    fires_soon(s, h, when_id))
 			continue;
 		if (h->callback_name)
@@ -98,11 +118,11 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 		else
 			snprintf(key, sizeof(key), "<no callback>");
 		if (!group_add(gr, snap, key, h->node, true, NULL)) {
-			free(registered);
+			free(skip);
 			return nomem(ctx);
 		}
 	}
-	free(registered);
+	free(skip);
 	return 0;
 }
 
@@ -163,4 +183,5 @@ const struct check_def check_uncancelled_handle = {
 	.scan = scan,
 	.summary = summary,
 	.min_certain = PILE_MIN,
+	.pile = true,
 };
