@@ -410,6 +410,13 @@ uint32_t asnap_snap_match(const struct asnap_snap *from, uint32_t v, const struc
 	if ((a->kind[v] == ASNAP_AIO_FRAME || a->kind[v] == ASNAP_AIO_CORO) && settled(from, v) &&
 	    settled(in, w) && !same_references(from, v, in, w))
 		return ASNAP_NO_NODE;
+	if (a->kind[v] == ASNAP_AIO_CORO && settled(from, v)) {
+		/* 3.9 and 3.10 keep a coroutine's arguments in its frame object */
+		uint32_t fv = a->coros[i].frame, fw = b->coros[j].frame;
+		if ((fv < ga->n) != (fw < gb->n) ||
+		    (fv < ga->n && !same_references(from, fv, in, fw)))
+			return ASNAP_NO_NODE;
+	}
 	return w;
 }
 

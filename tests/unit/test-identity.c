@@ -225,6 +225,23 @@ static struct asnap_snap *write_settled(const char *path, uint64_t local, uint64
 	heap_rec(&h, co, "coroutine");
 	heap_str(&h, "state", "created");
 	heap_str(&h, "qualname", "job");
+	/* 3.9 and 3.10: the argument sits in the coroutine's frame object */
+	uint32_t co9 = heap_node(&h, "builtins.coroutine", 0x7f0000000300ull, 200);
+	uint32_t fr9 = heap_node(&h, "builtins.frame", 0x7f0000000400ull, 400);
+	uint32_t ar9 = heap_node(&h, "builtins.bytes", arg + 0x1000, 1000);
+	heap_edge(&h, errs, co9, NULL);
+	heap_edge(&h, co9, fr9, "cr_frame");
+	heap_edge(&h, fr9, ar9, "payload");
+	heap_rec(&h, co9, "coroutine");
+	heap_str(&h, "state", "created");
+	heap_str(&h, "qualname", "job");
+	heap_ref(&h, "frame", fr9);
+	heap_rec(&h, fr9, "frame");
+	heap_str(&h, "qualname", "job");
+	heap_int(&h, "first_line", 20);
+	heap_int(&h, "line", 20);
+	heap_bool(&h, "executing", false);
+	heap_ref(&h, "generator", co9);
 	heap_write(&h, path, 7);
 	struct asnap_error err = {0};
 	struct asnap_snap *s = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
@@ -251,6 +268,9 @@ START_TEST(settled_frames_and_coroutines_keep_their_references)
 	ck_assert_uint_eq(asnap_snap_match(a, co, same), asnap_snap_find_addr(same, 0x7f0000000200ull));
 	ck_assert_uint_eq(asnap_snap_match(a, fr, other), ASNAP_NO_NODE);
 	ck_assert_uint_eq(asnap_snap_match(a, co, other), ASNAP_NO_NODE);
+	uint32_t co9 = asnap_snap_find_addr(a, 0x7f0000000300ull);
+	ck_assert_uint_eq(asnap_snap_match(a, co9, same), asnap_snap_find_addr(same, 0x7f0000000300ull));
+	ck_assert_uint_eq(asnap_snap_match(a, co9, other), ASNAP_NO_NODE);
 	asnap_snap_destroy(a);
 	asnap_snap_destroy(same);
 	asnap_snap_destroy(other);
