@@ -57,24 +57,23 @@ static void write_service(const char *path, uint32_t count, uint32_t keep, uint3
 
 static const uint32_t FUTURES = 1u << ASNAP_CHECK_PENDING_FUTURE | 1u << ASNAP_CHECK_PENDING_TASK;
 
-/* Three snapshots of the service - count[i] requests, the first `keep` the
- * same throughout, the others new (task names from fresh[i]) - and the
- * findings of the pending-task and pending-future checks on them. */
-static struct asnap_findings service_findings(const uint32_t count[3], uint32_t keep,
-					      const uint32_t fresh[3])
+/* Three snapshots, snapshot k written by write(path, k, arg), and the
+ * findings of the checks in `mask` on them, with the rules `json`. */
+static struct asnap_findings three_findings(void (*write)(const char *, int, const void *),
+					    const void *arg, uint32_t mask, const char *json)
 {
 	struct tmpdir d = tmpdir_create();
 	char *p[3] = {tmpdir_path(&d, "a"), tmpdir_path(&d, "b"), tmpdir_path(&d, "c")};
 	struct asnap_error err = {0};
 	struct asnap_snap *s[3];
 	for (int i = 0; i < 3; i++) {
-		write_service(p[i], count[i], keep, fresh[i]);
+		write(p[i], i, arg);
 		ck_assert_msg((s[i] = asnap_snap_load(p[i], ASNAP_SNAP_MATCH, &err)), "%s", err.message);
 	}
 	struct asnap_rules rules;
 	asnap_rules_init(&rules);
-	ck_assert_int_eq(asnap_rules_add_json(&rules, asnap_builtin_rules, &err), 0);
-	struct asnap_checks_options opt = {FUTURES, &rules};
+	ck_assert_msg(asnap_rules_add_json(&rules, json, &err) == 0, "%s", err.message);
+	struct asnap_checks_options opt = {mask, &rules};
 	struct asnap_findings f;
 	ck_assert_msg(asnap_checks_run(s, 3, &opt, &f, &err) == 0, "%s", err.message);
 	for (int i = 0; i < 3; i++) {
@@ -84,6 +83,27 @@ static struct asnap_findings service_findings(const uint32_t count[3], uint32_t 
 	asnap_rules_release(&rules);
 	tmpdir_destroy(&d);
 	return f;
+}
+
+struct service_args {
+	const uint32_t *count, *fresh;
+	uint32_t keep;
+};
+
+static void write_service_k(const char *path, int k, const void *arg)
+{
+	const struct service_args *a = arg;
+	write_service(path, a->count[k], a->keep, a->fresh[k]);
+}
+
+/* Three snapshots of the service - count[i] requests, the first `keep` the
+ * same throughout, the others new (task names from fresh[i]) - and the
+ * findings of the pending-task and pending-future checks on them. */
+static struct asnap_findings service_findings(const uint32_t count[3], uint32_t keep,
+					      const uint32_t fresh[3])
+{
+	struct service_args a = {count, fresh, keep};
+	return three_findings(write_service_k, &a, FUTURES, asnap_builtin_rules);
 }
 
 static void assert_none(struct asnap_findings *f)
@@ -153,25 +173,14 @@ static void write_registry(const char *path, uint32_t count)
 	heap_write(&h, path, 7);
 }
 
+static void write_registry_k(const char *path, int k, const void *arg)
+{
+	write_registry(path, ((const uint32_t *)arg)[k]);
+}
+
 static struct asnap_findings registry_findings(const uint32_t count[3])
 {
-	struct tmpdir d = tmpdir_create();
-	char *p[3] = {tmpdir_path(&d, "a"), tmpdir_path(&d, "b"), tmpdir_path(&d, "c")};
-	struct asnap_error err = {0};
-	struct asnap_snap *s[3];
-	for (int i = 0; i < 3; i++) {
-		write_registry(p[i], count[i]);
-		ck_assert_msg((s[i] = asnap_snap_load(p[i], ASNAP_SNAP_MATCH, &err)), "%s", err.message);
-	}
-	struct asnap_checks_options opt = {FUTURES, NULL};
-	struct asnap_findings f;
-	ck_assert_msg(asnap_checks_run(s, 3, &opt, &f, &err) == 0, "%s", err.message);
-	for (int i = 0; i < 3; i++) {
-		asnap_snap_destroy(s[i]);
-		free(p[i]);
-	}
-	tmpdir_destroy(&d);
-	return f;
+	return three_findings(write_registry_k, count, FUTURES, asnap_builtin_rules);
 }
 
 /* 10 -> 12 -> 12 in flight at reused addresses: the two "born and kept"
@@ -353,31 +362,24 @@ static const char conn_pool_rule[] =
 	"{\"rules\": [{\"type\": \"mylib.Conn\", \"open_when\": {\"attr\": \"_closed\", "
 	"\"equals\": false}}], \"pools\": [{\"type\": \"mylib.Pool\", \"holds\": [\"_conns\"]}]}";
 
+struct pool_args {
+	const uint32_t *pools, *idle;
+	bool deep;
+};
+
+static void write_pools_k(const char *path, int k, const void *arg)
+{
+	const struct pool_args *a = arg;
+	write_pools(path, a->pools[k], a->idle[k], a->deep);
+}
+
 static struct asnap_findings pool_findings(const uint32_t pools[3], const uint32_t idle[3],
 					   const char *json, bool deep)
 {
-	struct tmpdir d = tmpdir_create();
-	char *p[3] = {tmpdir_path(&d, "a"), tmpdir_path(&d, "b"), tmpdir_path(&d, "c")};
-	struct asnap_error err = {0};
-	struct asnap_snap *s[3];
-	for (int i = 0; i < 3; i++) {
-		write_pools(p[i], pools[i], idle[i], deep);
-		ck_assert_msg((s[i] = asnap_snap_load(p[i], ASNAP_SNAP_MATCH, &err)), "%s", err.message);
-	}
-	struct asnap_rules rules;
-	asnap_rules_init(&rules);
-	ck_assert_msg(asnap_rules_add_json(&rules, json, &err) == 0, "%s", err.message);
-	struct asnap_checks_options opt = {
-		1u << ASNAP_CHECK_UNCLOSED_RESOURCE | 1u << ASNAP_CHECK_PENDING_FUTURE, &rules};
-	struct asnap_findings f;
-	ck_assert_msg(asnap_checks_run(s, 3, &opt, &f, &err) == 0, "%s", err.message);
-	for (int i = 0; i < 3; i++) {
-		asnap_snap_destroy(s[i]);
-		free(p[i]);
-	}
-	asnap_rules_release(&rules);
-	tmpdir_destroy(&d);
-	return f;
+	struct pool_args a = {pools, idle, deep};
+	return three_findings(write_pools_k, &a,
+			      1u << ASNAP_CHECK_UNCLOSED_RESOURCE | 1u << ASNAP_CHECK_PENDING_FUTURE,
+			      json);
 }
 
 /* One pool that keeps more idle connections as the peak load rises
