@@ -214,6 +214,43 @@ static void wake_from_handle(struct wake *w, const struct handle_walk *hw, uint3
 	}
 }
 
+/* Code that will run again: a suspended (or running) coroutine or
+ * generator, a frame that executes or belongs to one. */
+static bool live_code(const struct asnap_aio *a, uint32_t v)
+{
+	const struct asnap_aio_coro *c = asnap_aio_coro(a, v);
+	if (!c) {
+		const struct asnap_aio_frame *f = asnap_aio_frame(a, v);
+		if (!f)
+			return false;
+		if (f->executing)
+			return true;
+		c = asnap_aio_coro(a, f->generator);
+		if (!c)
+			return false;
+	}
+	return c->state == ASNAP_GEN_SUSPENDED || c->state == ASNAP_GEN_RUNNING;
+}
+
+/*
+ * A task held in a local of live code can be cancelled by it: the
+ * fixture or main() that made it, suspended at its yield or await, cancels
+ * and awaits it when it resumes (`task = create_task(serve()); yield;
+ * task.cancel()`, where serve() awaits a future of its own forever).
+ */
+static void wake_held_tasks(struct wake *w, uint32_t v)
+{
+	const struct asnap_graph *g = w->s->g;
+	const struct asnap_aio *a = &w->s->aio;
+	if (!live_code(a, v))
+		return;
+	for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+		uint32_t t = g->edge_target[e];
+		if (asnap_graph_edge_is_strong(g, e) && a->kind[t] == ASNAP_AIO_TASK)
+			wake_task(w, a->index[t]);
+	}
+}
+
 /* Frame objects of finished calls: no "frame" record property says they
  * run (executing) or belong to a generator that may resume. */
 struct dead_frames {
@@ -313,6 +350,7 @@ int asnap_tasks_orphaned(const struct asnap_snap *s, uint8_t **orphaned, struct 
 		w.st[v] |= EXPANDED;
 		if (a->kind[v] == ASNAP_AIO_HANDLE)
 			wake_from_handle(&w, &hw, v);
+		wake_held_tasks(&w, v);
 		if (st & WAITED) {
 			/* binary search for the first waiter on v */
 			uint32_t lo = 0, hi = w.nwaiters;

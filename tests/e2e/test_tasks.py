@@ -133,6 +133,44 @@ GUARDED = textwrap.dedent(r'''
 ''')
 
 
+# "Run until cancelled": a task that awaits a future of its own forever
+# (websockets' serve idiom), held in a local of the code that made it -
+# main(), or a fixture-like async generator suspended at its yield - which
+# cancels it when it resumes. The same task dropped in a module list has
+# nobody to end it: orphaned.
+HELD = textwrap.dedent(r'''
+    import asyncio, sys
+    import asyncsnap
+
+    DROPPED = []
+
+    async def serve_forever():
+        await asyncio.Future()
+
+    async def forgotten():
+        await asyncio.Future()
+
+    async def fixture():
+        task = asyncio.create_task(serve_forever())
+        yield
+        task.cancel()
+
+    async def main(out):
+        server = asyncio.create_task(serve_forever())
+        fx = fixture()
+        await fx.__anext__()
+        DROPPED.append(asyncio.create_task(forgotten()))
+        await asyncio.sleep(0.05)
+        asyncsnap.take(out)
+        server.cancel()
+        await fx.aclose()
+        DROPPED[0].cancel()
+        await asyncio.sleep(0)
+
+    asyncio.run(main(sys.argv[1]))
+''')
+
+
 def blocks(text):
     """The blocks of `tasks` text after its summary line, as lists of lines."""
     return [b.splitlines() for b in text.split("\n\n")[1:]]
@@ -248,6 +286,18 @@ class TasksTest(TempDirTest):
         self.assertEqual(verdicts, want)
         _, found = findings(snap)
         self.assertEqual([(f["check"], f["count"]) for f in found], [("pending-task", 1)])
+
+    def test_a_task_held_in_a_local_of_live_code_can_be_cancelled(self):
+        snap = self.path("held.snap")
+        run_source(self, "held.py", HELD, snap)
+        verdicts = sorted((t.get("qualname", "").split(".")[-1], t["orphaned"])
+                          for t in run_json("tasks", "--json", snap)["tasks"]
+                          if t.get("qualname", "").split(".")[-1] in ("serve_forever", "forgotten"))
+        self.assertEqual(verdicts, [("forgotten", True), ("serve_forever", False),
+                                    ("serve_forever", False)])
+        _, found = findings(snap)
+        self.assertEqual([(f["check"], f["group"]) for f in found],
+                         [("pending-task", "forgotten")])
 
     def test_fixed_service_has_only_its_main_task(self):
         paths = run_program("leaky_service.py", "--dir", self.dir, "--rounds", "1", "--fixed")
