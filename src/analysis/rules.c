@@ -96,7 +96,14 @@ const char asnap_builtin_rules[] =
 	" {\"type\": \"aiohttp.connector.TCPConnector\", \"holds\": [\"_conns\"]},\n"
 	" {\"type\": \"aiohttp.connector.UnixConnector\", \"holds\": [\"_conns\"]},\n"
 	" {\"type\": \"httpcore.AsyncConnectionPool\", \"holds\": [\"_pool\", \"_connections\"]},\n"
-	" {\"type\": \"asyncpg.pool.Pool\", \"holds\": [\"_holders\"]}\n"
+	" {\"type\": \"asyncpg.pool.Pool\", \"holds\": [\"_holders\"]},\n"
+	/* servers keep the connections their clients hold open (keep-alive,
+	 * a client's own pool warming up): as many as the clients want, each
+	 * closed when its client goes */
+	" {\"type\": \"aiohttp.web_server.Server\", \"holds\": [\"_connections\"]},\n"
+	" {\"type\": \"websockets.legacy.server.WebSocketServer\", \"holds\": [\"websockets\"]},\n"
+	" {\"type\": \"websockets.asyncio.server.Server\", \"holds\": [\"all_connections\"]},\n"
+	" {\"type\": \"uvicorn.server.ServerState\", \"holds\": [\"connections\"]}\n"
 	"]}\n";
 
 enum cond_op { C_EQUALS, C_NOT, C_ALL, C_ANY };

@@ -126,13 +126,13 @@ class SampleSuite(unittest.TestCase):
                 self.assertIn("asyncsnap: this test left behind", text, k)
                 for want in LEAKY[k]:
                     self.assertIn(want, text, "%s: %r not in its failure:\n%s" % (k, want, text))
-        self.assertIn("10 failed, 20 passed", out)
+        self.assertIn("10 failed, 26 passed", out)
         self.assertIn("asyncsnap: failed 10 leaking tests", out)
 
     def test_without_the_option_every_test_passes(self):
         rc, out = pytest()
         self.assertEqual(rc, 0, out)
-        self.assertIn("30 passed", out)
+        self.assertIn("36 passed", out)
 
     def test_warn_action_warns_and_passes(self):
         rc, out = pytest("--asyncsnap", "--asyncsnap-action=warn", "test_frame_cycle.py",

@@ -65,6 +65,19 @@ static bool live_gen(const struct asnap_aio_coro *c)
 	return c && (c->state == ASNAP_GEN_SUSPENDED || c->state == ASNAP_GEN_CREATED);
 }
 
+/* Code that runs again: a suspended or running coroutine or generator,
+ * or a frame that executes or is one's. */
+static bool running_code(const struct asnap_aio *a, uint32_t v)
+{
+	const struct asnap_aio_coro *c = asnap_aio_coro(a, v);
+	const struct asnap_aio_frame *f = asnap_aio_frame(a, v);
+	if (f && f->executing)
+		return true;
+	if (f)
+		c = asnap_aio_coro(a, f->generator);
+	return c && (c->state == ASNAP_GEN_SUSPENDED || c->state == ASNAP_GEN_RUNNING);
+}
+
 static bool has_type(const struct asnap_snap *s, const uint32_t *cyc, uint32_t n, const char *t)
 {
 	for (uint32_t i = 0; i < n; i++)
@@ -86,6 +99,32 @@ static bool own_member(const struct asnap_snap *s, const uint32_t *cyc, uint32_t
 		return true;
 	uint64_t e = asnap_graph_edge_between(g, cyc[i], cyc[(i + 1) % n]);
 	return tb_label && e != UINT64_MAX && g->edge_label[e] == tb_label;
+}
+
+/* Running code on the cycle, or alone keeping one of the cycle's own
+ * members from outside (its immediate dominator): a local it will replace
+ * or drop when it goes on. aiohttp's connection handler keeps the last
+ * response - an HTTPNotFound its request handler raised, whose traceback
+ * holds the frame that caught it in a local - until the next request. A
+ * program's object that running code holds (the service in main()'s
+ * local, whose errors list keeps the exception) keeps it for good. */
+static bool held_by_running_code(const struct asnap_snap *s, const uint32_t *cyc, uint32_t n,
+				 uint32_t traceback, uint32_t tb_label)
+{
+	const struct asnap_aio *a = &s->aio;
+	const uint32_t *idom = s->ret.dom.idom;
+	for (uint32_t i = 0; i < n; i++) {
+		if (running_code(a, cyc[i]))
+			return true;
+		uint32_t d = idom[cyc[i]];
+		bool inside = false;
+		for (uint32_t j = 0; j < n && !inside; j++)
+			inside = cyc[j] == d;
+		if (!inside && d < s->g->n && running_code(a, d) &&
+		    own_member(s, cyc, n, i, traceback, tb_label))
+			return true;
+	}
+	return false;
 }
 
 enum { UNDECIDED, COUNTED, COVERED, PASSED };
@@ -259,7 +298,10 @@ static int scan_last(struct grouping *gr, bool *garbage_coros)
 			bool garbage = asnap_dom_is_garbage(&s->ret.dom, v);
 			if (garbage && !s->gc_disabled && !collector_stalled(ctx))
 				continue; /* the collector frees it when it next runs */
-			bool certain = !garbage || s->gc_disabled;
+			/* a live cycle that running code holds passes; one that
+			 * grows is still found across snapshots */
+			bool certain = garbage ? s->gc_disabled
+					       : !held_by_running_code(s, cyc, n, traceback, tb_label);
 			*garbage_coros |= pass == 1 && !certain;
 			struct group *grp = group_add(gr, ctx->nsnap - 1, key, v, certain, site);
 			if (!grp)
