@@ -336,9 +336,7 @@ static void handle_record(struct walk *wk, uint32_t id, PyObject *op)
 	recb_begin(&b, wk, id, "handle");
 	PyObject *cb = slot(op, T.off_callback);
 	recb_node(&b, "callback", cb);
-	PyObject *name = callable_name(cb);
-	if (name && PyUnicode_Check(name))
-		recb_pystr(&b, "callback_name", name);
+	recb_callable_name(&b, "callback_name", cb);
 	recb_node(&b, "args", slot(op, T.off_args));
 	recb_node(&b, "loop", slot(op, T.off_loop));
 	PyObject *cancelled = slot(op, T.off_cancelled);

@@ -197,6 +197,29 @@ void recb_pystr(struct recb *b, const char *key, PyObject *value)
 						.u.str = str_label(b->wk, value)};
 }
 
+void recb_callable_name(struct recb *b, const char *key, PyObject *cb)
+{
+	if (cb && PyMethod_Check(cb))
+		cb = PyMethod_GET_FUNCTION(cb);
+	if (cb && PyFunction_Check(cb)) {
+		recb_pystr(b, key, ((PyFunctionObject *)cb)->func_qualname);
+		return;
+	}
+	if (!cb || !PyCFunction_Check(cb))
+		return;
+	const PyMethodDef *ml = ((PyCFunctionObject *)cb)->m_ml;
+	PyObject *self = PyCFunction_GET_SELF(cb);
+	if (!ml || !ml->ml_name)
+		return;
+	if (!self || PyModule_Check(self)) {
+		recb_text(b, key, ml->ml_name);
+		return;
+	}
+	char name[256];
+	snprintf(name, sizeof(name), "%s.%s", Py_TYPE(self)->tp_name, ml->ml_name);
+	recb_text(b, key, name);
+}
+
 void recb_int(struct recb *b, const char *key, int64_t value)
 {
 	struct asnap_prop *p = recb_add(b, key);

@@ -43,6 +43,10 @@ void recb_cstr(struct recb *b, const char *key, const char *value);
 void recb_text(struct recb *b, const char *key, const char *value);
 /* A str that is program metadata (names, file names), never user data. */
 void recb_pystr(struct recb *b, const char *key, PyObject *value);
+/* A callable's name, program metadata: a Python function's or bound
+ * method's qualified name; a builtin's "type.name" ("dict.pop"), or its
+ * bare name when it belongs to a module. Nothing for other callables. */
+void recb_callable_name(struct recb *b, const char *key, PyObject *cb);
 void recb_int(struct recb *b, const char *key, int64_t value);
 void recb_bool(struct recb *b, const char *key, bool value);
 void recb_float(struct recb *b, const char *key, double value);

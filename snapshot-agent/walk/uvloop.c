@@ -419,16 +419,6 @@ void uvl_hints(PyObject *op, void (*fn)(void *arg, PyObject *v, const char *name
 
 /* ---- records --------------------------------------------------------------- */
 
-/* A callable's qualified name, read from its fields (metadata, not data). */
-static PyObject *callable_name(PyObject *cb)
-{
-	if (cb && PyMethod_Check(cb))
-		cb = PyMethod_GET_FUNCTION(cb);
-	if (cb && PyFunction_Check(cb))
-		return ((PyFunctionObject *)cb)->func_qualname;
-	return NULL;
-}
-
 static void handle_record(struct walk *wk, uint32_t id, PyObject *op)
 {
 	struct uvl_handle *h = (struct uvl_handle *)op;
@@ -437,7 +427,7 @@ static void handle_record(struct walk *wk, uint32_t id, PyObject *op)
 	if (h->cb_type == 1) {
 		/* loop.call_soon(callback, *args): arg1 and arg2 */
 		recb_node(&b, "callback", h->arg1);
-		recb_pystr(&b, "callback_name", callable_name(h->arg1));
+		recb_callable_name(&b, "callback_name", h->arg1);
 		if (h->arg2 != Py_None)
 			recb_node(&b, "args", h->arg2);
 	} else if (h->cb_type >= 2 && h->cb_type <= 5 && h->meth_name &&
@@ -456,7 +446,7 @@ static void timer_record(struct walk *wk, uint32_t id, PyObject *op)
 	struct recb b;
 	recb_begin(&b, wk, id, "handle");
 	recb_node(&b, "callback", t->callback);
-	recb_pystr(&b, "callback_name", callable_name(t->callback));
+	recb_callable_name(&b, "callback_name", t->callback);
 	if (t->args && t->args != Py_None)
 		recb_node(&b, "args", t->args);
 	recb_node(&b, "loop", t->loop);

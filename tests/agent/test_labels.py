@@ -187,6 +187,23 @@ class CoroutineTest(TempDirTest):
         self.assertGreaterEqual(loop["scheduled_count"], 1)
         self.assertIs(loop["running"], True)
 
+    def test_builtin_callbacks_are_named_by_type_and_name(self):
+        out = {}
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            cache = {}
+            out["method"] = loop.call_later(3600, cache.pop, "key", None)
+            out["function"] = loop.call_later(3600, print, "x")
+            out["snap"] = snapshot(self)
+            out["method"].cancel()
+            out["function"].cancel()
+
+        asyncio.run(main())
+        _, _, by = out["snap"]
+        self.assertEqual(by[id(out["method"])]["handle"]["callback_name"], "dict.pop")
+        self.assertEqual(by[id(out["function"])]["handle"]["callback_name"], "print")
+
 
     def test_pure_python_task_and_future_are_recorded_like_the_c_ones(self):
         import asyncio.futures
