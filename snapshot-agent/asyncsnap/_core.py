@@ -514,9 +514,12 @@ def _child(path, seq, values, level, fsync, gc_enabled, parent, now, t_fork, mas
     code = _EXIT_REPORTED
     try:
         # Nothing of the application's may run here: the Python signal
-        # handlers are reset (an application handler closing connections
-        # would close the parent's), and signals must not reach the
-        # parent's event loop through the wakeup fd both share.
+        # handlers get the default action (an application handler closing
+        # connections would close the parent's), and signals must not reach
+        # the parent's event loop through the wakeup fd both share. The
+        # default is set at the OS level only: signal.signal() would drop
+        # the handlers, and with them what only they keep alive (a
+        # shutdown Event a SIGTERM handler sets), from the snapshot.
         try:
             signal.set_wakeup_fd(-1)
         except (ValueError, OSError):
@@ -524,7 +527,7 @@ def _child(path, seq, values, level, fsync, gc_enabled, parent, now, t_fork, mas
         for signum in _ALL_SIGNALS:
             try:
                 if callable(signal.getsignal(signum)):
-                    signal.signal(signum, signal.SIG_DFL)
+                    _agent.default_signal(signum)
             except (OSError, ValueError, RuntimeError):
                 pass
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)

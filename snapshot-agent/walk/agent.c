@@ -155,7 +155,29 @@ static PyObject *agent_remove_on_termination(PyObject *self, PyObject *arg)
 	Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(default_signal_doc,
+"default_signal(signum) -> None\n"
+"\n"
+"Give signal signum its default action at the OS level (sigaction), leaving\n"
+"the signal module's table of Python handlers as it is: a fork-mode child\n"
+"runs no handler of the program's, and its snapshot still holds what the\n"
+"handlers refer to.");
+
+static PyObject *agent_default_signal(PyObject *self, PyObject *arg)
+{
+	(void)self;
+	long sig = PyLong_AsLong(arg);
+	if (sig == -1 && PyErr_Occurred())
+		return NULL;
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigemptyset(&dfl.sa_mask);
+	if (sig <= 0 || sig >= NSIG || sigaction((int)sig, &dfl, NULL) != 0)
+		return PyErr_SetFromErrno(PyExc_OSError);
+	Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+	{"default_signal", agent_default_signal, METH_O, default_signal_doc},
 	{"remove_on_termination", agent_remove_on_termination, METH_O,
 	 remove_on_termination_doc},
 	{"gc_collecting", agent_gc_collecting, METH_NOARGS, gc_collecting_doc},

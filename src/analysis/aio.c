@@ -140,6 +140,8 @@ static int read_task_or_future(struct asnap_aio *a, const struct reader *r, stru
 			t.exception = pnode(val);
 		else if (key == id[P_NAME])
 			t.name = pstr(val);
+		else if (key == id[P_CALLBACK_NAME])
+			t.callback_name = pstr(val);
 		else if (key == id[P_CORO])
 			t.coro = pnode(val);
 		else if (key == id[P_WAITING_ON])

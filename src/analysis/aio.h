@@ -55,6 +55,7 @@ struct asnap_aio_task {
 	int64_t cancel_requested;
 	int64_t callbacks;
 	uint32_t name;         /* string id */
+	uint32_t callback_name; /* string id: its newest Python-function done callback's */
 	uint32_t coro, waiting_on, loop, result, exception;
 };
 

@@ -116,6 +116,17 @@ const char *growth_text(const struct check_ctx *ctx, const struct group *g, char
 	return buf;
 }
 
+uint8_t *held_from_outside(const struct asnap_snap *s)
+{
+	uint8_t *out = asnap_big_zalloc((size_t)s->g->n + 1, 1);
+	if (!out || !s->has_ret)
+		return out;
+	for (uint32_t i = 0; i < s->ret.roots.nreal; i++)
+		if (s->ret.roots.items[i].kind == ASNAP_ROOT_EXTERNAL)
+			out[s->ret.roots.items[i].node] = 1;
+	return out;
+}
+
 bool is_container_type(const char *type)
 {
 	return !strcmp(type, "builtins.set") || !strcmp(type, "builtins.list") ||

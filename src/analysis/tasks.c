@@ -70,6 +70,13 @@ static uint32_t thread_root_kind(const struct asnap_graph *g)
 void asnap_tasks_mark_main(const struct asnap_snap *s, uint8_t *main)
 {
 	const struct asnap_graph *g = s->g;
+	/* what loop.run_until_complete() (asyncio.run's) adds to the task it
+	 * runs: found also where the thread running the loop is not in the
+	 * snapshot (a fork-mode snapshot of a loop in another thread) */
+	uint32_t done_cb = asnap_graph_find_string(g, "_run_until_complete_cb");
+	for (uint32_t t = 0; done_cb && t < s->aio.ntasks; t++)
+		if (s->aio.tasks[t].callback_name == done_cb)
+			main[t] = 1;
 	uint32_t thread = thread_root_kind(g);
 	if (!thread)
 		return;

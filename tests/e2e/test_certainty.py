@@ -306,6 +306,98 @@ SUBSCRIBERS = textwrap.dedent(r'''
 ''')
 
 
+# Fork mode (what a signal takes by default) has only the forking thread's
+# stack, and the snapshot child must not run the program's signal
+# handlers. A correct program: a loop in a thread of its own whose main
+# task awaits asyncio.Future() until cancelled; a thread holding a
+# coroutine it is about to hand to that loop; a thread holding a list of
+# 200 finished tasks of a private loop; a watcher task that a
+# signal.signal() handler wakes through an Event. argv[2] == "leaky": the
+# handler is never installed, so the watcher can never wake.
+THREADS = textwrap.dedent(r'''
+    import asyncio, os, signal, sys, threading, time
+    import asyncsnap
+
+    LEAKY = sys.argv[2] == "leaky"
+    ready, done = threading.Event(), threading.Event()
+    state = {}
+
+    async def job(i):
+        await asyncio.sleep(0)
+        return i
+
+    async def loop_main():
+        state["loop"] = asyncio.get_running_loop()
+        state["main"] = asyncio.current_task()
+        ready.set()
+        try:
+            await asyncio.Future()           # run until cancelled
+        except asyncio.CancelledError:
+            pass
+
+    def hand_over():
+        coro = job(1)                        # held by this frame alone
+        done.wait()
+        asyncio.run_coroutine_threadsafe(coro, state["loop"]).result()
+
+    def private_batch():
+        loop = asyncio.new_event_loop()
+        tasks = [loop.create_task(job(i)) for i in range(200)]
+        loop.run_until_complete(asyncio.wait(tasks))
+        done.wait()                          # saving the results
+        loop.close()
+
+    watchers = set()
+
+    async def watcher(stop):
+        await stop.wait()
+
+    def on_sigterm(loop):
+        stop = asyncio.Event()
+        if not LEAKY:
+            signal.signal(signal.SIGTERM, lambda *_: loop.call_soon_threadsafe(stop.set))
+        return stop
+
+    async def main(out):
+        t = asyncio.create_task(watcher(on_sigterm(asyncio.get_running_loop())))
+        watchers.add(t)
+        t.add_done_callback(watchers.discard)
+        del t
+        threads = [threading.Thread(target=lambda: asyncio.run(loop_main())),
+                   threading.Thread(target=hand_over), threading.Thread(target=private_batch)]
+        for th in threads:
+            th.start()
+        ready.wait()
+        await asyncio.sleep(0.3)
+        asyncsnap.take(out, fork=True)
+        while not os.path.exists(out):
+            await asyncio.sleep(0.05)
+        done.set()
+        threads[1].join()                    # the coroutine has run
+        threads[2].join()
+        state["loop"].call_soon_threadsafe(state["main"].cancel)
+        threads[0].join()
+        for t in list(watchers):
+            t.cancel()
+
+    asyncio.run(main(sys.argv[1]))
+''')
+
+
+class ForkModeTest(TempDirTest):
+    """What fork mode cannot see (other threads' stacks) or must not run
+    (the program's signal handlers) is no finding on a correct program."""
+
+    def test_threads_and_signal_handlers(self):
+        snap = self.path("threads.snap")
+        run_source(self, "threads.py", THREADS, snap, "correct")
+        self.assertEqual(findings(snap), (0, []))
+        leaky = self.path("leaky.snap")
+        run_source(self, "leaky.py", THREADS, leaky, "leaky")
+        self.assertEqual([(f["check"], f["group"]) for f in findings(leaky)[1]],
+                         [("pending-task", "watcher")])
+
+
 class OneSnapshotRulesTest(TempDirTest):
     """What one snapshot takes for a pile, several snapshots of a correct
     program settle; the leaky twins are still found."""

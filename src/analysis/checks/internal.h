@@ -135,6 +135,15 @@ const char *node_type(const struct asnap_snap *s, uint32_t v);
 const char *site_of(const struct asnap_snap *s, uint32_t v, char *buf, size_t len);
 /* "3 -> 9 -> 14" growth of a group, into buf. */
 const char *growth_text(const struct check_ctx *ctx, const struct group *g, char *buf, size_t len);
+/*
+ * The nodes of the last snapshot held from outside the graph (its
+ * "external" roots: more references than the snapshot shows), as n + 1
+ * bytes, 1 for each (caller frees); NULL when out of memory. An unknown
+ * holder: C code, or - in a fork-mode snapshot, which has only the forking
+ * thread's stack - another thread's frame that may await, run or drop
+ * what it holds.
+ */
+uint8_t *held_from_outside(const struct asnap_snap *s);
 /* Is v of a container type (set, list, dict, deque, tuple)? */
 bool is_container_type(const char *type);
 int nomem(struct check_ctx *ctx);

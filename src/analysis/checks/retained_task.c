@@ -40,8 +40,12 @@ static int piled_up(const struct check_ctx *ctx, uint8_t *certain)
 	const struct asnap_aio *a = &s->aio;
 	const uint32_t *idom = s->ret.dom.idom;
 	struct held *h = malloc(((size_t)a->ntasks + 1) * sizeof(*h));
-	if (!h)
+	uint8_t *outside = held_from_outside(s);
+	if (!h || !outside) {
+		free(h);
+		free(outside);
 		return -1;
+	}
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < a->ntasks; i++) {
 		uint32_t v = a->tasks[i].node, d = idom[v];
@@ -49,8 +53,10 @@ static int piled_up(const struct check_ctx *ctx, uint8_t *certain)
 		    !is_container_type(node_type(s, d)))
 			continue;
 		uint32_t up = idom[d];
-		if (up != g->n && (a->kind[up] == ASNAP_AIO_FRAME || a->kind[up] == ASNAP_AIO_CORO))
-			continue; /* a local of a running frame: a batch being gathered */
+		if ((up != g->n && (a->kind[up] == ASNAP_AIO_FRAME || a->kind[up] == ASNAP_AIO_CORO)) ||
+		    outside[d])
+			continue; /* a local of a running frame (or of another thread's,
+				   * held from outside): a batch being gathered */
 		h[n++] = (struct held){d, i};
 	}
 	if (n > 1)
@@ -65,6 +71,7 @@ static int piled_up(const struct check_ctx *ctx, uint8_t *certain)
 		i = j;
 	}
 	free(h);
+	free(outside);
 	return 0;
 }
 

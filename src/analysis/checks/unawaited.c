@@ -89,6 +89,19 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 	for (uint32_t v = 0; v < g->n && (qt[0] || qt[1] || qt[2]); v++)
 		if (g->type[v] && (g->type[v] == qt[0] || g->type[v] == qt[1] || g->type[v] == qt[2]))
 			queued(s, mark, v, 4);
+	/* held only from outside the snapshot (another thread's frame, in a
+	 * fork-mode snapshot): as near a frame as it gets */
+	if (snap + 1 == gr->ctx->nsnap) {
+		uint8_t *outside = held_from_outside(s);
+		if (!outside) {
+			free(mark);
+			return nomem(gr->ctx);
+		}
+		for (uint32_t v = 0; v < g->n; v++)
+			if (outside[v] && a->kind[v] == ASNAP_AIO_CORO)
+				mark[v] |= NEAR_FRAME;
+		free(outside);
+	}
 	/* held directly by a frame or a live coroutine */
 	for (uint32_t v = 0; v < g->n; v++) {
 		uint8_t k = a->kind[v];
