@@ -31,7 +31,8 @@ LEAKY = {
     "test_unawaited.py::test_leaky_unawaited_coroutine":
         ["[unawaited-coroutine]", "Audit._write()", "-[backlog]->"],
     "test_unclosed.py::test_leaky_unclosed_stream":
-        ["[unclosed-resource]", "_SelectorSocketTransport", "writer.close()"],
+        ["[unclosed-resource]", "_SelectorSocketTransport", "writer.close()",
+         "garbage that no root reaches, held together by:"],
     "test_unclosed.py::test_leaky_unclosed_pool":
         ["[unclosed-resource]", "shop.Pool", "await pool.close()"],   # the user rule's fix
     "test_piled.py::test_leaky_piled_callbacks":
