@@ -621,3 +621,26 @@ uint32_t asnap_aio_leaf_coro(const struct asnap_aio *a, uint32_t coro, unsigned 
 	}
 	return c->node;
 }
+
+bool asnap_aio_runs_again(const struct asnap_aio *a, uint32_t v)
+{
+	const struct asnap_aio_coro *c = asnap_aio_coro(a, v);
+	if (!c) {
+		const struct asnap_aio_frame *f = asnap_aio_frame(a, v);
+		if (!f)
+			return false;
+		if (f->executing)
+			return true;
+		c = asnap_aio_coro(a, f->generator);
+	}
+	return c && (c->state == ASNAP_GEN_SUSPENDED || c->state == ASNAP_GEN_RUNNING);
+}
+
+bool asnap_aio_frame_done(const struct asnap_aio *a, uint32_t v)
+{
+	const struct asnap_aio_frame *f = asnap_aio_frame(a, v);
+	if (!f || f->executing)
+		return false;
+	const struct asnap_aio_coro *owner = asnap_aio_coro(a, f->generator);
+	return !owner || owner->state == ASNAP_GEN_CLOSED;
+}

@@ -181,6 +181,20 @@ const struct asnap_aio_frame *asnap_aio_frame(const struct asnap_aio *a, uint32_
  */
 bool asnap_aio_awaited_by_edge(const struct asnap_aio *a, uint32_t v, uint64_t e);
 
+/*
+ * Code that runs again: a suspended or running coroutine or generator, a
+ * frame that executes or belongs to one. What it holds in its locals it
+ * can still use, replace or drop.
+ */
+bool asnap_aio_runs_again(const struct asnap_aio *a, uint32_t v);
+
+/*
+ * A frame that is done: it does not execute and no live coroutine or
+ * generator owns it (a traceback, f_locals or a closed generator keeps it).
+ * It refers to what it will always refer to.
+ */
+bool asnap_aio_frame_done(const struct asnap_aio *a, uint32_t v);
+
 struct asnap_attr asnap_aio_attr(const struct asnap_aio *a, uint32_t v, uint32_t name_id);
 
 /* "created", "suspended", ...; "pending", "finished", ... */

@@ -322,11 +322,7 @@ static bool settled(const struct asnap_snap *s, uint32_t v)
 	const struct asnap_aio *a = &s->aio;
 	if (a->kind[v] == ASNAP_AIO_CORO)
 		return a->coros[a->index[v]].state == ASNAP_GEN_CREATED;
-	const struct asnap_aio_frame *f = asnap_aio_frame(a, v);
-	if (!f || f->executing)
-		return false;
-	const struct asnap_aio_coro *owner = asnap_aio_coro(a, f->generator);
-	return !owner || owner->state == ASNAP_GEN_CLOSED;
+	return asnap_aio_frame_done(a, v);
 }
 
 /* Strong references of v (in a) and w (in b) to the same addresses, in the

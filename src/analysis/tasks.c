@@ -221,24 +221,6 @@ static void wake_from_handle(struct wake *w, const struct handle_walk *hw, uint3
 	}
 }
 
-/* Code that will run again: a suspended (or running) coroutine or
- * generator, a frame that executes or belongs to one. */
-static bool live_code(const struct asnap_aio *a, uint32_t v)
-{
-	const struct asnap_aio_coro *c = asnap_aio_coro(a, v);
-	if (!c) {
-		const struct asnap_aio_frame *f = asnap_aio_frame(a, v);
-		if (!f)
-			return false;
-		if (f->executing)
-			return true;
-		c = asnap_aio_coro(a, f->generator);
-		if (!c)
-			return false;
-	}
-	return c->state == ASNAP_GEN_SUSPENDED || c->state == ASNAP_GEN_RUNNING;
-}
-
 /*
  * A task held in a local of live code can be cancelled by it: the
  * fixture or main() that made it, suspended at its yield or await, cancels
@@ -249,7 +231,7 @@ static void wake_held_tasks(struct wake *w, uint32_t v)
 {
 	const struct asnap_graph *g = w->s->g;
 	const struct asnap_aio *a = &w->s->aio;
-	if (!live_code(a, v))
+	if (!asnap_aio_runs_again(a, v))
 		return;
 	for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
 		uint32_t t = g->edge_target[e];

@@ -53,29 +53,13 @@ static uint8_t *stack_frames(const struct asnap_snap *s)
 /* A frame that a traceback or f_locals keeps: not running, no live owner. */
 static bool loose_frame(const struct asnap_snap *s, const uint8_t *stack, uint32_t v)
 {
-	const struct asnap_aio_frame *f = asnap_aio_frame(&s->aio, v);
-	if (!f || f->executing || stack[v] || (s->g->flags[v] & ASNAP_NODE_SYNTHETIC))
-		return false;
-	const struct asnap_aio_coro *owner = asnap_aio_coro(&s->aio, f->generator);
-	return !owner || owner->state == ASNAP_GEN_CLOSED;
+	return !stack[v] && !(s->g->flags[v] & ASNAP_NODE_SYNTHETIC) &&
+	       asnap_aio_frame_done(&s->aio, v);
 }
 
 static bool live_gen(const struct asnap_aio_coro *c)
 {
 	return c && (c->state == ASNAP_GEN_SUSPENDED || c->state == ASNAP_GEN_CREATED);
-}
-
-/* Code that runs again: a suspended or running coroutine or generator,
- * or a frame that executes or is one's. */
-static bool running_code(const struct asnap_aio *a, uint32_t v)
-{
-	const struct asnap_aio_coro *c = asnap_aio_coro(a, v);
-	const struct asnap_aio_frame *f = asnap_aio_frame(a, v);
-	if (f && f->executing)
-		return true;
-	if (f)
-		c = asnap_aio_coro(a, f->generator);
-	return c && (c->state == ASNAP_GEN_SUSPENDED || c->state == ASNAP_GEN_RUNNING);
 }
 
 static bool has_type(const struct asnap_snap *s, const uint32_t *cyc, uint32_t n, const char *t)
@@ -114,13 +98,13 @@ static bool held_by_running_code(const struct asnap_snap *s, const uint32_t *cyc
 	const struct asnap_aio *a = &s->aio;
 	const uint32_t *idom = s->ret.dom.idom;
 	for (uint32_t i = 0; i < n; i++) {
-		if (running_code(a, cyc[i]))
+		if (asnap_aio_runs_again(a, cyc[i]))
 			return true;
 		uint32_t d = idom[cyc[i]];
 		bool inside = false;
 		for (uint32_t j = 0; j < n && !inside; j++)
 			inside = cyc[j] == d;
-		if (!inside && d < s->g->n && running_code(a, d) &&
+		if (!inside && d < s->g->n && asnap_aio_runs_again(a, d) &&
 		    own_member(s, cyc, n, i, traceback, tb_label))
 			return true;
 	}
