@@ -57,7 +57,9 @@ static int add_thread_frame(unsigned long thread_id, int depth, const void *bare
 	 * it, the frame object (3.9/3.10), or the bare frame itself */
 	uintptr_t node = gen ? (uintptr_t)gen
 			     : bare ? (uintptr_t)bare | BARE_TAG : (uintptr_t)object;
-	if (!gen && bare && walk_add_object(wk, (const void *)node) == UINT32_MAX)
+	/* an executing frame object (3.9/3.10) is not on the collector's
+	 * lists: nothing but this root would bring it in */
+	if (!gen && walk_add_object(wk, (const void *)node) == UINT32_MAX)
 		return 1;
 	if (wk->nthreads == wk->threads_cap) {
 		size_t cap = wk->threads_cap ? wk->threads_cap * 2 : 64;

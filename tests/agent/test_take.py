@@ -167,6 +167,19 @@ class TakeTest(TempDirTest):
         self.assertIn("counts", h["gc"])
         self.assertLessEqual(h["process_start"], h["time"])
 
+    def test_the_running_frames_are_thread_roots(self):
+        # on 3.9/3.10 a running frame is an object the collector does not
+        # track: only the thread's stack leads to it and its locals
+        only_here = [object() for _ in range(7)]
+        path = asyncsnap.take(self.path("r.snap"), fsync=False)
+        nodes = dump(path)
+        mine = [n for n in nodes if n.get("frame", {}).get("qualname", "").rpartition(".")[2]
+                == "test_the_running_frames_are_thread_roots"]
+        self.assertEqual(len(mine), 1, mine)
+        self.assertEqual([r["kind"] for r in mine[0]["roots"]], ["thread"])
+        held = {e["to"] for e in mine[0]["edges"] if e.get("label") == "only_here"}
+        self.assertEqual(held, {"0x%x" % id(only_here)})
+
     def test_snapshot_is_a_standard_zstd_stream(self):
         path = asyncsnap.take(self.path("z.snap"), fsync=False)
         body = zstd_decompress(path)
