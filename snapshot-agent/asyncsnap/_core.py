@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 import types
-import warnings
 from importlib.machinery import ModuleSpec as _ModuleSpec
 from typing import Optional, Union
 
@@ -74,8 +73,6 @@ _lock = threading.RLock()
 _active = 0
 # Snapshot children of fork mode that have not been reaped yet: pid -> path.
 _children = {}
-# True in a fork-mode snapshot child, which must do nothing but write and exit.
-_in_snapshot_child = False
 
 # Exit status of a fork-mode child that failed and said why on stderr.
 _EXIT_REPORTED = 3
@@ -175,6 +172,19 @@ def _library_modules():
     return sorted(found)
 
 
+_modules_seen = (-1, None)
+
+
+def _modules():
+    """(_packages(), _library_modules()), made again when the number of
+    loaded modules changes."""
+    global _modules_seen
+    n = len(sys.modules)
+    if _modules_seen[0] != n:
+        _modules_seen = (n, (_packages(), _library_modules()))
+    return _modules_seen[1]
+
+
 def _process_start(pid=None):
     """Process start time in seconds since the epoch, or None."""
     try:
@@ -190,6 +200,18 @@ def _process_start(pid=None):
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+_own_start_seen = (None, None)
+
+
+def _own_start():
+    """_process_start() of this process, read once per pid."""
+    global _own_start_seen
+    pid = os.getpid()
+    if _own_start_seen[0] != pid:
+        _own_start_seen = (pid, _process_start())
+    return _own_start_seen[1]
 
 
 def _process_start_ticks(pid=None):
@@ -231,13 +253,15 @@ def _cwd():
         return None
 
 
-def _header(seq, values, *, gc_enabled, pid=None, now=None, fork_ms=None):
-    """The JSON header (SPEC section 3). pid and now describe the process
-    snapshotted: in fork mode the parent, not the child writing it."""
+def _header(seq, values, *, gc_enabled, fork=False):
+    """The JSON header (SPEC section 3). A fork-mode child adds "fork_ms"
+    itself. Made in the paused path: what comes from the loaded modules is
+    kept while their number stays the same."""
     argv = [a if type(a) is str else repr(type(a)) for a in sys.argv]
     if not values:
         # the program name stays; its arguments may carry secrets
         argv = argv[:1] + ["<redacted>"] * (len(argv) - 1)
+    modules = _modules()
     header = {
         "producer": "asyncsnap-agent " + __version__,
         "python": {
@@ -246,28 +270,26 @@ def _header(seq, values, *, gc_enabled, pid=None, now=None, fork_ms=None):
             "hexversion": sys.hexversion,
         },
         "platform": sys.platform,
-        "pid": pid or os.getpid(),
-        "process_start": _process_start(pid),
+        "pid": os.getpid(),
+        "process_start": _own_start(),
         "program": _program(),
         "argv": argv,
         "executable": sys.executable or None,
         "cwd": _cwd(),
         # never the values: they are where secrets live
         "environ": {"count": len(os.environ)},
-        "time": now if now is not None else time.time(),
+        "time": time.time(),
         # the clock of asyncio's loop.time(): when a timer fires, in seconds from now
         "monotonic": time.monotonic(),
         "seq": seq,
         "gc": _gc_state(gc_enabled),
-        "rss": _rss(pid),
+        "rss": _rss(),
         "values": bool(values),
-        "fork": fork_ms is not None,
-        "packages": _packages(),
+        "fork": fork,
+        "packages": modules[0],
         # what is library code, for the analyzer to tell it from the program's
-        "code": {"stdlib": _STDLIB, "library_modules": _library_modules()},
+        "code": {"stdlib": _STDLIB, "library_modules": modules[1]},
     }
-    if fork_ms is not None:
-        header["fork_ms"] = round(fork_ms, 3)
     return header
 
 
@@ -421,75 +443,30 @@ def _write_status(status, record):
 # --------------------------------------------------------------------------
 # fork mode
 
-_FORK_WARNING = re.compile(r"This process \(pid=\d+\) is multi-threaded, use of fork\(\) "
-                           r"may lead to deadlocks in the child\.")
-
-
-def _fork():
-    """os.fork() without the DeprecationWarning that 3.12+ emits when the
-    process has threads (our own reaper threads, or the application's).
-
-    The child only walks the heap in C and writes a file, so that warning
-    does not apply to it. Exactly that warning is silenced: one "ignore"
-    filter for its text is put in front of warnings.filters for the fork
-    and taken out again. warnings.catch_warnings() would do it too, but it
-    swaps the whole list and bumps the filters' version, which re-arms the
-    "default" action for every warning the application has already seen."""
-    if sys.version_info < (3, 12):
-        return os.fork()
-    entry = ("ignore", _FORK_WARNING, DeprecationWarning, None, 0)
-    filters = warnings.filters
-    filters.insert(0, entry)
-    try:
-        return os.fork()
-    finally:
-        for i, f in enumerate(filters):
-            if f is entry:
-                del filters[i]
-                break
-
-
-_ALL_SIGNALS = signal.valid_signals() if hasattr(signal, "valid_signals") else set()
-
-
 def _take_forked(path, seq, values, level, fsync, status=None):
+    """Fork a child that walks the heap and writes the file in C alone
+    (walk/forked.c: none of CPython's after-fork work runs in it, so every
+    thread's stack is in the snapshot and no code of the program's runs)."""
     if not hasattr(os, "fork"):
         raise SnapshotError("fork mode needs os.fork(), which this platform lacks")
-    now = time.time()
-    parent = os.getpid()  # not os.getppid() in the child: the parent may be gone
     # names the child's temporary file, for the reaper to find it if the
     # child dies before it is renamed
     tag = os.urandom(8).hex()
+    shown = json.dumps(os.path.abspath(os.fsdecode(path)))
     _flush_stdio()
-    # The child starts with the collector off (so nothing it runs before the
-    # walk can collect) and with every signal blocked (so no Python signal
-    # handler, and no exception it raises, can run before the child is inside
-    # the guard that ends it with os._exit). The parent gets both back at
-    # once.
+    # The child starts with the collector off: nothing it allocates can
+    # collect (and run a finalizer) during the walk.
     was = gc.isenabled()
     gc.disable()
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
-    # CLOCK_MONOTONIC is system-wide: the child subtracts it from its own
-    # reading to tell how long fork() took.
-    t_fork = time.monotonic()
     try:
-        pid = _fork()
-    except BaseException as e:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        header = json.dumps(_header(seq, values, gc_enabled=was, fork=True))
+        pid = _agent.fork_snapshot(path, header, shown, status, values=values, level=level,
+                                   fsync=fsync, tag=tag)
+    except OSError as e:
+        raise SnapshotError("cannot fork: %s" % e) from None
+    finally:
         if was:
             gc.enable()
-        if isinstance(e, (OSError, RuntimeError)):
-            raise SnapshotError("cannot fork: %s" % e) from None
-        raise
-    if pid == 0:
-        try:
-            _child(path, seq, values, level, fsync, was, parent, now, t_fork, mask, tag,
-                   status)
-        finally:
-            os._exit(_EXIT_REPORTED)
-    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    if was:
-        gc.enable()
     _reap_later(pid, path, tag, status)
 
 
@@ -503,45 +480,6 @@ def _flush_stdio():
                 stream.flush()
             except Exception:  # a closed or broken stream, a reentrant call
                 pass
-
-
-def _child(path, seq, values, level, fsync, gc_enabled, parent, now, t_fork, mask, tag,
-           status):
-    """The fork-mode child: walk, write, _exit. Never returns."""
-    global _in_snapshot_child
-    fork_ms = (time.monotonic() - t_fork) * 1e3
-    _in_snapshot_child = True
-    code = _EXIT_REPORTED
-    try:
-        # Nothing of the application's may run here: the Python signal
-        # handlers get the default action (an application handler closing
-        # connections would close the parent's), and signals must not reach
-        # the parent's event loop through the wakeup fd both share. The
-        # default is set at the OS level only: signal.signal() would drop
-        # the handlers, and with them what only they keep alive (a
-        # shutdown Event a SIGTERM handler sets), from the snapshot.
-        try:
-            signal.set_wakeup_fd(-1)
-        except (ValueError, OSError):
-            pass
-        for signum in _ALL_SIGNALS:
-            try:
-                if callable(signal.getsignal(signum)):
-                    _agent.default_signal(signum)
-            except (OSError, ValueError, RuntimeError):
-                pass
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        header = json.dumps(_header(seq, values, gc_enabled=gc_enabled, pid=parent,
-                                    now=now, fork_ms=fork_ms))
-        result = _agent.snapshot(path, header, values=values, level=level, fsync=fsync,
-                                 tag=tag)
-        _write_status(status, _written(path, result))
-        code = 0
-    except BaseException as e:
-        _say_failed(e)
-        _write_status(status, _failed(e))
-    finally:
-        os._exit(code)
 
 
 def _reap_later(pid, path, tag, status):

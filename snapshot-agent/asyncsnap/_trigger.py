@@ -43,7 +43,7 @@ class _State:
         self.ended = None                       # held until the thread has ended
         self.program = None
         self.main_thread = _thread.get_ident()  # install() runs on it
-        self.deferred = 0                       # signals put off: _fork_would_block
+        self.deferred = 0                       # signals put off while collecting
         self.kicked = -1e9                      # when _serve_waiting last signalled
 
 
@@ -164,7 +164,7 @@ def _restore(st):
 
 def _on_signal(signum, frame):
     st = _state
-    if st is None or _core._in_snapshot_child:
+    if st is None:
         return
     # Never nest: drop the signal while a snapshot is in progress here, or
     # while the previous fork-mode child is still writing (a storm of
@@ -181,20 +181,15 @@ def _on_signal(signum, frame):
     # Python code the collector called (a __del__, a weakref callback)
     # is where a signal handler runs mid-collection: the walk cannot pause
     # the collector from inside it. Try again once it is done.
-    collecting = _core._agent.gc_collecting()
-    if collecting or (st.fork and _fork_would_block()):
+    if _core._agent.gc_collecting():
         if st.deferred < _DEFER_MAX:
             st.deferred += 1
             _signal_later(st)
             return
         # nothing has let go of it: give up on this one, and say why
         st.deferred = 0
-        if collecting:
-            e = _core.SnapshotError("a garbage collection has been running finalizers for %g "
-                                   "seconds" % (_DEFER_MAX * _DEFER_S))
-        else:
-            e = _core.SnapshotError("cannot fork: concurrent.futures' shutdown lock has been "
-                                   "held for %g seconds" % (_DEFER_MAX * _DEFER_S))
+        e = _core.SnapshotError("a garbage collection has been running finalizers for %g "
+                               "seconds" % (_DEFER_MAX * _DEFER_S))
         _core._say_failed(e)
         _core._write_status(_claim_request(st), _core._failed(e))
         return
@@ -290,21 +285,6 @@ _DEFER_MAX = 500
 # A signal with no request to serve within this many seconds of one that
 # _serve_waiting sent is that one: ignored.
 _KICK_S = 2.0
-
-
-def _fork_would_block():
-    """Whether os.fork() would wait here for a lock this thread may hold.
-
-    os.fork() first runs the before-fork hooks; concurrent.futures.thread
-    registers one that acquires its module's _global_shutdown_lock, a lock
-    that is not reentrant, and which ThreadPoolExecutor.submit() holds
-    while it starts a worker thread (loop.run_in_executor, asyncio.to_thread
-    do). A signal handled inside that block, on this thread, would fork into
-    a deadlock of the whole process. Reads the module's dict and the lock's
-    state only (C)."""
-    d = _core._mod_dict(sys.modules.get("concurrent.futures.thread"))
-    lock = d.get("_global_shutdown_lock") if d is not None else None
-    return type(lock) is _thread.LockType and lock.locked()
 
 
 def _signal_later(st):

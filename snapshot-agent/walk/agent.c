@@ -12,6 +12,7 @@
 
 #include "asyncsnap/format.h"
 #include "floor.h"
+#include "forked.h"
 #include "internals.h"
 #include "pyver.h"
 #include "walk.h"
@@ -76,6 +77,52 @@ static PyObject *agent_snapshot(PyObject *self, PyObject *args, PyObject *kw)
 			     "file_bytes", (unsigned long long)st.file_bytes,
 			     "walk_ms", st.walk_ms,
 			     "pause_ms", st.pause_ms);
+}
+
+PyDoc_STRVAR(fork_snapshot_doc,
+"fork_snapshot(path, header, shown, status=None, values=False, level=0, fsync=True, "
+"tag=None) -> pid\n"
+"\n"
+"Fork a child that walks the heap and writes path, running nothing but C:\n"
+"none of CPython's after-fork work, so every thread's stack is in the\n"
+"snapshot and no program code runs; it adds \"fork_ms\" to the JSON header.\n"
+"The child exits 0 when written, 3 when it failed\n"
+"and said why on stderr; with status, it writes there the record\n"
+"`asyncsnap take` reads (shown: path as a JSON string). Raises OSError if\n"
+"the process cannot fork.");
+
+static PyObject *agent_fork_snapshot(PyObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"path", "header", "shown", "status", "values", "level", "fsync",
+				 "tag", NULL};
+	PyObject *path = NULL, *status_arg = Py_None, *status = NULL;
+	const char *header, *shown, *tag = NULL;
+	int values = 0, level = 0, do_fsync = 1;
+	(void)self;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&ss|Opipz:fork_snapshot", kwlist,
+					 PyUnicode_FSConverter, &path, &header, &shown, &status_arg,
+					 &values, &level, &do_fsync, &tag))
+		return NULL;
+	if (status_arg != Py_None && !PyUnicode_FSConverter(status_arg, &status)) {
+		Py_DECREF(path);
+		return NULL;
+	}
+	struct asnap_fork_request rq = {
+		.path = PyBytes_AS_STRING(path),
+		.header = header,
+		.status = status ? PyBytes_AS_STRING(status) : NULL,
+		.shown = shown,
+		.names = &names,
+		.opts = {.values = values != 0, .level = level, .no_fsync = !do_fsync,
+			 .tmp_tag = tag, .tracemalloc = tracemalloc_tracing(),
+			 .fork_child = true},
+	};
+	pid_t pid = asnap_fork_walk(&rq);
+	Py_DECREF(path);
+	Py_XDECREF(status);
+	if (pid < 0)
+		return PyErr_SetFromErrno(PyExc_OSError);
+	return PyLong_FromLong((long)pid);
 }
 
 /*
@@ -155,32 +202,12 @@ static PyObject *agent_remove_on_termination(PyObject *self, PyObject *arg)
 	Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(default_signal_doc,
-"default_signal(signum) -> None\n"
-"\n"
-"Give signal signum its default action at the OS level (sigaction), leaving\n"
-"the signal module's table of Python handlers as it is: a fork-mode child\n"
-"runs no handler of the program's, and its snapshot still holds what the\n"
-"handlers refer to.");
-
-static PyObject *agent_default_signal(PyObject *self, PyObject *arg)
-{
-	(void)self;
-	long sig = PyLong_AsLong(arg);
-	if (sig == -1 && PyErr_Occurred())
-		return NULL;
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	sigemptyset(&dfl.sa_mask);
-	if (sig <= 0 || sig >= NSIG || sigaction((int)sig, &dfl, NULL) != 0)
-		return PyErr_SetFromErrno(PyExc_OSError);
-	Py_RETURN_NONE;
-}
-
 static PyMethodDef methods[] = {
-	{"default_signal", agent_default_signal, METH_O, default_signal_doc},
 	{"remove_on_termination", agent_remove_on_termination, METH_O,
 	 remove_on_termination_doc},
 	{"gc_collecting", agent_gc_collecting, METH_NOARGS, gc_collecting_doc},
+	{"fork_snapshot", (PyCFunction)(void (*)(void))agent_fork_snapshot,
+	 METH_VARARGS | METH_KEYWORDS, fork_snapshot_doc},
 	{"snapshot", (PyCFunction)(void (*)(void))agent_snapshot, METH_VARARGS | METH_KEYWORDS,
 	 snapshot_doc},
 	{"_floor", asnap_floor, METH_VARARGS,

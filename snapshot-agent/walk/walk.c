@@ -258,9 +258,12 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 		return -1;
 	}
 	/* one zstd worker thread compresses while the walk goes on (it runs
-	 * no Python code and touches only the writer's buffers) */
+	 * no Python code and touches only the writer's buffers); none in a
+	 * fork child, where a new thread may get the stack of a thread that
+	 * existed at the fork, and overwrite the frames the walk reads there */
 	struct asnap_writer_options wopts = {.level = opts->level ? opts->level : AGENT_ZSTD_LEVEL,
-					     .no_fsync = opts->no_fsync, .workers = 1,
+					     .no_fsync = opts->no_fsync,
+					     .workers = opts->fork_child ? 0 : 1,
 					     .tmp_tag = opts->tmp_tag};
 	wk.w = asnap_writer_create(path, &wopts, err);
 	if (!wk.w)

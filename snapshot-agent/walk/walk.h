@@ -26,6 +26,7 @@ struct asnap_walk_options {
 	bool no_fsync;
 	bool tracemalloc; /* tracemalloc is tracing: record allocation sites */
 	const char *tmp_tag; /* names the temporary file (asnap_writer_options) */
+	bool fork_child;     /* in fork mode's child: start no thread */
 };
 
 struct asnap_walk_stats {

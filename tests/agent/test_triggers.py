@@ -111,6 +111,50 @@ class ForkTest(TempDirTest):
         nodes = {int(n["addr"], 16): n for n in dump(path)}
         self.assertEqual(len(nodes[id(markers)]["edges"]), 321)
 
+    def test_other_threads_are_in_the_snapshot_as_they_were(self):
+        # their stacks, and their threading.local data with it, which
+        # os.fork()'s cleanup in the child would free (running the __del__
+        # of what only they held)
+        local = threading.local()
+        ready, stop = threading.Event(), threading.Event()
+
+        def worker():
+            on_my_stack = [Marker(i) for i in range(17)]
+            local.kept = [Marker(i) for i in range(23)]
+            ready.set()
+            stop.wait()
+            return on_my_stack
+
+        t = threading.Thread(target=worker)
+        t.start()
+        self.addCleanup(t.join)
+        self.addCleanup(stop.set)
+        ready.wait()
+        path = asyncsnap.take(self.path("t.snap"), fork=True, fsync=False)
+        wait_no_children(os.getpid())
+        nodes = dump(path)
+        frames = [n for n in nodes if n.get("frame", {}).get("qualname", "").rpartition(".")[2] == "worker"]
+        self.assertEqual(len(frames), 1, frames)
+        self.assertEqual([r["kind"] for r in frames[0]["roots"]], ["thread"])
+        counts = {t["type"]: t["count"] for t in info(path)["types"]}
+        self.assertEqual(counts[__name__ + ".Marker"], 17 + 23)
+
+    def test_no_hook_of_the_program_runs_around_the_fork(self):
+        script = textwrap.dedent("""
+            import os, sys, time, asyncsnap
+            os.register_at_fork(before=lambda: print("before", flush=True),
+                                after_in_child=lambda: os.write(1, b"in child\\n"),
+                                after_in_parent=lambda: print("after", flush=True))
+            asyncsnap.take(sys.argv[1], fork=True)
+            while asyncsnap._children:
+                time.sleep(0.01)
+            print("done")
+        """)
+        out = python("-c", script, self.path("h.snap"))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual((out.stdout, out.stderr), ("done\n", ""))
+        self.assertEqual(os.listdir(self.dir), ["h.snap"])
+
     def test_sequence_numbers_stay_unique_across_forks(self):
         os.environ["ASYNCSNAP_DIR"] = self.dir
         self.addCleanup(os.environ.pop, "ASYNCSNAP_DIR")

@@ -384,9 +384,68 @@ THREADS = textwrap.dedent(r'''
 ''')
 
 
+# A worker thread keeps the future a task awaits in its threading.local
+# batch, and resolves it later; beside it, an object whose __del__ takes a
+# lock the worker holds. CPython's own after-fork cleanup (os.fork()) frees
+# other threads' thread-local data in the child: the future went missing
+# (the task looked orphaned) and the __del__ waited for that lock for good.
+# Leaky: the worker drops the future, nothing can ever resolve it.
+THREAD_LOCAL = textwrap.dedent(r'''
+    import asyncio, os, sys, threading
+    import asyncsnap
+
+    LEAKY = sys.argv[2] == "leaky"
+    local = threading.local()
+    lock = threading.Lock()
+    handed, done = threading.Event(), threading.Event()
+    tasks = set()
+
+    class Flusher:
+        def __del__(self):
+            with lock:
+                pass
+
+    def worker(loop, box):
+        with lock:
+            local.flusher = Flusher()
+            local.batch = [] if LEAKY else [box.pop()]
+            box.clear()
+            handed.set()
+            done.wait()
+            for fut in local.batch:
+                loop.call_soon_threadsafe(fut.set_result, 1)
+
+    async def waiter(fut):
+        return await fut
+
+    async def main(out):
+        loop = asyncio.get_running_loop()
+        box = [loop.create_future()]
+        tasks.add(asyncio.create_task(waiter(box[0])))
+        await asyncio.sleep(0)
+        th = threading.Thread(target=worker, args=(loop, box))
+        th.start()
+        handed.wait()
+        asyncsnap.take(out, fork=True)
+        for _ in range(600):
+            if os.path.exists(out):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            sys.exit("the snapshot was not written in 30 s")
+        done.set()
+        if not LEAKY:
+            await tasks.pop()
+        th.join()
+
+    asyncio.run(main(sys.argv[1]))
+''')
+
+
 class ForkModeTest(TempDirTest):
-    """What fork mode cannot see (other threads' stacks) or must not run
-    (the program's signal handlers) is no finding on a correct program."""
+    """What only other threads hold (their stacks, their thread-local data)
+    and what fork mode must not run (the program's signal handlers) is no
+    finding on a correct program."""
 
     def test_threads_and_signal_handlers(self):
         snap = self.path("threads.snap")
@@ -396,6 +455,15 @@ class ForkModeTest(TempDirTest):
         run_source(self, "leaky.py", THREADS, leaky, "leaky")
         self.assertEqual([(f["check"], f["group"]) for f in findings(leaky)[1]],
                          [("pending-task", "watcher")])
+
+    def test_other_threads_thread_local_data(self):
+        snap = self.path("local.snap")
+        run_source(self, "local.py", THREAD_LOCAL, snap, "correct")
+        self.assertEqual(findings(snap), (0, []))
+        leaky = self.path("leaky.snap")
+        run_source(self, "leaky.py", THREAD_LOCAL, leaky, "leaky")
+        self.assertEqual([(f["check"], f["group"]) for f in findings(leaky)[1]],
+                         [("pending-task", "waiter")])
 
 
 class OneSnapshotRulesTest(TempDirTest):
