@@ -215,6 +215,42 @@ DEFERRED = textwrap.dedent(r'''
     asyncio.run(main(sys.argv[1], sys.argv[2] == "leaky"))
 ''')
 
+# batches: each request makes its coroutines first, then waits for a slot
+# (a semaphore) and gathers them; the snapshots catch 40 requests waiting
+# with their unstarted coroutines in a local list. Leaky: every request also
+# leaves one coroutine in a list that outlives it.
+BATCHES = textwrap.dedent(r'''
+    import asyncio, sys
+    import asyncsnap
+
+    forgotten = []
+
+    async def fetch(i):
+        await asyncio.sleep(0)
+        return i
+
+    async def request(slots, leaky):
+        batch = [fetch(i) for i in range(5)]
+        if leaky:
+            forgotten.append(fetch(-1))
+        async with slots:
+            return await asyncio.gather(*batch)
+
+    async def main(out, leaky):
+        for k in range(3):
+            slots = asyncio.Semaphore(0)
+            pending = [asyncio.create_task(request(slots, leaky)) for _ in range(40)]
+            await asyncio.sleep(0.01)
+            print(asyncsnap.take("%s-%d.snap" % (out, k + 1)))
+            for _ in pending:
+                slots.release()
+            await asyncio.gather(*pending)
+        for coro in forgotten:
+            coro.close()
+
+    asyncio.run(main(sys.argv[1], sys.argv[2] == "leaky"))
+''')
+
 # backlog: coroutines submitted to four workers through a deque and a
 # Condition; the workers drain it before the next round. Leaky: no workers.
 BACKLOG = textwrap.dedent(r'''
@@ -496,6 +532,14 @@ class OneSnapshotRulesTest(TempDirTest):
         self.assertEqual(findings(*paths), (0, []))
         leaky = self.snaps(DEFERRED, "leaky")
         self.assertEqual(self.groups(leaky[-1]), [("unawaited-coroutine", "job")])
+
+    def test_coroutines_a_waiting_request_will_gather(self):
+        paths = self.snaps(BATCHES, "correct")
+        self.assertEqual(findings(paths[-1]), (0, []))
+        self.assertEqual(findings(*paths), (0, []))
+        leaky = self.snaps(BATCHES, "leaky")
+        self.assertEqual(self.groups(leaky[-1]), [("unawaited-coroutine", "fetch")])
+        self.assertEqual(self.groups(*leaky), [("unawaited-coroutine", "fetch")])
 
     def test_a_backlog_that_workers_drain(self):
         paths = self.snaps(BACKLOG, "correct")

@@ -54,9 +54,11 @@ async def waiter(fut, payload):
 rename(audit, H)
 rename(waiter, H + "-waiter")
 
+backlog = []
+
 async def main():
     loop = asyncio.get_running_loop()
-    backlog = [audit() for _ in range(3)]          # never awaited
+    backlog.extend(audit() for _ in range(3))      # never awaited
     objects = [Evil() for _ in range(50)]
     tasks = [asyncio.create_task(waiter(loop.create_future(), Evil()), name=H + str(i))
              for i in range(3)]                    # wait on futures nobody can resolve

@@ -5,8 +5,9 @@
  * A created coroutine is owned when it is a task's coroutine or a scheduled
  * handle leads to it within three references (call_soon_threadsafe,
  * run_coroutine_threadsafe, a functools.partial, a lambda's closure): those
- * will run. One held
- * directly by a frame or a live coroutine may be awaited in a moment, and
+ * will run. One held directly by a frame or a live coroutine, or in a
+ * list, tuple, dict or set that code which runs again holds in a local,
+ * may be awaited in a moment, and
  * one in an asyncio queue waits for the consumer that gets it (a job queue
  * of coroutines), so those are only reported when their group grows
  * across snapshots; anything else (kept in a list, an attribute, a
@@ -62,6 +63,15 @@ static void queued(const struct asnap_snap *s, uint8_t *mark, uint32_t v, unsign
 	}
 }
 
+/* The coroutines in container v, a local of code that runs again. */
+static void in_local(const struct asnap_snap *s, uint8_t *mark, uint32_t v)
+{
+	const struct asnap_graph *g = s->g;
+	for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++)
+		if (asnap_graph_edge_is_strong(g, e) && s->aio.kind[g->edge_target[e]] == ASNAP_AIO_CORO)
+			mark[g->edge_target[e]] |= NEAR_FRAME;
+}
+
 static int scan(struct grouping *gr, uint32_t snap, void *state)
 {
 	(void)state;
@@ -102,7 +112,9 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 				mark[v] |= NEAR_FRAME;
 		free(outside);
 	}
-	/* held directly by a frame or a live coroutine */
+	/* held directly by a frame or a live coroutine, or in a list, tuple,
+	 * dict or set that code which runs again holds in a local (a request
+	 * gathers its batch once a semaphore lets it) */
 	for (uint32_t v = 0; v < g->n; v++) {
 		uint8_t k = a->kind[v];
 		if (k == ASNAP_AIO_CORO) {
@@ -114,10 +126,14 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 		}
 		/* a frame's own generator (3.9, 3.10) does not count */
 		uint32_t own = k == ASNAP_AIO_FRAME ? a->frames[a->index[v]].generator : ASNAP_NO_NODE;
+		bool live = asnap_aio_runs_again(a, v);
 		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
 			uint32_t w = g->edge_target[e];
 			if (w != own && a->kind[w] == ASNAP_AIO_CORO)
 				mark[w] |= NEAR_FRAME;
+			else if (live && a->kind[w] == ASNAP_AIO_NONE && asnap_graph_edge_is_strong(g, e) &&
+				 is_container_type(node_type(s, w)))
+				in_local(s, mark, w);
 		}
 	}
 	char site[512];
