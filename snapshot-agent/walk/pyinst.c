@@ -98,63 +98,70 @@ static int keyed_values(PyObject *op, PyObject **values, Py_ssize_t cap, asnap_l
 }
 #endif
 
+/*
+ * Per version: managed_dict, the dict of an object whose type has
+ * Py_TPFLAGS_MANAGED_DICT (or NULL), and inline_values, the attribute
+ * values kept outside any dict (or NULL), with their capacity (-1: as many
+ * as the type's cached keys).
+ */
 #if ASNAP_PY_INSTANCE_VALUES == 3 /* inline values (3.13+) */
 
-PyObject *asnap_py_instance_dict(PyObject *op)
+static PyObject *managed_dict(PyObject *op)
 {
-	PyTypeObject *tp = Py_TYPE(op);
-	if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
-		PyObject *d = (PyObject *)_PyObject_ManagedDictPointer(op)->dict;
-		return d && PyDict_Check(d) ? d : NULL;
-	}
-	return dict_at_offset(op);
+	return (PyObject *)_PyObject_ManagedDictPointer(op)->dict;
 }
 
-int asnap_py_instance_values(PyObject *op, asnap_local_fn fn, void *arg)
+static PyObject **inline_values(PyObject *op, Py_ssize_t *cap)
 {
-	PyTypeObject *tp = Py_TYPE(op);
-	if (!(tp->tp_flags & Py_TPFLAGS_INLINE_VALUES))
-		return 0;
+	if (!(Py_TYPE(op)->tp_flags & Py_TPFLAGS_INLINE_VALUES))
+		return NULL;
 	PyDictValues *v = _PyObject_InlineValues(op);
-	if (!v->valid)
-		return 0;
-	return keyed_values(op, v->values, v->capacity, fn, arg);
+	*cap = v->capacity;
+	return v->valid ? v->values : NULL;
 }
 
 #elif ASNAP_PY_INSTANCE_VALUES == 2 /* dict-or-values word (3.12) */
 
-PyObject *asnap_py_instance_dict(PyObject *op)
+static PyObject *managed_dict(PyObject *op)
 {
-	PyTypeObject *tp = Py_TYPE(op);
-	if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
-		PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(op);
-		if (_PyDictOrValues_IsValues(dorv))
-			return NULL;
-		PyObject *d = _PyDictOrValues_GetDict(dorv);
-		return d && PyDict_Check(d) ? d : NULL;
-	}
-	return dict_at_offset(op);
+	PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(op);
+	return _PyDictOrValues_IsValues(dorv) ? NULL : _PyDictOrValues_GetDict(dorv);
 }
 
-int asnap_py_instance_values(PyObject *op, asnap_local_fn fn, void *arg)
+static PyObject **inline_values(PyObject *op, Py_ssize_t *cap)
 {
-	PyTypeObject *tp = Py_TYPE(op);
-	if (!(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT))
-		return 0;
+	if (!(Py_TYPE(op)->tp_flags & Py_TPFLAGS_MANAGED_DICT))
+		return NULL;
 	PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(op);
-	if (!_PyDictOrValues_IsValues(dorv))
-		return 0;
-	PyDictValues *v = _PyDictOrValues_GetValues(dorv);
-	return v ? keyed_values(op, v->values, -1, fn, arg) : 0;
+	PyDictValues *v = _PyDictOrValues_IsValues(dorv) ? _PyDictOrValues_GetValues(dorv) : NULL;
+	*cap = -1;
+	return v ? v->values : NULL;
 }
 
 #elif ASNAP_PY_INSTANCE_VALUES == 1 /* values pointer (3.11) */
 
+static PyObject *managed_dict(PyObject *op)
+{
+	return *_PyObject_ManagedDictPointer(op);
+}
+
+static PyObject **inline_values(PyObject *op, Py_ssize_t *cap)
+{
+	if (!(Py_TYPE(op)->tp_flags & Py_TPFLAGS_MANAGED_DICT))
+		return NULL;
+	PyDictValues *v = *_PyObject_ValuesPointer(op);
+	*cap = -1;
+	return v ? v->values : NULL;
+}
+
+#endif
+
+#if ASNAP_PY_INSTANCE_VALUES
+
 PyObject *asnap_py_instance_dict(PyObject *op)
 {
-	PyTypeObject *tp = Py_TYPE(op);
-	if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
-		PyObject *d = *_PyObject_ManagedDictPointer(op);
+	if (Py_TYPE(op)->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+		PyObject *d = managed_dict(op);
 		return d && PyDict_Check(d) ? d : NULL;
 	}
 	return dict_at_offset(op);
@@ -162,11 +169,9 @@ PyObject *asnap_py_instance_dict(PyObject *op)
 
 int asnap_py_instance_values(PyObject *op, asnap_local_fn fn, void *arg)
 {
-	PyTypeObject *tp = Py_TYPE(op);
-	if (!(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT))
-		return 0;
-	PyDictValues *v = *_PyObject_ValuesPointer(op);
-	return v ? keyed_values(op, v->values, -1, fn, arg) : 0;
+	Py_ssize_t cap = -1;
+	PyObject **values = inline_values(op, &cap);
+	return values ? keyed_values(op, values, cap, fn, arg) : 0;
 }
 
 #else /* 3.9, 3.10: attributes are always in the dict */
