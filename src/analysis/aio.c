@@ -7,6 +7,7 @@
 #include "analysis/aio.h"
 #include "analysis/strings.h"
 #include "util/bigarray.h"
+#include "util/freeall.h"
 #include "util/grow.h"
 
 /* Every string the records are read by, resolved to ids in one pass. */
@@ -479,16 +480,8 @@ void asnap_aio_release(struct asnap_aio *a)
 {
 	if (!a)
 		return;
-	free(a->kind);
-	free(a->index);
-	free(a->tasks);
-	free(a->futures);
-	free(a->coros);
-	free(a->handles);
-	free(a->loops);
-	free(a->sockets);
-	free(a->frames);
-	free(a->awaited_by_set);
+	asnap_free_all(a->kind, a->index, a->tasks, a->futures, a->coros, a->handles, a->loops,
+		       a->sockets, a->frames, a->awaited_by_set);
 	*a = (struct asnap_aio){0};
 }
 

@@ -10,8 +10,9 @@
 #include "analysis/checks/internal.h"
 #include "graph/paths.h"
 #include "util/bigarray.h"
-#include "util/order.h"
+#include "util/freeall.h"
 #include "util/grow.h"
+#include "util/order.h"
 
 /* The fewest objects a growth finding is about: one object that appeared
  * and stayed (a frame materialized on demand, a connection opened) is not
@@ -19,20 +20,88 @@
 #define MIN_GROWTH 2
 
 /* The table: designated initializers, so that its order is the enum's
- * whatever order the lines are in. Every entry is set (test-checks). */
-static const struct check_def *const checks[ASNAP_NCHECKS] = {
-	[ASNAP_CHECK_UNAWAITED_COROUTINE] = &check_unawaited_coroutine,
-	[ASNAP_CHECK_PENDING_TASK] = &check_pending_task,
-	[ASNAP_CHECK_RETAINED_TASK] = &check_retained_task,
-	[ASNAP_CHECK_UNCLOSED_RESOURCE] = &check_unclosed_resource,
-	[ASNAP_CHECK_PENDING_FUTURE] = &check_pending_future,
-	[ASNAP_CHECK_UNCANCELLED_HANDLE] = &check_uncancelled_handle,
-	[ASNAP_CHECK_FRAME_CYCLE] = &check_frame_cycle,
+ * whatever order the entries are in. Every entry is set (test-checks).
+ * The names, what they find and the advice are the catalog users read
+ * (leaks --help, docs/CHECKS.md); each scan and summary is in checks/. */
+static const struct check_def checks[ASNAP_NCHECKS] = {
+	[ASNAP_CHECK_UNAWAITED_COROUTINE] = {
+		.name = "unawaited-coroutine",
+		.what = "coroutines created and never awaited",
+		.advice = "await the coroutine, or hand it to asyncio.create_task() / a "
+			  "TaskGroup; never keep a coroutine object around without running it",
+		.scan = unawaited_scan,
+		.summary = unawaited_summary,
+		.consumed = true,
+	},
+	[ASNAP_CHECK_PENDING_TASK] = {
+		.name = "pending-task",
+		.what = "tasks that can never finish, or pile up pending",
+		.advice = "make sure something resolves what the task waits on, or cancel the "
+			  "task (and await it) when its work is no longer wanted; keep tasks in a "
+			  "TaskGroup or remove them when done",
+		.scan = pending_task_scan,
+		.summary = pending_task_summary,
+	},
+	[ASNAP_CHECK_RETAINED_TASK] = {
+		.name = "retained-task",
+		.what = "finished tasks kept alive by containers",
+		.advice = "drop finished tasks: task.add_done_callback(tasks.discard), or use a "
+			  "TaskGroup; read result() or exception() and let go of the task",
+		.scan = retained_task_scan,
+		.summary = retained_task_summary,
+		.prepare = retained_task_prepare,
+		.release = free,
+		.pile = true,
+	},
+	[ASNAP_CHECK_UNCLOSED_RESOURCE] = {
+		.name = "unclosed-resource",
+		.what = "sockets, transports, sessions never closed",
+		.advice = "close it explicitly (await x.close(), writer.close(); await "
+			  "writer.wait_closed()) or use async with; do not leave it to the "
+			  "destructor",
+		.scan = unclosed_resource_scan,
+		.summary = unclosed_resource_summary,
+		.prepare = unclosed_resource_prepare,
+		.release = unclosed_resource_release,
+	},
+	[ASNAP_CHECK_PENDING_FUTURE] = {
+		.name = "pending-future",
+		.what = "futures never resolved, callbacks and waiters piling up",
+		.advice = "resolve every future you create (set_result/set_exception, or cancel "
+			  "it on every error and timeout path), and drop it from registries once "
+			  "resolved",
+		.scan = pending_future_scan,
+		.summary = pending_future_summary,
+		/* callbacks and waiters piling up on one future: piled_callbacks.c */
+		.after = check_piled_callbacks,
+	},
+	[ASNAP_CHECK_UNCANCELLED_HANDLE] = {
+		.name = "uncancelled-handle",
+		.what = "call_soon/call_later handles never cancelled, piling up",
+		.advice = "keep the handle from call_later/call_soon and cancel() it when it is "
+			  "no longer needed; do not let timers capture large objects",
+		.scan = uncancelled_handle_scan,
+		.summary = uncancelled_handle_summary,
+		.min_certain = UNCANCELLED_PILE_MIN,
+		.pile = true,
+	},
+	[ASNAP_CHECK_FRAME_CYCLE] = {
+		.name = "frame-cycle",
+		.what = "reference cycles through frames, coroutines, tracebacks",
+		.advice = "do not keep a caught exception in a local of the frame it was raised "
+			  "in (or store str(exc) / exc.with_traceback(None)); break "
+			  "self/task/closure references when done",
+		.scan = frame_cycle_scan,
+		.summary = frame_cycle_summary,
+		.prepare = frame_cycle_prepare,
+		.release = free,
+		.last_first = true,
+	},
 };
 
 static const struct check_def *check_def(int check)
 {
-	return check >= 0 && check < ASNAP_NCHECKS ? checks[check] : NULL;
+	return check >= 0 && check < ASNAP_NCHECKS ? &checks[check] : NULL;
 }
 
 const char *asnap_check_name(int check)
@@ -56,7 +125,7 @@ const char *asnap_check_advice(int check)
 int asnap_check_by_name(const char *name, size_t len)
 {
 	for (int i = 0; i < ASNAP_NCHECKS; i++)
-		if (checks[i] && strlen(checks[i]->name) == len && !strncmp(checks[i]->name, name, len))
+		if (checks[i].name && strlen(checks[i].name) == len && !strncmp(checks[i].name, name, len))
 			return i;
 	return -1;
 }
@@ -65,7 +134,7 @@ int asnap_check_by_name(const char *name, size_t len)
  * grouping, emit what fires, release, then what comes after. */
 static int run_check(struct check_ctx *ctx, int check)
 {
-	const struct check_def *d = checks[check];
+	const struct check_def *d = &checks[check];
 	void *state = NULL;
 	if (d->prepare && d->prepare(ctx, &state) < 0)
 		return -1;
@@ -143,10 +212,8 @@ void grouping_init(struct grouping *gr, struct check_ctx *ctx)
 void grouping_finish(struct grouping *gr)
 {
 	for (uint32_t i = 0; i < gr->ngroups; i++) {
-		free(gr->groups[i].counts);
-		free(gr->groups[i].members);
-		free(gr->groups[i].site);
-		free(gr->groups[i].cycle);
+		asnap_free_all(gr->groups[i].counts, gr->groups[i].members, gr->groups[i].site,
+			       gr->groups[i].cycle);
 	}
 	free(gr->groups);
 	asnap_strmap_finish(&gr->keys);
@@ -292,21 +359,14 @@ static bool consumed(const struct check_ctx *ctx, const struct group *g)
 static int by_retained(const void *x, const void *y)
 {
 	const struct asnap_finding_object *a = x, *b = y;
-	int c;
-	if ((c = asnap_desc_u64(a->certain || a->born_kept, b->certain || b->born_kept)) ||
-	    (c = asnap_desc_u64(a->retained, b->retained)))
-		return c;
-	return asnap_asc_u64(a->node, b->node);
+	return asnap_order(asnap_desc_u64(a->certain || a->born_kept, b->certain || b->born_kept),
+			   asnap_desc_u64(a->retained, b->retained),
+			   asnap_asc_u64(a->node, b->node));
 }
 
 void asnap_finding_release(struct asnap_finding *f)
 {
-	free(f->summary);
-	free(f->group);
-	free(f->site);
-	free(f->growth);
-	free(f->objects);
-	free(f->path);
+	asnap_free_all(f->summary, f->group, f->site, f->growth, f->objects, f->path);
 	for (uint32_t i = 0; i < f->nalso; i++) {
 		free(f->also[i].summary);
 		free(f->also[i].group);
@@ -315,7 +375,7 @@ void asnap_finding_release(struct asnap_finding *f)
 	*f = (struct asnap_finding){0};
 }
 
-int grouping_emit(struct grouping *gr, int check, summary_fn summary)
+int grouping_emit(struct grouping *gr, int check, summary_fn *summary)
 {
 	struct check_ctx *ctx = gr->ctx;
 	struct asnap_snap *s = ctx->last;
@@ -383,7 +443,7 @@ int grouping_emit(struct grouping *gr, int check, summary_fn summary)
 		f.count = f.nobjects;
 		if (f.nobjects > 1)
 			qsort(f.objects, f.nobjects, sizeof(*f.objects), by_retained);
-		f.fix = g->fix ? g->fix : checks[check]->advice;
+		f.fix = g->fix ? g->fix : checks[check].advice;
 		char buf[512];
 		summary(ctx, gr->keys.keys[gi], g, f.count, grew && !certain, buf, sizeof(buf));
 		if (g->cycle) {
@@ -448,7 +508,6 @@ void asnap_findings_release(struct asnap_findings *f)
 		return;
 	for (uint32_t i = 0; i < f->count; i++)
 		asnap_finding_release(&f->items[i]);
-	free(f->items);
-	free(f->warning);
+	asnap_free_all(f->items, f->warning);
 	*f = (struct asnap_findings){0};
 }

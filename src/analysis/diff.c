@@ -9,8 +9,9 @@
 #include "analysis/diff.h"
 #include "analysis/strings.h"
 #include "util/bigarray.h"
-#include "util/order.h"
+#include "util/freeall.h"
 #include "util/grow.h"
+#include "util/order.h"
 
 #define MAX_SIG_STEPS 64
 
@@ -51,18 +52,14 @@ fail:
 static int by_growth(const void *x, const void *y)
 {
 	const struct asnap_diff_row *a = x, *b = y;
-	int c;
-	if ((c = asnap_desc_i64(a->dbytes, b->dbytes)) || (c = asnap_desc_i64(a->dcount, b->dcount)))
-		return c;
-	return strcmp(a->key, b->key);
+	return asnap_order(asnap_desc_i64(a->dbytes, b->dbytes),
+			   asnap_desc_i64(a->dcount, b->dcount), strcmp(a->key, b->key));
 }
 
 static void table_free(struct asnap_diff_table *t)
 {
 	for (uint32_t i = 0; i < t->count; i++) {
-		free(t->rows[i].key);
-		free(t->rows[i].count);
-		free(t->rows[i].bytes);
+		asnap_free_all(t->rows[i].key, t->rows[i].count, t->rows[i].bytes);
 	}
 	free(t->rows);
 	*t = (struct asnap_diff_table){0};
@@ -219,10 +216,8 @@ static uint64_t label_hash(const struct asnap_graph *g, uint32_t label)
 static int by_bytes(const void *x, const void *y)
 {
 	const struct asnap_diff_cluster *a = x, *b = y;
-	int c;
-	if ((c = asnap_desc_u64(a->bytes, b->bytes)) || (c = asnap_desc_u64(a->objects, b->objects)))
-		return c;
-	return asnap_asc_u64(a->rep, b->rep);
+	return asnap_order(asnap_desc_u64(a->bytes, b->bytes),
+			   asnap_desc_u64(a->objects, b->objects), asnap_asc_u64(a->rep, b->rep));
 }
 
 struct cluster_slot {
@@ -376,11 +371,7 @@ nomem:
 	asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory clustering new objects");
 out:
 	asnap_edge_finder_release(&edges);
-	free(born);
-	free(pred);
-	free(order);
-	free(top);
-	free(slots);
+	asnap_free_all(born, pred, order, top, slots);
 	return rc;
 }
 

@@ -22,6 +22,7 @@
 #include "analysis/strings.h"
 #include "graph/paths.h"
 #include "util/bigarray.h"
+#include "util/freeall.h"
 #include "util/order.h"
 
 /* A consequence covers at least this share of a finding's objects. */
@@ -223,14 +224,9 @@ static int tree_build(const struct asnap_domtree *d, struct tree *t)
 	}
 	rc = 0;
 out:
-	free(start);
-	free(child);
-	free(stack);
-	free(next);
+	asnap_free_all(start, child, stack, next);
 	if (rc < 0) {
-		free(t->tin);
-		free(t->last);
-		free(t->order);
+		asnap_free_all(t->tin, t->last, t->order);
 		*t = (struct tree){0};
 	}
 	return rc;
@@ -238,9 +234,7 @@ out:
 
 static void tree_release(struct tree *t)
 {
-	free(t->tin);
-	free(t->last);
-	free(t->order);
+	asnap_free_all(t->tin, t->last, t->order);
 }
 
 static inline bool in_subtree(const struct tree *t, uint32_t top, uint32_t v)
@@ -546,11 +540,9 @@ static int name_owner(const struct asnap_snap *s, struct asnap_finding *f)
 static int by_rank(const void *x, const void *y)
 {
 	const struct asnap_finding *a = x, *b = y;
-	int c;
-	if ((c = asnap_desc_u64(a->in_user_code, b->in_user_code)) ||
-	    (c = asnap_asc_i64(a->check, b->check)) || (c = asnap_desc_u64(a->retained, b->retained)))
-		return c;
-	return strcmp(a->group, b->group);
+	return asnap_order(asnap_desc_u64(a->in_user_code, b->in_user_code),
+			   asnap_asc_i64(a->check, b->check),
+			   asnap_desc_u64(a->retained, b->retained), strcmp(a->group, b->group));
 }
 
 /* ---- all of it ---------------------------------------------------------- */
@@ -717,15 +709,7 @@ int findings_settle(struct check_ctx *ctx)
 nomem:
 	rc = nomem(ctx);
 out:
-	free(freed);
-	free(parent);
-	free(cov);
-	free(modules);
-	free(w.mark);
-	free(w.held);
-	free(w.depth);
-	free(w.queue);
-	free(w.member);
+	asnap_free_all(freed, parent, cov, modules, w.mark, w.held, w.depth, w.queue, w.member);
 	tree_release(&w.tree);
 	return rc;
 }

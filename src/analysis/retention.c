@@ -9,8 +9,9 @@
 #include "analysis/retention.h"
 #include "graph/paths.h"
 #include "util/bigarray.h"
-#include "util/order.h"
+#include "util/freeall.h"
 #include "util/grow.h"
+#include "util/order.h"
 
 /* Node -> its root, once the roots are final. */
 static int index_roots(struct asnap_retention *r, struct asnap_error *err)
@@ -231,11 +232,10 @@ static int by_key(const void *a, const void *b)
 static int by_retained(const void *a, const void *b)
 {
 	const struct asnap_cycle *x = a, *y = b;
-	int c;
-	if ((c = asnap_desc_u64(x->retained, y->retained)) ||
-	    (c = asnap_desc_u64(x->count, y->count)) || (c = asnap_desc_u64(x->objects, y->objects)))
-		return c;
-	return asnap_asc_u64(x->nodes[0], y->nodes[0]);
+	return asnap_order(asnap_desc_u64(x->retained, y->retained),
+			   asnap_desc_u64(x->count, y->count),
+			   asnap_desc_u64(x->objects, y->objects),
+			   asnap_asc_u64(x->nodes[0], y->nodes[0]));
 }
 
 /*
@@ -510,18 +510,8 @@ cleanup:
 	}
 	free(fd.f);
 	asnap_path_ws_finish(&ws);
-	free(rank);
-	free(interesting_type);
-	free(members);
-	free(start);
-	free(cyclic);
-	free(comp_ret);
-	free(comp_bytes);
-	free(counted);
-	free(avoid);
-	free(used);
-	free(starts);
-	free(mark);
+	asnap_free_all(rank, interesting_type, members, start, cyclic, comp_ret, comp_bytes,
+		       counted, avoid, used, starts, mark);
 	return rc;
 }
 

@@ -10,6 +10,7 @@
 
 #include "analysis/rules.h"
 #include "analysis/strings.h"
+#include "util/freeall.h"
 
 const char asnap_builtin_rules[] =
 	"{\"rules\": [\n"
@@ -130,8 +131,7 @@ static void cond_free(struct asnap_rule_cond *c)
 
 static void rule_free(struct asnap_rule *rule)
 {
-	free(rule->type);
-	free(rule->fix);
+	asnap_free_all(rule->type, rule->fix);
 	if (rule->cond) {
 		cond_free(rule->cond);
 		free(rule->cond);
@@ -474,8 +474,7 @@ void asnap_rules_unbind(struct asnap_rules_bound *b)
 {
 	if (!b)
 		return;
-	free(b->rule_of_type);
-	free(b->name_ids);
+	asnap_free_all(b->rule_of_type, b->name_ids);
 	*b = (struct asnap_rules_bound){0};
 }
 

@@ -11,6 +11,7 @@
 #include "analysis/snapshot.h"
 #include "analysis/strings.h"
 #include "util/bigarray.h"
+#include "util/freeall.h"
 #include "util/order.h"
 
 static uint64_t mix(uint64_t x)
@@ -273,11 +274,8 @@ void asnap_snap_destroy(struct asnap_snap *s)
 		asnap_retention_release(&s->ret);
 	asnap_aio_release(&s->aio);
 	asnap_graph_destroy(s->g);
-	free(s->addr_slots);
-	free(s->future_task);
-	free(s->future_owner);
-	free(s->module_dicts);
-	free(s->coro_task);
+	asnap_free_all(s->addr_slots, s->future_task, s->future_owner, s->module_dicts,
+		       s->coro_task);
 	asnap_usercode_release(&s->code);
 	free(s);
 }

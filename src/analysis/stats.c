@@ -5,24 +5,21 @@
 
 #include "analysis/stats.h"
 #include "util/bigarray.h"
+#include "util/freeall.h"
 #include "util/order.h"
 
 static int cmp_bytes(const void *a, const void *b)
 {
 	const struct asnap_type_stat *x = a, *y = b;
-	int c;
-	if ((c = asnap_desc_u64(x->bytes, y->bytes)) || (c = asnap_desc_u64(x->count, y->count)))
-		return c;
-	return asnap_asc_u64(x->type, y->type);
+	return asnap_order(asnap_desc_u64(x->bytes, y->bytes), asnap_desc_u64(x->count, y->count),
+			   asnap_asc_u64(x->type, y->type));
 }
 
 static int cmp_count(const void *a, const void *b)
 {
 	const struct asnap_type_stat *x = a, *y = b;
-	int c;
-	if ((c = asnap_desc_u64(x->count, y->count)) || (c = asnap_desc_u64(x->bytes, y->bytes)))
-		return c;
-	return asnap_asc_u64(x->type, y->type);
+	return asnap_order(asnap_desc_u64(x->count, y->count), asnap_desc_u64(x->bytes, y->bytes),
+			   asnap_asc_u64(x->type, y->type));
 }
 
 static int cmp_kind(const void *a, const void *b)
@@ -104,7 +101,6 @@ nomem:
 
 void asnap_stats_release(struct asnap_stats *s)
 {
-	free(s->types);
-	free(s->kinds);
+	asnap_free_all(s->types, s->kinds);
 	*s = (struct asnap_stats){0};
 }

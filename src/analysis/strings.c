@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "analysis/strings.h"
+#include "util/freeall.h"
 #include "util/grow.h"
 
 void asnap_strings_resolve(const struct asnap_graph *g, const char *const *names, uint32_t *ids,
@@ -66,8 +67,7 @@ void asnap_strmap_finish(struct asnap_strmap *m)
 {
 	for (uint32_t i = 0; i < m->count; i++)
 		free(m->keys[i]);
-	free(m->keys);
-	free(m->slots);
+	asnap_free_all(m->keys, m->slots);
 	*m = (struct asnap_strmap){0};
 }
 

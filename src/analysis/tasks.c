@@ -7,6 +7,7 @@
 #include "analysis/strings.h"
 #include "analysis/tasks.h"
 #include "util/bigarray.h"
+#include "util/freeall.h"
 #include "util/order.h"
 
 #define MAX_CHAIN 64
@@ -92,17 +93,6 @@ void asnap_tasks_mark_main(const struct asnap_snap *s, uint8_t *main)
 	}
 }
 
-struct waiter {
-	uint32_t future;
-	uint32_t task; /* index */
-};
-
-static int by_future(const void *x, const void *y)
-{
-	const struct waiter *a = x, *b = y;
-	int c = asnap_asc_u64(a->future, b->future);
-	return c ? c : asnap_asc_u64(a->task, b->task);
-}
 
 struct wake {
 	const struct asnap_snap *s;
@@ -112,7 +102,7 @@ struct wake {
 	uint8_t *woken;        /* per task index */
 	uint32_t *chain_start; /* per task index + 1 */
 	uint32_t *chain;
-	struct waiter *waiters;
+	struct asnap_pair *waiters; /* (future, task index), sorted */
 	uint32_t nwaiters;
 };
 
@@ -306,12 +296,12 @@ int asnap_tasks_orphaned(const struct asnap_snap *s, uint8_t **orphaned, struct 
 		for (uint32_t i = 0; i < n; i++)
 			w.st[w.chain[used + i]] |= BARRIER;
 		used += n;
-		w.waiters[w.nwaiters++] = (struct waiter){task->waiting_on, t};
+		w.waiters[w.nwaiters++] = (struct asnap_pair){task->waiting_on, t};
 		w.st[task->waiting_on] |= WAITED;
 	}
 	w.chain_start[nt] = used;
 	if (w.nwaiters > 1)
-		qsort(w.waiters, w.nwaiters, sizeof(*w.waiters), by_future);
+		qsort(w.waiters, w.nwaiters, sizeof(*w.waiters), asnap_pair_cmp);
 
 	for (uint32_t i = 0; i < s->ret.roots.nreal; i++) {
 		w.st[s->ret.roots.items[i].node] |= ROOT;
@@ -345,13 +335,13 @@ int asnap_tasks_orphaned(const struct asnap_snap *s, uint8_t **orphaned, struct 
 			uint32_t lo = 0, hi = w.nwaiters;
 			while (lo < hi) {
 				uint32_t mid = lo + (hi - lo) / 2;
-				if (w.waiters[mid].future < v)
+				if (w.waiters[mid].key < v)
 					lo = mid + 1;
 				else
 					hi = mid;
 			}
-			for (; lo < w.nwaiters && w.waiters[lo].future == v; lo++)
-				wake_task(&w, w.waiters[lo].task);
+			for (; lo < w.nwaiters && w.waiters[lo].key == v; lo++)
+				wake_task(&w, w.waiters[lo].val);
 		}
 		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++)
 			reach(&w, g->edge_target[e]);
@@ -365,24 +355,16 @@ int asnap_tasks_orphaned(const struct asnap_snap *s, uint8_t **orphaned, struct 
 nomem:
 	asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory following what can wake tasks");
 cleanup:
-	free(w.st);
-	free(w.queue);
-	free(w.woken);
-	free(w.chain_start);
-	free(w.chain);
-	free(w.waiters);
-	free(main);
-	free(out);
+	asnap_free_all(w.st, w.queue, w.woken, w.chain_start, w.chain, w.waiters, main, out);
 	return rc;
 }
 
 static int by_score(const void *x, const void *y)
 {
 	const struct asnap_task_view *a = x, *b = y;
-	int c;
-	if ((c = asnap_desc_i64(a->score, b->score)) || (c = asnap_desc_u64(a->retained, b->retained)))
-		return c;
-	return asnap_asc_u64(a->node, b->node);
+	return asnap_order(asnap_desc_i64(a->score, b->score),
+			   asnap_desc_u64(a->retained, b->retained),
+			   asnap_asc_u64(a->node, b->node));
 }
 
 static bool is_container(const char *type)
@@ -398,12 +380,9 @@ static bool is_container(const char *type)
 static int ref_order(const struct asnap_graph *g, const struct asnap_task_ref *x,
 		     const struct asnap_task_ref *y)
 {
-	int c;
-	if ((c = asnap_desc_u64(x->holder != ASNAP_NO_NODE, y->holder != ASNAP_NO_NODE)) ||
-	    (c = asnap_asc_u64(g->type[x->node], g->type[y->node])) ||
-	    (c = asnap_asc_u64(x->label, y->label)))
-		return c;
-	return asnap_asc_u64(x->node, y->node);
+	return asnap_order(asnap_desc_u64(x->holder != ASNAP_NO_NODE, y->holder != ASNAP_NO_NODE),
+			   asnap_asc_u64(g->type[x->node], g->type[y->node]),
+			   asnap_asc_u64(x->label, y->label), asnap_asc_u64(x->node, y->node));
 }
 
 /* at most MAX_REFS: an insertion sort */
@@ -590,11 +569,7 @@ int asnap_tasks_view(struct asnap_snap *s, bool referrers, struct asnap_task_vie
 nomem:
 	asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory describing tasks");
 error:
-	free(pl.chain);
-	free(pl.refs);
-	free(v);
-	free(orphaned);
-	free(main);
+	asnap_free_all(pl.chain, pl.refs, v, orphaned, main);
 	return -1;
 }
 
@@ -602,9 +577,7 @@ void asnap_tasks_free(struct asnap_task_view *t, uint32_t count)
 {
 	if (!t)
 		return;
-	free(t[count].chain);
-	free(t[count].refs);
-	free(t);
+	asnap_free_all(t[count].chain, t[count].refs, t);
 }
 
 const char *asnap_task_verdict(const struct asnap_task_view *t)

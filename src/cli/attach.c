@@ -54,6 +54,7 @@
 #include "cli/elfsym.h"
 #include "cli/live.h"
 #include "cli/take.h"
+#include "util/freeall.h"
 
 #ifndef ASNAP_AGENT_BUILD_DIR
 #define ASNAP_AGENT_BUILD_DIR ""
@@ -1278,8 +1279,6 @@ int take_attach(long pid, const char *output, double timeout, bool use_fork)
 	 * missing one when it wakes up): it removes it, and the directory */
 	if (j->dir[0])
 		remove_tree(j->dir, j->keep_payload ? j->payload : NULL);
-	free(j->text);
-	free(j->out);
-	free(j);
+	asnap_free_all(j->text, j->out, j);
 	return ok ? EXIT_OK : EXIT_ERROR;
 }

@@ -80,17 +80,16 @@ struct cli_safe_text {
 FILE *cli_safe_text(FILE *to, struct cli_safe_text *state);
 
 /*
- * The standard output of a command that shows a snapshot: as it is for
- * --json, else through cli_safe_text. cli_safe_out_end closes it; rc is what
- * the renderer returned, and a failure (rc < 0, or the close) is said as
- * "out of memory": true when everything was written.
+ * Show a command's result on standard output: PREFIX_json(out, view) with
+ * --json, else PREFIX_text(out, view) through cli_safe_text (what a snapshot
+ * holds never drives the terminal). A failure (the renderer's rc < 0, or
+ * the close) is said as "out of memory". True when everything was written.
  */
-struct cli_safe_out {
-	FILE *out;
-	struct cli_safe_text safe;
-};
-FILE *cli_safe_out_begin(struct cli_safe_out *o, bool json);
-bool cli_safe_out_end(struct cli_safe_out *o, int rc);
+#define CLI_SHOW(json, prefix, view)                                          \
+	cli_show_end((json) ? prefix##_json(cli_show_begin(true), (view))     \
+			    : prefix##_text(cli_show_begin(false), (view)))
+FILE *cli_show_begin(bool json);
+bool cli_show_end(int rc);
 
 /* "asyncsnap: MESSAGE" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -174,11 +173,16 @@ struct cli_spec {
 struct cli_operands {
 	char **v;
 	int n;
+	bool done;  /* help printed, or a usage error reported: exit with status */
+	int status;
 };
-/* True when the command goes on, with its operands; false when it is done
- * (help printed, or a usage error reported), its exit status in *status. */
-bool cli_parse(const struct cli_spec *spec, int argc, char **argv, struct cli_operands *ops,
-	       int *status);
+/* The command's operands, or done with its exit status:
+ *
+ *	struct cli_operands ops = cli_parse(&spec, argc, argv);
+ *	if (ops.done)
+ *		return ops.status;
+ */
+struct cli_operands cli_parse(const struct cli_spec *spec, int argc, char **argv);
 void cli_help(const struct cli_spec *spec, FILE *out);
 
 /* Check that stdout took everything; EXIT_ERROR with a message if not. */

@@ -35,15 +35,14 @@ int cmd_diff(int argc, char **argv)
 	};
 	const struct cli_spec spec = {.name = "diff", .usage = usage, .about = about, .opts = opts,
 				      .snapshots = true, .min_operands = 2, .max_operands = 0};
-	struct cli_operands ops;
-	int status;
-	if (!cli_parse(&spec, argc, argv, &ops, &status))
-		return status;
+	struct cli_operands ops = cli_parse(&spec, argc, argv);
+	if (ops.done)
+		return ops.status;
 	uint32_t n = (uint32_t)ops.n;
 	struct asnap_snap **snaps = cli_snaps_load(ops.v, n, ASNAP_SNAP_MATCH);
 	if (!snaps)
 		return EXIT_ERROR;
-	status = EXIT_ERROR;
+	int status = EXIT_ERROR;
 	struct asnap_error err = {0};
 	struct asnap_diff d = {0};
 	if (asnap_diff_compute(snaps, n, &d, &err) < 0) {
@@ -52,10 +51,7 @@ int cmd_diff(int argc, char **argv)
 		if (!d.same_process)
 			cli_warning("the snapshots are of different processes: comparing types and sites only");
 		struct asnap_diff_view view = {snaps, n, &d, (unsigned)top};
-		struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
-		FILE *out = cli_safe_out_begin(&o, json);
-		if (cli_safe_out_end(&o, json ? asnap_render_diff_json(out, &view)
-					      : asnap_render_diff_text(out, &view)))
+		if (CLI_SHOW(json, asnap_render_diff, &view))
 			status = EXIT_OK;
 	}
 	asnap_diff_release(&d);

@@ -41,20 +41,16 @@ int cmd_dominators(int argc, char **argv)
 	const struct cli_spec spec = {.name = "dominators", .usage = usage, .about = about,
 				      .opts = opts, .snapshots = true, .min_operands = 1,
 				      .max_operands = 1};
-	struct cli_operands ops;
-	int status;
-	if (!cli_parse(&spec, argc, argv, &ops, &status))
-		return status;
+	struct cli_operands ops = cli_parse(&spec, argc, argv);
+	if (ops.done)
+		return ops.status;
 	/* the text names no reference: without their labels */
 	struct asnap_snap *s = cli_snap_load(ops.v[0],
 					     cli_retention_layers(json) | ASNAP_SNAP_NO_LABELS, true);
 	if (!s)
 		return EXIT_ERROR;
 	struct asnap_dominators_view view = {s, (unsigned)top, (unsigned)depth, type};
-	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
-	FILE *out = cli_safe_out_begin(&o, json);
-	bool ok = cli_safe_out_end(&o, json ? asnap_render_dominators_json(out, &view)
-					    : asnap_render_dominators_text(out, &view));
+	bool ok = CLI_SHOW(json, asnap_render_dominators, &view);
 	asnap_snap_destroy(s);
 	return ok ? EXIT_OK : EXIT_ERROR;
 }

@@ -25,17 +25,13 @@ int cmd_dump(int argc, char **argv)
 	};
 	const struct cli_spec spec = {.name = "dump", .usage = usage, .about = about, .opts = opts,
 				      .snapshots = true, .min_operands = 1, .max_operands = 1};
-	struct cli_operands ops;
-	int status;
-	if (!cli_parse(&spec, argc, argv, &ops, &status))
-		return status;
+	struct cli_operands ops = cli_parse(&spec, argc, argv);
+	if (ops.done)
+		return ops.status;
 	struct asnap_snap *s = cli_snap_load(ops.v[0], 0, true);
 	if (!s)
 		return EXIT_ERROR;
-	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
-	FILE *out = cli_safe_out_begin(&o, json);
-	bool ok = cli_safe_out_end(&o, json ? asnap_render_dump_json(out, s->g)
-					    : asnap_render_dump_text(out, s->g));
+	bool ok = CLI_SHOW(json, asnap_render_dump, s->g);
 	asnap_snap_destroy(s);
 	return ok ? EXIT_OK : EXIT_ERROR;
 }

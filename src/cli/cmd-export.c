@@ -142,10 +142,9 @@ int cmd_export(int argc, char **argv)
 	};
 	const struct cli_spec spec = {.name = "export", .usage = usage, .about = about,
 				      .opts = opts, .footer = footer, .snapshots = true};
-	struct cli_operands ops;
-	int status;
-	if (!cli_parse(&spec, argc, argv, &ops, &status))
-		return status;
+	struct cli_operands ops = cli_parse(&spec, argc, argv);
+	if (ops.done)
+		return ops.status;
 	if (!format_arg)
 		return cli_usage_error("export", "--format is required (heapsnapshot, dot, collapsed)");
 	enum format format;
@@ -188,6 +187,7 @@ int cmd_export(int argc, char **argv)
 					     true);
 	if (!s)
 		return EXIT_ERROR;
+	int status;
 	if (format != DOT)
 		status = export_whole(output, s, format, (unsigned)depth);
 	else if (args == 2 || type)

@@ -30,24 +30,20 @@ int cmd_info(int argc, char **argv)
 	};
 	const struct cli_spec spec = {.name = "info", .usage = usage, .about = about, .opts = opts,
 				      .snapshots = true, .min_operands = 1, .max_operands = 1};
-	struct cli_operands ops;
-	int status;
-	if (!cli_parse(&spec, argc, argv, &ops, &status))
-		return status;
+	struct cli_operands ops = cli_parse(&spec, argc, argv);
+	if (ops.done)
+		return ops.status;
 	/* the agent's warnings are part of what info shows */
 	struct asnap_snap *s = cli_snap_load(ops.v[0], 0, false);
 	if (!s)
 		return EXIT_ERROR;
-	status = EXIT_ERROR;
+	int status = EXIT_ERROR;
 	struct asnap_stats stats;
 	if (asnap_stats_compute(s->g, &stats) < 0) {
 		cli_error("cannot read '%s': out of memory", s->path);
 	} else {
 		struct asnap_info_view view = {s->path, s->g, &stats, (unsigned)top};
-		struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
-		FILE *out = cli_safe_out_begin(&o, json);
-		if (cli_safe_out_end(&o, json ? asnap_render_info_json(out, &view)
-					      : asnap_render_info_text(out, &view)))
+		if (CLI_SHOW(json, asnap_render_info, &view))
 			status = EXIT_OK;
 		asnap_stats_release(&stats);
 	}

@@ -77,12 +77,11 @@ int cmd_leaks(int argc, char **argv)
 	const struct cli_spec spec = {.name = "leaks", .usage = usage, .about = about,
 				      .more = print_checks, .opts = opts, .footer = footer,
 				      .snapshots = true, .min_operands = 1};
-	struct cli_operands ops;
-	int status;
-	if (!cli_parse(&spec, argc, argv, &ops, &status))
-		return status;
+	struct cli_operands ops = cli_parse(&spec, argc, argv);
+	if (ops.done)
+		return ops.status;
 	uint32_t n = (uint32_t)ops.n;
-	status = EXIT_ERROR;
+	int status = EXIT_ERROR;
 	struct asnap_error err = {0};
 	struct asnap_rules rules;
 	struct asnap_findings findings = {0};
@@ -98,10 +97,7 @@ int cmd_leaks(int argc, char **argv)
 	if (findings.warning && !json)
 		cli_warning("%s", findings.warning);
 	struct asnap_leaks_view view = {snaps, n, &findings, (unsigned)show};
-	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
-	FILE *out = cli_safe_out_begin(&o, json);
-	int rc = json ? asnap_render_leaks_json(out, &view) : asnap_render_leaks_text(out, &view);
-	if (cli_safe_out_end(&o, rc))
+	if (CLI_SHOW(json, asnap_render_leaks, &view))
 		status = findings.count ? EXIT_FINDINGS : EXIT_OK;
 out:
 	asnap_findings_release(&findings);

@@ -37,10 +37,9 @@ int cmd_path(int argc, char **argv)
 	};
 	const struct cli_spec spec = {.name = "path", .usage = usage, .about = about, .opts = opts,
 				      .snapshots = true};
-	struct cli_operands ops;
-	int status;
-	if (!cli_parse(&spec, argc, argv, &ops, &status))
-		return status;
+	struct cli_operands ops = cli_parse(&spec, argc, argv);
+	if (ops.done)
+		return ops.status;
 	int want = type ? 1 : 2;
 	if (ops.n != want)
 		return cli_usage_error("path", "%s",
@@ -55,7 +54,7 @@ int cmd_path(int argc, char **argv)
 	struct asnap_snap *s = cli_snap_load(path, cli_retention_layers(json), true);
 	if (!s)
 		return EXIT_ERROR;
-	status = EXIT_ERROR;
+	int status = EXIT_ERROR;
 	struct asnap_error err = {0};
 	struct asnap_path_ws ws = {0};
 	uint32_t *nodes = NULL, len = 0;
@@ -68,10 +67,7 @@ int cmd_path(int argc, char **argv)
 		goto release;
 	}
 	struct asnap_path_view view = {s, target, nodes, len};
-	struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
-	FILE *out = cli_safe_out_begin(&o, json);
-	if (cli_safe_out_end(&o, json ? asnap_render_path_json(out, &view)
-				      : asnap_render_path_text(out, &view)))
+	if (CLI_SHOW(json, asnap_render_path, &view))
 		status = EXIT_OK;
 release:
 	free(nodes);

@@ -266,10 +266,9 @@ int cmd_ps(int argc, char **argv)
 		CLI_END,
 	};
 	const struct cli_spec spec = {.name = "ps", .usage = usage, .about = about, .opts = opts};
-	struct cli_operands ops;
-	int status;
-	if (!cli_parse(&spec, argc, argv, &ops, &status))
-		return status;
+	struct cli_operands ops = cli_parse(&spec, argc, argv);
+	if (ops.done)
+		return ops.status;
 	if (ops.n)
 		return cli_usage_error("ps", "unexpected argument '%s'", ops.v[0]);
 	if (all)
@@ -282,7 +281,7 @@ int cmd_ps(int argc, char **argv)
 	}
 	struct row *rows = NULL;
 	size_t n = 0, cap = 0;
-	status = EXIT_OK;
+	int status = EXIT_OK;
 	DIR *d = opendir(dir);
 	if (!d) {
 		if (errno == ENOENT)

@@ -59,10 +59,9 @@ int cmd_report(int argc, char **argv)
 	const struct cli_spec spec = {.name = "report", .usage = usage, .about = about,
 				      .opts = opts, .footer = footer, .snapshots = true,
 				      .min_operands = 1};
-	struct cli_operands ops;
-	int status;
-	if (!cli_parse(&spec, argc, argv, &ops, &status))
-		return status;
+	struct cli_operands ops = cli_parse(&spec, argc, argv);
+	if (ops.done)
+		return ops.status;
 	struct asnap_report_limits limits = {(uint32_t)nodes, (uint32_t)ntasks_max,
 					     (uint32_t)ncycles_max, ASNAP_REPORT_OBJECTS,
 					     ASNAP_REPORT_CYCLE_LEN};
@@ -74,7 +73,7 @@ int cmd_report(int argc, char **argv)
 		return EXIT_ERROR;
 
 	uint32_t n = (uint32_t)ops.n;
-	status = EXIT_ERROR;
+	int status = EXIT_ERROR;
 	bool ok = false;
 	struct asnap_error err = {0};
 	struct asnap_rules rules;

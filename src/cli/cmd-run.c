@@ -188,10 +188,9 @@ int cmd_run(int argc, char **argv)
 	const struct cli_spec spec = {.name = "run", .usage = usage, .about = about, .opts = opts,
 				      .footer = footer, .stop_at_operand = true,
 				      .min_operands = 1, .missing = "a command to run is required"};
-	struct cli_operands ops;
-	int status;
-	if (!cli_parse(&spec, argc, argv, &ops, &status))
-		return status;
+	struct cli_operands ops = cli_parse(&spec, argc, argv);
+	if (ops.done)
+		return ops.status;
 	bool fork_mode = !no_fork;
 
 	const char *agent = find_agent();

@@ -526,10 +526,9 @@ int cmd_take(int argc, char **argv)
 	const struct cli_spec spec = {.name = "take", .usage = usage, .about = about,
 				      .opts = opts, .footer = footer, .min_operands = 1,
 				      .missing = "a process id is required"};
-	struct cli_operands ops;
-	int status;
-	if (!cli_parse(&spec, argc, argv, &ops, &status))
-		return status;
+	struct cli_operands ops = cli_parse(&spec, argc, argv);
+	if (ops.done)
+		return ops.status;
 	if (ops.n > 1)
 		return cli_usage_error("take", "only one process id is allowed");
 	if (output && !output[0])

@@ -34,14 +34,13 @@ int cmd_tasks(int argc, char **argv)
 	};
 	const struct cli_spec spec = {.name = "tasks", .usage = usage, .about = about, .opts = opts,
 				      .snapshots = true, .min_operands = 1, .max_operands = 1};
-	struct cli_operands ops;
-	int status;
-	if (!cli_parse(&spec, argc, argv, &ops, &status))
-		return status;
+	struct cli_operands ops = cli_parse(&spec, argc, argv);
+	if (ops.done)
+		return ops.status;
 	struct asnap_snap *s = cli_snap_load(ops.v[0], ASNAP_SNAP_AIO, true);
 	if (!s)
 		return EXIT_ERROR;
-	status = EXIT_ERROR;
+	int status = EXIT_ERROR;
 	struct asnap_error err = {0};
 	struct asnap_task_view *tasks = NULL;
 	uint32_t count = 0;
@@ -49,10 +48,7 @@ int cmd_tasks(int argc, char **argv)
 		cli_file_error(s->path, &err);
 	} else {
 		struct asnap_tasks_render view = {s, tasks, count, each};
-		struct cli_safe_out o; /* what a snapshot holds never drives the terminal */
-		FILE *out = cli_safe_out_begin(&o, json);
-		if (cli_safe_out_end(&o, json ? asnap_render_tasks_json(out, &view)
-					      : asnap_render_tasks_text(out, &view)))
+		if (CLI_SHOW(json, asnap_render_tasks, &view))
 			status = EXIT_OK;
 	}
 	asnap_tasks_free(tasks, count);

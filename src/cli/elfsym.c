@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/elfsym.h"
+#include "util/freeall.h"
 
 #define ELFSYM_MAX_TABLE (256u << 20) /* no real .dynsym is near this */
 
@@ -113,9 +114,7 @@ int elfsym_lookup(const char *path, const char *const *names, uint64_t *values, 
 	}
 	rc = 0;
 out:
-	free(sh);
-	free(syms);
-	free(strtab);
+	asnap_free_all(sh, syms, strtab);
 	close(fd);
 	return rc;
 }

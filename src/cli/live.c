@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/live.h"
+#include "util/freeall.h"
 
 int live_runtime_dir(char *buf, size_t size)
 {
@@ -183,13 +184,8 @@ void live_agent_release(struct live_agent *a)
 {
 	if (!a)
 		return;
-	free(a->signal_name);
-	free(a->directory);
-	free(a->program);
-	free(a->python);
-	free(a->executable);
-	free(a->agent);
-	free(a->triggers_json);
+	asnap_free_all(a->signal_name, a->directory, a->program, a->python, a->executable, a->agent,
+		       a->triggers_json);
 	memset(a, 0, sizeof(*a));
 	a->start_ticks = -1;
 }

@@ -137,8 +137,8 @@ static bool take_value(const struct cli_spec *spec, const struct cli_opt *o, con
 	return false;
 }
 
-bool cli_parse(const struct cli_spec *spec, int argc, char **argv, struct cli_operands *ops,
-	       int *status)
+static bool parse(const struct cli_spec *spec, int argc, char **argv, struct cli_operands *ops,
+		  int *status)
 {
 	const struct cli_opt *opts[OPTS_MAX];
 	size_t n = all_opts(spec, opts);
@@ -199,4 +199,11 @@ bool cli_parse(const struct cli_spec *spec, int argc, char **argv, struct cli_op
 		return false;
 	}
 	return true;
+}
+
+struct cli_operands cli_parse(const struct cli_spec *spec, int argc, char **argv)
+{
+	struct cli_operands ops = {0};
+	ops.done = !parse(spec, argc, argv, &ops, &ops.status);
+	return ops;
 }

@@ -131,17 +131,22 @@ FILE *cli_safe_text(FILE *to, struct cli_safe_text *state)
 	return f ? f : to;
 }
 
-FILE *cli_safe_out_begin(struct cli_safe_out *o, bool json)
+static struct {
+	FILE *out;
+	struct cli_safe_text safe;
+} show;
+
+FILE *cli_show_begin(bool json)
 {
-	o->out = json ? stdout : cli_safe_text(stdout, &o->safe);
-	return o->out;
+	show.out = json ? stdout : cli_safe_text(stdout, &show.safe);
+	return show.out;
 }
 
-bool cli_safe_out_end(struct cli_safe_out *o, int rc)
+bool cli_show_end(int rc)
 {
-	if (o->out != stdout && fclose(o->out) != 0)
+	if (show.out != stdout && fclose(show.out) != 0)
 		rc = -1;
-	o->out = NULL;
+	show.out = NULL;
 	if (rc < 0)
 		cli_error("out of memory");
 	return rc >= 0;

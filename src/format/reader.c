@@ -24,6 +24,7 @@
 #include "asyncsnap/format.h"
 #include "codec.h"
 #include "util/bigarray.h"
+#include "util/freeall.h"
 
 /* Payload bytes read per step, so that a forged length costs nothing. */
 #define READ_STEP (1u << 20)
@@ -1166,9 +1167,7 @@ void asnap_reader_destroy(struct asnap_reader *r)
 	free(r->ibuf);
 	bytebuf_release(&r->payload);
 	bytebuf_release(&r->blob);
-	free(r->str_off);
-	free(r->edges);
-	free(r->props);
+	asnap_free_all(r->str_off, r->edges, r->props);
 	while (r->values) {
 		struct vblock *next = r->values->next;
 		free(r->values);

@@ -20,6 +20,7 @@
 
 #include "asyncsnap/format.h"
 #include "codec.h"
+#include "util/freeall.h"
 
 /* Edges of one node per chunk; more go to EDGES chunks (docs/FORMAT.md). */
 #define EDGES_PER_CHUNK 65536u
@@ -818,14 +819,9 @@ void asnap_writer_destroy(struct asnap_writer *w)
 	if (!w->committed && w->tmp_path)
 		unlink(w->tmp_path);
 	ZSTD_freeCCtx(w->cctx);
-	free(w->obuf);
-	free(w->path);
-	free(w->tmp_path);
+	asnap_free_all(w->obuf, w->path, w->tmp_path);
 	bytebuf_release(&w->strings.blob);
-	free(w->strings.offset);
-	free(w->strings.len);
-	free(w->strings.hash);
-	free(w->strings.slots);
+	asnap_free_all(w->strings.offset, w->strings.len, w->strings.hash, w->strings.slots);
 	bytebuf_release(&w->pending_strings);
 	for (int c = 0; c < NODE_COLUMNS; c++)
 		bytebuf_release(&w->col[c]);

@@ -34,6 +34,7 @@
 
 #include "graph/dominators.h"
 #include "util/bigarray.h"
+#include "util/freeall.h"
 #include "util/order.h"
 
 /*
@@ -339,12 +340,7 @@ __attribute__((noinline)) static void semi_nca(struct work *w)
 
 static void work_free(struct work *w)
 {
-	free(w->block);
-	free(w->vert);
-	free(w->parent_mem);
-	free(w->semi);
-	free(w->rstart);
-	free(w->rsrc);
+	asnap_free_all(w->block, w->vert, w->parent_mem, w->semi, w->rstart, w->rsrc);
 }
 
 int asnap_dom_compute(const struct asnap_graph *g, struct asnap_rootset *rs,
@@ -467,9 +463,7 @@ nomem:
 	asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory computing dominators");
 cleanup:
 	work_free(&w);
-	free(pcs.low);
-	free(pcs.stack);
-	free(pcs.notroot);
+	asnap_free_all(pcs.low, pcs.stack, pcs.notroot);
 	if (rc) {
 		asnap_dom_release(out);
 		if (own_scc)
@@ -482,9 +476,7 @@ void asnap_dom_release(struct asnap_domtree *d)
 {
 	if (!d)
 		return;
-	free(d->idom);
-	free(d->retained);
-	free(d->garbage);
+	asnap_free_all(d->idom, d->retained, d->garbage);
 	*d = (struct asnap_domtree){0};
 }
 
@@ -601,8 +593,6 @@ void asnap_dom_kids_release(struct asnap_dom_kids *k)
 {
 	if (!k)
 		return;
-	free(k->parents);
-	free(k->start);
-	free(k->child);
+	asnap_free_all(k->parents, k->start, k->child);
 	*k = (struct asnap_dom_kids){0};
 }

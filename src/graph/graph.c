@@ -8,8 +8,9 @@
 
 #include "graph/graph.h"
 #include "util/bigarray.h"
-#include "util/order.h"
+#include "util/freeall.h"
 #include "util/grow.h"
+#include "util/order.h"
 
 /* The most nodes a header's size hint may make us reserve per file byte. */
 #define HINT_PER_FILE_BYTE 64u
@@ -681,11 +682,7 @@ void asnap_graph_destroy(struct asnap_graph *g)
 	if (!g)
 		return;
 	asnap_graph_release_columns(g, ASNAP_COL_ALL);
-	free(g->edge_off);
-	free(g->edge_hi);
-	free(g->edge_target);
-	free(g->edge_weak);
-	free(g->roots);
+	asnap_free_all(g->edge_off, g->edge_hi, g->edge_target, g->edge_weak, g->roots);
 	cJSON_Delete(g->header);
 	cJSON_Delete(g->trailer);
 	asnap_graph_drop_reverse(g);
@@ -987,7 +984,6 @@ void asnap_edge_finder_release(struct asnap_edge_finder *f)
 		free(f->tables[i].target);
 		free(f->tables[i].edge);
 	}
-	free(f->tables);
-	free(f->index);
+	asnap_free_all(f->tables, f->index);
 	*f = (struct asnap_edge_finder){0};
 }

@@ -6,6 +6,7 @@
 
 #include "graph/paths.h"
 #include "util/bigarray.h"
+#include "util/freeall.h"
 
 int asnap_path_ws_init(struct asnap_path_ws *ws, uint32_t n, struct asnap_error *err)
 {
@@ -24,8 +25,7 @@ void asnap_path_ws_finish(struct asnap_path_ws *ws)
 {
 	if (!ws)
 		return;
-	free(ws->pred);
-	free(ws->queue);
+	asnap_free_all(ws->pred, ws->queue);
 	*ws = (struct asnap_path_ws){0};
 }
 

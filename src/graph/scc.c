@@ -14,6 +14,7 @@
 
 #include "graph/scc.h"
 #include "util/bigarray.h"
+#include "util/freeall.h"
 
 /* Ask for the rindex[] cells of the first edges of a node about to be
  * scanned, so that their misses overlap instead of queueing. */
@@ -111,11 +112,7 @@ int asnap_scc_compute(const struct asnap_graph *g, struct asnap_scc *out, struct
 	rindex = NULL;
 	rc = 0;
 cleanup:
-	free(rindex);
-	free(stack);
-	free(fnode);
-	free(fedge);
-	free(notroot);
+	asnap_free_all(rindex, stack, fnode, fedge, notroot);
 	return rc;
 }
 

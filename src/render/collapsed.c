@@ -19,6 +19,7 @@
 #include "render/json.h"
 #include "render/retention.h"
 #include "util/bigarray.h"
+#include "util/freeall.h"
 #include "util/grow.h"
 
 /*
@@ -289,12 +290,7 @@ int asnap_render_collapsed(FILE *out, const struct asnap_retention *r, unsigned 
 out:
 	if (rc < 0)
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory writing the stacks");
-	free(label);
-	free(start);
-	free(child);
-	free(stack);
-	free(node_frame);
-	free(chain);
+	asnap_free_all(label, start, child, stack, node_frame, chain);
 	bytebuf_release(&frame);
 	free(t.f);
 	bytebuf_release(&t.chars);

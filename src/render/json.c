@@ -72,6 +72,17 @@ cJSON *asnap_json_gstring(const struct asnap_graph *g, uint32_t id)
 	return asnap_json_string(s, len);
 }
 
+cJSON *asnap_json_with_list(const char *name, cJSON **list)
+{
+	cJSON *o = cJSON_CreateObject();
+	*list = o ? cJSON_AddArrayToObject(o, name) : NULL;
+	if (!*list) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
 cJSON *asnap_json_addr(uint64_t addr)
 {
 	char buf[24];

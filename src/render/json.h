@@ -25,6 +25,8 @@ cJSON *asnap_json_addr(uint64_t addr);
 cJSON *asnap_json_value(const struct asnap_graph *g, const struct asnap_value *v);
 /* An object of a record's properties. */
 cJSON *asnap_json_record(const struct asnap_graph *g, const struct asnap_record *rec);
+/* A new object {"name": []}, *list its array; NULL when out of memory. */
+cJSON *asnap_json_with_list(const char *name, cJSON **list);
 /*
  * Streaming: write JSON text straight to out, for output whose size grows
  * with the snapshot (one object's edges), byte for byte what cJSON prints

@@ -14,6 +14,7 @@
 #include "render/report/assets.h"
 #include "render/retention.h"
 #include "util/bigarray.h"
+#include "util/freeall.h"
 
 /* ---- sections other commands already print as JSON ------------------- */
 
@@ -156,8 +157,7 @@ static int map_init(struct u32map *m, uint32_t entries)
 
 static void map_release(struct u32map *m)
 {
-	free(m->key);
-	free(m->val);
+	asnap_free_all(m->key, m->val);
 }
 
 static uint32_t *map_slot(const struct u32map *m, uint32_t key)
@@ -240,15 +240,8 @@ struct tree {
 
 static void tree_release(struct tree *t)
 {
-	free(t->node);
-	free(t->parent);
-	free(t->retained);
-	free(t->objects);
-	free(t->others);
-	free(t->label);
-	free(t->shown);
-	free(t->shown_retained);
-	free(t->shown_objects);
+	asnap_free_all(t->node, t->parent, t->retained, t->objects, t->others, t->label, t->shown,
+		       t->shown_retained, t->shown_objects);
 }
 
 static int tree_alloc(struct tree *t, uint32_t cap)
@@ -373,10 +366,7 @@ static int tree_pick(const struct asnap_snap *s, uint32_t budget, struct tree *t
 	rc = 0;
 out:
 	map_release(&map);
-	free(heap);
-	free(count);
-	free(start);
-	free(child);
+	asnap_free_all(heap, count, start, child);
 	return rc;
 }
 

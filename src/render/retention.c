@@ -454,12 +454,9 @@ int asnap_render_cycles_text(FILE *out, const struct asnap_cycles_view *v)
 int asnap_render_cycles_json(FILE *out, const struct asnap_cycles_view *v)
 {
 	const struct asnap_graph *g = v->s->g;
-	cJSON *o = cJSON_CreateObject();
-	cJSON *list = o ? cJSON_AddArrayToObject(o, "cycles") : NULL;
-	if (!list) {
-		cJSON_Delete(o);
+	cJSON *list, *o = asnap_json_with_list("cycles", &list);
+	if (!o)
 		return -1;
-	}
 	for (uint32_t i = 0; i < v->count; i++) {
 		const struct asnap_cycle *c = &v->cycles[i];
 		cJSON *cy = cJSON_CreateObject();

@@ -12,6 +12,7 @@
 #include "render/leaks.h"
 #include "render/objects.h"
 #include "render/text.h"
+#include "util/freeall.h"
 
 static const char *ref_label(const struct asnap_snap *s, uint32_t label)
 {
@@ -238,9 +239,7 @@ static bool grow_keys(struct grouping *gr, size_t need)
 
 static void grouping_release(struct grouping *gr)
 {
-	free(gr->groups);
-	free(gr->slots);
-	free(gr->keys);
+	asnap_free_all(gr->groups, gr->slots, gr->keys);
 	*gr = (struct grouping){0};
 }
 
@@ -352,12 +351,9 @@ int asnap_render_tasks_text(FILE *out, const struct asnap_tasks_render *v)
 int asnap_render_tasks_json(FILE *out, const struct asnap_tasks_render *v)
 {
 	const struct asnap_snap *s = v->s;
-	cJSON *o = cJSON_CreateObject();
-	cJSON *list = o ? cJSON_AddArrayToObject(o, "tasks") : NULL;
-	if (!list) {
-		cJSON_Delete(o);
+	cJSON *list, *o = asnap_json_with_list("tasks", &list);
+	if (!o)
 		return -1;
-	}
 	for (uint32_t i = 0; i < v->count; i++) {
 		const struct asnap_task_view *t = &v->tasks[i];
 		cJSON *j = asnap_obj_json(s, t->node);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "render/text.h"
+#include "util/freeall.h"
 
 char *asnap_fmt_count(char *buf, uint64_t n)
 {
@@ -152,7 +153,5 @@ void asnap_table_destroy(struct asnap_table *t)
 		return;
 	for (size_t i = 0; i < t->rows * (size_t)t->ncols; i++)
 		free(t->cells[i]);
-	free(t->cells);
-	free(t->align);
-	free(t);
+	asnap_free_all(t->cells, t->align, t);
 }

@@ -29,6 +29,7 @@
 #include "analysis/checks/internal.h"
 #include "graph/paths.h"
 #include "util/bigarray.h"
+#include "util/freeall.h"
 
 #define MAX_DEPTH ASNAP_CYCLES_MAX_LEN
 #define MAX_VISIT 50000
@@ -309,14 +310,12 @@ nomem_out:
 	rc = nomem(ctx);
 out:
 	asnap_path_ws_finish(&ws);
-	free(avoid);
-	free(used);
-	free(stack);
+	asnap_free_all(avoid, used, stack);
 	return rc;
 }
 
-static void summary(const struct check_ctx *ctx, const char *key, const struct group *g,
-		    uint32_t count, bool grew, char *buf, size_t len)
+void frame_cycle_summary(const struct check_ctx *ctx, const char *key, const struct group *g,
+			 uint32_t count, bool grew, char *buf, size_t len)
 {
 	char growth[160];
 	const struct asnap_snap *s = ctx->last;
@@ -351,28 +350,16 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 
 /* The last snapshot first: what it finds (garbage coroutines) decides how
  * the earlier ones are read. state: that finding, a bool. */
-static int scan(struct grouping *gr, uint32_t snap, void *state)
+int frame_cycle_scan(struct grouping *gr, uint32_t snap, void *state)
 {
 	bool *garbage_coros = state;
 	return snap + 1 == gr->ctx->nsnap ? scan_last(gr, garbage_coros)
 					  : scan_earlier(gr, snap, *garbage_coros);
 }
 
-static int prepare(struct check_ctx *ctx, void **state)
+int frame_cycle_prepare(struct check_ctx *ctx, void **state)
 {
 	if (!(*state = calloc(1, sizeof(bool))))
 		return nomem(ctx);
 	return 0;
 }
-
-const struct check_def check_frame_cycle = {
-	.name = "frame-cycle",
-	.what = "reference cycles through frames, coroutines, tracebacks",
-	.advice = "do not keep a caught exception in a local of the frame it was raised in (or store "
-		 "str(exc) / exc.with_traceback(None)); break self/task/closure references when done",
-	.scan = scan,
-	.summary = summary,
-	.prepare = prepare,
-	.release = free,
-	.last_first = true,
-};

@@ -61,11 +61,11 @@ struct group *group_add(struct grouping *gr, uint32_t snap, const char *key, uin
 			bool certain, const char *site);
 
 /* Summary line for a firing group; `grew` when it fires on growth. */
-typedef void (*summary_fn)(const struct check_ctx *ctx, const char *key, const struct group *g,
+typedef void summary_fn(const struct check_ctx *ctx, const char *key, const struct group *g,
 			   uint32_t count, bool grew, char *buf, size_t len);
 
 /* Turn the groups that fire into findings of `check`. 0 or -1. */
-int grouping_emit(struct grouping *gr, int check, summary_fn summary);
+int grouping_emit(struct grouping *gr, int check, summary_fn *summary);
 
 /*
  * A check, as data: each checks/<name>.c defines one, and checks.c's
@@ -79,7 +79,7 @@ struct check_def {
 	/* Count the candidates of snapshot `snap` into gr: 0, or -1 with
 	 * ctx->err. state is what prepare made (NULL without prepare). */
 	int (*scan)(struct grouping *gr, uint32_t snap, void *state);
-	summary_fn summary;   /* the line for a group that fires */
+	summary_fn *summary;  /* the line for a group that fires */
 	/* A group fires on certainty at this many certain members (0: 1). */
 	uint32_t min_certain;
 	/* Certainty from one snapshot is by count (a pile of many: at least
@@ -101,9 +101,22 @@ struct check_def {
 	int (*after)(struct check_ctx *ctx);
 };
 
-extern const struct check_def check_unawaited_coroutine, check_pending_task,
-	check_retained_task, check_unclosed_resource, check_pending_future,
-	check_uncancelled_handle, check_frame_cycle;
+/* What each check file gives the table in checks.c. */
+#define UNCANCELLED_PILE_MIN 1000 /* handles of one callback: a pile from one snapshot */
+int unawaited_scan(struct grouping *gr, uint32_t snap, void *state);
+int pending_task_scan(struct grouping *gr, uint32_t snap, void *state);
+int retained_task_scan(struct grouping *gr, uint32_t snap, void *state);
+int unclosed_resource_scan(struct grouping *gr, uint32_t snap, void *state);
+int pending_future_scan(struct grouping *gr, uint32_t snap, void *state);
+int uncancelled_handle_scan(struct grouping *gr, uint32_t snap, void *state);
+int frame_cycle_scan(struct grouping *gr, uint32_t snap, void *state);
+summary_fn unawaited_summary, pending_task_summary, retained_task_summary,
+	unclosed_resource_summary, pending_future_summary, uncancelled_handle_summary,
+	frame_cycle_summary;
+int retained_task_prepare(struct check_ctx *ctx, void **state);
+int unclosed_resource_prepare(struct check_ctx *ctx, void **state);
+void unclosed_resource_release(void *state);
+int frame_cycle_prepare(struct check_ctx *ctx, void **state);
 
 /*
  * The parts of the open resources idle in a pool (a rule's "idle_in") in

@@ -17,7 +17,7 @@
 
 #define NOT_AWAITED "<not awaited>"
 
-static int scan(struct grouping *gr, uint32_t snap, void *state)
+int pending_future_scan(struct grouping *gr, uint32_t snap, void *state)
 {
 	(void)state;
 	struct check_ctx *ctx = gr->ctx;
@@ -70,8 +70,8 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 	return rc;
 }
 
-static void summary(const struct check_ctx *ctx, const char *key, const struct group *g,
-		    uint32_t count, bool grew, char *buf, size_t len)
+void pending_future_summary(const struct check_ctx *ctx, const char *key, const struct group *g,
+			    uint32_t count, bool grew, char *buf, size_t len)
 {
 	char growth[160];
 	growth_text(ctx, g, growth, sizeof(growth));
@@ -88,14 +88,3 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 	(void)count;
 	(void)grew;
 }
-
-const struct check_def check_pending_future = {
-	.name = "pending-future",
-	.what = "futures never resolved, callbacks and waiters piling up",
-	.advice = "resolve every future you create (set_result/set_exception, or cancel it on every error and "
-		 "timeout path), and drop it from registries once resolved",
-	.scan = scan,
-	.summary = summary,
-	/* callbacks and waiters piling up on one future: piled_callbacks.c */
-	.after = check_piled_callbacks,
-};

@@ -9,7 +9,7 @@
 
 #include "analysis/checks/internal.h"
 
-static int scan(struct grouping *gr, uint32_t snap, void *state)
+int pending_task_scan(struct grouping *gr, uint32_t snap, void *state)
 {
 	(void)state;
 	struct check_ctx *ctx = gr->ctx;
@@ -38,8 +38,8 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 	return 0;
 }
 
-static void summary(const struct check_ctx *ctx, const char *key, const struct group *g,
-		    uint32_t count, bool grew, char *buf, size_t len)
+void pending_task_summary(const struct check_ctx *ctx, const char *key, const struct group *g,
+			  uint32_t count, bool grew, char *buf, size_t len)
 {
 	char growth[160];
 	if (grew)
@@ -55,12 +55,3 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 			 g->site ? g->site : "");
 	(void)count;
 }
-
-const struct check_def check_pending_task = {
-	.name = "pending-task",
-	.what = "tasks that can never finish, or pile up pending",
-	.advice = "make sure something resolves what the task waits on, or cancel the task (and await it) "
-		 "when its work is no longer wanted; keep tasks in a TaskGroup or remove them when done",
-	.scan = scan,
-	.summary = summary,
-};

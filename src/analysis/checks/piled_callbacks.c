@@ -37,8 +37,9 @@
 
 #include "analysis/checks/internal.h"
 #include "util/bigarray.h"
-#include "util/order.h"
+#include "util/freeall.h"
 #include "util/grow.h"
+#include "util/order.h"
 
 #define PILED_MIN 100        /* one snapshot: this many on one object */
 #define PILED_GROWTH_MIN 10  /* across snapshots: at least this many at the end */
@@ -186,8 +187,7 @@ static int snapinfo_init(struct snapinfo *si, const struct asnap_snap *s)
 
 static void snapinfo_finish(struct snapinfo *si)
 {
-	free(si->awaited);
-	free(si->holder);
+	asnap_free_all(si->awaited, si->holder);
 }
 
 /* ---- done-callbacks -------------------------------------------------------- */
@@ -427,9 +427,7 @@ static int find_owners(const struct snapinfo *si, const uint32_t *targets, uint3
 	uint32_t *best = asnap_big_alloc(((size_t)n + 1) * 2, sizeof(*best)); /* (src, label) */
 	int *rank = asnap_big_zalloc((size_t)n + 1, sizeof(*rank));
 	if (!want || !best || !rank) {
-		free(want);
-		free(best);
-		free(rank);
+		asnap_free_all(want, best, rank);
 		return -1;
 	}
 	for (uint32_t i = 0; i < n; i++)
@@ -466,9 +464,7 @@ static int find_owners(const struct snapinfo *si, const uint32_t *targets, uint3
 		if (!(owners[i] = strdup(buf)))
 			rc = -1;
 	}
-	free(want);
-	free(best);
-	free(rank);
+	asnap_free_all(want, best, rank);
 	return rc;
 }
 
@@ -1000,9 +996,7 @@ static int follow_growth(struct check_ctx *ctx, struct snapinfo *infos, uint32_t
 	}
 	rc = 0;
 out:
-	free(same);
-	free(grows);
-	free(w);
+	asnap_free_all(same, grows, w);
 	return rc;
 }
 
@@ -1108,13 +1102,9 @@ out:
 		nomem(ctx);
 	for (uint32_t c = 0; owners && c <= ps.n; c++)
 		free(owners[c]);
-	free(cand);
-	free(targets);
-	free(owners);
+	asnap_free_all(cand, targets, owners);
 	for (uint32_t i = 0; i < ps.n; i++) {
-		free(ps.p[i].items.v);
-		free(ps.p[i].counts);
-		free(ps.p[i].owner);
+		asnap_free_all(ps.p[i].items.v, ps.p[i].counts, ps.p[i].owner);
 	}
 	free(ps.p);
 	for (uint32_t j = 0; infos && j < ctx->nsnap; j++)

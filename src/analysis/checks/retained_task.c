@@ -15,17 +15,6 @@
 
 #define RETAINED_MIN 100
 
-struct held {
-	uint32_t holder;
-	uint32_t task; /* index */
-};
-
-static int by_holder(const void *x, const void *y)
-{
-	const struct held *a = x, *b = y;
-	int c = asnap_asc_u64(a->holder, b->holder);
-	return c ? c : asnap_asc_u64(a->task, b->task);
-}
 
 static bool done(const struct asnap_aio_task *t)
 {
@@ -39,7 +28,7 @@ static int piled_up(const struct check_ctx *ctx, uint8_t *certain)
 	const struct asnap_graph *g = s->g;
 	const struct asnap_aio *a = &s->aio;
 	const uint32_t *idom = s->ret.dom.idom;
-	struct held *h = malloc(((size_t)a->ntasks + 1) * sizeof(*h));
+	struct asnap_pair *h = malloc(((size_t)a->ntasks + 1) * sizeof(*h));
 	uint8_t *outside = held_from_outside(s);
 	if (!h || !outside) {
 		free(h);
@@ -57,17 +46,17 @@ static int piled_up(const struct check_ctx *ctx, uint8_t *certain)
 		    outside[d])
 			continue; /* a local of a running frame (or of another thread's,
 				   * held from outside): a batch being gathered */
-		h[n++] = (struct held){d, i};
+		h[n++] = (struct asnap_pair){d, i}; /* holder, task index */
 	}
 	if (n > 1)
-		qsort(h, n, sizeof(*h), by_holder);
+		qsort(h, n, sizeof(*h), asnap_pair_cmp);
 	for (uint32_t i = 0; i < n;) {
 		uint32_t j = i;
-		while (j < n && h[j].holder == h[i].holder)
+		while (j < n && h[j].key == h[i].key)
 			j++;
 		if (j - i >= RETAINED_MIN)
 			for (uint32_t k = i; k < j; k++)
-				certain[h[k].task] = 1;
+				certain[h[k].val] = 1;
 		i = j;
 	}
 	free(h);
@@ -75,7 +64,7 @@ static int piled_up(const struct check_ctx *ctx, uint8_t *certain)
 	return 0;
 }
 
-static int scan(struct grouping *gr, uint32_t snap, void *state)
+int retained_task_scan(struct grouping *gr, uint32_t snap, void *state)
 {
 	const uint8_t *certain = state;
 	struct check_ctx *ctx = gr->ctx;
@@ -100,8 +89,8 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 	return 0;
 }
 
-static void summary(const struct check_ctx *ctx, const char *key, const struct group *g,
-		    uint32_t count, bool grew, char *buf, size_t len)
+void retained_task_summary(const struct check_ctx *ctx, const char *key, const struct group *g,
+			   uint32_t count, bool grew, char *buf, size_t len)
 {
 	char growth[160];
 	if (grew)
@@ -116,7 +105,7 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 }
 
 /* state: per task of the last snapshot, whether it is certain (piled_up) */
-static int prepare(struct check_ctx *ctx, void **state)
+int retained_task_prepare(struct check_ctx *ctx, void **state)
 {
 	uint8_t *certain = calloc((size_t)ctx->last->aio.ntasks + 1, 1);
 	if (!certain || piled_up(ctx, certain) < 0) {
@@ -126,15 +115,3 @@ static int prepare(struct check_ctx *ctx, void **state)
 	*state = certain;
 	return 0;
 }
-
-const struct check_def check_retained_task = {
-	.name = "retained-task",
-	.what = "finished tasks kept alive by containers",
-	.advice = "drop finished tasks: task.add_done_callback(tasks.discard), or use a TaskGroup; "
-		 "read result() or exception() and let go of the task",
-	.scan = scan,
-	.summary = summary,
-	.prepare = prepare,
-	.release = free,
-	.pile = true,
-};

@@ -72,7 +72,7 @@ static void in_local(const struct asnap_snap *s, uint8_t *mark, uint32_t v)
 			mark[g->edge_target[e]] |= NEAR_FRAME;
 }
 
-static int scan(struct grouping *gr, uint32_t snap, void *state)
+int unawaited_scan(struct grouping *gr, uint32_t snap, void *state)
 {
 	(void)state;
 	const struct asnap_snap *s = gr->ctx->snaps[snap];
@@ -153,8 +153,8 @@ static int scan(struct grouping *gr, uint32_t snap, void *state)
 	return 0;
 }
 
-static void summary(const struct check_ctx *ctx, const char *key, const struct group *g,
-		    uint32_t count, bool grew, char *buf, size_t len)
+void unawaited_summary(const struct check_ctx *ctx, const char *key, const struct group *g,
+		       uint32_t count, bool grew, char *buf, size_t len)
 {
 	char growth[160];
 	if (grew)
@@ -167,13 +167,3 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 			 "run %s",
 			 count, count == 1 ? "" : "s", key, count == 1 ? "it" : "them");
 }
-
-const struct check_def check_unawaited_coroutine = {
-	.name = "unawaited-coroutine",
-	.what = "coroutines created and never awaited",
-	.advice = "await the coroutine, or hand it to asyncio.create_task() / a TaskGroup; "
-		 "never keep a coroutine object around without running it",
-	.scan = scan,
-	.summary = summary,
-	.consumed = true,
-};

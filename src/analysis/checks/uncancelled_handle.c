@@ -2,7 +2,8 @@
  * uncancelled_handle.c - the uncancelled-handle check: handles and timer
  * handles (call_soon, call_later, call_at) never cancelled, grouped by
  * their callback, that persist and grow in number across snapshots, or
- * that number PILE_MIN or more for one callback in a single snapshot.
+ * that number UNCANCELLED_PILE_MIN or more for one callback in a single
+ * snapshot.
  *
  * The reader and writer handles a selector event loop registers for each
  * open transport (held by the selector's keys; uvloop's add_reader handles
@@ -21,7 +22,6 @@
 #include "analysis/checks/internal.h"
 #include "util/bigarray.h"
 
-#define PILE_MIN 1000
 #define SELF_FIRING 600.0
 
 /* Mark the handles the selector's keys hold: SelectorKey -> data (a
@@ -92,7 +92,7 @@ static bool fires_soon(const struct asnap_snap *s, const struct asnap_aio_handle
 	return when && when - s->monotonic < SELF_FIRING;
 }
 
-static int scan(struct grouping *gr, uint32_t snap, void *state)
+int uncancelled_handle_scan(struct grouping *gr, uint32_t snap, void *state)
 {
 	(void)state;
 	struct check_ctx *ctx = gr->ctx;
@@ -160,8 +160,8 @@ static void firing(const struct check_ctx *ctx, const struct group *g, char *buf
 		snprintf(buf, len, "; the timers fire in %.0f-%.0f s", lo, hi);
 }
 
-static void summary(const struct check_ctx *ctx, const char *key, const struct group *g,
-		    uint32_t count, bool grew, char *buf, size_t len)
+void uncancelled_handle_summary(const struct check_ctx *ctx, const char *key, const struct group *g,
+				uint32_t count, bool grew, char *buf, size_t len)
 {
 	char growth[160], when[96];
 	firing(ctx, g, when, sizeof(when));
@@ -174,14 +174,3 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 		snprintf(buf, len, "%u handles of %s scheduled and never cancelled%s", count, key,
 			 when);
 }
-
-const struct check_def check_uncancelled_handle = {
-	.name = "uncancelled-handle",
-	.what = "call_soon/call_later handles never cancelled, piling up",
-	.advice = "keep the handle from call_later/call_soon and cancel() it when it is no longer needed; "
-		 "do not let timers capture large objects",
-	.scan = scan,
-	.summary = summary,
-	.min_certain = PILE_MIN,
-	.pile = true,
-};

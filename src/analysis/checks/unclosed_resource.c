@@ -15,6 +15,7 @@
 
 #include "analysis/checks/internal.h"
 #include "util/bigarray.h"
+#include "util/freeall.h"
 
 #define MAX_UP 100000
 
@@ -173,9 +174,7 @@ static int pools_hold(const struct asnap_rules_bound *b, const struct asnap_snap
 		}
 		pool_holds(&w, b, s, pr, p, ++stamp, open);
 	}
-	free(w.seen);
-	free(w.queue);
-	free(w.depth);
+	asnap_free_all(w.seen, w.queue, w.depth);
 	return rc;
 }
 
@@ -231,7 +230,7 @@ static int one_per_pool(const struct asnap_rules_bound *b, const struct asnap_sn
 	return 0;
 }
 
-static int scan(struct grouping *gr, uint32_t snap, void *state)
+int unclosed_resource_scan(struct grouping *gr, uint32_t snap, void *state)
 {
 	const struct asnap_rules *rules = ((struct rules_state *)state)->rules;
 	struct check_ctx *ctx = gr->ctx;
@@ -406,8 +405,8 @@ out:
 	return rc;
 }
 
-static void summary(const struct check_ctx *ctx, const char *key, const struct group *g,
-		    uint32_t count, bool grew, char *buf, size_t len)
+void unclosed_resource_summary(const struct check_ctx *ctx, const char *key, const struct group *g,
+			       uint32_t count, bool grew, char *buf, size_t len)
 {
 	char growth[160];
 	if (grew)
@@ -421,7 +420,7 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 	(void)count;
 }
 
-static int prepare(struct check_ctx *ctx, void **state)
+int unclosed_resource_prepare(struct check_ctx *ctx, void **state)
 {
 	struct rules_state *rs = calloc(1, sizeof(*rs));
 	if (!rs)
@@ -440,20 +439,9 @@ static int prepare(struct check_ctx *ctx, void **state)
 	return 0;
 }
 
-static void release(void *state)
+void unclosed_resource_release(void *state)
 {
 	struct rules_state *rs = state;
 	asnap_rules_release(&rs->builtin);
 	free(rs);
 }
-
-const struct check_def check_unclosed_resource = {
-	.name = "unclosed-resource",
-	.what = "sockets, transports, sessions never closed",
-	.advice = "close it explicitly (await x.close(), writer.close(); await writer.wait_closed()) or use "
-		 "async with; do not leave it to the destructor",
-	.scan = scan,
-	.summary = summary,
-	.prepare = prepare,
-	.release = release,
-};
