@@ -79,6 +79,19 @@ class FixturePairsTest(TempDirTest):
         self.assertTrue(all(o["state"] == "finished" for o in f["objects"]))
         self.assertClean(fixed)
 
+    def test_retained_future_registry(self):
+        leaky, fixed = self.pair("retained_future.py")
+        _, found = findings(*leaky)
+        f = self.assertFinding(found, "retained-task", "futures in Rpc.pending")
+        self.assertEqual(f["growth"], [10, 30, 50])
+        self.assertTrue(all(o["state"] == "cancelled" for o in f["objects"]), f["objects"][:3])
+        self.assertIn("never removed", f["summary"])
+        self.assertIn("finally", f["fix"])
+        self.assertEqual([x for x in found if x is not f], [])
+        # one snapshot is no evidence: a registry looks like a cache of results
+        self.assertEqual(findings(leaky[-1]), (0, []))
+        self.assertClean(fixed)
+
     def test_pending_future(self):
         leaky, fixed = self.pair("pending_future.py")
         _, found = findings(*leaky)

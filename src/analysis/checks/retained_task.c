@@ -4,11 +4,20 @@
  * and exceptions. From one snapshot: at least RETAINED_MIN finished tasks
  * in one set, list, dict or deque that is not a local of a running frame
  * (a batch just gathered is fine), unless several snapshots show that
- * pile not growing (a bounded cache of tasks). Across snapshots: finished tasks of a coroutine that grow in
- * number and persist. Garbage is not counted.
+ * pile not growing (a bounded cache of tasks). Across snapshots: finished
+ * tasks of a coroutine that grow in number and persist. Garbage is not
+ * counted.
+ *
+ * Done futures (resolved or cancelled) that a registry keeps - the dict of
+ * an RPC client's requests that a timeout path forgets to pop - are
+ * grouped by that container ("futures in Client._pending") and reported
+ * only when they grow in number and persist across snapshots: from one
+ * snapshot a registry cannot be told from a cache of results.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "analysis/checks/internal.h"
 #include "util/order.h"
@@ -64,6 +73,127 @@ static int piled_up(const struct check_ctx *ctx, uint8_t *certain)
 	return 0;
 }
 
+/* ---- done futures a registry keeps ------------------------------------- */
+
+#define FUTURES_IN "futures in "
+
+static const char future_fix[] =
+	"remove each future from the registry once it is done, on every path (in a finally: "
+	"pending.pop(key, None)), timeouts and cancellation included";
+
+static bool is_registry_type(const char *type)
+{
+	return !strcmp(type, "builtins.dict") || !strcmp(type, "builtins.list") ||
+	       !strcmp(type, "builtins.set") || !strcmp(type, "collections.deque") ||
+	       !strcmp(type, "collections.OrderedDict") || !strcmp(type, "collections.defaultdict");
+}
+
+static const char *short_type(const char *type)
+{
+	const char *dot = strrchr(type, '.');
+	return dot ? dot + 1 : type;
+}
+
+/* The label of the reference from p to c ("" when none). */
+static const char *label_of(const struct asnap_graph *g, uint32_t p, uint32_t c)
+{
+	uint64_t e = asnap_graph_edge_between(g, p, c);
+	uint32_t l = e != UINT64_MAX && g->edge_label ? g->edge_label[e] : 0;
+	return l ? asnap_graph_string(g, l) : "";
+}
+
+/*
+ * The name of container c for its finding - "Client._pending" (an
+ * attribute), "app.state.PENDING" (a module's global), else its type and
+ * address, which stay the same across snapshots of one process - or false
+ * when c is a batch rather than a registry (a local of running code, or
+ * held by asyncio's own objects: the children a gather waits for) or no
+ * container at all (an object's or a module's attributes).
+ */
+static bool registry_name(const struct asnap_snap *s, uint32_t c, char *buf, size_t len)
+{
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio *a = &s->aio;
+	if (asnap_snap_module_name(s, c))
+		return false; /* a module's globals */
+	for (uint32_t k = g->rev_start[c]; k < g->rev_start[c + 1]; k++)
+		if (a->kind[g->rev_source[k]] != ASNAP_AIO_NONE ||
+		    !strcmp(label_of(g, g->rev_source[k], c), "__dict__"))
+			return false; /* an object's attributes, not a registry */
+	for (uint32_t k = g->rev_start[c]; k < g->rev_start[c + 1]; k++) {
+		uint32_t p = g->rev_source[k], owner = p;
+		const char *attr = label_of(g, p, c);
+		if (!attr[0] || attr[0] == '[')
+			continue; /* an item of another container */
+		const char *module = asnap_snap_module_name(s, p);
+		if (module) {
+			snprintf(buf, len, "%s.%s", module, attr);
+			return true;
+		}
+		if (!strcmp(node_type(s, p), "builtins.dict")) {
+			owner = ASNAP_NO_NODE; /* an instance's __dict__ (3.9, 3.10), or a plain dict */
+			for (uint32_t j = g->rev_start[p]; j < g->rev_start[p + 1]; j++)
+				if (!strcmp(label_of(g, g->rev_source[j], p), "__dict__"))
+					owner = g->rev_source[j];
+			if (owner == ASNAP_NO_NODE)
+				continue;
+		}
+		snprintf(buf, len, "%s.%s", short_type(node_type(s, owner)), attr);
+		return true;
+	}
+	snprintf(buf, len, "the %s at 0x%" PRIx64, short_type(node_type(s, c)), g->addr[c]);
+	return true;
+}
+
+/* Done futures of snapshot `snap`, counted by the registry that keeps them
+ * (with several snapshots of one process: growth is the only evidence). */
+static int scan_futures(struct grouping *gr, uint32_t snap)
+{
+	struct check_ctx *ctx = gr->ctx;
+	const struct asnap_snap *s = ctx->snaps[snap];
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio *a = &s->aio;
+	if (ctx->nsnap < 2 || !ctx->same_process || !g->rev_start)
+		return 0;
+	bool last = snap + 1 == ctx->nsnap;
+	struct asnap_pair *h = malloc(((size_t)a->nfutures + 1) * sizeof(*h));
+	if (!h)
+		return nomem(ctx);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < a->nfutures; i++) {
+		uint32_t v = a->futures[i].node;
+		if ((a->futures[i].state != ASNAP_FUT_FINISHED &&
+		     a->futures[i].state != ASNAP_FUT_CANCELLED) ||
+		    (last && s->has_ret && asnap_dom_is_garbage(&s->ret.dom, v)))
+			continue;
+		for (uint32_t k = g->rev_start[v]; k < g->rev_start[v + 1]; k++)
+			if (is_registry_type(node_type(s, g->rev_source[k]))) {
+				h[n++] = (struct asnap_pair){g->rev_source[k], v}; /* registry, future */
+				break;
+			}
+	}
+	if (n > 1)
+		qsort(h, n, sizeof(*h), asnap_pair_cmp);
+	char name[256], key[300];
+	for (uint32_t i = 0, j; i < n; i = j) {
+		for (j = i; j < n && h[j].key == h[i].key; j++)
+			;
+		if (!registry_name(s, h[i].key, name, sizeof(name)))
+			continue;
+		snprintf(key, sizeof(key), FUTURES_IN "%s", name);
+		for (uint32_t k = i; k < j; k++) {
+			struct group *grp = group_add(gr, snap, key, h[k].val, false, NULL);
+			if (!grp) {
+				free(h);
+				return nomem(ctx);
+			}
+			grp->fix = future_fix;
+		}
+	}
+	free(h);
+	return 0;
+}
+
 int retained_task_scan(struct grouping *gr, uint32_t snap, void *state)
 {
 	const uint8_t *certain = state;
@@ -86,14 +216,19 @@ int retained_task_scan(struct grouping *gr, uint32_t snap, void *state)
 		if (!group_add(gr, snap, key, t->node, last && certain[i], site))
 			return nomem(ctx);
 	}
-	return 0;
+	return scan_futures(gr, snap);
 }
 
 void retained_task_summary(const struct check_ctx *ctx, const char *key, const struct group *g,
 			   uint32_t count, bool grew, char *buf, size_t len)
 {
 	char growth[160];
-	if (grew)
+	if (!strncmp(key, FUTURES_IN, strlen(FUTURES_IN)))
+		snprintf(buf, len,
+			 "done futures kept in %s pile up: %s across the snapshots; they were resolved "
+			 "or cancelled and never removed",
+			 key + strlen(FUTURES_IN), growth_text(ctx, g, growth, sizeof(growth)));
+	else if (grew)
 		snprintf(buf, len,
 			 "finished tasks of %s() are kept alive and pile up: %s across the snapshots",
 			 key, growth_text(ctx, g, growth, sizeof(growth)));
