@@ -108,7 +108,8 @@ static const char *label_of(const struct asnap_graph *g, uint32_t p, uint32_t c)
  * address, which stay the same across snapshots of one process - or false
  * when c is a batch rather than a registry (a local of running code, or
  * held by asyncio's own objects: the children a gather waits for) or no
- * container at all (an object's or a module's attributes).
+ * container at all (an object's or a module's attributes), or the waiters
+ * of an Event, Lock or Queue, which pending-future judges.
  */
 static bool registry_name(const struct asnap_snap *s, uint32_t c, char *buf, size_t len)
 {
@@ -116,10 +117,15 @@ static bool registry_name(const struct asnap_snap *s, uint32_t c, char *buf, siz
 	const struct asnap_aio *a = &s->aio;
 	if (asnap_snap_module_name(s, c))
 		return false; /* a module's globals */
-	for (uint32_t k = g->rev_start[c]; k < g->rev_start[c + 1]; k++)
-		if (a->kind[g->rev_source[k]] != ASNAP_AIO_NONE ||
-		    !strcmp(label_of(g, g->rev_source[k], c), "__dict__"))
+	for (uint32_t k = g->rev_start[c]; k < g->rev_start[c + 1]; k++) {
+		if (a->kind[g->rev_source[k]] != ASNAP_AIO_NONE)
+			return false;
+		const char *l = label_of(g, g->rev_source[k], c);
+		if (!strcmp(l, "__dict__"))
 			return false; /* an object's attributes, not a registry */
+		if (!strcmp(l, "_waiters") || !strcmp(l, "_getters") || !strcmp(l, "_putters"))
+			return false; /* a lock's or queue's waiters: piled_callbacks.c */
+	}
 	for (uint32_t k = g->rev_start[c]; k < g->rev_start[c + 1]; k++) {
 		uint32_t p = g->rev_source[k], owner = p;
 		const char *attr = label_of(g, p, c);
