@@ -44,7 +44,7 @@ static const struct check_def checks[ASNAP_NCHECKS] = {
 	},
 	[ASNAP_CHECK_RETAINED_TASK] = {
 		.name = "retained-task",
-		.what = "finished tasks and done futures kept alive by containers",
+		.what = "finished tasks, done futures, unread queues kept by containers",
 		.advice = "drop finished tasks: task.add_done_callback(tasks.discard), or use a "
 			  "TaskGroup; read result() or exception() and let go of the task",
 		.scan = retained_task_scan,

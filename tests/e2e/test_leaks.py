@@ -92,6 +92,19 @@ class FixturePairsTest(TempDirTest):
         self.assertEqual(findings(leaky[-1]), (0, []))
         self.assertClean(fixed)
 
+    def test_retained_queue_nobody_reads(self):
+        leaky, fixed = self.pair("retained_queue.py")
+        _, found = findings(*leaky)
+        f = self.assertFinding(found, "retained-task", "queues in Hub.subscribers")
+        self.assertEqual(f["growth"], [10, 30, 50])
+        self.assertTrue(all(o["type"] == "asyncio.queues.Queue" for o in f["objects"]))
+        self.assertIn("nothing reads", f["summary"])
+        self.assertIn("discard", f["fix"])
+        self.assertEqual([x for x in found if x is not f], [])
+        self.assertEqual(findings(leaky[-1]), (0, []))
+        # the twin's five readers, suspended in queue.get(), are not counted
+        self.assertClean(fixed)
+
     def test_pending_future(self):
         leaky, fixed = self.pair("pending_future.py")
         _, found = findings(*leaky)

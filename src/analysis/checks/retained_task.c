@@ -9,10 +9,12 @@
  * counted.
  *
  * Done futures (resolved or cancelled) that a registry keeps - the dict of
- * an RPC client's requests that a timeout path forgets to pop - are
- * grouped by that container ("futures in Client._pending") and reported
- * only when they grow in number and persist across snapshots: from one
- * snapshot a registry cannot be told from a cache of results.
+ * an RPC client's requests that a timeout path forgets to pop - and asyncio
+ * queues that nothing reads (a broadcast hub's subscribers, gone, still
+ * fed) are grouped by that container ("futures in Client._pending",
+ * "queues in Hub.subscribers") and reported only when they grow in number
+ * and persist across snapshots: from one snapshot a registry cannot be
+ * told from a cache of results, nor a queue from one whose reader is busy.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <string.h>
 
 #include "analysis/checks/internal.h"
+#include "util/grow.h"
 #include "util/order.h"
 
 #define RETAINED_MIN 100
@@ -76,10 +79,14 @@ static int piled_up(const struct check_ctx *ctx, uint8_t *certain)
 /* ---- done futures a registry keeps ------------------------------------- */
 
 #define FUTURES_IN "futures in "
+#define QUEUES_IN "queues in "
 
 static const char future_fix[] =
 	"remove each future from the registry once it is done, on every path (in a finally: "
 	"pending.pop(key, None)), timeouts and cancellation included";
+static const char queue_fix[] =
+	"when a subscriber's reader ends, remove its queue from the registry (in a finally: "
+	"subscribers.discard(queue)), or close the subscription";
 
 static bool is_registry_type(const char *type)
 {
@@ -151,15 +158,91 @@ static bool registry_name(const struct asnap_snap *s, uint32_t c, char *buf, siz
 	return true;
 }
 
-/* Done futures of snapshot `snap`, counted by the registry that keeps them
- * (with several snapshots of one process: growth is the only evidence). */
-static int scan_futures(struct grouping *gr, uint32_t snap)
+/* The object v's attribute with label id `attr` (through its __dict__ on
+ * 3.9/3.10, `dict_label`), or ASNAP_NO_NODE. */
+static uint32_t attr_target(const struct asnap_graph *g, uint32_t v, uint32_t attr,
+			    uint32_t dict_label)
+{
+	uint32_t dict = ASNAP_NO_NODE;
+	for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+		if (g->edge_label[e] == attr)
+			return g->edge_target[e];
+		if (dict_label && g->edge_label[e] == dict_label)
+			dict = g->edge_target[e];
+	}
+	return dict != ASNAP_NO_NODE ? attr_target(g, dict, attr, 0) : ASNAP_NO_NODE;
+}
+
+/*
+ * Is queue q read by nobody: no reader waiting in its _getters, and only
+ * containers hold it (a reader's frame, or the object of a reader, would
+ * hold it too)? Its first container into *registry.
+ */
+static bool unread_queue(const struct asnap_snap *s, uint32_t q, uint32_t getters,
+			 uint32_t dict_label, uint32_t class_label, uint32_t *registry)
+{
+	const struct asnap_graph *g = s->g;
+	uint32_t d = getters ? attr_target(g, q, getters, dict_label) : ASNAP_NO_NODE;
+	if (d == ASNAP_NO_NODE)
+		return false;
+	for (uint64_t e = asnap_graph_edge_begin(g, d); e < asnap_graph_edge_end(g, d); e++)
+		if (g->edge_label[e] != class_label)
+			return false; /* a reader waits (3.12+ deques also refer to their type) */
+	*registry = ASNAP_NO_NODE;
+	for (uint32_t k = g->rev_start[q]; k < g->rev_start[q + 1]; k++) {
+		uint32_t p = g->rev_source[k];
+		if (!is_registry_type(node_type(s, p)))
+			return false;
+		if (*registry == ASNAP_NO_NODE)
+			*registry = p;
+	}
+	return *registry != ASNAP_NO_NODE;
+}
+
+static bool is_queue_type(const char *type)
+{
+	return !strcmp(type, "asyncio.queues.Queue") || !strcmp(type, "asyncio.queues.LifoQueue") ||
+	       !strcmp(type, "asyncio.queues.PriorityQueue");
+}
+
+/* Count the (registry, object) pairs h[0..n) by registry, under
+ * "PREFIX<registry's name>" with advice fix. 0 or -1. */
+static int add_by_registry(struct grouping *gr, uint32_t snap, struct asnap_pair *h, uint32_t n,
+			   const char *prefix, const char *fix)
+{
+	const struct asnap_snap *s = gr->ctx->snaps[snap];
+	if (n > 1)
+		qsort(h, n, sizeof(*h), asnap_pair_cmp);
+	char name[256], key[300];
+	for (uint32_t i = 0, j; i < n; i = j) {
+		for (j = i; j < n && h[j].key == h[i].key; j++)
+			;
+		if (!registry_name(s, h[i].key, name, sizeof(name)))
+			continue;
+		snprintf(key, sizeof(key), "%s%s", prefix, name);
+		for (uint32_t k = i; k < j; k++) {
+			struct group *grp = group_add(gr, snap, key, h[k].val, false, NULL);
+			if (!grp)
+				return nomem(gr->ctx);
+			grp->fix = fix;
+		}
+	}
+	return 0;
+}
+
+/*
+ * What registries keep in snapshot `snap` after its use is over: done
+ * futures, and asyncio queues that nobody reads (a subscriber gone, its
+ * queue still fed), counted by the registry that keeps them. Only with
+ * several snapshots of one process: growth is the only evidence.
+ */
+static int scan_registries(struct grouping *gr, uint32_t snap)
 {
 	struct check_ctx *ctx = gr->ctx;
 	const struct asnap_snap *s = ctx->snaps[snap];
 	const struct asnap_graph *g = s->g;
 	const struct asnap_aio *a = &s->aio;
-	if (ctx->nsnap < 2 || !ctx->same_process || !g->rev_start)
+	if (ctx->nsnap < 2 || !ctx->same_process || !g->rev_start || !g->edge_label)
 		return 0;
 	bool last = snap + 1 == ctx->nsnap;
 	struct asnap_pair *h = malloc(((size_t)a->nfutures + 1) * sizeof(*h));
@@ -178,26 +261,32 @@ static int scan_futures(struct grouping *gr, uint32_t snap)
 				break;
 			}
 	}
-	if (n > 1)
-		qsort(h, n, sizeof(*h), asnap_pair_cmp);
-	char name[256], key[300];
-	for (uint32_t i = 0, j; i < n; i = j) {
-		for (j = i; j < n && h[j].key == h[i].key; j++)
-			;
-		if (!registry_name(s, h[i].key, name, sizeof(name)))
-			continue;
-		snprintf(key, sizeof(key), FUTURES_IN "%s", name);
-		for (uint32_t k = i; k < j; k++) {
-			struct group *grp = group_add(gr, snap, key, h[k].val, false, NULL);
-			if (!grp) {
-				free(h);
-				return nomem(ctx);
-			}
-			grp->fix = future_fix;
-		}
-	}
+	int rc = add_by_registry(gr, snap, h, n, FUTURES_IN, future_fix);
 	free(h);
-	return 0;
+	if (rc < 0)
+		return rc;
+	uint32_t getters = asnap_graph_find_string(g, "_getters");
+	uint32_t dict_label = asnap_graph_find_string(g, "__dict__");
+	uint32_t class_label = asnap_graph_find_string(g, "__class__");
+	struct asnap_pair *q = NULL;
+	uint32_t nq = 0, cap = 0;
+	for (uint32_t v = 0; getters && v < g->n; v++) {
+		uint32_t r;
+		if (!is_queue_type(node_type(s, v)) ||
+		    (last && s->has_ret && asnap_dom_is_garbage(&s->ret.dom, v)) ||
+		    !unread_queue(s, v, getters, dict_label, class_label, &r))
+			continue;
+		struct asnap_pair *more = asnap_grow(q, nq, &cap, sizeof(*more), 16);
+		if (!more) {
+			free(q);
+			return nomem(ctx);
+		}
+		q = more;
+		q[nq++] = (struct asnap_pair){r, v}; /* registry, queue */
+	}
+	rc = add_by_registry(gr, snap, q, nq, QUEUES_IN, queue_fix);
+	free(q);
+	return rc;
 }
 
 int retained_task_scan(struct grouping *gr, uint32_t snap, void *state)
@@ -222,14 +311,20 @@ int retained_task_scan(struct grouping *gr, uint32_t snap, void *state)
 		if (!group_add(gr, snap, key, t->node, last && certain[i], site))
 			return nomem(ctx);
 	}
-	return scan_futures(gr, snap);
+	return scan_registries(gr, snap);
 }
 
 void retained_task_summary(const struct check_ctx *ctx, const char *key, const struct group *g,
 			   uint32_t count, bool grew, char *buf, size_t len)
 {
 	char growth[160];
-	if (!strncmp(key, FUTURES_IN, strlen(FUTURES_IN)))
+	if (!strncmp(key, QUEUES_IN, strlen(QUEUES_IN)))
+		snprintf(buf, len,
+			 "queues that nothing reads pile up in %s: %s across the snapshots; no reader "
+			 "waits on them and nothing but containers holds them, while what is put in "
+			 "them stays",
+			 key + strlen(QUEUES_IN), growth_text(ctx, g, growth, sizeof(growth)));
+	else if (!strncmp(key, FUTURES_IN, strlen(FUTURES_IN)))
 		snprintf(buf, len,
 			 "done futures kept in %s pile up: %s across the snapshots; they were resolved "
 			 "or cancelled and never removed",
