@@ -56,13 +56,6 @@
 #include "cli/take.h"
 #include "util/freeall.h"
 
-#ifndef ASNAP_AGENT_BUILD_DIR
-#define ASNAP_AGENT_BUILD_DIR ""
-#endif
-#ifndef ASNAP_AGENT_INSTALL_DIR
-#define ASNAP_AGENT_INSTALL_DIR ""
-#endif
-
 static const char *const fn_names[FN_PY_COUNT] = {
 	"Py_AddPendingCall", "PyRun_SimpleString", "PyGILState_Check", "PyGILState_Ensure",
 	"PyGILState_Release", "Py_MakePendingCalls", "Py_Version",
@@ -464,17 +457,23 @@ static int agent_in(const char *dir, int minor, const char *flags, char *built, 
 
 /* The directory holding an agent for the target's Python, or NULL; what
  * was found instead goes to built ("3.11, 3.12"). */
+struct agent_for {
+	const struct attach_target *t;
+	char *built;
+	size_t bsize;
+};
+
+static bool agent_for_target(const char *dir, void *arg)
+{
+	const struct agent_for *a = arg;
+	return agent_in(dir, a->t->minor, a->t->abiflags, a->built, a->bsize) == 1;
+}
+
 static const char *our_agent(const struct attach_target *t, char *built, size_t bsize)
 {
-	const char *env = getenv("ASYNCSNAP_AGENT_PATH");
+	struct agent_for a = {t, built, bsize};
 	built[0] = '\0';
-	if (env && env[0])
-		return agent_in(env, t->minor, t->abiflags, built, bsize) == 1 ? env : NULL;
-	if (agent_in(ASNAP_AGENT_BUILD_DIR, t->minor, t->abiflags, built, bsize) == 1)
-		return ASNAP_AGENT_BUILD_DIR;
-	if (agent_in(ASNAP_AGENT_INSTALL_DIR, t->minor, t->abiflags, built, bsize) == 1)
-		return ASNAP_AGENT_INSTALL_DIR;
-	return NULL;
+	return live_agent_dir(agent_for_target, &a);
 }
 
 /* Wait for child pid until deadline (CLOCK_MONOTONIC seconds): its wait

@@ -22,13 +22,6 @@
 #include "cli/cli.h"
 #include "cli/live.h"
 
-#ifndef ASNAP_AGENT_BUILD_DIR
-#define ASNAP_AGENT_BUILD_DIR ""
-#endif
-#ifndef ASNAP_AGENT_INSTALL_DIR
-#define ASNAP_AGENT_INSTALL_DIR ""
-#endif
-
 static const char usage[] = "usage: asyncsnap run [options] [--] COMMAND [ARGS...]\n";
 static const char about[] =
 	"Run COMMAND (python app.py, python -m module, uvicorn app:app, ...) with the\n"
@@ -57,16 +50,15 @@ static bool has_agent(const char *dir)
 	       S_ISREG(st.st_mode);
 }
 
+static bool has_agent_at(const char *dir, void *arg)
+{
+	(void)arg;
+	return has_agent(dir);
+}
+
 static const char *find_agent(void)
 {
-	const char *env = getenv("ASYNCSNAP_AGENT_PATH");
-	if (env && env[0])
-		return has_agent(env) ? env : NULL;
-	if (has_agent(ASNAP_AGENT_BUILD_DIR))
-		return ASNAP_AGENT_BUILD_DIR;
-	if (has_agent(ASNAP_AGENT_INSTALL_DIR))
-		return ASNAP_AGENT_INSTALL_DIR;
-	return NULL;
+	return live_agent_dir(has_agent_at, NULL);
 }
 
 /* A positive number for OPTION: 0, or a usage error. */

@@ -19,6 +19,25 @@
 #include "cli/live.h"
 #include "util/freeall.h"
 
+#ifndef ASNAP_AGENT_BUILD_DIR
+#define ASNAP_AGENT_BUILD_DIR ""
+#endif
+#ifndef ASNAP_AGENT_INSTALL_DIR
+#define ASNAP_AGENT_INSTALL_DIR ""
+#endif
+
+const char *live_agent_dir(bool (*found)(const char *dir, void *arg), void *arg)
+{
+	const char *env = getenv("ASYNCSNAP_AGENT_PATH");
+	if (env && env[0])
+		return found(env, arg) ? env : NULL;
+	if (ASNAP_AGENT_BUILD_DIR[0] && found(ASNAP_AGENT_BUILD_DIR, arg))
+		return ASNAP_AGENT_BUILD_DIR;
+	if (ASNAP_AGENT_INSTALL_DIR[0] && found(ASNAP_AGENT_INSTALL_DIR, arg))
+		return ASNAP_AGENT_INSTALL_DIR;
+	return NULL;
+}
+
 int live_runtime_dir(char *buf, size_t size)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");

@@ -10,6 +10,14 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/*
+ * Where `run` and `take --attach` find the agent (the directory holding
+ * asyncsnap/): $ASYNCSNAP_AGENT_PATH when set (then only there), else the
+ * build tree's, else the installed package's - the first dir for which
+ * found(dir, arg) is true, or NULL.
+ */
+const char *live_agent_dir(bool (*found)(const char *dir, void *arg), void *arg);
+
 /* One registration file, as the agent wrote it (docs/AGENT.md). */
 struct live_agent {
 	long pid;
