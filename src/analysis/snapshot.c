@@ -521,14 +521,9 @@ static int index_modules(struct asnap_snap *s)
 
 const char *asnap_snap_module_name(const struct asnap_snap *s, uint32_t dict)
 {
-	uint32_t lo = 0, hi = s->nmodule_dicts;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (s->module_dicts[mid].dict < dict)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = (uint32_t)asnap_lower_bound(s->module_dicts, s->nmodule_dicts,
+						  sizeof(*s->module_dicts),
+						  offsetof(struct asnap_module_dict, dict), dict);
 	if (lo < s->nmodule_dicts && s->module_dicts[lo].dict == dict)
 		return asnap_graph_string(s->g, s->module_dicts[lo].name);
 	return NULL;

@@ -331,15 +331,8 @@ int asnap_tasks_orphaned(const struct asnap_snap *s, uint8_t **orphaned, struct 
 			wake_from_handle(&w, &hw, v);
 		wake_held_tasks(&w, v);
 		if (st & WAITED) {
-			/* binary search for the first waiter on v */
-			uint32_t lo = 0, hi = w.nwaiters;
-			while (lo < hi) {
-				uint32_t mid = lo + (hi - lo) / 2;
-				if (w.waiters[mid].key < v)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
+			uint32_t lo = (uint32_t)asnap_lower_bound(w.waiters, w.nwaiters,
+								  sizeof(*w.waiters), 0, v);
 			for (; lo < w.nwaiters && w.waiters[lo].key == v; lo++)
 				wake_task(&w, w.waiters[lo].val);
 		}

@@ -526,14 +526,7 @@ static int by_node(const void *a, const void *b)
 /* Index of p in k->parents, or np. */
 static uint32_t kids_slot(const struct asnap_dom_kids *k, uint32_t p)
 {
-	uint32_t lo = 0, hi = k->np;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (k->parents[mid] < p)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = (uint32_t)asnap_lower_bound(k->parents, k->np, sizeof(*k->parents), 0, p);
 	return lo < k->np && k->parents[lo] == p ? lo : k->np;
 }
 

@@ -694,14 +694,8 @@ void asnap_graph_destroy(struct asnap_graph *g)
 
 uint64_t asnap_graph_big_size(const struct asnap_graph *g, uint32_t v)
 {
-	uint32_t lo = 0, hi = g->nsize_big;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (g->size_big[mid].node < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = (uint32_t)asnap_lower_bound(g->size_big, g->nsize_big, sizeof(*g->size_big),
+						  offsetof(struct asnap_big_size, node), v);
 	return lo < g->nsize_big && g->size_big[lo].node == v ? g->size_big[lo].size : UINT32_MAX;
 }
 
@@ -724,14 +718,8 @@ const char *asnap_graph_string(const struct asnap_graph *g, uint32_t id)
 const struct asnap_record *asnap_graph_records(const struct asnap_graph *g, uint32_t v,
 					       uint64_t *count)
 {
-	uint64_t lo = 0, hi = g->nrecords;
-	while (lo < hi) {
-		uint64_t mid = lo + (hi - lo) / 2;
-		if (g->records[mid].node < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint64_t lo = asnap_lower_bound(g->records, g->nrecords, sizeof(*g->records),
+					offsetof(struct asnap_record, node), v);
 	uint64_t end = lo;
 	while (end < g->nrecords && g->records[end].node == v)
 		end++;

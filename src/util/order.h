@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 static inline int asnap_asc_u64(uint64_t a, uint64_t b)
 {
@@ -52,6 +53,31 @@ static inline int asnap_pair_cmp(const void *x, const void *y)
 {
 	const struct asnap_pair *a = x, *b = y;
 	return a->key != b->key ? asnap_asc_u64(a->key, b->key) : asnap_asc_u64(a->val, b->val);
+}
+
+/*
+ * Binary search in n elements of `size` bytes from base, sorted by the
+ * uint32_t at `offset` in each: the index of the first whose key is not
+ * below key (n when none is).
+ *
+ *	uint64_t i = asnap_lower_bound(g->records, g->nrecords, sizeof(*g->records),
+ *				       offsetof(struct asnap_record, node), v);
+ */
+static inline uint64_t asnap_lower_bound(const void *base, uint64_t n, size_t size, size_t offset,
+					 uint32_t key)
+{
+	const unsigned char *b = base;
+	uint64_t lo = 0, hi = n;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		uint32_t k;
+		memcpy(&k, b + mid * size + offset, sizeof(k));
+		if (k < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /* The first of several comparisons, most significant first, that is not 0. */
