@@ -42,8 +42,9 @@ int asnap_render_leaks_text(FILE *out, const struct asnap_leaks_view *v)
 			fputs("; per snapshot:", out);
 			for (uint32_t k = 0; k < x->nsnap; k++)
 				fprintf(out, " %u", x->growth[k]);
-			if (x->persistent)
-				fprintf(out, " (%u alive in every snapshot)", x->persistent);
+			if (x->persistent) /* alive from the second snapshot on */
+				fprintf(out, " (%u %s)", x->persistent,
+					x->nsnap > 2 ? "alive since the second snapshot" : "in both snapshots");
 		}
 		fputc('\n', out);
 		uint32_t shown = x->nobjects < v->show ? x->nobjects : v->show;

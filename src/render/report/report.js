@@ -400,7 +400,8 @@
     txt(count, plural(f.count, 'object'));
     var notes = [];
     if (num(f.certain)) notes.push(fmtCount(f.certain) + ' certain from the last snapshot alone');
-    if (num(f.persistent)) notes.push(fmtCount(f.persistent) + ' alive in every snapshot');
+    var kept = arr(f.growth).length > 2 ? 'alive since the second snapshot' : 'in both snapshots';
+    if (num(f.persistent)) notes.push(fmtCount(f.persistent) + ' ' + kept);
     if (notes.length) txt(count, ' (' + notes.join('; ') + ')');
     var growth = arr(f.growth);
     var per = null;
@@ -442,7 +443,7 @@
         o = obj(o);
         var flags = [];
         if (o.garbage) flags.push('garbage');
-        if (o.persistent) flags.push('in every snapshot');
+        if (o.persistent) flags.push(kept);
         row(tb, [[o.addr, 'mono'], [describe(o) + (flags.length ? ' (' + flags.join(', ') + ')' : '')],
           [o.state], [o.site, 'site'], [fmtBytes(o.retained), 'num']]);
       });
