@@ -199,10 +199,12 @@ static bool unread_queue(const struct asnap_snap *s, uint32_t q, uint32_t getter
 	return *registry != ASNAP_NO_NODE;
 }
 
-static bool is_queue_type(const char *type)
+/* The string ids of asyncio's queue types in g (0: not in this snapshot). */
+static void queue_types(const struct asnap_graph *g, uint32_t ids[3])
 {
-	return !strcmp(type, "asyncio.queues.Queue") || !strcmp(type, "asyncio.queues.LifoQueue") ||
-	       !strcmp(type, "asyncio.queues.PriorityQueue");
+	ids[0] = asnap_graph_find_string(g, "asyncio.queues.Queue");
+	ids[1] = asnap_graph_find_string(g, "asyncio.queues.LifoQueue");
+	ids[2] = asnap_graph_find_string(g, "asyncio.queues.PriorityQueue");
 }
 
 /* Count the (registry, object) pairs h[0..n) by registry, under
@@ -268,11 +270,13 @@ static int scan_registries(struct grouping *gr, uint32_t snap)
 	uint32_t getters = asnap_graph_find_string(g, "_getters");
 	uint32_t dict_label = asnap_graph_find_string(g, "__dict__");
 	uint32_t class_label = asnap_graph_find_string(g, "__class__");
+	uint32_t qt[3];
+	queue_types(g, qt);
 	struct asnap_pair *q = NULL;
 	uint32_t nq = 0, cap = 0;
-	for (uint32_t v = 0; getters && v < g->n; v++) {
-		uint32_t r;
-		if (!is_queue_type(node_type(s, v)) ||
+	for (uint32_t v = 0; getters && (qt[0] || qt[1] || qt[2]) && v < g->n; v++) {
+		uint32_t r, t = g->type[v];
+		if (!t || (t != qt[0] && t != qt[1] && t != qt[2]) ||
 		    (last && s->has_ret && asnap_dom_is_garbage(&s->ret.dom, v)) ||
 		    !unread_queue(s, v, getters, dict_label, class_label, &r))
 			continue;
