@@ -196,6 +196,12 @@ uint8_t *held_from_outside(const struct asnap_snap *s)
 	return out;
 }
 
+const char *short_type(const char *type)
+{
+	const char *dot = strrchr(type, '.');
+	return dot && strncmp(type, "builtins.", 9) ? dot + 1 : type;
+}
+
 bool is_container_type(const char *type)
 {
 	return !strcmp(type, "builtins.set") || !strcmp(type, "builtins.list") ||

@@ -100,6 +100,14 @@ class FixturePairsTest(TempDirTest):
         self.assertTrue(all(o["type"] == "asyncio.queues.Queue" for o in f["objects"]))
         self.assertIn("nothing reads", f["summary"])
         self.assertIn("discard", f["fix"])
+        # the count kept: alive in every snapshot from the second on
+        self.assertEqual(f["persistent"], 30)
+        text = run("leaks", *leaky).stdout
+        self.assertIn("per snapshot: 10 30 50 (30 alive since the second snapshot)", text)
+        _, two = findings(*leaky[1:])
+        self.assertEqual(self.assertFinding(two, "retained-task", "queues in Hub.subscribers")
+                         ["persistent"], 30)
+        self.assertIn("30 50 (30 in both snapshots)", run("leaks", *leaky[1:]).stdout)
         self.assertEqual([x for x in found if x is not f], [])
         self.assertEqual(findings(leaky[-1]), (0, []))
         # the twin's five readers, suspended in queue.get(), are not counted

@@ -157,6 +157,8 @@ const char *growth_text(const struct check_ctx *ctx, const struct group *g, char
  * what it holds.
  */
 uint8_t *held_from_outside(const struct asnap_snap *s);
+/* A type's name without its module ("Client"); builtins keep theirs. */
+const char *short_type(const char *type);
 /* Is v of a container type (set, list, dict, deque, tuple)? */
 bool is_container_type(const char *type);
 int nomem(struct check_ctx *ctx);

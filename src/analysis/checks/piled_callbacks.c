@@ -374,12 +374,6 @@ static void callback_key(const struct snapinfo *si, uint32_t cb, char *buf, size
 		snprintf(buf, len, "type:%s", asnap_graph_string(si->g, type_of(si, fn)));
 }
 
-static const char *short_type(const char *type)
-{
-	const char *dot = strrchr(type, '.');
-	return dot && strncmp(type, "builtins.", 9) ? dot + 1 : type;
-}
-
 /* A name for callbacks the agent did not name. */
 static void fallback_name(const struct snapinfo *si, uint32_t cb, char *buf, size_t len)
 {

@@ -95,12 +95,6 @@ static bool is_registry_type(const char *type)
 	       !strcmp(type, "collections.OrderedDict") || !strcmp(type, "collections.defaultdict");
 }
 
-static const char *short_type(const char *type)
-{
-	const char *dot = strrchr(type, '.');
-	return dot ? dot + 1 : type;
-}
-
 /* The label of the reference from p to c ("" when none). */
 static const char *label_of(const struct asnap_graph *g, uint32_t p, uint32_t c)
 {
@@ -154,7 +148,7 @@ static bool registry_name(const struct asnap_snap *s, uint32_t c, char *buf, siz
 		snprintf(buf, len, "%s.%s", short_type(node_type(s, owner)), attr);
 		return true;
 	}
-	snprintf(buf, len, "the %s at 0x%" PRIx64, short_type(node_type(s, c)), g->addr[c]);
+	snprintf(buf, len, "the %s at 0x%" PRIx64, node_type(s, c), g->addr[c]);
 	return true;
 }
 
