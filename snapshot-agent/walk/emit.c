@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "emit.h"
+#include "util/bigarray.h"
 #include "walkctx.h"
 
 /*
@@ -83,7 +84,7 @@ uint32_t walk_add_object(struct walk *wk, const void *op)
 	}
 	if (wk->n == wk->cap) {
 		size_t cap = wk->cap ? wk->cap * 2 : 65536;
-		PyObject **objs = realloc(wk->objs, cap * sizeof(*objs));
+		PyObject **objs = asnap_big_realloc(wk->objs, cap, sizeof(*objs));
 		if (!objs) {
 			wk->oom = true;
 			return UINT32_MAX;

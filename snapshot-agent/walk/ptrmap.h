@@ -64,6 +64,12 @@ static inline void ptrmap_release(struct ptrmap *m)
 	m->count = 0;
 }
 
+/* Bring the line a lookup of key starts at into the cache. */
+static inline void ptrmap_prefetch(const struct ptrmap *m, uintptr_t key)
+{
+	__builtin_prefetch(&m->slots[ptrmap_slot(m, key)], 1);
+}
+
 /* The value for key, or UINT32_MAX when absent. */
 static inline uint32_t ptrmap_get(const struct ptrmap *m, uintptr_t key)
 {

@@ -20,6 +20,7 @@
 #include "internals.h"
 #include "pyframe.h"
 #include "pyver.h"
+#include "util/bigarray.h"
 #include "walkctx.h"
 
 #define AGENT_ZSTD_LEVEL 1  /* the pause matters more than the last bytes */
@@ -91,10 +92,21 @@ static int discover(struct walk *wk)
 
 /* ---- pass 2: write every object ---------------------------------------- */
 
-static int push_edge(struct walk *wk, uint32_t target, uint32_t label, uint8_t kind)
+/*
+ * The ids of an object's referents come from the address map, one cache
+ * miss each on a big heap. So an edge is queued with its referent and the
+ * map slot it will look at is prefetched; its id is settled LAG edges
+ * later, when that line has arrived, and the objects of a batch are written
+ * once all their edges are settled. Ids are still given in the order the
+ * edges are met.
+ */
+#define LAG WALK_LAG
+#define BATCH 64 /* objects written at a time */
+
+static int push_edge(struct walk *wk, const void *child, uint32_t label, uint8_t kind)
 {
 	if (wk->nedges == wk->ecap) {
-		size_t cap = wk->ecap ? wk->ecap * 2 : 1024;
+		size_t cap = wk->ecap ? wk->ecap * 2 : 4096;
 		struct asnap_edge *e = realloc(wk->edges, cap * sizeof(*e));
 		if (!e) {
 			wk->oom = true;
@@ -103,18 +115,31 @@ static int push_edge(struct walk *wk, uint32_t target, uint32_t label, uint8_t k
 		wk->edges = e;
 		wk->ecap = cap;
 	}
-	wk->edges[wk->nedges++] = (struct asnap_edge){target, label, kind};
+	ptrmap_prefetch(&wk->ids, (uintptr_t)child);
+	wk->waiting[wk->nedges % LAG] = child;
+	wk->edges[wk->nedges++] = (struct asnap_edge){UINT32_MAX, label, kind};
+	return 0;
+}
+
+/* Give the queued edges up to `upto` their targets' ids. */
+static int settle_edges(struct walk *wk, size_t upto)
+{
+	for (; wk->nsettled < upto; wk->nsettled++) {
+		uint32_t id = walk_add_object(wk, wk->waiting[wk->nsettled % LAG]);
+		if (id == UINT32_MAX)
+			return -1;
+		wk->edges[wk->nsettled].target = id;
+	}
 	return 0;
 }
 
 static int edge_ref(void *ctx, PyObject *child, const struct label *label, uint8_t kind)
 {
 	struct walk *wk = ctx;
-	uint32_t id = walk_add_object(wk, child);
-	if (id == UINT32_MAX)
-		return 1;
 	uint32_t l = walk_label_id(wk, label, &kind);
-	return push_edge(wk, id, l, kind) < 0 ? 1 : 0;
+	if (push_edge(wk, child, l, kind) < 0)
+		return 1;
+	return wk->nedges - wk->nsettled == LAG && settle_edges(wk, wk->nsettled + 1) < 0 ? 1 : 0;
 }
 
 static int edge_local(PyObject *name, PyObject *value, void *arg)
@@ -123,33 +148,26 @@ static int edge_local(PyObject *name, PyObject *value, void *arg)
 	return edge_ref(arg, value, &l, ASNAP_EDGE_STRONG);
 }
 
-static int write_bare(struct walk *wk, uint32_t id, const void *f)
+/* A bare frame's node, with its edges (its locals and code) queued. */
+static void queue_bare(struct walk *wk, struct asnap_node *node, const void *f)
 {
 	static const struct label code = {.kind = LABEL_CSTR, .cstr = "f_code"};
-	wk->nedges = 0;
 	asnap_py_bare_locals(f, edge_local, wk);
 	edge_ref(wk, (PyObject *)asnap_py_bare_code(f), &code, ASNAP_EDGE_STRONG);
-	if (wk->oom)
-		return -1;
-	struct asnap_node node = {
-		.id = id,
-		.type = wk->frame_type,
-		.addr = (uint64_t)(uintptr_t)f,
-		.size = asnap_py_bare_bytes(f),
-		.refcnt = 0,
-		.flags = ASNAP_NODE_SYNTHETIC,
-		.nedges = (uint32_t)wk->nedges,
-		.edges = wk->edges,
-	};
-	wk->total_edges += wk->nedges;
-	if (asnap_writer_node(wk->w, &node) < 0)
-		return -1;
+	node->type = wk->frame_type;
+	node->addr = (uint64_t)(uintptr_t)f;
+	node->size = asnap_py_bare_bytes(f);
+	node->refcnt = 0;
+	node->flags = ASNAP_NODE_SYNTHETIC;
+}
+
+static void describe_bare(struct walk *wk, uint32_t id, const void *f)
+{
 	struct recb b;
 	recb_begin(&b, wk, id, "frame");
 	walk_code_props(&b, asnap_py_bare_code(f), asnap_py_bare_line(f), true);
 	recb_bool(&b, "executing", true);
 	recb_end(&b);
-	return 0;
 }
 
 /*
@@ -174,47 +192,70 @@ static uint64_t node_addr(const struct walk *wk, PyObject *op)
 	return (uint64_t)(Py_uhash_t)h | (1ull << 63);
 }
 
-/* Write every object in id order; wk->n grows as referents are met. */
-static int write_objects(struct walk *wk)
+/* Object i's node, with its edges queued (their targets settled later). */
+static int queue_object(struct walk *wk, size_t i, struct asnap_node *node)
 {
-	for (size_t i = 0; i < wk->n; i++) {
-		PyObject *op = wk->objs[i];
-		if (is_bare(op)) {
-			if (write_bare(wk, (uint32_t)i, bare_frame(op)) < 0)
-				return -1;
-			continue;
-		}
+	PyObject *op = wk->objs[i];
+	*node = (struct asnap_node){.id = (uint32_t)i};
+	size_t first = wk->nedges;
+	if (is_bare(op)) {
+		queue_bare(wk, node, bare_frame(op));
+	} else {
 		struct type_info *ti = walk_type_info(wk, Py_TYPE(op));
 		if (!ti)
 			return -1;
-		uint32_t flags = 0;
 		if (PyObject_GC_IsTracked(op)) {
-			flags |= ASNAP_NODE_GC_TRACKED;
+			node->flags |= ASNAP_NODE_GC_TRACKED;
 			wk->tracked++;
 		}
 #if ASNAP_PY_HAS_IMMORTALS
 		if (_Py_IsImmortal(op))
-			flags |= ASNAP_NODE_IMMORTAL;
+			node->flags |= ASNAP_NODE_IMMORTAL;
 #endif
-		wk->nedges = 0;
-		if (refs_enumerate(&wk->refs, op, edge_ref, wk) < 0 || wk->oom) {
+		if (refs_enumerate(&wk->refs, op, edge_ref, wk) < 0)
 			wk->oom = true;
-			return -1;
+		node->type = ti->name;
+		node->addr = node_addr(wk, op);
+		node->size = walk_shallow_size(op, ti);
+		node->refcnt = (uint64_t)Py_REFCNT(op);
+	}
+	if (wk->oom)
+		return -1;
+	node->nedges = (uint32_t)(wk->nedges - first);
+	return 0;
+}
+
+/* Write every object in id order, BATCH at a time; wk->n grows as
+ * referents are met. */
+static int write_objects(struct walk *wk)
+{
+	struct asnap_node batch[BATCH];
+	size_t first[BATCH]; /* where each one's edges start (wk->edges moves) */
+	for (size_t i0 = 0; i0 < wk->n;) {
+		size_t i1 = wk->n - i0 > BATCH ? i0 + BATCH : wk->n;
+		wk->nedges = wk->nsettled = 0;
+		for (size_t i = i0; i < i1; i++) {
+			if (i + 4 < i1 && !is_bare(wk->objs[i + 4]))
+				__builtin_prefetch(wk->objs[i + 4]);
+			first[i - i0] = wk->nedges;
+			if (queue_object(wk, i, &batch[i - i0]) < 0)
+				return -1;
 		}
-		struct asnap_node node = {
-			.id = (uint32_t)i,
-			.type = ti->name,
-			.addr = node_addr(wk, op),
-			.size = walk_shallow_size(op, ti),
-			.refcnt = (uint64_t)Py_REFCNT(op),
-			.flags = flags,
-			.nedges = (uint32_t)wk->nedges,
-			.edges = wk->edges,
-		};
-		wk->total_edges += wk->nedges;
-		if (asnap_writer_node(wk->w, &node) < 0)
+		if (settle_edges(wk, wk->nedges) < 0)
 			return -1;
-		walk_describe(wk, (uint32_t)i, op);
+		for (size_t i = i0; i < i1; i++) {
+			struct asnap_node *node = &batch[i - i0];
+			node->edges = wk->edges + first[i - i0];
+			wk->total_edges += node->nedges;
+			if (asnap_writer_node(wk->w, node) < 0)
+				return -1;
+			PyObject *op = wk->objs[i];
+			if (is_bare(op))
+				describe_bare(wk, (uint32_t)i, bare_frame(op));
+			else
+				walk_describe(wk, (uint32_t)i, op);
+		}
+		i0 = i1;
 	}
 	return 0;
 }
@@ -286,7 +327,7 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	expect += expect / 8 + 65536;
 	if (!ptrmap_init(&wk.ids, expect) || !ptrmap_init(&wk.types, 256) ||
 	    !ptrmap_init(&wk.label_cstr, 256) || !ptrmap_init(&wk.label_obj, 4096) ||
-	    !(wk.objs = malloc(expect * sizeof(*wk.objs)))) {
+	    !(wk.objs = asnap_big_alloc(expect, sizeof(*wk.objs)))) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory while walking the heap");
 		goto out;
 	}

@@ -45,6 +45,10 @@ struct thread_root {
 	int depth;
 };
 
+/* Edges whose referent's id is still to be looked up, at most (a power of
+ * two: they wait in a ring). */
+#define WALK_LAG 32
+
 struct walk {
 	const struct asnap_walk_names *names;
 	bool values;
@@ -64,8 +68,10 @@ struct walk {
 	size_t nthreads, threads_cap;
 
 	struct asnap_writer *w;
-	struct asnap_edge *edges;
-	size_t nedges, ecap;
+	struct asnap_edge *edges;  /* a batch's edges (write_objects) */
+	const void *waiting[WALK_LAG]; /* the referents of the last edges, until
+					* their ids are settled (walk.c) */
+	size_t nedges, nsettled, ecap;
 	uint64_t total_edges;
 	uint64_t tracked;
 

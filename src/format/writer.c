@@ -139,9 +139,21 @@ static int compress(struct asnap_writer *w, const void *src, size_t n,
 	}
 }
 
-static int emit_chunk(struct asnap_writer *w, unsigned type, const void *payload,
-		      size_t len)
+/* A piece of a chunk's payload. */
+struct part {
+	const void *data;
+	size_t len;
+};
+
+/* A chunk whose payload is the parts one after the other, compressed
+ * from where they are: no copy into one buffer (a chunk is about
+ * CHUNK_TARGET bytes, which malloc would map and unmap every time). */
+static int emit_parts(struct asnap_writer *w, unsigned type, const struct part *parts,
+		      size_t nparts)
 {
+	size_t len = 0;
+	for (size_t i = 0; i < nparts; i++)
+		len += parts[i].len;
 	uint8_t head[11];
 	size_t n = 0;
 	if (len > CHUNK_MAX)
@@ -151,7 +163,34 @@ static int emit_chunk(struct asnap_writer *w, unsigned type, const void *payload
 	n += varint_put(head + n, len);
 	if (compress(w, head, n, ZSTD_e_continue) < 0)
 		return -1;
-	return compress(w, payload, len, ZSTD_e_continue);
+	for (size_t i = 0; i < nparts; i++)
+		if (parts[i].len && compress(w, parts[i].data, parts[i].len, ZSTD_e_continue) < 0)
+			return -1;
+	return 0;
+}
+
+static int emit_chunk(struct asnap_writer *w, unsigned type, const void *payload,
+		      size_t len)
+{
+	return emit_parts(w, type, &(struct part){payload, len}, 1);
+}
+
+/*
+ * A chunk of columns: the varints in head (nhead bytes of it used), then
+ * each column as its length and its bytes.
+ */
+static void emit_columns(struct asnap_writer *w, unsigned type, const uint8_t *head,
+			 size_t nhead, int first_col, int last_col)
+{
+	uint8_t lens[NODE_COLUMNS][10];
+	struct part parts[1 + 2 * NODE_COLUMNS];
+	size_t np = 0;
+	parts[np++] = (struct part){head, nhead};
+	for (int c = first_col; c <= last_col; c++) {
+		parts[np++] = (struct part){lens[c], varint_put(lens[c], w->col[c].len)};
+		parts[np++] = (struct part){w->col[c].data, w->col[c].len};
+	}
+	emit_parts(w, type, parts, np);
 }
 
 /* ---- strings --------------------------------------------------------- */
@@ -274,14 +313,8 @@ static void flush_strings(struct asnap_writer *w)
 		return;
 	uint8_t head[10];
 	size_t n = varint_put(head, w->pending_string_count);
-	struct bytebuf chunk = {0};
-	bytebuf_put(&chunk, head, n);
-	bytebuf_put(&chunk, w->pending_strings.data, w->pending_strings.len);
-	if (chunk.failed)
-		fail_nomem(w);
-	else
-		emit_chunk(w, CHUNK_STRINGS, chunk.data, chunk.len);
-	bytebuf_release(&chunk);
+	struct part parts[] = {{head, n}, {w->pending_strings.data, w->pending_strings.len}};
+	emit_parts(w, CHUNK_STRINGS, parts, 2);
 	w->totals.strings += w->pending_string_count;
 	w->pending_string_count = 0;
 	w->pending_strings.len = 0;
@@ -302,23 +335,10 @@ static void flush_nodes(struct asnap_writer *w)
 	if (!w->chunk_nodes || w->err.status != ASNAP_OK)
 		return;
 	flush_strings(w);
-	struct bytebuf chunk = {0};
-	bytebuf_varint(&chunk, w->chunk_first);
-	bytebuf_varint(&chunk, w->chunk_nodes);
-	size_t total = chunk.len;
-	for (int c = 0; c < NODE_COLUMNS; c++)
-		total += w->col[c].len + 10;
-	if (bytebuf_reserve(&chunk, total)) {
-		for (int c = 0; c < NODE_COLUMNS; c++) {
-			bytebuf_varint(&chunk, w->col[c].len);
-			bytebuf_put(&chunk, w->col[c].data, w->col[c].len);
-		}
-	}
-	if (chunk.failed)
-		fail_nomem(w);
-	else
-		emit_chunk(w, CHUNK_NODES, chunk.data, chunk.len);
-	bytebuf_release(&chunk);
+	uint8_t head[20];
+	size_t n = varint_put(head, w->chunk_first);
+	n += varint_put(head + n, w->chunk_nodes);
+	emit_columns(w, CHUNK_NODES, head, n, 0, NODE_COLUMNS - 1);
 	for (int c = 0; c < NODE_COLUMNS; c++)
 		w->col[c].len = 0;
 	w->chunk_nodes = 0;
@@ -383,18 +403,10 @@ static void emit_edge_chunks(struct asnap_writer *w, uint32_t source,
 			return;
 		}
 		flush_strings(w);
-		struct bytebuf chunk = {0};
-		bytebuf_varint(&chunk, source);
-		bytebuf_varint(&chunk, k);
-		for (int c = COL_TARGET; c <= COL_LABEL; c++) {
-			bytebuf_varint(&chunk, w->col[c].len);
-			bytebuf_put(&chunk, w->col[c].data, w->col[c].len);
-		}
-		if (chunk.failed)
-			fail_nomem(w);
-		else
-			emit_chunk(w, CHUNK_EDGES, chunk.data, chunk.len);
-		bytebuf_release(&chunk);
+		uint8_t head[20];
+		size_t hn = varint_put(head, source);
+		hn += varint_put(head + hn, k);
+		emit_columns(w, CHUNK_EDGES, head, hn, COL_TARGET, COL_LABEL);
 		e += k;
 		n -= k;
 	}
@@ -506,14 +518,10 @@ static void flush_records(struct asnap_writer *w)
 	if (!w->chunk_records || w->err.status != ASNAP_OK)
 		return;
 	flush_strings(w);
-	struct bytebuf chunk = {0};
-	bytebuf_varint(&chunk, w->chunk_records);
-	bytebuf_put(&chunk, w->records.data, w->records.len);
-	if (chunk.failed)
-		fail_nomem(w);
-	else
-		emit_chunk(w, CHUNK_RECORDS, chunk.data, chunk.len);
-	bytebuf_release(&chunk);
+	uint8_t head[10];
+	struct part parts[] = {{head, varint_put(head, w->chunk_records)},
+			       {w->records.data, w->records.len}};
+	emit_parts(w, CHUNK_RECORDS, parts, 2);
 	w->records.len = 0;
 	w->chunk_records = 0;
 }
@@ -556,14 +564,10 @@ static void flush_roots(struct asnap_writer *w)
 	if (!w->chunk_roots || w->err.status != ASNAP_OK)
 		return;
 	flush_strings(w);
-	struct bytebuf chunk = {0};
-	bytebuf_varint(&chunk, w->chunk_roots);
-	bytebuf_put(&chunk, w->roots.data, w->roots.len);
-	if (chunk.failed)
-		fail_nomem(w);
-	else
-		emit_chunk(w, CHUNK_ROOTS, chunk.data, chunk.len);
-	bytebuf_release(&chunk);
+	uint8_t head[10];
+	struct part parts[] = {{head, varint_put(head, w->chunk_roots)},
+			       {w->roots.data, w->roots.len}};
+	emit_parts(w, CHUNK_ROOTS, parts, 2);
 	w->roots.len = 0;
 	w->chunk_roots = 0;
 }
