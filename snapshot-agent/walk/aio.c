@@ -41,7 +41,48 @@ static struct {
 	PyTypeObject *enum_meta; /* enum.EnumMeta (refs.c) */
 	Py_ssize_t off_callback, off_args, off_cancelled, off_loop, off_when, off_scheduled;
 	char layout_warning[256];
+	/* which of the types above each type met is (is_a), cleared with
+	 * the rest for every snapshot: no type comes or goes during a walk */
+	struct {
+		PyTypeObject *tp;
+		uint16_t kinds;
+	} seen[256];
 } T;
+
+/* The types above as bits, for is_a. */
+enum kind {
+	K_FUTURE, K_TASK, K_PY_FUTURE, K_PY_TASK, K_HANDLE, K_TIMER_HANDLE, K_LOOP, K_SOCKET,
+	K_PARTIAL, NKINDS
+};
+
+static PyTypeObject **const kind_type[NKINDS] = {
+	[K_FUTURE] = &T.future, [K_TASK] = &T.task, [K_PY_FUTURE] = &T.py_future,
+	[K_PY_TASK] = &T.py_task, [K_HANDLE] = &T.handle, [K_TIMER_HANDLE] = &T.timer_handle,
+	[K_LOOP] = &T.loop, [K_SOCKET] = &T.socket, [K_PARTIAL] = &T.partial,
+};
+
+/*
+ * Whether op is an instance of the type of kind k (or of a subclass).
+ * Every object of the heap is asked several of these: the answers for
+ * its type are worked out once (PyType_IsSubtype reads tp_mro; no Python
+ * code runs) and kept in a small cache.
+ */
+static bool is_a(PyObject *op, enum kind k)
+{
+	PyTypeObject *tp = Py_TYPE(op);
+	size_t h = (size_t)((uint64_t)(uintptr_t)tp * 0x9E3779B97F4A7C15ull >> 56);
+	if (T.seen[h].tp != tp) {
+		uint16_t kinds = 0;
+		for (int i = 0; i < NKINDS; i++) {
+			PyTypeObject *t = *kind_type[i];
+			if (t && (tp == t || PyType_IsSubtype(tp, t)))
+				kinds |= (uint16_t)(1u << i);
+		}
+		T.seen[h].tp = tp;
+		T.seen[h].kinds = kinds;
+	}
+	return T.seen[h].kinds >> k & 1;
+}
 
 static PyObject *module_attr(PyObject *modules, const char *mod, const char *name)
 {
@@ -113,12 +154,6 @@ PyTypeObject *aio_enum_meta(void)
 	return T.enum_meta;
 }
 
-static bool is_instance(PyObject *op, PyTypeObject *tp)
-{
-	/* PyType_IsSubtype reads tp_mro; no Python code runs */
-	return tp && (Py_TYPE(op) == tp || PyType_IsSubtype(Py_TYPE(op), tp));
-}
-
 static PyObject *slot(PyObject *op, Py_ssize_t off)
 {
 	return off > 0 ? *(PyObject **)((char *)op + off) : NULL;
@@ -127,7 +162,7 @@ static PyObject *slot(PyObject *op, Py_ssize_t off)
 void aio_hints(PyObject *op, void (*fn)(void *arg, PyObject *v, const char *name), void *arg)
 {
 	uvl_hints(op, fn, arg);
-	if (!is_instance(op, T.future))
+	if (!is_a(op, K_FUTURE))
 		return;
 	struct fut *f = (struct fut *)op;
 	fn(arg, f->fut_loop, "_loop");
@@ -145,7 +180,7 @@ void aio_hints(PyObject *op, void (*fn)(void *arg, PyObject *v, const char *name
 	/* the task(s) awaiting it, a task or a set of them (for profilers) */
 	fn(arg, f->fut_awaited_by, "_asyncio_awaited_by");
 #endif
-	if (is_instance(op, T.task)) {
+	if (is_a(op, K_TASK)) {
 		struct task *t = (struct task *)op;
 		fn(arg, t->task_coro, "_coro");
 		fn(arg, t->task_fut_waiter, "_fut_waiter");
@@ -209,10 +244,10 @@ static bool summary_site(PyObject *item, PyObject **file, PyObject **line, PyObj
 static PyObject *fn_callback(PyObject *cb, PyObject **name)
 {
 	PyObject *fn = cb;
-	for (int i = 0; i < 4 && fn && is_instance(fn, T.partial); i++)
+	for (int i = 0; i < 4 && fn && is_a(fn, K_PARTIAL); i++)
 		fn = ((struct partial_head *)fn)->fn;
 	if (fn && PyMethod_Check(fn) &&
-	    (is_instance(PyMethod_GET_SELF(fn), T.task) || is_instance(PyMethod_GET_SELF(fn), T.py_task)))
+	    (is_a(PyMethod_GET_SELF(fn), K_TASK) || is_a(PyMethod_GET_SELF(fn), K_PY_TASK)))
 		fn = NULL; /* the pure-Python Task's __wakeup */
 	*name = callable_name(fn);
 	return *name && PyUnicode_Check(*name) ? cb : NULL;
@@ -299,7 +334,7 @@ static void task_name(struct recb *b, PyObject *name)
 static void future_record(struct walk *wk, uint32_t id, PyObject *op)
 {
 	struct fut *f = (struct fut *)op;
-	bool task = is_instance(op, T.task);
+	bool task = is_a(op, K_TASK);
 	struct recb b;
 	recb_begin(&b, wk, id, task ? "task" : "future");
 	recb_cstr(&b, "state", fut_state_name(f->fut_state));
@@ -341,7 +376,7 @@ static void handle_record(struct walk *wk, uint32_t id, PyObject *op)
 	recb_node(&b, "loop", slot(op, T.off_loop));
 	PyObject *cancelled = slot(op, T.off_cancelled);
 	recb_bool(&b, "cancelled", cancelled == Py_True);
-	if (is_instance(op, T.timer_handle)) {
+	if (is_a(op, K_TIMER_HANDLE)) {
 		PyObject *when = slot(op, T.off_when);
 		if (when && PyFloat_CheckExact(when))
 			recb_float(&b, "when", PyFloat_AS_DOUBLE(when));
@@ -413,7 +448,7 @@ static const char *py_state_name(PyObject *state)
 /* The pure-Python Future and Task keep the same facts as attributes. */
 static void py_future_record(struct walk *wk, uint32_t id, PyObject *op)
 {
-	bool task = is_instance(op, T.py_task);
+	bool task = is_a(op, K_PY_TASK);
 	struct recb b;
 	recb_begin(&b, wk, id, task ? "task" : "future");
 	recb_cstr(&b, "state", py_state_name(attr_or_class(op, "_state")));
@@ -458,19 +493,19 @@ static void py_future_record(struct walk *wk, uint32_t id, PyObject *op)
  * and is left out like the text of a str. docs/AGENT.md lists them.
  */
 static const struct {
-	PyTypeObject **type;
+	enum kind kind;
 	const char *attr;
 } kept_numbers[] = {
 	/* asyncio.events.TimerHandle._when: when the timer fires, in loop
 	 * time; uncancelled-handle reads it when the handle record has no
 	 * float `when` (call_at() with an int) */
-	{&T.timer_handle, "_when"},
+	{K_TIMER_HANDLE, "_when"},
 };
 
 bool aio_number_kept(PyObject *op, PyObject *name_obj, const char *name)
 {
 	for (size_t i = 0; i < sizeof(kept_numbers) / sizeof(kept_numbers[0]); i++) {
-		if (!is_instance(op, *kept_numbers[i].type))
+		if (!is_a(op, kept_numbers[i].kind))
 			continue;
 		if (name ? strcmp(name, kept_numbers[i].attr) == 0
 			 : PyUnicode_CompareWithASCIIString(name_obj, kept_numbers[i].attr) == 0)
@@ -483,14 +518,14 @@ void aio_records(struct walk *wk, uint32_t id, PyObject *op)
 {
 	if (uvl_records(wk, id, op))
 		return;
-	if (is_instance(op, T.future))
+	if (is_a(op, K_FUTURE))
 		future_record(wk, id, op);
-	else if (is_instance(op, T.py_future))
+	else if (is_a(op, K_PY_FUTURE))
 		py_future_record(wk, id, op);
-	else if (is_instance(op, T.handle))
+	else if (is_a(op, K_HANDLE))
 		handle_record(wk, id, op);
-	else if (is_instance(op, T.loop))
+	else if (is_a(op, K_LOOP))
 		loop_record(wk, id, op);
-	else if (is_instance(op, T.socket))
+	else if (is_a(op, K_SOCKET))
 		socket_record(wk, id, op);
 }

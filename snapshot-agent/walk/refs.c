@@ -365,6 +365,17 @@ static int is_gc(PyObject *op)
 	return PyType_IS_GC(tp) && (tp->tp_is_gc == NULL || tp->tp_is_gc(op));
 }
 
+/* PyWeakref_Check, asked of most objects of a heap: without a call to
+ * PyType_IsSubtype for those whose type cannot derive from weakref.ref
+ * (no subtype is smaller than its base). */
+static bool is_weakref(PyObject *op)
+{
+	PyTypeObject *tp = Py_TYPE(op);
+	if (tp == &_PyWeakref_RefType || PyWeakref_CheckProxy(op))
+		return true;
+	return tp->tp_basicsize >= (Py_ssize_t)sizeof(PyWeakReference) && PyWeakref_CheckRef(op);
+}
+
 int refs_enumerate(struct refs *r, PyObject *op, asnap_ref_fn fn, void *ctx)
 {
 	PyTypeObject *tp = Py_TYPE(op);
@@ -405,7 +416,7 @@ int refs_enumerate(struct refs *r, PyObject *op, asnap_ref_fn fn, void *ctx)
 		hint_frame(r, (PyFrameObject *)op);
 	} else if (asnap_py_is_gen(op)) {
 		hint_gen(r, op);
-	} else if (PyWeakref_Check(op)) {
+	} else if (is_weakref(op)) {
 		PyWeakReference *w = (PyWeakReference *)op;
 		hint_c(r, w->wr_callback, "__callback__");
 		PyObject *ref = w->wr_object;

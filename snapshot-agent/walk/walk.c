@@ -235,8 +235,11 @@ static int write_objects(struct walk *wk)
 		size_t i1 = wk->n - i0 > BATCH ? i0 + BATCH : wk->n;
 		wk->nedges = wk->nsettled = 0;
 		for (size_t i = i0; i < i1; i++) {
-			if (i + 4 < i1 && !is_bare(wk->objs[i + 4]))
+			if (i + 4 < i1 && !is_bare(wk->objs[i + 4])) {
+				/* the object, and the collector's header before it */
 				__builtin_prefetch(wk->objs[i + 4]);
+				__builtin_prefetch((char *)wk->objs[i + 4] - 16);
+			}
 			first[i - i0] = wk->nedges;
 			if (queue_object(wk, i, &batch[i - i0]) < 0)
 				return -1;
