@@ -31,7 +31,9 @@
 
 bool asnap_py_is_gen(PyObject *op)
 {
-	return PyGen_Check(op) || PyCoro_CheckExact(op) || PyAsyncGen_CheckExact(op);
+	/* exact: generator types cannot be subclassed (no Py_TPFLAGS_BASETYPE),
+	 * and PyGen_Check would ask PyType_IsSubtype of every object */
+	return PyGen_CheckExact(op) || PyCoro_CheckExact(op) || PyAsyncGen_CheckExact(op);
 }
 
 /* ---- slots: PyObject * before 3.14, _PyStackRef from 3.14 on ---- */
