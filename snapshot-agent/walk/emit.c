@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "emit.h"
-#include "util/bigarray.h"
+#include "mapped.h"
 #include "walkctx.h"
 
 /*
@@ -83,8 +83,8 @@ uint32_t walk_add_object(struct walk *wk, const void *op)
 		return id;
 	}
 	if (wk->n == wk->cap) {
-		size_t cap = wk->cap ? wk->cap * 2 : 65536;
-		PyObject **objs = asnap_big_realloc(wk->objs, cap, sizeof(*objs));
+		size_t cap = wk->cap * 2;
+		PyObject **objs = mapped_grow(wk->objs, wk->cap * sizeof(*objs), cap * sizeof(*objs));
 		if (!objs) {
 			wk->oom = true;
 			return UINT32_MAX;

@@ -1,7 +1,6 @@
 /*
  * ptrmap.h - an open-addressing hash map from object address to a 32-bit
- * value, for the heap walk. Plain malloc, never the Python allocator: the
- * walk must not change the heap it is looking at.
+ * value, for the heap walk (its slots in a mapping of their own: mapped.h).
  */
 #ifndef ASNAP_AGENT_PTRMAP_H
 #define ASNAP_AGENT_PTRMAP_H
@@ -9,7 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
+
+#include "mapped.h"
 
 /* Key and value side by side: a lookup touches one cache line. */
 struct ptrmap_slot {
@@ -18,7 +18,7 @@ struct ptrmap_slot {
 };
 
 struct ptrmap {
-	struct ptrmap_slot *slots; /* mmap'd: zeroed by the kernel, huge pages */
+	struct ptrmap_slot *slots; /* mapped.h: zeroed by the kernel, huge pages */
 	size_t mask;     /* capacity - 1, capacity a power of two */
 	size_t count;
 };
@@ -40,25 +40,15 @@ static inline bool ptrmap_init(struct ptrmap *m, size_t expect)
 	size_t cap = 1024;
 	while (cap < expect * 2)
 		cap *= 2;
-	size_t bytes = cap * sizeof(*m->slots);
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	m->slots = p == MAP_FAILED ? NULL : p;
+	m->slots = mapped_alloc(cap * sizeof(*m->slots));
 	m->mask = cap - 1;
 	m->count = 0;
-	if (!m->slots)
-		return false;
-#ifdef MADV_HUGEPAGE
-	/* random lookups over tens of MiB: 2 MiB pages spare most TLB misses */
-	if (bytes >= (4u << 20))
-		madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-	return true;
+	return m->slots != NULL;
 }
 
 static inline void ptrmap_release(struct ptrmap *m)
 {
-	if (m->slots)
-		munmap(m->slots, (m->mask + 1) * sizeof(*m->slots));
+	mapped_free(m->slots, (m->mask + 1) * sizeof(*m->slots));
 	m->slots = NULL;
 	m->mask = 0;
 	m->count = 0;

@@ -18,9 +18,9 @@
 #include "aio.h"
 #include "asyncsnap/format.h"
 #include "internals.h"
+#include "mapped.h"
 #include "pyframe.h"
 #include "pyver.h"
-#include "util/bigarray.h"
 #include "walkctx.h"
 
 #define AGENT_ZSTD_LEVEL 1  /* the pause matters more than the last bytes */
@@ -330,7 +330,7 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 	expect += expect / 8 + 65536;
 	if (!ptrmap_init(&wk.ids, expect) || !ptrmap_init(&wk.types, 256) ||
 	    !ptrmap_init(&wk.label_cstr, 256) || !ptrmap_init(&wk.label_obj, 4096) ||
-	    !(wk.objs = asnap_big_alloc(expect, sizeof(*wk.objs)))) {
+	    !(wk.objs = mapped_alloc(expect * sizeof(*wk.objs)))) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory while walking the heap");
 		goto out;
 	}
@@ -376,7 +376,7 @@ out:
 	ptrmap_release(&wk.label_cstr);
 	ptrmap_release(&wk.label_obj);
 	refs_release(&wk.refs);
-	free(wk.objs);
+	mapped_free(wk.objs, wk.cap * sizeof(*wk.objs));
 	free(wk.tinfo);
 	free(wk.edges);
 	free(wk.threads);
