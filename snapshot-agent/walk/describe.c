@@ -123,9 +123,14 @@ static bool is_number(PyObject *v)
 static int attr_scalar_fn(PyObject *name, PyObject *value, void *arg)
 {
 	struct attrs_ctx *c = arg;
+	/* the value first: most are not scalars, and are cheaper to tell
+	 * than whether the name may be shown */
+	bool number = value && is_number(value);
+	if (!value || (!number && value != Py_None && !PyBool_Check(value)))
+		return 0;
 	if (!refs_key_is_label(name))
 		return 0;
-	if (value && is_number(value) && !c->b.wk->values && !aio_number_kept(c->op, name, NULL))
+	if (number && !c->b.wk->values && !aio_number_kept(c->op, name, NULL))
 		return 0;
 	recb_scalar_named(&c->b, name, value);
 	return 0;
