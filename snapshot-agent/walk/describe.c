@@ -222,6 +222,8 @@ void walk_describe(struct walk *wk, uint32_t id, PyObject *op)
 	PyTypeObject *tp = Py_TYPE(op);
 	if (wk->values)
 		write_value(wk, id, op);
+	if (refs_is_atom(tp))
+		return;
 	if (asnap_py_is_gen(op))
 		gen_record(wk, id, op);
 	else if (PyFrame_Check(op))

@@ -380,6 +380,8 @@ int refs_enumerate(struct refs *r, PyObject *op, asnap_ref_fn fn, void *ctx)
 {
 	PyTypeObject *tp = Py_TYPE(op);
 
+	if (refs_is_atom(tp))
+		return 0;
 	/* Containers whose layout is all there is: no traversal needed. */
 	if (tp == &PyList_Type)
 		return seq_items(((PyListObject *)op)->ob_item, PyList_GET_SIZE(op), fn, ctx);

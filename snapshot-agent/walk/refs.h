@@ -65,6 +65,15 @@ struct refs {
 void refs_init(struct refs *r);
 void refs_release(struct refs *r);
 
+/* Objects of these exact types hold no reference and are nothing the
+ * walk describes but by their size (and value, with values=True): most
+ * objects of a heap, given the short way. */
+static inline bool refs_is_atom(PyTypeObject *tp)
+{
+	return tp == &PyUnicode_Type || tp == &PyLong_Type || tp == &PyFloat_Type ||
+	       tp == &PyBytes_Type;
+}
+
 /* Enumerate op's references. Returns non-zero when fn did (or on OOM). */
 int refs_enumerate(struct refs *r, PyObject *op, asnap_ref_fn fn, void *ctx);
 
