@@ -15,6 +15,18 @@
 #include <stddef.h>
 #include <sys/mman.h>
 
+/* Huge pages for a table of 4 MiB or more (only a hint). */
+static inline void mapped_advise(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+	if (bytes >= (4u << 20))
+		madvise(p, bytes, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)bytes;
+#endif
+}
+
 /* bytes (a multiple of the page size, or rounded up by the kernel) of
  * zeroes, or NULL. */
 static inline void *mapped_alloc(size_t bytes)
@@ -22,10 +34,7 @@ static inline void *mapped_alloc(size_t bytes)
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-#ifdef MADV_HUGEPAGE
-	if (bytes >= (4u << 20))
-		madvise(p, bytes, MADV_HUGEPAGE);
-#endif
+	mapped_advise(p, bytes);
 	return p;
 }
 
@@ -36,10 +45,7 @@ static inline void *mapped_grow(void *p, size_t old, size_t bytes)
 	void *q = mremap(p, old, bytes, MREMAP_MAYMOVE);
 	if (q == MAP_FAILED)
 		return NULL;
-#ifdef MADV_HUGEPAGE
-	if (bytes >= (4u << 20))
-		madvise(q, bytes, MADV_HUGEPAGE);
-#endif
+	mapped_advise(q, bytes);
 	return q;
 }
 
