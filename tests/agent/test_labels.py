@@ -255,6 +255,22 @@ class LabelTest(TempDirTest):
         self.assertEqual(labels_to(by[id(lst)], id(target)), ["[1]"])
         self.assertEqual(labels_to(by[id(tup)], id(target)), ["[0]"])
 
+    def test_big_containers_keep_every_reference_in_order(self):
+        # more references than the walk's batch and lag hold, and than one
+        # chunk of the file (65,536): every one written, to the right node
+        lst = [10 ** 9 + i for i in range(100_000)]
+        d = {"k%d" % i: 10 ** 10 + i for i in range(70_000)}
+        _, nodes, by = snapshot(self)
+        edges = by[id(lst)]["edges"]
+        self.assertEqual(len(edges), len(lst))
+        self.assertEqual([int(e["to"], 16) for e in edges], [id(x) for x in lst])
+        self.assertEqual([e.get("label") for e in edges[:3] + edges[-1:]],
+                         ["[0]", "[1]", "[2]", "[99999]"])
+        targets = {int(e["to"], 16) for e in by[id(d)]["edges"]}
+        self.assertTrue(all(id(v) in targets for v in d.values()))
+        self.assertTrue(all(id(v) in by for v in lst), "every referent is a node")
+        self.assertEqual(len(by), len(nodes), "no object written twice")
+
     def test_slots_closures_and_functions(self):
         s = Slotted()
         captured = Conn()
