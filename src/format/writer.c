@@ -175,6 +175,15 @@ static int emit_chunk(struct asnap_writer *w, unsigned type, const void *payload
 	return emit_parts(w, type, &(struct part){payload, len}, 1);
 }
 
+/* A chunk of a count and the bytes of its items (strings, records, roots). */
+static void emit_counted(struct asnap_writer *w, unsigned type, uint64_t count,
+			 const struct bytebuf *items)
+{
+	uint8_t head[10];
+	struct part parts[] = {{head, varint_put(head, count)}, {items->data, items->len}};
+	emit_parts(w, type, parts, 2);
+}
+
 /*
  * A chunk of columns: the varints in head (nhead bytes of it used), then
  * each column as its length and its bytes.
@@ -311,10 +320,7 @@ static void flush_strings(struct asnap_writer *w)
 {
 	if (!w->pending_string_count || w->err.status != ASNAP_OK)
 		return;
-	uint8_t head[10];
-	size_t n = varint_put(head, w->pending_string_count);
-	struct part parts[] = {{head, n}, {w->pending_strings.data, w->pending_strings.len}};
-	emit_parts(w, CHUNK_STRINGS, parts, 2);
+	emit_counted(w, CHUNK_STRINGS, w->pending_string_count, &w->pending_strings);
 	w->totals.strings += w->pending_string_count;
 	w->pending_string_count = 0;
 	w->pending_strings.len = 0;
@@ -518,10 +524,7 @@ static void flush_records(struct asnap_writer *w)
 	if (!w->chunk_records || w->err.status != ASNAP_OK)
 		return;
 	flush_strings(w);
-	uint8_t head[10];
-	struct part parts[] = {{head, varint_put(head, w->chunk_records)},
-			       {w->records.data, w->records.len}};
-	emit_parts(w, CHUNK_RECORDS, parts, 2);
+	emit_counted(w, CHUNK_RECORDS, w->chunk_records, &w->records);
 	w->records.len = 0;
 	w->chunk_records = 0;
 }
@@ -564,10 +567,7 @@ static void flush_roots(struct asnap_writer *w)
 	if (!w->chunk_roots || w->err.status != ASNAP_OK)
 		return;
 	flush_strings(w);
-	uint8_t head[10];
-	struct part parts[] = {{head, varint_put(head, w->chunk_roots)},
-			       {w->roots.data, w->roots.len}};
-	emit_parts(w, CHUNK_ROOTS, parts, 2);
+	emit_counted(w, CHUNK_ROOTS, w->chunk_roots, &w->roots);
 	w->roots.len = 0;
 	w->chunk_roots = 0;
 }
