@@ -1,6 +1,7 @@
 /*
  * snapshot.c - see snapshot.h.
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,9 @@ static int index_addresses(struct asnap_snap *s)
 
 uint32_t asnap_snap_find_addr(const struct asnap_snap *s, uint64_t addr)
 {
+	assert(s->addr_slots); /* not a snapshot loaded with ASNAP_SNAP_NO_ADDRESSES */
+	if (!s->addr_slots)
+		return ASNAP_NO_NODE;
 	for (uint64_t i = mix(addr) & s->addr_mask; s->addr_slots[i]; i = (i + 1) & s->addr_mask)
 		if (s->g->addr[s->addr_slots[i] - 1] == addr)
 			return s->addr_slots[i] - 1;
@@ -197,6 +201,8 @@ struct asnap_snap *asnap_snap_load(const char *path, unsigned layers, struct asn
 	uint32_t columns = ASNAP_COL_ALL;
 	if ((layers & ASNAP_SNAP_NO_LABELS) && !(layers & (ASNAP_SNAP_AIO | ASNAP_SNAP_MATCH)))
 		columns &= ~ASNAP_COL_LABEL;
+	if ((layers & ASNAP_SNAP_NO_SIZES) && !(layers & ASNAP_SNAP_RETENTION))
+		columns &= ~(ASNAP_COL_SIZE | ASNAP_COL_REFCNT);
 	if (layers & ASNAP_SNAP_RETENTION) {
 		/* loaded around the dominators' working memory (two passes for
 		 * a big file), so retention comes first when it is wanted */
@@ -219,6 +225,8 @@ error:
 
 int asnap_snap_add_layers(struct asnap_snap *s, unsigned layers, struct asnap_error *err)
 {
+	if (layers & ASNAP_SNAP_NO_ADDRESSES)
+		s->no_addresses = true;
 	if (((layers & (ASNAP_SNAP_AIO | ASNAP_SNAP_MATCH)) && asnap_snap_aio(s, err) < 0) ||
 	    ((layers & ASNAP_SNAP_MATCH) && asnap_snap_match_index(s, err) < 0) ||
 	    ((layers & ASNAP_SNAP_RETENTION) && asnap_snap_retention(s, err) < 0))
@@ -248,7 +256,7 @@ int asnap_snap_match_index(struct asnap_snap *s, struct asnap_error *err)
 		return 0;
 	if (asnap_snap_aio(s, err) < 0)
 		return -1;
-	if (index_addresses(s) < 0 || index_drivers(s) < 0) {
+	if ((!s->no_addresses && index_addresses(s) < 0) || index_drivers(s) < 0) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory indexing addresses");
 		return -1;
 	}
@@ -260,6 +268,10 @@ int asnap_snap_retention(struct asnap_snap *s, struct asnap_error *err)
 {
 	if (s->has_ret)
 		return 0;
+	/* loaded with ASNAP_SNAP_NO_SIZES: the roots and retained sizes need them */
+	uint32_t need = ASNAP_COL_SIZE | ASNAP_COL_REFCNT;
+	if ((s->g->columns & need) != need && asnap_graph_load_more(s->g, need, err) < 0)
+		return -1;
 	if (asnap_retention_compute(s->g, &s->ret, err) < 0)
 		return -1;
 	s->has_ret = true;

@@ -28,6 +28,7 @@ struct asnap_snap {
 	struct asnap_retention ret;
 	bool has_aio;               /* ASNAP_SNAP_AIO: aio, code, module_dicts */
 	bool has_match;             /* ASNAP_SNAP_MATCH: addr_slots, *_task, future_owner */
+	bool no_addresses;          /* ASNAP_SNAP_NO_ADDRESSES: addr_slots stays NULL */
 	bool has_ret;               /* ASNAP_SNAP_RETENTION: ret */
 	int64_t pid;                /* -1 when the header has none */
 	double process_start;       /* 0 when the header has none */
@@ -72,6 +73,15 @@ enum asnap_snap_layer {
 	/* without the asyncio layers: the references' labels are not loaded
 	 * (4 bytes a reference), for a command that never shows them */
 	ASNAP_SNAP_NO_LABELS = 1u << 3,
+	/* the last snapshot of a multi-snapshot command: no other's objects
+	 * are looked up in it (asnap_snap_match's `in`), so ASNAP_SNAP_MATCH
+	 * leaves out its address index (4 to 8 bytes an object) */
+	ASNAP_SNAP_NO_ADDRESSES = 1u << 4,
+	/* an earlier snapshot of a command that never shows its sizes (leaks:
+	 * those of the findings are the last one's): the shallow sizes and
+	 * reference counts are not loaded (8 bytes an object); ignored with
+	 * ASNAP_SNAP_RETENTION, which needs them */
+	ASNAP_SNAP_NO_SIZES = 1u << 5,
 };
 
 /*

@@ -39,7 +39,7 @@ int cmd_diff(int argc, char **argv)
 	if (ops.done)
 		return ops.status;
 	uint32_t n = (uint32_t)ops.n;
-	struct asnap_snap **snaps = cli_snaps_load(ops.v, n, ASNAP_SNAP_MATCH);
+	struct asnap_snap **snaps = cli_snaps_load(ops.v, n, ASNAP_SNAP_MATCH, 0);
 	if (!snaps)
 		return EXIT_ERROR;
 	int status = EXIT_ERROR;

@@ -89,7 +89,7 @@ int cmd_report(int argc, char **argv)
 	/* the output first: an unwritable place fails before minutes of work */
 	if (cli_output_open(&out, output) < 0)
 		goto release;
-	if (!(snaps = cli_load_checks_input(rules_path, ops.v, n, &rules)))
+	if (!(snaps = cli_load_checks_input(rules_path, ops.v, n, &rules, 0)))
 		goto close;
 	const char *lastpath = ops.v[n - 1];
 	struct asnap_snap *last = snaps[n - 1];

@@ -94,7 +94,7 @@ static bool layers_finish(struct layers_job *j)
  * of the one before are computed in a second thread. Both cores work: three
  * snapshots load in about the time of their reading alone.
  */
-struct asnap_snap **cli_snaps_load(char **paths, uint32_t n, unsigned layers)
+struct asnap_snap **cli_snaps_load(char **paths, uint32_t n, unsigned layers, unsigned earlier)
 {
 	struct asnap_snap **snaps = calloc(n ? n : 1, sizeof(*snaps));
 	if (!snaps) {
@@ -106,10 +106,13 @@ struct asnap_snap **cli_snaps_load(char **paths, uint32_t n, unsigned layers)
 	struct layers_job job = {0};
 	uint32_t i;
 	for (i = 0; i < n; i++) {
-		snaps[i] = cli_snap_load(paths[i], 0, true);
+		/* the objects of the last are looked up in the earlier ones,
+		 * never the other way round (asnap_snap_match) */
+		unsigned role = i + 1 < n ? earlier : ASNAP_SNAP_NO_ADDRESSES;
+		snaps[i] = cli_snap_load(paths[i], role & ASNAP_SNAP_NO_SIZES, true);
 		if (!layers_finish(&job) || !snaps[i])
 			goto error;
-		layers_start(&job, snaps[i], layers);
+		layers_start(&job, snaps[i], layers | (role & ASNAP_SNAP_NO_ADDRESSES));
 	}
 	if (layers_finish(&job))
 		return snaps;
@@ -128,7 +131,7 @@ void cli_snaps_destroy(struct asnap_snap **snaps, uint32_t n)
 }
 
 struct asnap_snap **cli_load_checks_input(const char *rules_path, char **paths, uint32_t n,
-					  struct asnap_rules *rules)
+					  struct asnap_rules *rules, unsigned earlier)
 {
 	struct asnap_error err = {0};
 	if (asnap_rules_add_json(rules, asnap_builtin_rules, &err) < 0) {
@@ -139,5 +142,5 @@ struct asnap_snap **cli_load_checks_input(const char *rules_path, char **paths, 
 		cli_error("cannot read rules '%s': %s", rules_path, err.message);
 		return NULL;
 	}
-	return cli_snaps_load(paths, n, ASNAP_SNAP_MATCH);
+	return cli_snaps_load(paths, n, ASNAP_SNAP_MATCH, earlier);
 }

@@ -28,17 +28,21 @@ static inline unsigned cli_retention_layers(bool json)
 }
 
 /* The n snapshots at paths, warnings said, all or none: NULL with the
- * error said. Free with cli_snaps_destroy. */
-struct asnap_snap **cli_snaps_load(char **paths, uint32_t n, unsigned layers);
+ * error said. Free with cli_snaps_destroy. Each with `layers`; all but the
+ * last also with `earlier` (ASNAP_SNAP_NO_SIZES: a command that shows no
+ * sizes of theirs), the last without an address index (nothing is looked
+ * up in it: ASNAP_SNAP_NO_ADDRESSES). */
+struct asnap_snap **cli_snaps_load(char **paths, uint32_t n, unsigned layers, unsigned earlier);
 /* NULL is a no-op. */
 void cli_snaps_destroy(struct asnap_snap **snaps, uint32_t n);
 
 /*
  * The built-in rules and those of rules_path (NULL for none) into *rules
  * (initialized by the caller, and released by it either way), and the n
- * snapshots at paths as the checks read them: what cli_snaps_load returns.
+ * snapshots at paths as the checks read them: what cli_snaps_load returns
+ * (`earlier` as there).
  */
 struct asnap_snap **cli_load_checks_input(const char *rules_path, char **paths, uint32_t n,
-					  struct asnap_rules *rules);
+					  struct asnap_rules *rules, unsigned earlier);
 
 #endif

@@ -57,30 +57,53 @@ static void write_service(const char *path, uint32_t count, uint32_t keep, uint3
 
 static const uint32_t FUTURES = 1u << ASNAP_CHECK_PENDING_FUTURE | 1u << ASNAP_CHECK_PENDING_TASK;
 
-/* Three snapshots, snapshot k written by write(path, k, arg), and the
- * findings of the checks in `mask` on them, with the rules `json`. */
-static struct asnap_findings three_findings(void (*write)(const char *, int, const void *),
-					    const void *arg, uint32_t mask, const char *json)
+/* The findings of the checks in `mask`, with the rules `json`, on the
+ * snapshots at p[0..2] loaded with these layers (the earlier ones with
+ * `earlier` besides, the last with `last`). */
+static struct asnap_findings run_three(char *const p[3], uint32_t mask, const char *json,
+				       unsigned earlier, unsigned last)
 {
-	struct tmpdir d = tmpdir_create();
-	char *p[3] = {tmpdir_path(&d, "a"), tmpdir_path(&d, "b"), tmpdir_path(&d, "c")};
 	struct asnap_error err = {0};
 	struct asnap_snap *s[3];
-	for (int i = 0; i < 3; i++) {
-		write(p[i], i, arg);
-		ck_assert_msg((s[i] = asnap_snap_load(p[i], ASNAP_SNAP_MATCH, &err)), "%s", err.message);
-	}
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg((s[i] = asnap_snap_load(p[i], ASNAP_SNAP_MATCH | (i < 2 ? earlier : last),
+						      &err)),
+			      "%s", err.message);
 	struct asnap_rules rules;
 	asnap_rules_init(&rules);
 	ck_assert_msg(asnap_rules_add_json(&rules, json, &err) == 0, "%s", err.message);
 	struct asnap_checks_options opt = {mask, &rules};
 	struct asnap_findings f;
 	ck_assert_msg(asnap_checks_run(s, 3, &opt, &f, &err) == 0, "%s", err.message);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 3; i++)
 		asnap_snap_destroy(s[i]);
-		free(p[i]);
-	}
 	asnap_rules_release(&rules);
+	return f;
+}
+
+/* Three snapshots, snapshot k written by write(path, k, arg), and the
+ * findings of the checks in `mask` on them, with the rules `json`, loaded
+ * as `asyncsnap leaks` loads them: the earlier ones without sizes, the
+ * last without an address index. The same findings as from snapshots
+ * loaded whole, or the test fails. */
+static struct asnap_findings three_findings(void (*write)(const char *, int, const void *),
+					    const void *arg, uint32_t mask, const char *json)
+{
+	struct tmpdir d = tmpdir_create();
+	char *p[3] = {tmpdir_path(&d, "a"), tmpdir_path(&d, "b"), tmpdir_path(&d, "c")};
+	for (int i = 0; i < 3; i++)
+		write(p[i], i, arg);
+	struct asnap_findings f = run_three(p, mask, json, ASNAP_SNAP_NO_SIZES, ASNAP_SNAP_NO_ADDRESSES);
+	struct asnap_findings whole = run_three(p, mask, json, 0, 0);
+	ck_assert_uint_eq(f.count, whole.count);
+	for (uint32_t i = 0; i < f.count; i++) {
+		ck_assert_str_eq(f.items[i].summary, whole.items[i].summary);
+		ck_assert_uint_eq(f.items[i].count, whole.items[i].count);
+		ck_assert_uint_eq(f.items[i].retained, whole.items[i].retained);
+	}
+	asnap_findings_release(&whole);
+	for (int i = 0; i < 3; i++)
+		free(p[i]);
 	tmpdir_destroy(&d);
 	return f;
 }
@@ -114,6 +137,43 @@ static void assert_none(struct asnap_findings *f)
 }
 
 /* Growing, the same tasks and futures kept: the leak is found. */
+/* The earlier snapshots of a leaks run are loaded without sizes and
+ * reference counts, the last without an address index; a snapshot loaded
+ * without sizes reads them when its retention is asked after all. */
+START_TEST(snapshots_load_only_what_their_role_needs)
+{
+	struct tmpdir d = tmpdir_create();
+	char *path = tmpdir_path(&d, "s");
+	write_service(path, 40, 40, 0);
+	struct asnap_error err = {0};
+	struct asnap_snap *lean = asnap_snap_load(path, ASNAP_SNAP_MATCH | ASNAP_SNAP_NO_SIZES, &err);
+	struct asnap_snap *last = asnap_snap_load(path, ASNAP_SNAP_MATCH | ASNAP_SNAP_NO_ADDRESSES, &err);
+	struct asnap_snap *whole = asnap_snap_load(path, ASNAP_SNAP_MATCH | ASNAP_SNAP_RETENTION, &err);
+	ck_assert_msg(lean && last && whole, "%s", err.message);
+	ck_assert_ptr_null(lean->g->size32);
+	ck_assert_ptr_null(lean->g->refcnt);
+	ck_assert_ptr_nonnull(lean->addr_slots);
+	ck_assert_ptr_null(last->addr_slots);
+	ck_assert_ptr_nonnull(last->g->size32);
+	ck_assert_ptr_nonnull(last->future_task);
+	/* what the last is matched by: found in the earlier one all the same */
+	uint32_t found = 0;
+	for (uint32_t v = 0; v < last->g->n; v++)
+		found += asnap_snap_match(last, v, lean) == v;
+	ck_assert_uint_eq(found, last->g->n);
+	ck_assert_int_eq(asnap_snap_retention(lean, &err), 0);
+	ck_assert_ptr_nonnull(lean->g->size32);
+	ck_assert_uint_eq(lean->ret.dom.retained[lean->g->n], whole->ret.dom.retained[whole->g->n]);
+	for (uint32_t v = 0; v < lean->g->n; v++)
+		ck_assert_uint_eq(lean->ret.dom.retained[v], whole->ret.dom.retained[v]);
+	asnap_snap_destroy(lean);
+	asnap_snap_destroy(last);
+	asnap_snap_destroy(whole);
+	free(path);
+	tmpdir_destroy(&d);
+}
+END_TEST
+
 START_TEST(survivors_that_grow_are_a_leak)
 {
 	struct asnap_findings f = service_findings((uint32_t[]){10, 20, 30}, 30, (uint32_t[]){0, 0, 0});
@@ -445,6 +505,7 @@ int main(void)
 {
 	Suite *s = suite_create("identity");
 	TCase *tc = tcase_create("identity");
+	tcase_add_test(tc, snapshots_load_only_what_their_role_needs);
 	tcase_add_test(tc, survivors_that_grow_are_a_leak);
 	tcase_add_test(tc, reused_addresses_are_not_survivors);
 	tcase_add_test(tc, steady_population_is_not_growth);
