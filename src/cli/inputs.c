@@ -10,27 +10,32 @@
 
 #include "cli/cli.h"
 #include "cli/inputs.h"
+#include "util/bigarray.h"
 
 /*
  * The analyses of whole snapshots (leaks, tasks, diff, report: those with
  * the matching layer) allocate and free arrays of a few bytes per object,
  * phase after phase (the reverse index, a finding's marks, a breadth-first
- * queue). glibc maps each of them afresh and unmaps it when freed, so
- * every phase takes its pages again from the kernel, zeroed: on a virtual
- * machine page faults were a third of `leaks` at 10M objects. Kept in the
- * heap instead, freed memory is reused without a fault (leaks on two 9.7M
- * snapshots: 7.4-8.8 s -> 5.3-5.8 s, for 13% more peak RSS). Loading
- * reserves its columns whole (graph.c), so this costs no copying. Not for
- * the commands that read a big file in two passes (dominators, cycles,
- * path, export), which give memory back between them to lower the peak.
+ * queue). Left to glibc's sliding threshold, an array freed raises the
+ * threshold and the next one of its size comes from the heap, which is
+ * trimmed and refaulted again and again (leaks on two 9.7M snapshots: 7.4 to
+ * 8.8 s). Kept in the heap instead (no mapping at all), every phase's
+ * arrays piled up: a freed one is broken into by small allocations made
+ * after it and never fits the next phase's again, so the peak was the sum
+ * of the phases (leaks on three 2.1M snapshots: 364 MiB loaded, 589 MiB at
+ * the end). So: every block of ASNAP_BIG_MIN and more (bigarray.h: the
+ * per-node and per-edge arrays, placed on huge pages, one fault per 2 MiB)
+ * is a mapping of its own, given back when freed, at a fixed threshold
+ * that never slides; smaller ones stay in a heap that is never trimmed.
+ * The peak is the largest phase's (600 -> 452 MiB there; 2.16 -> 1.95 GB
+ * and 4.1-6.1 -> 3.5-3.7 s on three 10M snapshots).
  */
 static void keep_freed_memory(void)
 {
 #ifdef __GLIBC__
-	mallopt(M_MMAP_MAX, 0);
+	mallopt(M_MMAP_THRESHOLD, (int)ASNAP_BIG_MIN);
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
-	/* one arena: another thread's would be made of 64 MiB heaps, which
-	 * cannot hold a larger block now that nothing is mapped on its own */
+	/* one arena: the second thread's (layers_run) would be another heap */
 	mallopt(M_ARENA_MAX, 1);
 #endif
 }
