@@ -496,6 +496,9 @@ int asnap_checks_run(struct asnap_snap **snaps, uint32_t nsnap,
 	for (int c = 0; c < ASNAP_NCHECKS; c++)
 		if ((opt->mask & (1u << c)) && run_check(&ctx, c) < 0)
 			goto error;
+	if (opt->shed_earlier)
+		for (uint32_t i = 0; i + 1 < nsnap; i++)
+			asnap_snap_shed(snaps[i]);
 	if (findings_settle(&ctx) < 0)
 		goto error;
 	free(ctx.orphaned);

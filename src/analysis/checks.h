@@ -95,6 +95,10 @@ struct asnap_findings {
 struct asnap_checks_options {
 	uint32_t mask;                   /* 1 << check, for the checks to run */
 	const struct asnap_rules *rules; /* resource rules */
+	/* once the checks have run, shed the earlier snapshots (their graphs
+	 * and layers: asnap_snap_shed) before the findings are settled, for a
+	 * caller that shows no more of them than their header facts (leaks) */
+	bool shed_earlier;
 };
 
 /*

@@ -213,6 +213,7 @@ struct asnap_snap *asnap_snap_load(const char *path, unsigned layers, struct asn
 		goto error;
 	}
 	read_header(s);
+	s->objects = s->g->n;
 	s->func_label = asnap_graph_find_string(s->g, "__func__");
 	s->globals_label = asnap_graph_find_string(s->g, "__globals__");
 	if (asnap_snap_add_layers(s, layers & ~ASNAP_SNAP_RETENTION, err) < 0)
@@ -278,10 +279,8 @@ int asnap_snap_retention(struct asnap_snap *s, struct asnap_error *err)
 	return 0;
 }
 
-void asnap_snap_destroy(struct asnap_snap *s)
+void asnap_snap_shed(struct asnap_snap *s)
 {
-	if (!s)
-		return;
 	if (s->has_ret)
 		asnap_retention_release(&s->ret);
 	asnap_aio_release(&s->aio);
@@ -289,6 +288,18 @@ void asnap_snap_destroy(struct asnap_snap *s)
 	asnap_free_all(s->addr_slots, s->future_task, s->future_owner, s->module_dicts,
 		       s->coro_task);
 	asnap_usercode_release(&s->code);
+	s->g = NULL;
+	s->addr_slots = s->future_task = s->future_owner = s->coro_task = NULL;
+	s->module_dicts = NULL;
+	s->nmodule_dicts = 0;
+	s->has_aio = s->has_match = s->has_ret = false;
+}
+
+void asnap_snap_destroy(struct asnap_snap *s)
+{
+	if (!s)
+		return;
+	asnap_snap_shed(s);
 	free(s);
 }
 

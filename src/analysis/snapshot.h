@@ -23,7 +23,8 @@ struct asnap_module_dict {
 
 struct asnap_snap {
 	const char *path;           /* borrowed from the caller */
-	struct asnap_graph *g;
+	struct asnap_graph *g;      /* NULL once shed (asnap_snap_shed) */
+	uint32_t objects;           /* g->n, kept when shed */
 	struct asnap_aio aio;
 	struct asnap_retention ret;
 	bool has_aio;               /* ASNAP_SNAP_AIO: aio, code, module_dicts */
@@ -102,6 +103,13 @@ int asnap_snap_match_index(struct asnap_snap *s, struct asnap_error *err);
 int asnap_snap_retention(struct asnap_snap *s, struct asnap_error *err);
 /* NULL is a no-op. */
 void asnap_snap_destroy(struct asnap_snap *s);
+/*
+ * Free everything of s but its header facts (path, pid, seq, time, ...)
+ * and its count of objects: the graph (s->g becomes NULL) and every
+ * layer. For a command done with a snapshot before it is done with the
+ * others (leaks, with the earlier ones once the checks have run).
+ */
+void asnap_snap_shed(struct asnap_snap *s);
 
 /*
  * Where the program is for object v, in its own code: for a task, the

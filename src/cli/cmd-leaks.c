@@ -89,7 +89,7 @@ int cmd_leaks(int argc, char **argv)
 	struct asnap_snap **snaps = cli_load_checks_input(rules_path, ops.v, n, &rules, ASNAP_SNAP_NO_SIZES);
 	if (!snaps)
 		goto out;
-	struct asnap_checks_options opt = {mask, &rules};
+	struct asnap_checks_options opt = {.mask = mask, .rules = &rules, .shed_earlier = true};
 	if (asnap_checks_run(snaps, n, &opt, &findings, &err) < 0) {
 		cli_file_error(ops.v[n - 1], &err);
 		goto out;

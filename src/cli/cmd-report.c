@@ -93,7 +93,7 @@ int cmd_report(int argc, char **argv)
 		goto close;
 	const char *lastpath = ops.v[n - 1];
 	struct asnap_snap *last = snaps[n - 1];
-	struct asnap_checks_options opt = {ASNAP_CHECKS_ALL, &rules};
+	struct asnap_checks_options opt = {.mask = ASNAP_CHECKS_ALL, .rules = &rules};
 	if (asnap_checks_run(snaps, n, &opt, &findings, &err) < 0 ||
 	    asnap_snap_retention(last, &err) < 0 ||
 	    asnap_tasks_view(last, true, &tasks, &ntasks, &err) < 0 ||

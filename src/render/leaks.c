@@ -100,7 +100,7 @@ int asnap_render_leaks_json(FILE *out, const struct asnap_leaks_view *v)
 			break;
 		const struct asnap_snap *sn = v->snaps[i];
 		cJSON_AddItemToObject(s, "path", asnap_json_string(sn->path, strlen(sn->path)));
-		cJSON_AddNumberToObject(s, "objects", sn->g->n);
+		cJSON_AddNumberToObject(s, "objects", sn->objects);
 		if (sn->pid >= 0)
 			cJSON_AddNumberToObject(s, "pid", (double)sn->pid);
 		cJSON_AddNumberToObject(s, "seq", (double)sn->seq);

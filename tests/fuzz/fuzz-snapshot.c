@@ -118,7 +118,7 @@ static void analyze(const char *path)
 	if (!s)
 		return;
 	struct asnap_findings findings = {0};
-	struct asnap_checks_options opt = {ASNAP_CHECKS_ALL, &rules};
+	struct asnap_checks_options opt = {.mask = ASNAP_CHECKS_ALL, .rules = &rules};
 	if (asnap_checks_run(&s, 1, &opt, &findings, &err) == 0) {
 		struct asnap_leaks_view lv = {&s, 1, &findings, 5};
 		asnap_render_leaks_text(devnull, &lv);

@@ -117,7 +117,7 @@ static void run_checks(const char *path, const struct asnap_rules *rules,
 	struct asnap_error err = {0};
 	struct asnap_snap *s = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
 	ck_assert_msg(s, "%s", err.message);
-	struct asnap_checks_options opt = {ASNAP_CHECKS_ALL, rules};
+	struct asnap_checks_options opt = {.mask = ASNAP_CHECKS_ALL, .rules = rules};
 	ck_assert_msg(asnap_checks_run(&s, 1, &opt, out, &err) == 0, "%s", err.message);
 	/* findings borrow nothing from the snapshot but node ids */
 	asnap_snap_destroy(s);

@@ -73,7 +73,7 @@ START_TEST(retained_is_that_of_the_set)
 	ck_assert_msg(s, "%s", err.message);
 	struct asnap_rules rules;
 	asnap_rules_init(&rules);
-	struct asnap_checks_options opt = {1u << ASNAP_CHECK_UNAWAITED_COROUTINE, &rules};
+	struct asnap_checks_options opt = {.mask = 1u << ASNAP_CHECK_UNAWAITED_COROUTINE, .rules = &rules};
 	struct asnap_findings f;
 	ck_assert_msg(asnap_checks_run(&s, 1, &opt, &f, &err) == 0, "%s", err.message);
 	ck_assert_uint_eq(f.count, 1);
@@ -140,7 +140,7 @@ START_TEST(chain_is_of_an_object_that_makes_the_growth)
 	}
 	struct asnap_rules rules;
 	asnap_rules_init(&rules);
-	struct asnap_checks_options opt = {1u << ASNAP_CHECK_PENDING_FUTURE, &rules};
+	struct asnap_checks_options opt = {.mask = 1u << ASNAP_CHECK_PENDING_FUTURE, .rules = &rules};
 	struct asnap_findings f;
 	ck_assert_msg(asnap_checks_run(snaps, 3, &opt, &f, &err) == 0, "%s", err.message);
 	ck_assert_uint_eq(f.count, 1);

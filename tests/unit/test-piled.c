@@ -155,7 +155,7 @@ static void run(char **paths, uint32_t n, struct asnap_findings *out)
 	for (uint32_t i = 0; i < n; i++)
 		s[i] = load(paths[i]);
 	struct asnap_error err = {0};
-	struct asnap_checks_options opt = {1u << ASNAP_CHECK_PENDING_FUTURE, NULL};
+	struct asnap_checks_options opt = {.mask = 1u << ASNAP_CHECK_PENDING_FUTURE};
 	ck_assert_msg(asnap_checks_run(s, n, &opt, out, &err) == 0, "%s", err.message);
 	for (uint32_t i = 0; i < n; i++)
 		asnap_snap_destroy(s[i]);
