@@ -114,6 +114,7 @@ static void *push(void **arr, uint32_t *count, uint32_t *cap, size_t elem)
 
 struct caps {
 	uint32_t tasks, futures, coros, handles, loops, sockets, frames;
+	uint32_t *index; /* per node, while building: then index_kinds */
 };
 
 /* A task or a future: its state, result, callbacks and, for a task, its coroutine and what it waits on. */
@@ -159,7 +160,7 @@ static int read_task_or_future(struct asnap_aio *a, const struct reader *r, stru
 			return -1;
 		*slot = t;
 		a->kind[v] = ASNAP_AIO_TASK;
-		a->index[v] = a->ntasks - 1;
+		cap->index[v] = a->ntasks - 1;
 	} else {
 		struct asnap_aio_future *slot = push((void **)&a->futures, &a->nfutures,
 						     &cap->futures, sizeof(*slot));
@@ -168,7 +169,7 @@ static int read_task_or_future(struct asnap_aio *a, const struct reader *r, stru
 		*slot = (struct asnap_aio_future){v, t.state, t.callbacks, t.loop, t.result,
 						  t.exception};
 		a->kind[v] = ASNAP_AIO_FUTURE;
-		a->index[v] = a->nfutures - 1;
+		cap->index[v] = a->nfutures - 1;
 	}
 	return 0;
 }
@@ -206,7 +207,7 @@ static int read_coro(struct asnap_aio *a, const struct reader *r, struct caps *c
 			c->frame = pnode(val);
 	}
 	a->kind[v] = ASNAP_AIO_CORO;
-	a->index[v] = a->ncoros - 1;
+	cap->index[v] = a->ncoros - 1;
 	return 0;
 }
 
@@ -243,7 +244,7 @@ static int read_handle(struct asnap_aio *a, const struct reader *r, struct caps 
 		}
 	}
 	a->kind[v] = ASNAP_AIO_HANDLE;
-	a->index[v] = a->nhandles - 1;
+	cap->index[v] = a->nhandles - 1;
 	return 0;
 }
 
@@ -274,7 +275,7 @@ static int read_loop(struct asnap_aio *a, const struct reader *r, struct caps *c
 			l->closed = pbool(val);
 	}
 	a->kind[v] = ASNAP_AIO_LOOP;
-	a->index[v] = a->nloops - 1;
+	cap->index[v] = a->nloops - 1;
 	return 0;
 }
 
@@ -301,7 +302,7 @@ static int read_socket(struct asnap_aio *a, const struct reader *r, struct caps 
 			s->closed = pbool(val);
 	}
 	a->kind[v] = ASNAP_AIO_SOCKET;
-	a->index[v] = a->nsockets - 1;
+	cap->index[v] = a->nsockets - 1;
 	return 0;
 }
 
@@ -332,7 +333,7 @@ static int read_frame(struct asnap_aio *a, const struct reader *r, struct caps *
 			f->executing = pbool(val);
 	}
 	a->kind[v] = ASNAP_AIO_FRAME;
-	a->index[v] = a->nframes - 1;
+	cap->index[v] = a->nframes - 1;
 	return 0;
 }
 
@@ -431,6 +432,35 @@ static bool reserve(struct asnap_aio *a, const struct reader *r, struct caps *ca
 	return true;
 }
 
+/*
+ * The index of each node of a kind in the array of its kind, kept for those
+ * nodes only (asnap_aio_index): a few in a thousand of a heap, where an
+ * index per node cost 4 bytes an object of every snapshot loaded.
+ */
+static int index_kinds(struct asnap_aio *a, const uint32_t *index)
+{
+	uint32_t n = a->g->n;
+	size_t words = (size_t)n / 64 + 1;
+	a->marked = asnap_big_zalloc(words, sizeof(*a->marked));
+	a->rank = asnap_big_alloc(words, sizeof(*a->rank));
+	if (!a->marked || !a->rank)
+		return -1;
+	for (uint32_t v = 0; v < n; v++)
+		if (a->kind[v] != ASNAP_AIO_NONE)
+			a->marked[v >> 6] |= UINT64_C(1) << (v & 63);
+	uint32_t total = 0;
+	for (size_t w = 0; w < words; w++) {
+		a->rank[w] = total;
+		total += (uint32_t)__builtin_popcountll(a->marked[w]);
+	}
+	if (!(a->slot = asnap_big_alloc((size_t)total + 1, sizeof(*a->slot))))
+		return -1;
+	for (uint32_t v = 0, k = 0; v < n; v++)
+		if (a->kind[v] != ASNAP_AIO_NONE)
+			a->slot[k++] = index[v];
+	return 0;
+}
+
 int asnap_aio_build(const struct asnap_graph *g, struct asnap_aio *a, struct asnap_error *err)
 {
 	*a = (struct asnap_aio){.g = g};
@@ -441,16 +471,18 @@ int asnap_aio_build(const struct asnap_graph *g, struct asnap_aio *a, struct asn
 	a->dict_label = asnap_graph_find_string(g, "__dict__");
 	a->int_type = asnap_graph_find_string(g, "builtins.int");
 	a->float_type = asnap_graph_find_string(g, "builtins.float");
-	a->kind = asnap_big_zalloc((size_t)g->n + 1, 1);
-	a->index = asnap_big_alloc((size_t)g->n + 1, sizeof(*a->index));
-	if (!a->kind || !a->index)
-		goto nomem;
 	struct caps cap = {0};
-	if (!reserve(a, &r, &cap))
+	a->kind = asnap_big_zalloc((size_t)g->n + 1, 1);
+	cap.index = asnap_big_alloc((size_t)g->n + 1, sizeof(*cap.index));
+	if (!a->kind || !cap.index || !reserve(a, &r, &cap))
 		goto nomem;
 	for (uint64_t i = 0; i < g->nrecords; i++)
 		if (add_record(a, &r, &cap, &g->records[i]) < 0)
 			goto nomem;
+	if (index_kinds(a, cap.index) < 0)
+		goto nomem;
+	free(cap.index);
+	cap.index = NULL;
 	a->awaited_by_label[0] = asnap_graph_find_string(g, "_asyncio_awaited_by");
 	a->awaited_by_label[1] = asnap_graph_find_string(g, "_Future__asyncio_awaited_by");
 	if (a->awaited_by_label[0] || a->awaited_by_label[1]) {
@@ -472,6 +504,7 @@ int asnap_aio_build(const struct asnap_graph *g, struct asnap_aio *a, struct asn
 	}
 	return 0;
 nomem:
+	free(cap.index);
 	asnap_aio_release(a);
 	return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory reading asyncio records");
 }
@@ -480,7 +513,7 @@ void asnap_aio_release(struct asnap_aio *a)
 {
 	if (!a)
 		return;
-	asnap_free_all(a->kind, a->index, a->tasks, a->futures, a->coros, a->handles, a->loops,
+	asnap_free_all(a->kind, a->marked, a->rank, a->slot, a->tasks, a->futures, a->coros, a->handles, a->loops,
 		       a->sockets, a->frames, a->awaited_by_set);
 	*a = (struct asnap_aio){0};
 }
@@ -490,7 +523,7 @@ void asnap_aio_release(struct asnap_aio *a)
 	{                                                                          \
 		if (v >= a->g->n || a->kind[v] != (K))                             \
 			return NULL;                                               \
-		return &a->arr[a->index[v]];                                       \
+		return &a->arr[asnap_aio_index(a, v)];                                       \
 	}
 
 LOOKUP(asnap_aio_task, asnap_aio_task, ASNAP_AIO_TASK, tasks)
@@ -589,13 +622,13 @@ uint32_t asnap_aio_name(const struct asnap_aio *a, uint32_t v)
 		return 0;
 	switch (a->kind[v]) {
 	case ASNAP_AIO_TASK:
-		return a->tasks[a->index[v]].name;
+		return a->tasks[asnap_aio_index(a, v)].name;
 	case ASNAP_AIO_CORO:
-		return a->coros[a->index[v]].qualname;
+		return a->coros[asnap_aio_index(a, v)].qualname;
 	case ASNAP_AIO_FRAME:
-		return a->frames[a->index[v]].qualname;
+		return a->frames[asnap_aio_index(a, v)].qualname;
 	case ASNAP_AIO_HANDLE:
-		return a->handles[a->index[v]].callback_name;
+		return a->handles[asnap_aio_index(a, v)].callback_name;
 	default:
 		return 0;
 	}

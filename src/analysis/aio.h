@@ -127,7 +127,13 @@ struct asnap_attr {
 struct asnap_aio {
 	const struct asnap_graph *g; /* borrowed */
 	uint8_t *kind;               /* per node: enum asnap_aio_kind */
-	uint32_t *index;             /* per node: index in the array of its kind */
+	/* The index of a node of a kind in the array of its kind, for those
+	 * nodes only: use asnap_aio_index. A bit per node marks them, rank
+	 * counts those marked before each 64 nodes, slot lists their indexes
+	 * in node order. */
+	uint64_t *marked;
+	uint32_t *rank;
+	uint32_t *slot;
 	struct asnap_aio_task *tasks;
 	uint32_t ntasks;
 	struct asnap_aio_future *futures;
@@ -151,6 +157,17 @@ struct asnap_aio {
 					* Future; 0 if absent */
 	uint8_t *awaited_by_set;     /* bitset: sets that are a future's awaited_by */
 };
+
+/* The index of node v in the array of its kind (a->tasks for a task, ...),
+ * or UINT32_MAX when v is of none (a->kind[v] == ASNAP_AIO_NONE). */
+static inline uint32_t asnap_aio_index(const struct asnap_aio *a, uint32_t v)
+{
+	uint64_t bits = a->marked[v >> 6];
+	if (!((bits >> (v & 63)) & 1))
+		return UINT32_MAX;
+	bits &= (UINT64_C(2) << (v & 63)) - 1; /* v and those before it in its 64 */
+	return a->slot[a->rank[v >> 6] + (uint32_t)__builtin_popcountll(bits) - 1];
+}
 
 /* Read the records of g. 0, or -1 with *err (out of memory). */
 int asnap_aio_build(const struct asnap_graph *g, struct asnap_aio *a, struct asnap_error *err);

@@ -103,7 +103,7 @@ uint32_t asnap_snap_owner_task(const struct asnap_snap *s, uint32_t obj)
 					continue;
 				queue[tail++] = u;
 				uint32_t t = a->kind[u] == ASNAP_AIO_TASK ? u
-					     : a->kind[u] == ASNAP_AIO_CORO ? s->coro_task[a->index[u]]
+					     : a->kind[u] == ASNAP_AIO_CORO ? s->coro_task[asnap_aio_index(a, u)]
 									    : ASNAP_NO_NODE;
 				if (t == ASNAP_NO_NODE)
 					continue;
@@ -132,14 +132,14 @@ static int index_drivers(struct asnap_snap *s)
 	for (uint32_t i = 0; i < a->ntasks; i++) {
 		const struct asnap_aio_task *t = &a->tasks[i];
 		if (asnap_aio_future(a, t->waiting_on))
-			s->future_task[a->index[t->waiting_on]] = t->node;
+			s->future_task[asnap_aio_index(a, t->waiting_on)] = t->node;
 		uint32_t c = t->coro;
 		for (unsigned step = 0; step < 256 && asnap_aio_coro(a, c); step++) {
-			uint32_t *owner = &s->coro_task[a->index[c]];
+			uint32_t *owner = &s->coro_task[asnap_aio_index(a, c)];
 			if (*owner != ASNAP_NO_NODE)
 				break; /* a cycle of awaits, or shared: the first task keeps it */
 			*owner = t->node;
-			c = a->coros[a->index[c]].awaiting;
+			c = a->coros[asnap_aio_index(a, c)].awaiting;
 		}
 	}
 	/* who the objects belong to, through who holds them: the reverse
@@ -342,7 +342,7 @@ static bool settled(const struct asnap_snap *s, uint32_t v)
 {
 	const struct asnap_aio *a = &s->aio;
 	if (a->kind[v] == ASNAP_AIO_CORO)
-		return a->coros[a->index[v]].state == ASNAP_GEN_CREATED;
+		return a->coros[asnap_aio_index(a, v)].state == ASNAP_GEN_CREATED;
 	return asnap_aio_frame_done(a, v);
 }
 
@@ -380,7 +380,7 @@ uint32_t asnap_snap_match(const struct asnap_snap *from, uint32_t v, const struc
 	const struct asnap_aio *a = &from->aio, *b = &in->aio;
 	if (a->kind[v] != b->kind[w])
 		return ASNAP_NO_NODE;
-	uint32_t i = a->index[v], j = b->index[w];
+	uint32_t i = asnap_aio_index(a, v), j = asnap_aio_index(b, w);
 	switch (a->kind[v]) {
 	case ASNAP_AIO_TASK: {
 		const struct asnap_aio_task *x = &a->tasks[i], *y = &b->tasks[j];
@@ -461,7 +461,7 @@ uint32_t asnap_snap_site_node(const struct asnap_snap *s, uint32_t v)
 		if (file && !asnap_usercode_library_file(&s->code, asnap_graph_string(s->g, file)))
 			user = c;
 		leaf = c;
-		uint32_t next = a->coros[a->index[c]].awaiting;
+		uint32_t next = a->coros[asnap_aio_index(a, c)].awaiting;
 		if (!asnap_aio_coro(a, next) || next == c)
 			break;
 		c = next;

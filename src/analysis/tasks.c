@@ -88,7 +88,7 @@ void asnap_tasks_mark_main(const struct asnap_snap *s, uint8_t *main)
 		for (uint64_t e = asnap_graph_edge_begin(g, r->node); e < asnap_graph_edge_end(g, r->node); e++) {
 			uint32_t w = g->edge_target[e];
 			if (s->aio.kind[w] == ASNAP_AIO_TASK)
-				main[s->aio.index[w]] = 1;
+				main[asnap_aio_index(&s->aio, w)] = 1;
 		}
 	}
 }
@@ -170,7 +170,7 @@ static void wake_from_handle(struct wake *w, const struct handle_walk *hw, uint3
 {
 	const struct asnap_graph *g = w->s->g;
 	const struct asnap_aio *a = &w->s->aio;
-	const struct asnap_aio_handle *hd = &a->handles[a->index[h]];
+	const struct asnap_aio_handle *hd = &a->handles[asnap_aio_index(a, h)];
 	uint32_t seen[HANDLE_BUDGET], depth[HANDLE_BUDGET];
 	uint32_t n = 0, head = 0;
 	if (hd->cancelled)
@@ -187,7 +187,7 @@ static void wake_from_handle(struct wake *w, const struct handle_walk *hw, uint3
 		uint32_t v = seen[head], d = depth[head++];
 		uint8_t kind = a->kind[v];
 		if (kind == ASNAP_AIO_TASK) {
-			wake_task(w, a->index[v]);
+			wake_task(w, asnap_aio_index(a, v));
 			continue;
 		}
 		if (d >= HANDLE_DEPTH || kind == ASNAP_AIO_HANDLE || kind == ASNAP_AIO_LOOP ||
@@ -226,7 +226,7 @@ static void wake_held_tasks(struct wake *w, uint32_t v)
 	for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
 		uint32_t t = g->edge_target[e];
 		if (asnap_graph_edge_is_strong(g, e) && a->kind[t] == ASNAP_AIO_TASK)
-			wake_task(w, a->index[t]);
+			wake_task(w, asnap_aio_index(a, t));
 	}
 }
 

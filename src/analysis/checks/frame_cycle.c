@@ -255,12 +255,12 @@ static int scan_last(struct grouping *gr, bool *garbage_coros)
 			if (pass <= 0) {
 				if (a->kind[v] != ASNAP_AIO_FRAME || !loose_frame(s, stack, v))
 					continue;
-				name = a->frames[a->index[v]].qualname;
+				name = a->frames[asnap_aio_index(a, v)].qualname;
 			} else {
-				if (a->kind[v] != ASNAP_AIO_CORO || !live_gen(&a->coros[a->index[v]]) ||
+				if (a->kind[v] != ASNAP_AIO_CORO || !live_gen(&a->coros[asnap_aio_index(a, v)]) ||
 				    !asnap_dom_is_garbage(&s->ret.dom, v))
 					continue;
-				name = a->coros[a->index[v]].qualname;
+				name = a->coros[asnap_aio_index(a, v)].qualname;
 			}
 			if (used[v])
 				continue;

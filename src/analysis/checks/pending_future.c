@@ -31,13 +31,13 @@ int pending_future_scan(struct grouping *gr, uint32_t snap, void *state)
 	for (uint32_t i = 0; i < a->ncoros; i++) {
 		uint32_t f = a->coros[i].awaiting;
 		if (f < s->g->n && a->kind[f] == ASNAP_AIO_FUTURE)
-			awaiter[a->index[f]] = a->coros[i].node;
+			awaiter[asnap_aio_index(a, f)] = a->coros[i].node;
 	}
 	for (uint32_t i = 0; i < a->ntasks; i++) {
 		uint32_t f = a->tasks[i].waiting_on;
 		if (f < s->g->n && a->kind[f] == ASNAP_AIO_FUTURE &&
-		    awaiter[a->index[f]] == ASNAP_NO_NODE)
-			awaiter[a->index[f]] = asnap_aio_leaf_coro(a, a->tasks[i].coro, 64);
+		    awaiter[asnap_aio_index(a, f)] == ASNAP_NO_NODE)
+			awaiter[asnap_aio_index(a, f)] = asnap_aio_leaf_coro(a, a->tasks[i].coro, 64);
 	}
 	uint8_t *part;
 	if (pooled_parts(ctx, snap, &part) < 0) {

@@ -118,14 +118,14 @@ int unawaited_scan(struct grouping *gr, uint32_t snap, void *state)
 	for (uint32_t v = 0; v < g->n; v++) {
 		uint8_t k = a->kind[v];
 		if (k == ASNAP_AIO_CORO) {
-			uint8_t st = a->coros[a->index[v]].state;
+			uint8_t st = a->coros[asnap_aio_index(a, v)].state;
 			if (st == ASNAP_GEN_CLOSED || st == ASNAP_GEN_CREATED)
 				continue;
 		} else if (k != ASNAP_AIO_FRAME) {
 			continue;
 		}
 		/* a frame's own generator (3.9, 3.10) does not count */
-		uint32_t own = k == ASNAP_AIO_FRAME ? a->frames[a->index[v]].generator : ASNAP_NO_NODE;
+		uint32_t own = k == ASNAP_AIO_FRAME ? a->frames[asnap_aio_index(a, v)].generator : ASNAP_NO_NODE;
 		bool live = asnap_aio_runs_again(a, v);
 		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
 			uint32_t w = g->edge_target[e];
