@@ -31,6 +31,7 @@
  * keeps what it adds).
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +93,9 @@ struct snapinfo {
 	const struct asnap_graph *g;
 	uint32_t id[NIDS];
 	uint8_t *awaited;  /* bitset: awaited by a pending task or a suspended coroutine */
-	uint32_t *holder;  /* per node: whose __dict__ it is, or ASNAP_NO_NODE */
+	/* (dict, its holder) of each __dict__ reference, by dict: holder_of */
+	struct asnap_pair *holders;
+	uint32_t nholders;
 };
 
 static inline bool bit(const uint8_t *set, uint32_t v)
@@ -150,6 +153,38 @@ static uint32_t attr(const struct snapinfo *si, uint32_t v, int label)
 	return ASNAP_NO_NODE;
 }
 
+/*
+ * The holder of each dict that is an object's __dict__, sorted by dict (one
+ * pair per such reference, not 4 bytes for every object of the snapshot);
+ * a dict that is the __dict__ of two keeps the last in node order.
+ */
+static int index_holders(struct snapinfo *si)
+{
+	const struct asnap_graph *g = si->g;
+	uint32_t n = 0, cap = 0;
+	for (uint32_t v = 0; v < g->n && si->id[L_DICT]; v++)
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			if (g->edge_label[e] != si->id[L_DICT])
+				continue;
+			struct asnap_pair *more = asnap_grow(si->holders, n, &cap, sizeof(*more), 1024);
+			if (!more)
+				return -1;
+			si->holders = more;
+			si->holders[n++] = (struct asnap_pair){g->edge_target[e], v};
+		}
+	if (n > 1)
+		qsort(si->holders, n, sizeof(*si->holders), asnap_pair_cmp);
+	/* one pair per dict: the last holder (pairs of a dict sorted by holder) */
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (kept && si->holders[kept - 1].key == si->holders[i].key)
+			kept--;
+		si->holders[kept++] = si->holders[i];
+	}
+	si->nholders = kept;
+	return 0;
+}
+
 static int snapinfo_init(struct snapinfo *si, const struct asnap_snap *s)
 {
 	const struct asnap_graph *g = s->g;
@@ -157,8 +192,7 @@ static int snapinfo_init(struct snapinfo *si, const struct asnap_snap *s)
 	*si = (struct snapinfo){.s = s, .g = g};
 	asnap_strings_resolve(g, id_names, si->id, NIDS);
 	si->awaited = asnap_big_zalloc((size_t)g->n / 8 + 1, 1);
-	si->holder = asnap_big_alloc((size_t)g->n + 1, sizeof(*si->holder));
-	if (!si->awaited || !si->holder)
+	if (!si->awaited)
 		return -1;
 	for (uint32_t i = 0; i < a->ntasks; i++)
 		if (a->tasks[i].state == ASNAP_FUT_PENDING && a->tasks[i].waiting_on < g->n)
@@ -175,19 +209,20 @@ static int snapinfo_init(struct snapinfo *si, const struct asnap_snap *s)
 				    a->kind[g->edge_target[e]] == ASNAP_AIO_TASK)
 					set_bit(si->awaited, g->edge_target[e]);
 	}
-	memset(si->holder, 0xff, ((size_t)g->n + 1) * sizeof(*si->holder));
-	if (si->id[L_DICT])
-		for (uint32_t v = 0; v < g->n; v++)
-			for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v);
-			     e++)
-				if (g->edge_label[e] == si->id[L_DICT])
-					si->holder[g->edge_target[e]] = v;
-	return 0;
+	return index_holders(si);
 }
 
 static void snapinfo_finish(struct snapinfo *si)
 {
-	asnap_free_all(si->awaited, si->holder);
+	asnap_free_all(si->awaited, si->holders);
+}
+
+/* Whose __dict__ v is, or ASNAP_NO_NODE. */
+static uint32_t holder_of(const struct snapinfo *si, uint32_t v)
+{
+	uint64_t i = asnap_lower_bound(si->holders, si->nholders, sizeof(*si->holders),
+				       offsetof(struct asnap_pair, key), v);
+	return i < si->nholders && si->holders[i].key == v ? si->holders[i].val : ASNAP_NO_NODE;
 }
 
 /* ---- done-callbacks -------------------------------------------------------- */
@@ -395,7 +430,9 @@ static void owner_text(const struct snapinfo *si, uint32_t src, uint32_t label, 
 		       size_t len)
 {
 	const struct asnap_graph *g = si->g;
-	uint32_t h = si->holder[src] != ASNAP_NO_NODE ? si->holder[src] : src;
+	uint32_t h = holder_of(si, src);
+	if (h == ASNAP_NO_NODE)
+		h = src;
 	const struct asnap_aio_coro *c = asnap_aio_coro(&si->s->aio, h);
 	const struct asnap_aio_frame *fr = asnap_aio_frame(&si->s->aio, h);
 	uint32_t q = c ? c->qualname : fr ? fr->qualname : 0;
@@ -437,7 +474,7 @@ static int find_owners(const struct snapinfo *si, const uint32_t *targets, uint3
 			if (ls[0] == '[' || a->kind[v] == ASNAP_AIO_TASK || a->kind[v] == ASNAP_AIO_FUTURE ||
 			    a->kind[v] == ASNAP_AIO_HANDLE || (structural(si, v) && !dict))
 				continue; /* callbacks, containers, asyncio's own references */
-			if (is_type(si, v, T_DICT) && si->holder[v] == ASNAP_NO_NODE)
+			if (is_type(si, v, T_DICT) && holder_of(si, v) == ASNAP_NO_NODE)
 				continue; /* a plain dict's key: no name for its holder here */
 			int r = a->kind[v] == ASNAP_AIO_CORO || a->kind[v] == ASNAP_AIO_FRAME ? 1 : 2;
 			for (uint32_t i = 0; i < n; i++)
@@ -539,13 +576,14 @@ static void piled_callbacks(const struct snapinfo *si, uint32_t f, const char *k
 /*
  * Strong references to each pending task, not counting the callables that
  * wake it (its wakeup method: held by the future it waits on, or by a
- * handle in the ready queue) nor its own weak entries. Per node, or NULL.
+ * handle in the ready queue) nor its own weak entries. Per task, by its
+ * index in aio.tasks (asnap_aio_index), or NULL.
  */
 static uint32_t *task_referrers(const struct snapinfo *si)
 {
 	const struct asnap_graph *g = si->g;
 	const struct asnap_aio *a = &si->s->aio;
-	uint32_t *nref = asnap_big_zalloc((size_t)g->n + 1, sizeof(*nref));
+	uint32_t *nref = asnap_big_zalloc((size_t)a->ntasks + 1, sizeof(*nref));
 	if (!nref)
 		return NULL;
 	for (uint32_t v = 0; v < g->n; v++) {
@@ -570,7 +608,7 @@ static uint32_t *task_referrers(const struct snapinfo *si)
 				continue; /* the pure-Python Task's __wakeup */
 			if (w == v || asnap_aio_awaited_by_edge(a, v, e))
 				continue; /* (3.14+: who awaits a future, bookkeeping) */
-			nref[w]++;
+			nref[asnap_aio_index(a, w)]++;
 		}
 	}
 	return nref;
@@ -625,7 +663,8 @@ static void stale_waiters(const struct snapinfo *si, uint32_t c, const uint32_t 
 			const struct asnap_aio_task *t = task_of(si, waker);
 			const struct asnap_aio_coro *co = t ? asnap_aio_coro(a, t->coro) : NULL;
 			stale = t && t->state == ASNAP_FUT_PENDING && t->waiting_on == w && co &&
-				asnap_aio_leaf_coro(a, t->coro, 64) == t->coro && nref[waker] == 0;
+				asnap_aio_leaf_coro(a, t->coro, 64) == t->coro &&
+				nref[asnap_aio_index(a, waker)] == 0;
 			if (stale && co->qualname && what)
 				*what = co->qualname;
 		}
