@@ -2,6 +2,7 @@
  * retention.c - the retention pipeline and the cycles report (see
  * retention.h).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,14 +17,24 @@
 /* Node -> its root, once the roots are final. */
 static int index_roots(struct asnap_retention *r, struct asnap_error *err)
 {
-	const struct asnap_graph *g = r->g;
-	r->root_of = asnap_big_alloc((size_t)g->n + 1, sizeof(*r->root_of));
-	if (!r->root_of)
+	uint32_t n = r->roots.count;
+	r->root_index = asnap_big_alloc((size_t)n + 1, sizeof(*r->root_index));
+	if (!r->root_index)
 		return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
-	memset(r->root_of, 0xff, ((size_t)g->n + 1) * sizeof(*r->root_of));
-	for (uint32_t i = r->roots.count; i-- > 0;)
-		r->root_of[r->roots.items[i].node] = i;
+	for (uint32_t i = 0; i < n; i++)
+		r->root_index[i] = (struct asnap_pair){r->roots.items[i].node, i};
+	if (n > 1)
+		qsort(r->root_index, n, sizeof(*r->root_index), asnap_pair_cmp);
+	r->nroot_index = n;
 	return 0;
+}
+
+uint32_t asnap_retention_root_of(const struct asnap_retention *r, uint32_t v)
+{
+	uint64_t i = asnap_lower_bound(r->root_index, r->nroot_index, sizeof(*r->root_index),
+				       offsetof(struct asnap_pair, key), v);
+	return i < r->nroot_index && r->root_index[i].key == v ? r->root_index[i].val
+							       : ASNAP_NO_NODE;
 }
 
 int asnap_retention_compute(struct asnap_graph *g, struct asnap_retention *r,
@@ -96,8 +107,9 @@ void asnap_retention_release(struct asnap_retention *r)
 	asnap_dom_release(&r->dom);
 	asnap_scc_release(&r->scc);
 	asnap_rootset_release(&r->roots);
-	free(r->root_of);
-	r->root_of = NULL;
+	free(r->root_index);
+	r->root_index = NULL;
+	r->nroot_index = 0;
 }
 
 bool asnap_type_is_task(const char *type)

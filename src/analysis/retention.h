@@ -14,13 +14,17 @@
 #include "graph/graph.h"
 #include "graph/roots.h"
 #include "graph/scc.h"
+#include "util/order.h"
 
 struct asnap_retention {
 	const struct asnap_graph *g; /* borrowed */
 	struct asnap_rootset roots;  /* real roots, then UNREACHABLE ones */
 	struct asnap_scc scc;
 	struct asnap_domtree dom;
-	uint32_t *root_of;           /* node -> index in roots.items, or ASNAP_NO_NODE */
+	/* (node, index in roots.items) of each root, sorted: a few pairs, not
+	 * 4 bytes for every object. Use asnap_retention_root_of. */
+	struct asnap_pair *root_index;
+	uint32_t nroot_index;
 };
 
 /*
@@ -30,6 +34,9 @@ struct asnap_retention {
  */
 int asnap_retention_compute(struct asnap_graph *g, struct asnap_retention *r,
 			    struct asnap_error *err);
+/* The index in r->roots.items of the first root that is node v, or
+ * ASNAP_NO_NODE when v is none. */
+uint32_t asnap_retention_root_of(const struct asnap_retention *r, uint32_t v);
 void asnap_retention_release(struct asnap_retention *r);
 
 /* How asnap_retention_load reads the file. */

@@ -164,7 +164,7 @@ static void object_frame(struct bytebuf *b, const struct asnap_graph *g, uint32_
 /* How the super-root holds v, a child of it, as the first frame. */
 static void group_frame(struct bytebuf *b, const struct asnap_retention *r, uint32_t v)
 {
-	uint32_t idx = r->root_of[v];
+	uint32_t idx = asnap_retention_root_of(r, v);
 	if (asnap_dom_is_garbage(&r->dom, v)) {
 		bytebuf_put(b, "(unreachable)", 13);
 	} else if (idx != ASNAP_NO_NODE && idx < r->roots.nreal) {

@@ -75,7 +75,7 @@ static void put_node(FILE *out, const struct asnap_retention *r, uint32_t cycle,
 	put_text(out, what);
 	fprintf(out, "\\n0x%" PRIx64 "\\n%s, retains %s", g->addr[v], asnap_fmt_bytes(a, asnap_graph_size(g, v)),
 		asnap_fmt_bytes(b, r->dom.retained[v]));
-	uint32_t idx = r->root_of[v];
+	uint32_t idx = asnap_retention_root_of(r, v);
 	if (show_root && idx != ASNAP_NO_NODE && idx < r->roots.nreal) {
 		const char *kind = asnap_render_root_kind(r, v);
 		fputs("\\nroot: ", out);
@@ -146,7 +146,7 @@ int asnap_render_dot_path(FILE *out, const struct asnap_path_view *v)
 		fputs("}\n", out);
 		return 0;
 	}
-	asnap_render_root_describe(r, r->root_of[v->nodes[0]], why, sizeof(why));
+	asnap_render_root_describe(r, asnap_retention_root_of(r, v->nodes[0]), why, sizeof(why));
 	fputs("\troot [shape=ellipse, style=filled, fillcolor=\"#e8e8e8\", label=\"root: ", out);
 	put_text(out, why);
 	fputs("\"];\n\troot -> ", out);

@@ -48,7 +48,7 @@ const char *asnap_obj_describe(const struct asnap_snap *s, uint32_t v, char *buf
 
 const char *asnap_obj_root_of(const struct asnap_retention *r, uint32_t v)
 {
-	uint32_t idx = r->root_of[v];
+	uint32_t idx = asnap_retention_root_of(r, v);
 	if (idx == ASNAP_NO_NODE)
 		return NULL;
 	const struct asnap_root_ref *root = &r->roots.items[idx];

@@ -193,9 +193,9 @@ static void text_tree(FILE *out, const struct tree *t, uint32_t x, unsigned leve
 	const struct asnap_graph *g = r->g;
 	char a[32], b[32], what[160], root[200] = "";
 	describe(g, x, what, sizeof(what));
-	if (r->dom.idom[x] == g->n && r->root_of[x] != ASNAP_NO_NODE) {
+	if (r->dom.idom[x] == g->n && asnap_retention_root_of(r, x) != ASNAP_NO_NODE) {
 		char why[160];
-		describe_root(r, r->root_of[x], why, sizeof(why));
+		describe_root(r, asnap_retention_root_of(r, x), why, sizeof(why));
 		snprintf(root, sizeof(root), "  [root: %s]", why);
 	}
 	fprintf(out, "%*s%s  %s 0x%" PRIx64 " (%s)%s\n", 2 + 2 * (int)level, "",
@@ -501,7 +501,7 @@ int asnap_render_path_text(FILE *out, const struct asnap_path_view *v)
 		fputs("no root reaches it\n", out);
 		return 0;
 	}
-	describe_root(r, r->root_of[v->nodes[0]], why, sizeof(why));
+	describe_root(r, asnap_retention_root_of(r, v->nodes[0]), why, sizeof(why));
 	if (asnap_dom_is_garbage(&r->dom, t))
 		fputs("unreachable from every root: garbage awaiting the cycle collector; "
 		      "the chain from the head of its group:\n", out);
@@ -536,7 +536,7 @@ int asnap_render_path_json(FILE *out, const struct asnap_path_view *v)
 	cJSON_AddItemToObject(o, "target", json_object_of(v->s, v->target));
 	cJSON_AddBoolToObject(o, "garbage", asnap_dom_is_garbage(&r->dom, v->target));
 	if (v->len) {
-		uint32_t idx = r->root_of[v->nodes[0]];
+		uint32_t idx = asnap_retention_root_of(r, v->nodes[0]);
 		char why[200];
 		describe_root(r, idx, why, sizeof(why));
 		cJSON *root = cJSON_AddObjectToObject(o, "root");
