@@ -346,8 +346,8 @@ static int born_clusters(struct asnap_snap **snaps, uint32_t n, struct asnap_dif
 		c->tops++;
 		c->objects++;
 		c->bytes += asnap_graph_size(g, v);
-		c->retained += r->dom.retained[v];
-		if (r->dom.retained[v] > r->dom.retained[c->rep])
+		c->retained += asnap_dom_retained(&r->dom, v);
+		if (asnap_dom_retained(&r->dom, v) > asnap_dom_retained(&r->dom, c->rep))
 			c->rep = v;
 	}
 	if (d->nclusters > 1)

@@ -283,7 +283,7 @@ static uint64_t union_retained(const struct asnap_retention *r, const struct fou
 			for (uint32_t x = r->dom.idom[v]; x != u && x != n; x = r->dom.idom[x])
 				mark[x] = verdict;
 			if (verdict == free_)
-				sum += r->dom.retained[v];
+				sum += asnap_dom_retained(&r->dom, v);
 		}
 	}
 	return sum;
@@ -328,7 +328,7 @@ static int component_sizes(const struct asnap_retention *r, const uint8_t *want,
 		for (uint32_t x = r->dom.idom[v]; x != u && x != n; x = r->dom.idom[x])
 			stamp[x] = verdict;
 		if (verdict == mine + 1)
-			ret[c] += r->dom.retained[v];
+			ret[c] += asnap_dom_retained(&r->dom, v);
 	}
 	free(stamp);
 	return 0;

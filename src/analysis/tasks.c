@@ -507,7 +507,7 @@ int asnap_tasks_view(struct asnap_snap *s, bool referrers, struct asnap_task_vie
 		x->orphaned = orphaned[i];
 		x->main = main[i];
 		x->garbage = asnap_dom_is_garbage(&s->ret.dom, t->node);
-		x->retained = s->ret.dom.retained[t->node];
+		x->retained = asnap_dom_retained(&s->ret.dom, t->node);
 		x->leaf = asnap_aio_leaf_coro(a, t->coro, MAX_CHAIN);
 		if (!pool_room((void **)&pl.chain, &pl.cap_chain, pl.nchain + MAX_CHAIN,
 			       sizeof(*pl.chain)))

@@ -29,6 +29,7 @@
  * what it will need a few steps ahead (__builtin_prefetch); steps 2 and 3
  * are kept out of line so that profiles name them.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -343,6 +344,48 @@ static void work_free(struct work *w)
 	asnap_free_all(w->block, w->vert, w->parent_mem, w->semi, w->rstart, w->rsrc);
 }
 
+
+
+/*
+ * The retained sizes of block (n + 1 of 8 bytes) kept in 4 bytes each, in
+ * place (each 4-byte value lands where values already read lay), the block
+ * then shrunk to them: the sizes of 4 GiB or more (the super-root's, a few
+ * near it) aside, exact, in d->ret_big. 0, or -1 (block untouched but
+ * for the sizes already moved: freed by the caller).
+ */
+static int keep_retained(struct asnap_domtree *d, void *block, uint32_t n)
+{
+	unsigned char *b = block;
+	uint32_t nbig = 0;
+	for (uint64_t v = 0; v <= n; v++) {
+		uint64_t x;
+		memcpy(&x, b + 8 * v, sizeof(x));
+		nbig += x >= UINT32_MAX;
+	}
+	d->ret_big = malloc(((size_t)nbig + 1) * sizeof(*d->ret_big));
+	if (!d->ret_big)
+		return -1;
+	d->nret_big = nbig;
+	nbig = 0;
+	for (uint64_t v = 0; v <= n; v++) {
+		uint64_t x;
+		memcpy(&x, b + 8 * v, sizeof(x));
+		uint32_t y = x < UINT32_MAX ? (uint32_t)x : UINT32_MAX;
+		if (y == UINT32_MAX)
+			d->ret_big[nbig++] = (struct asnap_big_size){(uint32_t)v, x};
+		memcpy(b + 4 * v, &y, sizeof(y)); /* char access: the 8-byte reads stay before */
+	}
+	uint32_t *r32 = asnap_big_realloc(block, (size_t)n + 1, sizeof(uint32_t));
+	d->retained32 = r32 ? r32 : block; /* a shrink that fails leaves it as it was */
+	return 0;
+}
+
+uint64_t asnap_dom_big_retained(const struct asnap_domtree *d, uint32_t v)
+{
+	uint64_t i = asnap_lower_bound(d->ret_big, d->nret_big, sizeof(*d->ret_big),
+				       offsetof(struct asnap_big_size, node), v);
+	return i < d->nret_big && d->ret_big[i].node == v ? d->ret_big[i].size : UINT32_MAX;
+}
 int asnap_dom_compute(const struct asnap_graph *g, struct asnap_rootset *rs,
 		      struct asnap_scc *scc, struct asnap_domtree *out, struct asnap_error *err)
 {
@@ -450,7 +493,8 @@ int asnap_dom_compute(const struct asnap_graph *g, struct asnap_rootset *rs,
 		}
 		ret[vert[idomp[i]]] += ret[vert[i]];
 	}
-	out->retained = ret;
+	if (keep_retained(out, w.block, n) < 0)
+		goto nomem;
 	w.block = NULL;
 	/* Immediate dominators back to node ids. */
 	out->idom = w.semi;
@@ -476,7 +520,7 @@ void asnap_dom_release(struct asnap_domtree *d)
 {
 	if (!d)
 		return;
-	asnap_free_all(d->idom, d->retained, d->garbage);
+	asnap_free_all(d->idom, d->retained32, d->ret_big, d->garbage);
 	*d = (struct asnap_domtree){0};
 }
 
@@ -484,7 +528,7 @@ static int by_retained(const void *a, const void *b, void *ctx)
 {
 	const struct asnap_domtree *d = ctx;
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	int c = asnap_desc_u64(d->retained[x], d->retained[y]);
+	int c = asnap_desc_u64(asnap_dom_retained(d, x), asnap_dom_retained(d, y));
 	return c ? c : asnap_asc_u64(x, y);
 }
 

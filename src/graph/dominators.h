@@ -17,10 +17,26 @@
 struct asnap_domtree {
 	uint32_t n;          /* nodes of the graph; node n is the super-root */
 	uint32_t *idom;      /* n + 1 entries: immediate dominator; idom[n] == n */
-	uint64_t *retained;  /* n + 1 entries; retained[n] is the sum of all sizes */
+	/* Retained sizes, n + 1 of them (that of n, the super-root, is the sum
+	 * of all sizes): use asnap_dom_retained. Four bytes a node; the few of
+	 * 2^32 - 1 or more are UINT32_MAX here and, exact, in ret_big (by
+	 * node, increasing). */
+	uint32_t *retained32;
+	struct asnap_big_size *ret_big;
+	uint32_t nret_big;
 	uint8_t *garbage;    /* a bit per node: reached only from UNREACHABLE roots */
 	uint32_t nreached;   /* nodes reached from the real roots */
 };
+
+/* A retained size of UINT32_MAX or more (in d->ret_big). */
+uint64_t asnap_dom_big_retained(const struct asnap_domtree *d, uint32_t v);
+
+/* The retained size of v (0..n), in bytes. */
+static inline uint64_t asnap_dom_retained(const struct asnap_domtree *d, uint32_t v)
+{
+	uint32_t r = d->retained32[v];
+	return r != UINT32_MAX ? r : asnap_dom_big_retained(d, v);
+}
 
 /*
  * Compute the dominator tree and retained sizes of g from the real roots in

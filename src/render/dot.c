@@ -74,7 +74,7 @@ static void put_node(FILE *out, const struct asnap_retention *r, uint32_t cycle,
 	fputs(" [label=\"", out);
 	put_text(out, what);
 	fprintf(out, "\\n0x%" PRIx64 "\\n%s, retains %s", g->addr[v], asnap_fmt_bytes(a, asnap_graph_size(g, v)),
-		asnap_fmt_bytes(b, r->dom.retained[v]));
+		asnap_fmt_bytes(b, asnap_dom_retained(&r->dom, v)));
 	uint32_t idx = asnap_retention_root_of(r, v);
 	if (show_root && idx != ASNAP_NO_NODE && idx < r->roots.nreal) {
 		const char *kind = asnap_render_root_kind(r, v);
@@ -131,7 +131,7 @@ int asnap_render_dot_path(FILE *out, const struct asnap_path_view *v)
 	fputs("\tlabel=\"", out);
 	put_text(out, what);
 	fprintf(out, " 0x%" PRIx64 " (%s, retains %s)", g->addr[t], asnap_fmt_bytes(a, asnap_graph_size(g, t)),
-		asnap_fmt_bytes(b, r->dom.retained[t]));
+		asnap_fmt_bytes(b, asnap_dom_retained(&r->dom, t)));
 	if (!v->len)
 		fputs(": no root reaches it", out);
 	else if (asnap_dom_is_garbage(&r->dom, t))

@@ -92,7 +92,7 @@ cJSON *asnap_obj_json_core(const struct asnap_graph *g, const struct asnap_reten
 		cJSON_AddItemToObject(o, "name", asnap_json_string(name, strlen(name)));
 	if (!r)
 		return o;
-	cJSON_AddNumberToObject(o, "retained", (double)r->dom.retained[v]);
+	cJSON_AddNumberToObject(o, "retained", (double)asnap_dom_retained(&r->dom, v));
 	cJSON_AddBoolToObject(o, "garbage", asnap_dom_is_garbage(&r->dom, v));
 	const char *root = asnap_obj_root_of(r, v);
 	if (root)

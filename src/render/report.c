@@ -306,30 +306,30 @@ static int tree_pick(const struct asnap_snap *s, uint32_t budget, struct tree *t
 
 	t->node[0] = n;
 	t->parent[0] = UINT32_MAX;
-	t->retained[0] = d->retained[n];
+	t->retained[0] = asnap_dom_retained(d, n);
 	t->objects[0] = count[n] - 1; /* the super-root is no object */
 	t->len = 1;
 	uint32_t nheap = 0;
 	if (start[n] < start[n + 1])
-		heap_push(heap, &nheap, (struct cand){d->retained[child[start[n]]], child[start[n]], 0,
+		heap_push(heap, &nheap, (struct cand){asnap_dom_retained(d, child[start[n]]), child[start[n]], 0,
 						      start[n]});
 	while (nheap && t->len < budget + 1) {
 		struct cand c = heap_pop(heap, &nheap);
 		uint32_t i = t->len++;
 		t->node[i] = c.node;
 		t->parent[i] = c.parent;
-		t->retained[i] = d->retained[c.node];
+		t->retained[i] = asnap_dom_retained(d, c.node);
 		t->objects[i] = count[c.node];
 		t->shown[c.parent]++;
-		t->shown_retained[c.parent] += d->retained[c.node];
+		t->shown_retained[c.parent] += asnap_dom_retained(d, c.node);
 		t->shown_objects[c.parent] += count[c.node];
 		map_put(&map, c.node, i);
 		uint32_t pnode = t->node[c.parent];
 		if (c.pos + 1 < start[pnode + 1])
-			heap_push(heap, &nheap, (struct cand){d->retained[child[c.pos + 1]],
+			heap_push(heap, &nheap, (struct cand){asnap_dom_retained(d, child[c.pos + 1]),
 							      child[c.pos + 1], c.parent, c.pos + 1});
 		if (start[c.node] < start[c.node + 1])
-			heap_push(heap, &nheap, (struct cand){d->retained[child[start[c.node]]],
+			heap_push(heap, &nheap, (struct cand){asnap_dom_retained(d, child[start[c.node]]),
 							      child[start[c.node]], i, start[c.node]});
 	}
 
@@ -359,7 +359,7 @@ static int tree_pick(const struct asnap_snap *s, uint32_t budget, struct tree *t
 		uint32_t k = t->len++;
 		t->node[k] = ASNAP_NO_NODE;
 		t->parent[k] = i;
-		t->retained[k] = d->retained[v] > used ? d->retained[v] - used : 0;
+		t->retained[k] = asnap_dom_retained(d, v) > used ? asnap_dom_retained(d, v) - used : 0;
 		t->objects[k] = count[v] - 1 - t->shown_objects[i];
 		t->others[k] = nchild - t->shown[i];
 	}
@@ -382,7 +382,7 @@ static cJSON *tree_json(const struct asnap_snap *s, const struct tree *t, uint32
 		return NULL;
 	}
 	cJSON_AddNumberToObject(o, "objects", n);
-	cJSON_AddNumberToObject(o, "bytes", (double)s->ret.dom.retained[n]);
+	cJSON_AddNumberToObject(o, "bytes", (double)asnap_dom_retained(&s->ret.dom, n));
 	cJSON_AddNumberToObject(o, "limit", budget);
 	cJSON *type_names = cJSON_AddArrayToObject(o, "types");
 	cJSON *parent = cJSON_AddArrayToObject(o, "parent");

@@ -82,7 +82,7 @@ static cJSON *json_label(const struct asnap_graph *g, uint64_t e)
 static uint32_t top_retainers(const struct asnap_dominators_view *v, uint32_t *best, uint32_t want)
 {
 	const struct asnap_graph *g = v->s->g;
-	const uint64_t *ret = v->s->ret.dom.retained;
+	const struct asnap_domtree *d = &v->s->ret.dom;
 	uint8_t *match = NULL;
 	if (v->type) {
 		uint32_t nstr = asnap_reader_string_count(g->strings) + 1;
@@ -96,10 +96,10 @@ static uint32_t top_retainers(const struct asnap_dominators_view *v, uint32_t *b
 	for (uint32_t x = 0; x < g->n; x++) {
 		if (match && !match[g->type[x]])
 			continue;
-		if (have == want && ret[x] <= ret[best[have - 1]])
+		if (have == want && asnap_dom_retained(d, x) <= asnap_dom_retained(d, best[have - 1]))
 			continue;
 		uint32_t i = have < want ? have++ : have - 1;
-		while (i > 0 && ret[best[i - 1]] < ret[x]) {
+		while (i > 0 && asnap_dom_retained(d, best[i - 1]) < asnap_dom_retained(d, x)) {
 			best[i] = best[i - 1];
 			i--;
 		}
@@ -199,7 +199,7 @@ static void text_tree(FILE *out, const struct tree *t, uint32_t x, unsigned leve
 		snprintf(root, sizeof(root), "  [root: %s]", why);
 	}
 	fprintf(out, "%*s%s  %s 0x%" PRIx64 " (%s)%s\n", 2 + 2 * (int)level, "",
-		asnap_fmt_bytes(a, r->dom.retained[x]), what, g->addr[x],
+		asnap_fmt_bytes(a, asnap_dom_retained(&r->dom, x)), what, g->addr[x],
 		asnap_fmt_bytes(b, asnap_graph_size(g, x)), root);
 	if (level + 1 >= t->v->depth)
 		return;
@@ -210,7 +210,7 @@ static void text_tree(FILE *out, const struct tree *t, uint32_t x, unsigned leve
 	if (all > shown) {
 		uint64_t rest = 0;
 		for (uint32_t i = shown; i < all; i++)
-			rest += r->dom.retained[k[i]];
+			rest += asnap_dom_retained(&r->dom, k[i]);
 		fprintf(out, "%*s... %u more, %s\n", 4 + 2 * (int)level, "", all - shown,
 			asnap_fmt_bytes(a, rest));
 	}
@@ -229,7 +229,7 @@ static cJSON *json_tree(const struct tree *t, uint32_t x, unsigned level)
 		cJSON_AddItemToArray(kids, json_tree(t, k[i], level + 1));
 	uint64_t rest = 0;
 	for (uint32_t i = shown; i < all; i++)
-		rest += r->dom.retained[k[i]];
+		rest += asnap_dom_retained(&r->dom, k[i]);
 	cJSON *more = cJSON_AddObjectToObject(o, "more");
 	if (more) {
 		cJSON_AddNumberToObject(more, "objects", all - shown);
@@ -251,7 +251,7 @@ static void summarize(const struct asnap_retention *r, struct summary *s)
 		s->by_kind[r->roots.items[i].kind]++;
 	s->groups = r->roots.count - r->roots.nreal;
 	for (uint32_t i = r->roots.nreal; i < r->roots.count; i++)
-		s->garbage_bytes += r->dom.retained[r->roots.items[i].node];
+		s->garbage_bytes += asnap_dom_retained(&r->dom, r->roots.items[i].node);
 	s->garbage_objects = r->g->n - r->dom.nreached;
 }
 
@@ -262,9 +262,9 @@ int asnap_render_dominators_text(FILE *out, const struct asnap_dominators_view *
 	struct summary s;
 	summarize(r, &s);
 	char a[32], b[32], c[32], d[32];
-	uint64_t live = r->dom.retained[g->n] - s.garbage_bytes;
+	uint64_t live = asnap_dom_retained(&r->dom, g->n) - s.garbage_bytes;
 	fprintf(out, "objects      %s, %s (%s reachable from the roots)\n", asnap_fmt_count(a, g->n),
-		asnap_fmt_bytes(b, r->dom.retained[g->n]), asnap_fmt_bytes(c, live));
+		asnap_fmt_bytes(b, asnap_dom_retained(&r->dom, g->n)), asnap_fmt_bytes(c, live));
 	fprintf(out, "roots        %s: %s from the agent, %s module dicts, %s held from outside\n",
 		asnap_fmt_count(a, r->roots.nreal), asnap_fmt_count(b, s.by_kind[ASNAP_ROOT_AGENT]),
 		asnap_fmt_count(c, s.by_kind[ASNAP_ROOT_MODULE]),
@@ -299,7 +299,7 @@ int asnap_render_dominators_text(FILE *out, const struct asnap_dominators_view *
 		} else {
 			snprintf(by, sizeof(by), "%s 0x%" PRIx64, short_type(g, dom), g->addr[dom]);
 		}
-		asnap_table_row(tab, asnap_fmt_bytes(a, r->dom.retained[x]),
+		asnap_table_row(tab, asnap_fmt_bytes(a, asnap_dom_retained(&r->dom, x)),
 				asnap_fmt_bytes(b, asnap_graph_size(g, x)), what, addr, by);
 	}
 	rc = asnap_table_print(tab, out, "  ");
@@ -340,7 +340,7 @@ int asnap_render_dominators_json(FILE *out, const struct asnap_dominators_view *
 	if (!o || !best)
 		goto out;
 	cJSON_AddNumberToObject(o, "objects", g->n);
-	cJSON_AddNumberToObject(o, "bytes", (double)r->dom.retained[g->n]);
+	cJSON_AddNumberToObject(o, "bytes", (double)asnap_dom_retained(&r->dom, g->n));
 	cJSON *roots = cJSON_AddObjectToObject(o, "roots");
 	if (roots) {
 		cJSON_AddNumberToObject(roots, "count", r->roots.nreal);
@@ -496,7 +496,7 @@ int asnap_render_path_text(FILE *out, const struct asnap_path_view *v)
 	uint32_t t = v->target;
 	describe(g, t, what, sizeof(what));
 	fprintf(out, "%s 0x%" PRIx64 " (%s, retains %s)\n", what, g->addr[t],
-		asnap_fmt_bytes(a, asnap_graph_size(g, t)), asnap_fmt_bytes(b, r->dom.retained[t]));
+		asnap_fmt_bytes(a, asnap_graph_size(g, t)), asnap_fmt_bytes(b, asnap_dom_retained(&r->dom, t)));
 	if (!v->len) {
 		fputs("no root reaches it\n", out);
 		return 0;

@@ -166,9 +166,9 @@ START_TEST(snapshots_load_only_what_their_role_needs)
 	ck_assert_uint_eq(found, last->g->n);
 	ck_assert_int_eq(asnap_snap_retention(lean, &err), 0);
 	ck_assert_ptr_nonnull(lean->g->size32);
-	ck_assert_uint_eq(lean->ret.dom.retained[lean->g->n], whole->ret.dom.retained[whole->g->n]);
+	ck_assert_uint_eq(asnap_dom_retained(&lean->ret.dom, lean->g->n), asnap_dom_retained(&whole->ret.dom, whole->g->n));
 	for (uint32_t v = 0; v < lean->g->n; v++)
-		ck_assert_uint_eq(lean->ret.dom.retained[v], whole->ret.dom.retained[v]);
+		ck_assert_uint_eq(asnap_dom_retained(&lean->ret.dom, v), asnap_dom_retained(&whole->ret.dom, v));
 	asnap_snap_destroy(lean);
 	asnap_snap_destroy(last);
 	asnap_snap_destroy(whole);

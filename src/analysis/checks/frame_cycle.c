@@ -152,7 +152,7 @@ static uint64_t cycle_retained(const struct asnap_snap *s, const uint32_t *cyc, 
 	uint64_t sum = 0;
 	for (uint32_t i = 0; i < n; i++)
 		if (decide(s, cyc, n, own, state, i) == COUNTED)
-			sum += s->ret.dom.retained[cyc[i]];
+			sum += asnap_dom_retained(&s->ret.dom, cyc[i]);
 	return sum;
 }
 

@@ -749,7 +749,7 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 	const struct pile *p = pile_of_group(key);
 	uint64_t retained = 0;
 	for (uint32_t i = 0; i < g->nmembers; i++)
-		retained += ctx->last->ret.dom.retained[g->members[i].node];
+		retained += asnap_dom_retained(&ctx->last->ret.dom, g->members[i].node);
 	char bytes[32], growth[160], holders[64];
 	bytes_text(retained, bytes, sizeof(bytes));
 	bool growing = p && p->grew;
