@@ -27,7 +27,7 @@
  * per-node and per-edge arrays, placed on huge pages, one fault per 2 MiB)
  * is a mapping of its own, given back when freed, at a fixed threshold
  * that never slides; smaller ones stay in a heap that is never trimmed.
- * The peak is the largest phase's (600 -> 452 MiB there; 2.16 -> 1.95 GB
+ * The peak is the largest phase's (586 -> 442 MiB there; 2.06 -> 1.86 GiB
  * and 4.1-6.1 -> 3.5-3.7 s on three 10M snapshots).
  */
 static void keep_freed_memory(void)
