@@ -513,8 +513,8 @@ void asnap_aio_release(struct asnap_aio *a)
 {
 	if (!a)
 		return;
-	asnap_free_all(a->kind, a->marked, a->rank, a->slot, a->tasks, a->futures, a->coros, a->handles, a->loops,
-		       a->sockets, a->frames, a->awaited_by_set);
+	asnap_free_all(a->kind, a->marked, a->rank, a->slot, a->tasks, a->futures, a->coros,
+		       a->handles, a->loops, a->sockets, a->frames, a->awaited_by_set);
 	*a = (struct asnap_aio){0};
 }
 
@@ -523,7 +523,7 @@ void asnap_aio_release(struct asnap_aio *a)
 	{                                                                          \
 		if (v >= a->g->n || a->kind[v] != (K))                             \
 			return NULL;                                               \
-		return &a->arr[asnap_aio_index(a, v)];                                       \
+		return &a->arr[asnap_aio_index(a, v)];                             \
 	}
 
 LOOKUP(asnap_aio_task, asnap_aio_task, ASNAP_AIO_TASK, tasks)

@@ -86,7 +86,8 @@ int cmd_leaks(int argc, char **argv)
 	struct asnap_rules rules;
 	struct asnap_findings findings = {0};
 	asnap_rules_init(&rules);
-	struct asnap_snap **snaps = cli_load_checks_input(rules_path, ops.v, n, &rules, ASNAP_SNAP_NO_SIZES);
+	struct asnap_snap **snaps =
+		cli_load_checks_input(rules_path, ops.v, n, &rules, ASNAP_SNAP_NO_SIZES);
 	if (!snaps)
 		goto out;
 	struct asnap_checks_options opt = {.mask = mask, .rules = &rules, .shed_earlier = true};

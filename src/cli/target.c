@@ -40,7 +40,8 @@ uint32_t cli_target_find(const char *path, const struct asnap_retention *r, cons
 		match[id] = asnap_type_matches(asnap_graph_string(g, id), type);
 	for (uint32_t v = 0; v < g->n; v++)
 		if (match[g->type[v]] &&
-		    (target == ASNAP_NO_NODE || asnap_dom_retained(&r->dom, v) > asnap_dom_retained(&r->dom, target)))
+		    (target == ASNAP_NO_NODE ||
+		     asnap_dom_retained(&r->dom, v) > asnap_dom_retained(&r->dom, target)))
 			target = v;
 	free(match);
 	if (target == ASNAP_NO_NODE)

@@ -344,14 +344,12 @@ static void work_free(struct work *w)
 	asnap_free_all(w->block, w->vert, w->parent_mem, w->semi, w->rstart, w->rsrc);
 }
 
-
-
 /*
  * The retained sizes of block (n + 1 of 8 bytes) kept in 4 bytes each, in
  * place (each 4-byte value lands where values already read lay), the block
  * then shrunk to them: the sizes of 4 GiB or more (the super-root's, a few
- * near it) aside, exact, in d->ret_big. 0, or -1 (block untouched but
- * for the sizes already moved: freed by the caller).
+ * near it) aside, exact, in d->ret_big. 0, or -1 with the block
+ * untouched (the caller frees it).
  */
 static int keep_retained(struct asnap_domtree *d, void *block, uint32_t n)
 {

@@ -96,7 +96,8 @@ static struct asnap_findings three_findings(void (*write)(const char *, int, con
 	char *p[3] = {tmpdir_path(&d, "a"), tmpdir_path(&d, "b"), tmpdir_path(&d, "c")};
 	for (int i = 0; i < 3; i++)
 		write(p[i], i, arg);
-	struct asnap_findings f = run_three(p, mask, json, ASNAP_SNAP_NO_SIZES, ASNAP_SNAP_NO_ADDRESSES, true);
+	struct asnap_findings f =
+		run_three(p, mask, json, ASNAP_SNAP_NO_SIZES, ASNAP_SNAP_NO_ADDRESSES, true);
 	struct asnap_findings whole = run_three(p, mask, json, 0, 0, false);
 	ck_assert_uint_eq(f.count, whole.count);
 	for (uint32_t i = 0; i < f.count; i++) {
@@ -166,7 +167,8 @@ START_TEST(snapshots_load_only_what_their_role_needs)
 	ck_assert_uint_eq(found, last->g->n);
 	ck_assert_int_eq(asnap_snap_retention(lean, &err), 0);
 	ck_assert_ptr_nonnull(lean->g->size32);
-	ck_assert_uint_eq(asnap_dom_retained(&lean->ret.dom, lean->g->n), asnap_dom_retained(&whole->ret.dom, whole->g->n));
+	ck_assert_uint_eq(asnap_dom_retained(&lean->ret.dom, lean->g->n),
+			  asnap_dom_retained(&whole->ret.dom, whole->g->n));
 	for (uint32_t v = 0; v < lean->g->n; v++)
 		ck_assert_uint_eq(asnap_dom_retained(&lean->ret.dom, v), asnap_dom_retained(&whole->ret.dom, v));
 	asnap_snap_destroy(lean);
