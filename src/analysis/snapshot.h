@@ -150,7 +150,8 @@ bool asnap_snap_is_user(const struct asnap_snap *s, uint32_t v);
  */
 uint32_t asnap_snap_owner_task(const struct asnap_snap *s, uint32_t v);
 
-/* The node at addr, or ASNAP_NO_NODE. */
+/* The node at addr, or ASNAP_NO_NODE. s has its address index: it was not
+ * loaded with ASNAP_SNAP_NO_ADDRESSES (asserted; none found if it was). */
 uint32_t asnap_snap_find_addr(const struct asnap_snap *s, uint64_t addr);
 
 /* Both from one process: the same pid and process start time. */
