@@ -30,7 +30,7 @@
  * The peak is the largest phase's (586 -> 442 MiB there; 2.06 -> 1.86 GiB
  * and 4.1-6.1 -> 3.5-3.7 s on three 10M snapshots).
  */
-static void keep_freed_memory(void)
+static void set_malloc_for_phases(void)
 {
 #ifdef __GLIBC__
 	mallopt(M_MMAP_THRESHOLD, (int)ASNAP_BIG_MIN);
@@ -44,7 +44,7 @@ struct asnap_snap *cli_snap_load(const char *path, unsigned layers, bool warn)
 {
 	struct asnap_error err = {0};
 	if (layers & ASNAP_SNAP_MATCH)
-		keep_freed_memory();
+		set_malloc_for_phases();
 	struct asnap_snap *s = asnap_snap_load(path, layers, &err);
 	if (!s)
 		cli_file_error(path, &err);
@@ -107,7 +107,7 @@ struct asnap_snap **cli_snaps_load(char **paths, uint32_t n, unsigned layers, un
 		return NULL;
 	}
 	if (layers & ASNAP_SNAP_MATCH)
-		keep_freed_memory();
+		set_malloc_for_phases();
 	struct layers_job job = {0};
 	uint32_t i;
 	for (i = 0; i < n; i++) {
