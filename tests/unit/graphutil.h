@@ -7,6 +7,8 @@
 #define ASNAP_GRAPHUTIL_H
 
 #include <check.h>
+
+#include "ckloop.h"
 #include <igraph/igraph.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -77,7 +77,7 @@ START_TEST(dominators_match_igraph_on_random_graphs)
 		ck_assert_int_eq(igraph_dominator_tree(&ig, n, &dom, NULL, NULL, IGRAPH_OUT),
 				 IGRAPH_SUCCESS);
 		for (uint32_t v = 0; v < n; v++)
-			ck_assert_msg(VECTOR(dom)[v] == (igraph_integer_t)a.dom.idom[v],
+			ck_loop_msg(VECTOR(dom)[v] == (igraph_integer_t)a.dom.idom[v],
 				      "seed %llu node %u: igraph %lld, ours %u", (unsigned long long)seed,
 				      v, (long long)VECTOR(dom)[v], a.dom.idom[v]);
 
@@ -90,7 +90,7 @@ START_TEST(dominators_match_igraph_on_random_graphs)
 					break;
 			}
 		for (uint32_t v = 0; v <= n; v++)
-			ck_assert_uint_eq(asnap_dom_retained(&a.dom, v), ret[v]);
+			ck_loop_uint_eq(asnap_dom_retained(&a.dom, v), ret[v]);
 
 		/* garbage = not reachable from the real roots */
 		igraph_t real;
@@ -103,15 +103,15 @@ START_TEST(dominators_match_igraph_on_random_graphs)
 			reached[VECTOR(reach)[i]] = 1;
 		uint32_t nreached = 0;
 		for (uint32_t v = 0; v < n; v++) {
-			ck_assert_int_eq(asnap_dom_is_garbage(&a.dom, v), !reached[v]);
+			ck_loop_int_eq(asnap_dom_is_garbage(&a.dom, v), !reached[v]);
 			nreached += reached[v];
 		}
 		ck_assert_uint_eq(a.dom.nreached, nreached);
 		/* garbage roots head garbage only, one per source component */
 		for (uint32_t r = a.rs.nreal; r < a.rs.count; r++) {
-			ck_assert(!reached[a.rs.items[r].node]);
-			ck_assert_uint_eq(a.rs.items[r].kind, ASNAP_ROOT_UNREACHABLE);
-			ck_assert_uint_eq(asnap_graph_in_degree(g, a.rs.items[r].node) == 0 ||
+			ck_loop(!reached[a.rs.items[r].node]);
+			ck_loop_uint_eq(a.rs.items[r].kind, ASNAP_ROOT_UNREACHABLE);
+			ck_loop_uint_eq(asnap_graph_in_degree(g, a.rs.items[r].node) == 0 ||
 						  a.scc.comp[a.rs.items[r].node] <= a.scc.ncomp,
 					  1);
 		}
@@ -161,23 +161,23 @@ START_TEST(dominators_find_the_components_on_the_way)
 			map[c] = UINT32_MAX;
 		for (uint32_t v = 0; v < g->n; v++) {
 			uint32_t c = scc.comp[v];
-			ck_assert_uint_lt(c, scc.ncomp);
+			ck_loop_uint_lt(c, scc.ncomp);
 			if (map[c] == UINT32_MAX)
 				map[c] = a.scc.comp[v];
-			ck_assert_msg(map[c] == a.scc.comp[v], "seed %llu: node %u split differently",
+			ck_loop_msg(map[c] == a.scc.comp[v], "seed %llu: node %u split differently",
 				      (unsigned long long)seed, v);
 			for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++)
 				if (asnap_graph_edge_is_strong(g, e))
-					ck_assert_uint_ge(scc.comp[v], scc.comp[g->edge_target[e]]);
+					ck_loop_uint_ge(scc.comp[v], scc.comp[g->edge_target[e]]);
 		}
 		ck_assert_uint_eq(rs.count, a.rs.count);
 		for (uint32_t r = 0; r < rs.count; r++)
-			ck_assert_uint_eq(rs.items[r].node, a.rs.items[r].node);
+			ck_loop_uint_eq(rs.items[r].node, a.rs.items[r].node);
 		ck_assert_uint_eq(dom.nreached, a.dom.nreached);
 		for (uint32_t v = 0; v <= g->n; v++) {
-			ck_assert_uint_eq(dom.idom[v], a.dom.idom[v]);
-			ck_assert_uint_eq(asnap_dom_retained(&dom, v), asnap_dom_retained(&a.dom, v));
-			ck_assert_int_eq(asnap_dom_is_garbage(&dom, v), asnap_dom_is_garbage(&a.dom, v));
+			ck_loop_uint_eq(dom.idom[v], a.dom.idom[v]);
+			ck_loop_uint_eq(asnap_dom_retained(&dom, v), asnap_dom_retained(&a.dom, v));
+			ck_loop_int_eq(asnap_dom_is_garbage(&dom, v), asnap_dom_is_garbage(&a.dom, v));
 		}
 		free(map);
 		asnap_dom_release(&dom);
@@ -219,7 +219,7 @@ START_TEST(dom_kids_of_some_nodes_are_the_whole_trees)
 			const uint32_t *kids = asnap_dom_kids_of(&k, ask[i], &count);
 			ck_assert_uint_eq(count, start[ask[i] + 1] - start[ask[i]]);
 			for (uint32_t j = 0; j < count; j++)
-				ck_assert_uint_eq(kids[j], child[start[ask[i]] + j]);
+				ck_loop_uint_eq(kids[j], child[start[ask[i]] + j]);
 		}
 		uint32_t count;
 		for (uint32_t v = 0; v <= n; v++) {
@@ -227,7 +227,7 @@ START_TEST(dom_kids_of_some_nodes_are_the_whole_trees)
 			for (uint32_t i = 0; i < nask; i++)
 				asked |= ask[i] == v;
 			if (!asked)
-				ck_assert_ptr_null(asnap_dom_kids_of(&k, v, &count));
+				ck_loop_ptr_null(asnap_dom_kids_of(&k, v, &count));
 		}
 		asnap_dom_kids_release(&k);
 		free(start);
@@ -252,9 +252,9 @@ START_TEST(dominators_of_a_million_long_chain)
 	for (uint32_t v = n; v-- > 0;) {
 		chain += v + 1;
 		if (v > 0)
-			ck_assert_uint_eq(a.dom.idom[v], v - 1);
-		ck_assert_uint_eq(asnap_dom_retained(&a.dom, v), chain);
-		ck_assert(!asnap_dom_is_garbage(&a.dom, v));
+			ck_loop_uint_eq(a.dom.idom[v], v - 1);
+		ck_loop_uint_eq(asnap_dom_retained(&a.dom, v), chain);
+		ck_loop(!asnap_dom_is_garbage(&a.dom, v));
 	}
 	/* the ring: one garbage group, headed by one node */
 	ck_assert_uint_eq(a.rs.count, 2);
@@ -262,7 +262,7 @@ START_TEST(dominators_of_a_million_long_chain)
 	ck_assert_uint_ge(head, n);
 	ck_assert_uint_eq(a.dom.idom[head], 2 * n);
 	for (uint32_t v = n; v < 2 * n; v++)
-		ck_assert(asnap_dom_is_garbage(&a.dom, v));
+		ck_loop(asnap_dom_is_garbage(&a.dom, v));
 	uint64_t ring = 0;
 	for (uint32_t v = n; v < 2 * n; v++)
 		ring += v + 1;
@@ -281,7 +281,7 @@ START_TEST(dominators_of_a_million_long_chain)
 	ck_assert_int_eq(asnap_dom_compute(a.g, &rs, &scc, &dom, &err0), 0);
 	ck_assert_uint_eq(scc.ncomp, n + 1);
 	for (uint32_t v = 0; v <= 2 * n; v++)
-		ck_assert_uint_eq(dom.idom[v], a.dom.idom[v]);
+		ck_loop_uint_eq(dom.idom[v], a.dom.idom[v]);
 	asnap_dom_release(&dom);
 	asnap_scc_release(&scc);
 	asnap_rootset_release(&rs);
@@ -378,30 +378,30 @@ START_TEST(paths_are_shortest_and_cycles_close)
 #endif
 		for (uint32_t t = 0; t < a.g->n; t++) {
 			uint32_t *p, len;
-			ck_assert_int_eq(asnap_path_from_roots(a.g, &a.rs, t, &ws, &p, &len, &err), 0);
-			ck_assert_uint_gt(len, 0); /* garbage has roots of its own */
-			ck_assert_uint_eq(p[len - 1], t);
+			ck_loop_int_eq(asnap_path_from_roots(a.g, &a.rs, t, &ws, &p, &len, &err), 0);
+			ck_loop_uint_gt(len, 0); /* garbage has roots of its own */
+			ck_loop_uint_eq(p[len - 1], t);
 			for (uint32_t i = 0; i + 1 < len; i++) {
 				uint64_t e = asnap_graph_edge_between(a.g, p[i], p[i + 1]);
-				ck_assert(e != UINT64_MAX && asnap_graph_edge_is_strong(a.g, e));
+				ck_loop(e != UINT64_MAX && asnap_graph_edge_is_strong(a.g, e));
 			}
 			if (!asnap_dom_is_garbage(&a.dom, t))
-				ck_assert_uint_eq(len, (uint32_t)MATRIX(dist, 0, t));
+				ck_loop_uint_eq(len, (uint32_t)MATRIX(dist, 0, t));
 			free(p);
-			ck_assert_int_eq(asnap_path_cycle(a.g, &a.scc, t, &ws, &p, &len, &err), 0);
+			ck_loop_int_eq(asnap_path_cycle(a.g, &a.scc, t, &ws, &p, &len, &err), 0);
 			bool self = asnap_graph_edge_between(a.g, t, t) != UINT64_MAX &&
 				    asnap_graph_edge_is_strong(a.g, asnap_graph_edge_between(a.g, t, t));
 			if (len) {
 				ck_assert_uint_eq(p[0], t);
 				for (uint32_t i = 0; i < len; i++) {
 					uint32_t next = p[(i + 1) % len];
-					ck_assert_uint_eq(a.scc.comp[p[i]], a.scc.comp[t]);
+					ck_loop_uint_eq(a.scc.comp[p[i]], a.scc.comp[t]);
 					uint64_t e = asnap_graph_edge_between(a.g, p[i], next);
-					ck_assert(e != UINT64_MAX &&
+					ck_loop(e != UINT64_MAX &&
 						  asnap_graph_edge_is_strong(a.g, e));
 				}
 			} else {
-				ck_assert(!self);
+				ck_loop(!self);
 			}
 			/* the bounded search: the same length when the limits
 			 * allow it, a closed cycle within them, none through an
@@ -409,25 +409,25 @@ START_TEST(paths_are_shortest_and_cycles_close)
 			uint32_t cyc[6], cap = 6, got;
 			got = asnap_path_short_cycle(a.g, &a.scc, t, NULL, cap, UINT32_MAX, &ws, cyc,
 						     NULL);
-			ck_assert_uint_eq(got, len <= cap ? len : 0);
+			ck_loop_uint_eq(got, len <= cap ? len : 0);
 			free(p);
 			uint8_t *avoid = calloc(a.g->n / 8 + 1, 1);
-			ck_assert_ptr_nonnull(avoid);
+			ck_loop_ptr_nonnull(avoid);
 			for (uint32_t v = 0; v < a.g->n; v += 3)
 				if (v != t)
 					avoid[v >> 3] |= (uint8_t)(1u << (v & 7));
 			uint64_t visited = 0;
 			got = asnap_path_short_cycle(a.g, &a.scc, t, avoid, cap, UINT32_MAX, &ws, cyc,
 						     &visited);
-			ck_assert_uint_le(got, cap);
-			ck_assert_uint_ge(visited, 1);
+			ck_loop_uint_le(got, cap);
+			ck_loop_uint_ge(visited, 1);
 			for (uint32_t i = 0; i < got; i++) {
 				ck_assert(i == 0 || !((avoid[cyc[i] >> 3] >> (cyc[i] & 7)) & 1));
 				ck_assert_uint_eq(a.scc.comp[cyc[i]], a.scc.comp[t]);
 				uint64_t e = asnap_graph_edge_between(a.g, cyc[i], cyc[(i + 1) % got]);
 				ck_assert(e != UINT64_MAX && asnap_graph_edge_is_strong(a.g, e));
 			}
-			ck_assert(!got || cyc[0] == t);
+			ck_loop(!got || cyc[0] == t);
 			free(avoid);
 		}
 		igraph_matrix_destroy(&dist);
@@ -681,7 +681,7 @@ START_TEST(edge_finder_agrees_with_edge_between)
 	for (int round = 0; round < 2; round++) /* built, then from the table */
 		for (uint32_t v = 0; v < 400; v++)
 			for (uint32_t w = 0; w < 400; w++)
-				ck_assert_uint_eq(asnap_edge_finder_find(&f, g, v, w),
+				ck_loop_uint_eq(asnap_edge_finder_find(&f, g, v, w),
 						  asnap_graph_edge_between(g, v, w));
 	ck_assert_uint_gt(f.ntables, 70);
 	asnap_edge_finder_release(&f);

@@ -153,8 +153,8 @@ START_TEST(arena_keeps_every_allocation_apart_across_its_blocks)
 		if (i == N / 2)
 			len[i] = 40 * MiB;
 		ptr[i] = asnap_arena_alloc(&a, len[i]);
-		ck_assert_ptr_nonnull(ptr[i]);
-		ck_assert_uint_eq((uintptr_t)ptr[i] % alignof(max_align_t), 0);
+		ck_loop_ptr_nonnull(ptr[i]);
+		ck_loop_uint_eq((uintptr_t)ptr[i] % alignof(max_align_t), 0);
 		fill(ptr[i], len[i], (uint8_t)i);
 	}
 	for (size_t i = 0; i < N; i++)

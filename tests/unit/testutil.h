@@ -6,6 +6,8 @@
 #define ASNAP_TESTUTIL_H
 
 #include <check.h>
+
+#include "ckloop.h"
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
