@@ -120,7 +120,8 @@ class TakeTest(TempDirTest):
             self.assertIn(id(o), tracked)
         # and whatever else is there was made by the call itself (the result
         # list of gc.get_objects, the call's arguments) or is frozen
-        extra = [t for a, t in tracked.items() if a not in {id(o) for o in objs}]
+        listed = {id(o) for o in objs}
+        extra = [t for a, t in tracked.items() if a not in listed]
         frozen = gc.get_freeze_count() if hasattr(gc, "get_freeze_count") else 0
         unexplained = [t for t in extra
                        if t not in ("builtins.list", "builtins.tuple", "builtins.dict",
