@@ -7,7 +7,9 @@ with dicts, lists, tuples, strings, ints, bytes, suspended coroutines and
 tasks; with --shape ints, one list of N distinct ints instead), takes R snapshots and prints, per run and as the median: objects,
 edges, pause (ms), objects/s of the walk, file bytes and bytes/object; then
 the same for `asyncsnap info` reading the file back, when the command is
-found (ASYNCSNAP_CLI or PATH).
+found (ASYNCSNAP_CLI or PATH); and the page faults of each take (the
+first takes of a process fault in the memory the walk makes fresh; the
+first row is what a process snapshotted once pays).
 
 Then the two floors, measured R times in the same process on the same heap
 (_agent._floor, nothing written): visiting every tracked object and every
@@ -21,6 +23,7 @@ import asyncio
 import gc
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -70,9 +73,11 @@ async def main(args):
     try:
         for r in range(args.runs):
             path = os.path.join(tmp, "b%d.snap" % r)
+            faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             t0 = time.perf_counter()
             asyncsnap.take(path, fsync=False)
             wall = time.perf_counter() - t0
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0
             info = None
             load = None
             if cli:
@@ -85,19 +90,20 @@ async def main(args):
             objects = info["objects"] if info else None
             edges = info["edges"] if info else None
             pause = info["trailer"]["pause_ms"] if info else wall * 1e3
-            rows.append((objects, edges, pause, wall, size, load))
+            rows.append((objects, edges, pause, wall, size, load, faults))
             os.unlink(path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("python %s, %d runs" % (sys.version.split()[0], args.runs))
-    print("%10s %10s %9s %9s %12s %10s %8s %9s" % ("objects", "edges", "pause ms", "take ms",
-                                                    "objects/s", "file KiB", "B/object", "info ms"))
-    for objects, edges, pause, wall, size, load in rows:
-        print("%10s %10s %9.1f %9.1f %12s %10.0f %8s %9s" % (
+    print("%10s %10s %9s %9s %12s %10s %8s %9s %7s" % (
+        "objects", "edges", "pause ms", "take ms", "objects/s", "file KiB", "B/object",
+        "info ms", "faults"))
+    for objects, edges, pause, wall, size, load, faults in rows:
+        print("%10s %10s %9.1f %9.1f %12s %10.0f %8s %9s %7d" % (
             objects, edges, pause, wall * 1e3,
             "%.0f" % (objects / (pause / 1e3)) if objects else "-",
             size / 1024, "%.2f" % (size / objects) if objects else "-",
-            "%.1f" % (load * 1e3) if load else "-"))
+            "%.1f" % (load * 1e3) if load else "-", faults))
     med = lambda i: statistics.median(r[i] for r in rows)
     if rows[0][0]:
         print("median: %.0f objects/s walk+write, %.2f bytes/object on disk, pause %.1f ms, "
