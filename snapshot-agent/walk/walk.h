@@ -27,6 +27,9 @@ struct asnap_walk_options {
 	bool tracemalloc; /* tracemalloc is tracing: record allocation sites */
 	const char *tmp_tag; /* names the temporary file (asnap_writer_options) */
 	bool fork_child;     /* in fork mode's child: start no thread */
+	/* NULL, or the allocator's blocks (before the walk starts): sizes a
+	 * first walk */
+	size_t (*blocks)(void);
 };
 
 struct asnap_walk_stats {
