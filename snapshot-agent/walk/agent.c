@@ -47,15 +47,19 @@ static bool tracemalloc_tracing(void)
 }
 
 /* sys.getallocatedblocks(), if it is still the interpreter's own function
- * (a program's replacement is not called); 0 when unknown (and under
- * PYTHONMALLOC=malloc). It visits the allocator's pools: 1-6 ms for 2M
- * objects, so a first in-process walk asks it, and fork mode never (its
- * pause is the fork). */
+ * (a built-in of the sys module: a program's replacement is not called);
+ * 0 when unknown (and under PYTHONMALLOC=malloc). It visits the
+ * allocator's pools: 1-6 ms for 2M objects, so a first in-process walk
+ * asks it, and fork mode never (its pause is the fork). */
 static size_t allocated_blocks(void)
 {
 	PyObject *f = PySys_GetObject("getallocatedblocks"); /* borrowed */
-	if (!f || !PyCFunction_Check(f))
+	PyObject *owner = f && PyCFunction_Check(f) ? PyCFunction_GET_SELF(f) : NULL;
+	const char *name = owner && PyModule_Check(owner) ? PyModule_GetName(owner) : NULL;
+	if (!name || strcmp(name, "sys") != 0) {
+		PyErr_Clear();
 		return 0;
+	}
 	PyObject *r = PyObject_CallNoArgs(f);
 	Py_ssize_t n = r ? PyLong_AsSsize_t(r) : -1;
 	Py_XDECREF(r);

@@ -282,6 +282,25 @@ class TakeTest(TempDirTest):
         self.assertGreaterEqual(i2["objects"] - i1["objects"], 600001)
         self.assertLess(i2["objects"] - i1["objects"], 600001 + 1000)
 
+    def test_a_replaced_sys_getallocatedblocks_is_not_called(self):
+        # A process's first walk asks the allocator how many blocks it has
+        # (sys.getallocatedblocks), but only of the interpreter's own
+        # function: a program's replacement, even a built-in, is program
+        # code and is not run (a list's pop here: each call would shorten it).
+        script = textwrap.dedent("""
+            import sys
+            import asyncsnap
+            stack = [0] * 5
+            sys.getallocatedblocks = stack.pop
+            asyncsnap.take(sys.argv[1], fsync=False)
+            print("calls:", 5 - len(stack))
+        """)
+        out = subprocess.run([sys.executable, "-c", script, self.path("b.snap")],
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("calls: 0", out.stdout)
+        self.assertGreater(info(self.path("b.snap"))["objects"], 1000)
+
     def test_many_snapshots_leak_no_objects(self):
         path = self.path("r.snap")
         for _ in range(3):
