@@ -437,7 +437,8 @@ int grouping_emit(struct grouping *gr, int check, summary_fn *summary)
 				continue;
 			struct asnap_finding_object *o = &f.objects[f.nobjects++];
 			o->node = m->node;
-			o->retained = m->retained ? m->retained : asnap_dom_retained(&s->ret.dom, m->node);
+			o->retained = m->retained ? m->retained
+						  : asnap_dom_retained(&s->ret.dom, m->node);
 			o->certain = m->certain;
 			o->persistent = (pers[i] & PERSISTENT) != 0;
 			o->born_kept = (pers[i] & BORN_KEPT) != 0;

@@ -384,6 +384,7 @@ uint64_t asnap_dom_big_retained(const struct asnap_domtree *d, uint32_t v)
 				       offsetof(struct asnap_big_size, node), v);
 	return i < d->nret_big && d->ret_big[i].node == v ? d->ret_big[i].size : UINT32_MAX;
 }
+
 int asnap_dom_compute(const struct asnap_graph *g, struct asnap_rootset *rs,
 		      struct asnap_scc *scc, struct asnap_domtree *out, struct asnap_error *err)
 {

@@ -311,8 +311,8 @@ static int tree_pick(const struct asnap_snap *s, uint32_t budget, struct tree *t
 	t->len = 1;
 	uint32_t nheap = 0;
 	if (start[n] < start[n + 1])
-		heap_push(heap, &nheap, (struct cand){asnap_dom_retained(d, child[start[n]]), child[start[n]], 0,
-						      start[n]});
+		heap_push(heap, &nheap, (struct cand){asnap_dom_retained(d, child[start[n]]),
+						      child[start[n]], 0, start[n]});
 	while (nheap && t->len < budget + 1) {
 		struct cand c = heap_pop(heap, &nheap);
 		uint32_t i = t->len++;

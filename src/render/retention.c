@@ -496,7 +496,8 @@ int asnap_render_path_text(FILE *out, const struct asnap_path_view *v)
 	uint32_t t = v->target;
 	describe(g, t, what, sizeof(what));
 	fprintf(out, "%s 0x%" PRIx64 " (%s, retains %s)\n", what, g->addr[t],
-		asnap_fmt_bytes(a, asnap_graph_size(g, t)), asnap_fmt_bytes(b, asnap_dom_retained(&r->dom, t)));
+		asnap_fmt_bytes(a, asnap_graph_size(g, t)),
+		asnap_fmt_bytes(b, asnap_dom_retained(&r->dom, t)));
 	if (!v->len) {
 		fputs("no root reaches it\n", out);
 		return 0;
