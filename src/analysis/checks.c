@@ -73,7 +73,7 @@ static const struct check_def checks[ASNAP_NCHECKS] = {
 		.scan = pending_future_scan,
 		.summary = pending_future_summary,
 		/* callbacks and waiters piling up on one future: piled_callbacks.c */
-		.after = check_piled_callbacks,
+		.extra = &check_piled_callbacks,
 	},
 	[ASNAP_CHECK_UNCANCELLED_HANDLE] = {
 		.name = "uncancelled-handle",
@@ -95,7 +95,6 @@ static const struct check_def checks[ASNAP_NCHECKS] = {
 		.summary = frame_cycle_summary,
 		.prepare = frame_cycle_prepare,
 		.release = free,
-		.last_first = true,
 	},
 };
 
@@ -128,37 +127,6 @@ int asnap_check_by_name(const char *name, size_t len)
 		if (checks[i].name && strlen(checks[i].name) == len && !strncmp(checks[i].name, name, len))
 			return i;
 	return -1;
-}
-
-/* One check, the same way for all: prepare, scan every snapshot into one
- * grouping, emit what fires, release, then what comes after. */
-static int run_check(struct check_ctx *ctx, int check)
-{
-	const struct check_def *d = &checks[check];
-	void *state = NULL;
-	if (d->prepare && d->prepare(ctx, &state) < 0)
-		return -1;
-	struct grouping gr;
-	grouping_init(&gr, ctx);
-	if (d->min_certain)
-		gr.min_certain = d->min_certain;
-	gr.pile = d->pile;
-	gr.consumed = d->consumed;
-	uint32_t n = ctx->nsnap;
-	int rc = 0;
-	if (d->last_first)
-		rc = d->scan(&gr, n - 1, state);
-	for (uint32_t i = 0; i < n && rc == 0; i++)
-		if (!(d->last_first && i == n - 1))
-			rc = d->scan(&gr, i, state);
-	if (rc == 0)
-		rc = grouping_emit(&gr, check, d->summary);
-	grouping_finish(&gr);
-	if (d->release)
-		d->release(state);
-	if (rc == 0 && d->after)
-		rc = d->after(ctx);
-	return rc;
 }
 
 int nomem(struct check_ctx *ctx)
@@ -273,6 +241,13 @@ fail:
  */
 enum { PERSISTENT = 1, BORN_KEPT = 2 };
 
+/* ctx->life: what the turns of the earlier snapshots found of a node. */
+enum {
+	LIFE_NEED = 1,  /* asked about in this turn */
+	LIFE_SINCE = 2, /* alive in every earlier snapshot from the second (two: the first) */
+	LIFE_FIRST = 4, /* alive in the first */
+};
+
 /*
  * asnap_snap_match, and for objects without an identity of their own (a
  * transport, a client, any instance): belonging to the same task, or to
@@ -295,15 +270,17 @@ static bool alive_in(const struct check_ctx *ctx, uint32_t v, const struct asnap
 		       asnap_graph_string(in->g, asnap_aio_name(&in->aio, b)));
 }
 
+/* The first earlier snapshot of the PERSISTENT span. */
+static uint32_t since_snap(const struct check_ctx *ctx)
+{
+	return ctx->nsnap == 2 ? 0 : 1;
+}
+
 static uint8_t lifetime(const struct check_ctx *ctx, uint32_t v)
 {
-	if (ctx->nsnap < 2 || !ctx->same_process)
+	if (!ctx->life || !(ctx->life[v] & LIFE_SINCE))
 		return 0;
-	uint32_t first = ctx->nsnap == 2 ? 0 : 1;
-	for (uint32_t j = first; j + 1 < ctx->nsnap; j++)
-		if (!alive_in(ctx, v, ctx->snaps[j]))
-			return 0;
-	if (first == 0 || alive_in(ctx, v, ctx->snaps[0]))
+	if (since_snap(ctx) == 0 || (ctx->life[v] & LIFE_FIRST))
 		return PERSISTENT;
 	return PERSISTENT | BORN_KEPT;
 }
@@ -352,8 +329,8 @@ static bool consumed(const struct check_ctx *ctx, const struct group *g)
 	uint32_t first = g->counts[0], kept = 0;
 	if (!first)
 		return false;
-	for (uint32_t i = 0; i < g->nmembers; i++)
-		if (g->members[i].certain && alive_in(ctx, g->members[i].node, ctx->snaps[0]))
+	for (uint32_t i = 0; ctx->life && i < g->nmembers; i++)
+		if (g->members[i].certain && (ctx->life[g->members[i].node] & LIFE_FIRST))
 			kept++;
 	return (uint64_t)kept * 10 < first;
 }
@@ -477,39 +454,195 @@ int grouping_emit(struct grouping *gr, int check, summary_fn *summary)
 	return 0;
 }
 
-int asnap_checks_run(struct asnap_snap **snaps, uint32_t nsnap,
-		     const struct asnap_checks_options *opt, struct asnap_findings *out,
-		     struct asnap_error *err)
+/* Can the group still grow (count_grows), by its counts of the last
+ * snapshot and of the earlier ones up to j? */
+static bool may_grow(const struct check_ctx *ctx, const struct group *g, uint32_t j)
+{
+	uint32_t L = ctx->nsnap - 1;
+	for (uint32_t i = 1; i <= j; i++)
+		if (g->counts[i] <= g->counts[i - 1])
+			return false;
+	return g->counts[L] >= g->counts[0] + MIN_GROWTH && g->counts[L] >= g->counts[j] + (L - j);
+}
+
+/*
+ * Mark the members whose lifetime grouping_emit may ask, after earlier
+ * snapshot j is scanned: all those of a group that can still grow, the
+ * certain ones of a group certain from the last snapshot (whether they
+ * were there before says whether the group is consumed, and which objects
+ * are new). What is not asked in one turn is not asked later: marks only
+ * shrink from turn to turn.
+ */
+static void mark_members(const struct grouping *gr, uint32_t j, uint8_t *life)
+{
+	for (uint32_t gi = 0; gi < gr->ngroups; gi++) {
+		const struct group *g = &gr->groups[gi];
+		bool all = may_grow(gr->ctx, g, j);
+		if (!all && !(g->ncertain > 0 && g->ncertain >= gr->min_certain))
+			continue;
+		for (uint32_t i = 0; i < g->nmembers; i++)
+			if (all || g->members[i].certain)
+				life[g->members[i].node] |= LIFE_NEED;
+	}
+}
+
+/* Earlier snapshot j's part in the lifetimes of the marked nodes. */
+static void live_in_turn(struct check_ctx *ctx, uint32_t j)
+{
+	const struct asnap_snap *in = ctx->snaps[j];
+	uint32_t since = since_snap(ctx);
+	uint8_t *life = ctx->life;
+	for (uint32_t v = 0; v < ctx->last->g->n; v++) {
+		uint8_t l = life[v];
+		if (!(l & LIFE_NEED))
+			continue;
+		l &= (uint8_t)~LIFE_NEED;
+		if (j == 0 || (j >= since && (l & LIFE_SINCE))) {
+			bool alive = alive_in(ctx, v, in);
+			if (j == 0 && alive)
+				l |= LIFE_FIRST;
+			if (j >= since && !alive)
+				l &= (uint8_t)~LIFE_SINCE;
+		}
+		life[v] = l;
+	}
+}
+
+/* What runs the checks: each one's state and grouping, and its extra
+ * pass's. */
+struct check_run {
+	void *state, *extra;
+	struct grouping gr;
+	bool prepared, begun;
+};
+
+static void runs_release(struct check_run *runs)
+{
+	for (int c = 0; c < ASNAP_NCHECKS; c++) {
+		const struct check_def *d = &checks[c];
+		if (runs[c].prepared) {
+			grouping_finish(&runs[c].gr);
+			if (d->release)
+				d->release(runs[c].state);
+		}
+		if (runs[c].begun)
+			d->extra->release(runs[c].extra);
+	}
+}
+
+/* Every check's turn with snapshot j (the last, then each earlier one). */
+static int turn(struct check_ctx *ctx, struct check_run *runs, uint32_t j)
+{
+	uint32_t L = ctx->nsnap - 1;
+	for (int c = 0; c < ASNAP_NCHECKS; c++) {
+		const struct check_def *d = &checks[c];
+		struct check_run *r = &runs[c];
+		if (!(ctx->opt->mask & (1u << c)))
+			continue;
+		if (j == L) {
+			if (d->prepare && d->prepare(ctx, &r->state) < 0)
+				return -1;
+			grouping_init(&r->gr, ctx);
+			r->prepared = true;
+			if (d->min_certain)
+				r->gr.min_certain = d->min_certain;
+			r->gr.pile = d->pile;
+			r->gr.consumed = d->consumed;
+		}
+		if (d->scan(&r->gr, j, r->state) < 0)
+			return -1;
+		if (r->gr.failed)
+			return nomem(ctx);
+		if (d->extra && j == L) {
+			r->begun = true;
+			if (d->extra->begin(ctx, &r->extra) < 0)
+				return -1;
+		} else if (d->extra && d->extra->earlier(ctx, r->extra, j) < 0) {
+			return -1;
+		}
+		if (j != L && ctx->life) {
+			mark_members(&r->gr, j, ctx->life);
+			if (d->extra)
+				d->extra->mark(ctx, r->extra, ctx->life);
+		}
+	}
+	if (j != L && ctx->life)
+		live_in_turn(ctx, j);
+	return 0;
+}
+
+/* Each check's findings: its groups', then its extra pass's. */
+static int emit_all(struct check_ctx *ctx, struct check_run *runs)
+{
+	for (int c = 0; c < ASNAP_NCHECKS; c++) {
+		const struct check_def *d = &checks[c];
+		if (!runs[c].prepared)
+			continue;
+		if (grouping_emit(&runs[c].gr, c, d->summary) < 0 ||
+		    (runs[c].begun && d->extra->end(ctx, runs[c].extra) < 0))
+			return -1;
+	}
+	return 0;
+}
+
+int asnap_checks_run_input(const struct asnap_checks_input *in,
+			   const struct asnap_checks_options *opt, struct asnap_findings *out,
+			   struct asnap_error *err)
 {
 	*out = (struct asnap_findings){0};
-	struct check_ctx ctx = {.snaps = snaps, .nsnap = nsnap, .last = snaps[nsnap - 1],
-				.same_process = true, .opt = opt, .out = out, .err = err};
-	for (uint32_t i = 0; i + 1 < nsnap; i++)
-		if (!asnap_snap_same_process(snaps[i], ctx.last))
+	uint32_t nsnap = in->nsnap, L = nsnap - 1;
+	struct check_ctx ctx = {.snaps = in->snaps, .nsnap = nsnap, .same_process = true,
+				.opt = opt, .out = out, .err = err};
+	struct check_run runs[ASNAP_NCHECKS] = {0};
+	for (uint32_t i = 0; i < L; i++)
+		if (!asnap_snap_same_process(in->snaps[i], in->snaps[L]))
 			ctx.same_process = false;
 	if (nsnap > 1 && !ctx.same_process &&
 	    !(out->warning = strdup("the snapshots are not all of one process: objects cannot be "
 				    "matched, so only what the last snapshot shows alone is reported")))
 		return nomem(&ctx);
+	if (in->load && in->load(in->arg, L, err) < 0)
+		goto error;
+	ctx.last = in->snaps[L];
 	if (asnap_snap_retention(ctx.last, err) < 0 ||
 	    asnap_tasks_orphaned(ctx.last, &ctx.orphaned, err) < 0)
 		goto error;
-	for (int c = 0; c < ASNAP_NCHECKS; c++)
-		if ((opt->mask & (1u << c)) && run_check(&ctx, c) < 0)
+	if (nsnap >= 2 && ctx.same_process) {
+		if (!(ctx.life = asnap_big_alloc((size_t)ctx.last->g->n + 1, 1))) {
+			nomem(&ctx);
 			goto error;
-	if (opt->shed_earlier)
-		for (uint32_t i = 0; i + 1 < nsnap; i++)
-			asnap_snap_shed(snaps[i]);
-	if (findings_settle(&ctx) < 0)
+		}
+		memset(ctx.life, LIFE_SINCE, (size_t)ctx.last->g->n + 1);
+	}
+	if (turn(&ctx, runs, L) < 0)
 		goto error;
-	free(ctx.orphaned);
-	free(ctx.loop_internals);
+	/* the earlier snapshots one at a time: loaded, read, shed */
+	for (uint32_t j = 0; j < L; j++) {
+		if (in->load && in->load(in->arg, j, err) < 0)
+			goto error;
+		if (turn(&ctx, runs, j) < 0)
+			goto error;
+		if (opt->shed_earlier)
+			asnap_snap_shed(in->snaps[j]);
+	}
+	if (emit_all(&ctx, runs) < 0 || findings_settle(&ctx) < 0)
+		goto error;
+	runs_release(runs);
+	asnap_free_all(ctx.orphaned, ctx.loop_internals, ctx.life);
 	return 0;
 error:
-	free(ctx.orphaned);
-	free(ctx.loop_internals);
+	runs_release(runs);
+	asnap_free_all(ctx.orphaned, ctx.loop_internals, ctx.life);
 	asnap_findings_release(out);
 	return -1;
+}
+
+int asnap_checks_run(struct asnap_snap **snaps, uint32_t nsnap,
+		     const struct asnap_checks_options *opt, struct asnap_findings *out,
+		     struct asnap_error *err)
+{
+	struct asnap_checks_input in = {.snaps = snaps, .nsnap = nsnap};
+	return asnap_checks_run_input(&in, opt, out, err);
 }
 
 void asnap_findings_release(struct asnap_findings *f)

@@ -95,10 +95,29 @@ struct asnap_findings {
 struct asnap_checks_options {
 	uint32_t mask;                   /* 1 << check, for the checks to run */
 	const struct asnap_rules *rules; /* resource rules */
-	/* once the checks have run, shed the earlier snapshots (their graphs
-	 * and layers: asnap_snap_shed) before the findings are settled, for a
-	 * caller that shows no more of them than their header facts (leaks) */
+	/* shed each earlier snapshot (its graph and layers: asnap_snap_shed)
+	 * once its turn is over, for a caller that shows no more of them than
+	 * their header facts (leaks) */
 	bool shed_earlier;
+};
+
+/*
+ * The snapshots the checks read, oldest first. The checks read them in
+ * turns: the last one first (its retention computed), then each earlier
+ * one in turn, oldest first, beside the last; with load, each is loaded
+ * just before its turn, and with shed_earlier an earlier one is shed just
+ * after it, so that no more than two are in memory at once.
+ */
+struct asnap_checks_input {
+	/* nsnap entries, each with at least its header facts (asnap_snap_peek,
+	 * or loaded): whether they are of one process is told from those */
+	struct asnap_snap **snaps;
+	uint32_t nsnap;
+	/* NULL when all are loaded (with ASNAP_SNAP_MATCH); else called once
+	 * per snapshot, before its turn, to replace snaps[i] by the snapshot
+	 * loaded with ASNAP_SNAP_MATCH: 0, or -1 with *err */
+	int (*load)(void *arg, uint32_t i, struct asnap_error *err);
+	void *arg;
 };
 
 /*
@@ -111,6 +130,10 @@ struct asnap_checks_options {
 int asnap_checks_run(struct asnap_snap **snaps, uint32_t nsnap,
 		     const struct asnap_checks_options *opt, struct asnap_findings *out,
 		     struct asnap_error *err);
+/* The same, over snapshots loaded in their turns. */
+int asnap_checks_run_input(const struct asnap_checks_input *in,
+			   const struct asnap_checks_options *opt, struct asnap_findings *out,
+			   struct asnap_error *err);
 void asnap_findings_release(struct asnap_findings *f);
 
 #endif

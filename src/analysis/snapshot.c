@@ -163,10 +163,9 @@ static int64_t header_int(double d, int64_t def)
 	return d > -9.2e18 && d < 9.2e18 ? (int64_t)d : def;
 }
 
-static void read_header(struct asnap_snap *s)
+static void read_header(struct asnap_snap *s, const cJSON *h)
 {
 	s->pid = -1;
-	const cJSON *h = s->g->header;
 	const cJSON *x;
 	if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(h, "pid")))
 		s->pid = header_int(x->valuedouble, -1);
@@ -212,7 +211,7 @@ struct asnap_snap *asnap_snap_load(const char *path, unsigned layers, struct asn
 	} else if (!(s->g = asnap_graph_load_columns(path, columns, err))) {
 		goto error;
 	}
-	read_header(s);
+	read_header(s, s->g->header);
 	s->objects = s->g->n;
 	s->func_label = asnap_graph_find_string(s->g, "__func__");
 	s->globals_label = asnap_graph_find_string(s->g, "__globals__");
@@ -222,6 +221,32 @@ struct asnap_snap *asnap_snap_load(const char *path, unsigned layers, struct asn
 error:
 	asnap_snap_destroy(s);
 	return NULL;
+}
+
+struct asnap_snap *asnap_snap_peek(const char *path, struct asnap_error *err)
+{
+	struct asnap_reader *r = asnap_reader_open(path, err);
+	if (!r)
+		return NULL;
+	struct asnap_item it;
+	struct asnap_snap *s = NULL;
+	cJSON *h = NULL;
+	int rc = asnap_reader_next(r, &it, err);
+	if (rc == 0 || (rc > 0 && it.kind != ASNAP_ITEM_HEADER)) {
+		asnap_error_set(err, ASNAP_ERR_CORRUPT, "no header section");
+	} else if (rc > 0) {
+		/* a damaged header is told by the whole load, later */
+		h = cJSON_ParseWithLength(it.u.header.json, it.u.header.len);
+		if (!(s = calloc(1, sizeof(*s))))
+			asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
+	}
+	if (s) {
+		s->path = path;
+		read_header(s, h);
+	}
+	cJSON_Delete(h);
+	asnap_reader_destroy(r);
+	return s;
 }
 
 int asnap_snap_add_layers(struct asnap_snap *s, unsigned layers, struct asnap_error *err)

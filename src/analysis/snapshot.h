@@ -91,6 +91,14 @@ enum asnap_snap_layer {
  */
 struct asnap_snap *asnap_snap_load(const char *path, unsigned layers, struct asnap_error *err);
 /*
+ * The header facts of the snapshot at path (pid, seq, time, gc, ...) read
+ * from its first section alone, as a shed snapshot has them (g NULL,
+ * objects 0): what a command checks of all its snapshots before it loads
+ * them one at a time. NULL with *err when the file is not a snapshot;
+ * the rest of the file is not read (asnap_snap_load tells its damage).
+ */
+struct asnap_snap *asnap_snap_peek(const char *path, struct asnap_error *err);
+/*
  * Add layers later (ASNAP_SNAP_*; each once, a no-op if it is there): they
  * read and write only s, so those of different snapshots can be computed
  * in different threads (but a snapshot's own one after another). 0, or -1

@@ -86,23 +86,24 @@ int cmd_leaks(int argc, char **argv)
 	struct asnap_rules rules;
 	struct asnap_findings findings = {0};
 	asnap_rules_init(&rules);
-	struct asnap_snap **snaps =
-		cli_load_checks_input(rules_path, ops.v, n, &rules, ASNAP_SNAP_NO_SIZES);
-	if (!snaps)
-		goto out;
+	/* one earlier snapshot in memory at a time, beside the last */
+	struct cli_checks_stream st;
+	if (!cli_checks_stream_open(&st, rules_path, ops.v, n, &rules, ASNAP_SNAP_NO_SIZES))
+		goto out_rules;
 	struct asnap_checks_options opt = {.mask = mask, .rules = &rules, .shed_earlier = true};
-	if (asnap_checks_run(snaps, n, &opt, &findings, &err) < 0) {
-		cli_file_error(ops.v[n - 1], &err);
+	if (asnap_checks_run_input(&st.in, &opt, &findings, &err) < 0) {
+		cli_file_error(st.failed ? st.failed : ops.v[n - 1], &err);
 		goto out;
 	}
 	if (findings.warning && !json)
 		cli_warning("%s", findings.warning);
-	struct asnap_leaks_view view = {snaps, n, &findings, (unsigned)show};
+	struct asnap_leaks_view view = {st.in.snaps, n, &findings, (unsigned)show};
 	if (CLI_SHOW(json, asnap_render_leaks, &view))
 		status = findings.count ? EXIT_FINDINGS : EXIT_OK;
 out:
 	asnap_findings_release(&findings);
-	cli_snaps_destroy(snaps, n);
+	cli_checks_stream_close(&st);
+out_rules:
 	asnap_rules_release(&rules);
 	return status;
 }

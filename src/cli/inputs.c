@@ -149,3 +149,106 @@ struct asnap_snap **cli_load_checks_input(const char *rules_path, char **paths, 
 	}
 	return cli_snaps_load(paths, n, ASNAP_SNAP_MATCH, earlier);
 }
+
+/*
+ * Snapshot i as its turn wants it: an earlier one with st->earlier; the
+ * last without an address index, and its retention computed now, before
+ * the first earlier one is read beside it. Read once: the dominators'
+ * working memory over the whole graph (about 630 MiB at 10M objects) stays
+ * below the turns' peak, the last beside an earlier one (1.1 GiB), and a
+ * second reading of the file (ASNAP_SNAP_RETENTION) costs 0.4 s.
+ */
+static struct asnap_snap *stream_read(struct cli_checks_stream *st, uint32_t i,
+				      struct asnap_error *err)
+{
+	uint32_t L = st->in.nsnap - 1;
+	unsigned layers = ASNAP_SNAP_MATCH | (i == L ? ASNAP_SNAP_NO_ADDRESSES : st->earlier);
+	struct asnap_snap *s = asnap_snap_load(st->paths[i], layers, err);
+	if (s && i == L && asnap_snap_retention(s, err) < 0) {
+		asnap_snap_destroy(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void *stream_ahead(void *arg)
+{
+	struct cli_checks_stream *st = arg;
+	st->ahead_snap = stream_read(st, 0, &st->ahead_err);
+	return NULL;
+}
+
+/*
+ * The checks' turns. The first earlier snapshot is read in a second
+ * thread while the checks read the last one alone (the time of its
+ * loading, 1.1 of 1.4 s at 10M objects, is saved; the memory is that of
+ * its own turn, which comes next). The others are read in their turns:
+ * reading one ahead would hold three snapshots at once.
+ */
+static int stream_load(void *arg, uint32_t i, struct asnap_error *err)
+{
+	struct cli_checks_stream *st = arg;
+	uint32_t L = st->in.nsnap - 1;
+	struct asnap_snap *s;
+	if (i == 0 && st->ahead) {
+		pthread_join(st->ahead_thread, NULL);
+		st->ahead = false;
+		s = st->ahead_snap;
+		st->ahead_snap = NULL;
+		*err = st->ahead_err;
+	} else {
+		s = stream_read(st, i, err);
+	}
+	if (!s) {
+		st->failed = st->paths[i];
+		return -1;
+	}
+	cli_snapshot_warnings(s->g, st->paths[i]);
+	asnap_snap_destroy(st->in.snaps[i]);
+	st->in.snaps[i] = s;
+	if (i == L && L > 0)
+		st->ahead = pthread_create(&st->ahead_thread, NULL, stream_ahead, st) == 0;
+	return 0;
+}
+
+bool cli_checks_stream_open(struct cli_checks_stream *st, const char *rules_path, char **paths,
+			    uint32_t n, struct asnap_rules *rules, unsigned earlier)
+{
+	*st = (struct cli_checks_stream){.paths = paths, .earlier = earlier};
+	struct asnap_error err = {0};
+	if (asnap_rules_add_json(rules, asnap_builtin_rules, &err) < 0) {
+		cli_error("built-in rules: %s", err.message);
+		return false;
+	}
+	if (rules_path && asnap_rules_add_file(rules, rules_path, &err) < 0) {
+		cli_error("cannot read rules '%s': %s", rules_path, err.message);
+		return false;
+	}
+	st->in = (struct asnap_checks_input){.nsnap = n, .load = stream_load, .arg = st};
+	if (!(st->in.snaps = calloc(n ? n : 1, sizeof(*st->in.snaps)))) {
+		cli_error("out of memory");
+		return false;
+	}
+	set_malloc_for_phases();
+	for (uint32_t i = 0; i < n; i++) {
+		if (!(st->in.snaps[i] = asnap_snap_peek(paths[i], &err))) {
+			cli_file_error(paths[i], &err);
+			cli_checks_stream_close(st);
+			return false;
+		}
+	}
+	return true;
+}
+
+void cli_checks_stream_close(struct cli_checks_stream *st)
+{
+	if (st->ahead) {
+		pthread_join(st->ahead_thread, NULL);
+		st->ahead = false;
+	}
+	asnap_snap_destroy(st->ahead_snap);
+	st->ahead_snap = NULL;
+	cli_snaps_destroy(st->in.snaps, st->in.nsnap);
+	st->in.snaps = NULL;
+}
+

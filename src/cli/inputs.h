@@ -5,9 +5,11 @@
 #ifndef ASNAP_CLI_INPUTS_H
 #define ASNAP_CLI_INPUTS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "analysis/checks.h"
 #include "analysis/rules.h"
 #include "analysis/snapshot.h"
 
@@ -45,4 +47,28 @@ void cli_snaps_destroy(struct asnap_snap **snaps, uint32_t n);
 struct asnap_snap **cli_load_checks_input(const char *rules_path, char **paths, uint32_t n,
 					  struct asnap_rules *rules, unsigned earlier);
 
+/*
+ * The same as the checks read them in turns (asnap_checks_run_input), for
+ * a command that shows no more of the earlier snapshots than their header
+ * facts (leaks): st->in holds the n snapshots' header facts
+ * (asnap_snap_peek), and loads each in its turn, warnings said - the last
+ * with its retention and without an address index, the earlier ones with
+ * `earlier` - so that no more than two are in memory at once. False with
+ * the error said. When the checks fail in a load, st->failed is the path
+ * whose load failed (else NULL). Close with cli_checks_stream_close.
+ */
+struct cli_checks_stream {
+	struct asnap_checks_input in;
+	char **paths;
+	unsigned earlier;
+	const char *failed;
+	/* the first earlier snapshot, read ahead in a thread of its own */
+	bool ahead;
+	pthread_t ahead_thread;
+	struct asnap_snap *ahead_snap;
+	struct asnap_error ahead_err;
+};
+bool cli_checks_stream_open(struct cli_checks_stream *st, const char *rules_path, char **paths,
+			    uint32_t n, struct asnap_rules *rules, unsigned earlier);
+void cli_checks_stream_close(struct cli_checks_stream *st);
 #endif

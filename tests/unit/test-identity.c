@@ -18,6 +18,8 @@
  * hold the same requests throughout (task Task-<1+i>), the others a new
  * request each time (task Task-<fresh+i>).
  */
+static int service_pid = 7;
+
 static void write_service(const char *path, uint32_t count, uint32_t keep, uint32_t fresh)
 {
 	static struct heap h;
@@ -52,30 +54,65 @@ static void write_service(const char *path, uint32_t count, uint32_t keep, uint3
 		heap_rec(&h, f, "future");
 		heap_str(&h, "state", "pending");
 	}
-	heap_write(&h, path, 7);
+	heap_write(&h, path, service_pid);
 }
 
 static const uint32_t FUTURES = 1u << ASNAP_CHECK_PENDING_FUTURE | 1u << ASNAP_CHECK_PENDING_TASK;
 
+/* Loading in turns, as `asyncsnap leaks` does (asnap_checks_input): each
+ * snapshot replaces its peeked header facts just before its turn, the last
+ * first; never more than two are loaded at once. */
+struct turns {
+	struct asnap_snap **s;
+	char *const *p;
+	unsigned earlier, last;
+	uint32_t loads;
+};
+
+static int load_turn(void *arg, uint32_t i, struct asnap_error *err)
+{
+	struct turns *t = arg;
+	ck_assert_uint_eq(i, t->loads == 0 ? 2 : t->loads - 1); /* the last first, then in order */
+	t->loads++;
+	unsigned layers = ASNAP_SNAP_MATCH | (i < 2 ? t->earlier : t->last);
+	struct asnap_snap *s = asnap_snap_load(t->p[i], layers, err);
+	if (!s)
+		return -1;
+	ck_assert_int_eq(t->s[i]->pid, s->pid); /* the peek read the same header */
+	ck_assert_ptr_null(t->s[i]->g);
+	asnap_snap_destroy(t->s[i]);
+	t->s[i] = s;
+	int loaded = 0;
+	for (int k = 0; k < 3; k++)
+		loaded += t->s[k]->g != NULL;
+	ck_assert_int_le(loaded, 2);
+	return 0;
+}
+
 /* The findings of the checks in `mask`, with the rules `json`, on the
  * snapshots at p[0..2] loaded with these layers (the earlier ones with
- * `earlier` besides, the last with `last`). */
+ * `earlier` besides, the last with `last`): all at first, or (turns) each
+ * in its turn, the earlier ones shed after theirs. */
 static struct asnap_findings run_three(char *const p[3], uint32_t mask, const char *json,
-				       unsigned earlier, unsigned last, bool shed)
+				       unsigned earlier, unsigned last, bool turns)
 {
 	struct asnap_error err = {0};
 	struct asnap_snap *s[3];
-	for (int i = 0; i < 3; i++)
-		ck_assert_msg((s[i] = asnap_snap_load(p[i], ASNAP_SNAP_MATCH | (i < 2 ? earlier : last),
-						      &err)),
-			      "%s", err.message);
+	for (int i = 0; i < 3; i++) {
+		unsigned layers = ASNAP_SNAP_MATCH | (i < 2 ? earlier : last);
+		s[i] = turns ? asnap_snap_peek(p[i], &err) : asnap_snap_load(p[i], layers, &err);
+		ck_assert_msg(s[i], "%s", err.message);
+	}
 	struct asnap_rules rules;
 	asnap_rules_init(&rules);
 	ck_assert_msg(asnap_rules_add_json(&rules, json, &err) == 0, "%s", err.message);
-	struct asnap_checks_options opt = {.mask = mask, .rules = &rules, .shed_earlier = shed};
+	struct asnap_checks_options opt = {.mask = mask, .rules = &rules, .shed_earlier = turns};
 	struct asnap_findings f;
-	ck_assert_msg(asnap_checks_run(s, 3, &opt, &f, &err) == 0, "%s", err.message);
-	for (int i = 0; i < 2 && shed; i++)
+	struct turns t = {s, p, earlier, last, 0};
+	struct asnap_checks_input in = {s, 3, turns ? load_turn : NULL, &t};
+	ck_assert_msg(asnap_checks_run_input(&in, &opt, &f, &err) == 0, "%s", err.message);
+	ck_assert_uint_eq(t.loads, turns ? 3 : 0);
+	for (int i = 0; i < 2 && turns; i++)
 		ck_assert_ptr_null(s[i]->g);
 	for (int i = 0; i < 3; i++)
 		asnap_snap_destroy(s[i]);
@@ -85,10 +122,10 @@ static struct asnap_findings run_three(char *const p[3], uint32_t mask, const ch
 
 /* Three snapshots, snapshot k written by write(path, k, arg), and the
  * findings of the checks in `mask` on them, with the rules `json`, loaded
- * as `asyncsnap leaks` loads them: the earlier ones without sizes (and
- * shed before the findings are settled), the last without an address
- * index. The same findings as from snapshots
- * loaded whole, or the test fails. */
+ * as `asyncsnap leaks` loads them: each in its turn, the earlier ones
+ * without sizes (and shed after their turns), the last without an address
+ * index. The same findings as from snapshots loaded whole and all at
+ * once, or the test fails. */
 static struct asnap_findings three_findings(void (*write)(const char *, int, const void *),
 					    const void *arg, uint32_t mask, const char *json)
 {
@@ -104,6 +141,15 @@ static struct asnap_findings three_findings(void (*write)(const char *, int, con
 		ck_assert_str_eq(f.items[i].summary, whole.items[i].summary);
 		ck_assert_uint_eq(f.items[i].count, whole.items[i].count);
 		ck_assert_uint_eq(f.items[i].retained, whole.items[i].retained);
+		ck_assert_uint_eq(f.items[i].persistent, whole.items[i].persistent);
+		ck_assert_uint_eq(f.items[i].nobjects, whole.items[i].nobjects);
+		for (uint32_t k = 0; k < f.items[i].nobjects; k++) {
+			const struct asnap_finding_object *a = &f.items[i].objects[k];
+			const struct asnap_finding_object *b = &whole.items[i].objects[k];
+			ck_assert_uint_eq(a->node, b->node);
+			ck_assert_uint_eq(a->persistent, b->persistent);
+			ck_assert_uint_eq(a->born_kept, b->born_kept);
+		}
 	}
 	asnap_findings_release(&whole);
 	for (int i = 0; i < 3; i++)
@@ -176,6 +222,30 @@ START_TEST(snapshots_load_only_what_their_role_needs)
 	asnap_snap_destroy(whole);
 	free(path);
 	tmpdir_destroy(&d);
+}
+END_TEST
+
+/* Snapshot k of the growing service by process 7 + k. */
+static void write_service_of_k(const char *path, int k, const void *arg)
+{
+	service_pid = 7 + k;
+	write_service_k(path, k, arg);
+	service_pid = 7;
+}
+
+/* The same growth, but each snapshot from another process: nothing is
+ * matched (in turns as when loaded whole: no lifetimes to look up), what
+ * the last shows alone is all there is, and the user is told why. */
+START_TEST(snapshots_of_several_processes_are_not_matched)
+{
+	struct service_args a = {(uint32_t[]){10, 20, 30}, (uint32_t[]){0, 0, 0}, 30};
+	struct asnap_findings f =
+		three_findings(write_service_of_k, &a, FUTURES, asnap_builtin_rules);
+	ck_assert_ptr_nonnull(f.warning);
+	ck_assert_ptr_nonnull(strstr(f.warning, "not all of one process"));
+	for (uint32_t i = 0; i < f.count; i++)
+		ck_assert_uint_eq(f.items[i].persistent, 0);
+	assert_none(&f);
 }
 END_TEST
 
@@ -512,6 +582,7 @@ int main(void)
 	TCase *tc = tcase_create("identity");
 	tcase_add_test(tc, snapshots_load_only_what_their_role_needs);
 	tcase_add_test(tc, survivors_that_grow_are_a_leak);
+	tcase_add_test(tc, snapshots_of_several_processes_are_not_matched);
 	tcase_add_test(tc, reused_addresses_are_not_survivors);
 	tcase_add_test(tc, steady_population_is_not_growth);
 	tcase_add_test(tc, wobble_at_reused_addresses_is_not_growth);

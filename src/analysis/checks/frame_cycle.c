@@ -348,8 +348,8 @@ void frame_cycle_summary(const struct check_ctx *ctx, const char *key, const str
 	(void)count;
 }
 
-/* The last snapshot first: what it finds (garbage coroutines) decides how
- * the earlier ones are read. state: that finding, a bool. */
+/* The last snapshot is scanned first: what it finds (garbage coroutines)
+ * decides how the earlier ones are read. state: that finding, a bool. */
 int frame_cycle_scan(struct grouping *gr, uint32_t snap, void *state)
 {
 	bool *garbage_coros = state;

@@ -16,6 +16,10 @@ struct check_ctx {
 	bool same_process;            /* every snapshot from one process */
 	uint8_t *orphaned;            /* per last->aio.tasks entry */
 	uint8_t *loop_internals;      /* bitset of the last snapshot, built on demand */
+	/* per node of the last snapshot, how it lived (LIFE_*): computed in
+	 * each earlier snapshot's turn for the nodes the findings may ask
+	 * about (checks.c), NULL with one snapshot or several processes */
+	uint8_t *life;
 	const struct asnap_checks_options *opt;
 	struct asnap_findings *out;
 	struct asnap_error *err;
@@ -69,15 +73,19 @@ int grouping_emit(struct grouping *gr, int check, summary_fn *summary);
 
 /*
  * A check, as data: each checks/<name>.c defines one, and checks.c's
- * driver runs them all the same way - prepare, scan every snapshot into
- * one grouping, emit the groups that fire, release, then `after`.
+ * driver runs them all the same way - prepare and scan the last snapshot,
+ * then scan each earlier one in its turn, all into one grouping; emit the
+ * groups that fire, release, then the extra pass's findings.
  */
 struct check_def {
 	const char *name;     /* stable: --check, --json, docs */
 	const char *what;     /* what it finds, one short line (leaks --help) */
 	const char *advice;   /* how to fix the code (a rule's "fix" overrides it) */
-	/* Count the candidates of snapshot `snap` into gr: 0, or -1 with
-	 * ctx->err. state is what prepare made (NULL without prepare). */
+	/* Count the candidates of snapshot `snap` into gr: the last one
+	 * first, then the earlier ones oldest first, each in its turn (only it
+	 * and the last are loaded: a scan reads no other snapshot but their
+	 * header facts). 0, or -1 with ctx->err. state is what prepare made
+	 * (NULL without prepare). */
 	int (*scan)(struct grouping *gr, uint32_t snap, void *state);
 	summary_fn *summary;  /* the line for a group that fires */
 	/* A group fires on certainty at this many certain members (0: 1). */
@@ -92,13 +100,28 @@ struct check_def {
 	 * does not grow and whose objects of the first snapshot are (nearly:
 	 * 9 in 10) all gone by the last does not fire. */
 	bool consumed;
-	/* Scan the last snapshot first, then the others oldest first. */
-	bool last_first;
-	/* Optional: state for scan (0, or -1 with ctx->err), and its release. */
+	/* Optional: state for scan, made when only the last snapshot is
+	 * loaded (0, or -1 with ctx->err), and its release. */
 	int (*prepare)(struct check_ctx *ctx, void **state);
 	void (*release)(void *state);
-	/* Optional: run after the groups are emitted (0, or -1 with ctx->err). */
-	int (*after)(struct check_ctx *ctx);
+	/* Optional: a pass of its own beside the groups (pending-future's
+	 * piles), emitted after them. */
+	const struct check_extra *extra;
+};
+
+/*
+ * A check's pass of its own, in the turns the snapshots are read in (one
+ * earlier snapshot loaded at a time, beside the last): begin with the last
+ * one, then each earlier one oldest first while it is loaded (and mark the
+ * last one's nodes whose lifetime its findings may ask: need[v] |= 1),
+ * end by emitting its findings. 0, or -1 with ctx->err.
+ */
+struct check_extra {
+	int (*begin)(struct check_ctx *ctx, void **state);
+	int (*earlier)(struct check_ctx *ctx, void *state, uint32_t snap);
+	void (*mark)(const struct check_ctx *ctx, void *state, uint8_t *need);
+	int (*end)(struct check_ctx *ctx, void *state);
+	void (*release)(void *state); /* also after a failure */
 };
 
 /* What each check file gives the table in checks.c. */
@@ -128,8 +151,8 @@ int frame_cycle_prepare(struct check_ctx *ctx, void **state);
  */
 int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out);
 
-/* Callbacks and waiters piling up: pending-future's `after`. */
-int check_piled_callbacks(struct check_ctx *ctx);
+/* Callbacks and waiters piling up: pending-future's extra pass. */
+extern const struct check_extra check_piled_callbacks;
 
 /*
  * After the checks (findings.c): set retained sizes, fold consequences

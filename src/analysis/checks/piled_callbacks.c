@@ -887,65 +887,92 @@ static bool earlier_pile(struct snapinfo *si, const uint32_t *nref, const struct
 	return !out->failed;
 }
 
-/* Names of callback keys: what the agent recorded (`callback_name` of a
- * future record), from the last snapshot back. */
-static void name_piles(struct check_ctx *ctx, struct snapinfo *infos, struct piles *ps)
+/* What the piles need across the snapshots: the last one's infos from
+ * begin to end, an earlier one's during its turn (piled_earlier). */
+struct piled {
+	struct snapinfo *infos;  /* per snapshot */
+	uint32_t **nrefs;        /* per snapshot: task referrers */
+	struct piles ps;
+	uint32_t *cand, *targets, nc; /* the piles that may fire; scratch */
+	char **owners;           /* scratch, nc + 1 */
+	uint8_t *same, *grows;   /* per candidate: the same object so far, growing so far */
+	uint32_t *w;             /* per candidate: its holder in the earlier snapshot */
+	uint8_t *named_last;     /* per pile: named from the last snapshot */
+	uint32_t nsnap;
+	bool across;             /* piles followed across the snapshots */
+	bool none;               /* the last snapshot has no labels or types */
+};
+
+/* May candidate c still fire: by size, or by growth so far? */
+static bool may_fire(const struct piled *pd, uint32_t c)
 {
-	char k[96];
-	for (uint32_t i = 0; i < ps->n; i++) {
-		struct pile *p = &ps->p[i];
-		if (!p->fire || p->kind != PILE_CALLBACKS)
-			continue;
-		for (uint32_t j = ctx->nsnap; j-- > 0 && !p->name[0];) {
-			struct snapinfo *si = &infos[j];
-			if (!si->id[P_CALLBACK] || !si->id[P_CALLBACK_NAME])
-				continue;
-			const struct asnap_graph *g = si->g;
-			for (uint64_t r = 0; r < g->nrecords && !p->name[0]; r++) {
-				const struct asnap_record *rec = &g->records[r];
-				if (rec->kind != si->id[K_FUTURE] && rec->kind != si->id[K_TASK])
-					continue;
-				uint32_t cb = ASNAP_NO_NODE, name = 0;
-				for (uint32_t q = 0; q < rec->nprops; q++) {
-					const struct asnap_prop *pr = &rec->props[q];
-					if (pr->key == si->id[P_CALLBACK] && pr->value.type == ASNAP_VAL_NODE)
-						cb = pr->value.u.node;
-					else if (pr->key == si->id[P_CALLBACK_NAME] &&
-						 pr->value.type == ASNAP_VAL_STR)
-						name = pr->value.u.str;
-				}
-				if (cb >= g->n || !name)
-					continue;
-				callback_key(si, cb, k, sizeof(k));
-				if (!strcmp(k, p->key))
-					snprintf(p->name, sizeof(p->name), "%s",
-						 asnap_graph_string(g, name));
-			}
-		}
-		if (!p->name[0])
-			fallback_name(&infos[ctx->nsnap - 1], p->items.v[0], p->name, sizeof(p->name));
-	}
+	return pd->ps.p[pd->cand[c]].fire || (pd->across && pd->same[c] && pd->grows[c]);
 }
 
-/* The snapshots' infos and task referrers: the last one's always, the
- * earlier ones' when piles are followed across (*across), which a snapshot
- * without labels or types ends. */
-static int load_infos(struct check_ctx *ctx, struct snapinfo *infos, uint32_t **nrefs,
-		      bool *across)
+/*
+ * Names of callback keys: what the agent recorded (`callback_name` of a
+ * future record) in snapshot si, for the candidates that may fire and
+ * have none from the last snapshot: the first record of each key, in one
+ * pass over the records. Called for the last snapshot, then the earlier
+ * ones oldest first, so that the latest snapshot that has a name gives it.
+ */
+static int name_piles(struct piled *pd, struct snapinfo *si, bool last)
 {
-	uint32_t L = ctx->nsnap - 1;
-	for (uint32_t j = 0; j < ctx->nsnap; j++) {
-		if (j != L && !*across)
-			continue;
-		if (!ctx->snaps[j]->g->edge_label || !ctx->snaps[j]->g->type) {
-			*across = false;
-			continue;
+	if (!si->id[P_CALLBACK] || !si->id[P_CALLBACK_NAME])
+		return 0;
+	struct asnap_strmap keys;
+	asnap_strmap_init(&keys);
+	uint32_t *name = NULL, nkeys = 0;
+	int rc = -1;
+	for (uint32_t c = 0; c < pd->nc; c++) {
+		const struct pile *p = &pd->ps.p[pd->cand[c]];
+		if (p->kind == PILE_CALLBACKS && !pd->named_last[pd->cand[c]] && may_fire(pd, c)) {
+			if (asnap_strmap_intern(&keys, p->key, strlen(p->key)) == UINT32_MAX)
+				goto out;
+			nkeys = keys.count;
 		}
-		if (snapinfo_init(&infos[j], ctx->snaps[j]) < 0 ||
-		    !(nrefs[j] = task_referrers(&infos[j])))
-			return -1;
 	}
-	return 0;
+	if (!nkeys || !(name = calloc(nkeys, sizeof(*name)))) {
+		rc = nkeys ? -1 : 0;
+		goto out;
+	}
+	const struct asnap_graph *g = si->g;
+	char k[96];
+	for (uint64_t r = 0; r < g->nrecords; r++) {
+		const struct asnap_record *rec = &g->records[r];
+		if (rec->kind != si->id[K_FUTURE] && rec->kind != si->id[K_TASK])
+			continue;
+		uint32_t cb = ASNAP_NO_NODE, nm = 0;
+		for (uint32_t q = 0; q < rec->nprops; q++) {
+			const struct asnap_prop *pr = &rec->props[q];
+			if (pr->key == si->id[P_CALLBACK] && pr->value.type == ASNAP_VAL_NODE)
+				cb = pr->value.u.node;
+			else if (pr->key == si->id[P_CALLBACK_NAME] &&
+				 pr->value.type == ASNAP_VAL_STR)
+				nm = pr->value.u.str;
+		}
+		if (cb >= g->n || !nm)
+			continue;
+		callback_key(si, cb, k, sizeof(k));
+		uint32_t i = asnap_strmap_find(&keys, k, strlen(k));
+		if (i != UINT32_MAX && !name[i])
+			name[i] = nm;
+	}
+	for (uint32_t c = 0; c < pd->nc; c++) {
+		struct pile *p = &pd->ps.p[pd->cand[c]];
+		if (p->kind != PILE_CALLBACKS || pd->named_last[pd->cand[c]] || !may_fire(pd, c))
+			continue;
+		uint32_t i = asnap_strmap_find(&keys, p->key, strlen(p->key));
+		if (i == UINT32_MAX || !name[i])
+			continue;
+		snprintf(p->name, sizeof(p->name), "%s", asnap_graph_string(g, name[i]));
+		pd->named_last[pd->cand[c]] = last;
+	}
+	rc = 0;
+out:
+	free(name);
+	asnap_strmap_finish(&keys);
+	return rc;
 }
 
 /* The piles that may fire, by their size in the last snapshot or (across
@@ -971,71 +998,48 @@ static int pick_candidates(struct check_ctx *ctx, struct piles *ps, bool across,
 	return 0;
 }
 
-/* Each candidate's holder followed back through the earlier snapshots: a
- * pile of the same object in every one, growing and kept, fires as grown.
- * targets and owners are scratch of nc entries. */
-static int follow_growth(struct check_ctx *ctx, struct snapinfo *infos, uint32_t **nrefs,
-			 struct piles *ps, const uint32_t *cand, uint32_t nc, uint32_t *targets,
-			 char **owners)
+/* Each candidate's holder followed back into earlier snapshot j (its
+ * turn, oldest first): a pile of the same object in every one, growing
+ * and kept, fires as grown (piled_end). */
+static int follow_growth(struct check_ctx *ctx, struct piled *pd, uint32_t j)
 {
 	uint32_t L = ctx->nsnap - 1;
-	struct snapinfo *last = &infos[L];
-	uint8_t *same = malloc((size_t)nc + 1), *grows = malloc((size_t)nc + 1);
-	uint32_t *w = asnap_big_alloc((size_t)nc + 1, sizeof(*w));
-	int rc = -1;
-	if (!same || !grows || !w)
-		goto out;
-	memset(same, 1, (size_t)nc + 1);
-	memset(grows, 1, (size_t)nc + 1);
-	for (uint32_t j = 0; j < L; j++) {
-		uint32_t nt = 0;
-		for (uint32_t c = 0; c < nc; c++) {
-			w[c] = same[c] ? same_holder(last, &infos[j], ps->p[cand[c]].holder)
+	struct snapinfo *last = &pd->infos[L];
+	struct piles *ps = &pd->ps;
+	uint32_t nt = 0;
+	for (uint32_t c = 0; c < pd->nc; c++) {
+		pd->w[c] = pd->same[c] ? same_holder(last, &pd->infos[j], ps->p[pd->cand[c]].holder)
 				       : ASNAP_NO_NODE;
-			if (w[c] != ASNAP_NO_NODE)
-				targets[nt++] = w[c];
-		}
-		if (find_owners(&infos[j], targets, nt, owners) < 0)
-			goto out;
-		for (uint32_t c = 0, t = 0; c < nc; c++) {
-			struct pile *p = &ps->p[cand[c]];
-			const char *owner = w[c] != ASNAP_NO_NODE ? owners[t++] : NULL;
-			struct vec before = {0};
-			if (!earlier_pile(&infos[j], nrefs[j], p, w[c], owner, &before)) {
-				same[c] = grows[c] = 0;
-				free(before.v);
-				continue;
-			}
-			p->counts[j] = before.n;
-			if (j > 0 && before.n < p->counts[j - 1])
-				grows[c] = 0;
-			bool check = ctx->nsnap == 2 || j >= 1;
-			uint32_t k = check ? kept(last, &p->items, &infos[j], &before) : 0;
-			if (check && (k * 2 < before.n || (j == L - 1 && k < 2)))
-				grows[c] = 0;
+		if (pd->w[c] != ASNAP_NO_NODE)
+			pd->targets[nt++] = pd->w[c];
+	}
+	if (find_owners(&pd->infos[j], pd->targets, nt, pd->owners) < 0)
+		return -1;
+	for (uint32_t c = 0, t = 0; c < pd->nc; c++) {
+		struct pile *p = &ps->p[pd->cand[c]];
+		const char *owner = pd->w[c] != ASNAP_NO_NODE ? pd->owners[t++] : NULL;
+		struct vec before = {0};
+		if (!earlier_pile(&pd->infos[j], pd->nrefs[j], p, pd->w[c], owner, &before)) {
+			pd->same[c] = pd->grows[c] = 0;
 			free(before.v);
+			continue;
 		}
-		for (uint32_t t = 0; t < nt; t++) {
-			free(owners[t]);
-			owners[t] = NULL;
-		}
+		p->counts[j] = before.n;
+		if (j > 0 && before.n < p->counts[j - 1])
+			pd->grows[c] = 0;
+		bool check = ctx->nsnap == 2 || j >= 1;
+		uint32_t k = check ? kept(last, &p->items, &pd->infos[j], &before) : 0;
+		if (check && (k * 2 < before.n || (j == L - 1 && k < 2)))
+			pd->grows[c] = 0;
+		free(before.v);
 	}
-	for (uint32_t c = 0; c < nc; c++) {
-		struct pile *p = &ps->p[cand[c]];
-		uint32_t n = p->items.n;
-		if (same[c] && grows[c] && p->counts[L - 1] <= n && n > p->counts[0] &&
-		    n >= PILED_GROWTH_MIN)
-			p->grew = p->fire = true;
+	for (uint32_t t = 0; t < nt; t++) {
+		free(pd->owners[t]);
+		pd->owners[t] = NULL;
 	}
-	rc = 0;
-out:
-	asnap_free_all(same, grows, w);
-	return rc;
+	return 0;
 }
 
-/* The findings: one group per (callback or waiter, owner), for several
- * connections are one bug, with how many holders each has and whether all
- * of them grew. */
 static int group_piles(struct check_ctx *ctx, struct piles *ps)
 {
 	uint32_t L = ctx->nsnap - 1;
@@ -1087,64 +1091,147 @@ static int group_piles(struct check_ctx *ctx, struct piles *ps)
 	return rc;
 }
 
-int check_piled_callbacks(struct check_ctx *ctx)
+
+static void piled_free(struct piled *pd)
 {
-	struct snapinfo *infos = calloc(ctx->nsnap, sizeof(*infos));
-	struct piles ps = {0};
-	uint32_t **nrefs = calloc(ctx->nsnap, sizeof(*nrefs));
-	uint32_t *cand = NULL, *targets = NULL, nc = 0;
-	char **owners = NULL;
-	int rc = -1;
-	if (!infos || !nrefs)
-		goto out;
+	if (!pd)
+		return;
+	for (uint32_t c = 0; pd->owners && c <= pd->ps.n; c++)
+		free(pd->owners[c]);
+	asnap_free_all(pd->cand, pd->targets, pd->owners, pd->same, pd->grows, pd->w,
+		       pd->named_last);
+	for (uint32_t i = 0; i < pd->ps.n; i++)
+		asnap_free_all(pd->ps.p[i].items.v, pd->ps.p[i].counts, pd->ps.p[i].owner);
+	free(pd->ps.p);
+	for (uint32_t j = 0; pd->infos && pd->nrefs && j < pd->nsnap; j++) {
+		snapinfo_finish(&pd->infos[j]);
+		free(pd->nrefs[j]);
+	}
+	asnap_free_all(pd->infos, pd->nrefs, pd);
+}
+
+/* The piles of the last snapshot, their owners and names there. */
+static int piled_begin(struct check_ctx *ctx, void **state)
+{
+	struct piled *pd = calloc(1, sizeof(*pd));
+	*state = pd;
+	if (!pd)
+		return nomem(ctx);
+	pd->nsnap = ctx->nsnap;
 	if (!ctx->last->g->edge_label || !ctx->last->g->type) {
-		rc = 0;
-		goto out;
+		pd->none = true;
+		return 0;
 	}
 	uint32_t L = ctx->nsnap - 1;
-	bool across = ctx->nsnap >= 2 && ctx->same_process;
-	if (load_infos(ctx, infos, nrefs, &across) < 0)
-		goto out;
-	struct snapinfo *last = &infos[L];
-	if (last_piles(ctx, last, nrefs[L], &ps) < 0)
-		goto out;
+	pd->across = ctx->nsnap >= 2 && ctx->same_process;
+	pd->infos = calloc(ctx->nsnap, sizeof(*pd->infos));
+	pd->nrefs = calloc(ctx->nsnap, sizeof(*pd->nrefs));
+	if (!pd->infos || !pd->nrefs || snapinfo_init(&pd->infos[L], ctx->last) < 0 ||
+	    !(pd->nrefs[L] = task_referrers(&pd->infos[L])))
+		return nomem(ctx);
+	struct snapinfo *last = &pd->infos[L];
+	if (last_piles(ctx, last, pd->nrefs[L], &pd->ps) < 0)
+		return nomem(ctx);
 	/* the piles that may fire, and the owners of their holders: one pass
 	 * over each snapshot's references for all of them */
-	cand = asnap_big_alloc((size_t)ps.n + 1, sizeof(*cand));
-	targets = asnap_big_alloc((size_t)ps.n + 1, sizeof(*targets));
-	owners = asnap_big_zalloc((size_t)ps.n + 1, sizeof(*owners));
-	if (!cand || !targets || !owners ||
-	    pick_candidates(ctx, &ps, across, cand, targets, &nc) < 0 ||
-	    find_owners(last, targets, nc, owners) < 0)
-		goto out;
-	for (uint32_t c = 0; c < nc; c++) {
-		ps.p[cand[c]].owner = owners[c];
-		owners[c] = NULL;
+	size_t n = (size_t)pd->ps.n + 1;
+	pd->cand = asnap_big_alloc(n, sizeof(*pd->cand));
+	pd->targets = asnap_big_alloc(n, sizeof(*pd->targets));
+	pd->owners = asnap_big_zalloc(n, sizeof(*pd->owners));
+	pd->w = asnap_big_alloc(n, sizeof(*pd->w));
+	pd->same = malloc(n);
+	pd->grows = malloc(n);
+	pd->named_last = calloc(n, 1);
+	if (!pd->cand || !pd->targets || !pd->owners || !pd->w || !pd->same || !pd->grows ||
+	    !pd->named_last ||
+	    pick_candidates(ctx, &pd->ps, pd->across, pd->cand, pd->targets, &pd->nc) < 0 ||
+	    find_owners(last, pd->targets, pd->nc, pd->owners) < 0)
+		return nomem(ctx);
+	memset(pd->same, 1, n);
+	memset(pd->grows, 1, n);
+	for (uint32_t c = 0; c < pd->nc; c++) {
+		pd->ps.p[pd->cand[c]].owner = pd->owners[c];
+		pd->owners[c] = NULL;
 	}
-	if (across && follow_growth(ctx, infos, nrefs, &ps, cand, nc, targets, owners) < 0)
-		goto out;
-	name_piles(ctx, infos, &ps);
-	for (uint32_t i = 0; i < ps.n; i++)
-		if (ps.p[i].kind == PILE_WAITERS && ps.p[i].fire)
-			snprintf(ps.p[i].name, sizeof(ps.p[i].name), "%s",
-				 short_type(asnap_graph_string(last->g,
-							       type_of(last, ps.p[i].holder))));
-	rc = group_piles(ctx, &ps);
-out:
-	if (rc < 0 && !ctx->err->message[0])
-		nomem(ctx);
-	for (uint32_t c = 0; owners && c <= ps.n; c++)
-		free(owners[c]);
-	asnap_free_all(cand, targets, owners);
-	for (uint32_t i = 0; i < ps.n; i++) {
-		asnap_free_all(ps.p[i].items.v, ps.p[i].counts, ps.p[i].owner);
-	}
-	free(ps.p);
-	for (uint32_t j = 0; infos && j < ctx->nsnap; j++)
-		snapinfo_finish(&infos[j]);
-	for (uint32_t j = 0; nrefs && j < ctx->nsnap; j++)
-		free(nrefs[j]);
-	free(infos);
-	free(nrefs);
-	return rc;
+	return name_piles(pd, last, true) < 0 ? nomem(ctx) : 0;
 }
+
+/* Earlier snapshot j, in its turn: the piles followed into it, and the
+ * names it has for them. A snapshot without labels or types ends the
+ * following across (none of the earlier counts is kept). */
+static int piled_earlier(struct check_ctx *ctx, void *state, uint32_t j)
+{
+	struct piled *pd = state;
+	if (pd->none || !pd->across)
+		return 0;
+	const struct asnap_snap *s = ctx->snaps[j];
+	if (!s->g->edge_label || !s->g->type) {
+		pd->across = false;
+		return 0;
+	}
+	bool ok = snapinfo_init(&pd->infos[j], s) == 0 &&
+		  (pd->nrefs[j] = task_referrers(&pd->infos[j])) && follow_growth(ctx, pd, j) == 0 &&
+		  name_piles(pd, &pd->infos[j], false) == 0;
+	snapinfo_finish(&pd->infos[j]);
+	pd->infos[j] = (struct snapinfo){0};
+	free(pd->nrefs[j]);
+	pd->nrefs[j] = NULL;
+	return ok ? 0 : nomem(ctx);
+}
+
+/* The last snapshot's objects whose lifetime the findings may ask: the
+ * items of every pile that may still fire. */
+static void piled_mark(const struct check_ctx *ctx, void *state, uint8_t *need)
+{
+	(void)ctx;
+	const struct piled *pd = state;
+	for (uint32_t c = 0; !pd->none && c < pd->nc; c++) {
+		if (!may_fire(pd, c))
+			continue;
+		const struct vec *items = &pd->ps.p[pd->cand[c]].items;
+		for (uint32_t i = 0; i < items->n; i++)
+			need[items->v[i]] |= 1;
+	}
+}
+
+/* The piles that fire, named, as findings. */
+static int piled_end(struct check_ctx *ctx, void *state)
+{
+	struct piled *pd = state;
+	if (pd->none)
+		return 0;
+	uint32_t L = ctx->nsnap - 1;
+	struct piles *ps = &pd->ps;
+	for (uint32_t c = 0; c < pd->nc; c++) {
+		struct pile *p = &ps->p[pd->cand[c]];
+		uint32_t n = p->items.n;
+		if (!pd->across) /* followed part of the way: not evidence */
+			memset(p->counts, 0, L * sizeof(*p->counts));
+		else if (pd->same[c] && pd->grows[c] && p->counts[L - 1] <= n && n > p->counts[0] &&
+			 n >= PILED_GROWTH_MIN)
+			p->grew = p->fire = true;
+	}
+	struct snapinfo *last = &pd->infos[L];
+	for (uint32_t i = 0; i < ps->n; i++) {
+		struct pile *p = &ps->p[i];
+		if (p->fire && p->kind == PILE_CALLBACKS && !p->name[0])
+			fallback_name(last, p->items.v[0], p->name, sizeof(p->name));
+		if (p->kind == PILE_WAITERS && p->fire)
+			snprintf(p->name, sizeof(p->name), "%s",
+				 short_type(asnap_graph_string(last->g, type_of(last, p->holder))));
+	}
+	return group_piles(ctx, ps);
+}
+
+static void piled_release(void *state)
+{
+	piled_free(state);
+}
+
+const struct check_extra check_piled_callbacks = {
+	.begin = piled_begin,
+	.earlier = piled_earlier,
+	.mark = piled_mark,
+	.end = piled_end,
+	.release = piled_release,
+};
