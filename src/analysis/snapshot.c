@@ -213,6 +213,7 @@ struct asnap_snap *asnap_snap_load(const char *path, unsigned layers, struct asn
 	}
 	read_header(s, s->g->header);
 	s->objects = s->g->n;
+	s->edges = s->g->m;
 	s->func_label = asnap_graph_find_string(s->g, "__func__");
 	s->globals_label = asnap_graph_find_string(s->g, "__globals__");
 	if (asnap_snap_add_layers(s, layers & ~ASNAP_SNAP_RETENTION, err) < 0)
@@ -243,8 +244,10 @@ struct asnap_snap *asnap_snap_peek(const char *path, struct asnap_error *err)
 	if (s) {
 		s->path = path;
 		read_header(s, h);
+		s->header = h;
+	} else {
+		cJSON_Delete(h);
 	}
-	cJSON_Delete(h);
 	asnap_reader_destroy(r);
 	return s;
 }
@@ -304,7 +307,25 @@ int asnap_snap_retention(struct asnap_snap *s, struct asnap_error *err)
 	return 0;
 }
 
-void asnap_snap_shed(struct asnap_snap *s)
+uint64_t asnap_snap_bytes(const struct asnap_snap *s)
+{
+	if (!s->g)
+		return s->bytes;
+	if (!s->g->size32) /* loaded without sizes (ASNAP_SNAP_NO_SIZES) */
+		return 0;
+	uint64_t bytes = 0;
+	for (uint32_t v = 0; v < s->g->n; v++)
+		bytes += asnap_graph_size(s->g, v);
+	return bytes;
+}
+
+const struct cJSON *asnap_snap_header(const struct asnap_snap *s)
+{
+	return s->g ? s->g->header : s->header;
+}
+
+/* The graph and every layer freed. */
+static void release_layers(struct asnap_snap *s)
 {
 	if (s->has_ret)
 		asnap_retention_release(&s->ret);
@@ -320,11 +341,23 @@ void asnap_snap_shed(struct asnap_snap *s)
 	s->has_aio = s->has_match = s->has_ret = false;
 }
 
+void asnap_snap_shed(struct asnap_snap *s)
+{
+	if (s->g) {
+		s->bytes = asnap_snap_bytes(s);
+		cJSON_Delete(s->header);
+		s->header = s->g->header; /* kept: the graph's is freed with it */
+		s->g->header = NULL;
+	}
+	release_layers(s);
+}
+
 void asnap_snap_destroy(struct asnap_snap *s)
 {
 	if (!s)
 		return;
-	asnap_snap_shed(s);
+	release_layers(s);
+	cJSON_Delete(s->header);
 	free(s);
 }
 

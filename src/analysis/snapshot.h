@@ -25,6 +25,11 @@ struct asnap_snap {
 	const char *path;           /* borrowed from the caller */
 	struct asnap_graph *g;      /* NULL once shed (asnap_snap_shed) */
 	uint32_t objects;           /* g->n, kept when shed */
+	uint64_t edges;             /* g->m, kept when shed */
+	/* the header, once the graph is shed (or only peeked at: moved out of
+	 * it, or parsed alone); while g is there, g->header */
+	struct cJSON *header;
+	uint64_t bytes;             /* kept when shed: asnap_snap_bytes */
 	struct asnap_aio aio;
 	struct asnap_retention ret;
 	bool has_aio;               /* ASNAP_SNAP_AIO: aio, code, module_dicts */
@@ -112,12 +117,19 @@ int asnap_snap_retention(struct asnap_snap *s, struct asnap_error *err);
 /* NULL is a no-op. */
 void asnap_snap_destroy(struct asnap_snap *s);
 /*
- * Free everything of s but its header facts (path, pid, seq, time, ...)
- * and its count of objects: the graph (s->g becomes NULL) and every
- * layer. For a command done with a snapshot before it is done with the
- * others (leaks, with the earlier ones once the checks have run).
+ * Free everything of s but its header facts (path, pid, seq, time, ...),
+ * its header, its counts of objects and references and its bytes: the
+ * graph (s->g becomes NULL) and every layer. For a command done with a
+ * snapshot before it is done with the others (leaks and report, with each
+ * earlier one once its turn of the checks is over).
  */
 void asnap_snap_shed(struct asnap_snap *s);
+/* The header (a JSON object), of a loaded, shed or peeked snapshot; NULL
+ * when a peeked one's is not valid JSON. */
+const struct cJSON *asnap_snap_header(const struct asnap_snap *s);
+/* The shallow sizes of s's objects summed (0 when loaded without them),
+ * from its graph or, once shed, as they were. */
+uint64_t asnap_snap_bytes(const struct asnap_snap *s);
 
 /*
  * Where the program is for object v, in its own code: for a task, the

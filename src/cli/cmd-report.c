@@ -84,27 +84,31 @@ int cmd_report(int argc, char **argv)
 	uint32_t ncycles = 0;
 	struct asnap_cycles_stats cycle_stats = {0};
 	struct cli_output out;
-	struct asnap_snap **snaps = NULL;
+	struct cli_checks_stream st = {0};
 	asnap_rules_init(&rules);
 	/* the output first: an unwritable place fails before minutes of work */
 	if (cli_output_open(&out, output) < 0)
 		goto release;
-	if (!(snaps = cli_load_checks_input(rules_path, ops.v, n, &rules, 0)))
+	/* the earlier snapshots in turns, each shed after its own: the page
+	 * shows no more of them than their header facts and totals */
+	if (!cli_checks_stream_open(&st, rules_path, ops.v, n, &rules, 0))
 		goto close;
-	const char *lastpath = ops.v[n - 1];
-	struct asnap_snap *last = snaps[n - 1];
-	struct asnap_checks_options opt = {.mask = ASNAP_CHECKS_ALL, .rules = &rules};
-	if (asnap_checks_run(snaps, n, &opt, &findings, &err) < 0 ||
-	    asnap_snap_retention(last, &err) < 0 ||
-	    asnap_tasks_view(last, true, &tasks, &ntasks, &err) < 0 ||
+	struct asnap_checks_options opt = {.mask = ASNAP_CHECKS_ALL, .rules = &rules,
+					   .shed_earlier = true};
+	if (asnap_checks_run_input(&st.in, &opt, &findings, &err) < 0) {
+		cli_file_error(st.failed ? st.failed : ops.v[n - 1], &err);
+		goto close;
+	}
+	struct asnap_snap *last = st.in.snaps[n - 1];
+	if (asnap_tasks_view(last, true, &tasks, &ntasks, &err) < 0 ||
 	    asnap_cycles_search(&last->ret, &cycles, &ncycles, &cycle_stats, &err) < 0) {
-		cli_file_error(lastpath, &err);
+		cli_file_error(ops.v[n - 1], &err);
 		goto close;
 	}
 	if (findings.warning)
 		cli_warning("%s", findings.warning);
 	struct asnap_report_view view = {
-		.snaps = snaps,
+		.snaps = st.in.snaps,
 		.nsnap = n,
 		.findings = &findings,
 		.tasks = tasks,
@@ -125,7 +129,7 @@ release:
 	asnap_cycles_free(cycles, ncycles);
 	asnap_tasks_free(tasks, ntasks);
 	asnap_findings_release(&findings);
-	cli_snaps_destroy(snaps, n);
+	cli_checks_stream_close(&st);
 	asnap_rules_release(&rules);
 	return status;
 }

@@ -135,21 +135,6 @@ void cli_snaps_destroy(struct asnap_snap **snaps, uint32_t n)
 	free(snaps);
 }
 
-struct asnap_snap **cli_load_checks_input(const char *rules_path, char **paths, uint32_t n,
-					  struct asnap_rules *rules, unsigned earlier)
-{
-	struct asnap_error err = {0};
-	if (asnap_rules_add_json(rules, asnap_builtin_rules, &err) < 0) {
-		cli_error("built-in rules: %s", err.message);
-		return NULL;
-	}
-	if (rules_path && asnap_rules_add_file(rules, rules_path, &err) < 0) {
-		cli_error("cannot read rules '%s': %s", rules_path, err.message);
-		return NULL;
-	}
-	return cli_snaps_load(paths, n, ASNAP_SNAP_MATCH, earlier);
-}
-
 /*
  * Snapshot i as its turn wants it: an earlier one with st->earlier; the
  * last without an address index, and its retention computed now, before

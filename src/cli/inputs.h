@@ -41,16 +41,10 @@ void cli_snaps_destroy(struct asnap_snap **snaps, uint32_t n);
 /*
  * The built-in rules and those of rules_path (NULL for none) into *rules
  * (initialized by the caller, and released by it either way), and the n
- * snapshots at paths as the checks read them: what cli_snaps_load returns
- * (`earlier` as there).
- */
-struct asnap_snap **cli_load_checks_input(const char *rules_path, char **paths, uint32_t n,
-					  struct asnap_rules *rules, unsigned earlier);
-
-/*
- * The same as the checks read them in turns (asnap_checks_run_input), for
- * a command that shows no more of the earlier snapshots than their header
- * facts (leaks): st->in holds the n snapshots' header facts
+ * snapshots at paths as the checks read them in turns
+ * (asnap_checks_run_input), for a command that shows no more of the
+ * earlier snapshots than their header facts and totals (leaks, report):
+ * st->in holds the n snapshots' header facts
  * (asnap_snap_peek), and loads each in its turn, warnings said - the last
  * with its retention and without an address index, the earlier ones with
  * `earlier` - so that no more than two are in memory at once. False with

@@ -454,23 +454,19 @@ static void copy_string(cJSON *to, const char *key, const cJSON *str)
 
 static cJSON *snapshot_json(const struct asnap_snap *s)
 {
-	const struct asnap_graph *g = s->g;
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
 		return NULL;
 	cJSON_AddItemToObject(o, "path", asnap_json_string(s->path, strlen(s->path)));
-	cJSON_AddNumberToObject(o, "objects", g->n);
-	cJSON_AddNumberToObject(o, "edges", (double)g->m);
-	uint64_t bytes = 0;
-	for (uint32_t v = 0; v < g->n; v++)
-		bytes += asnap_graph_size(g, v);
-	cJSON_AddNumberToObject(o, "bytes", (double)bytes);
+	cJSON_AddNumberToObject(o, "objects", s->objects);
+	cJSON_AddNumberToObject(o, "edges", (double)s->edges);
+	cJSON_AddNumberToObject(o, "bytes", (double)asnap_snap_bytes(s));
 	if (s->pid >= 0)
 		cJSON_AddNumberToObject(o, "pid", (double)s->pid);
 	cJSON_AddNumberToObject(o, "seq", (double)s->seq);
 	if (s->time > 0)
 		cJSON_AddNumberToObject(o, "time", s->time);
-	const cJSON *h = g->header;
+	const cJSON *h = asnap_snap_header(s);
 	if (h) {
 		copy_string(o, "program", cJSON_GetObjectItemCaseSensitive(h, "program"));
 		copy_string(o, "producer", cJSON_GetObjectItemCaseSensitive(h, "producer"));

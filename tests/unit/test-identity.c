@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "analysis/checks.h"
 #include "heap.h"
 
@@ -217,6 +219,29 @@ START_TEST(snapshots_load_only_what_their_role_needs)
 			  asnap_dom_retained(&whole->ret.dom, whole->g->n));
 	for (uint32_t v = 0; v < lean->g->n; v++)
 		ck_assert_uint_eq(asnap_dom_retained(&lean->ret.dom, v), asnap_dom_retained(&whole->ret.dom, v));
+	/* shed, each keeps its header facts, header and totals: what a page
+	 * shows of an earlier snapshot (report), sizes summed where loaded */
+	struct asnap_snap *peek = asnap_snap_peek(path, &err);
+	struct asnap_snap *bare = asnap_snap_load(path, ASNAP_SNAP_NO_SIZES, &err);
+	ck_assert_msg(peek && bare, "%s", err.message);
+	uint64_t bytes = asnap_snap_bytes(whole), edges = whole->g->m;
+	ck_assert_uint_gt(bytes, 0);
+	ck_assert_uint_eq(asnap_snap_bytes(bare), 0);
+	asnap_snap_shed(bare);
+	asnap_snap_shed(whole);
+	for (int i = 0; i < 3; i++) {
+		const struct asnap_snap *s = i == 0 ? bare : i == 1 ? whole : peek;
+		ck_assert_ptr_null(s->g);
+		ck_assert_int_eq(s->pid, 7);
+		ck_assert_uint_eq(s->objects, i < 2 ? last->g->n : 0);
+		ck_assert_uint_eq(s->edges, i < 2 ? edges : 0);
+		const cJSON *h = asnap_snap_header(s);
+		ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(h, "producer")), "test");
+	}
+	ck_assert_uint_eq(asnap_snap_bytes(whole), bytes);
+	ck_assert_uint_eq(asnap_snap_bytes(bare), 0);
+	asnap_snap_destroy(bare);
+	asnap_snap_destroy(peek);
 	asnap_snap_destroy(lean);
 	asnap_snap_destroy(last);
 	asnap_snap_destroy(whole);
