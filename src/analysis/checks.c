@@ -590,6 +590,8 @@ int asnap_checks_run_input(const struct asnap_checks_input *in,
 			   struct asnap_error *err)
 {
 	*out = (struct asnap_findings){0};
+	if (!in->nsnap)
+		return asnap_error_set(err, ASNAP_ERR_USAGE, "the checks need a snapshot");
 	uint32_t nsnap = in->nsnap, L = nsnap - 1;
 	struct check_ctx ctx = {.snaps = in->snaps, .nsnap = nsnap, .same_process = true,
 				.opt = opt, .out = out, .err = err};

@@ -274,6 +274,19 @@ START_TEST(snapshots_of_several_processes_are_not_matched)
 }
 END_TEST
 
+/* No snapshot: a caller's mistake, said, not a crash. */
+START_TEST(no_snapshot_is_a_usage_error)
+{
+	struct asnap_error err = {0};
+	struct asnap_findings f;
+	struct asnap_checks_options opt = {.mask = ASNAP_CHECKS_ALL};
+	struct asnap_checks_input in = {NULL, 0, NULL, NULL};
+	ck_assert_int_eq(asnap_checks_run_input(&in, &opt, &f, &err), -1);
+	ck_assert_int_eq(err.status, ASNAP_ERR_USAGE);
+	ck_assert_uint_eq(f.count, 0);
+}
+END_TEST
+
 START_TEST(survivors_that_grow_are_a_leak)
 {
 	struct asnap_findings f = service_findings((uint32_t[]){10, 20, 30}, 30, (uint32_t[]){0, 0, 0});
@@ -608,6 +621,7 @@ int main(void)
 	tcase_add_test(tc, snapshots_load_only_what_their_role_needs);
 	tcase_add_test(tc, survivors_that_grow_are_a_leak);
 	tcase_add_test(tc, snapshots_of_several_processes_are_not_matched);
+	tcase_add_test(tc, no_snapshot_is_a_usage_error);
 	tcase_add_test(tc, reused_addresses_are_not_survivors);
 	tcase_add_test(tc, steady_population_is_not_growth);
 	tcase_add_test(tc, wobble_at_reused_addresses_is_not_growth);
