@@ -21,18 +21,24 @@ struct ptrmap {
 	struct ptrmap_slot *slots; /* mapped.h: zeroed by the kernel, huge pages */
 	size_t mask;     /* capacity - 1, capacity a power of two */
 	size_t count;
+	unsigned window; /* log2 of the slots a page's keys share (below) */
 };
 
 /*
- * Objects of one 4 KiB page land in one window of 256 slots (the page
- * number is hashed, the offset in the page kept): the walk meets objects
- * roughly in allocation order, so this keeps its lookups on few cache
- * lines and TLB entries instead of one random miss each.
+ * In the map of every object (ptrmap_init), objects of one 4 KiB page land
+ * in one window of 256 slots (the page number is hashed, the offset in the
+ * page kept): the walk meets objects roughly in allocation order, so this
+ * keeps its lookups on few cache lines and TLB entries instead of one
+ * random miss each. A small map of keys met in no such order
+ * (ptrmap_init_scattered: labels, types) hashes the whole address instead:
+ * with few windows, the keys of many pages would share one, at the same
+ * offsets, and pile into runs of hundreds of slots every lookup walks.
  */
 static inline size_t ptrmap_slot(const struct ptrmap *m, uintptr_t key)
 {
-	uint64_t page = (uint64_t)(key >> 12) * 0x9E3779B97F4A7C15ull;
-	return (size_t)((page >> 24) << 8 ^ (key >> 4 & 0xFF)) & m->mask;
+	uint64_t h = (uint64_t)(key >> (4 + m->window)) * 0x9E3779B97F4A7C15ull;
+	size_t offset = (size_t)(key >> 4) & (((size_t)1 << m->window) - 1);
+	return (size_t)((h >> 24) << m->window ^ offset) & m->mask;
 }
 
 /*
@@ -40,7 +46,7 @@ static inline size_t ptrmap_slot(const struct ptrmap *m, uintptr_t key)
  * and the slots are half of what filling to a half needed - pages the
  * kernel zeroes for every take (at 5M objects 128 MiB, not 256).
  */
-static inline bool ptrmap_init(struct ptrmap *m, size_t expect)
+static inline bool ptrmap_init_window(struct ptrmap *m, size_t expect, unsigned window)
 {
 	size_t cap = 1024;
 	while (cap / 4 * 3 < expect)
@@ -48,7 +54,20 @@ static inline bool ptrmap_init(struct ptrmap *m, size_t expect)
 	m->slots = mapped_alloc(cap * sizeof(*m->slots));
 	m->mask = cap - 1;
 	m->count = 0;
+	m->window = window;
 	return m->slots != NULL;
+}
+
+/* A map for about `expect` keys met roughly in address order. */
+static inline bool ptrmap_init(struct ptrmap *m, size_t expect)
+{
+	return ptrmap_init_window(m, expect, 8);
+}
+
+/* A map for about `expect` keys met in any order. */
+static inline bool ptrmap_init_scattered(struct ptrmap *m, size_t expect)
+{
+	return ptrmap_init_window(m, expect, 0);
 }
 
 static inline void ptrmap_release(struct ptrmap *m)
@@ -80,7 +99,7 @@ static inline uint32_t ptrmap_get(const struct ptrmap *m, uintptr_t key)
 static inline bool ptrmap_grow(struct ptrmap *m)
 {
 	struct ptrmap bigger;
-	if (!ptrmap_init(&bigger, (m->mask + 1)))
+	if (!ptrmap_init_window(&bigger, m->mask + 1, m->window))
 		return false;
 	for (size_t i = 0; i <= m->mask; i++) {
 		if (!m->slots[i].key)

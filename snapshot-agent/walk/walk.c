@@ -335,8 +335,9 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 			expect = blocks / 4 * 3;
 	}
 	expect += expect / 8 + 65536;
-	if (!ptrmap_init(&wk.ids, expect) || !ptrmap_init(&wk.types, 256) ||
-	    !ptrmap_init(&wk.label_cstr, 256) || !ptrmap_init(&wk.label_obj, 4096) ||
+	if (!ptrmap_init(&wk.ids, expect) || !ptrmap_init_scattered(&wk.types, 256) ||
+	    !ptrmap_init_scattered(&wk.label_cstr, 256) ||
+	    !ptrmap_init_scattered(&wk.label_obj, 4096) ||
 	    !(wk.objs = mapped_alloc(expect * sizeof(*wk.objs)))) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory while walking the heap");
 		goto out;
