@@ -3,13 +3,21 @@
 # python3.15 packages in a root made with debootstrap (Debian's own tool and
 # mirror), kept between runs. docs/CPYTHON-INTERNALS.md §9 has the facts.
 #
+#   bash scripts/sid-root.sh fetch [DIR]      download DIR's packages only, when
+#                                             DIR is missing or stale (a run
+#                                             of test.sh starts this at once,
+#                                             in the background: ~50 s of
+#                                             network the tests hide)
 #   bash scripts/sid-root.sh ensure [DIR]     create DIR when missing (or stale)
 #   bash scripts/sid-root.sh run DIR CMD...   run CMD in DIR, with this
 #                                             checkout at the same path inside
 #
-# DIR defaults to $ASYNCSNAP_SID_ROOT, else /var/cache/asyncsnap/sid-root.
-# `ensure` prints one line saying why and exits 1 when it cannot (not root,
-# no debootstrap, no mirror); the caller skips the 3.14/3.15 suites then.
+# DIR defaults to $ASYNCSNAP_SID_ROOT, else /var/cache/asyncsnap/sid-root;
+# the packages wait in DIR.debs beside it (~190 MB) until the root is
+# made. `ensure` prints one line saying why and exits 1 when it cannot (not
+# root, no debootstrap, no mirror); the caller skips the 3.14/3.15 suites
+# then. `fetch` says nothing and always succeeds: `ensure` does what it
+# left undone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,18 +31,37 @@ STAMP_TEXT="asyncsnap sid root 1: $PACKAGES"
 cmd=${1:-}
 root=${2:-${ASYNCSNAP_SID_ROOT:-/var/cache/asyncsnap/sid-root}}
 
+current() {
+    [ -f "$root/.asyncsnap-root" ] && [ "$(cat "$root/.asyncsnap-root")" = "$STAMP_TEXT" ]
+}
+
+have_debootstrap() {
+    if ! command -v debootstrap >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1 || true
+    fi
+    command -v debootstrap >/dev/null
+}
+
+fetch() {
+    if [ "$(id -u)" != 0 ] || current || ! have_debootstrap; then
+        return 0
+    fi
+    tmp="$root.fetch.$$"
+    trap 'rm -rf "$tmp"' EXIT
+    mkdir -p "$root.debs"
+    debootstrap --variant=minbase --download-only --cache-dir="$root.debs" \
+        --include="$PACKAGES" sid "$tmp" >/dev/null 2>&1 || true
+}
+
 ensure() {
     if [ "$(id -u)" != 0 ] || ! unshare --mount --propagation private true 2>/dev/null; then
         echo "sid root: running in it needs root and a mount namespace (unshare --mount), which this user or container does not have"
         return 1
     fi
-    if [ -f "$root/.asyncsnap-root" ] && [ "$(cat "$root/.asyncsnap-root")" = "$STAMP_TEXT" ]; then
+    if current; then
         return 0
     fi
-    if ! command -v debootstrap >/dev/null; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1 || true
-    fi
-    if ! command -v debootstrap >/dev/null; then
+    if ! have_debootstrap; then
         echo "sid root: debootstrap is not installed and could not be (apt-get install debootstrap)"
         return 1
     fi
@@ -43,8 +70,10 @@ ensure() {
     local tmp="$root.new.$$"
     rm -rf "$tmp"
     mkdir -p "$(dirname "$root")"
-    echo "== creating the sid root $root (debootstrap, about 1.5 min, 830 MB)"
-    if ! debootstrap --variant=minbase --include="$PACKAGES" sid "$tmp" >"$tmp.log" 2>&1; then
+    echo "== creating the sid root $root (debootstrap, about 2 min, 830 MB)"
+    mkdir -p "$root.debs"
+    if ! debootstrap --variant=minbase --cache-dir="$root.debs" --include="$PACKAGES" sid "$tmp" \
+        >"$tmp.log" 2>&1; then
         echo "sid root: debootstrap failed (last line: $(tail -1 "$tmp.log")); full log $tmp.log"
         rm -rf "$tmp"
         return 1
@@ -53,6 +82,8 @@ ensure() {
     echo "$STAMP_TEXT" >"$tmp/.asyncsnap-root"
     rm -rf "$root"
     mv "$tmp" "$root"
+    # the packages served this root; sid's next ones will be newer
+    rm -rf "$root.debs"
 }
 
 run() {
@@ -74,10 +105,11 @@ run() {
 }
 
 case "$cmd" in
+fetch) fetch ;;
 ensure) ensure ;;
 run) run "$@" ;;
 *)
-    echo "usage: $0 ensure [DIR] | run DIR CMD..." >&2
+    echo "usage: $0 fetch [DIR] | ensure [DIR] | run DIR CMD..." >&2
     exit 2
     ;;
 esac
