@@ -10,6 +10,9 @@ processes of their own), on asyncio's loop and on uvloop. For each pair:
 - its correct twin (--fixed): no finding, on the three snapshots and on
   the last alone.
 
+And correct programs with no twin (ok_*.py, class Correct): the patterns of
+long-lived services that must get no finding, on both loops.
+
 Runs under Debian's /usr/bin/python3 (the libraries are Debian's), with the
 agent built for it: ASYNCSNAP_AGENT_PATH, ASYNCSNAP_CLI as in tests/e2e.
 scripts/test.sh runs it twice: under Debian 12's 3.11 on the host
@@ -49,6 +52,21 @@ PROGRAMS = {
     "redis_replies": ("asyncio", "uvloop"),
     "asyncpg_pool": ("asyncio", "uvloop"),
     "httpx_client": ("asyncio",),
+}
+
+# Correct programs with no leaky twin (ok_*.py): what long-lived services
+# do all day - pub/sub subscribers, LISTEN callbacks, workers idle on a
+# queue, connections kept open, a timer that re-arms, requests cancelled in
+# flight, timeouts that fire. No check may report anything on them.
+CORRECT = {
+    "ok_redis_pubsub": ("asyncio", "uvloop"),
+    "ok_asyncpg_listen": ("asyncio", "uvloop"),
+    "ok_aiohttp_server": ("asyncio", "uvloop"),
+    "ok_queue_workers": ("asyncio", "uvloop"),
+    "ok_websockets_echo": ("asyncio", "uvloop"),
+    "ok_httpx_stream": ("asyncio", "uvloop"),
+    "ok_timers": ("asyncio", "uvloop"),
+    "ok_aiohttp_cancel": ("asyncio", "uvloop"),
 }
 
 _servers = {}
@@ -136,16 +154,31 @@ class Pair(unittest.TestCase):
         self.assertEqual(leaks(fixed[-1]), (0, []))
 
 
-def _make(program, loops):
+class Correct(Pair):
+    """A correct program (CORRECT): no finding on its three snapshots, nor
+    on the last alone."""
+
+    def check(self, loop):
+        paths, _ = run_program(self, self.program, loop, "--fixed")
+        for snaps in (paths, paths[-1:]):
+            status, found = leaks(*snaps)
+            self.assertEqual((status, ["[%s] %s @ %s" % (f["check"], f["summary"], f["site"])
+                                       for f in found]), (0, []),
+                             "%s (%s), %d snapshot(s)" % (self.program, loop, len(snaps)))
+
+
+def _make(program, loops, base):
     name = "".join(w.capitalize() for w in program.split("_"))
     methods = {"program": program}
     for loop in loops:
         methods["test_" + loop] = lambda self, loop=loop: self.check(loop)
-    globals()[name] = type(name, (Pair,), methods)
+    globals()[name] = type(name, (base,), methods)
 
 
 for _program, _loops in PROGRAMS.items():
-    _make(_program, _loops)
+    _make(_program, _loops, Pair)
+for _program, _loops in CORRECT.items():
+    _make(_program, _loops, Correct)
 del _program, _loops
 
 
