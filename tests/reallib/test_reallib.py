@@ -11,7 +11,9 @@ processes of their own), on asyncio's loop and on uvloop. For each pair:
   the last alone.
 
 And correct programs with no twin (ok_*.py, class Correct): the patterns of
-long-lived services that must get no finding, on both loops.
+long-lived services that must get no finding, on both loops. And leaks no
+check finds yet (gap_*.py, class Gap, KNOWN_GAPS): the leak is in the
+snapshots and the checks miss it, the twin is clean.
 
 Runs under Debian's /usr/bin/python3 (the libraries are Debian's), with the
 agent built for it: ASYNCSNAP_AGENT_PATH, ASYNCSNAP_CLI as in tests/e2e.
@@ -52,6 +54,16 @@ PROGRAMS = {
     "redis_replies": ("asyncio", "uvloop"),
     "asyncpg_pool": ("asyncio", "uvloop"),
     "httpx_client": ("asyncio",),
+}
+
+# Leaks no check finds yet (docs/CHECKS.md, "What the checks do not
+# find"): program -> the type whose objects pile up in its snapshots. Their
+# test asserts that the leak is there (asyncsnap diff), that leaks still
+# misses it, and that the twin has none: the day a check finds one, its
+# test fails and says to move it to PROGRAMS' leaks.
+KNOWN_GAPS = {
+    "gap_heartbeat_chains": "asyncio.events.TimerHandle",
+    "gap_asyncpg_listeners": "asyncpg.connection._Callback",
 }
 
 # Correct programs with no leaky twin (ok_*.py): what long-lived services
@@ -167,6 +179,34 @@ class Correct(Pair):
                              "%s (%s), %d snapshot(s)" % (self.program, loop, len(snaps)))
 
 
+def growth(paths, type_name):
+    """How many more objects of type_name the last snapshot has than the
+    first (asyncsnap diff)."""
+    p = subprocess.run([os.environ["ASYNCSNAP_CLI"], "diff", "--json", paths[0], paths[-1]],
+                       capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        raise AssertionError("asyncsnap diff failed (%d): %s" % (p.returncode, p.stderr))
+    return sum(t["dcount"] for t in json.loads(p.stdout)["types"] if t["key"] == type_name)
+
+
+class Gap(Pair):
+    """A leak no check finds yet (KNOWN_GAPS): there, missed, the twin
+    clean."""
+
+    def check(self, loop):
+        piling = KNOWN_GAPS[self.program]
+        leaky, _ = run_program(self, self.program, loop)
+        self.assertGreaterEqual(growth(leaky, piling), 40, "the leak of %s is not in its "
+                                "snapshots: the program no longer shows the gap" % self.program)
+        status, found = leaks(*leaky)
+        self.assertEqual(status, 0, "%s is found now (%s): move it from KNOWN_GAPS to PROGRAMS "
+                         "and docs/CHECKS.md's gaps to the check's own section"
+                         % (self.program, [f["summary"] for f in found]))
+        fixed, _ = run_program(self, self.program, loop, "--fixed")
+        self.assertLess(growth(fixed, piling), 10)
+        self.assertEqual(leaks(*fixed), (0, []), "the twin of %s (%s)" % (self.program, loop))
+
+
 def _make(program, loops, base):
     name = "".join(w.capitalize() for w in program.split("_"))
     methods = {"program": program}
@@ -179,6 +219,8 @@ for _program, _loops in PROGRAMS.items():
     _make(_program, _loops, Pair)
 for _program, _loops in CORRECT.items():
     _make(_program, _loops, Correct)
+for _program in KNOWN_GAPS:
+    _make(_program, ("asyncio",), Gap)
 del _program, _loops
 
 
