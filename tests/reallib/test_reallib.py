@@ -54,6 +54,7 @@ PROGRAMS = {
     "redis_replies": ("asyncio", "uvloop"),
     "asyncpg_pool": ("asyncio", "uvloop"),
     "httpx_client": ("asyncio",),
+    "asyncpg_listeners": ("asyncio", "uvloop"),
 }
 
 # Leaks no check finds yet (docs/CHECKS.md, "What the checks do not
@@ -63,7 +64,6 @@ PROGRAMS = {
 # test fails and says to move it to PROGRAMS' leaks.
 KNOWN_GAPS = {
     "gap_heartbeat_chains": "asyncio.events.TimerHandle",
-    "gap_asyncpg_listeners": "asyncpg.connection._Callback",
 }
 
 # Correct programs with no leaky twin (ok_*.py): what long-lived services

@@ -292,6 +292,95 @@ START_TEST(waiters_nothing_awaits_are_found)
 }
 END_TEST
 
+/*
+ * A library's registry: 0 dict (sys.modules) -svc-> 1 Service -listener->
+ * 2 asyncpg Connection -_listeners-> 3 dict -events-> 4 set -> n
+ * _Callback tuples, each -[0]-> its closure; the dict's key, a str, too.
+ */
+static void write_pg(const char *path, uint32_t n, uint64_t base)
+{
+	static struct heap h;
+	heap_init(&h);
+	uint32_t mods = heap_node(&h, "builtins.dict", 0x1000, 64);
+	uint32_t svc = heap_node(&h, "__main__.Service", 0x1100, 56);
+	uint32_t conn = heap_node(&h, "asyncpg.connection.Connection", 0x1200, 400);
+	uint32_t dict = heap_node(&h, "builtins.dict", 0x1300, 200);
+	uint32_t chan = heap_node(&h, "builtins.str", 0x1400, 55);
+	uint32_t set = heap_node(&h, "builtins.set", 0x1500, 2000);
+	uint32_t code = heap_node(&h, "builtins.code", 0x1600, 200);
+	heap_root(&h, mods, "sys.modules");
+	heap_edge(&h, mods, svc, "svc");
+	heap_edge(&h, svc, conn, "listener");
+	heap_edge(&h, conn, dict, "_listeners");
+	heap_edge(&h, dict, chan, "key");
+	heap_edge(&h, dict, set, "events");
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t a = base + i * 0x1000;
+		uint32_t cb = heap_node(&h, "asyncpg.connection._Callback", a, 56);
+		uint32_t fn = heap_node(&h, "builtins.function", a + 0x100, 152);
+		uint32_t fut = heap_node(&h, "builtins.bytearray", a + 0x200, 4096);
+		heap_edge(&h, set, cb, NULL);
+		heap_edge(&h, cb, fn, "[0]");
+		heap_edge(&h, fn, code, "__code__");
+		heap_edge(&h, fn, fut, "__closure__");
+	}
+	heap_write(&h, path, 7);
+}
+
+/* Snapshots of one process with counts[i] callbacks; from `kept` on, the
+ * earlier ones are still there (else each snapshot's are new). */
+static void registry_run(const uint32_t *counts, uint32_t n, bool kept, struct asnap_findings *f)
+{
+	struct tmpdir d = tmpdir_create();
+	char *paths[4];
+	for (uint32_t i = 0; i < n; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "%u.snap", i);
+		paths[i] = tmpdir_path(&d, name);
+		write_pg(paths[i], counts[i], kept ? 0x100000 : 0x100000 + i * 0x10000000ull);
+	}
+	run(paths, n, f);
+	for (uint32_t i = 0; i < n; i++)
+		free(paths[i]);
+	tmpdir_destroy(&d);
+}
+
+START_TEST(listeners_piling_in_a_librarys_registry_are_found)
+{
+	static const uint32_t counts[] = {20, 60, 100};
+	struct asnap_findings f;
+	registry_run(counts, 3, true, &f);
+	const struct asnap_finding *x = find(&f, "Connection._listeners of Service.listener");
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(x->check, ASNAP_CHECK_PENDING_FUTURE);
+	ck_assert_uint_eq(x->count, 100); /* the callbacks, not the channel's name */
+	ck_assert_uint_eq(x->growth[0], 20);
+	ck_assert_uint_eq(x->growth[2], 100);
+	ck_assert_ptr_nonnull(strstr(x->summary, "100 LISTEN callbacks registered and never removed"));
+	ck_assert_ptr_nonnull(strstr(x->summary, "20 -> 60 -> 100 across the snapshots"));
+	ck_assert_ptr_nonnull(strstr(x->fix, "remove_listener"));
+	ck_assert_uint_ge(x->retained, 100 * 4096);
+	asnap_findings_release(&f);
+}
+END_TEST
+
+START_TEST(listeners_replaced_or_few_are_not)
+{
+	static const uint32_t counts[] = {20, 60, 99};
+	struct asnap_findings f;
+	registry_run(counts, 3, false, &f); /* a steady set, each time new ones */
+	ck_assert_uint_eq(f.count, 0);
+	asnap_findings_release(&f);
+	registry_run(counts + 2, 1, true, &f); /* one snapshot: 99 */
+	ck_assert_uint_eq(f.count, 0);
+	asnap_findings_release(&f);
+	static const uint32_t hundred[] = {100};
+	registry_run(hundred, 1, true, &f);
+	ck_assert_uint_eq(f.count, 1);
+	asnap_findings_release(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("piled");
@@ -305,6 +394,8 @@ int main(void)
 	tcase_add_test(tc, a_growing_pile_is_found_across_snapshots);
 	tcase_add_test(tc, a_pile_whose_callbacks_are_replaced_is_not);
 	tcase_add_test(tc, waiters_nothing_awaits_are_found);
+	tcase_add_test(tc, listeners_piling_in_a_librarys_registry_are_found);
+	tcase_add_test(tc, listeners_replaced_or_few_are_not);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -22,6 +22,9 @@
  *    nothing but the waiter itself holds - the task left behind by
  *    asyncio.wait(..., FIRST_COMPLETED) or as_completed() over
  *    event.wait() when the rest is never cancelled.
+ *  - callbacks in a library's own registry (REGISTRIES: asyncpg's LISTEN,
+ *    log and termination listeners and query loggers of a connection)
+ *    registered per use and never removed.
  *
  * One snapshot: PILED_MIN or more on one object. Across snapshots of one
  * process: the same object (address, type, the owner that holds it) in
@@ -51,9 +54,9 @@
 enum {
 	L_CALLBACK0, L_CALLBACKS, L_FUNC, L_ARGS, L_KEYWORDS, L_FUNC_, L_SELF, L_CLOSURE,
 	L_CELL, L_CODE, L_DICT, L_CLASS, L_GLOBALS, L_BUILTINS, L_KEY, L_WAITERS, L_GETTERS,
-	L_PUTTERS,
+	L_PUTTERS, L_LISTENERS, L_LOG_LISTENERS, L_TERM_LISTENERS, L_QUERY_LOGGERS,
 	T_PARTIAL, T_METHOD, T_FUNCTION, T_TUPLE, T_CELL, T_DICT, T_LIST, T_DEQUE, T_TYPE,
-	T_MODULE, T_SET,
+	T_MODULE, T_SET, T_PG_CONNECTION,
 	K_FUTURE, K_TASK, P_CALLBACK, P_CALLBACK_NAME,
 	NIDS
 };
@@ -61,10 +64,11 @@ enum {
 static const char *const id_names[NIDS] = {
 	"_callback0", "_callbacks", "func", "args", "keywords", "__func__", "__self__",
 	"__closure__", "cell_contents", "__code__", "__dict__", "__class__", "__globals__",
-	"__builtins__", "key", "_waiters", "_getters", "_putters",
+	"__builtins__", "key", "_waiters", "_getters", "_putters", "_listeners",
+	"_log_listeners", "_termination_listeners", "_query_loggers",
 	"functools.partial", "builtins.method", "builtins.function", "builtins.tuple",
 	"builtins.cell", "builtins.dict", "builtins.list", "collections.deque", "builtins.type",
-	"builtins.module", "builtins.set",
+	"builtins.module", "builtins.set", "asyncpg.connection.Connection",
 	"future", "task", "callback", "callback_name",
 };
 
@@ -499,9 +503,77 @@ static int find_owners(const struct snapinfo *si, const uint32_t *targets, uint3
 	return rc;
 }
 
+/* ---- libraries' registries of callbacks ------------------------------------ */
+
+/*
+ * Where a library keeps the callbacks a program registers with it, until
+ * the program removes them: the attribute of the holder's type, a set or
+ * list of them, or a dict of such (asyncpg's listeners by channel).
+ */
+static const struct registry {
+	int type, label;
+	const char *what; /* the items, in a summary */
+	const char *fix;
+} REGISTRIES[] = {
+	{T_PG_CONNECTION, L_LISTENERS, "LISTEN callbacks",
+	 "remove what is added: await conn.remove_listener(channel, callback) in a finally, or "
+	 "add one listener per channel for the connection's life and dispatch from it"},
+	{T_PG_CONNECTION, L_LOG_LISTENERS, "log listeners",
+	 "conn.remove_log_listener(callback) when done, or one listener for the connection's life"},
+	{T_PG_CONNECTION, L_TERM_LISTENERS, "termination listeners",
+	 "conn.remove_termination_listener(callback) when done, or one for the connection's life"},
+	{T_PG_CONNECTION, L_QUERY_LOGGERS, "query loggers",
+	 "conn.remove_query_logger(callback) when done, or use `with conn.query_logger(cb):`"},
+};
+
+#define NREGISTRIES (sizeof(REGISTRIES) / sizeof(REGISTRIES[0]))
+
+static const struct registry *registry_of(const char *key)
+{
+	for (size_t i = 0; i < NREGISTRIES; i++)
+		if (!strcmp(id_names[REGISTRIES[i].label], key))
+			return &REGISTRIES[i];
+	return NULL;
+}
+
+/* The items of a set or list c into out. */
+static void members(const struct snapinfo *si, uint32_t c, struct vec *out)
+{
+	const struct asnap_graph *g = si->g;
+	for (uint64_t e = asnap_graph_edge_begin(g, c); e < asnap_graph_edge_end(g, c); e++)
+		if (asnap_graph_edge_is_strong(g, e) && g->edge_target[e] < g->n)
+			vec_push(out, g->edge_target[e]);
+}
+
+/* The callbacks registered in v's registry r, into out. */
+static void registered(const struct snapinfo *si, uint32_t v, const struct registry *r,
+		       struct vec *out)
+{
+	const struct asnap_graph *g = si->g;
+	uint32_t c = attr(si, v, r->label);
+	if (c == ASNAP_NO_NODE)
+		return;
+	if (is_type(si, c, T_SET) || is_type(si, c, T_LIST)) {
+		members(si, c, out);
+		return;
+	}
+	if (!is_type(si, c, T_DICT))
+		return;
+	for (uint64_t e = asnap_graph_edge_begin(g, c); e < asnap_graph_edge_end(g, c); e++) {
+		uint32_t x = g->edge_target[e];
+		if (!asnap_graph_edge_is_strong(g, e) || x >= g->n ||
+		    (si->id[L_KEY] && g->edge_label[e] == si->id[L_KEY]))
+			continue; /* (a key: the channel's name) */
+		if (is_type(si, x, T_SET) || is_type(si, x, T_LIST))
+			members(si, x, out);
+		else
+			vec_push(out, x);
+	}
+}
+
 /* ---- piles ---------------------------------------------------------------- */
 
-enum pile_kind { PILE_CALLBACKS, PILE_WAITERS };
+enum pile_kind { PILE_CALLBACKS, PILE_WAITERS, PILE_REGISTRY };
 
 struct pile {
 	enum pile_kind kind;
@@ -767,6 +839,12 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 			 "removed)%s%s%s, retaining %s",
 			 count, p->name, holders, p->owner, growing ? ": " : "",
 			 growing ? growth : "", growing ? " across the snapshots" : "", bytes);
+	} else if (p->kind == PILE_REGISTRY) {
+		const struct registry *r = registry_of(p->key);
+		snprintf(buf, len, "%u %s registered and never removed pile up in %s of %s%s%s%s, "
+			 "retaining %s",
+			 count, r ? r->what : "callbacks", p->name, p->owner, growing ? ": " : "",
+			 growing ? growth : "", growing ? " across the snapshots" : "", bytes);
 	} else {
 		char what[224] = "";
 		if (p->what[0])
@@ -848,6 +926,34 @@ static int last_piles(struct check_ctx *ctx, struct snapinfo *si, const uint32_t
 				snprintf(p->what, sizeof(p->what), "%s", asnap_graph_string(g, what));
 		}
 	}
+	/* libraries' registries, when a snapshot has one of their types */
+	bool any = false;
+	for (size_t k = 0; k < NREGISTRIES; k++)
+		any = any || si->id[REGISTRIES[k].type];
+	for (uint32_t v = 0; any && v < g->n; v++) {
+		for (size_t k = 0; k < NREGISTRIES; k++) {
+			const struct registry *r = &REGISTRIES[k];
+			if (!is_type(si, v, r->type) || asnap_dom_is_garbage(dom, v))
+				continue;
+			struct vec items = {0};
+			registered(si, v, r, &items);
+			if (items.failed) {
+				free(items.v);
+				return -1;
+			}
+			if (!items.n) {
+				free(items.v);
+				continue;
+			}
+			struct pile *p = pile_get(ps, ps->n, PILE_REGISTRY, v, id_names[r->label]);
+			if (!p) {
+				free(items.v);
+				return -1;
+			}
+			p->items = items;
+			p->total = items.n;
+		}
+	}
 	for (uint32_t i = 0; i < ps->n; i++)
 		if (ps->p[i].items.failed)
 			return -1;
@@ -877,6 +983,10 @@ static bool earlier_pile(struct snapinfo *si, const uint32_t *nref, const struct
 		if (fut_state(si, w) != ASNAP_FUT_PENDING)
 			return false;
 		piled_callbacks(si, w, p->key, out, NULL);
+	} else if (p->kind == PILE_REGISTRY) {
+		const struct registry *r = registry_of(p->key);
+		if (r)
+			registered(si, w, r, out);
 	} else {
 		int label = !strcmp(p->key, "_getters") ? L_GETTERS
 			    : !strcmp(p->key, "_putters") ? L_PUTTERS : L_WAITERS;
@@ -1051,7 +1161,7 @@ static int group_piles(struct check_ctx *ctx, struct piles *ps)
 		struct pile *p = &ps->p[i];
 		if (!p->fire)
 			continue;
-		if (p->kind == PILE_WAITERS) {
+		if (p->kind != PILE_CALLBACKS) {
 			char holder[160];
 			snprintf(holder, sizeof(holder), "%.150s", p->name);
 			snprintf(p->name, sizeof(p->name), "%s.%.90s", holder, p->key);
@@ -1066,8 +1176,9 @@ static int group_piles(struct check_ctx *ctx, struct piles *ps)
 		struct group *g = NULL;
 		for (uint32_t c = 0; c < p->items.n; c++)
 			g = group_add(&gr, L, key, p->items.v[c], true, NULL);
+		const struct registry *r = p->kind == PILE_REGISTRY ? registry_of(p->key) : NULL;
 		if (g)
-			g->fix = p->kind == PILE_CALLBACKS ? CALLBACK_FIX : WAITER_FIX;
+			g->fix = p->kind == PILE_CALLBACKS ? CALLBACK_FIX : r ? r->fix : WAITER_FIX;
 	}
 	for (uint32_t i = 0; i < ps->n; i++) {
 		if (!ps->p[i].fire)
@@ -1216,7 +1327,7 @@ static int piled_end(struct check_ctx *ctx, void *state)
 		struct pile *p = &ps->p[i];
 		if (p->fire && p->kind == PILE_CALLBACKS && !p->name[0])
 			fallback_name(last, p->items.v[0], p->name, sizeof(p->name));
-		if (p->kind == PILE_WAITERS && p->fire)
+		if (p->kind != PILE_CALLBACKS && p->fire)
 			snprintf(p->name, sizeof(p->name), "%s",
 				 short_type(asnap_graph_string(last->g, type_of(last, p->holder))));
 	}
