@@ -523,7 +523,8 @@ static const struct registry {
 	{T_PG_CONNECTION, L_TERM_LISTENERS, "termination listeners",
 	 "conn.remove_termination_listener(callback) when done, or one for the connection's life"},
 	{T_PG_CONNECTION, L_QUERY_LOGGERS, "query loggers",
-	 "conn.remove_query_logger(callback) when done, or use `with conn.query_logger(cb):`"},
+	 "conn.remove_query_logger(callback) when done, or with conn.query_logger(callback): "
+	 "around the queries (asyncpg 0.29+)"},
 };
 
 #define NREGISTRIES (sizeof(REGISTRIES) / sizeof(REGISTRIES[0]))
