@@ -432,6 +432,19 @@ START_TEST(writer_rejects_out_of_order_nodes_and_undefined_strings)
 	ck_assert_int_eq(asnap_writer_commit(w, NULL, 0, NULL, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.message, "undefined string"));
 	asnap_writer_destroy(w);
+
+	/* an edge label never defined, after good ones */
+	err = (struct asnap_error){0};
+	w = asnap_writer_create(path, NULL, &err);
+	asnap_writer_header(w, "{}", 2);
+	uint32_t a = asnap_writer_intern_cstr(w, "a");
+	struct asnap_edge e[] = {{0, a, 0}, {0, 5, ASNAP_EDGE_INDEX}, {0, a + 7, 0}, {0, a, 0}};
+	n = (struct asnap_node){.id = 0, .type = a, .nedges = 4, .edges = e};
+	ck_assert_int_eq(asnap_writer_node(w, &n), -1);
+	ck_assert_int_eq(asnap_writer_commit(w, NULL, 0, NULL, &err), -1);
+	ck_assert_msg(strstr(err.message, "an edge label refers to undefined string"), "%s",
+		      err.message);
+	asnap_writer_destroy(w);
 	ck_assert_int_eq(tmpdir_count(&d), 0);
 	free(path);
 	tmpdir_destroy(&d);
