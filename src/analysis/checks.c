@@ -77,13 +77,16 @@ static const struct check_def checks[ASNAP_NCHECKS] = {
 	},
 	[ASNAP_CHECK_UNCANCELLED_HANDLE] = {
 		.name = "uncancelled-handle",
-		.what = "call_soon/call_later handles never cancelled, piling up",
+		.what = "call_soon/call_later handles never cancelled, piling up; self-re-arming "
+			"timers multiplying",
 		.advice = "keep the handle from call_later/call_soon and cancel() it when it is "
 			  "no longer needed; do not let timers capture large objects",
 		.scan = uncancelled_handle_scan,
 		.summary = uncancelled_handle_summary,
 		.min_certain = UNCANCELLED_PILE_MIN,
 		.pile = true,
+		/* timers that re-arm themselves, multiplying: uncancelled_handle.c */
+		.extra = &check_timer_chains,
 	},
 	[ASNAP_CHECK_FRAME_CYCLE] = {
 		.name = "frame-cycle",

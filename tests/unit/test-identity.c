@@ -614,6 +614,128 @@ START_TEST(pools_that_pile_up_are_growth)
 }
 END_TEST
 
+/*
+ * Snapshot k of a program whose sessions each run a heartbeat: a timer due
+ * in 50 ms whose callback is the session's bound method beat (a new handle
+ * and method each beat). Session i sits at the same address in every
+ * snapshot unless `fresh` (new sessions each time); `held`: the program
+ * keeps its sessions in a list too (open sessions, not dropped ones).
+ */
+struct beats_args {
+	const uint32_t *count;
+	bool fresh, held, shared;
+	bool once; /* timers set once, due at 1300 s (not re-armed) */
+};
+
+static void write_beats(const char *path, int k, const void *arg)
+{
+	const struct beats_args *a = arg;
+	static struct heap h;
+	heap_init(&h);
+	uint32_t mods = heap_node(&h, "builtins.dict", 0x10000, 64);
+	uint32_t loop = heap_node(&h, "asyncio.unix_events._UnixSelectorEventLoop", 0x10100, 64);
+	uint32_t sched = heap_node(&h, "builtins.list", 0x10200, 64);
+	uint32_t held = heap_node(&h, "builtins.list", 0x10300, 64);
+	uint32_t func = heap_node(&h, "builtins.function", 0x10400, 136);
+	uint32_t service = heap_node(&h, "app.Service", 0x10500, 48);
+	heap_edge(&h, mods, loop, "loop");
+	heap_edge(&h, mods, held, "sessions");
+	heap_edge(&h, mods, func, "beat");
+	heap_edge(&h, mods, service, "service");
+	heap_edge(&h, loop, sched, "_scheduled");
+	heap_root(&h, mods, "sys.modules");
+	heap_rec(&h, loop, "loop");
+	heap_ref(&h, "scheduled", sched);
+	for (uint32_t i = 0; i < a->count[k]; i++) {
+		uint64_t base = 0x7f0000000000ull + (a->fresh ? (uint64_t)k << 24 : 0) + i * 0x1000;
+		uint64_t beat = 0x7e0000000000ull + ((uint64_t)k << 24) + i * 0x1000;
+		uint32_t sess = heap_node(&h, "app.Session", base, 48);
+		uint32_t t = heap_node(&h, "asyncio.events.TimerHandle", beat, 96);
+		uint32_t m = heap_node(&h, "builtins.method", beat + 0x200, 48);
+		heap_edge(&h, sched, t, NULL);
+		heap_edge(&h, t, m, "_callback");
+		heap_edge(&h, m, a->shared ? service : sess, "__self__");
+		heap_edge(&h, m, func, "__func__");
+		uint32_t args = 0;
+		if (a->shared) { /* the session rides as the argument instead */
+			args = heap_node(&h, "builtins.tuple", beat + 0x400, 48);
+			heap_edge(&h, t, args, "_args");
+			heap_edge(&h, args, sess, NULL);
+			heap_edge(&h, args, func, NULL); /* a second argument all share */
+		}
+		if (a->held)
+			heap_edge(&h, held, sess, NULL);
+		heap_rec(&h, t, "handle");
+		heap_ref(&h, "callback", m);
+		heap_str(&h, "callback_name", "Session.beat");
+		heap_bool(&h, "cancelled", false);
+		heap_flt(&h, "when", a->once ? 1300.0 : 1000.05 + 10.0 * k);
+		heap_bool(&h, "scheduled", true);
+		if (a->shared)
+			heap_ref(&h, "args", args);
+	}
+	char header[128];
+	snprintf(header, sizeof(header),
+		 "{\"producer\":\"test\",\"pid\":7,\"process_start\":1.5,\"monotonic\":%.1f}",
+		 1000.0 + 10.0 * k); /* ten seconds apart */
+	heap_write_header(&h, path, header);
+}
+
+static struct asnap_findings beats_findings(const uint32_t count[3], bool fresh, bool held,
+					    bool shared)
+{
+	struct beats_args a = {count, fresh, held, shared, false};
+	return three_findings(write_beats, &a, 1u << ASNAP_CHECK_UNCANCELLED_HANDLE,
+			      asnap_builtin_rules);
+}
+
+/* Heartbeats started per session and never stopped: the sessions, let go
+ * of by the program, live on in the chains, which multiply. Found, named
+ * by the callback, the sessions' timers its objects. */
+START_TEST(timer_chains_that_multiply_are_found)
+{
+	for (int shared = 0; shared <= 1; shared++) {
+		struct asnap_findings f =
+			beats_findings((uint32_t[]){20, 60, 100}, false, false, shared);
+		ck_assert_uint_eq(f.count, 1);
+		ck_assert_int_eq(f.items[0].check, ASNAP_CHECK_UNCANCELLED_HANDLE);
+		ck_assert_uint_eq(f.items[0].count, 100);
+		ck_assert_msg(strstr(f.items[0].summary, "100 timer chains of Session.beat") &&
+				      strstr(f.items[0].summary, "20 -> 60 -> 100") &&
+				      strstr(f.items[0].summary, "Session alive"),
+			      "%s", f.items[0].summary);
+		asnap_findings_release(&f);
+	}
+}
+END_TEST
+
+/* What a program with heartbeats does right, or a rising load: sessions
+ * that end while new ones start (fresh), open sessions the program holds
+ * (held), as many chains throughout, too few more, none before the last,
+ * fewer at the end; and timers that do not re-arm: no finding. */
+START_TEST(timer_chains_replaced_held_or_bounded_are_not_leaks)
+{
+	struct asnap_findings f = beats_findings((uint32_t[]){20, 60, 100}, true, false, false);
+	assert_none(&f);
+	f = beats_findings((uint32_t[]){20, 60, 100}, false, true, false);
+	assert_none(&f);
+	f = beats_findings((uint32_t[]){100, 100, 100}, false, false, false);
+	assert_none(&f);
+	f = beats_findings((uint32_t[]){20, 25, 29}, false, false, false);
+	assert_none(&f);
+	f = beats_findings((uint32_t[]){0, 0, 100}, false, false, false);
+	assert_none(&f);
+	f = beats_findings((uint32_t[]){20, 70, 60}, false, false, false);
+	assert_none(&f);
+	/* timers set once that keep what they carry until they fire (asyncpg's
+	 * inactivity timers after pool.close()): the same timers throughout */
+	struct beats_args once = {(uint32_t[]){20, 60, 100}, false, false, false, true};
+	f = three_findings(write_beats, &once, 1u << ASNAP_CHECK_UNCANCELLED_HANDLE,
+			   asnap_builtin_rules);
+	assert_none(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("identity");
@@ -630,6 +752,8 @@ int main(void)
 	tcase_add_test(tc, idle_connections_of_one_pool_are_not_growth);
 	tcase_add_test(tc, connections_deep_in_a_pool_are_not_growth);
 	tcase_add_test(tc, pools_that_pile_up_are_growth);
+	tcase_add_test(tc, timer_chains_that_multiply_are_found);
+	tcase_add_test(tc, timer_chains_replaced_held_or_bounded_are_not_leaks);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -153,6 +153,8 @@ int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out);
 
 /* Callbacks and waiters piling up: pending-future's extra pass. */
 extern const struct check_extra check_piled_callbacks;
+/* Timers that re-arm themselves, multiplying: uncancelled-handle's. */
+extern const struct check_extra check_timer_chains;
 
 /*
  * After the checks (findings.c): set retained sizes, fold consequences
