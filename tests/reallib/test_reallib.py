@@ -79,6 +79,7 @@ CORRECT = {
     "ok_websockets_echo": ("asyncio", "uvloop"),
     "ok_httpx_stream": ("asyncio", "uvloop"),
     "ok_timers": ("asyncio", "uvloop"),
+    "ok_heartbeats": ("asyncio", "uvloop"),
     "ok_aiohttp_cancel": ("asyncio", "uvloop"),
 }
 

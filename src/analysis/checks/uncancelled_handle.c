@@ -13,7 +13,9 @@
  * the handles in a loop's ready queue, which run at its next iteration.
  * A timer that will fire by itself says when ("firing in 290-300 s").
  * Several snapshots of a pile that does not grow (one cancellable idle
- * timer per live session) are no finding.
+ * timer per live session) are no finding. Timers that re-arm themselves,
+ * started per session and never stopped, are the check's extra pass
+ * ("timer chains", below).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,10 +207,14 @@ void uncancelled_handle_summary(const struct check_ctx *ctx, const char *key, co
  *    another time): a timer set once that still waits to fire - asyncpg's
  *    300 s inactivity timer, left armed after pool.close(), keeping its
  *    connection holder until then - bounds itself, and is no chain;
- *  - the chains of a callback fire when their number never shrinks, ends
- *    CHAIN_GROWTH_MIN or more above the first snapshot's, and at least half
- *    of every earlier snapshot's chains are kept: sessions that end and
- *    start replace their anchors, a leak keeps them.
+ *  - the chains of a callback fire when at least half of every earlier
+ *    snapshot's chains are kept (sessions that end and start replace their
+ *    anchors, a leak keeps them), and the kept ones, counted in each
+ *    snapshot, never shrink and end CHAIN_GROWTH_MIN or more above the
+ *    first snapshot's: the chains still running at the end, as each
+ *    snapshot saw them (an earlier snapshot cannot tell the chains of
+ *    sessions the program still held then, which a correct program's
+ *    rising load adds to, from the ones it had let go of).
  */
 
 #define CHAIN_GROWTH_MIN 10
@@ -229,7 +235,7 @@ struct anchor {
 };
 
 struct chain_key {
-	uint32_t *counts;       /* chains per snapshot */
+	uint32_t *counts;       /* kept chains per snapshot (the last's: all) */
 	struct anchor *anchors; /* the last snapshot's chains, by address once all are in */
 	uint32_t n, cap;
 	bool kept;              /* every earlier snapshot's chains mostly kept */
@@ -395,12 +401,12 @@ static int by_anchor_addr(const void *x, const void *y)
 }
 
 /* An earlier snapshot's chains: counted, and those whose anchor is one
- * still (the same address and type), its timer re-armed since, counted as
- * kept. */
+ * still (the same address and type), its timer re-armed since, counted
+ * apart as kept. */
 struct earlier_turn {
 	const struct asnap_snap *s, *last;
 	uint32_t snap;
-	uint32_t *kept; /* per key */
+	uint32_t *all; /* chains per key */
 };
 
 static int add_earlier_chain(struct chains *c, uint32_t key, uint32_t timer, double when,
@@ -411,12 +417,12 @@ static int add_earlier_chain(struct chains *c, uint32_t key, uint32_t timer, dou
 	if (key >= c->nkeys || !c->k[key].n) /* no chain of it in the last snapshot */
 		return 0;
 	struct chain_key *k = &c->k[key];
-	k->counts[t->snap]++;
+	t->all[key]++;
 	struct anchor x = {.addr = t->s->g->addr[anchor]};
 	const struct anchor *hit = bsearch(&x, k->anchors, k->n, sizeof(x), by_anchor_addr);
 	if (hit && when != hit->when &&
 	    !strcmp(node_type(t->s, anchor), node_type(t->last, hit->node)))
-		t->kept[key]++;
+		k->counts[t->snap]++;
 	return 0;
 }
 
@@ -470,14 +476,14 @@ static int chains_earlier(struct check_ctx *ctx, void *state, uint32_t j)
 		return 0;
 	}
 	struct earlier_turn t = {s, ctx->last, j, calloc(c->nkeys, sizeof(uint32_t))};
-	if (!t.kept || each_chain(ctx, c, j, add_earlier_chain, &t) < 0) {
-		free(t.kept);
+	if (!t.all || each_chain(ctx, c, j, add_earlier_chain, &t) < 0) {
+		free(t.all);
 		return nomem(ctx);
 	}
 	for (uint32_t i = 0; i < c->nkeys; i++)
-		if (c->k[i].counts[j] && t.kept[i] * 2 < c->k[i].counts[j])
+		if (c->k[i].counts[j] * 2 < t.all[i])
 			c->k[i].kept = false;
-	free(t.kept);
+	free(t.all);
 	return 0;
 }
 
@@ -490,8 +496,8 @@ static void chains_mark(const struct check_ctx *ctx, void *state, uint8_t *need)
 			need[c->k[i].anchors[a].timer] |= 1;
 }
 
-/* Does callback i's chains fire: never fewer, CHAIN_GROWTH_MIN more at the
- * end than at first, an earlier snapshot with chains, all mostly kept? */
+/* Do a callback's chains fire: mostly kept, the kept never fewer,
+ * CHAIN_GROWTH_MIN more at the end than at first, some of them earlier? */
 static bool chains_fire(const struct check_ctx *ctx, const struct chain_key *k)
 {
 	uint32_t L = ctx->nsnap - 1;
