@@ -96,21 +96,21 @@ static bool node_is_user(const struct asnap_snap *s, uint32_t v);
 
 /* ---- chains ------------------------------------------------------------- */
 
-int finding_path(struct check_ctx *ctx, uint32_t target, uint32_t **nodes, uint32_t *len)
+/*
+ * The chain to target, breadth-first from the real roots (then, when they
+ * do not reach it, from the garbage's too), never through the loop's
+ * internals (unless the target is one); with skip_external, not from the
+ * roots held from outside (C code). 1 found, 0 not, -1 out of memory.
+ */
+static int bfs_path(struct check_ctx *ctx, uint32_t target, bool skip_external, uint32_t **nodes,
+		    uint32_t *len)
 {
 	const struct asnap_snap *s = ctx->last;
 	const struct asnap_graph *g = s->g;
 	const struct asnap_rootset *rs = &s->ret.roots;
-	*nodes = NULL;
-	*len = 0;
-	if (!ctx->loop_internals && !(ctx->loop_internals = loop_internals(s)))
-		return nomem(ctx);
 	struct asnap_path_ws ws;
 	if (asnap_path_ws_init(&ws, g->n, ctx->err) < 0)
 		return -1;
-	/* breadth-first from the real roots (then, when they do not reach it,
-	 * from the garbage's too), never through the loop's internals (unless
-	 * the target is one) */
 	uint32_t head = 0, tail = 0;
 	bool found = false;
 	for (uint32_t from = 0, upto = rs->nreal; !found && from < rs->count;
@@ -122,7 +122,7 @@ int finding_path(struct check_ctx *ctx, uint32_t target, uint32_t **nodes, uint3
 				continue;
 			/* held from C as well (uvloop holds a transport while it reads):
 			 * what in the program holds it says more than "external" */
-			if (r == target && rs->items[i].kind == ASNAP_ROOT_EXTERNAL)
+			if (rs->items[i].kind == ASNAP_ROOT_EXTERNAL && (r == target || skip_external))
 				continue;
 			ws.pred[r] = r;
 			ws.queue[tail++] = r;
@@ -161,16 +161,32 @@ int finding_path(struct check_ctx *ctx, uint32_t target, uint32_t **nodes, uint3
 			}
 			*nodes = p;
 			*len = n;
+			rc = 1;
 		}
 	}
 	/* asnap_path_ws_finish frees; the pred marks need no reset */
 	asnap_path_ws_finish(&ws);
-	if (rc < 0 || found)
-		return rc;
+	return rc;
+}
+
+int finding_path(struct check_ctx *ctx, uint32_t target, bool program_first, uint32_t **nodes,
+		 uint32_t *len)
+{
+	const struct asnap_snap *s = ctx->last;
+	*nodes = NULL;
+	*len = 0;
+	if (!ctx->loop_internals && !(ctx->loop_internals = loop_internals(s)))
+		return nomem(ctx);
+	int rc = program_first ? bfs_path(ctx, target, true, nodes, len) : 0;
+	if (rc == 0)
+		rc = bfs_path(ctx, target, false, nodes, len);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
 	/* only through the loop: the plain shortest chain */
-	if (asnap_path_ws_init(&ws, g->n, ctx->err) < 0)
+	struct asnap_path_ws ws;
+	if (asnap_path_ws_init(&ws, s->g->n, ctx->err) < 0)
 		return -1;
-	rc = asnap_path_from_roots(g, rs, target, &ws, nodes, len, ctx->err);
+	rc = asnap_path_from_roots(s->g, &s->ret.roots, target, &ws, nodes, len, ctx->err);
 	asnap_path_ws_finish(&ws);
 	return rc;
 }
@@ -598,6 +614,21 @@ static void measure_coverage(struct work *w, struct check_ctx *ctx, uint8_t *fre
 						cov[((size_t)i * nf + j) * 3 + 1], cov[((size_t)i * nf + j) * 3 + 2]);
 }
 
+/*
+ * Are the pending tasks of t parts of the open resources of r (each
+ * reaches the other, and t's tasks are within a few references of r's
+ * objects through library objects: a websockets connection's reader and
+ * keepalive tasks, its attributes, whose coroutines' self it is)? Then
+ * the resource is the cause: its tasks pend because it is open.
+ * tr: the coverage of t's objects by r's.
+ */
+static bool own_tasks(const struct asnap_finding *r, const struct asnap_finding *t,
+		      const uint32_t *tr)
+{
+	return r->check == ASNAP_CHECK_UNCLOSED_RESOURCE && t->check == ASNAP_CHECK_PENDING_TASK &&
+	       covers(tr[2], t->nobjects);
+}
+
 /* parent[i]: the finding i is a consequence of, or i itself. */
 static void pick_parents(const struct asnap_findings *out, const uint32_t *cov, uint32_t *parent)
 {
@@ -619,7 +650,8 @@ static void pick_parents(const struct asnap_findings *out, const uint32_t *cov, 
 				strength = 2; /* reached from o's objects only */
 			else if (covers(ij[2], f->nobjects) && !covers(ji[2], o->nobjects))
 				strength = 2; /* parts of o's objects */
-			else if ((covers(ij[1], f->nobjects) || covers(ij[2], f->nobjects)) && better(o, f))
+			else if ((covers(ij[1], f->nobjects) || covers(ij[2], f->nobjects)) &&
+				 (own_tasks(o, f, ij) || (better(o, f) && !own_tasks(f, o, ji))))
 				strength = 1; /* each reaches the other: the cause wins */
 			if (strength > best_strength ||
 			    (strength && strength == best_strength && better(o, &out->items[best]))) {

@@ -76,6 +76,19 @@ const char asnap_builtin_rules[] =
 	"              \"attr\": \"_available_connections\"},\n"
 	"  \"fix\": \"await client.aclose() (redis-py before 5.0.1: close()); "
 	"for a PubSub's connection, await pubsub.aclose() and cancel the task reading it\"},\n"
+	/* websockets' client connections: the legacy protocol (websockets
+	 * 10-13's connect()) until a close frame is sent or received; the
+	 * asyncio one (14+) until its closing handshake starts or its
+	 * connection is lost (keepalive_task dropped: with ping_interval=None
+	 * it never has one, and is never counted) */
+	" {\"type\": \"websockets.legacy.client.WebSocketClientProtocol\",\n"
+	"  \"open_when\": {\"all\": [{\"attr\": \"close_sent\", \"equals\": null},\n"
+	"                          {\"attr\": \"close_rcvd\", \"equals\": null}]},\n"
+	"  \"fix\": \"await ws.close(), or async with websockets.connect(...) as ws\"},\n"
+	" {\"type\": \"websockets.asyncio.client.ClientConnection\",\n"
+	"  \"open_when\": {\"all\": [{\"attr\": \"close_deadline\", \"equals\": null},\n"
+	"                          {\"attr\": \"keepalive_task\", \"not\": null}]},\n"
+	"  \"fix\": \"await ws.close(), or async with websockets.connect(...) as ws\"},\n"
 	" {\"type\": \"asyncpg.pool.Pool\",\n"
 	"  \"open_when\": {\"all\": [{\"attr\": \"_closed\", \"equals\": false},\n"
 	"                          {\"attr\": \"_closing\", \"equals\": false}]},\n"

@@ -57,6 +57,7 @@ PROGRAMS = {
     "httpx_client": ("asyncio",),
     "asyncpg_listeners": ("asyncio", "uvloop"),
     "heartbeat_chains": ("asyncio", "uvloop"),
+    "websockets_client": ("asyncio", "uvloop"),
 }
 
 # Leaks no check finds yet (docs/CHECKS.md, "What the checks do not

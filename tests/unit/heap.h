@@ -30,7 +30,7 @@ struct heap_edge {
 struct heap_prop {
 	uint32_t rec;
 	const char *key;
-	int kind; /* 0 string, 1 node, 2 bool, 3 int, 4 float */
+	int kind; /* 0 string, 1 node, 2 bool, 3 int, 4 float, 5 None */
 	const char *s;
 	uint32_t node;
 	int64_t i;
@@ -116,6 +116,11 @@ static inline void heap_flt(struct heap *h, const char *key, double f)
 	heap_prop(h, key, 4)->f = f;
 }
 
+static inline void heap_none(struct heap *h, const char *key)
+{
+	heap_prop(h, key, 5);
+}
+
 static inline void heap_root(struct heap *h, uint32_t v, const char *kind)
 {
 	ck_assert_uint_lt(h->nroots, 16);
@@ -184,8 +189,11 @@ static inline void heap_write_header(const struct heap *h, const char *path, con
 			case 3:
 				q->value = (struct asnap_value){.type = ASNAP_VAL_INT, .u.i = p->i};
 				break;
-			default:
+			case 4:
 				q->value = (struct asnap_value){.type = ASNAP_VAL_FLOAT, .u.f = p->f};
+				break;
+			default:
+				q->value = (struct asnap_value){.type = ASNAP_VAL_NONE};
 				break;
 			}
 		}

@@ -745,6 +745,101 @@ START_TEST(timer_chains_replaced_held_or_bounded_are_not_leaks)
 }
 END_TEST
 
+/*
+ * Snapshot k of a client of websockets' legacy protocol: count[k]
+ * connections the program keeps in a list, never closed (at the same
+ * addresses in every snapshot). Each connection is an asyncio protocol: it
+ * and its transport hold each other, its transport is held from C too
+ * (uvloop's, while it reads: an external root), and its reader task, a
+ * pending task of the connection's own, is its attribute, the coroutine's
+ * self. A lone connection has sent its close frame (close() called).
+ */
+static void write_wsconns(const char *path, int k, const void *arg)
+{
+	const uint32_t *count = arg;
+	static struct heap h;
+	heap_init(&h);
+	uint32_t mods = heap_node(&h, "builtins.dict", 0x10000, 64);
+	uint32_t feed = heap_node(&h, "__main__.Feed", 0x10100, 48);
+	uint32_t conns = heap_node(&h, "builtins.list", 0x10200, 64);
+	uint32_t close = heap_node(&h, "websockets.frames.Close", 0x10300, 48);
+	heap_edge(&h, mods, feed, "feed");
+	heap_edge(&h, feed, conns, "conns");
+	heap_root(&h, mods, "sys.modules");
+	for (uint32_t i = 0; i < count[k]; i++) {
+		uint64_t base = 0x7f0000000000ull + i * 0x1000;
+		uint32_t c = heap_node(&h, "websockets.legacy.client.WebSocketClientProtocol", base, 56);
+		uint32_t tr = heap_node(&h, "asyncio.selector_events._SelectorSocketTransport",
+					base + 0x200, 64);
+		uint32_t t = heap_node(&h, "_asyncio.Task", base + 0x400, 200);
+		uint32_t co = heap_node(&h, "builtins.coroutine", base + 0x600, 150);
+		uint32_t fu = heap_node(&h, "_asyncio.Future", base + 0x800, 100);
+		heap_edge(&h, conns, c, NULL);
+		heap_edge(&h, c, tr, "transport");
+		heap_edge(&h, tr, c, "_protocol");
+		heap_edge(&h, c, t, "transfer_data_task");
+		heap_edge(&h, t, co, "_coro");
+		heap_edge(&h, co, c, "self");
+		heap_edge(&h, t, fu, "_fut_waiter");
+		heap_edge(&h, co, fu, "cr_await");
+		heap_edge(&h, c, fu, "_waiter"); /* the connection resolves it */
+		h.extra_refs[tr] = 1;
+		heap_rec(&h, c, "attrs");
+		heap_none(&h, "close_rcvd");
+		if (count[k] == 1) /* closed: sent its close frame */
+			heap_ref(&h, "close_sent", close);
+		else
+			heap_none(&h, "close_sent");
+		heap_rec(&h, tr, "attrs");
+		heap_bool(&h, "_closing", false);
+		heap_rec(&h, t, "task");
+		heap_str(&h, "state", "pending");
+		heap_ref(&h, "coro", co);
+		heap_ref(&h, "waiting_on", fu);
+		heap_rec(&h, co, "coroutine");
+		heap_str(&h, "state", "suspended");
+		heap_str(&h, "qualname", "WebSocketCommonProtocol.transfer_data");
+		heap_ref(&h, "awaiting", fu);
+		heap_rec(&h, fu, "future");
+		heap_str(&h, "state", "pending");
+	}
+	heap_write_header(&h, path,
+			  "{\"producer\":\"test\",\"pid\":7,\"process_start\":1.5,\"code\":"
+			  "{\"stdlib\":\"/usr/lib/python3.11\",\"library_modules\":"
+			  "[\"builtins\",\"asyncio\",\"_asyncio\",\"websockets\"]}}");
+}
+
+/* Connections never closed that pile up: the finding is the connections,
+ * not the reader tasks they run (those pend because the connections are
+ * open: folded into it), nor their transports (each inside its
+ * connection); and it says who in the program holds them, not the C
+ * code that holds their transports. */
+START_TEST(connections_not_their_tasks_are_the_leak)
+{
+	struct asnap_findings f = three_findings(write_wsconns, (uint32_t[]){5, 15, 25},
+						 UINT32_MAX, asnap_builtin_rules);
+	ck_assert_msg(f.count == 1, "%u findings, first: %s", f.count,
+		      f.count ? f.items[0].summary : "");
+	ck_assert_int_eq(f.items[0].check, ASNAP_CHECK_UNCLOSED_RESOURCE);
+	ck_assert_msg(strstr(f.items[0].summary, "websockets.legacy.client.WebSocketClientProtocol") &&
+			      strstr(f.items[0].summary, "5 -> 15 -> 25") &&
+			      strstr(f.items[0].summary, "held by __main__.Feed.conns"),
+		      "%s", f.items[0].summary);
+	ck_assert_uint_eq(f.items[0].count, 25);
+	bool tasks = false;
+	for (uint32_t i = 0; i < f.items[0].nalso; i++)
+		tasks |= f.items[0].also[i].check == ASNAP_CHECK_PENDING_TASK;
+	ck_assert_msg(tasks, "the reader tasks are not folded into the connections");
+	asnap_findings_release(&f);
+	/* as many open throughout (the program's connections), or one closed:
+	 * nothing */
+	f = three_findings(write_wsconns, (uint32_t[]){5, 5, 5}, UINT32_MAX, asnap_builtin_rules);
+	assert_none(&f);
+	f = three_findings(write_wsconns, (uint32_t[]){1, 1, 1}, UINT32_MAX, asnap_builtin_rules);
+	assert_none(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("identity");
@@ -763,6 +858,7 @@ int main(void)
 	tcase_add_test(tc, pools_that_pile_up_are_growth);
 	tcase_add_test(tc, timer_chains_that_multiply_are_found);
 	tcase_add_test(tc, timer_chains_replaced_held_or_bounded_are_not_leaks);
+	tcase_add_test(tc, connections_not_their_tasks_are_the_leak);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -162,8 +162,12 @@ extern const struct check_extra check_timer_chains;
  */
 int findings_settle(struct check_ctx *ctx);
 /* The chain from a root to target in the last snapshot, avoiding the event
- * loop's internals when it can (*nodes: caller frees). 0 or -1. */
-int finding_path(struct check_ctx *ctx, uint32_t target, uint32_t **nodes, uint32_t *len);
+ * loop's internals when it can; with program_first, from the roots the
+ * program holds (its threads' frames, sys.modules) rather than those held
+ * from C (uvloop's transports) when both reach it: who in the program
+ * holds a resource (*nodes: caller frees). 0 or -1. */
+int finding_path(struct check_ctx *ctx, uint32_t target, bool program_first, uint32_t **nodes,
+		 uint32_t *len);
 /* Free what a finding owns. */
 void asnap_finding_release(struct asnap_finding *f);
 

@@ -12,6 +12,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "analysis/checks/internal.h"
 #include "util/bigarray.h"
@@ -230,6 +231,33 @@ static int one_per_pool(const struct asnap_rules_bound *b, const struct asnap_sn
 	return 0;
 }
 
+/* A socket or a transport (asyncio's, uvloop's): what a library's
+ * connection is made of. */
+static bool is_low_level(const struct asnap_graph *g, uint32_t v)
+{
+	const char *t = asnap_graph_string(g, g->type[v]);
+	return !strncmp(t, "socket.", 7) || !strncmp(t, "asyncio.", 8) || !strncmp(t, "uvloop.", 7);
+}
+
+/* Does open resource v, of a library (not low level), hold u within two
+ * strong references? */
+static bool owns(const struct asnap_graph *g, const uint8_t *open, uint32_t v, uint32_t u)
+{
+	if (!(open[v] & 1) || is_low_level(g, v))
+		return false;
+	for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+		if (!asnap_graph_edge_is_strong(g, e))
+			continue;
+		uint32_t w = g->edge_target[e];
+		if (w == u)
+			return true;
+		for (uint64_t f = asnap_graph_edge_begin(g, w); f < asnap_graph_edge_end(g, w); f++)
+			if (g->edge_target[f] == u && asnap_graph_edge_is_strong(g, f))
+				return true;
+	}
+	return false;
+}
+
 int unclosed_resource_scan(struct grouping *gr, uint32_t snap, void *state)
 {
 	const struct asnap_rules *rules = ((struct rules_state *)state)->rules;
@@ -252,19 +280,23 @@ int unclosed_resource_scan(struct grouping *gr, uint32_t snap, void *state)
 		if (r && asnap_rules_open(&b, r, &s->aio, v))
 			open[v] = 1;
 	}
-	/* resources inside other open ones */
+	/* resources inside other open ones; of two that hold each other (an
+	 * asyncio protocol that is a library's connection, and its transport)
+	 * the library's object is the one counted */
 	for (uint32_t v = 0; v < g->n; v++) {
 		if (!(open[v] & 1))
 			continue;
+		bool low = is_low_level(g, v);
 		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
 			uint32_t w = g->edge_target[e];
 			if (!asnap_graph_edge_is_strong(g, e))
 				continue;
-			if (open[w] && w != v)
+			if (open[w] && w != v && !(low && owns(g, open, w, v)))
 				open[w] |= 2;
 			for (uint64_t f = asnap_graph_edge_begin(g, w); f < asnap_graph_edge_end(g, w); f++) {
 				uint32_t x = g->edge_target[f];
-				if (asnap_graph_edge_is_strong(g, f) && open[x] && x != v)
+				if (asnap_graph_edge_is_strong(g, f) && open[x] && x != v &&
+				    !(low && owns(g, open, x, v)))
 					open[x] |= 2;
 			}
 		}
