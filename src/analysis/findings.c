@@ -99,8 +99,9 @@ static bool node_is_user(const struct asnap_snap *s, uint32_t v);
 /*
  * The chain to target, breadth-first from the real roots (then, when they
  * do not reach it, from the garbage's too), never through the loop's
- * internals (unless the target is one); with skip_external, not from the
- * roots held from outside (C code). 1 found, 0 not, -1 out of memory.
+ * internals (unless the target is one); with skip_external, only from the
+ * real roots not held from outside (C code). 1 found, 0 not, -1 out of
+ * memory.
  */
 static int bfs_path(struct check_ctx *ctx, uint32_t target, bool skip_external, uint32_t **nodes,
 		    uint32_t *len)
@@ -113,7 +114,10 @@ static int bfs_path(struct check_ctx *ctx, uint32_t target, bool skip_external, 
 		return -1;
 	uint32_t head = 0, tail = 0;
 	bool found = false;
-	for (uint32_t from = 0, upto = rs->nreal; !found && from < rs->count;
+	/* (skipping C's roots, garbage's are not tried: a chain from a real
+	 * root held from C says more than one from garbage) */
+	uint32_t end = skip_external ? rs->nreal : rs->count;
+	for (uint32_t from = 0, upto = rs->nreal; !found && from < end;
 	     from = upto, upto = rs->count) {
 		for (uint32_t i = from; i < upto && !found; i++) {
 			uint32_t r = rs->items[i].node;
