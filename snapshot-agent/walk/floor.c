@@ -86,10 +86,13 @@ PyObject *asnap_floor(PyObject *self, PyObject *args)
 	if (!PyArg_ParseTuple(args, "p|n", &name, &expect))
 		return NULL;
 	struct floor f = {.name = name != 0};
-	if (f.name && (!ptrmap_init(&f.map, expect > 0 ? (size_t)expect : 1 << 16) ||
+	/* (its map kept between runs when small, as the walk's is) */
+	static struct mapped_spare spare;
+	if (f.name && (!ptrmap_init_spare(&f.map, expect > 0 ? (size_t)expect : 1 << 16,
+					  PTRMAP_WINDOW, &spare) ||
 		       !(f.table = malloc((f.cap = expect > 0 ? (size_t)expect : 1 << 16) *
 					  sizeof(*f.table))))) {
-		ptrmap_release(&f.map);
+		ptrmap_keep(&f.map, &spare);
 		return PyErr_NoMemory();
 	}
 	struct timespec t0, t1;
@@ -100,7 +103,7 @@ PyObject *asnap_floor(PyObject *self, PyObject *args)
 		follow(&f);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	size_t named = f.map.count;
-	ptrmap_release(&f.map);
+	ptrmap_keep(&f.map, &spare);
 	free(f.table);
 	if (rc < 0 || f.oom)
 		return PyErr_NoMemory();

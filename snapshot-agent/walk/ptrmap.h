@@ -46,22 +46,41 @@ static inline size_t ptrmap_slot(const struct ptrmap *m, uintptr_t key)
  * and the slots are half of what filling to a half needed - pages the
  * kernel zeroes for every take (at 5M objects 128 MiB, not 256).
  */
-static inline bool ptrmap_init_window(struct ptrmap *m, size_t expect, unsigned window)
+static inline size_t ptrmap_cap(size_t expect)
 {
 	size_t cap = 1024;
 	while (cap / 4 * 3 < expect)
 		cap *= 2;
-	m->slots = mapped_alloc(cap * sizeof(*m->slots));
-	m->mask = cap - 1;
+	return cap;
+}
+
+/* A map for about `expect` keys on slots kept from an earlier map when s
+ * has them (mapped_reuse; NULL: always fresh ones). Its slots go back with
+ * ptrmap_keep (or ptrmap_release). */
+static inline bool ptrmap_init_spare(struct ptrmap *m, size_t expect, unsigned window,
+				     struct mapped_spare *s)
+{
+	size_t cap = ptrmap_cap(expect);
+	size_t bytes = cap * sizeof(*m->slots);
+	m->slots = s ? mapped_reuse(s, &bytes, 1) : mapped_alloc(bytes);
+	/* (a spare's size is a map's: a power of two of slots) */
+	m->mask = bytes / sizeof(*m->slots) - 1;
 	m->count = 0;
 	m->window = window;
 	return m->slots != NULL;
 }
 
+static inline bool ptrmap_init_window(struct ptrmap *m, size_t expect, unsigned window)
+{
+	return ptrmap_init_spare(m, expect, window, NULL);
+}
+
 /* A map for about `expect` keys met roughly in address order. */
+#define PTRMAP_WINDOW 8 /* log2 of the slots of a 4 KiB page's keys */
+
 static inline bool ptrmap_init(struct ptrmap *m, size_t expect)
 {
-	return ptrmap_init_window(m, expect, 8);
+	return ptrmap_init_window(m, expect, PTRMAP_WINDOW);
 }
 
 /* A map for about `expect` keys met in any order. */
@@ -73,6 +92,15 @@ static inline bool ptrmap_init_scattered(struct ptrmap *m, size_t expect)
 static inline void ptrmap_release(struct ptrmap *m)
 {
 	mapped_free(m->slots, (m->mask + 1) * sizeof(*m->slots));
+	m->slots = NULL;
+	m->mask = 0;
+	m->count = 0;
+}
+
+/* Release, the slots kept in s for a later map if small (mapped_keep). */
+static inline void ptrmap_keep(struct ptrmap *m, struct mapped_spare *s)
+{
+	mapped_keep(s, m->slots, m->slots ? (m->mask + 1) * sizeof(*m->slots) : 0);
 	m->slots = NULL;
 	m->mask = 0;
 	m->count = 0;

@@ -43,6 +43,12 @@ static int add_tracked(PyObject *op, void *arg)
  * hint (the walk holds the GIL, one at a time). */
 static size_t last_objects;
 
+/* The walk's tables, kept for the next walk of the process when small
+ * (mapped_keep: under 4 MiB each). */
+static struct spares {
+	struct mapped_spare ids, types, label_cstr, label_obj, objs;
+} spares;
+
 static int count_tracked(PyObject *op, void *arg)
 {
 	(void)op;
@@ -334,15 +340,17 @@ int asnap_walk_snapshot(const char *path, const char *header_json,
 		if (blocks / 4 * 3 > expect)
 			expect = blocks / 4 * 3;
 	}
-	expect += expect / 8 + 65536;
-	if (!ptrmap_init(&wk.ids, expect) || !ptrmap_init_scattered(&wk.types, 256) ||
-	    !ptrmap_init_scattered(&wk.label_cstr, 256) ||
-	    !ptrmap_init_scattered(&wk.label_obj, 4096) ||
-	    !(wk.objs = mapped_alloc(expect * sizeof(*wk.objs)))) {
+	expect += expect / 8 + 4096;
+	size_t objs_bytes = expect * sizeof(*wk.objs);
+	if (!ptrmap_init_spare(&wk.ids, expect, PTRMAP_WINDOW, &spares.ids) ||
+	    !ptrmap_init_spare(&wk.types, 256, 0, &spares.types) ||
+	    !ptrmap_init_spare(&wk.label_cstr, 256, 0, &spares.label_cstr) ||
+	    !ptrmap_init_spare(&wk.label_obj, 4096, 0, &spares.label_obj) ||
+	    !(wk.objs = mapped_reuse(&spares.objs, &objs_bytes, 0))) {
 		asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory while walking the heap");
 		goto out;
 	}
-	wk.cap = expect;
+	wk.cap = objs_bytes / sizeof(*wk.objs);
 	asnap_writer_header(wk.w, header_json, strlen(header_json));
 	wk.kind_value = asnap_writer_intern_cstr(wk.w, "value");
 	wk.key_text = asnap_writer_intern_cstr(wk.w, "text");
@@ -379,12 +387,12 @@ out:
 	if (paused)
 		asnap_py_gc_resume(was_enabled);
 	asnap_writer_destroy(wk.w); /* removes the temporary file unless committed */
-	ptrmap_release(&wk.ids);
-	ptrmap_release(&wk.types);
-	ptrmap_release(&wk.label_cstr);
-	ptrmap_release(&wk.label_obj);
+	ptrmap_keep(&wk.ids, &spares.ids);
+	ptrmap_keep(&wk.types, &spares.types);
+	ptrmap_keep(&wk.label_cstr, &spares.label_cstr);
+	ptrmap_keep(&wk.label_obj, &spares.label_obj);
 	refs_release(&wk.refs);
-	mapped_free(wk.objs, wk.cap * sizeof(*wk.objs));
+	mapped_keep(&spares.objs, wk.objs, wk.objs ? wk.cap * sizeof(*wk.objs) : 0);
 	free(wk.tinfo);
 	free(wk.edges);
 	free(wk.threads);

@@ -5,7 +5,9 @@
  * offsets in every page) keeps its lookups short. Hashed by page window as
  * the map of every object is, the label map of a 1M-object take had runs
  * of 300 to 1,200 filled slots in some processes (the addresses of its
- * strings decide), and their take() was 1.4-2.8x slower.
+ * strings decide), and their take() was 1.4-2.8x slower. And the small
+ * tables one walk keeps for the next (mapped_keep) come back empty, and
+ * big ones are given back.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mremap, as Python.h gives the agent */
@@ -123,6 +125,65 @@ START_TEST(labels_met_in_any_order_are_found_in_a_few_probes)
 }
 END_TEST
 
+START_TEST(small_tables_are_kept_for_the_next_walk_and_come_back_empty)
+{
+	struct mapped_spare spare = {0};
+	struct ptrmap m;
+	ck_assert(ptrmap_init_spare(&m, 10000, PTRMAP_WINDOW, &spare));
+	for (uintptr_t k = 1; k <= 10000; k++)
+		ck_assert_int_eq(ptrmap_put(&m, k * 48, (uint32_t)k, NULL), 1);
+	struct ptrmap_slot *slots = m.slots;
+	size_t cap = m.mask + 1;
+	ptrmap_keep(&m, &spare);
+	ck_assert_ptr_null(m.slots);
+	ck_assert_ptr_eq(spare.p, slots);
+
+	/* the next map of about that size gets them, with no key left */
+	ck_assert(ptrmap_init_spare(&m, 9000, PTRMAP_WINDOW, &spare));
+	ck_assert_ptr_eq(m.slots, slots);
+	ck_assert_uint_eq(m.mask + 1, cap);
+	ck_assert_ptr_null(spare.p);
+	for (uintptr_t k = 1; k <= 10000; k++)
+		ck_assert_uint_eq(ptrmap_get(&m, k * 48), UINT32_MAX);
+	ck_assert_int_eq(ptrmap_put(&m, 480, 7, NULL), 1);
+	ptrmap_keep(&m, &spare);
+
+	/* a map for far fewer keys does not take slots 4x its size: they
+	 * stay, until the smaller map's are kept in their place */
+	ck_assert(ptrmap_init_spare(&m, 100, PTRMAP_WINDOW, &spare));
+	ck_assert_ptr_ne(m.slots, slots);
+	ck_assert_ptr_eq(spare.p, slots);
+	struct ptrmap_slot *small = m.slots;
+	ptrmap_keep(&m, &spare);
+	ck_assert_ptr_eq(spare.p, small);
+
+	/* a map that grew is kept at its grown size */
+	ck_assert(ptrmap_init_spare(&m, 1000, PTRMAP_WINDOW, &spare));
+	for (uintptr_t k = 1; k <= 5000; k++)
+		ck_assert_int_eq(ptrmap_put(&m, k * 64, (uint32_t)k, NULL), 1);
+	size_t grown = (m.mask + 1) * sizeof(*m.slots);
+	ck_assert_uint_gt(grown, 1024 * sizeof(*m.slots));
+	ptrmap_keep(&m, &spare);
+	ck_assert_uint_eq(spare.bytes, grown);
+
+	/* a big map (huge pages) is given back, the spare left as it was */
+	ck_assert(ptrmap_init_spare(&m, 300000, PTRMAP_WINDOW, &spare));
+	ck_assert_uint_ge((m.mask + 1) * sizeof(*m.slots), MAPPED_HUGE);
+	void *kept = spare.p;
+	ptrmap_keep(&m, &spare);
+	ck_assert_ptr_eq(spare.p, kept);
+	mapped_keep(&spare, NULL, 0);
+	ck_assert_ptr_eq(spare.p, kept);
+
+	/* a table not zeroed again (the object table) keeps its size */
+	size_t bytes = 100000;
+	void *t = mapped_reuse(&spare, &bytes, 0);
+	ck_assert_ptr_eq(t, kept);
+	ck_assert_uint_eq(bytes, grown);
+	mapped_free(t, bytes);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ptrmap");
@@ -130,6 +191,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, what_is_put_is_found_through_growth);
 	tcase_add_test(tc, labels_met_in_any_order_are_found_in_a_few_probes);
+	tcase_add_test(tc, small_tables_are_kept_for_the_next_walk_and_come_back_empty);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
