@@ -450,6 +450,40 @@ static bool covers(uint32_t hits, uint32_t of)
 	return of && (uint64_t)hits * COVER_DEN >= (uint64_t)of * COVER_NUM;
 }
 
+/* How finding i's objects are covered by finding j's (measure_coverage):
+ * NCOV counts at cov[(i * nf + j) * NCOV], the first three over all of i's
+ * objects, the next three over its growth (of_growth) alone. */
+enum { COV_FREED, COV_REACHED, COV_NEAR, NCOV = 6 };
+
+/* Object k of f is of its growth: f is a finding of growth alone (no
+ * object certain), and k was not there at the first snapshot. */
+static bool of_growth(const struct asnap_finding *f, uint32_t k)
+{
+	const struct asnap_finding_object *o = &f->objects[k];
+	return !f->certain && f->nsnap >= 2 && !(o->persistent && !o->born_kept);
+}
+
+static uint32_t growth_of(const struct asnap_finding *f)
+{
+	uint32_t n = 0;
+	for (uint32_t k = 0; k < f->nobjects; k++)
+		n += of_growth(f, k);
+	return n;
+}
+
+/*
+ * Is f covered by measure k of c (COV_*)? All its objects, or, when most
+ * of them are its growth (not there at the first snapshot), that growth:
+ * a constant few of another origin (a server's waiters beside its
+ * clients' connection waiters that pile up) keep no growth from being
+ * another finding's consequence. growth: growth_of(f).
+ */
+static bool covered(const struct asnap_finding *f, uint32_t growth, const uint32_t *c, int k)
+{
+	return covers(c[k], f->nobjects) ||
+	       ((uint64_t)growth * 2 >= f->nobjects && covers(c[3 + k], growth));
+}
+
 static bool better(const struct asnap_finding *a, const struct asnap_finding *b)
 {
 	if (precedence(a->check) != precedence(b->check))
@@ -569,9 +603,10 @@ static int by_rank(const void *x, const void *y)
 
 /*
  * Each finding's retained bytes (what freeing all its objects together
- * frees), and cov[(i * nf + j) * 3 + 0..2]: how many of finding i's objects
- * freeing j's objects would free, j's objects reach (held by nothing else
- * but the loop), and j's objects hold near them. freed: a bitset of g->n
+ * frees), and cov[(i * nf + j) * NCOV + 0..2]: how many of finding i's
+ * objects freeing j's objects would free, j's objects reach (held by
+ * nothing else but the loop), and j's objects hold near them; + 3..5: the
+ * same over i's growth alone. freed: a bitset of g->n
  * bits, for one finding at a time.
  */
 static void measure_coverage(struct work *w, struct check_ctx *ctx, uint8_t *freed,
@@ -592,19 +627,28 @@ static void measure_coverage(struct work *w, struct check_ctx *ctx, uint8_t *fre
 			const struct asnap_finding *f = &out->items[i];
 			if (i == j)
 				continue;
+			uint32_t *c = &cov[((size_t)i * nf + j) * NCOV];
 			for (uint32_t k = 0; k < f->nobjects; k++) {
 				uint32_t v = f->objects[k].node;
 				bool fr = bit(freed, v);
-				cov[((size_t)i * nf + j) * 3] += fr;
-				cov[((size_t)i * nf + j) * 3 + 1] +=
-					fr || (w->mark[v] == stamp && w->held[v] != held);
+				bool re = fr || (w->mark[v] == stamp && w->held[v] != held);
+				c[COV_FREED] += fr;
+				c[COV_REACHED] += re;
+				if (of_growth(f, k)) {
+					c[3 + COV_FREED] += fr;
+					c[3 + COV_REACHED] += re;
+				}
 			}
 		}
 		stamp = reach(w, &out->items[j], ctx->loop_internals, modules, NEAR_DEPTH, true);
 		for (uint32_t i = 0; i < nf; i++) {
 			const struct asnap_finding *f = &out->items[i];
-			for (uint32_t k = 0; i != j && k < f->nobjects; k++)
-				cov[((size_t)i * nf + j) * 3 + 2] += w->mark[f->objects[k].node] == stamp;
+			uint32_t *c = &cov[((size_t)i * nf + j) * NCOV];
+			for (uint32_t k = 0; i != j && k < f->nobjects; k++) {
+				bool near = w->mark[f->objects[k].node] == stamp;
+				c[COV_NEAR] += near;
+				c[3 + COV_NEAR] += near && of_growth(f, k);
+			}
 		}
 	}
 	if (getenv("ASNAP_DEBUG_FOLD")) /* a developer aid: why a finding was (not) folded */
@@ -614,8 +658,9 @@ static void measure_coverage(struct work *w, struct check_ctx *ctx, uint8_t *fre
 					fprintf(stderr, "fold: %s/%s (%u) by %s/%s: freed %u reached %u near %u\n",
 						asnap_check_name(out->items[i].check), out->items[i].group,
 						out->items[i].nobjects, asnap_check_name(out->items[j].check),
-						out->items[j].group, cov[((size_t)i * nf + j) * 3],
-						cov[((size_t)i * nf + j) * 3 + 1], cov[((size_t)i * nf + j) * 3 + 2]);
+						out->items[j].group, cov[((size_t)i * nf + j) * NCOV],
+						cov[((size_t)i * nf + j) * NCOV + 1],
+						cov[((size_t)i * nf + j) * NCOV + 2]);
 }
 
 /*
@@ -627,14 +672,16 @@ static void measure_coverage(struct work *w, struct check_ctx *ctx, uint8_t *fre
  * tr: the coverage of t's objects by r's.
  */
 static bool own_tasks(const struct asnap_finding *r, const struct asnap_finding *t,
-		      const uint32_t *tr)
+		      uint32_t tgrowth, const uint32_t *tr)
 {
 	return r->check == ASNAP_CHECK_UNCLOSED_RESOURCE && t->check == ASNAP_CHECK_PENDING_TASK &&
-	       covers(tr[2], t->nobjects);
+	       covered(t, tgrowth, tr, COV_NEAR);
 }
 
-/* parent[i]: the finding i is a consequence of, or i itself. */
-static void pick_parents(const struct asnap_findings *out, const uint32_t *cov, uint32_t *parent)
+/* parent[i]: the finding i is a consequence of, or i itself. growth[i]:
+ * growth_of(finding i). */
+static void pick_parents(const struct asnap_findings *out, const uint32_t *cov,
+			 const uint32_t *growth, uint32_t *parent)
 {
 	uint32_t nf = out->count;
 	for (uint32_t i = 0; i < nf; i++) {
@@ -645,17 +692,19 @@ static void pick_parents(const struct asnap_findings *out, const uint32_t *cov, 
 			if (j == i)
 				continue;
 			const struct asnap_finding *o = &out->items[j];
-			const uint32_t *ij = &cov[((size_t)i * nf + j) * 3];
-			const uint32_t *ji = &cov[((size_t)j * nf + i) * 3];
+			const uint32_t *ij = &cov[((size_t)i * nf + j) * NCOV];
+			const uint32_t *ji = &cov[((size_t)j * nf + i) * NCOV];
+			uint32_t gf = growth[i], go = growth[j];
 			int strength = 0;
-			if (covers(ij[0], f->nobjects) && !covers(ji[0], o->nobjects))
+			if (covered(f, gf, ij, COV_FREED) && !covered(o, go, ji, COV_FREED))
 				strength = 3; /* kept alive by o's objects */
-			else if (covers(ij[1], f->nobjects) && !covers(ji[1], o->nobjects))
+			else if (covered(f, gf, ij, COV_REACHED) && !covered(o, go, ji, COV_REACHED))
 				strength = 2; /* reached from o's objects only */
-			else if (covers(ij[2], f->nobjects) && !covers(ji[2], o->nobjects))
+			else if (covered(f, gf, ij, COV_NEAR) && !covered(o, go, ji, COV_NEAR))
 				strength = 2; /* parts of o's objects */
-			else if ((covers(ij[1], f->nobjects) || covers(ij[2], f->nobjects)) &&
-				 (own_tasks(o, f, ij) || (better(o, f) && !own_tasks(f, o, ji))))
+			else if ((covered(f, gf, ij, COV_REACHED) || covered(f, gf, ij, COV_NEAR)) &&
+				 (own_tasks(o, f, gf, ij) ||
+				  (better(o, f) && !own_tasks(f, o, go, ji))))
 				strength = 1; /* each reaches the other: the cause wins */
 			if (strength > best_strength ||
 			    (strength && strength == best_strength && better(o, &out->items[best]))) {
@@ -702,21 +751,24 @@ int findings_settle(struct check_ctx *ctx)
 	int rc = tree_build(&s->ret.dom, &w.tree);
 	uint8_t *freed = asnap_big_alloc((size_t)g->n / 8 + 1, 1);
 	uint32_t *parent = malloc(nf * sizeof(*parent));
-	uint32_t *cov = asnap_big_zalloc((size_t)nf * nf * 3, sizeof(*cov)); /* [f][g]: freed, reached, near */
+	uint32_t *cov = asnap_big_zalloc((size_t)nf * nf * NCOV, sizeof(*cov)); /* [f][g]: COV_* */
+	uint32_t *growth = malloc(nf * sizeof(*growth));
 	uint8_t *modules = asnap_retention_module_set(&s->ret);
 	w.mark = asnap_big_zalloc((size_t)g->n + 1, sizeof(*w.mark));
 	w.held = asnap_big_zalloc((size_t)g->n + 1, sizeof(*w.held));
 	w.depth = asnap_big_alloc((size_t)g->n + 1, sizeof(*w.depth));
 	w.queue = asnap_big_alloc((size_t)g->n + 1, sizeof(*w.queue));
 	w.member = asnap_big_zalloc((size_t)g->n + 1, 1);
-	if (rc < 0 || !freed || !parent || !cov || !modules || !w.mark || !w.held || !w.depth ||
-	    !w.queue || !w.member)
+	if (rc < 0 || !freed || !parent || !cov || !growth || !modules || !w.mark || !w.held ||
+	    !w.depth || !w.queue || !w.member)
 		goto nomem;
 	rc = -1;
 	if (!ctx->loop_internals && !(ctx->loop_internals = loop_internals(s)))
 		goto nomem;
 	measure_coverage(&w, ctx, freed, modules, cov);
-	pick_parents(out, cov, parent);
+	for (uint32_t i = 0; i < nf; i++)
+		growth[i] = growth_of(&out->items[i]);
+	pick_parents(out, cov, growth, parent);
 	break_rings(out, parent);
 	for (uint32_t i = 0; i < nf; i++) {
 		uint32_t top = i;
@@ -745,7 +797,7 @@ int findings_settle(struct check_ctx *ctx)
 nomem:
 	rc = nomem(ctx);
 out:
-	asnap_free_all(freed, parent, cov, modules, w.mark, w.held, w.depth, w.queue, w.member);
+	asnap_free_all(freed, parent, cov, growth, modules, w.mark, w.held, w.depth, w.queue, w.member);
 	tree_release(&w.tree);
 	return rc;
 }

@@ -473,7 +473,8 @@ END_TEST
  * them as aiohttp's connector does, in `_conns`, a dict of lists of
  * (protocol, time) tuples, each protocol holding its connection.
  */
-static void write_pools(const char *path, uint32_t pools, uint32_t idle, bool deep)
+static void write_pools(const char *path, uint32_t pools, uint32_t idle, bool deep,
+			bool pool_open)
 {
 	static struct heap h;
 	heap_init(&h);
@@ -486,6 +487,8 @@ static void write_pools(const char *path, uint32_t pools, uint32_t idle, bool de
 		uint32_t p = heap_node(&h, "mylib.Pool", base, 100);
 		uint32_t l = heap_node(&h, "builtins.list", base + 0x100, 64);
 		heap_edge(&h, held, p, NULL);
+		heap_rec(&h, p, "attrs");
+		heap_bool(&h, "_closed", !pool_open);
 		if (deep) {
 			uint32_t d = heap_node(&h, "builtins.dict", base + 0x200, 64);
 			heap_edge(&h, p, d, "_conns");
@@ -537,19 +540,19 @@ static const char conn_pool_rule[] =
 
 struct pool_args {
 	const uint32_t *pools, *idle;
-	bool deep;
+	bool deep, pool_open;
 };
 
 static void write_pools_k(const char *path, int k, const void *arg)
 {
 	const struct pool_args *a = arg;
-	write_pools(path, a->pools[k], a->idle[k], a->deep);
+	write_pools(path, a->pools[k], a->idle[k], a->deep, a->pool_open);
 }
 
 static struct asnap_findings pool_findings(const uint32_t pools[3], const uint32_t idle[3],
 					   const char *json, bool deep)
 {
-	struct pool_args a = {pools, idle, deep};
+	struct pool_args a = {pools, idle, deep, false};
 	return three_findings(write_pools_k, &a,
 			      1u << ASNAP_CHECK_UNCLOSED_RESOURCE | 1u << ASNAP_CHECK_PENDING_FUTURE,
 			      json);
@@ -611,6 +614,36 @@ START_TEST(pools_that_pile_up_are_growth)
 	ck_assert_uint_eq(f.count, 1);
 	ck_assert_int_eq(f.items[0].check, ASNAP_CHECK_UNCLOSED_RESOURCE);
 	asnap_findings_release(&f);
+}
+END_TEST
+
+/* Pools that are open resources themselves (aiohttp's TCPConnector,
+ * asyncpg's Pool) and pile up: the pools are the finding; their idle
+ * connections are their parts, not a finding beside them, folded or not. */
+START_TEST(pools_that_are_resources_count_their_connections_as_parts)
+{
+	static const char rules[] =
+		"{\"rules\": [{\"type\": \"mylib.Conn\", \"open_when\": {\"attr\": \"_closed\", "
+		"\"equals\": false}}, {\"type\": \"mylib.Pool\", \"open_when\": {\"attr\": "
+		"\"_closed\", \"equals\": false}}], \"pools\": [{\"type\": \"mylib.Pool\", "
+		"\"holds\": [\"_conns\"]}]}";
+	struct pool_args a = {(uint32_t[]){2, 4, 6}, (uint32_t[]){3, 3, 3}, true, true};
+	struct asnap_findings f = three_findings(
+		write_pools_k, &a, 1u << ASNAP_CHECK_UNCLOSED_RESOURCE | 1u << ASNAP_CHECK_PENDING_FUTURE,
+		rules);
+	ck_assert_uint_eq(f.count, 1);
+	ck_assert_msg(strstr(f.items[0].summary, "mylib.Pool") &&
+			      strstr(f.items[0].summary, "2 -> 4 -> 6"),
+		      "%s", f.items[0].summary);
+	for (uint32_t i = 0; i < f.items[0].nalso; i++)
+		ck_assert_msg(!strstr(f.items[0].also[i].summary, "mylib.Conn"), "%s",
+			      f.items[0].also[i].summary);
+	asnap_findings_release(&f);
+	/* one such pool, its idle connections rising with the load: nothing */
+	struct pool_args one = {(uint32_t[]){1, 1, 1}, (uint32_t[]){2, 4, 6}, true, true};
+	f = three_findings(write_pools_k, &one,
+			   1u << ASNAP_CHECK_UNCLOSED_RESOURCE | 1u << ASNAP_CHECK_PENDING_FUTURE, rules);
+	assert_none(&f);
 }
 END_TEST
 
@@ -754,9 +787,46 @@ END_TEST
  * pending task of the connection's own, is its attribute, the coroutine's
  * self. A lone connection has sent its close frame (close() called).
  */
+struct ws_args {
+	const uint32_t *count;
+	bool server;        /* the program serves the other ends too */
+	bool server_closed; /* ... and its side is closed (but for three), its
+			     * tasks left pending */
+};
+
+/* A pending task (coroutine qualname) holder keeps under label, its
+ * coroutine's self `self`, waiting on a future resolver keeps, at base. */
+static uint32_t ws_task(struct heap *h, uint32_t self, uint32_t holder, const char *label,
+			uint32_t resolver, const char *qualname, uint64_t base)
+{
+	uint32_t t = heap_node(h, "_asyncio.Task", base, 200);
+	uint32_t co = heap_node(h, "builtins.coroutine", base + 0x200, 150);
+	uint32_t fu = heap_node(h, "_asyncio.Future", base + 0x400, 100);
+	heap_edge(h, holder, t, label);
+	heap_edge(h, t, co, "_coro");
+	heap_edge(h, co, self, "self");
+	heap_edge(h, t, fu, "_fut_waiter");
+	heap_edge(h, co, fu, "cr_await");
+	heap_edge(h, resolver, fu, "_waiter");
+	heap_rec(h, t, "task");
+	heap_str(h, "state", "pending");
+	heap_ref(h, "coro", co);
+	heap_ref(h, "waiting_on", fu);
+	heap_rec(h, co, "coroutine");
+	heap_str(h, "state", "suspended");
+	heap_str(h, "qualname", qualname);
+	heap_ref(h, "awaiting", fu);
+	heap_rec(h, fu, "future");
+	heap_str(h, "state", "pending");
+	return co;
+}
+
+static const char TRANSFER[] = "WebSocketCommonProtocol.transfer_data";
+
 static void write_wsconns(const char *path, int k, const void *arg)
 {
-	const uint32_t *count = arg;
+	const struct ws_args *a = arg;
+	const uint32_t *count = a->count;
 	static struct heap h;
 	heap_init(&h);
 	uint32_t mods = heap_node(&h, "builtins.dict", 0x10000, 64);
@@ -766,24 +836,65 @@ static void write_wsconns(const char *path, int k, const void *arg)
 	heap_edge(&h, mods, feed, "feed");
 	heap_edge(&h, feed, conns, "conns");
 	heap_root(&h, mods, "sys.modules");
+	uint32_t srv = 0, served = 0, handlers = 0;
+	if (a->server) {
+		/* the server (a pool of its connections), and three futures of
+		 * its own that nothing awaits: there from the start */
+		srv = heap_node(&h, "websockets.legacy.server.WebSocketServer", 0x10400, 48);
+		served = heap_node(&h, "builtins.set", 0x10600, 64);
+		handlers = heap_node(&h, "builtins.set", 0x10700, 64);
+		heap_edge(&h, feed, srv, "server");
+		heap_edge(&h, srv, served, "websockets");
+		heap_edge(&h, srv, handlers, "handler_tasks");
+		for (uint32_t j = 0; j < 3; j++) {
+			uint32_t waiter = heap_node(&h, "_asyncio.Future", 0x10800 + j * 0x100, 100);
+			heap_edge(&h, srv, waiter, j ? "listener_waiter" : "closed_waiter");
+			heap_rec(&h, waiter, "future");
+			heap_str(&h, "state", "pending");
+		}
+	}
 	for (uint32_t i = 0; i < count[k]; i++) {
-		uint64_t base = 0x7f0000000000ull + i * 0x1000;
+		uint64_t base = 0x7f0000000000ull + i * 0x4000;
 		uint32_t c = heap_node(&h, "websockets.legacy.client.WebSocketClientProtocol", base, 56);
 		uint32_t tr = heap_node(&h, "asyncio.selector_events._SelectorSocketTransport",
 					base + 0x200, 64);
-		uint32_t t = heap_node(&h, "_asyncio.Task", base + 0x400, 200);
-		uint32_t co = heap_node(&h, "builtins.coroutine", base + 0x600, 150);
-		uint32_t fu = heap_node(&h, "_asyncio.Future", base + 0x800, 100);
+		uint32_t lost = heap_node(&h, "_asyncio.Future", base + 0xa00, 100);
 		heap_edge(&h, conns, c, NULL);
 		heap_edge(&h, c, tr, "transport");
 		heap_edge(&h, tr, c, "_protocol");
-		heap_edge(&h, c, t, "transfer_data_task");
-		heap_edge(&h, t, co, "_coro");
-		heap_edge(&h, co, c, "self");
-		heap_edge(&h, t, fu, "_fut_waiter");
-		heap_edge(&h, co, fu, "cr_await");
-		heap_edge(&h, c, fu, "_waiter"); /* the connection resolves it */
+		ws_task(&h, c, c, "transfer_data_task", c, TRANSFER, base + 0x400);
+		/* a future of the connection's own that nothing awaits */
+		heap_edge(&h, c, lost, "connection_lost_waiter");
+		heap_rec(&h, lost, "future");
+		heap_str(&h, "state", "pending");
 		h.extra_refs[tr] = 1;
+		if (a->server) {
+			/* the other end: the server's connection (which refers
+			 * to its server), its transport, its own reader task
+			 * (one group with the client's) waiting on its stream
+			 * reader, and its handler task as websockets 14+ keeps
+			 * it: in the server's set, the coroutine the server's
+			 * method, the connection its argument */
+			uint32_t sc = heap_node(&h, "websockets.legacy.server.WebSocketServerProtocol",
+						base + 0x2000, 56);
+			uint32_t str = heap_node(&h, "asyncio.selector_events._SelectorSocketTransport",
+						 base + 0x2200, 64);
+			uint32_t d = heap_node(&h, "builtins.dict", base + 0x2400, 64);
+			uint32_t rd = heap_node(&h, "asyncio.streams.StreamReader", base + 0x2500, 64);
+			heap_edge(&h, served, sc, NULL);
+			heap_edge(&h, sc, str, "transport");
+			heap_edge(&h, str, sc, "_protocol");
+			heap_edge(&h, sc, d, "__dict__");
+			heap_edge(&h, d, srv, "ws_server");
+			heap_edge(&h, d, rd, "reader");
+			ws_task(&h, sc, d, "transfer_data_task", rd, TRANSFER, base + 0x2600);
+			uint32_t co = ws_task(&h, srv, handlers, NULL, rd, "Server.handler",
+					      base + 0x3000);
+			heap_edge(&h, co, sc, "connection");
+			h.extra_refs[str] = 1;
+			heap_rec(&h, str, "attrs");
+			heap_bool(&h, "_closing", a->server_closed && i >= 3);
+		}
 		heap_rec(&h, c, "attrs");
 		heap_none(&h, "close_rcvd");
 		if (count[k] == 1) /* closed: sent its close frame */
@@ -792,16 +903,6 @@ static void write_wsconns(const char *path, int k, const void *arg)
 			heap_none(&h, "close_sent");
 		heap_rec(&h, tr, "attrs");
 		heap_bool(&h, "_closing", false);
-		heap_rec(&h, t, "task");
-		heap_str(&h, "state", "pending");
-		heap_ref(&h, "coro", co);
-		heap_ref(&h, "waiting_on", fu);
-		heap_rec(&h, co, "coroutine");
-		heap_str(&h, "state", "suspended");
-		heap_str(&h, "qualname", "WebSocketCommonProtocol.transfer_data");
-		heap_ref(&h, "awaiting", fu);
-		heap_rec(&h, fu, "future");
-		heap_str(&h, "state", "pending");
 	}
 	heap_write_header(&h, path,
 			  "{\"producer\":\"test\",\"pid\":7,\"process_start\":1.5,\"code\":"
@@ -816,8 +917,9 @@ static void write_wsconns(const char *path, int k, const void *arg)
  * code that holds their transports. */
 START_TEST(connections_not_their_tasks_are_the_leak)
 {
-	struct asnap_findings f = three_findings(write_wsconns, (uint32_t[]){5, 15, 25},
-						 UINT32_MAX, asnap_builtin_rules);
+	struct ws_args rising = {(uint32_t[]){5, 15, 25}, false, false};
+	struct asnap_findings f = three_findings(write_wsconns, &rising, UINT32_MAX,
+						 asnap_builtin_rules);
 	ck_assert_msg(f.count == 1, "%u findings, first: %s", f.count,
 		      f.count ? f.items[0].summary : "");
 	ck_assert_int_eq(f.items[0].check, ASNAP_CHECK_UNCLOSED_RESOURCE);
@@ -833,9 +935,63 @@ START_TEST(connections_not_their_tasks_are_the_leak)
 	asnap_findings_release(&f);
 	/* as many open throughout (the program's connections), or one closed:
 	 * nothing */
-	f = three_findings(write_wsconns, (uint32_t[]){5, 5, 5}, UINT32_MAX, asnap_builtin_rules);
+	struct ws_args steady = {(uint32_t[]){5, 5, 5}, false, false};
+	f = three_findings(write_wsconns, &steady, UINT32_MAX, asnap_builtin_rules);
 	assert_none(&f);
-	f = three_findings(write_wsconns, (uint32_t[]){1, 1, 1}, UINT32_MAX, asnap_builtin_rules);
+	struct ws_args closed = {(uint32_t[]){1, 1, 1}, false, false};
+	f = three_findings(write_wsconns, &closed, UINT32_MAX, asnap_builtin_rules);
+	assert_none(&f);
+}
+END_TEST
+
+/*
+ * The same clients, served in the same process (a test suite's server):
+ * the server's side of each connection is open as long as the client
+ * keeps it, in the server's pool, with its own reader task, one group with
+ * the clients' tasks. Still one finding, the clients' connections: the
+ * server's tasks are its pool's (and its pool counts as one), the clients'
+ * fold into their connections, and so do the clients' futures that nothing
+ * awaits, though the server's three such futures are among them from the
+ * start. With the server's side closed and its tasks left pending (a
+ * handler that never returns), those tasks are findings of their own,
+ * though the server's three open connections still refer to the server.
+ */
+START_TEST(a_servers_side_of_leaked_clients_is_the_clients_leak)
+{
+	struct ws_args both = {(uint32_t[]){5, 15, 25}, true, false};
+	struct asnap_findings f = three_findings(write_wsconns, &both, UINT32_MAX,
+						 asnap_builtin_rules);
+	ck_assert_msg(f.count == 1, "%u findings, first: %s, second: %s", f.count,
+		      f.count ? f.items[0].summary : "", f.count > 1 ? f.items[1].summary : "");
+	ck_assert_int_eq(f.items[0].check, ASNAP_CHECK_UNCLOSED_RESOURCE);
+	ck_assert_msg(strstr(f.items[0].summary, "websockets.legacy.client.WebSocketClientProtocol") &&
+			      strstr(f.items[0].summary, "5 -> 15 -> 25"),
+		      "%s", f.items[0].summary);
+	bool tasks = false, futures = false;
+	for (uint32_t i = 0; i < f.items[0].nalso; i++) {
+		const struct asnap_finding_also *x = &f.items[0].also[i];
+		if (x->check == ASNAP_CHECK_PENDING_TASK) {
+			tasks = true;
+			ck_assert_msg(x->count == 25, "%u tasks: the server's are counted", x->count);
+		}
+		futures |= x->check == ASNAP_CHECK_PENDING_FUTURE && strstr(x->summary, "28");
+	}
+	ck_assert_msg(tasks && futures, "the clients' tasks and futures are not folded in");
+	asnap_findings_release(&f);
+	struct ws_args hung = {(uint32_t[]){5, 15, 25}, true, true};
+	f = three_findings(write_wsconns, &hung, UINT32_MAX, asnap_builtin_rules);
+	bool readers = false, handlers = false;
+	for (uint32_t i = 0; i < f.count; i++) {
+		if (f.items[i].check != ASNAP_CHECK_PENDING_TASK)
+			continue;
+		readers |= strstr(f.items[i].summary, TRANSFER) != NULL;
+		handlers |= strstr(f.items[i].summary, "Server.handler") != NULL;
+	}
+	ck_assert_msg(readers && handlers, "the tasks of the server's closed side are not reported");
+	asnap_findings_release(&f);
+	/* the clients' connections held, as many throughout: nothing */
+	struct ws_args steady = {(uint32_t[]){5, 5, 5}, true, false};
+	f = three_findings(write_wsconns, &steady, UINT32_MAX, asnap_builtin_rules);
 	assert_none(&f);
 }
 END_TEST
@@ -856,9 +1012,11 @@ int main(void)
 	tcase_add_test(tc, idle_connections_of_one_pool_are_not_growth);
 	tcase_add_test(tc, connections_deep_in_a_pool_are_not_growth);
 	tcase_add_test(tc, pools_that_pile_up_are_growth);
+	tcase_add_test(tc, pools_that_are_resources_count_their_connections_as_parts);
 	tcase_add_test(tc, timer_chains_that_multiply_are_found);
 	tcase_add_test(tc, timer_chains_replaced_held_or_bounded_are_not_leaks);
 	tcase_add_test(tc, connections_not_their_tasks_are_the_leak);
+	tcase_add_test(tc, a_servers_side_of_leaked_clients_is_the_clients_leak);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -147,7 +147,10 @@ int frame_cycle_prepare(struct check_ctx *ctx, void **state);
  * is 1 for each and for what it reaches within 3 strong references through
  * library objects other than the loop, tasks, coroutines, frames and
  * handles - its stream's protocol and "closed" future, which live as long
- * as the pool keeps it. 0, or -1 with ctx->err.
+ * as the pool keeps it; bit 2 (not 1) for the tasks of those connections:
+ * held by such a part or by the pool, their coroutine holding a part (a
+ * server connection's reader and handler tasks); bit 4 for the pools and
+ * their containers. 0, or -1 with ctx->err.
  */
 int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out);
 

@@ -47,7 +47,11 @@ int pending_future_scan(struct grouping *gr, uint32_t snap, void *state)
 	char site[512];
 	int rc = 0;
 	for (uint32_t i = 0; i < a->nfutures; i++) {
-		if (a->futures[i].state != ASNAP_FUT_PENDING || part[a->futures[i].node])
+		if (a->futures[i].state != ASNAP_FUT_PENDING || (part[a->futures[i].node] & 1))
+			continue;
+		/* (awaited by a pooled connection's own task: as that task) */
+		uint32_t by = s->future_task[i];
+		if (by != ASNAP_NO_NODE && (part[by] & 2))
 			continue;
 		/* named and placed by the awaiting task's innermost coroutine in
 		 * the program's own code (not asyncio's Event.wait) */

@@ -2,7 +2,8 @@
  * pending_task.c - the pending-task check: tasks that wait on a future
  * nothing live can resolve (orphaned awaits, certain from one snapshot;
  * see tasks.h), and tasks of a coroutine that stay pending and grow in
- * number across snapshots. The program's main task is never reported.
+ * number across snapshots. The program's main task is never reported, nor
+ * the tasks of the connections a server's pool keeps open.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +20,19 @@ int pending_task_scan(struct grouping *gr, uint32_t snap, void *state)
 	uint8_t *main = calloc((size_t)a->ntasks + 1, 1);
 	if (!main)
 		return nomem(ctx);
+	uint8_t *part;
+	if (pooled_parts(ctx, snap, &part) < 0) {
+		free(main);
+		return -1;
+	}
 	asnap_tasks_mark_main(s, main);
 	char site[512];
 	for (uint32_t i = 0; i < a->ntasks; i++) {
 		const struct asnap_aio_task *t = &a->tasks[i];
 		if (t->state != ASNAP_FUT_PENDING || main[i])
+			continue;
+		/* (one that can never finish is reported all the same) */
+		if ((part[t->node] & 2) && !(last && ctx->orphaned[i]))
 			continue;
 		const struct asnap_aio_coro *c = asnap_aio_coro(a, t->coro);
 		const char *key = c && c->qualname ? asnap_graph_string(s->g, c->qualname)
@@ -31,10 +40,12 @@ int pending_task_scan(struct grouping *gr, uint32_t snap, void *state)
 		site_of(s, t->node, site, sizeof(site)); /* in the program's own code */
 		if (!group_add(gr, snap, key, t->node, last && ctx->orphaned[i], site)) {
 			free(main);
+			free(part);
 			return nomem(ctx);
 		}
 	}
 	free(main);
+	free(part);
 	return 0;
 }
 

@@ -99,14 +99,17 @@ static bool pool_passes(const struct pool_walk *w, const struct asnap_snap *s, u
 
 /* Mark the open resources pool p holds under its "holds" attributes
  * (docs/CHECKS.md "Resource rules"): bit 8 for each, bit 4 for all but
- * the first. A resource inside another (bit 2) is the other's. */
+ * the first, or for all of them when the pool is an open resource itself
+ * (aiohttp's TCPConnector, asyncpg's Pool): then it is what is counted,
+ * and they are its parts. A resource inside another (bit 2) is the
+ * other's. */
 static void pool_holds(struct pool_walk *w, const struct asnap_rules_bound *b,
 		       const struct asnap_snap *s, const struct asnap_pool_rule *pr, uint32_t p,
 		       uint32_t stamp, uint8_t *open)
 {
 	const struct asnap_graph *g = s->g;
 	uint32_t head = 0, tail = 0, budget = POOL_BUDGET;
-	bool kept = false;
+	bool kept = (open[p] & 1) != 0;
 	w->seen[p] = stamp;
 	struct attrs it;
 	uint64_t e;
@@ -182,7 +185,8 @@ static int pools_hold(const struct asnap_rules_bound *b, const struct asnap_snap
 /* Mark (bit 8) every open resource idle in a pool - one that an object of
  * its rule's "idle_in" type holds under that attribute, or that is in the
  * container it holds there, or that a pool of the rules' "pools" holds -
- * and (bit 4) all but one per pool. 0, or -1 out of memory. */
+ * and (bit 4) all but one per pool, or all of a pool that is an open
+ * resource itself. 0, or -1 out of memory. */
 static int one_per_pool(const struct asnap_rules_bound *b, const struct asnap_snap *s,
 			uint8_t *open)
 {
@@ -203,7 +207,7 @@ static int one_per_pool(const struct asnap_rules_bound *b, const struct asnap_sn
 			       b->name_ids[rules->items[i].idle_type] == g->type[p];
 		if (!pool)
 			continue;
-		bool kept = false;
+		bool kept = (open[p] & 1) != 0; /* (as in pool_holds) */
 		struct attrs it;
 		uint64_t e;
 		for (attrs_init(&it, s, p); attrs_next(&it, &e);) {
@@ -358,6 +362,88 @@ out:
 /* The parts of a resource: this close to it. */
 #define PART_DEPTH 3
 
+/* The types of pools this snapshot has (of the rules' "pools", or a
+ * rule's "idle_in"): their string ids, at most MAX_POOL_TYPES. */
+#define MAX_POOL_TYPES 32
+struct pool_types {
+	uint32_t id[MAX_POOL_TYPES];
+	uint32_t n;
+};
+
+static void pool_types_add(struct pool_types *pt, uint32_t id)
+{
+	for (uint32_t i = 0; i < pt->n; i++)
+		if (pt->id[i] == id)
+			return;
+	if (id && pt->n < MAX_POOL_TYPES)
+		pt->id[pt->n++] = id;
+}
+
+static void pool_types_of(const struct asnap_rules_bound *b, struct pool_types *pt)
+{
+	pt->n = 0;
+	for (uint32_t i = 0; i < b->rules->npools; i++)
+		pool_types_add(pt, b->name_ids[b->rules->pools[i].type]);
+	for (uint32_t i = 0; i < b->rules->count; i++)
+		if (b->rules->items[i].has_idle)
+			pool_types_add(pt, b->name_ids[b->rules->items[i].idle_type]);
+}
+
+static bool is_pool(const struct pool_types *pt, const struct asnap_graph *g, uint32_t v)
+{
+	for (uint32_t i = 0; i < pt->n; i++)
+		if (g->type[v] == pt->id[i])
+			return true;
+	return false;
+}
+
+/*
+ * Mark (bit 2) the tasks of the connections a pool holds open: a task
+ * held by a part of such a connection (bit 1: aiohttp's
+ * RequestHandler._task_handler, a websockets 10-13 server connection's
+ * transfer_data_task) or by its pool (bit 4: a pool and the containers it
+ * holds, as websockets 14+'s Server.handler_tasks), whose coroutine holds a
+ * part too (its self, its connection argument). A server keeps a
+ * connection, and its tasks, for as long as its client keeps it open; the
+ * pool's connections count as one resource (docs/CHECKS.md "Pools"), and
+ * their tasks are not the program's to finish.
+ */
+static void pool_tasks(const struct pool_types *pt, const struct asnap_snap *s, uint8_t *part)
+{
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio *a = &s->aio;
+	for (uint32_t v = 0; pt->n && v < g->n; v++) {
+		if (!is_pool(pt, g, v))
+			continue;
+		part[v] |= 4;
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			uint32_t x = g->edge_target[e];
+			if (asnap_graph_edge_is_strong(g, e) && x < g->n &&
+			    is_container_type(node_type(s, x)))
+				part[x] |= 4;
+		}
+	}
+	for (uint32_t v = 0; v < g->n; v++) {
+		if (!(part[v] & 5))
+			continue;
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			uint32_t x = g->edge_target[e];
+			if (x >= g->n || !asnap_graph_edge_is_strong(g, e) || a->kind[x] != ASNAP_AIO_TASK)
+				continue;
+			const struct asnap_aio_task *t = asnap_aio_task(a, x);
+			if (!t || t->coro >= g->n)
+				continue;
+			for (uint64_t f = asnap_graph_edge_begin(g, t->coro);
+			     f < asnap_graph_edge_end(g, t->coro); f++)
+				if (asnap_graph_edge_is_strong(g, f) && g->edge_target[f] < g->n &&
+				    (part[g->edge_target[f]] & 1)) {
+					part[x] |= 2;
+					break;
+				}
+		}
+	}
+}
+
 int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
 {
 	const struct asnap_snap *s = ctx->snaps[snap];
@@ -390,9 +476,10 @@ int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
 	}
 	/* breadth-first from every open resource idle in a pool, through
 	 * library objects that are neither the loop nor what runs (tasks,
-	 * coroutines, frames, handles), not through futures: what the
-	 * resource's library objects hold, as a transport's protocol holds its
-	 * "closed" future */
+	 * coroutines, frames, handles) nor a pool (a connection's parts are
+	 * not its pool's, nor through it the other connections'), not through
+	 * futures: what the resource's library objects hold, as a transport's
+	 * protocol holds its "closed" future */
 	for (uint32_t v = 0; v < g->n; v++) {
 		const struct asnap_rule *r = asnap_rules_for(&b, g, v);
 		if (r && asnap_rules_open(&b, r, a, v))
@@ -403,6 +490,8 @@ int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
 		rc = nomem(ctx);
 		goto out;
 	}
+	struct pool_types pt;
+	pool_types_of(&b, &pt);
 	uint32_t head = 0, tail = 0;
 	for (uint32_t v = 0; v < g->n; v++) {
 		if (part[v] & 8)
@@ -421,13 +510,14 @@ int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
 				continue;
 			uint8_t k = a->kind[x];
 			if (k == ASNAP_AIO_TASK || k == ASNAP_AIO_CORO || k == ASNAP_AIO_FRAME ||
-			    k == ASNAP_AIO_HANDLE || k == ASNAP_AIO_LOOP)
+			    k == ASNAP_AIO_HANDLE || k == ASNAP_AIO_LOOP || is_pool(&pt, g, x))
 				continue;
 			part[x] = 1;
 			depth[x] = (uint8_t)(depth[v] + 1);
 			queue[tail++] = x;
 		}
 	}
+	pool_tasks(&pt, s, part);
 	*out = part;
 out:
 	free(depth);
