@@ -50,7 +50,8 @@ def pytest_addoption(parser):
     g.addoption("--asyncsnap-check", metavar="CHECK[,CHECK...]", default=None,
                 help="run only these checks (ini: asyncsnap_checks)")
     g.addoption("--asyncsnap-rules", metavar="FILE", default=None,
-                help="resource rules for `leaks --rules` (ini: asyncsnap_rules)")
+                help="rules file for `leaks --rules`: resources, pools, registries "
+                     "(ini: asyncsnap_rules)")
     g.addoption("--asyncsnap-baseline", metavar="FILE", default=None,
                 help="findings recorded in FILE do not fail their tests "
                      "(ini: asyncsnap_baseline)")
@@ -68,7 +69,7 @@ def pytest_addoption(parser):
     parser.addini("asyncsnap_action", default="fail", help="asyncsnap: fail or warn")
     parser.addini("asyncsnap_checks", type="args", default=[],
                   help="asyncsnap: the checks to run (default: all)")
-    parser.addini("asyncsnap_rules", default="", help="asyncsnap: resource rules file")
+    parser.addini("asyncsnap_rules", default="", help="asyncsnap: rules file (leaks --rules)")
     parser.addini("asyncsnap_baseline", default="", help="asyncsnap: baseline file")
 
 

@@ -352,7 +352,7 @@ static int by_retained(const void *x, const void *y)
 
 void asnap_finding_release(struct asnap_finding *f)
 {
-	asnap_free_all(f->summary, f->group, f->site, f->growth, f->objects, f->path);
+	asnap_free_all(f->summary, f->group, f->site, f->fix, f->growth, f->objects, f->path);
 	for (uint32_t i = 0; i < f->nalso; i++) {
 		free(f->also[i].summary);
 		free(f->also[i].group);
@@ -430,7 +430,9 @@ int grouping_emit(struct grouping *gr, int check, summary_fn *summary)
 		f.count = f.nobjects;
 		if (f.nobjects > 1)
 			qsort(f.objects, f.nobjects, sizeof(*f.objects), by_retained);
-		f.fix = g->fix ? g->fix : checks[check].advice;
+		/* (a copy: a rule's fix goes with the rules, which a run without
+		 * rules of its own releases with the checks' state) */
+		f.fix = strdup(g->fix ? g->fix : checks[check].advice);
 		char buf[512];
 		summary(ctx, gr->keys.keys[gi], g, f.count, grew && !certain, buf, sizeof(buf));
 		if (g->cycle) {
@@ -449,7 +451,7 @@ int grouping_emit(struct grouping *gr, int check, summary_fn *summary)
 			asnap_grow(out->items, out->count, &out->cap, sizeof(*more), 8);
 		if (more)
 			out->items = more;
-		if (!f.summary || !more) {
+		if (!f.summary || !f.fix || !more) {
 			asnap_finding_release(&f);
 			return nomem(ctx);
 		}

@@ -66,7 +66,7 @@ struct asnap_finding {
 	char *summary;         /* one line for a person */
 	char *group;           /* what the objects share: a qualified name, a type, ... */
 	char *site;            /* file:line, or NULL */
-	const char *fix;       /* borrowed: how to fix it (a rule's "fix" or the check's advice) */
+	char *fix;             /* how to fix it (a rule's "fix" or the check's advice) */
 	uint32_t count;        /* objects in the last snapshot */
 	uint32_t certain;      /* of which certain from the last snapshot alone */
 	uint32_t persistent;   /* of which alive in the earlier snapshots */

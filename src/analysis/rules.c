@@ -121,6 +121,29 @@ const char asnap_builtin_rules[] =
 	" {\"type\": \"websockets.legacy.server.WebSocketServer\", \"holds\": [\"websockets\"]},\n"
 	" {\"type\": \"websockets.asyncio.server.Server\", \"holds\": [\"all_connections\"]},\n"
 	" {\"type\": \"uvicorn.server.ServerState\", \"holds\": [\"connections\"]}\n"
+	"],\n"
+	/* where a library keeps the callbacks a program registers with it,
+	 * until the program removes them (pending-future's piles): asyncpg's
+	 * listeners by channel (a dict of sets), its log and termination
+	 * listeners and its query loggers (sets or lists) */
+	" \"registries\": [\n"
+	" {\"type\": \"asyncpg.connection.Connection\", \"holds\": \"_listeners\",\n"
+	"  \"what\": \"LISTEN callbacks\",\n"
+	"  \"fix\": \"remove what is added: await conn.remove_listener(channel, callback) in a "
+	"finally, or add one listener per channel for the connection's life and dispatch from "
+	"it\"},\n"
+	" {\"type\": \"asyncpg.connection.Connection\", \"holds\": \"_log_listeners\",\n"
+	"  \"what\": \"log listeners\",\n"
+	"  \"fix\": \"conn.remove_log_listener(callback) when done, or one listener for the "
+	"connection's life\"},\n"
+	" {\"type\": \"asyncpg.connection.Connection\", \"holds\": \"_termination_listeners\",\n"
+	"  \"what\": \"termination listeners\",\n"
+	"  \"fix\": \"conn.remove_termination_listener(callback) when done, or one for the "
+	"connection's life\"},\n"
+	" {\"type\": \"asyncpg.connection.Connection\", \"holds\": \"_query_loggers\",\n"
+	"  \"what\": \"query loggers\",\n"
+	"  \"fix\": \"conn.remove_query_logger(callback) when done, or with "
+	"conn.query_logger(callback): around the queries (asyncpg 0.29+)\"}\n"
 	"]}\n";
 
 enum cond_op { C_EQUALS, C_NOT, C_ALL, C_ANY };
@@ -164,6 +187,9 @@ void asnap_rules_release(struct asnap_rules *r)
 	for (uint32_t i = 0; i < r->npools; i++)
 		free(r->pools[i].holds);
 	free(r->pools);
+	for (uint32_t i = 0; i < r->nregistries; i++)
+		asnap_free_all(r->registries[i].what, r->registries[i].fix);
+	free(r->registries);
 	for (uint32_t i = 0; i < r->nnames; i++)
 		free(r->names[i]);
 	free(r->names);
@@ -339,6 +365,52 @@ nomem:
 	return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
 }
 
+/* {"type": T, "holds": NAME, "what": TEXT, "fix": TEXT}: one entry of
+ * "registries". */
+static int add_registry(struct asnap_rules *r, const cJSON *j, int i, struct asnap_error *err)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+	const cJSON *holds = cJSON_GetObjectItemCaseSensitive(j, "holds");
+	const cJSON *what = cJSON_GetObjectItemCaseSensitive(j, "what");
+	const cJSON *fix = cJSON_GetObjectItemCaseSensitive(j, "fix");
+	if (!cJSON_IsObject(j) || !cJSON_IsString(type) || !type->valuestring[0])
+		return asnap_error_set(err, ASNAP_ERR_CORRUPT,
+				       "registry %d: \"type\" must be a type name", i);
+	if (!cJSON_IsString(holds) || !holds->valuestring[0])
+		return asnap_error_set(err, ASNAP_ERR_CORRUPT,
+				       "registry %d (%s): \"holds\" must be an attribute name", i,
+				       type->valuestring);
+	if ((what && (!cJSON_IsString(what) || !what->valuestring[0])) ||
+	    (fix && !cJSON_IsString(fix)))
+		return asnap_error_set(err, ASNAP_ERR_CORRUPT,
+				       "registry %d (%s): \"what\" and \"fix\" must be strings", i,
+				       type->valuestring);
+	struct asnap_registry_rule reg = {.what = what ? strdup(what->valuestring) : NULL,
+					  .fix = fix ? strdup(fix->valuestring) : NULL};
+	if ((what && !reg.what) || (fix && !reg.fix) ||
+	    name_index(r, type->valuestring, &reg.type) < 0 ||
+	    name_index(r, holds->valuestring, &reg.holds) < 0)
+		goto nomem;
+	for (uint32_t k = 0; k < r->nregistries; k++) {
+		struct asnap_registry_rule *x = &r->registries[k];
+		if (x->type == reg.type && x->holds == reg.holds) {
+			asnap_free_all(x->what, x->fix);
+			*x = reg;
+			return 0;
+		}
+	}
+	struct asnap_registry_rule *more =
+		realloc(r->registries, (r->nregistries + 1) * sizeof(*more));
+	if (!more)
+		goto nomem;
+	r->registries = more;
+	r->registries[r->nregistries++] = reg;
+	return 0;
+nomem:
+	asnap_free_all(reg.what, reg.fix);
+	return asnap_error_set(err, ASNAP_ERR_NOMEM, "out of memory");
+}
+
 int asnap_rules_add_json(struct asnap_rules *r, const char *json, struct asnap_error *err)
 {
 	char why[200] = "";
@@ -348,16 +420,22 @@ int asnap_rules_add_json(struct asnap_rules *r, const char *json, struct asnap_e
 	int rc = -1;
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "rules");
 	const cJSON *pools = cJSON_GetObjectItemCaseSensitive(doc, "pools");
+	const cJSON *regs = cJSON_GetObjectItemCaseSensitive(doc, "registries");
 	if (!cJSON_IsObject(doc) || (list && !cJSON_IsArray(list)) || (pools && !cJSON_IsArray(pools)) ||
-	    (!list && !pools)) {
+	    (regs && !cJSON_IsArray(regs)) || (!list && !pools && !regs)) {
 		asnap_error_set(err, ASNAP_ERR_CORRUPT,
-				"expected {\"rules\": [...]} (and/or \"pools\": [...])");
+				"expected {\"rules\": [...]} (and/or \"pools\": [...], "
+				"\"registries\": [...])");
 		goto out;
 	}
 	int ip = 0;
 	const cJSON *pj;
 	cJSON_ArrayForEach(pj, pools)
 		if (add_pool(r, pj, ++ip, err) < 0)
+			goto out;
+	ip = 0;
+	cJSON_ArrayForEach(pj, regs)
+		if (add_registry(r, pj, ++ip, err) < 0)
 			goto out;
 	int i = 0;
 	const cJSON *j;

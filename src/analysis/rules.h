@@ -31,6 +31,13 @@
  * of the program's objects, tasks, coroutines, frames, handles, futures,
  * loops, functions, types or modules - are the pool's: a pool keeps as
  * many connections as were ever in use at once, so they count as one.
+ *
+ * And an optional "registries" list says where a library keeps callbacks
+ * a program registers with it and must remove (pending-future's piles):
+ *
+ *   {"registries": [{"type": "asyncpg.connection.Connection",
+ *                    "holds": "_listeners", "what": "LISTEN callbacks",
+ *                    "fix": "await conn.remove_listener(channel, cb)"}]}
  */
 #ifndef ASNAP_ANALYSIS_RULES_H
 #define ASNAP_ANALYSIS_RULES_H
@@ -62,11 +69,23 @@ struct asnap_pool_rule {
 	uint32_t nholds;
 };
 
+/* "registries": [{"type": T, "holds": NAME, "what": TEXT, "fix": TEXT}]:
+ * the set, list or dict (of sets or lists) an object of type T holds as
+ * NAME keeps callbacks registered with it (type, holds: indices in
+ * asnap_rules.names; what, fix: NULL when not given). */
+struct asnap_registry_rule {
+	uint32_t type, holds;
+	char *what;
+	char *fix;
+};
+
 struct asnap_rules {
 	struct asnap_rule *items;
 	uint32_t count;
 	struct asnap_pool_rule *pools;
 	uint32_t npools;
+	struct asnap_registry_rule *registries;
+	uint32_t nregistries;
 	char **names;   /* attribute names used by the conditions */
 	uint32_t nnames;
 };
@@ -76,8 +95,9 @@ extern const char asnap_builtin_rules[];
 
 void asnap_rules_init(struct asnap_rules *r);
 /*
- * Add the rules and pools of a JSON document to r. A rule or pool for a
- * type already there replaces it (so a rules file can override a built-in
+ * Add the rules, pools and registries of a JSON document to r. A rule or
+ * pool for a type (a registry for a type and attribute) already there
+ * replaces it (so a rules file can override a built-in
  * one). 0, or -1 with *err naming the problem ("rule 2: \"type\" must be
  * a string").
  */

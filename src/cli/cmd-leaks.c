@@ -68,7 +68,8 @@ int cmd_leaks(int argc, char **argv)
 		CLI_FUNC("check", 0, "LIST", parse_checks, &mask,
 			 "run only these checks (comma-separated names)"),
 		CLI_STRING("rules", 0, "FILE", &rules_path,
-			   "resource rules for unclosed-resource, added to the built-in ones (JSON, "
+			   "rules added to the built-in ones: resources and pools for "
+			   "unclosed-resource, registries of callbacks for pending-future (JSON, "
 			   "docs/CHECKS.md)"),
 		CLI_NUMBER("show", "N", 0, 1000000, &show,
 			   "objects listed per finding in the text form (default 5)"),

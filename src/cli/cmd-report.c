@@ -45,7 +45,7 @@ int cmd_report(int argc, char **argv)
 			   "write the page to FILE (complete or not at all); '-' or no -o: "
 			   "standard output, unless it is a terminal"),
 		CLI_STRING("rules", 0, "FILE", &rules_path,
-			   "resource rules for unclosed-resource, added to the built-in ones (as "
+			   "rules added to the built-in ones: resources, pools and registries (as "
 			   "`leaks --rules`, docs/CHECKS.md)"),
 		CLI_NUMBER("nodes", "N", 0, 1000000, &nodes,
 			   "objects of the dominator tree the picture carries, the largest "

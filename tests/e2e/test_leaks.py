@@ -159,6 +159,33 @@ class FixturePairsTest(TempDirTest):
         self.assertNotIn("__main__.ClientSession", [x["group"] for x in plain])
         self.assertClean(fixed, "--rules", rules)
 
+    def test_piled_handlers_in_a_registry_named_by_a_rules_file(self):
+        rules = self.write("rules.json", json.dumps({"registries": [
+            {"type": "__main__.Emitter", "holds": "_handlers", "what": "shutdown handlers",
+             "fix": "bus.off(event, handler) in a finally"}]}).encode())
+        leaky, fixed = self.pair("piled_handlers.py")
+        status, found = findings("--rules", rules, *leaky)
+        self.assertEqual(status, 1)
+        f = self.assertFinding(found, "pending-future", "Emitter._handlers of Service.bus")
+        # every handler counts (the bus calls them all): the two for the
+        # service's life too
+        self.assertEqual(f["growth"], [22, 62, 102])
+        self.assertIn("102 shutdown handlers registered and never removed", f["summary"])
+        self.assertEqual(f["fix"], "bus.off(event, handler) in a finally")
+        self.assertGreater(f["retained"], 100 * 16384)
+        self.assertEqual(len(found), 1, [x["summary"] for x in found])
+        # without "what" and "fix": the generic words
+        bare = self.write("bare.json", json.dumps({"registries": [
+            {"type": "__main__.Emitter", "holds": "_handlers"}]}).encode())
+        _, found = findings("--rules", bare, *leaky)
+        f = self.assertFinding(found, "pending-future", "Emitter._handlers of Service.bus")
+        self.assertIn("102 callbacks registered and never removed", f["summary"])
+        self.assertIn("remove each callback", f["fix"])
+        # without the rules file the registry is not read
+        _, plain = findings(*leaky)
+        self.assertEqual([x for x in plain if "_handlers" in x["group"]], [])
+        self.assertClean(fixed, "--rules", rules)
+
     def test_frame_cycle(self):
         python, env = agent_python()
         out = []

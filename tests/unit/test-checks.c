@@ -199,6 +199,12 @@ START_TEST(rules_file_errors_name_the_rule)
 		"{\"pools\": [{\"type\": \"P\"}]}", "{\"pools\": [{\"type\": \"P\", \"holds\": []}]}",
 		"{\"pools\": [{\"type\": \"P\", \"holds\": [\"\"]}]}",
 		"{\"pools\": [{\"type\": \"P\", \"holds\": \"_c\"}]}",
+		"{\"registries\": {}}", "{\"registries\": [{\"holds\": \"_h\"}]}",
+		"{\"registries\": [{\"type\": \"E\"}]}",
+		"{\"registries\": [{\"type\": \"E\", \"holds\": [\"_h\"]}]}",
+		"{\"registries\": [{\"type\": \"E\", \"holds\": \"\"}]}",
+		"{\"registries\": [{\"type\": \"E\", \"holds\": \"_h\", \"what\": 3}]}",
+		"{\"registries\": [{\"type\": \"E\", \"holds\": \"_h\", \"fix\": null}]}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err = (struct asnap_error){0};
@@ -222,6 +228,24 @@ START_TEST(rules_file_errors_name_the_rule)
 	ck_assert_uint_eq(r.npools, npools + 1);
 	ck_assert_uint_eq(r.pools[r.npools - 1].nholds, 1);
 	ck_assert_str_eq(r.names[r.pools[r.npools - 1].holds[0]], "_c");
+	/* registries alone too; one for a type and attribute already there
+	 * replaces it, another attribute of that type is one more */
+	err = (struct asnap_error){0};
+	asnap_rules_add_json(&r, "{\"registries\": [{\"type\": \"E\", \"holds\": \"_a\"}, "
+				 "{\"type\": \"F\"}]}", &err);
+	ck_assert_str_eq(err.message, "registry 2 (F): \"holds\" must be an attribute name");
+	uint32_t nreg = r.nregistries;
+	ck_assert_int_eq(asnap_rules_add_json(&r, "{\"registries\": [{\"type\": \"mylib.Bus\", "
+						  "\"holds\": \"_on\", \"what\": \"handlers\"}]}", &err), 0);
+	ck_assert_int_eq(asnap_rules_add_json(&r, "{\"registries\": [{\"type\": \"mylib.Bus\", "
+						  "\"holds\": \"_on\", \"fix\": \"bus.off(h)\"}, "
+						  "{\"type\": \"mylib.Bus\", \"holds\": \"_once\"}]}", &err), 0);
+	ck_assert_uint_eq(r.nregistries, nreg + 2);
+	const struct asnap_registry_rule *reg = &r.registries[nreg];
+	ck_assert_str_eq(r.names[reg->type], "mylib.Bus");
+	ck_assert_str_eq(r.names[reg->holds], "_on");
+	ck_assert_ptr_null(reg->what);
+	ck_assert_str_eq(reg->fix, "bus.off(h)");
 	asnap_rules_release(&r);
 	asnap_rules_release(NULL);
 }

@@ -22,8 +22,9 @@
  *    nothing but the waiter itself holds - the task left behind by
  *    asyncio.wait(..., FIRST_COMPLETED) or as_completed() over
  *    event.wait() when the rest is never cancelled.
- *  - callbacks in a library's own registry (REGISTRIES: asyncpg's LISTEN,
- *    log and termination listeners and query loggers of a connection)
+ *  - callbacks in a library's own registry (the rules' "registries",
+ *    rules.h: asyncpg's LISTEN, log and termination listeners and query
+ *    loggers of a connection, built in; a --rules file adds others)
  *    registered per use and never removed.
  *
  * One snapshot: PILED_MIN or more on one object. Across snapshots of one
@@ -54,9 +55,9 @@
 enum {
 	L_CALLBACK0, L_CALLBACKS, L_FUNC, L_ARGS, L_KEYWORDS, L_FUNC_, L_SELF, L_CLOSURE,
 	L_CELL, L_CODE, L_DICT, L_CLASS, L_GLOBALS, L_BUILTINS, L_KEY, L_WAITERS, L_GETTERS,
-	L_PUTTERS, L_LISTENERS, L_LOG_LISTENERS, L_TERM_LISTENERS, L_QUERY_LOGGERS,
+	L_PUTTERS,
 	T_PARTIAL, T_METHOD, T_FUNCTION, T_TUPLE, T_CELL, T_DICT, T_LIST, T_DEQUE, T_TYPE,
-	T_MODULE, T_SET, T_PG_CONNECTION,
+	T_MODULE, T_SET,
 	K_FUTURE, K_TASK, P_CALLBACK, P_CALLBACK_NAME,
 	NIDS
 };
@@ -64,11 +65,10 @@ enum {
 static const char *const id_names[NIDS] = {
 	"_callback0", "_callbacks", "func", "args", "keywords", "__func__", "__self__",
 	"__closure__", "cell_contents", "__code__", "__dict__", "__class__", "__globals__",
-	"__builtins__", "key", "_waiters", "_getters", "_putters", "_listeners",
-	"_log_listeners", "_termination_listeners", "_query_loggers",
+	"__builtins__", "key", "_waiters", "_getters", "_putters",
 	"functools.partial", "builtins.method", "builtins.function", "builtins.tuple",
 	"builtins.cell", "builtins.dict", "builtins.list", "collections.deque", "builtins.type",
-	"builtins.module", "builtins.set", "asyncpg.connection.Connection",
+	"builtins.module", "builtins.set",
 	"future", "task", "callback", "callback_name",
 };
 
@@ -96,6 +96,8 @@ struct snapinfo {
 	const struct asnap_snap *s;
 	const struct asnap_graph *g;
 	uint32_t id[NIDS];
+	const struct asnap_rules *rules;
+	uint32_t *reg;     /* per rules registry k: [2k] its type's string id, [2k + 1] its attribute's */
 	uint8_t *awaited;  /* bitset: awaited by a pending task or a suspended coroutine */
 	/* (dict, its holder) of each __dict__ reference, by dict: holder_of */
 	struct asnap_pair *holders;
@@ -134,11 +136,12 @@ static uint8_t fut_state(const struct snapinfo *si, uint32_t v)
 	return t ? t->state : f ? f->state : ASNAP_FUT_UNKNOWN;
 }
 
-/* The target of v's edge labelled `label` (through its __dict__ too). */
-static uint32_t attr(const struct snapinfo *si, uint32_t v, int label)
+/* The target of v's edge labelled l, a string id (through its __dict__
+ * too). */
+static uint32_t attr_of(const struct snapinfo *si, uint32_t v, uint32_t l)
 {
 	const struct asnap_graph *g = si->g;
-	uint32_t l = si->id[label], dict = ASNAP_NO_NODE;
+	uint32_t dict = ASNAP_NO_NODE;
 	if (!l)
 		return ASNAP_NO_NODE;
 	for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
@@ -155,6 +158,12 @@ static uint32_t attr(const struct snapinfo *si, uint32_t v, int label)
 		if (g->edge_label[e] == l && asnap_graph_edge_is_strong(g, e))
 			return g->edge_target[e];
 	return ASNAP_NO_NODE;
+}
+
+/* The target of v's edge labelled `label` (an id_names index). */
+static uint32_t attr(const struct snapinfo *si, uint32_t v, int label)
+{
+	return attr_of(si, v, si->id[label]);
 }
 
 /*
@@ -189,15 +198,22 @@ static int index_holders(struct snapinfo *si)
 	return 0;
 }
 
-static int snapinfo_init(struct snapinfo *si, const struct asnap_snap *s)
+static int snapinfo_init(struct snapinfo *si, const struct asnap_snap *s,
+			 const struct asnap_rules *rules)
 {
 	const struct asnap_graph *g = s->g;
 	const struct asnap_aio *a = &s->aio;
-	*si = (struct snapinfo){.s = s, .g = g};
+	*si = (struct snapinfo){.s = s, .g = g, .rules = rules};
 	asnap_strings_resolve(g, id_names, si->id, NIDS);
 	si->awaited = asnap_big_zalloc((size_t)g->n / 8 + 1, 1);
-	if (!si->awaited)
+	si->reg = calloc(2 * (size_t)rules->nregistries + 1, sizeof(*si->reg));
+	if (!si->awaited || !si->reg)
 		return -1;
+	for (uint32_t k = 0; k < rules->nregistries; k++) {
+		const struct asnap_registry_rule *r = &rules->registries[k];
+		si->reg[2 * k] = asnap_graph_find_string(g, rules->names[r->type]);
+		si->reg[2 * k + 1] = asnap_graph_find_string(g, rules->names[r->holds]);
+	}
 	for (uint32_t i = 0; i < a->ntasks; i++)
 		if (a->tasks[i].state == ASNAP_FUT_PENDING && a->tasks[i].waiting_on < g->n)
 			set_bit(si->awaited, a->tasks[i].waiting_on);
@@ -218,7 +234,7 @@ static int snapinfo_init(struct snapinfo *si, const struct asnap_snap *s)
 
 static void snapinfo_finish(struct snapinfo *si)
 {
-	asnap_free_all(si->awaited, si->holders);
+	asnap_free_all(si->awaited, si->holders, si->reg);
 }
 
 /* Whose __dict__ v is, or ASNAP_NO_NODE. */
@@ -507,35 +523,13 @@ static int find_owners(const struct snapinfo *si, const uint32_t *targets, uint3
 
 /*
  * Where a library keeps the callbacks a program registers with it, until
- * the program removes them: the attribute of the holder's type, a set or
- * list of them, or a dict of such (asyncpg's listeners by channel).
+ * the program removes them: the rules' "registries" (rules.h), an
+ * attribute of the holder's type, a set or list of them, or a dict of such
+ * (asyncpg's listeners by channel).
  */
-static const struct registry {
-	int type, label;
-	const char *what; /* the items, in a summary */
-	const char *fix;
-} REGISTRIES[] = {
-	{T_PG_CONNECTION, L_LISTENERS, "LISTEN callbacks",
-	 "remove what is added: await conn.remove_listener(channel, callback) in a finally, or "
-	 "add one listener per channel for the connection's life and dispatch from it"},
-	{T_PG_CONNECTION, L_LOG_LISTENERS, "log listeners",
-	 "conn.remove_log_listener(callback) when done, or one listener for the connection's life"},
-	{T_PG_CONNECTION, L_TERM_LISTENERS, "termination listeners",
-	 "conn.remove_termination_listener(callback) when done, or one for the connection's life"},
-	{T_PG_CONNECTION, L_QUERY_LOGGERS, "query loggers",
-	 "conn.remove_query_logger(callback) when done, or with conn.query_logger(callback): "
-	 "around the queries (asyncpg 0.29+)"},
-};
-
-#define NREGISTRIES (sizeof(REGISTRIES) / sizeof(REGISTRIES[0]))
-
-static const struct registry *registry_of(const char *key)
-{
-	for (size_t i = 0; i < NREGISTRIES; i++)
-		if (!strcmp(id_names[REGISTRIES[i].label], key))
-			return &REGISTRIES[i];
-	return NULL;
-}
+static const char *const REGISTRY_FIX =
+	"remove each callback when what it was added for ends (the library's remove call, in a "
+	"finally), or register one for the object's life and dispatch from it";
 
 /* The items of a set or list c into out. */
 static void members(const struct snapinfo *si, uint32_t c, struct vec *out)
@@ -546,12 +540,11 @@ static void members(const struct snapinfo *si, uint32_t c, struct vec *out)
 			vec_push(out, g->edge_target[e]);
 }
 
-/* The callbacks registered in v's registry r, into out. */
-static void registered(const struct snapinfo *si, uint32_t v, const struct registry *r,
-		       struct vec *out)
+/* The callbacks registered in v's registry k (of si->rules), into out. */
+static void registered(const struct snapinfo *si, uint32_t v, uint32_t k, struct vec *out)
 {
 	const struct asnap_graph *g = si->g;
-	uint32_t c = attr(si, v, r->label);
+	uint32_t c = attr_of(si, v, si->reg[2 * k + 1]);
 	if (c == ASNAP_NO_NODE)
 		return;
 	if (is_type(si, c, T_SET) || is_type(si, c, T_LIST)) {
@@ -589,6 +582,8 @@ struct pile {
 	char name[256];       /* the callback's function; waiters: the container's label */
 	char what[160];       /* waiters: what the waiting tasks run, or "" */
 	uint32_t nholders;    /* futures (objects) in its finding */
+	uint32_t reg;         /* registry: its index in the rules' registries */
+	const struct asnap_registry_rule *rule; /* registry: its rule */
 };
 
 struct piles {
@@ -841,10 +836,10 @@ static void summary(const struct check_ctx *ctx, const char *key, const struct g
 			 count, p->name, holders, p->owner, growing ? ": " : "",
 			 growing ? growth : "", growing ? " across the snapshots" : "", bytes);
 	} else if (p->kind == PILE_REGISTRY) {
-		const struct registry *r = registry_of(p->key);
+		const char *what = p->rule && p->rule->what ? p->rule->what : "callbacks";
 		snprintf(buf, len, "%u %s registered and never removed pile up in %s of %s%s%s%s, "
 			 "retaining %s",
-			 count, r ? r->what : "callbacks", p->name, p->owner, growing ? ": " : "",
+			 count, what, p->name, p->owner, growing ? ": " : "",
 			 growing ? growth : "", growing ? " across the snapshots" : "", bytes);
 	} else {
 		char what[224] = "";
@@ -928,16 +923,17 @@ static int last_piles(struct check_ctx *ctx, struct snapinfo *si, const uint32_t
 		}
 	}
 	/* libraries' registries, when a snapshot has one of their types */
+	const struct asnap_rules *rules = si->rules;
 	bool any = false;
-	for (size_t k = 0; k < NREGISTRIES; k++)
-		any = any || si->id[REGISTRIES[k].type];
+	for (uint32_t k = 0; k < rules->nregistries; k++)
+		any = any || (si->reg[2 * k] && si->reg[2 * k + 1]);
 	for (uint32_t v = 0; any && v < g->n; v++) {
-		for (size_t k = 0; k < NREGISTRIES; k++) {
-			const struct registry *r = &REGISTRIES[k];
-			if (!is_type(si, v, r->type) || asnap_dom_is_garbage(dom, v))
+		for (uint32_t k = 0; k < rules->nregistries; k++) {
+			if (!si->reg[2 * k] || type_of(si, v) != si->reg[2 * k] ||
+			    asnap_dom_is_garbage(dom, v))
 				continue;
 			struct vec items = {0};
-			registered(si, v, r, &items);
+			registered(si, v, k, &items);
 			if (items.failed) {
 				free(items.v);
 				return -1;
@@ -946,13 +942,16 @@ static int last_piles(struct check_ctx *ctx, struct snapinfo *si, const uint32_t
 				free(items.v);
 				continue;
 			}
-			struct pile *p = pile_get(ps, ps->n, PILE_REGISTRY, v, id_names[r->label]);
+			const struct asnap_registry_rule *r = &rules->registries[k];
+			struct pile *p = pile_get(ps, ps->n, PILE_REGISTRY, v, rules->names[r->holds]);
 			if (!p) {
 				free(items.v);
 				return -1;
 			}
 			p->items = items;
 			p->total = items.n;
+			p->reg = k;
+			p->rule = r;
 		}
 	}
 	for (uint32_t i = 0; i < ps->n; i++)
@@ -985,9 +984,8 @@ static bool earlier_pile(struct snapinfo *si, const uint32_t *nref, const struct
 			return false;
 		piled_callbacks(si, w, p->key, out, NULL);
 	} else if (p->kind == PILE_REGISTRY) {
-		const struct registry *r = registry_of(p->key);
-		if (r)
-			registered(si, w, r, out);
+		if (si->reg[2 * p->reg] && type_of(si, w) == si->reg[2 * p->reg])
+			registered(si, w, p->reg, out);
 	} else {
 		int label = !strcmp(p->key, "_getters") ? L_GETTERS
 			    : !strcmp(p->key, "_putters") ? L_PUTTERS : L_WAITERS;
@@ -1001,6 +999,8 @@ static bool earlier_pile(struct snapinfo *si, const uint32_t *nref, const struct
 /* What the piles need across the snapshots: the last one's infos from
  * begin to end, an earlier one's during its turn (piled_earlier). */
 struct piled {
+	struct asnap_rules builtin; /* when the run was given no rules */
+	const struct asnap_rules *rules; /* their registries */
 	struct snapinfo *infos;  /* per snapshot */
 	uint32_t **nrefs;        /* per snapshot: task referrers */
 	struct piles ps;
@@ -1177,9 +1177,11 @@ static int group_piles(struct check_ctx *ctx, struct piles *ps)
 		struct group *g = NULL;
 		for (uint32_t c = 0; c < p->items.n; c++)
 			g = group_add(&gr, L, key, p->items.v[c], true, NULL);
-		const struct registry *r = p->kind == PILE_REGISTRY ? registry_of(p->key) : NULL;
 		if (g)
-			g->fix = p->kind == PILE_CALLBACKS ? CALLBACK_FIX : r ? r->fix : WAITER_FIX;
+			g->fix = p->kind == PILE_CALLBACKS   ? CALLBACK_FIX
+				 : p->kind == PILE_WAITERS ? WAITER_FIX
+				 : p->rule && p->rule->fix ? p->rule->fix
+							   : REGISTRY_FIX;
 	}
 	for (uint32_t i = 0; i < ps->n; i++) {
 		if (!ps->p[i].fire)
@@ -1219,6 +1221,7 @@ static void piled_free(struct piled *pd)
 		snapinfo_finish(&pd->infos[j]);
 		free(pd->nrefs[j]);
 	}
+	asnap_rules_release(&pd->builtin);
 	asnap_free_all(pd->infos, pd->nrefs, pd);
 }
 
@@ -1230,6 +1233,13 @@ static int piled_begin(struct check_ctx *ctx, void **state)
 	if (!pd)
 		return nomem(ctx);
 	pd->nsnap = ctx->nsnap;
+	asnap_rules_init(&pd->builtin);
+	pd->rules = ctx->opt->rules;
+	if (!pd->rules) {
+		if (asnap_rules_add_json(&pd->builtin, asnap_builtin_rules, ctx->err) < 0)
+			return -1;
+		pd->rules = &pd->builtin;
+	}
 	if (!ctx->last->g->edge_label || !ctx->last->g->type) {
 		pd->none = true;
 		return 0;
@@ -1238,7 +1248,7 @@ static int piled_begin(struct check_ctx *ctx, void **state)
 	pd->across = ctx->nsnap >= 2 && ctx->same_process;
 	pd->infos = calloc(ctx->nsnap, sizeof(*pd->infos));
 	pd->nrefs = calloc(ctx->nsnap, sizeof(*pd->nrefs));
-	if (!pd->infos || !pd->nrefs || snapinfo_init(&pd->infos[L], ctx->last) < 0 ||
+	if (!pd->infos || !pd->nrefs || snapinfo_init(&pd->infos[L], ctx->last, pd->rules) < 0 ||
 	    !(pd->nrefs[L] = task_referrers(&pd->infos[L])))
 		return nomem(ctx);
 	struct snapinfo *last = &pd->infos[L];
@@ -1281,7 +1291,7 @@ static int piled_earlier(struct check_ctx *ctx, void *state, uint32_t j)
 		pd->across = false;
 		return 0;
 	}
-	bool ok = snapinfo_init(&pd->infos[j], s) == 0 &&
+	bool ok = snapinfo_init(&pd->infos[j], s, pd->rules) == 0 &&
 		  (pd->nrefs[j] = task_referrers(&pd->infos[j])) && follow_growth(ctx, pd, j) == 0 &&
 		  name_piles(pd, &pd->infos[j], false) == 0;
 	snapinfo_finish(&pd->infos[j]);
