@@ -57,6 +57,11 @@ const char asnap_builtin_rules[] =
 	" {\"type\": \"aiohttp.client.ClientSession\",\n"
 	"  \"open_when\": {\"attr\": \"_connector\", \"not\": null},\n"
 	"  \"fix\": \"await session.close(), or use async with aiohttp.ClientSession()\"},\n"
+	/* a websocket a client opened (session.ws_connect()): closed when
+	 * close() is called or the close frame is read */
+	" {\"type\": \"aiohttp.client_ws.ClientWebSocketResponse\",\n"
+	"  \"open_when\": {\"attr\": \"_closed\", \"equals\": false},\n"
+	"  \"fix\": \"await ws.close(), or async with session.ws_connect(url) as ws\"},\n"
 	" {\"type\": \"aiohttp.connector.TCPConnector\",\n"
 	"  \"open_when\": {\"attr\": \"_closed\", \"equals\": false}, \"fix\": \"await connector.close()\"},\n"
 	" {\"type\": \"aiohttp.connector.UnixConnector\",\n"

@@ -60,6 +60,7 @@ PROGRAMS = {
     "heartbeat_chains": ("asyncio", "uvloop"),
     "websockets_client": ("asyncio", "uvloop"),
     "websockets_served_client": ("asyncio", "uvloop"),
+    "aiohttp_ws_client": ("asyncio", "uvloop"),
 }
 
 # Leaks no check finds yet (docs/CHECKS.md, "What the checks do not

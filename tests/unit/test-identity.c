@@ -794,6 +794,20 @@ struct ws_args {
 			     * tasks left pending */
 };
 
+/* The records of pending task t, its suspended coroutine co (qualname),
+ * both waiting on w. */
+static void task_recs(struct heap *h, uint32_t t, uint32_t co, uint32_t w, const char *qualname)
+{
+	heap_rec(h, t, "task");
+	heap_str(h, "state", "pending");
+	heap_ref(h, "coro", co);
+	heap_ref(h, "waiting_on", w);
+	heap_rec(h, co, "coroutine");
+	heap_str(h, "state", "suspended");
+	heap_str(h, "qualname", qualname);
+	heap_ref(h, "awaiting", w);
+}
+
 /* A pending task (coroutine qualname) holder keeps under label, its
  * coroutine's self `self`, waiting on a future resolver keeps, at base. */
 static uint32_t ws_task(struct heap *h, uint32_t self, uint32_t holder, const char *label,
@@ -808,14 +822,7 @@ static uint32_t ws_task(struct heap *h, uint32_t self, uint32_t holder, const ch
 	heap_edge(h, t, fu, "_fut_waiter");
 	heap_edge(h, co, fu, "cr_await");
 	heap_edge(h, resolver, fu, "_waiter");
-	heap_rec(h, t, "task");
-	heap_str(h, "state", "pending");
-	heap_ref(h, "coro", co);
-	heap_ref(h, "waiting_on", fu);
-	heap_rec(h, co, "coroutine");
-	heap_str(h, "state", "suspended");
-	heap_str(h, "qualname", qualname);
-	heap_ref(h, "awaiting", fu);
+	task_recs(h, t, co, fu, qualname);
 	heap_rec(h, fu, "future");
 	heap_str(h, "state", "pending");
 	return co;
@@ -891,6 +898,35 @@ static void write_wsconns(const char *path, int k, const void *arg)
 			uint32_t co = ws_task(&h, srv, handlers, NULL, rd, "Server.handler",
 					      base + 0x3000);
 			heap_edge(&h, co, sc, "connection");
+			/* and, as aiohttp's server runs a request, a task the
+			 * connection's task awaits, held by nothing else, whose
+			 * coroutine keeps a library object with a future that is
+			 * pending while it waits (WebSocketResponse._waiting) */
+			uint32_t ht = heap_node(&h, "_asyncio.Task", base + 0x3600, 200);
+			uint32_t hco = heap_node(&h, "builtins.coroutine", base + 0x3700, 150);
+			uint32_t it = heap_node(&h, "_asyncio.Task", base + 0x3800, 200);
+			uint32_t ico = heap_node(&h, "builtins.coroutine", base + 0x3900, 150);
+			uint32_t lib = heap_node(&h, "websockets.Receiver", base + 0x3a00, 64);
+			uint32_t wfu = heap_node(&h, "_asyncio.Future", base + 0x3b00, 100);
+			uint32_t rfu = heap_node(&h, "_asyncio.Future", base + 0x3c00, 100);
+			heap_edge(&h, d, ht, "handler_task");
+			heap_edge(&h, ht, hco, "_coro");
+			heap_edge(&h, hco, sc, "self");
+			heap_edge(&h, ht, it, "_fut_waiter");
+			heap_edge(&h, hco, it, "cr_await");
+			heap_edge(&h, it, ico, "_coro");
+			heap_edge(&h, ico, sc, "ws");
+			heap_edge(&h, ico, lib, "receiver");
+			heap_edge(&h, lib, wfu, "_waiting");
+			heap_edge(&h, it, rfu, "_fut_waiter");
+			heap_edge(&h, ico, rfu, "cr_await");
+			heap_edge(&h, rd, rfu, "_next");
+			task_recs(&h, ht, hco, it, "WebSocketServerProtocol.handler");
+			task_recs(&h, it, ico, rfu, "Server.ws_handler");
+			heap_rec(&h, wfu, "future");
+			heap_str(&h, "state", "pending");
+			heap_rec(&h, rfu, "future");
+			heap_str(&h, "state", "pending");
 			h.extra_refs[str] = 1;
 			heap_rec(&h, str, "attrs");
 			heap_bool(&h, "_closing", a->server_closed && i >= 3);

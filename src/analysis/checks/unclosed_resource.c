@@ -397,16 +397,31 @@ static bool is_pool(const struct pool_types *pt, const struct asnap_graph *g, ui
 	return false;
 }
 
+/* Does task x's coroutine hold a part (bit 1) directly? */
+static bool coro_holds_part(const struct asnap_snap *s, uint32_t x, const uint8_t *part)
+{
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio_task *t = asnap_aio_task(&s->aio, x);
+	if (!t || t->coro >= g->n)
+		return false;
+	for (uint64_t f = asnap_graph_edge_begin(g, t->coro); f < asnap_graph_edge_end(g, t->coro); f++)
+		if (asnap_graph_edge_is_strong(g, f) && g->edge_target[f] < g->n &&
+		    (part[g->edge_target[f]] & 1))
+			return true;
+	return false;
+}
+
 /*
  * Mark (bit 2) the tasks of the connections a pool holds open: a task
  * held by a part of such a connection (bit 1: aiohttp's
  * RequestHandler._task_handler, a websockets 10-13 server connection's
  * transfer_data_task) or by its pool (bit 4: a pool and the containers it
- * holds, as websockets 14+'s Server.handler_tasks), whose coroutine holds a
- * part too (its self, its connection argument). A server keeps a
- * connection, and its tasks, for as long as its client keeps it open; the
- * pool's connections count as one resource (docs/CHECKS.md "Pools"), and
- * their tasks are not the program's to finish.
+ * holds, as websockets 14+'s Server.handler_tasks) or awaited by such a
+ * task (aiohttp's RequestHandler._handle_request, which start() awaits),
+ * whose coroutine holds a part too (its self, its connection argument). A
+ * server keeps a connection, and its tasks, for as long as its client keeps
+ * it open; the pool's connections count as one resource (docs/CHECKS.md
+ * "Pools"), and their tasks are not the program's to finish.
  */
 static void pool_tasks(const struct pool_types *pt, const struct asnap_snap *s, uint8_t *part)
 {
@@ -430,16 +445,71 @@ static void pool_tasks(const struct pool_types *pt, const struct asnap_snap *s, 
 			uint32_t x = g->edge_target[e];
 			if (x >= g->n || !asnap_graph_edge_is_strong(g, e) || a->kind[x] != ASNAP_AIO_TASK)
 				continue;
-			const struct asnap_aio_task *t = asnap_aio_task(a, x);
-			if (!t || t->coro >= g->n)
+			if (coro_holds_part(s, x, part))
+				part[x] |= 2;
+		}
+	}
+	/* what those tasks await, in turn (a few levels: a chain ends) */
+	for (int level = 0, more = 1; more && level < 8; level++) {
+		more = 0;
+		for (uint32_t i = 0; i < a->ntasks; i++) {
+			uint32_t w = a->tasks[i].waiting_on;
+			if (!(part[a->tasks[i].node] & 2) || w >= g->n || a->kind[w] != ASNAP_AIO_TASK ||
+			    (part[w] & 2) || !coro_holds_part(s, w, part))
 				continue;
-			for (uint64_t f = asnap_graph_edge_begin(g, t->coro);
-			     f < asnap_graph_edge_end(g, t->coro); f++)
-				if (asnap_graph_edge_is_strong(g, f) && g->edge_target[f] < g->n &&
-				    (part[g->edge_target[f]] & 1)) {
-					part[x] |= 2;
-					break;
-				}
+			part[w] |= 2;
+			more = 1;
+		}
+	}
+}
+
+/* Mark (bit 1) the futures object x keeps as attributes (in its
+ * __dict__ too: its label's string id, 0 when the snapshot has none), not
+ * in containers. */
+static void own_futures(const struct asnap_snap *s, uint32_t x, uint32_t dict_label, uint8_t *part,
+			int level)
+{
+	const struct asnap_graph *g = s->g;
+	for (uint64_t e = asnap_graph_edge_begin(g, x); e < asnap_graph_edge_end(g, x); e++) {
+		uint32_t y = g->edge_target[e];
+		if (!asnap_graph_edge_is_strong(g, e) || y >= g->n)
+			continue;
+		if (s->aio.kind[y] == ASNAP_AIO_FUTURE)
+			part[y] |= 1;
+		else if (level == 0 && dict_label && g->edge_label[e] == dict_label)
+			own_futures(s, y, dict_label, part, 1);
+	}
+}
+
+/*
+ * Mark (bit 1) the futures the library objects in a pooled connection's
+ * tasks keep (bit 2 tasks, each coroutine of their await chain, what it
+ * holds directly that is a library's object, neither a container nor the
+ * pool): aiohttp's server WebSocketResponse._waiting, pending while its
+ * handler waits in receive(). They are the connection's, as its tasks are.
+ */
+static void pool_task_futures(const struct pool_types *pt, const struct asnap_snap *s,
+			      uint8_t *part)
+{
+	const struct asnap_graph *g = s->g;
+	const struct asnap_aio *a = &s->aio;
+	uint32_t dict_label = asnap_graph_find_string(g, "__dict__");
+	for (uint32_t i = 0; i < a->ntasks; i++) {
+		if (!(part[a->tasks[i].node] & 2))
+			continue;
+		uint32_t c = a->tasks[i].coro;
+		for (int depth = 0; depth < 16 && c < g->n; depth++) {
+			const struct asnap_aio_coro *co = asnap_aio_coro(a, c);
+			if (!co)
+				break;
+			for (uint64_t e = asnap_graph_edge_begin(g, c); e < asnap_graph_edge_end(g, c); e++) {
+				uint32_t x = g->edge_target[e];
+				if (asnap_graph_edge_is_strong(g, e) && x < g->n &&
+				    a->kind[x] == ASNAP_AIO_NONE && !asnap_snap_is_user(s, x) &&
+				    !is_container_type(node_type(s, x)) && !is_pool(pt, g, x))
+					own_futures(s, x, dict_label, part, 0);
+			}
+			c = co->awaiting;
 		}
 	}
 }
@@ -518,6 +588,7 @@ int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
 		}
 	}
 	pool_tasks(&pt, s, part);
+	pool_task_futures(&pt, s, part);
 	*out = part;
 out:
 	free(depth);
