@@ -61,8 +61,6 @@ static const struct check_def checks[ASNAP_NCHECKS] = {
 			  "destructor",
 		.scan = unclosed_resource_scan,
 		.summary = unclosed_resource_summary,
-		.prepare = unclosed_resource_prepare,
-		.release = unclosed_resource_release,
 	},
 	[ASNAP_CHECK_PENDING_FUTURE] = {
 		.name = "pending-future",
@@ -602,13 +600,25 @@ int asnap_checks_run_input(const struct asnap_checks_input *in,
 	struct check_ctx ctx = {.snaps = in->snaps, .nsnap = nsnap, .same_process = true,
 				.opt = opt, .out = out, .err = err};
 	struct check_run runs[ASNAP_NCHECKS] = {0};
+	struct asnap_rules builtin;
+	asnap_rules_init(&builtin);
+	ctx.rules = opt->rules;
+	if (!ctx.rules) {
+		if (asnap_rules_add_json(&builtin, asnap_builtin_rules, err) < 0) {
+			asnap_rules_release(&builtin);
+			return -1;
+		}
+		ctx.rules = &builtin;
+	}
 	for (uint32_t i = 0; i < L; i++)
 		if (!asnap_snap_same_process(in->snaps[i], in->snaps[L]))
 			ctx.same_process = false;
 	if (nsnap > 1 && !ctx.same_process &&
 	    !(out->warning = strdup("the snapshots are not all of one process: objects cannot be "
-				    "matched, so only what the last snapshot shows alone is reported")))
-		return nomem(&ctx);
+				    "matched, so only what the last snapshot shows alone is reported"))) {
+		nomem(&ctx);
+		goto error;
+	}
 	if (in->load && in->load(in->arg, L, err) < 0)
 		goto error;
 	ctx.last = in->snaps[L];
@@ -637,10 +647,12 @@ int asnap_checks_run_input(const struct asnap_checks_input *in,
 		goto error;
 	runs_release(runs);
 	asnap_free_all(ctx.orphaned, ctx.loop_internals, ctx.life);
+	asnap_rules_release(&builtin);
 	return 0;
 error:
 	runs_release(runs);
 	asnap_free_all(ctx.orphaned, ctx.loop_internals, ctx.life);
+	asnap_rules_release(&builtin);
 	asnap_findings_release(out);
 	return -1;
 }

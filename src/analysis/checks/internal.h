@@ -21,6 +21,9 @@ struct check_ctx {
 	 * about (checks.c), NULL with one snapshot or several processes */
 	uint8_t *life;
 	const struct asnap_checks_options *opt;
+	/* the rules: opt->rules, or the built-in ones when the run was given
+	 * none (parsed once, for every check that reads them) */
+	const struct asnap_rules *rules;
 	struct asnap_findings *out;
 	struct asnap_error *err;
 };
@@ -137,8 +140,6 @@ summary_fn unawaited_summary, pending_task_summary, retained_task_summary,
 	unclosed_resource_summary, pending_future_summary, uncancelled_handle_summary,
 	frame_cycle_summary;
 int retained_task_prepare(struct check_ctx *ctx, void **state);
-int unclosed_resource_prepare(struct check_ctx *ctx, void **state);
-void unclosed_resource_release(void *state);
 int frame_cycle_prepare(struct check_ctx *ctx, void **state);
 
 /*

@@ -999,7 +999,6 @@ static bool earlier_pile(struct snapinfo *si, const uint32_t *nref, const struct
 /* What the piles need across the snapshots: the last one's infos from
  * begin to end, an earlier one's during its turn (piled_earlier). */
 struct piled {
-	struct asnap_rules builtin; /* when the run was given no rules */
 	const struct asnap_rules *rules; /* their registries */
 	struct snapinfo *infos;  /* per snapshot */
 	uint32_t **nrefs;        /* per snapshot: task referrers */
@@ -1221,7 +1220,6 @@ static void piled_free(struct piled *pd)
 		snapinfo_finish(&pd->infos[j]);
 		free(pd->nrefs[j]);
 	}
-	asnap_rules_release(&pd->builtin);
 	asnap_free_all(pd->infos, pd->nrefs, pd);
 }
 
@@ -1233,13 +1231,7 @@ static int piled_begin(struct check_ctx *ctx, void **state)
 	if (!pd)
 		return nomem(ctx);
 	pd->nsnap = ctx->nsnap;
-	asnap_rules_init(&pd->builtin);
-	pd->rules = ctx->opt->rules;
-	if (!pd->rules) {
-		if (asnap_rules_add_json(&pd->builtin, asnap_builtin_rules, ctx->err) < 0)
-			return -1;
-		pd->rules = &pd->builtin;
-	}
+	pd->rules = ctx->rules;
 	if (!ctx->last->g->edge_label || !ctx->last->g->type) {
 		pd->none = true;
 		return 0;

@@ -21,11 +21,6 @@
 #define MAX_UP 100000
 
 /* state: the rules in force (the caller's, or the built-in ones) */
-struct rules_state {
-	struct asnap_rules builtin;
-	const struct asnap_rules *rules;
-};
-
 static bool idle_for(const struct asnap_rules_bound *b, const struct asnap_rule *r,
 		     uint32_t pool_type, uint32_t label)
 {
@@ -264,8 +259,9 @@ static bool owns(const struct asnap_graph *g, const uint8_t *open, uint32_t v, u
 
 int unclosed_resource_scan(struct grouping *gr, uint32_t snap, void *state)
 {
-	const struct asnap_rules *rules = ((struct rules_state *)state)->rules;
+	(void)state;
 	struct check_ctx *ctx = gr->ctx;
+	const struct asnap_rules *rules = ctx->rules;
 	const struct asnap_snap *s = ctx->snaps[snap];
 	const struct asnap_graph *g = s->g;
 	bool last = snap + 1 == ctx->nsnap;
@@ -519,22 +515,10 @@ int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
 	const struct asnap_snap *s = ctx->snaps[snap];
 	const struct asnap_graph *g = s->g;
 	const struct asnap_aio *a = &s->aio;
-	struct asnap_rules builtin;
-	asnap_rules_init(&builtin);
-	const struct asnap_rules *rules = ctx->opt->rules;
 	*out = NULL;
-	if (!rules) {
-		if (asnap_rules_add_json(&builtin, asnap_builtin_rules, ctx->err) < 0) {
-			asnap_rules_release(&builtin);
-			return -1;
-		}
-		rules = &builtin;
-	}
 	struct asnap_rules_bound b;
-	if (asnap_rules_bind(rules, g, &b, ctx->err) < 0) {
-		asnap_rules_release(&builtin);
+	if (asnap_rules_bind(ctx->rules, g, &b, ctx->err) < 0)
 		return -1;
-	}
 	uint8_t *part = asnap_big_zalloc((size_t)g->n + 1, 1);
 	uint8_t *depth = asnap_big_zalloc((size_t)g->n + 1, 1);
 	uint32_t *queue = asnap_big_alloc((size_t)g->n + 1, sizeof(*queue));
@@ -594,7 +578,6 @@ out:
 	free(depth);
 	free(queue);
 	asnap_rules_unbind(&b);
-	asnap_rules_release(&builtin);
 	return rc;
 }
 
@@ -611,30 +594,4 @@ void unclosed_resource_summary(const struct check_ctx *ctx, const char *key, con
 			 "never finish: left to the destructor to close",
 			 g->ncertain, key, g->ncertain == 1 ? "" : "s");
 	(void)count;
-}
-
-int unclosed_resource_prepare(struct check_ctx *ctx, void **state)
-{
-	struct rules_state *rs = calloc(1, sizeof(*rs));
-	if (!rs)
-		return nomem(ctx);
-	asnap_rules_init(&rs->builtin);
-	rs->rules = ctx->opt->rules;
-	if (!rs->rules) {
-		if (asnap_rules_add_json(&rs->builtin, asnap_builtin_rules, ctx->err) < 0) {
-			asnap_rules_release(&rs->builtin);
-			free(rs);
-			return -1;
-		}
-		rs->rules = &rs->builtin;
-	}
-	*state = rs;
-	return 0;
-}
-
-void unclosed_resource_release(void *state)
-{
-	struct rules_state *rs = state;
-	asnap_rules_release(&rs->builtin);
-	free(rs);
 }
