@@ -438,8 +438,9 @@ int grouping_emit(struct grouping *gr, int check, summary_fn *summary)
 			f.path_len = g->cycle_len;
 			f.path_is_cycle = true;
 			g->cycle = NULL;
-		} else if (finding_path(ctx, f.objects[0].node, check == ASNAP_CHECK_UNCLOSED_RESOURCE,
-					&f.path, &f.path_len) < 0) {
+		} else if (finding_path(ctx, f.objects, f.nobjects,
+					check == ASNAP_CHECK_UNCLOSED_RESOURCE, &f.path,
+					&f.path_len) < 0) {
 			asnap_finding_release(&f);
 			return -1;
 		}

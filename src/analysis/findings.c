@@ -173,15 +173,120 @@ static int bfs_path(struct check_ctx *ctx, uint32_t target, bool skip_external, 
 	return rc;
 }
 
-int finding_path(struct check_ctx *ctx, uint32_t target, bool program_first, uint32_t **nodes,
-		 uint32_t *len)
+/*
+ * The chain through one of the program's own objects to the first of
+ * want[0..nwant) (in that order) that such a chain reaches: breadth-first
+ * from the real roots not held from C, never through the loop's
+ * internals, over pairs (object, whether the chain to it passed one of
+ * the program's objects). A resource the program keeps in a list beside
+ * others of its type that only the loop holds (the server's ends of the
+ * connections it leaves open) is shown where the program keeps it.
+ * *which: the index of the object reached. 1 found, 0 not, -1 out of
+ * memory.
+ */
+static int user_path(struct check_ctx *ctx, const struct asnap_finding_object *want,
+		     uint32_t nwant, uint32_t **nodes, uint32_t *len, uint32_t *which)
 {
 	const struct asnap_snap *s = ctx->last;
+	const struct asnap_graph *g = s->g;
+	const struct asnap_rootset *rs = &s->ret.roots;
+	if (!s->code.known || !nwant)
+		return 0;
+	/* pred[u][v]: the object before v on the first chain to (v, u); from1:
+	 * that object's own pair was (pred, 1). The queue holds each pair at
+	 * most once: a node id and its u in qbit. */
+	uint32_t *pred = asnap_big_alloc(2 * (size_t)g->n, sizeof(*pred));
+	uint8_t *from1 = asnap_big_zalloc((size_t)g->n / 8 + 1, 1);
+	uint32_t *queue = asnap_big_alloc(2 * (size_t)g->n, sizeof(*queue));
+	uint8_t *qbit = asnap_big_alloc(2 * (size_t)g->n, 1);
+	uint8_t *user = asnap_big_zalloc((size_t)g->n, 1); /* 0 not asked, 1 no, 2 yes */
+	int rc = 0;
+	if (!pred || !from1 || !queue || !qbit || !user) {
+		rc = nomem(ctx);
+		goto out;
+	}
+	memset(pred, 0xff, 2 * (size_t)g->n * sizeof(*pred)); /* ASNAP_NO_NODE: unseen */
+	uint32_t *p1 = pred + g->n;
+	size_t head = 0, tail = 0;
+	for (uint32_t i = 0; i < rs->nreal; i++) {
+		uint32_t r = rs->items[i].node;
+		if (r >= g->n || rs->items[i].kind == ASNAP_ROOT_EXTERNAL || bit(ctx->loop_internals, r))
+			continue;
+		uint8_t u = node_is_user(s, r);
+		if (pred[(size_t)u * g->n + r] != ASNAP_NO_NODE)
+			continue;
+		pred[(size_t)u * g->n + r] = r;
+		queue[tail] = r;
+		qbit[tail++] = u;
+	}
+	while (head < tail && p1[want[0].node] == ASNAP_NO_NODE) {
+		uint32_t v = queue[head];
+		uint8_t u = qbit[head++];
+		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+			uint32_t w = g->edge_target[e];
+			if (!asnap_graph_edge_is_strong(g, e) || bit(ctx->loop_internals, w) ||
+			    p1[w] != ASNAP_NO_NODE)
+				continue;
+			if (!u && !user[w])
+				user[w] = node_is_user(s, w) ? 2 : 1;
+			uint8_t uw = u || user[w] == 2;
+			if (!uw && pred[w] != ASNAP_NO_NODE)
+				continue;
+			pred[(size_t)uw * g->n + w] = v;
+			if (uw && u)
+				set_bit(from1, w);
+			queue[tail] = w;
+			qbit[tail++] = uw;
+		}
+	}
+	uint32_t k = 0;
+	while (k < nwant && p1[want[k].node] == ASNAP_NO_NODE)
+		k++;
+	if (k == nwant)
+		goto out;
+	/* back from (want[k], 1) to its root */
+	uint32_t n = 1;
+	for (uint32_t v = want[k].node, u = 1; pred[(size_t)u * g->n + v] != v; n++) {
+		uint32_t prev = pred[(size_t)u * g->n + v];
+		u = u && bit(from1, v);
+		v = prev;
+	}
+	uint32_t *chain = malloc(n * sizeof(*chain));
+	if (!chain) {
+		rc = nomem(ctx);
+		goto out;
+	}
+	uint32_t i = n;
+	for (uint32_t v = want[k].node, u = 1;;) {
+		chain[--i] = v;
+		uint32_t prev = pred[(size_t)u * g->n + v];
+		if (prev == v)
+			break;
+		u = u && bit(from1, v);
+		v = prev;
+	}
+	*nodes = chain;
+	*len = n;
+	*which = k;
+	rc = 1;
+out:
+	asnap_free_all(pred, from1, queue, qbit, user);
+	return rc;
+}
+
+int finding_path(struct check_ctx *ctx, const struct asnap_finding_object *objects,
+		 uint32_t nobjects, bool program_first, uint32_t **nodes, uint32_t *len)
+{
+	const struct asnap_snap *s = ctx->last;
+	uint32_t target = objects[0].node;
 	*nodes = NULL;
 	*len = 0;
 	if (!ctx->loop_internals && !(ctx->loop_internals = loop_internals(s)))
 		return nomem(ctx);
-	int rc = program_first ? bfs_path(ctx, target, true, nodes, len) : 0;
+	uint32_t which = 0;
+	int rc = program_first ? user_path(ctx, objects, nobjects, nodes, len, &which) : 0;
+	if (rc == 0 && program_first)
+		rc = bfs_path(ctx, target, true, nodes, len);
 	if (rc == 0)
 		rc = bfs_path(ctx, target, false, nodes, len);
 	if (rc != 0)
@@ -570,6 +675,10 @@ static int name_owner(const struct asnap_snap *s, struct asnap_finding *f)
 	else
 		snprintf(who, sizeof(who), "%s", node_type(s, user));
 	uint64_t e = asnap_graph_edge_between(g, user, via);
+	/* an instance's __dict__ (3.9, 3.10): the attribute is the dict's key */
+	if (e != UINT64_MAX && s->aio.dict_label && g->edge_label[e] == s->aio.dict_label &&
+	    k + 1 < f->path_len)
+		e = asnap_graph_edge_between(g, via, f->path[k + 1]);
 	const char *label = e != UINT64_MAX && g->edge_label[e] ? asnap_graph_string(g, g->edge_label[e])
 								: NULL;
 	char more[800];

@@ -1,7 +1,9 @@
 /*
  * test-findings.c - what is done with findings after the checks: the
  * retained size of a finding is that of the set of its objects (what
- * freeing them all frees, counted once), never more than the heap.
+ * freeing them all frees, counted once), never more than the heap; the
+ * chain shown is of an object that makes the growth, and goes through the
+ * program's own objects where one does.
  */
 #include <check.h>
 #include <stdio.h>
@@ -164,12 +166,123 @@ START_TEST(chain_is_of_an_object_that_makes_the_growth)
 }
 END_TEST
 
+/*
+ * Open connections of which the program keeps one end (the client's, in
+ * App.kept) and the loop's selector alone the other (the server's, each
+ * holding a larger buffer: the worst objects). The chain shown goes
+ * through the program's list to a client end, and names the program's
+ * holder (by its attribute, also where the instance's __dict__ is an
+ * object of its own: 3.9, 3.10); without the program's code known (an
+ * older agent), the worst object's chain through the loop.
+ */
+static void write_ends(const char *path, uint32_t n, bool code, bool dict)
+{
+	static struct heap h;
+	heap_init(&h);
+	uint32_t mods = heap_node(&h, "builtins.dict", 0x10000, 64);
+	uint32_t loop = heap_node(&h, "asyncio.unix_events._UnixSelectorEventLoop", 0x10100, 64);
+	uint32_t sel = heap_node(&h, "selectors.EpollSelector", 0x10200, 48);
+	uint32_t map = heap_node(&h, "builtins.dict", 0x10300, 64);
+	uint32_t app = heap_node(&h, "__main__.App", 0x10400, 48);
+	uint32_t kept = heap_node(&h, "builtins.list", 0x10500, 64);
+	heap_edge(&h, mods, loop, "loop");
+	heap_edge(&h, mods, app, "app");
+	heap_edge(&h, loop, sel, "_selector");
+	heap_edge(&h, sel, map, "_fd_to_key");
+	if (dict) {
+		uint32_t attrs = heap_node(&h, "builtins.dict", 0x10600, 64);
+		heap_edge(&h, app, attrs, "__dict__");
+		heap_edge(&h, attrs, kept, "kept");
+	} else {
+		heap_edge(&h, app, kept, "kept");
+	}
+	heap_root(&h, mods, "sys.modules");
+	heap_rec(&h, loop, "loop");
+	const char *transport = "asyncio.selector_events._SelectorSocketTransport";
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t base = 0x7f0000000000ull + i * 0x1000;
+		uint32_t server = heap_node(&h, transport, base, 200);
+		uint32_t buf = heap_node(&h, "builtins.bytearray", base + 0x200, 4096);
+		uint32_t client = heap_node(&h, transport, base + 0x400, 200);
+		uint32_t writer = heap_node(&h, "asyncio.streams.StreamWriter", base + 0x600, 48);
+		heap_edge(&h, map, server, "value");
+		heap_edge(&h, map, client, "value");
+		heap_edge(&h, server, buf, "_buffer");
+		heap_edge(&h, kept, writer, NULL);
+		heap_edge(&h, writer, client, "_transport");
+		uint32_t ends[2] = {server, client};
+		for (int k = 0; k < 2; k++) {
+			heap_rec(&h, ends[k], "attrs");
+			heap_bool(&h, "_closing", false);
+		}
+	}
+	if (code)
+		heap_write_header(&h, path,
+				  "{\"producer\":\"test\",\"pid\":7,\"process_start\":1.5,\"code\":"
+				  "{\"stdlib\":\"/usr/lib/python3.11\",\"library_modules\":"
+				  "[\"builtins\",\"asyncio\",\"_asyncio\",\"selectors\"]}}");
+	else
+		heap_write(&h, path, 7);
+}
+
+START_TEST(chain_goes_through_the_program_where_it_can)
+{
+	/* 2: the program's code known, 1: also with __dict__ objects, 0: not known */
+	for (int code = 2; code >= 0; code--) {
+		struct tmpdir d = tmpdir_create();
+		struct asnap_snap *snaps[3];
+		struct asnap_error err = {0};
+		for (uint32_t k = 0; k < 3; k++) {
+			char name[8];
+			snprintf(name, sizeof(name), "%u", k);
+			char *path = tmpdir_path(&d, name);
+			write_ends(path, 2 + 4 * k, code > 0, code == 1);
+			snaps[k] = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
+			ck_assert_msg(snaps[k], "%s", err.message);
+			free(path);
+		}
+		struct asnap_rules rules;
+		asnap_rules_init(&rules);
+		ck_assert_int_eq(asnap_rules_add_json(&rules, asnap_builtin_rules, &err), 0);
+		struct asnap_checks_options opt = {.mask = 1u << ASNAP_CHECK_UNCLOSED_RESOURCE,
+						   .rules = &rules};
+		struct asnap_findings f;
+		ck_assert_msg(asnap_checks_run(snaps, 3, &opt, &f, &err) == 0, "%s", err.message);
+		ck_assert_uint_eq(f.count, 1);
+		const struct asnap_finding *x = &f.items[0];
+		const struct asnap_graph *g = snaps[2]->g;
+		ck_assert_uint_eq(x->count, 20);
+		/* the worst is a server's end */
+		ck_assert_uint_eq(g->addr[x->objects[0].node] & 0xfff, 0);
+		ck_assert_uint_ge(x->path_len, 2);
+		uint32_t last = x->path[x->path_len - 1];
+		ck_assert_str_eq(asnap_graph_string(g, g->type[last]),
+				 "asyncio.selector_events._SelectorSocketTransport");
+		if (code) {
+			/* a client's end, where the program keeps it */
+			ck_assert_uint_eq(g->addr[last] & 0xfff, 0x400);
+			ck_assert_str_eq(asnap_graph_string(g, g->type[x->path[1]]), "__main__.App");
+			ck_assert_ptr_nonnull(strstr(x->summary, "held by __main__.App.kept"));
+			ck_assert(x->in_user_code);
+		} else {
+			ck_assert_uint_eq(last, x->objects[0].node);
+		}
+		asnap_findings_release(&f);
+		asnap_rules_release(&rules);
+		for (uint32_t k = 0; k < 3; k++)
+			asnap_snap_destroy(snaps[k]);
+		tmpdir_destroy(&d);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("findings");
 	TCase *tc = tcase_create("findings");
 	tcase_add_test(tc, retained_is_that_of_the_set);
 	tcase_add_test(tc, chain_is_of_an_object_that_makes_the_growth);
+	tcase_add_test(tc, chain_goes_through_the_program_where_it_can);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -165,13 +165,15 @@ extern const struct check_extra check_timer_chains;
  * into their cause, rank. 0 or -1.
  */
 int findings_settle(struct check_ctx *ctx);
-/* The chain from a root to target in the last snapshot, avoiding the event
- * loop's internals when it can; with program_first, from the roots the
- * program holds (its threads' frames, sys.modules) rather than those held
- * from C (uvloop's transports) when both reach it: who in the program
- * holds a resource (*nodes: caller frees). 0 or -1. */
-int finding_path(struct check_ctx *ctx, uint32_t target, bool program_first, uint32_t **nodes,
-		 uint32_t *len);
+/* The chain from a root to objects[0] in the last snapshot, avoiding the
+ * event loop's internals when it can. With program_first, who in the
+ * program holds a resource: a chain through one of the program's own
+ * objects to objects[0], or else to the first of the others that has one;
+ * else from the roots the program holds (its threads' frames,
+ * sys.modules) rather than those held from C (uvloop's transports) when
+ * both reach it (*nodes: caller frees). 0 or -1. */
+int finding_path(struct check_ctx *ctx, const struct asnap_finding_object *objects,
+		 uint32_t nobjects, bool program_first, uint32_t **nodes, uint32_t *len);
 /* Free what a finding owns. */
 void asnap_finding_release(struct asnap_finding *f);
 
