@@ -165,6 +165,13 @@ static const Py_ssize_t transport_trav[] = {
 	offsetof(struct uvl_transport, waiter), offsetof(struct uvl_transport, extra_info),
 };
 
+/* UVHandle's own object fields, first in every subclass's tp_traverse
+ * (Cython visits a base's fields before its own). */
+static const Py_ssize_t uvhandle_trav[] = {
+	offsetof(struct uvl_uvhandle, loop), offsetof(struct uvl_uvhandle, source_traceback),
+	offsetof(struct uvl_uvhandle, context),
+};
+
 /* The transports users get: UVStream and UDPTransport subclasses. */
 static const char *const transport_names[] = {
 	"TCPTransport", "UnixTransport", "ReadUnixTransport", "WriteUnixTransport", "UDPTransport",
@@ -185,6 +192,9 @@ struct kind {
 
 static struct {
 	struct kind handle, timer, loop, transport;
+	/* UVProcessTransport (a child process): only its UVHandle part is
+	 * mirrored, and checked (verified_prefix) */
+	struct kind process;
 	PyTypeObject *py_loop;        /* uvloop.Loop, a Python subclass of Loop */
 	PyTypeObject *deque;          /* collections.deque, the type of Loop._ready */
 	PyTypeObject *transports[NTRANSPORTS];
@@ -244,6 +254,19 @@ static void kind_set(struct kind *k, PyTypeObject *tp, const Py_ssize_t *trav, s
 	k->traverse = tp->tp_traverse;
 	k->trav = trav;
 	k->ntrav = ntrav;
+}
+
+/* uvloop's child process transport, of which only the UVHandle it starts
+ * with is mirrored (its own fields follow libuv's process options). */
+static void process_begin(PyObject *mod)
+{
+	PyTypeObject *uvh = dict_type(mod, "UVHandle");
+	PyTypeObject *tp = dict_type(mod, "UVProcessTransport");
+	if (!uvh || !tp || uvh->tp_basicsize != (Py_ssize_t)sizeof(struct uvl_uvhandle) ||
+	    !type_ok(tp, sizeof(struct uvl_uvhandle), false, tp->tp_weaklistoffset) ||
+	    !PyType_IsSubtype(tp, uvh)) /* reads tp_mro: no code runs */
+		return;
+	kind_set(&U.process, tp, uvhandle_trav, NELEM(uvhandle_trav));
 }
 
 void uvl_begin(void)
@@ -307,6 +330,7 @@ void uvl_begin(void)
 				U.transports[i] = t;
 		}
 	}
+	process_begin(mod);
 }
 
 /* ---- checking an object against its mirror ------------------------------- */
@@ -355,6 +379,28 @@ static bool verified(const struct kind *k, PyObject *op)
 		j++;
 	}
 	return j == b.n;
+}
+
+/* Whether the type's tp_traverse visits first the mirrored object fields
+ * that are set, in order (what it visits after them is not mirrored). */
+static bool verified_prefix(const struct kind *k, PyObject *op)
+{
+	if (!k->type)
+		return false;
+	struct trav_buf b;
+	b.n = 0;
+	b.overflow = false;
+	k->traverse(op, trav_collect, &b);
+	size_t j = 0;
+	for (size_t i = 0; i < k->ntrav; i++) {
+		PyObject *v = field(op, k->trav[i]);
+		if (!v)
+			continue;
+		if (j == b.n || b.seen[j] != v)
+			return false;
+		j++;
+	}
+	return j > 0;
 }
 
 static bool is_loop(PyObject *op)
@@ -490,9 +536,24 @@ static void transport_record(struct walk *wk, uint32_t id, PyObject *op)
 	recb_end(&b);
 }
 
+/* A child process: _closed, its libuv handle closed, which uvloop does
+ * when the child has exited and been reaped (or the transport closed). */
+static void process_record(struct walk *wk, uint32_t id, PyObject *op)
+{
+	struct recb b;
+	recb_begin(&b, wk, id, "attrs");
+	recb_bool(&b, "_closed", ((struct uvl_uvhandle *)op)->closed != 0);
+	recb_end(&b);
+}
+
 bool uvl_records(struct walk *wk, uint32_t id, PyObject *op)
 {
 	PyTypeObject *tp = Py_TYPE(op);
+	if (U.process.type && tp == U.process.type) {
+		if (verified_prefix(&U.process, op))
+			process_record(wk, id, op);
+		return true;
+	}
 	if (U.handle.type && tp == U.handle.type) {
 		if (verified(&U.handle, op))
 			handle_record(wk, id, op);

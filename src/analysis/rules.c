@@ -29,9 +29,13 @@ const char asnap_builtin_rules[] =
 	"  \"open_when\": {\"attr\": \"_closing\", \"equals\": false}, \"fix\": \"transport.close()\"},\n"
 	" {\"type\": \"asyncio.unix_events._UnixWritePipeTransport\",\n"
 	"  \"open_when\": {\"attr\": \"_closing\", \"equals\": false}, \"fix\": \"transport.close()\"},\n"
+	/* a child process: open until close() or until the child has exited
+	 * and its pipes are closed (_finished); its pipes are its own ("pools") */
 	" {\"type\": \"asyncio.unix_events._UnixSubprocessTransport\",\n"
-	"  \"open_when\": {\"attr\": \"_closed\", \"equals\": false},\n"
-	"  \"fix\": \"await proc.wait() (and close its pipes), or transport.close()\"},\n"
+	"  \"open_when\": {\"all\": [{\"attr\": \"_closed\", \"equals\": false},\n"
+	"                          {\"attr\": \"_finished\", \"equals\": false}]},\n"
+	"  \"fix\": \"reap the child: close its stdin (proc.stdin.close()) or kill it, then await "
+	"proc.wait(); or await proc.communicate()\"},\n"
 	/* uvloop's transports: the agent reads _closing (close() called) and
 	 * _closed (the libuv handle closed) from their C structs */
 	" {\"type\": \"uvloop.loop.TCPTransport\",\n"
@@ -54,6 +58,12 @@ const char asnap_builtin_rules[] =
 	"  \"open_when\": {\"all\": [{\"attr\": \"_closing\", \"equals\": false},\n"
 	"                          {\"attr\": \"_closed\", \"equals\": false}]},\n"
 	"  \"fix\": \"transport.close()\"},\n"
+	/* uvloop's child process: the agent reads its libuv handle's _closed,
+	 * set once the child has exited and been reaped */
+	" {\"type\": \"uvloop.loop.UVProcessTransport\",\n"
+	"  \"open_when\": {\"attr\": \"_closed\", \"equals\": false},\n"
+	"  \"fix\": \"reap the child: close its stdin (proc.stdin.close()) or kill it, then await "
+	"proc.wait(); or await proc.communicate()\"},\n"
 	" {\"type\": \"aiohttp.client.ClientSession\",\n"
 	"  \"open_when\": {\"attr\": \"_connector\", \"not\": null},\n"
 	"  \"fix\": \"await session.close(), or use async with aiohttp.ClientSession()\"},\n"
@@ -117,6 +127,8 @@ const char asnap_builtin_rules[] =
 	" \"pools\": [\n"
 	" {\"type\": \"aiohttp.connector.TCPConnector\", \"holds\": [\"_conns\"]},\n"
 	" {\"type\": \"aiohttp.connector.UnixConnector\", \"holds\": [\"_conns\"]},\n"
+	/* a child process's pipes (_pipes: fd -> pipe protocol -> transport) */
+	" {\"type\": \"asyncio.unix_events._UnixSubprocessTransport\", \"holds\": [\"_pipes\"]},\n"
 	" {\"type\": \"httpcore.AsyncConnectionPool\", \"holds\": [\"_pool\", \"_connections\"]},\n"
 	" {\"type\": \"asyncpg.pool.Pool\", \"holds\": [\"_holders\"]},\n"
 	/* servers keep the connections their clients hold open (keep-alive,

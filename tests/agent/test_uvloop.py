@@ -1,6 +1,7 @@
 """uvloop objects in a snapshot: records for uvloop's Handle and TimerHandle
-(the fields of asyncio's handle record), its loop (ready queue, timers) and
-the _closing/_closed flags of its transports, all read from Cython structs
+(the fields of asyncio's handle record), its loop (ready queue, timers),
+the _closing/_closed flags of its transports and the _closed flag of its
+child processes (set once the child is reaped), all read from Cython structs
 without running Python code; and no record at all for what the agent has
 not checked (another uvloop version, a subclass)."""
 
@@ -172,6 +173,29 @@ class UvloopRecordsTest(TempDirTest):
         self.assertEqual(edges["_protocol"], id(out["protocol"]))
         # the rules find the open ones
         self.assertTrue(any(n["type"] == "uvloop.loop.TCPTransport" for n in nodes))
+
+    def test_child_process_closed_once_reaped(self):
+        out = {}
+
+        async def main():
+            running = await asyncio.create_subprocess_exec(
+                "cat", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            reaped = await asyncio.create_subprocess_exec("true")
+            await reaped.wait()
+            out["nodes"], out["by"] = self.snapshot()
+            out["running"], out["reaped"] = running._transport, reaped._transport
+            running.stdin.close()
+            await running.wait()
+
+        self.run_uvloop(main())
+        by = out["by"]
+        attrs = records(out["nodes"], "attrs")
+        for key in ("running", "reaped"):
+            self.assertEqual(by[id(out[key])]["type"], "uvloop.loop.UVProcessTransport")
+            # the handle's flag alone: nothing of the process's own fields
+            self.assertEqual(set(attrs[id(out[key])]), {"_closed"})
+        self.assertFalse(attrs[id(out["running"])]["_closed"])
+        self.assertTrue(attrs[id(out["reaped"])]["_closed"])
 
     def test_nothing_read_from_an_unchecked_version(self):
         saved = uvloop.__version__

@@ -159,6 +159,25 @@ class FixturePairsTest(TempDirTest):
         self.assertNotIn("__main__.ClientSession", [x["group"] for x in plain])
         self.assertClean(fixed, "--rules", rules)
 
+    def test_child_processes_never_reaped(self):
+        leaky, fixed = self.pair("child_processes.py")
+        _, found = findings(*leaky)
+        # one bug, one finding: the child processes, held where the program
+        # files them; their pipes are theirs, and so are the futures their
+        # protocols keep (stdin's "closed"), under also
+        self.assertEqual(len(found), 1, [x["summary"] for x in found])
+        f = self.assertFinding(found, "unclosed-resource",
+                               "asyncio.unix_events._UnixSubprocessTransport")
+        # 5 jobs a round (warm-up, then 2 and 2 rounds) and the 2 helpers
+        self.assertEqual(f["growth"], [7, 17, 27])
+        self.assertIn("held by __main__.Jobs.running through asyncio.subprocess.Process",
+                      f["summary"])
+        self.assertIn("await proc.wait()", f["fix"])
+        self.assertEqual([(a["check"], a["group"]) for a in f["also"]],
+                         [("pending-future", "<not awaited>")])
+        # the helpers, alive for the program's life, are no leak
+        self.assertClean(fixed)
+
     def test_piled_handlers_in_a_registry_named_by_a_rules_file(self):
         rules = self.write("rules.json", json.dumps({"registries": [
             {"type": "__main__.Emitter", "holds": "_handlers", "what": "shutdown handlers",

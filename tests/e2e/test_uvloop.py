@@ -126,6 +126,7 @@ class FixturesOnUvloopTest(TempDirTest):
         "pending_task.py": ("pending-task", "Client.call"),
         "pending_future.py": ("pending-future", "<not awaited>"),
         "unclosed_resource.py": ("unclosed-resource", "uvloop.loop.TCPTransport"),
+        "child_processes.py": ("unclosed-resource", "uvloop.loop.UVProcessTransport"),
         "unawaited_coroutine.py": ("unawaited-coroutine", "Notifier.notify"),
         "retained_task.py": ("retained-task", "Jobs.job"),
     }

@@ -257,6 +257,19 @@ static bool owns(const struct asnap_graph *g, const uint8_t *open, uint32_t v, u
 	return false;
 }
 
+/* Is open resource w the owner of low-level resource v, which reaches it
+ * (see the caller)? */
+static bool owner_of(const struct asnap_rules_bound *b, const struct asnap_graph *g,
+		     const uint8_t *open, uint32_t w, uint32_t v)
+{
+	if (owns(g, open, w, v) || asnap_rules_pool_for(b, g, w))
+		return true;
+	for (uint64_t e = asnap_graph_edge_begin(g, w); e < asnap_graph_edge_end(g, w); e++)
+		if (g->edge_target[e] == v && asnap_graph_edge_is_strong(g, e))
+			return true;
+	return false;
+}
+
 int unclosed_resource_scan(struct grouping *gr, uint32_t snap, void *state)
 {
 	(void)state;
@@ -282,7 +295,11 @@ int unclosed_resource_scan(struct grouping *gr, uint32_t snap, void *state)
 	}
 	/* resources inside other open ones; of two that hold each other (an
 	 * asyncio protocol that is a library's connection, and its transport)
-	 * the library's object is the one counted */
+	 * the library's object is the one counted. A transport's or socket's
+	 * way back to its owner (a child process's pipe, through the pipe's
+	 * protocol, to the process) makes the owner no part of it: an owner
+	 * that holds it directly, or an open pool, which counts what it holds
+	 * as its own (pool_holds). */
 	for (uint32_t v = 0; v < g->n; v++) {
 		if (!(open[v] & 1))
 			continue;
@@ -291,12 +308,12 @@ int unclosed_resource_scan(struct grouping *gr, uint32_t snap, void *state)
 			uint32_t w = g->edge_target[e];
 			if (!asnap_graph_edge_is_strong(g, e))
 				continue;
-			if (open[w] && w != v && !(low && owns(g, open, w, v)))
+			if (open[w] && w != v && !(low && owner_of(&b, g, open, w, v)))
 				open[w] |= 2;
 			for (uint64_t f = asnap_graph_edge_begin(g, w); f < asnap_graph_edge_end(g, w); f++) {
 				uint32_t x = g->edge_target[f];
 				if (asnap_graph_edge_is_strong(g, f) && open[x] && x != v &&
-				    !(low && owns(g, open, x, v)))
+				    !(low && owner_of(&b, g, open, x, v)))
 					open[x] |= 2;
 			}
 		}
