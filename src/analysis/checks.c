@@ -55,7 +55,7 @@ static const struct check_def checks[ASNAP_NCHECKS] = {
 	},
 	[ASNAP_CHECK_UNCLOSED_RESOURCE] = {
 		.name = "unclosed-resource",
-		.what = "sockets, transports, sessions never closed",
+		.what = "sockets, transports, sessions, child processes never closed",
 		.advice = "close it explicitly (await x.close(), writer.close(); await "
 			  "writer.wait_closed()) or use async with; do not leave it to the "
 			  "destructor",
@@ -647,12 +647,12 @@ int asnap_checks_run_input(const struct asnap_checks_input *in,
 	if (emit_all(&ctx, runs) < 0 || findings_settle(&ctx) < 0)
 		goto error;
 	runs_release(runs);
-	asnap_free_all(ctx.orphaned, ctx.loop_internals, ctx.life);
+	asnap_free_all(ctx.orphaned, ctx.loop_internals, ctx.life, ctx.pooled);
 	asnap_rules_release(&builtin);
 	return 0;
 error:
 	runs_release(runs);
-	asnap_free_all(ctx.orphaned, ctx.loop_internals, ctx.life);
+	asnap_free_all(ctx.orphaned, ctx.loop_internals, ctx.life, ctx.pooled);
 	asnap_rules_release(&builtin);
 	asnap_findings_release(out);
 	return -1;

@@ -67,6 +67,12 @@ const char asnap_builtin_rules[] =
 	" {\"type\": \"aiohttp.client.ClientSession\",\n"
 	"  \"open_when\": {\"attr\": \"_connector\", \"not\": null},\n"
 	"  \"fix\": \"await session.close(), or use async with aiohttp.ClientSession()\"},\n"
+	/* a response whose connection is still acquired: until its body is
+	 * read to the end, or it is released or closed */
+	" {\"type\": \"aiohttp.client_reqrep.ClientResponse\",\n"
+	"  \"open_when\": {\"attr\": \"_connection\", \"not\": null},\n"
+	"  \"fix\": \"read the body (await resp.read()) or release it (resp.release()); "
+	"or async with session.get(url) as resp\"},\n"
 	/* a websocket a client opened (session.ws_connect()): closed when
 	 * close() is called or the close frame is read */
 	" {\"type\": \"aiohttp.client_ws.ClientWebSocketResponse\",\n"

@@ -61,6 +61,7 @@ PROGRAMS = {
     "websockets_client": ("asyncio", "uvloop"),
     "websockets_served_client": ("asyncio", "uvloop"),
     "aiohttp_ws_client": ("asyncio", "uvloop"),
+    "aiohttp_unread_response": ("asyncio", "uvloop"),
 }
 
 # Leaks no check finds yet (docs/CHECKS.md, "What the checks do not

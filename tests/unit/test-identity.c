@@ -927,6 +927,21 @@ static void write_wsconns(const char *path, int k, const void *arg)
 			heap_str(&h, "state", "pending");
 			heap_rec(&h, rfu, "future");
 			heap_str(&h, "state", "pending");
+			/* its keep-alive timer, due in an hour (aiohttp 3.14's
+			 * server connections have one while their client keeps
+			 * them open), held by the connection and the loop */
+			uint32_t ka = heap_node(&h, "asyncio.events.TimerHandle", base + 0x3d00, 96);
+			uint32_t kam = heap_node(&h, "builtins.method", base + 0x3e00, 48);
+			heap_edge(&h, d, ka, "_keepalive_handle");
+			heap_edge(&h, ka, kam, "_callback");
+			heap_edge(&h, kam, sc, "__self__");
+			h.extra_refs[ka] = 1;
+			heap_rec(&h, ka, "handle");
+			heap_ref(&h, "callback", kam);
+			heap_str(&h, "callback_name", "RequestHandler._process_keepalive");
+			heap_bool(&h, "cancelled", false);
+			heap_flt(&h, "when", 5000.0);
+			heap_bool(&h, "scheduled", true);
 			h.extra_refs[str] = 1;
 			heap_rec(&h, str, "attrs");
 			heap_bool(&h, "_closing", a->server_closed && i >= 3);
@@ -984,8 +999,9 @@ END_TEST
  * The same clients, served in the same process (a test suite's server):
  * the server's side of each connection is open as long as the client
  * keeps it, in the server's pool, with its own reader task, one group with
- * the clients' tasks. Still one finding, the clients' connections: the
- * server's tasks are its pool's (and its pool counts as one), the clients'
+ * the clients' tasks, and its keep-alive timer. Still one finding, the
+ * clients' connections: the server's tasks and timers are its pool's (and
+ * its pool counts as one), the clients'
  * fold into their connections, and so do the clients' futures that nothing
  * awaits, though the server's three such futures are among them from the
  * start. With the server's side closed and its tasks left pending (a
@@ -1032,6 +1048,69 @@ START_TEST(a_servers_side_of_leaked_clients_is_the_clients_leak)
 }
 END_TEST
 
+/*
+ * A library's response (mylib.Response, open while its connection is
+ * acquired) whose attributes are in a __dict__ object of their own (3.9,
+ * 3.10, and instances with many attributes on 3.14): response ->
+ * __dict__ -> dict -> _protocol -> handler -> transport is two attribute
+ * steps. Responses kept in a list pile up: one finding, the responses;
+ * their transports are theirs, neither a finding nor a consequence.
+ */
+static void write_responses(const char *path, int k, const void *arg)
+{
+	const uint32_t *count = arg;
+	static struct heap h;
+	heap_init(&h);
+	uint32_t mods = heap_node(&h, "builtins.dict", 0x10000, 64);
+	uint32_t feed = heap_node(&h, "__main__.Feed", 0x10100, 48);
+	uint32_t kept = heap_node(&h, "builtins.list", 0x10200, 64);
+	heap_edge(&h, mods, feed, "feed");
+	heap_edge(&h, feed, kept, "kept");
+	heap_root(&h, mods, "sys.modules");
+	for (uint32_t i = 0; i < count[k]; i++) {
+		uint64_t base = 0x7f0000000000ull + i * 0x1000;
+		uint32_t r = heap_node(&h, "mylib.Response", base, 56);
+		uint32_t d = heap_node(&h, "builtins.dict", base + 0x100, 200);
+		uint32_t hd = heap_node(&h, "mylib.Handler", base + 0x200, 56);
+		uint32_t tr = heap_node(&h, "asyncio.selector_events._SelectorSocketTransport",
+					base + 0x300, 64);
+		heap_edge(&h, kept, r, NULL);
+		heap_edge(&h, r, d, "__dict__");
+		heap_edge(&h, d, hd, "_protocol");
+		heap_edge(&h, hd, tr, "transport");
+		heap_edge(&h, tr, hd, "_protocol");
+		h.extra_refs[tr] = 1; /* the selector's */
+		heap_rec(&h, r, "attrs");
+		heap_bool(&h, "_released", false);
+		heap_rec(&h, tr, "attrs");
+		heap_bool(&h, "_closing", false);
+	}
+	heap_write_header(&h, path,
+			  "{\"producer\":\"test\",\"pid\":7,\"process_start\":1.5,\"code\":"
+			  "{\"stdlib\":\"/usr/lib/python3.10\",\"library_modules\":"
+			  "[\"builtins\",\"asyncio\",\"_asyncio\",\"mylib\"]}}");
+}
+
+START_TEST(resources_inside_others_through_their_dict_are_parts)
+{
+	static const char rules[] =
+		"{\"rules\": [{\"type\": \"mylib.Response\", \"open_when\": {\"attr\": "
+		"\"_released\", \"equals\": false}}, {\"type\": "
+		"\"asyncio.selector_events._SelectorSocketTransport\", \"open_when\": {\"attr\": "
+		"\"_closing\", \"equals\": false}}]}";
+	struct asnap_findings f = three_findings(write_responses, (uint32_t[]){5, 15, 25},
+						 UINT32_MAX, rules);
+	ck_assert_msg(f.count == 1, "%u findings, first: %s, second: %s", f.count,
+		      f.count ? f.items[0].summary : "", f.count > 1 ? f.items[1].summary : "");
+	ck_assert_msg(strstr(f.items[0].summary, "mylib.Response") &&
+			      strstr(f.items[0].summary, "held by __main__.Feed.kept"),
+		      "%s", f.items[0].summary);
+	ck_assert_uint_eq(f.items[0].count, 25);
+	ck_assert_uint_eq(f.items[0].nalso, 0);
+	asnap_findings_release(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("identity");
@@ -1053,6 +1132,7 @@ int main(void)
 	tcase_add_test(tc, timer_chains_replaced_held_or_bounded_are_not_leaks);
 	tcase_add_test(tc, connections_not_their_tasks_are_the_leak);
 	tcase_add_test(tc, a_servers_side_of_leaked_clients_is_the_clients_leak);
+	tcase_add_test(tc, resources_inside_others_through_their_dict_are_parts);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -24,6 +24,10 @@ struct check_ctx {
 	/* the rules: opt->rules, or the built-in ones when the run was given
 	 * none (parsed once, for every check that reads them) */
 	const struct asnap_rules *rules;
+	/* pooled_parts' answer for snapshot pooled_snap (every check's turn
+	 * with a snapshot asks it for the same one), or NULL */
+	uint8_t *pooled;
+	uint32_t pooled_snap;
 	struct asnap_findings *out;
 	struct asnap_error *err;
 };
@@ -144,10 +148,12 @@ int frame_cycle_prepare(struct check_ctx *ctx, void **state);
 
 /*
  * The parts of the open resources idle in a pool (a rule's "idle_in") in
- * snapshot `snap` (unclosed_resource.c): *out (n + 1 bytes, caller frees)
- * is 1 for each and for what it reaches within 3 strong references through
- * library objects other than the loop, tasks, coroutines, frames and
- * handles - its stream's protocol and "closed" future, which live as long
+ * snapshot `snap` (unclosed_resource.c): *out (n + 1 bytes, the context's:
+ * valid until the next snapshot's turn) is 1 for each and for what it
+ * reaches within 3 strong references through library objects other than
+ * the loop, tasks, coroutines, frames and handles, and for the handles
+ * those objects hold (a server connection's keep-alive timer) - its
+ * stream's protocol and "closed" future, which live as long
  * as the pool keeps it; bit 2 (not 1) for the tasks of those connections:
  * held by such a part or by the pool, their coroutine holding a part (a
  * server connection's reader and handler tasks); bit 4 for the pools and

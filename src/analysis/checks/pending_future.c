@@ -70,7 +70,6 @@ int pending_future_scan(struct grouping *gr, uint32_t snap, void *state)
 		}
 	}
 	free(awaiter);
-	free(part);
 	return rc;
 }
 

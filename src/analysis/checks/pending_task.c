@@ -40,12 +40,10 @@ int pending_task_scan(struct grouping *gr, uint32_t snap, void *state)
 		site_of(s, t->node, site, sizeof(site)); /* in the program's own code */
 		if (!group_add(gr, snap, key, t->node, last && ctx->orphaned[i], site)) {
 			free(main);
-			free(part);
 			return nomem(ctx);
 		}
 	}
 	free(main);
-	free(part);
 	return 0;
 }
 

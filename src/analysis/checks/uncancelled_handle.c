@@ -13,7 +13,8 @@
  * the handles in a loop's ready queue, which run at its next iteration.
  * A timer that will fire by itself says when ("firing in 290-300 s").
  * Several snapshots of a pile that does not grow (one cancellable idle
- * timer per live session) are no finding. Timers that re-arm themselves,
+ * timer per live session) are no finding, nor are the timers of the
+ * connections a pool keeps open (pooled_parts). Timers that re-arm themselves,
  * started per session and never stopped, are the check's extra pass
  * ("timer chains", below).
  */
@@ -121,12 +122,19 @@ int uncancelled_handle_scan(struct grouping *gr, uint32_t snap, void *state)
 	if (!skip)
 		return nomem(ctx);
 	ready_handles(s, skip);
+	uint8_t *part;
+	if (pooled_parts(ctx, snap, &part) < 0) {
+		free(skip);
+		return -1;
+	}
 	for (uint32_t i = 0; i < a->nhandles; i++) {
 		const struct asnap_aio_handle *h = &a->handles[i];
 		/* a timer that already fired (no longer in the loop's heap) is
-		 * done, whoever still refers to its handle */
+		 * done, whoever still refers to its handle; the timers of the
+		 * connections a pool keeps open (a server's keep-alive timer per
+		 * connection its clients hold) are the pool's */
 		if (h->cancelled || skip[h->node] || (h->timer && !h->scheduled) ||
-		    fires_soon(s, h, when_id))
+		    fires_soon(s, h, when_id) || (part[h->node] & 1))
 			continue;
 		handle_key(s, h, key, sizeof(key));
 		if (!group_add(gr, snap, key, h->node, true, NULL)) {

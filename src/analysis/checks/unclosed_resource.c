@@ -4,8 +4,9 @@
  * but garbage or a task that can never wake keeps alive (certain from one
  * snapshot: they are left to the destructor), or whose number grows across
  * snapshots while some persist. A resource inside another open one (the
- * socket of a transport: within two references of it) is neither counted
- * nor reported: its owner is. The idle instances of a library's pool (a
+ * socket of a transport: within two references of it, an instance's
+ * __dict__ no step of its own) is neither counted nor reported: its owner
+ * is. The idle instances of a library's pool (a
  * rule's "idle_in") count as one: a pool keeps as many as were ever in use
  * at once, which grows with the peak load and then stays, while pools
  * that pile up still grow.
@@ -239,18 +240,21 @@ static bool is_low_level(const struct asnap_graph *g, uint32_t v)
 }
 
 /* Does open resource v, of a library (not low level), hold u within two
- * strong references? */
-static bool owns(const struct asnap_graph *g, const uint8_t *open, uint32_t v, uint32_t u)
+ * strong references (an instance's __dict__ no step of its own)? */
+static bool owns(const struct asnap_snap *s, const uint8_t *open, uint32_t v, uint32_t u)
 {
+	const struct asnap_graph *g = s->g;
 	if (!(open[v] & 1) || is_low_level(g, v))
 		return false;
-	for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+	struct attrs it, it2;
+	uint64_t e, f;
+	for (attrs_init(&it, s, v); attrs_next(&it, &e);) {
 		if (!asnap_graph_edge_is_strong(g, e))
 			continue;
 		uint32_t w = g->edge_target[e];
 		if (w == u)
 			return true;
-		for (uint64_t f = asnap_graph_edge_begin(g, w); f < asnap_graph_edge_end(g, w); f++)
+		for (attrs_init(&it2, s, w); attrs_next(&it2, &f);)
 			if (g->edge_target[f] == u && asnap_graph_edge_is_strong(g, f))
 				return true;
 	}
@@ -259,10 +263,11 @@ static bool owns(const struct asnap_graph *g, const uint8_t *open, uint32_t v, u
 
 /* Is open resource w the owner of low-level resource v, which reaches it
  * (see the caller)? */
-static bool owner_of(const struct asnap_rules_bound *b, const struct asnap_graph *g,
+static bool owner_of(const struct asnap_rules_bound *b, const struct asnap_snap *s,
 		     const uint8_t *open, uint32_t w, uint32_t v)
 {
-	if (owns(g, open, w, v) || asnap_rules_pool_for(b, g, w))
+	const struct asnap_graph *g = s->g;
+	if (owns(s, open, w, v) || asnap_rules_pool_for(b, g, w))
 		return true;
 	for (uint64_t e = asnap_graph_edge_begin(g, w); e < asnap_graph_edge_end(g, w); e++)
 		if (g->edge_target[e] == v && asnap_graph_edge_is_strong(g, e))
@@ -304,16 +309,18 @@ int unclosed_resource_scan(struct grouping *gr, uint32_t snap, void *state)
 		if (!(open[v] & 1))
 			continue;
 		bool low = is_low_level(g, v);
-		for (uint64_t e = asnap_graph_edge_begin(g, v); e < asnap_graph_edge_end(g, v); e++) {
+		struct attrs it, it2;
+		uint64_t e, f;
+		for (attrs_init(&it, s, v); attrs_next(&it, &e);) {
 			uint32_t w = g->edge_target[e];
 			if (!asnap_graph_edge_is_strong(g, e))
 				continue;
-			if (open[w] && w != v && !(low && owner_of(&b, g, open, w, v)))
+			if (open[w] && w != v && !(low && owner_of(&b, s, open, w, v)))
 				open[w] |= 2;
-			for (uint64_t f = asnap_graph_edge_begin(g, w); f < asnap_graph_edge_end(g, w); f++) {
+			for (attrs_init(&it2, s, w); attrs_next(&it2, &f);) {
 				uint32_t x = g->edge_target[f];
 				if (asnap_graph_edge_is_strong(g, f) && open[x] && x != v &&
-				    !(low && owner_of(&b, g, open, x, v)))
+				    !(low && owner_of(&b, s, open, x, v)))
 					open[x] |= 2;
 			}
 		}
@@ -532,6 +539,12 @@ int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
 	const struct asnap_snap *s = ctx->snaps[snap];
 	const struct asnap_graph *g = s->g;
 	const struct asnap_aio *a = &s->aio;
+	if (ctx->pooled && ctx->pooled_snap == snap) {
+		*out = ctx->pooled;
+		return 0;
+	}
+	free(ctx->pooled);
+	ctx->pooled = NULL;
 	*out = NULL;
 	struct asnap_rules_bound b;
 	if (asnap_rules_bind(ctx->rules, g, &b, ctx->err) < 0)
@@ -580,6 +593,8 @@ int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
 			if (part[x] || !asnap_graph_edge_is_strong(g, e) || asnap_snap_is_user(s, x))
 				continue;
 			uint8_t k = a->kind[x];
+			if (k == ASNAP_AIO_HANDLE) /* its timer: a part, not gone through */
+				part[x] = 1;
 			if (k == ASNAP_AIO_TASK || k == ASNAP_AIO_CORO || k == ASNAP_AIO_FRAME ||
 			    k == ASNAP_AIO_HANDLE || k == ASNAP_AIO_LOOP || is_pool(&pt, g, x))
 				continue;
@@ -590,6 +605,8 @@ int pooled_parts(struct check_ctx *ctx, uint32_t snap, uint8_t **out)
 	}
 	pool_tasks(&pt, s, part);
 	pool_task_futures(&pt, s, part);
+	ctx->pooled = part;
+	ctx->pooled_snap = snap;
 	*out = part;
 out:
 	free(depth);
