@@ -193,7 +193,7 @@ struct kind {
 static struct {
 	struct kind handle, timer, loop, transport;
 	/* UVProcessTransport (a child process): only its UVHandle part is
-	 * mirrored, and checked (verified_prefix) */
+	 * mirrored, and checked (trav_matches with a prefix) */
 	struct kind process;
 	PyTypeObject *py_loop;        /* uvloop.Loop, a Python subclass of Loop */
 	PyTypeObject *deque;          /* collections.deque, the type of Loop._ready */
@@ -357,9 +357,11 @@ static PyObject *field(PyObject *op, Py_ssize_t off)
 	return *(PyObject **)((char *)op + off);
 }
 
-/* Whether the type's tp_traverse visits exactly the mirrored object fields
- * that are set, in order: then every offset of the mirror is right. */
-static bool verified(const struct kind *k, PyObject *op)
+/* Whether the type's tp_traverse visits the mirrored object fields that
+ * are set, in order: exactly those (then every offset of the mirror is
+ * right), or with `prefix` first of all (what it visits after them is not
+ * mirrored). */
+static bool trav_matches(const struct kind *k, PyObject *op, bool prefix)
 {
 	if (!k->type)
 		return false;
@@ -367,7 +369,7 @@ static bool verified(const struct kind *k, PyObject *op)
 	b.n = 0;
 	b.overflow = false;
 	k->traverse(op, trav_collect, &b);
-	if (b.overflow)
+	if (b.overflow && !prefix)
 		return false;
 	size_t j = 0;
 	for (size_t i = 0; i < k->ntrav; i++) {
@@ -378,29 +380,12 @@ static bool verified(const struct kind *k, PyObject *op)
 			return false;
 		j++;
 	}
-	return j == b.n;
+	return prefix ? j > 0 : j == b.n;
 }
 
-/* Whether the type's tp_traverse visits first the mirrored object fields
- * that are set, in order (what it visits after them is not mirrored). */
-static bool verified_prefix(const struct kind *k, PyObject *op)
+static bool verified(const struct kind *k, PyObject *op)
 {
-	if (!k->type)
-		return false;
-	struct trav_buf b;
-	b.n = 0;
-	b.overflow = false;
-	k->traverse(op, trav_collect, &b);
-	size_t j = 0;
-	for (size_t i = 0; i < k->ntrav; i++) {
-		PyObject *v = field(op, k->trav[i]);
-		if (!v)
-			continue;
-		if (j == b.n || b.seen[j] != v)
-			return false;
-		j++;
-	}
-	return j > 0;
+	return trav_matches(k, op, false);
 }
 
 static bool is_loop(PyObject *op)
@@ -550,7 +535,7 @@ bool uvl_records(struct walk *wk, uint32_t id, PyObject *op)
 {
 	PyTypeObject *tp = Py_TYPE(op);
 	if (U.process.type && tp == U.process.type) {
-		if (verified_prefix(&U.process, op))
+		if (trav_matches(&U.process, op, true))
 			process_record(wk, id, op);
 		return true;
 	}

@@ -126,20 +126,34 @@ static void write_replies(const char *path, uint32_t n)
 	heap_write(&h, path, 7);
 }
 
+/* Three snapshots in d, snapshot k written by write(path, k, arg), loaded. */
+static void load_three(const struct tmpdir *d, void (*write)(const char *, uint32_t, int),
+		       int arg, struct asnap_snap *snaps[3])
+{
+	struct asnap_error err = {0};
+	for (uint32_t k = 0; k < 3; k++) {
+		char name[8];
+		snprintf(name, sizeof(name), "%u", k);
+		char *path = tmpdir_path(d, name);
+		write(path, k, arg);
+		snaps[k] = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
+		ck_assert_msg(snaps[k], "%s", err.message);
+		free(path);
+	}
+}
+
+static void write_replies_k(const char *path, uint32_t k, int arg)
+{
+	(void)arg;
+	write_replies(path, 2 + 2 * k); /* with the bystander: 3, 5, 7 */
+}
+
 START_TEST(chain_is_of_an_object_that_makes_the_growth)
 {
 	struct tmpdir d = tmpdir_create();
 	struct asnap_snap *snaps[3];
 	struct asnap_error err = {0};
-	for (uint32_t k = 0; k < 3; k++) {
-		char name[8];
-		snprintf(name, sizeof(name), "%u", k);
-		char *path = tmpdir_path(&d, name);
-		write_replies(path, 2 + 2 * k); /* with the bystander: 3, 5, 7 */
-		snaps[k] = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
-		ck_assert_msg(snaps[k], "%s", err.message);
-		free(path);
-	}
+	load_three(&d, write_replies_k, 0, snaps);
 	struct asnap_rules rules;
 	asnap_rules_init(&rules);
 	struct asnap_checks_options opt = {.mask = 1u << ASNAP_CHECK_PENDING_FUTURE, .rules = &rules};
@@ -225,6 +239,11 @@ static void write_ends(const char *path, uint32_t n, bool code, bool dict)
 		heap_write(&h, path, 7);
 }
 
+static void write_ends_k(const char *path, uint32_t k, int code)
+{
+	write_ends(path, 2 + 4 * k, code > 0, code == 1);
+}
+
 START_TEST(chain_goes_through_the_program_where_it_can)
 {
 	/* 2: the program's code known, 1: also with __dict__ objects, 0: not known */
@@ -232,15 +251,7 @@ START_TEST(chain_goes_through_the_program_where_it_can)
 		struct tmpdir d = tmpdir_create();
 		struct asnap_snap *snaps[3];
 		struct asnap_error err = {0};
-		for (uint32_t k = 0; k < 3; k++) {
-			char name[8];
-			snprintf(name, sizeof(name), "%u", k);
-			char *path = tmpdir_path(&d, name);
-			write_ends(path, 2 + 4 * k, code > 0, code == 1);
-			snaps[k] = asnap_snap_load(path, ASNAP_SNAP_MATCH, &err);
-			ck_assert_msg(snaps[k], "%s", err.message);
-			free(path);
-		}
+		load_three(&d, write_ends_k, code, snaps);
 		struct asnap_rules rules;
 		asnap_rules_init(&rules);
 		ck_assert_int_eq(asnap_rules_add_json(&rules, asnap_builtin_rules, &err), 0);
