@@ -73,6 +73,13 @@ const char asnap_builtin_rules[] =
 	"  \"open_when\": {\"attr\": \"_connection\", \"not\": null},\n"
 	"  \"fix\": \"read the body (await resp.read()) or release it (resp.release()); "
 	"or async with session.get(url) as resp\"},\n"
+	/* httpx: a response sent with stream=True until it is read to the end
+	 * or closed (one read whole is closed by then); its connection is in
+	 * use in the client's pool meanwhile */
+	" {\"type\": \"httpx.Response\",\n"
+	"  \"open_when\": {\"attr\": \"is_closed\", \"equals\": false},\n"
+	"  \"fix\": \"await response.aclose() (or read it to the end); or async with "
+	"client.stream(...) as response\"},\n"
 	/* a websocket a client opened (session.ws_connect()): closed when
 	 * close() is called or the close frame is read */
 	" {\"type\": \"aiohttp.client_ws.ClientWebSocketResponse\",\n"

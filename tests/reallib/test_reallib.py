@@ -62,6 +62,7 @@ PROGRAMS = {
     "websockets_served_client": ("asyncio", "uvloop"),
     "aiohttp_ws_client": ("asyncio", "uvloop"),
     "aiohttp_unread_response": ("asyncio", "uvloop"),
+    "httpx_unclosed_stream": ("asyncio", "uvloop"),
 }
 
 # Leaks no check finds yet (docs/CHECKS.md, "What the checks do not
