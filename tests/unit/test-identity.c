@@ -1111,6 +1111,90 @@ START_TEST(resources_inside_others_through_their_dict_are_parts)
 }
 END_TEST
 
+/*
+ * Tasks that pile up waiting in acquire() on one asyncio.Semaphore (a slot
+ * acquired and never released on an error path), kept in the program's
+ * set: the finding says what they wait to acquire and gives the fix for a
+ * slot never released; also where the semaphore's attributes are in a
+ * __dict__ object (3.9, 3.10). Tasks piling up on a Queue's getters get
+ * the plain words.
+ */
+struct waiting_args {
+	const char *type;  /* of the object with the waiters */
+	const char *label; /* _waiters, _getters */
+	bool dict;
+};
+
+static void write_waiting(const char *path, int k, const void *arg)
+{
+	const struct waiting_args *a = arg;
+	static const uint32_t count[3] = {1, 31, 61};
+	static struct heap h;
+	heap_init(&h);
+	uint32_t mods = heap_node(&h, "builtins.dict", 0x10000, 64);
+	uint32_t svc = heap_node(&h, "__main__.Service", 0x10100, 48);
+	uint32_t tasks = heap_node(&h, "builtins.set", 0x10200, 64);
+	uint32_t sem = heap_node(&h, a->type, 0x10300, 48);
+	uint32_t dq = heap_node(&h, "collections.deque", 0x10400, 64);
+	heap_edge(&h, mods, svc, "service");
+	heap_edge(&h, svc, tasks, "tasks");
+	heap_edge(&h, svc, sem, "sem");
+	if (a->dict) {
+		uint32_t d = heap_node(&h, "builtins.dict", 0x10500, 64);
+		heap_edge(&h, sem, d, "__dict__");
+		heap_edge(&h, d, dq, a->label);
+	} else {
+		heap_edge(&h, sem, dq, a->label);
+	}
+	heap_root(&h, mods, "sys.modules");
+	for (uint32_t i = 0; i < count[k]; i++) {
+		uint64_t base = 0x7f0000000000ull + i * 0x1000;
+		uint32_t t = heap_node(&h, "_asyncio.Task", base, 200);
+		uint32_t co = heap_node(&h, "builtins.coroutine", base + 0x200, 150);
+		uint32_t fu = heap_node(&h, "_asyncio.Future", base + 0x400, 100);
+		heap_edge(&h, tasks, t, NULL);
+		heap_edge(&h, t, co, "_coro");
+		heap_edge(&h, t, fu, "_fut_waiter");
+		heap_edge(&h, co, fu, "cr_await");
+		heap_edge(&h, dq, fu, NULL);
+		heap_edge(&h, co, sem, "sem");
+		task_recs(&h, t, co, fu, "handle");
+		heap_rec(&h, fu, "future");
+		heap_str(&h, "state", "pending");
+	}
+	heap_write_header(&h, path,
+			  "{\"producer\":\"test\",\"pid\":7,\"process_start\":1.5,\"code\":"
+			  "{\"stdlib\":\"/usr/lib/python3.11\",\"library_modules\":"
+			  "[\"builtins\",\"asyncio\",\"_asyncio\",\"collections\"]}}");
+}
+
+START_TEST(tasks_waiting_to_acquire_say_so)
+{
+	static const struct waiting_args cases[] = {
+		{"asyncio.locks.Semaphore", "_waiters", false},
+		{"asyncio.locks.Semaphore", "_waiters", true},
+		{"asyncio.locks.Lock", "_waiters", false},
+		{"asyncio.queues.Queue", "_getters", false},
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct asnap_findings f = three_findings(write_waiting, &cases[c],
+							 1u << ASNAP_CHECK_PENDING_TASK,
+							 asnap_builtin_rules);
+		ck_assert_msg(f.count == 1, "case %zu: %u findings", c, f.count);
+		const char *sum = f.items[0].summary;
+		ck_assert_msg(strstr(sum, "tasks of handle() stay pending") && strstr(sum, "1 -> 31 -> 61"),
+			      "%s", sum);
+		bool lock = strcmp(cases[c].type, "asyncio.queues.Queue") != 0;
+		char want[96];
+		snprintf(want, sizeof(want), "waiting to acquire an %s", cases[c].type);
+		ck_assert_msg(lock == (strstr(sum, want) != NULL), "case %zu: %s", c, sum);
+		ck_assert_msg(lock == !strncmp(f.items[0].fix, "release what is acquired", 24),
+			      "case %zu: %s", c, f.items[0].fix);
+		asnap_findings_release(&f);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("identity");
@@ -1133,6 +1217,7 @@ int main(void)
 	tcase_add_test(tc, connections_not_their_tasks_are_the_leak);
 	tcase_add_test(tc, a_servers_side_of_leaked_clients_is_the_clients_leak);
 	tcase_add_test(tc, resources_inside_others_through_their_dict_are_parts);
+	tcase_add_test(tc, tasks_waiting_to_acquire_say_so);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

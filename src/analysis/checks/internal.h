@@ -45,6 +45,10 @@ struct group {
 	uint32_t ncertain;
 	char *site;         /* first site seen in the last snapshot */
 	const char *fix;    /* borrowed */
+	/* a check's word on its members (pending-task: the type of the lock
+	 * or semaphore they wait to acquire), borrowed from the last
+	 * snapshot's strings, or NULL */
+	const char *detail;
 	uint32_t *cycle;    /* a cycle to show instead of the path to the worst, or NULL */
 	uint32_t cycle_len;
 	uint64_t cycle_retained; /* the best member's retained size when it has a cycle */
