@@ -18,35 +18,59 @@ static const char ACQUIRE_FIX[] =
 	"try/finally: release()); a lock or semaphore slot never released leaves every "
 	"later acquire() waiting";
 
+/* Holders looked at, per object, on the way from a future to the lock
+ * or semaphore whose waiters hold it: a waiters deque is held by its
+ * owner or its owner's __dict__, a future by its deque and its task; an
+ * Event that 200k coroutines hold is not looked through. */
+#define HOLDERS_MAX 8
+
+/* acquiring()'s labels, and its answer for the last deque it looked at
+ * (the tasks waiting on one lock share it) */
+struct acquiring {
+	uint32_t waiters, dict;
+	uint32_t deque;
+	const char *type;
+};
+
 /* The type of the asyncio lock or semaphore whose waiters (its _waiters
  * deque, in its __dict__ on 3.9 and 3.10) hold future f, or NULL. */
-static const char *acquiring(const struct asnap_snap *s, uint32_t f, uint32_t waiters,
-			     uint32_t dict)
+static const char *acquiring(const struct asnap_snap *s, uint32_t f, struct acquiring *m)
 {
 	const struct asnap_graph *g = s->g;
-	if (!g->rev_start || f >= g->n || !waiters)
+	if (!g->rev_start || f >= g->n || !m->waiters)
 		return NULL;
-	for (uint32_t k = g->rev_start[f]; k < g->rev_start[f + 1]; k++) {
+	for (uint32_t k = g->rev_start[f], kn = 0; k < g->rev_start[f + 1] && kn < HOLDERS_MAX;
+	     k++, kn++) {
 		uint32_t d = g->rev_source[k];
 		if (!asnap_string_eq(g, g->type[d], "collections.deque"))
 			continue;
-		for (uint32_t j = g->rev_start[d]; j < g->rev_start[d + 1]; j++) {
+		if (d == m->deque)
+			return m->type;
+		m->deque = d;
+		m->type = NULL;
+		for (uint32_t j = g->rev_start[d], jn = 0;
+		     j < g->rev_start[d + 1] && jn < HOLDERS_MAX && !m->type; j++, jn++) {
 			uint32_t p = g->rev_source[j];
 			uint64_t e = asnap_graph_edge_between(g, p, d);
-			if (e == UINT64_MAX || g->edge_label[e] != waiters)
+			if (e == UINT64_MAX || g->edge_label[e] != m->waiters)
 				continue;
 			/* the instance whose __dict__ p is */
-			for (uint32_t i = g->rev_start[p]; dict && i < g->rev_start[p + 1]; i++) {
-				uint64_t x = asnap_graph_edge_between(g, g->rev_source[i], p);
-				if (x != UINT64_MAX && g->edge_label[x] == dict)
-					p = g->rev_source[i];
-			}
+			if (m->dict && asnap_string_eq(g, g->type[p], "builtins.dict"))
+				for (uint32_t i = g->rev_start[p], in = 0;
+				     i < g->rev_start[p + 1] && in < HOLDERS_MAX; i++, in++) {
+					uint64_t x = asnap_graph_edge_between(g, g->rev_source[i], p);
+					if (x != UINT64_MAX && g->edge_label[x] == m->dict) {
+						p = g->rev_source[i];
+						break;
+					}
+				}
 			const char *t = node_type(s, p);
 			if (!strcmp(t, "asyncio.locks.Semaphore") ||
 			    !strcmp(t, "asyncio.locks.BoundedSemaphore") ||
 			    !strcmp(t, "asyncio.locks.Lock"))
-				return t;
+				m->type = t;
 		}
+		return m->type;
 	}
 	return NULL;
 }
@@ -67,7 +91,8 @@ int pending_task_scan(struct grouping *gr, uint32_t snap, void *state)
 		return -1;
 	}
 	asnap_tasks_mark_main(s, main);
-	uint32_t waiters = last ? asnap_graph_find_string(s->g, "_waiters") : 0;
+	struct acquiring acq = {.waiters = last ? asnap_graph_find_string(s->g, "_waiters") : 0,
+				.dict = s->aio.dict_label, .deque = ASNAP_NO_NODE};
 	char site[512];
 	for (uint32_t i = 0; i < a->ntasks; i++) {
 		const struct asnap_aio_task *t = &a->tasks[i];
@@ -85,9 +110,7 @@ int pending_task_scan(struct grouping *gr, uint32_t snap, void *state)
 			free(main);
 			return nomem(ctx);
 		}
-		const char *lock = waiters && !g->detail
-					   ? acquiring(s, t->waiting_on, waiters, s->aio.dict_label)
-					   : NULL;
+		const char *lock = !g->detail ? acquiring(s, t->waiting_on, &acq) : NULL;
 		if (lock) {
 			g->detail = lock;
 			g->fix = ACQUIRE_FIX;
